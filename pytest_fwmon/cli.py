@@ -1,0 +1,61 @@
+"""The ``fwmon`` command. Each subcommand lives in its own package and registers itself here.
+
+A command module exposes ``register(subparsers) -> None``; the parser it adds sets
+``func=callable(args) -> int``. This module is the one place that turns a
+:class:`~pytest_fwmon.errors.FwmonError` into one line on stderr and its exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import EXIT_USAGE, FwmonError
+
+#: Modules whose ``register`` adds subcommands, in the order ``--help`` lists them.
+COMMAND_MODULES: tuple[str, ...] = ("pytest_fwmon.example",)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line and exit code 2 (the documented usage code)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"fwmon: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``fwmon`` parser with every registered subcommand."""
+    parser = _Parser(prog="fwmon", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"fwmon {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``fwmon`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        code: int = func(args)
+    except FwmonError as exc:
+        print(f"fwmon: error: {exc.one_line()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("fwmon: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,293 @@
+"""One configuration object, built in a documented order and validated once.
+
+Sources, later ones win (docs/reference/configuration.md):
+
+1. defaults in :data:`SPEC`;
+2. ``[tool.fwmon]`` in the project's ``pyproject.toml`` (sub-tables per pipeline);
+3. environment variables in :data:`ENVIRONMENT`;
+4. command-line options (``--fwmon-report`` ...), and ``--fwmon-option SECTION.KEY=VALUE``.
+
+Unknown keys and bad values raise :class:`~pytest_fwmon.errors.ConfigError` naming the key and
+the valid choices. Sections owned by the fwmon commands (gate, history, slo, kpis, alerts,
+dashboard) are kept as raw tables here and validated by the command that reads them.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from .errors import ConfigError
+from .model import CONFIDENCES, PIPELINES, SEVERITIES
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """Specification of one configuration key."""
+
+    #: Default value (already of the right type).
+    default: Any
+    #: One of "str", "int", "float", "bool", "list".
+    kind: str
+    #: Allowed values for "str" keys and items of "list" keys.
+    choices: tuple[str, ...] | None = None
+    #: Inclusive lower bound for numbers.
+    minimum: float | None = None
+    #: Inclusive upper bound for numbers.
+    maximum: float | None = None
+    #: One line for the configuration reference.
+    help: str = ""
+
+
+_SEV = tuple(SEVERITIES)
+_CONF = tuple(c for c in CONFIDENCES if c != "undefined")
+
+#: Every key fwmon's plugin reads, per section ("" is ``[tool.fwmon]`` itself).
+SPEC: Final[dict[str, dict[str, Key]]] = {
+    "": {
+        "paths": Key([], "list", help="files or folders to check; default: the project's packages"),
+        "exclude": Key([], "list", help="glob patterns (fnmatch on the relative path) to leave out"),
+        "pipelines": Key(list(PIPELINES), "list", choices=PIPELINES, help="pipelines to run"),
+        "report": Key(".fwmon/report.json", "str", help="where the JSON report is written"),
+        "cache": Key(True, "bool", help="replay results of unchanged files from the cache"),
+        "cache_dir": Key(".fwmon/cache", "str", help="folder of the content-hash cache"),
+        "workers": Key(1, "int", minimum=0, help="processes for static checkers; 0 = one per core"),
+        "history": Key(True, "bool", help="append each run to the history store"),
+        "history_url": Key("", "str", help="history store: a path or postgresql:// URL"),
+    },
+    "security": {
+        "backend": Key("bandit", "str", choices=("bandit", "ruff"), help="checker backend"),
+        "fail_on_severity": Key("medium", "str", choices=_SEV, help="lowest severity that fails"),
+        "fail_on_confidence": Key("medium", "str", choices=_CONF, help="lowest confidence that fails"),
+    },
+    "docs": {
+        "backend": Key("pydocstyle", "str", choices=("pydocstyle", "ruff"), help="style backend"),
+        "convention": Key(
+            "pep257", "str", choices=("pep257", "numpy", "google"), help="pydocstyle convention"
+        ),
+        "fail_on_severity": Key("low", "str", choices=_SEV, help="lowest severity that fails"),
+        "min_coverage": Key(80.0, "float", minimum=0, maximum=100, help="docstring coverage %"),
+        "accuracy": Key(True, "bool", help="check documented parameters against signatures"),
+        "accuracy_style": Key(
+            "auto", "str", choices=("auto", "google", "numpy"), help="docstring style to parse"
+        ),
+    },
+}
+
+#: Sections validated by the command that owns them, kept raw here.
+OWNED_ELSEWHERE: Final = frozenset(
+    {"quality", "integration", "perf", "gate", "history", "slo", "kpis", "alerts", "dashboard"}
+)
+
+#: Environment variables and the key each one sets.
+ENVIRONMENT: Final = {
+    "FWMON_REPORT": ("", "report"),
+    "FWMON_PIPELINES": ("", "pipelines"),
+    "FWMON_CACHE": ("", "cache"),
+    "FWMON_WORKERS": ("", "workers"),
+    "FWMON_HISTORY_URL": ("", "history_url"),
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _where(section: str, key: str) -> str:
+    return f"[tool.fwmon{'.' + section if section else ''}] {key}"
+
+
+def coerce(section: str, key: str, spec: Key, value: Any, *, from_text: bool = False) -> Any:
+    """Check (and, for text from env/CLI, convert) one value; raise ConfigError if wrong."""
+    where = _where(section, key)
+    kind = spec.kind
+    if from_text and isinstance(value, str):
+        text = value.strip()
+        if kind == "bool":
+            if text.lower() in _TRUE:
+                value = True
+            elif text.lower() in _FALSE:
+                value = False
+        elif kind == "int":
+            try:
+                value = int(text)
+            except ValueError:
+                pass
+        elif kind == "float":
+            try:
+                value = float(text)
+            except ValueError:
+                pass
+        elif kind == "list":
+            value = [item.strip() for item in text.split(",") if item.strip()]
+    if kind == "bool" and not isinstance(value, bool):
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    if kind == "int" and (not isinstance(value, int) or isinstance(value, bool)):
+        raise ConfigError(f"{where} must be a whole number, got {value!r}")
+    if kind == "float":
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        value = float(value)
+    if kind == "str" and not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string, got {value!r}")
+    if kind == "list":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where} must be a list of strings, got {value!r}")
+    if spec.choices is not None:
+        items = value if kind == "list" else [value]
+        for item in items:
+            if item not in spec.choices:
+                raise ConfigError(
+                    f"{where} has invalid value {item!r}; valid choices: {', '.join(spec.choices)}"
+                )
+    if kind in ("int", "float"):
+        if spec.minimum is not None and value < spec.minimum:
+            raise ConfigError(f"{where} must be at least {spec.minimum:g}, got {value!r}")
+        if spec.maximum is not None and value > spec.maximum:
+            raise ConfigError(f"{where} must be at most {spec.maximum:g}, got {value!r}")
+    return value
+
+
+def read_pyproject(root: Path) -> dict[str, Any]:
+    """The whole parsed ``pyproject.toml`` under ``root`` ({} when there is none)."""
+    path = root / "pyproject.toml"
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read: {exc.strerror or exc}") from None
+
+
+class FwmonConfig:
+    """Effective configuration: typed getters over validated values."""
+
+    def __init__(
+        self,
+        root: Path,
+        values: dict[str, dict[str, Any]],
+        raw_sections: dict[str, dict[str, Any]],
+        pyproject: dict[str, Any],
+    ) -> None:
+        #: Project root (pytest's rootdir).
+        self.root = root
+        self._values = values
+        #: Tables of the sections other commands own (quality, perf, gate, ...).
+        self.raw_sections = raw_sections
+        #: The parsed pyproject.toml, for tool tables (bandit, pydocstyle) and metadata.
+        self.pyproject = pyproject
+
+    def get(self, section: str, key: str) -> Any:
+        """The value of one key."""
+        return self._values[section][key]
+
+    def str(self, section: str, key: str) -> str:
+        """A string key."""
+        value: str = self._values[section][key]
+        return value
+
+    def int(self, section: str, key: str) -> int:
+        """An integer key."""
+        value: int = self._values[section][key]
+        return value
+
+    def float(self, section: str, key: str) -> float:
+        """A number key."""
+        value: float = self._values[section][key]
+        return value
+
+    def bool(self, section: str, key: str) -> bool:
+        """A boolean key."""
+        value: bool = self._values[section][key]
+        return value
+
+    def list(self, section: str, key: str) -> list[str]:
+        """A list-of-strings key."""
+        value: list[str] = self._values[section][key]
+        return value
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A copy of a section's values (or the raw table of an owned-elsewhere section)."""
+        if name in self._values:
+            return dict(self._values[name])
+        return dict(self.raw_sections.get(name, {}))
+
+    def fingerprint_parts(self, section: str) -> dict[str, Any]:
+        """The values of a section, for cache keys."""
+        return dict(sorted(self._values.get(section, self.raw_sections.get(section, {})).items()))
+
+    def set(self, section: str, key: str, value: Any, *, from_text: bool = False) -> None:
+        """Set a key after validating it (command line, environment)."""
+        spec = _spec(section, key)
+        self._values[section][key] = coerce(section, key, spec, value, from_text=from_text)
+
+
+def _spec(section: str, key: str) -> Key:
+    if section not in SPEC:
+        valid = ", ".join(sorted([s for s in SPEC if s] + sorted(OWNED_ELSEWHERE)))
+        raise ConfigError(f"unknown section [tool.fwmon.{section}]; valid sections: {valid}")
+    keys = SPEC[section]
+    if key not in keys:
+        raise ConfigError(
+            f"unknown key {_where(section, key)}; valid keys: {', '.join(sorted(keys))}"
+        )
+    return keys[key]
+
+
+def load_config(
+    root: Path,
+    overrides: Sequence[str] = (),
+    cli: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> FwmonConfig:
+    """Build the effective configuration for the project at ``root``.
+
+    ``overrides`` are ``SECTION.KEY=VALUE`` strings (``KEY=VALUE`` for the top level);
+    ``cli`` maps top-level keys set by dedicated options to their (already typed) values.
+    """
+    pyproject = read_pyproject(root)
+    table = pyproject.get("tool", {}).get("fwmon", {})
+    if not isinstance(table, dict):
+        raise ConfigError("[tool.fwmon] in pyproject.toml must be a table")
+    values = {s: {k: _copy(spec.default) for k, spec in keys.items()} for s, keys in SPEC.items()}
+    raw: dict[str, dict[str, Any]] = {}
+    for key, value in table.items():
+        if isinstance(value, dict) and (key in SPEC or key in OWNED_ELSEWHERE):
+            if key in OWNED_ELSEWHERE:
+                raw[key] = value
+                continue
+            for sub_key, sub_value in value.items():
+                values[key][sub_key] = coerce(key, sub_key, _spec(key, sub_key), sub_value)
+            continue
+        if key in SPEC or key in OWNED_ELSEWHERE:
+            raise ConfigError(f"[tool.fwmon] {key} must be a table ([tool.fwmon.{key}])")
+        values[""][key] = coerce("", key, _spec("", key), value)
+    config = FwmonConfig(root, values, raw, pyproject)
+    env = os.environ if environ is None else environ
+    for name, (section, key) in ENVIRONMENT.items():
+        if env.get(name, "") != "":
+            try:
+                config.set(section, key, env[name], from_text=True)
+            except ConfigError as exc:
+                raise ConfigError(f"environment variable {name}: {exc.message}") from None
+    for name, value in (cli or {}).items():
+        if value is not None:
+            config.set("", name, value)
+    for item in overrides:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--fwmon-option {item!r} must look like SECTION.KEY=VALUE")
+        section, _, key = name.strip().rpartition(".")
+        config.set(section, key, text, from_text=True)
+    return config
+
+
+def _copy(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else value

@@ -1,0 +1,65 @@
+"""One exception hierarchy for fwmon; ``cli.main`` turns it into one line and an exit code.
+
+Standard library only: the gate imports this in a bare CI job.
+
+Exit codes (documented in docs/reference/exit-codes.md):
+
+====  ==========================================================
+0     success / gate passed
+1     gate blocked, or some inputs were skipped (e.g. history import)
+2     usage or configuration error (bad flag, bad policy, unknown key)
+3     report missing, unreadable, invalid, unsupported schema version
+4     store error (history database corrupt, wrong schema, read-only)
+====  ==========================================================
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_BLOCKED = 1
+EXIT_USAGE = 2
+EXIT_REPORT = 3
+EXIT_STORE = 4
+
+
+class FwmonError(Exception):
+    """Base of every error fwmon reports to a user.
+
+    The message is one line that says what is wrong and how to fix it; ``hint`` is an
+    optional second sentence printed after it.
+    """
+
+    exit_code: int = EXIT_USAGE
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        """The message as printed: message, then the hint if any."""
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ConfigError(FwmonError):
+    """A configuration file, key, value or command-line argument is wrong."""
+
+    exit_code = EXIT_USAGE
+
+
+class ReportError(FwmonError):
+    """A report is missing, unreadable, invalid against its schema or of another version."""
+
+    exit_code = EXIT_REPORT
+
+
+class StoreError(FwmonError):
+    """The history store cannot be opened or written (corrupt, wrong schema, read-only)."""
+
+    exit_code = EXIT_STORE
+
+
+class CheckerError(FwmonError):
+    """A checker could not analyse a file (syntax error, tool crash); the item errors."""
+
+    exit_code = EXIT_USAGE

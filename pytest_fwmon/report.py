@@ -1,0 +1,82 @@
+"""Reading and writing ``report.json``: atomic writes, validated reads. Standard library only."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .errors import ReportError
+from .model import SCHEMA_VERSION
+from .schema import first_error
+
+DEFAULT_REPORT = Path(".fwmon/report.json")
+
+
+def write_json_atomic(path: Path, data: Any, *, indent: int | None = 2) -> None:
+    """Write ``data`` as JSON to ``path`` through a temp file and ``os.replace``.
+
+    Readers never see a half-written file; the temp file is removed if anything fails.
+    Raises ``OSError`` when the directory cannot be created or written.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=indent, sort_keys=True, ensure_ascii=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def parse_report(text: str | bytes, source: str = "report") -> dict[str, Any]:
+    """Parse and validate a report's text; raises :class:`ReportError` with one clear line."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ReportError(
+            f"{source} is not valid JSON ({_json_reason(exc)})",
+            hint="re-run `pytest --fwmon` to write it again",
+        ) from None
+    if not isinstance(data, dict):
+        raise ReportError(f"{source} is not a fwmon report: the top level is not a JSON object")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        raise ReportError(
+            f"{source} has schema_version {version!r}; this fwmon reads version {SCHEMA_VERSION}",
+            hint="produce the report and read it with the same fwmon version",
+        )
+    error = first_error("report", data)
+    if error is not None:
+        raise ReportError(f"{source} does not match the report schema {error}")
+    return data
+
+
+def load_report(path: Path | str) -> dict[str, Any]:
+    """Read and validate a report file; raises :class:`ReportError` on any problem."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ReportError(
+            f"report {path} not found", hint="run `pytest --fwmon` first, or pass the right path"
+        ) from None
+    except OSError as exc:
+        raise ReportError(f"report {path} cannot be read: {exc.strerror or exc}") from None
+    return parse_report(raw, source=f"report {path}")
+
+
+def _json_reason(exc: BaseException) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        if exc.pos >= len(exc.doc.rstrip()):
+            return f"truncated at line {exc.lineno} column {exc.colno}"
+        return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -1,0 +1,256 @@
+"""A small JSON Schema validator (the subset fwmon's own schemas use), standard library only.
+
+The gate must validate reports in a bare CI job without ``jsonschema`` installed, and fast on
+reports with tens of thousands of findings, so a schema is compiled once into nested closures.
+The test suite checks that this validator and ``jsonschema`` agree on every schema we ship.
+
+Supported keywords: ``type`` (string or list), ``enum``, ``const``, ``required``,
+``properties``, ``additionalProperties`` (bool or schema), ``items``, ``minimum``,
+``maximum``, ``minLength``, ``pattern``, ``anyOf``, ``$ref`` to ``#/$defs/NAME``.
+Annotations (``title``, ``description``, ``$id``, ``$schema``, ``format``) are ignored.
+Any other keyword is a programming error raised when compiling.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+#: A compiled validator returns None when valid, else (json path, message).
+Validator = Callable[[Any, str], "tuple[str, str] | None"]
+
+_ANNOTATIONS = frozenset(
+    {"title", "description", "$id", "$schema", "format", "default", "examples", "$comment"}
+)
+_SUPPORTED = frozenset(
+    {
+        "type",
+        "enum",
+        "const",
+        "required",
+        "properties",
+        "additionalProperties",
+        "items",
+        "minimum",
+        "maximum",
+        "minLength",
+        "pattern",
+        "anyOf",
+        "$ref",
+        "$defs",
+    }
+)
+
+
+def _type_ok(value: Any, name: str) -> bool:
+    if name == "object":
+        return isinstance(value, dict)
+    if name == "array":
+        return isinstance(value, list)
+    if name == "string":
+        return isinstance(value, str)
+    if name == "boolean":
+        return isinstance(value, bool)
+    if name == "null":
+        return value is None
+    if name == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if name == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    raise ValueError(f"unknown JSON Schema type {name!r}")
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+class _Compiler:
+    def __init__(self, root: Mapping[str, Any]) -> None:
+        self.root = root
+        self.refs: dict[str, Validator] = {}
+
+    def ref(self, target: str) -> Validator:
+        if target not in self.refs:
+            if not target.startswith("#/$defs/"):
+                raise ValueError(f"unsupported $ref {target!r}")
+            name = target[len("#/$defs/") :]
+            holder: list[Validator] = []
+            self.refs[target] = lambda v, p: holder[0](v, p)
+            holder.append(self.compile(self.root["$defs"][name]))
+        return self.refs[target]
+
+    def compile(self, schema: Mapping[str, Any]) -> Validator:  # noqa: C901 - one branch a keyword
+        unknown = set(schema) - _SUPPORTED - _ANNOTATIONS
+        if unknown:
+            raise ValueError(f"unsupported JSON Schema keywords: {sorted(unknown)}")
+        checks: list[Validator] = []
+        if "$ref" in schema:
+            checks.append(self.ref(schema["$ref"]))
+        if "type" in schema:
+            names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+
+            def check_type(v: Any, p: str, names: list[str] = names) -> tuple[str, str] | None:
+                if any(_type_ok(v, n) for n in names):
+                    return None
+                return p, f"expected {' or '.join(names)}, got {_describe(v)}"
+
+            checks.append(check_type)
+        if "enum" in schema:
+            options = list(schema["enum"])
+
+            def check_enum(v: Any, p: str) -> tuple[str, str] | None:
+                if any(v == o and type(v) is type(o) for o in options):
+                    return None
+                return p, f"{v!r} is not one of {', '.join(map(repr, options))}"
+
+            checks.append(check_enum)
+        if "const" in schema:
+            const = schema["const"]
+
+            def check_const(v: Any, p: str) -> tuple[str, str] | None:
+                if v == const and type(v) is type(const):
+                    return None
+                return p, f"expected {const!r}, got {v!r}"
+
+            checks.append(check_const)
+        if "minimum" in schema or "maximum" in schema:
+            lo = schema.get("minimum")
+            hi = schema.get("maximum")
+
+            def check_range(v: Any, p: str) -> tuple[str, str] | None:
+                if not isinstance(v, int | float) or isinstance(v, bool):
+                    return None
+                if lo is not None and v < lo:
+                    return p, f"{v} is less than the minimum {lo}"
+                if hi is not None and v > hi:
+                    return p, f"{v} is more than the maximum {hi}"
+                return None
+
+            checks.append(check_range)
+        if "minLength" in schema or "pattern" in schema:
+            min_len = schema.get("minLength", 0)
+            regex = re.compile(schema["pattern"]) if "pattern" in schema else None
+
+            def check_string(v: Any, p: str) -> tuple[str, str] | None:
+                if not isinstance(v, str):
+                    return None
+                if len(v) < min_len:
+                    return p, f"string shorter than {min_len} characters"
+                if regex is not None and not regex.search(v):
+                    return p, f"{v!r} does not match {regex.pattern!r}"
+                return None
+
+            checks.append(check_string)
+        if "anyOf" in schema:
+            options_v = [self.compile(s) for s in schema["anyOf"]]
+
+            def check_any(v: Any, p: str) -> tuple[str, str] | None:
+                errors = []
+                for option in options_v:
+                    error = option(v, p)
+                    if error is None:
+                        return None
+                    errors.append(error)
+                return max(errors, key=lambda e: len(e[0]))
+
+            checks.append(check_any)
+        if "items" in schema:
+            item_v = self.compile(schema["items"])
+
+            def check_items(v: Any, p: str) -> tuple[str, str] | None:
+                if not isinstance(v, list):
+                    return None
+                for i, item in enumerate(v):
+                    error = item_v(item, f"{p}[{i}]")
+                    if error is not None:
+                        return error
+                return None
+
+            checks.append(check_items)
+        if {"properties", "required", "additionalProperties"} & set(schema):
+            checks.append(self._object(schema))
+        if len(checks) == 1:
+            return checks[0]
+
+        def check_all(v: Any, p: str) -> tuple[str, str] | None:
+            for check in checks:
+                error = check(v, p)
+                if error is not None:
+                    return error
+            return None
+
+        return check_all
+
+    def _object(self, schema: Mapping[str, Any]) -> Validator:
+        props = {k: self.compile(s) for k, s in schema.get("properties", {}).items()}
+        required = list(schema.get("required", ()))
+        extra = schema.get("additionalProperties", True)
+        extra_v = self.compile(extra) if isinstance(extra, dict) else None
+        prop_items = list(props.items())
+
+        def check_object(v: Any, p: str) -> tuple[str, str] | None:
+            if not isinstance(v, dict):
+                return None
+            for key in required:
+                if key not in v:
+                    return p, f"missing required key {key!r}"
+            for key, validator in prop_items:
+                if key in v:
+                    error = validator(v[key], f"{p}.{key}")
+                    if error is not None:
+                        return error
+            if extra is False:
+                for key in v:
+                    if key not in props:
+                        return p, f"unexpected key {key!r} (allowed: {', '.join(props)})"
+            elif extra_v is not None:
+                for key, value in v.items():
+                    if key not in props:
+                        error = extra_v(value, f"{p}.{key}")
+                        if error is not None:
+                            return error
+            return None
+
+        return check_object
+
+
+def compile_schema(schema: Mapping[str, Any]) -> Validator:
+    """Compile a schema document into a validator."""
+    return _Compiler(schema).compile(schema)
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """A schema shipped in ``pytest_fwmon/schemas`` by file stem, e.g. ``"report"``."""
+    text = resources.files("pytest_fwmon.schemas").joinpath(f"{name}.schema.json").read_text()
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+@cache
+def validator(name: str) -> Validator:
+    """The compiled validator of a shipped schema."""
+    return compile_schema(load_schema(name))
+
+
+def first_error(name: str, document: Any) -> str | None:
+    """``None`` when ``document`` is valid against schema ``name``, else a one-line reason."""
+    error = validator(name)(document, "$")
+    if error is None:
+        return None
+    path, message = error
+    return f"at {path}: {message}"

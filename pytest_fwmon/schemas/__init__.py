@@ -1,0 +1,1 @@
+"""JSON Schemas shipped with fwmon (report, gate result, policy, baseline)."""
