@@ -1,0 +1,1 @@
+"""Performance pipeline: perf fixture and marker on pytest-benchmark, statistics, resources."""
