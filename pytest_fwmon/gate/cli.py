@@ -1,0 +1,318 @@
+"""``fwmon gate`` and ``fwmon baseline write|check`` (also ``python -m pytest_fwmon.gate``).
+
+Standard library only (no ``pytest_fwmon.cli`` import), so the gate runs in a bare CI job.
+Exit codes: 0 pass, 1 blocked (or, for ``baseline check``, stale or expired items), 2 usage
+or configuration error, 3 report missing or invalid or lacking a required pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import EXIT_BLOCKED, EXIT_OK, EXIT_USAGE, ConfigError, FwmonError
+from ..report import DEFAULT_REPORT
+from .baseline import (
+    DEFAULT_BASELINE,
+    build_baseline,
+    classify,
+    dumps_baseline,
+    iter_findings,
+    load_baseline,
+)
+from .evaluate import GateResult, read_report, run_gate
+
+#: Waivers expiring within this many days are mentioned by ``baseline check``.
+EXPIRY_WARNING_DAYS = 14
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` through a temp file and ``os.replace``, with the usual permissions."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _write(path: str | Path, writer: str, data: Any) -> None:
+    text = data if isinstance(data, str) else dumps(data) + "\n"
+    try:
+        write_text_atomic(Path(path), text)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {writer} to {path}: {exc.strerror or exc}") from None
+
+
+def write_outputs(
+    result: GateResult,
+    *,
+    sarif: str | None = None,
+    result_json: str | None = None,
+    markdown: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    root: Path | None = None,
+) -> None:
+    """Print the summary and write every requested output of one evaluation."""
+    from . import github
+    from .summary import render_text
+
+    env = os.environ if environ is None else environ
+    sys.stdout.write(render_text(result))
+    if result_json:
+        _write(result_json, "the gate result", result.to_dict())
+    if sarif:
+        from .sarif import build_sarif
+
+        _write(sarif, "SARIF", build_sarif(result))
+    if markdown:
+        from .markdown import render_markdown
+
+        _write(markdown, "markdown", render_markdown(result))
+    if github.in_actions(env):
+        github.write_github(result, env, sys.stdout, root)
+    sys.stdout.flush()
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    """Handler of ``fwmon gate``."""
+    root = Path(args.root)
+    env = os.environ
+    try:
+        result = run_gate(
+            args.report,
+            args.policy,
+            None if args.no_baseline else args.baseline,
+            args.base_ref,
+            root=root,
+            allow_policy_change=args.allow_policy_change,
+            use_default_baseline=not args.no_baseline,
+        )
+    except FwmonError as exc:
+        from . import github
+
+        if github.in_actions(env):
+            github.write_error(exc.one_line(), env, sys.stdout)
+            sys.stdout.flush()
+        raise
+    write_outputs(
+        result,
+        sarif=args.sarif,
+        result_json=args.result_json,
+        markdown=args.markdown,
+        root=root,
+    )
+    return result.exit_code
+
+
+def _baseline_path(args: argparse.Namespace) -> Path:
+    path = Path(args.baseline)
+    return path if path.is_absolute() else Path(args.root) / path
+
+
+def _report_path(args: argparse.Namespace) -> Path:
+    path = Path(args.report)
+    return path if path.is_absolute() else Path(args.root) / path
+
+
+def cmd_baseline_write(args: argparse.Namespace) -> int:
+    """Handler of ``fwmon baseline write``: record the report's findings (keep waivers)."""
+    report = read_report(_report_path(args))
+    path = _baseline_path(args)
+    previous = load_baseline(path) if path.exists() else None
+    if args.prune and previous is None:
+        raise ConfigError(f"--prune needs an existing baseline, and {path} does not exist")
+    c = classify(list(iter_findings(report)), previous, _today())
+    kept = c.baselined if args.prune else [*c.new, *c.baselined]
+    waivers = previous.waivers if previous else []
+    if args.prune:
+        live = {w.index for w in c.stale_waivers}
+        waivers = [w for w in waivers if w.index not in live]
+    document = build_baseline(kept, waivers, tool=f"fwmon {__version__}", generated=_now())
+    _write(path, "the baseline", dumps_baseline(document))
+    dropped = c.stale if previous else 0
+    print(
+        f"fwmon baseline: wrote {path}: {len(document['entries'])} entries, "
+        f"{len(document['waivers'])} waivers"
+        + (f"; dropped {dropped} stale" if args.prune else "")
+        + (f"; {len(c.new)} new findings not added (--prune)" if args.prune and c.new else "")
+    )
+    return EXIT_OK
+
+
+def cmd_baseline_check(args: argparse.Namespace) -> int:
+    """Handler of ``fwmon baseline check``: stale entries, expired and expiring waivers."""
+    path = _baseline_path(args)
+    baseline = load_baseline(path)
+    report = read_report(_report_path(args))
+    today = _today()
+    c = classify(list(iter_findings(report)), baseline, today)
+    problems = 0
+    lines = [
+        f"fwmon baseline: {path}: {sum(baseline.entries.values())} findings in "
+        f"{len(baseline.entries)} entries, {len(baseline.waivers)} waivers; "
+        f"report: {len(c.baselined)} baselined, {len(c.waived)} waived, {len(c.new)} new"
+    ]
+    for fp, n, info in c.stale_entries:
+        problems += 1
+        lines.append(
+            f"stale: entry {fp} ({info.get('rule', '?')} {info.get('path', '?')}:"
+            f"{info.get('line', '?')}) matches nothing" + (f" ({n} unused)" if n > 1 else "")
+        )
+    for waiver in c.stale_waivers:
+        problems += 1
+        lines.append(f"stale: {waiver.label()} matches nothing")
+    for waiver, hidden in c.expired_waivers:
+        problems += 1
+        lines.append(
+            f"expired: {waiver.label()} expired on {waiver.expires.isoformat()} "
+            f"({hidden} finding{'s' if hidden != 1 else ''} no longer hidden)"
+        )
+    for waiver in baseline.waivers:
+        days = (waiver.expires - today).days
+        if 0 <= days <= EXPIRY_WARNING_DAYS:
+            lines.append(f"expiring: {waiver.label()} expires on {waiver.expires.isoformat()}")
+    if problems:
+        lines.append(
+            f"fwmon baseline: {problems} problem{'s' if problems != 1 else ''}; "
+            "drop stale items with `fwmon baseline write --prune`, renew or remove expired waivers"
+        )
+    else:
+        lines.append("fwmon baseline: ok")
+    print("\n".join(lines))
+    return EXIT_BLOCKED if problems else EXIT_OK
+
+
+def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``fwmon gate`` (shared with ``python -m pytest_fwmon.gate``)."""
+    parser.add_argument(
+        "report", nargs="?", default=str(DEFAULT_REPORT), help="report.json (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--policy",
+        metavar="FILE|PRESET",
+        help="policy TOML file or preset (default, strict, legacy); default: [tool.fwmon.gate] "
+        "of pyproject.toml, else the default preset",
+    )
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help=f"baseline JSON (default: {DEFAULT_BASELINE} when it exists)",
+    )
+    group.add_argument("--no-baseline", action="store_true", help="use no baseline at all")
+    parser.add_argument(
+        "--base-ref",
+        metavar="REF",
+        help="judge scope=diff conditions on lines changed since the merge base with REF, "
+        "and guard the policy against weakening",
+    )
+    parser.add_argument(
+        "--allow-policy-change",
+        action="store_true",
+        help="accept a policy weaker than at the merge base (a reviewer's decision)",
+    )
+    parser.add_argument("--sarif", metavar="PATH", help="write SARIF 2.1.0 here")
+    parser.add_argument("--result-json", metavar="PATH", help="write gate-result.json here")
+    parser.add_argument("--markdown", metavar="PATH", help="write a PR-comment markdown here")
+    parser.add_argument(
+        "--root", default=".", help="project root: pyproject.toml, baseline, git (default: .)"
+    )
+    parser.set_defaults(func=cmd_gate)
+
+
+def register(subparsers: Any) -> None:
+    """Add ``gate`` and ``baseline`` to the ``fwmon`` command."""
+    gate = subparsers.add_parser(
+        "gate",
+        help="judge a report against a policy: exit 0 pass, 1 blocked, 2 config, 3 report",
+        description="Judge a fwmon report against a policy and a baseline.",
+    )
+    add_gate_arguments(gate)
+    baseline = subparsers.add_parser(
+        "baseline",
+        help="write or check the baseline of known findings and waivers",
+        description="Write or check the baseline (known findings and waivers).",
+    )
+    actions = baseline.add_subparsers(dest="baseline_command", metavar="ACTION", required=True)
+    for name, func, text in (
+        ("write", cmd_baseline_write, "record the report's findings, keeping waivers"),
+        ("check", cmd_baseline_check, "list stale entries and expired waivers (exit 1 if any)"),
+    ):
+        sub = actions.add_parser(name, help=text, description=text)
+        sub.add_argument(
+            "report",
+            nargs="?",
+            default=str(DEFAULT_REPORT),
+            help="report.json (default: %(default)s)",
+        )
+        sub.add_argument(
+            "--baseline",
+            "-o",
+            default=DEFAULT_BASELINE,
+            metavar="FILE",
+            help="baseline file (default: %(default)s)",
+        )
+        sub.add_argument("--root", default=".", help="project root (default: .)")
+        if name == "write":
+            sub.add_argument(
+                "--prune",
+                action="store_true",
+                help="only drop stale entries and waivers; never add a finding",
+            )
+        sub.set_defaults(func=func)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m pytest_fwmon.gate [REPORT] [options]``: the gate without the rest of fwmon."""
+    parser = _Parser(
+        prog="python -m pytest_fwmon.gate",
+        description="Judge a fwmon report against a policy (standard library only).",
+    )
+    parser.add_argument("--version", action="version", version=f"fwmon {__version__}")
+    add_gate_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except FwmonError as exc:
+        print(f"fwmon: error: {exc.one_line()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("fwmon: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_BLOCKED
+
+
+def dumps(data: Any) -> str:
+    """JSON text as fwmon writes it (sorted keys, two-space indent)."""
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)

@@ -1,0 +1,579 @@
+"""One gate evaluation: report + policy + baseline (+ diff) -> :class:`GateResult`.
+
+Standard library only. The order of checks, and the exit code each problem gives:
+
+1. the policy loads and validates (else exit 2);
+2. the report exists, is JSON, is schema version 1 and matches the schema (else exit 3);
+3. every required pipeline is in the report and ran: "not-run" or "skipped" is exit 3, an
+   errored required pipeline blocks (exit 1);
+4. the baseline loads (else exit 2); with ``base_ref``, git finds the merge base (else 2);
+5. findings are classified (new, baselined, waived, suppressed; see baseline.py), the policy
+   guard compares the policy with the one at the merge base, and each condition is judged.
+
+The verdict is "blocked" when any error-level condition fails or is missing, a required
+pipeline errored, the policy was weakened (without ``allow_policy_change``) or stale baseline
+items exist under ``fail_on_stale``; otherwise "pass".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from .. import __version__
+from ..errors import EXIT_BLOCKED, EXIT_OK, ConfigError, ReportError
+from ..model import SCHEMA_VERSION, SEVERITIES
+from ..report import load_report, parse_report
+from ..schema import compile_schema, load_schema
+from .baseline import DEFAULT_BASELINE, Baseline, Classification, classify, load_baseline
+from .diff import changed_lines, merge_base, show_file
+from .metrics import Metrics
+from .policy import (
+    Condition,
+    Policy,
+    compare,
+    load_policy,
+    load_preset,
+    parse_policy,
+    weakenings,
+)
+
+#: Version of gate-result.json. History: 1. first release.
+RESULT_VERSION: Final = 1
+
+_FINDING_REQUIRED: Final = frozenset(load_schema("report")["$defs"]["finding"]["required"])
+_FINDING_ALL: Final = frozenset(load_schema("report")["$defs"]["finding"]["properties"])
+_SEVERITY_SET: Final = frozenset(SEVERITIES)
+_CONFIDENCES: Final = frozenset(
+    load_schema("report")["$defs"]["finding"]["properties"]["confidence"]["enum"]
+)
+_STATUSES: Final = frozenset(
+    load_schema("report")["$defs"]["finding"]["properties"]["status"]["enum"]
+)
+
+
+@dataclass(slots=True)
+class ConditionResult:
+    """How one condition fared."""
+
+    condition: Condition
+    #: The metric's value, None when the report lacks it.
+    actual: float | str | None
+    #: "pass", "fail", "missing" or "exempt".
+    verdict: str
+    #: One phrase: why this verdict.
+    why: str
+    #: Id of the exemption that applied, if any.
+    exemption: str | None = None
+
+    @property
+    def blocking(self) -> bool:
+        """True when this result blocks the merge."""
+        return self.condition.level == "error" and self.verdict in ("fail", "missing")
+
+    @property
+    def warning(self) -> bool:
+        """True when it only warns."""
+        return self.condition.level == "warn" and self.verdict in ("fail", "missing")
+
+
+@dataclass(slots=True)
+class GateResult:
+    """Everything one evaluation decided; every output is rendered from this."""
+
+    verdict: str
+    policy: Policy
+    report_path: str
+    report: dict[str, Any]
+    classification: Classification
+    conditions: list[ConditionResult] = field(default_factory=list)
+    #: Why the verdict is "blocked", one line each.
+    reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    #: Exemptions applied, missing metrics allowed, fallbacks: printed, never silent.
+    notes: list[str] = field(default_factory=list)
+    #: New findings on lines changed since the merge base (all new ones without a base ref).
+    diff_findings: list[dict[str, Any]] = field(default_factory=list)
+    baseline_source: str | None = None
+    base_ref: str | None = None
+    merge_base: str | None = None
+    changed: dict[str, set[int]] | None = None
+    #: How the policy got weaker than at the merge base.
+    policy_changes: list[str] = field(default_factory=list)
+    generated: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        """0 pass, 1 blocked."""
+        return EXIT_OK if self.verdict == "pass" else EXIT_BLOCKED
+
+    def counts(self) -> dict[str, int]:
+        """Findings per status, and "diff" for new findings on changed lines."""
+        c = self.classification
+        return {
+            "new": len(c.new),
+            "baselined": len(c.baselined),
+            "waived": len(c.waived),
+            "suppressed": len(c.suppressed),
+            "diff": len(self.diff_findings),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """gate-result.json (schema: ``schemas/gate-result.schema.json``)."""
+        c = self.classification
+        run = self.report.get("run", {})
+        diff_ids = {id(f) for f in self.diff_findings}
+        return {
+            "schema_version": RESULT_VERSION,
+            "tool": f"fwmon {__version__}",
+            "generated": self.generated,
+            "verdict": self.verdict,
+            "exit_code": self.exit_code,
+            "report": {
+                "path": self.report_path,
+                "run_id": run.get("id"),
+                "git_sha": run.get("git", {}).get("sha"),
+            },
+            "policy": {"source": self.policy.source, "description": self.policy.description},
+            "baseline": self.baseline_source,
+            "base_ref": self.base_ref,
+            "merge_base": self.merge_base,
+            "diff": None
+            if self.changed is None
+            else {
+                "files": len(self.changed),
+                "lines": sum(len(v) for v in self.changed.values()),
+            },
+            "reasons": list(self.reasons),
+            "warnings": list(self.warnings),
+            "notes": list(self.notes),
+            "policy_changes": list(self.policy_changes),
+            "pipelines": {
+                name: data["status"] for name, data in self.report.get("pipelines", {}).items()
+            },
+            "conditions": [
+                {
+                    "id": r.condition.id,
+                    "metric": r.condition.metric,
+                    "scope": r.condition.scope,
+                    "op": r.condition.op,
+                    "threshold": r.condition.threshold,
+                    "level": r.condition.level,
+                    "missing": r.condition.missing,
+                    "actual": r.actual,
+                    "verdict": r.verdict,
+                    "why": r.why,
+                    "exemption": r.exemption,
+                }
+                for r in self.conditions
+            ],
+            "counts": self.counts(),
+            "findings": {
+                "new": [dict(f, in_diff=id(f) in diff_ids) for f in c.new],
+                "baselined": list(c.baselined),
+                "waived": list(c.waived),
+                "suppressed": list(c.suppressed),
+            },
+            "stale": [
+                {
+                    "kind": "entry",
+                    "fingerprint": fp,
+                    "count": n,
+                    "rule": info.get("rule", ""),
+                    "path": info.get("path", ""),
+                }
+                for fp, n, info in c.stale_entries
+            ]
+            + [{"kind": "waiver", "index": w.index, "label": w.label()} for w in c.stale_waivers],
+            "expired_waivers": [
+                dict(w.to_dict(), index=w.index, findings=n) for w, n in c.expired_waivers
+            ],
+        }
+
+
+# --- reading the report fast ------------------------------------------------------------------
+
+
+def _findings_ok(checks: list[Any]) -> bool:
+    """A quick check that agrees with the schema's ``finding``; False means "look closer".
+
+    Equivalent to the compiled validator for documents ``json.loads`` returns (plain dict,
+    list, str, int, float, bool, None), about five times faster on big reports.
+    """
+    required = len(_FINDING_REQUIRED)
+    allowed = _FINDING_ALL
+    severities, confidences, statuses = _SEVERITY_SET, _CONFIDENCES, _STATUSES
+    try:
+        for check in checks:
+            for f in check["findings"]:
+                if type(f) is not dict:
+                    return False
+                fp = f["fingerprint"]
+                line = f["line"]
+                end = f["end_line"]
+                col = f["col"]
+                cwe = f["cwe"]
+                if (
+                    type(fp) is not str
+                    or len(fp) < 8
+                    or type(f["pipeline"]) is not str
+                    or type(f["checker"]) is not str
+                    or type(f["rule"]) is not str
+                    or type(f["path"]) is not str
+                    or type(f["message"]) is not str
+                    or f["severity"] not in severities
+                    or f["confidence"] not in confidences
+                    or f["status"] not in statuses
+                    or type(line) is not int
+                    or line < 0
+                    or type(end) is not int
+                    or end < 0
+                    or type(col) is not int
+                    or col < 0
+                    or (cwe is not None and type(cwe) is not int)
+                ):
+                    return False
+                if len(f) != required:
+                    if not f.keys() <= allowed:
+                        return False
+                    if "rule_name" in f and type(f["rule_name"]) is not str:
+                        return False
+                    if "help_url" in f and type(f["help_url"]) is not str:
+                        return False
+    except (KeyError, TypeError):
+        return False
+    return True
+
+
+_shallow: list[Any] = []
+
+
+def _shallow_validator() -> Any:
+    """The report schema with findings left out (checked by :func:`_finding_ok`)."""
+    if not _shallow:
+        schema = json.loads(json.dumps(load_schema("report")))
+        schema["$defs"]["check"]["properties"]["findings"] = {"type": "array"}
+        _shallow.append(compile_schema(schema))
+    return _shallow[0]
+
+
+def read_report(path: Path | str) -> dict[str, Any]:
+    """Read and validate a report, as :func:`pytest_fwmon.report.load_report` but faster.
+
+    The quick path only ever accepts what the full validator accepts; anything it doubts goes
+    through :func:`~pytest_fwmon.report.parse_report` for the exact error message.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return load_report(path)  # raises the ReportError with the right message
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        data = None
+    if (
+        type(data) is dict
+        and type(data.get("schema_version")) is int
+        and data["schema_version"] == SCHEMA_VERSION
+        and _shallow_validator()(data, "$") is None
+        and _findings_ok(data["checks"])
+    ):
+        return data
+    return parse_report(raw, source=f"report {path}")
+
+
+# --- evaluation -------------------------------------------------------------------------------
+
+
+def _in_diff(finding: Mapping[str, Any], changed: Mapping[str, set[int]]) -> bool:
+    lines = changed.get(finding["path"])
+    if not lines:
+        return False
+    line = finding["line"]
+    if line == 0:
+        return True
+    return any(n in lines for n in range(line, max(finding["end_line"], line) + 1))
+
+
+def _show(value: float | str | None) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _judge(
+    condition: Condition, metrics: Metrics, policy: Policy, notes: list[str]
+) -> ConditionResult:
+    actual, missing_reason = metrics.value(condition.metric, condition.scope)
+    label = (
+        condition.metric
+        if condition.scope == "overall"
+        else (f"{condition.metric} ({condition.scope})")
+    )
+    for exemption in policy.exemptions:
+        if condition.id not in exemption.conditions:
+            continue
+        value, _ = metrics.value(exemption.metric)
+        if value is not None and compare(value, exemption.op, exemption.threshold):
+            why = (
+                f"exempt by {exemption.id}: {exemption.metric} is {_show(value)}, "
+                f"{exemption.op} {exemption.threshold} ({exemption.reason})"
+            )
+            notes.append(f"condition {condition.id} {why}")
+            return ConditionResult(condition, actual, "exempt", why, exemption.id)
+    if actual is None:
+        if condition.missing == "pass":
+            why = f'metric {condition.metric} not in report ({missing_reason}); missing = "pass"'
+            notes.append(f"condition {condition.id} passes: {why}")
+            return ConditionResult(condition, None, "pass", why)
+        return ConditionResult(
+            condition,
+            None,
+            "missing",
+            f"metric {condition.metric} not in report ({missing_reason})",
+        )
+    if condition.holds(actual):
+        return ConditionResult(
+            condition,
+            actual,
+            "pass",
+            f"{label} is {_show(actual)}, {condition.op} {_show(condition.threshold)}",
+        )
+    return ConditionResult(
+        condition,
+        actual,
+        "fail",
+        f"{label} is {_show(actual)}, must be {condition.op} {_show(condition.threshold)}",
+    )
+
+
+def _guard(policy: Policy, root: Path, base: str, notes: list[str]) -> list[str]:
+    """How the policy weakened since the merge base (empty when it did not)."""
+    if policy.path is None:
+        notes.append(f"policy guard: {policy.source} is built into fwmon; nothing to compare")
+        return []
+    data = show_file(root, base, policy.path)
+    if data is None:
+        if policy.table:
+            before = load_preset("default")
+            notes.append(
+                f"policy guard: {policy.path.name} did not exist at the merge base; "
+                "compared with the default preset"
+            )
+            return weakenings(before, policy)
+        notes.append(
+            f"policy guard: {policy.source} did not exist at the merge base; nothing to compare"
+        )
+        return []
+    try:
+        before = parse_policy(data, f"{policy.source} at {base[:12]}", policy.table)
+    except ConfigError as exc:
+        if policy.table and "has no [tool.fwmon.gate] table" in exc.message:
+            before = load_preset("default")
+            notes.append(
+                "policy guard: the merge base had no [tool.fwmon.gate]; "
+                "compared with the default preset"
+            )
+            return weakenings(before, policy)
+        notes.append(f"policy guard: the policy at the merge base is invalid ({exc.message})")
+        return []
+    return weakenings(before, policy)
+
+
+def _stale_reason(c: Classification) -> str:
+    parts = [
+        f"entry {info.get('rule', '?')} {info.get('path', '?')}:{info.get('line', '?')}"
+        + (f" x{n}" if n > 1 else "")
+        for _fp, n, info in c.stale_entries[:5]
+    ]
+    parts += [w.label() for w in c.stale_waivers[: max(0, 5 - len(parts))]]
+    more = c.stale - len(parts)
+    listing = ", ".join(parts) + (f" and {more} more" if more > 0 else "")
+    noun = "item matches" if c.stale == 1 else "items match"
+    return (
+        f"fail_on_stale: {c.stale} baseline {noun} nothing ({listing}); "
+        "drop them with `fwmon baseline write --prune`"
+    )
+
+
+def check_required(report: Mapping[str, Any], policy: Policy, report_path: str) -> list[str]:
+    """Raise :class:`ReportError` for a required pipeline that did not run; list errored ones."""
+    reasons = []
+    for name in policy.required_pipelines:
+        status = report["pipelines"].get(name, {}).get("status", "missing")
+        if status in ("not-run", "skipped", "missing"):
+            raise ReportError(
+                f"report {report_path} lacks required pipeline {name} (status {status})",
+                hint="run it with `pytest --fwmon`, or remove it from required_pipelines",
+            )
+        if status == "error":
+            reasons.append(f"required pipeline {name} errored")
+    return reasons
+
+
+def evaluate(
+    report: dict[str, Any],
+    policy: Policy,
+    baseline: Baseline | None,
+    *,
+    report_path: str = "report",
+    changed: dict[str, set[int]] | None = None,
+    policy_changes: list[str] | None = None,
+    allow_policy_change: bool = False,
+    today: dt.date | None = None,
+    base_ref: str | None = None,
+    base: str | None = None,
+    notes: list[str] | None = None,
+) -> GateResult:
+    """Judge a loaded, valid report; raises :class:`ReportError` for a missing pipeline."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    reasons = check_required(report, policy, report_path)
+    warnings: list[str] = []
+    notes = list(notes or [])
+    findings = [f for check in report["checks"] for f in check["findings"]]
+    c = classify(findings, baseline, today)
+    if changed is None:
+        diff_findings = list(c.new)
+        if any(cond.scope == "diff" for cond in policy.conditions):
+            notes.append('no --base-ref: conditions with scope "diff" count every new finding')
+    else:
+        diff_findings = [f for f in c.new if _in_diff(f, changed)]
+    scoped = {
+        "overall": [*c.new, *c.baselined, *c.waived],
+        "new": c.new,
+        "diff": diff_findings,
+    }
+    metrics = Metrics(
+        report,
+        scoped,
+        stale=c.stale,
+        expired=len(c.expired_waivers),
+        changed=changed,
+    )
+    results = [_judge(cond, metrics, policy, notes) for cond in policy.conditions]
+    for r in results:
+        if r.blocking:
+            reasons.append(f"condition {r.condition.id} failed: {r.why}")
+        elif r.warning:
+            warnings.append(f"condition {r.condition.id} warns: {r.why}")
+    for waiver, hidden in c.expired_waivers:
+        warnings.append(
+            f"{waiver.label()} expired on {waiver.expires.isoformat()}; "
+            + (
+                f"its {hidden} finding counts again"
+                if hidden == 1
+                else f"its {hidden} findings count again"
+            )
+        )
+    if c.stale:
+        if policy.fail_on_stale:
+            reasons.append(_stale_reason(c))
+        else:
+            warnings.append(_stale_reason(c).removeprefix("fail_on_stale: "))
+    changes = list(policy_changes or [])
+    if changes:
+        if allow_policy_change:
+            notes.append("policy weakened, allowed by --allow-policy-change: " + "; ".join(changes))
+        else:
+            reasons.append(
+                "policy weakened: "
+                + "; ".join(changes)
+                + " (a reviewer can accept it with --allow-policy-change)"
+            )
+    return GateResult(
+        verdict="blocked" if reasons else "pass",
+        policy=policy,
+        report_path=report_path,
+        report=report,
+        classification=c,
+        conditions=results,
+        reasons=reasons,
+        warnings=warnings,
+        notes=notes,
+        diff_findings=diff_findings,
+        baseline_source=baseline.source if baseline else None,
+        base_ref=base_ref,
+        merge_base=base,
+        changed=changed,
+        policy_changes=changes,
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+
+
+def resolve_baseline(
+    spec: str | Path | None, root: Path, *, use_default: bool = True
+) -> Baseline | None:
+    """``spec`` as a file (must exist), else ``root/fwmon-baseline.json`` when present."""
+    if spec is not None:
+        path = Path(spec)
+        return load_baseline(path if path.is_absolute() else root / path)
+    default = root / DEFAULT_BASELINE
+    if use_default and default.is_file():
+        return load_baseline(default)
+    return None
+
+
+def run_gate(
+    report_path: Path | str,
+    policy_path: str | Path | None = None,
+    baseline_path: str | Path | None = None,
+    base_ref: str | None = None,
+    *,
+    root: Path | str | None = None,
+    allow_policy_change: bool = False,
+    use_default_baseline: bool = True,
+    today: dt.date | None = None,
+) -> GateResult:
+    """Run the gate; the plain-Python face of ``fwmon gate``.
+
+    ``policy_path`` is a TOML file or a preset name (None: ``[tool.fwmon.gate]`` of
+    ``root/pyproject.toml``, else the default preset); ``baseline_path`` None uses
+    ``root/fwmon-baseline.json`` when it exists (unless ``use_default_baseline`` is False).
+    Raises :class:`~pytest_fwmon.errors.ConfigError` (exit 2) or
+    :class:`~pytest_fwmon.errors.ReportError` (exit 3); a blocked verdict is a result, not
+    an exception.
+    """
+    root = Path(root) if root is not None else Path.cwd()
+    policy = load_policy(policy_path, root)
+    report_file = Path(report_path)
+    if not report_file.is_absolute():
+        report_file = root / report_file
+    report = read_report(report_file)
+    check_required(report, policy, str(report_path))
+    baseline = resolve_baseline(baseline_path, root, use_default=use_default_baseline)
+    changed = None
+    base = None
+    changes: list[str] = []
+    notes: list[str] = []
+    if base_ref is not None:
+        base = merge_base(root, base_ref)
+        changed = changed_lines(root, base_ref)
+        changes = _guard(policy, root, base, notes)
+    return evaluate(
+        report,
+        policy,
+        baseline,
+        report_path=str(report_path),
+        changed=changed,
+        policy_changes=changes,
+        allow_policy_change=allow_policy_change,
+        today=today,
+        base_ref=base_ref,
+        base=base,
+        notes=notes,
+    )
+
+
+__all__ = [
+    "ConditionResult",
+    "GateResult",
+    "evaluate",
+    "read_report",
+    "resolve_baseline",
+    "run_gate",
+]

@@ -1,0 +1,137 @@
+"""Markdown of a gate result: the pull-request comment and the GitHub step summary.
+
+Both come from :func:`render_markdown` with a size limit: 65,536 characters for a PR comment
+(GitHub's limit on a comment body), 1 MiB of UTF-8 for a step summary. The verdict, the
+conditions and the reasons are always kept; new findings are listed worst first until the
+limit is near, then counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from ..model import SEVERITIES
+from .evaluate import ConditionResult, GateResult
+
+#: GitHub's limit on the body of an issue or pull-request comment, in characters.
+COMMENT_LIMIT: Final = 65_536
+#: GitHub's limit on one step's summary, in bytes.
+SUMMARY_LIMIT: Final = 1024 * 1024
+#: The marker a CI step can search for to update its previous comment instead of adding one.
+MARKER: Final = "<!-- fwmon-gate -->"
+
+_ICON: Final = {"pass": "✅", "fail": "❌", "missing": "❌", "exempt": "⏭️", "warn": "⚠️"}
+
+
+def cell(text: object) -> str:
+    """Text made safe for one markdown table cell."""
+    value = f"{text:g}" if isinstance(text, float) else str(text)
+    value = " ".join(value.split())
+    return value.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
+
+
+def _verdict(r: ConditionResult) -> str:
+    if r.verdict in ("fail", "missing") and r.condition.level == "warn":
+        return f"{_ICON['warn']} warn"
+    return f"{_ICON[r.verdict]} {r.verdict}"
+
+
+def _finding_row(f: dict[str, object]) -> str:
+    where = f"{f['path']}:{f['line']}" if f["line"] else str(f["path"])
+    return (
+        f"| {cell(f['severity'])} | `{cell(where)}` | {cell(f['checker'])} {cell(f['rule'])} "
+        f"| {cell(f['message'])} |"
+    )
+
+
+def render_markdown(
+    result: GateResult,
+    limit: int = COMMENT_LIMIT,
+    measure: Callable[[str], int] = len,
+) -> str:
+    """The result as markdown whose ``measure`` (chars by default) is at most ``limit``."""
+    counts = result.counts()
+    head = [
+        MARKER,
+        f"## fwmon gate: {'✅ pass' if result.verdict == 'pass' else '❌ blocked'}",
+        "",
+        f"Policy `{cell(result.policy.source)}`; "
+        f"baseline `{cell(result.baseline_source or 'none')}`"
+        + (f"; base `{cell(result.base_ref)}`" if result.base_ref else "")
+        + ".",
+        "",
+        f"**{counts['new']}** new, **{counts['baselined']}** baselined, "
+        f"**{counts['waived']}** waived, **{counts['suppressed']}** suppressed findings"
+        + (f"; **{counts['diff']}** new on changed lines" if result.changed is not None else "")
+        + ".",
+        "",
+        "| condition | metric | scope | actual | threshold | level | verdict | why |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result.conditions:
+        c = r.condition
+        actual = "n/a" if r.actual is None else cell(r.actual)
+        head.append(
+            f"| {cell(c.id)} | `{cell(c.metric)}` | {c.scope} | {actual} | {c.op} "
+            f"{cell(c.threshold)} | {c.level} | {_verdict(r)} | {cell(r.why)} |"
+        )
+    for title, items in (
+        ("Blocked because", result.reasons),
+        ("Warnings", result.warnings),
+        ("Notes", result.notes),
+    ):
+        if items:
+            head += ["", f"**{title}:**", ""]
+            head += [f"- {cell(item)}" for item in items]
+    text = "\n".join(head) + "\n"
+    new = result.classification.new
+    if not new:
+        return _fit(text, limit, measure)
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    ordered = sorted(new, key=lambda f: (rank[f["severity"]], f["path"], f["line"], f["rule"]))
+    table = [
+        "",
+        "<details open><summary>New findings, worst first</summary>",
+        "",
+        "| severity | where | rule | message |",
+        "|---|---|---|---|",
+    ]
+    closing = "\n</details>\n"
+    body = text + "\n".join(table) + "\n"
+    size = measure(body)
+    reserve = measure(closing) + measure(f"\n… and {len(ordered)} more new findings not listed.\n")
+    shown = 0
+    rows = []
+    for f in ordered:
+        row = _finding_row(f) + "\n"
+        row_size = measure(row)
+        if size + row_size + reserve > limit:
+            break
+        rows.append(row)
+        size += row_size
+        shown += 1
+    body += "".join(rows)
+    if shown < len(ordered):
+        body += f"\n… and {len(ordered) - shown} more new findings not listed.\n"
+    return _fit(body + closing, limit, measure)
+
+
+def _fit(text: str, limit: int, measure: Callable[[str], int]) -> str:
+    """Cut ``text`` to ``limit`` as a last resort (very long condition lists)."""
+    if measure(text) <= limit:
+        return text
+    suffix = "\n\n… (cut to fit)\n"
+    low, high = 0, len(text)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if measure(text[:mid]) + measure(suffix) <= limit:
+            low = mid
+        else:
+            high = mid - 1
+    return text[:low] + suffix
+
+
+def utf8_len(text: str) -> int:
+    """Size of ``text`` in UTF-8 bytes (the step summary limit is in bytes)."""
+    return len(text.encode("utf-8", "surrogatepass"))

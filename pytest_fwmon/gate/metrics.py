@@ -1,0 +1,259 @@
+"""The metric namespace conditions are written in, and the values a report gives them.
+
+Standard library only. Names (documented in docs/reference/policy.md)::
+
+    findings.total | findings.<severity> | findings.<severity>_or_worse
+    findings.<pipeline>.total | findings.<pipeline>.<severity> | ..._or_worse
+    pipeline.<pipeline>.score | .status | .failed | .errors | .items
+    coverage.line_percent | coverage.branch_percent | coverage.diff_percent
+    tests.total | tests.passed | tests.failed | tests.errors | tests.skipped
+    benchmarks.total | benchmarks.regressions | benchmarks.failed
+    integration.total | integration.failed
+    checks.errors | baseline.stale | waivers.expired
+    diff.changed_lines | diff.changed_files
+
+``findings.*`` metrics count findings in a *scope*: ``overall`` (every finding except in-code
+suppressions), ``new`` (not baselined, not waived) or ``diff`` (new and on a line changed since
+the merge base). Every other metric only has the ``overall`` scope.
+
+A metric whose data the report does not hold (coverage not measured, a pipeline that did not
+run or errored, no tests ran, no ``--base-ref``) is *missing*: :meth:`Metrics.value` returns
+``None`` and a reason, and the condition blocks unless it says ``missing = "pass"``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from ..model import PIPELINES, SEVERITIES
+
+#: Scopes a findings metric can be counted in, from widest to narrowest.
+SCOPES: Final = ("overall", "new", "diff")
+
+#: Pipelines whose checks produce findings.
+FINDING_PIPELINES: Final = ("security", "docs", "quality")
+
+#: Pipeline statuses that mean the pipeline's data is complete enough to judge.
+RAN: Final = frozenset({"pass", "fail"})
+
+_FINDING_FAMILIES: Final = (
+    "total",
+    *SEVERITIES,
+    *(f"{s}_or_worse" for s in SEVERITIES[1:-1]),
+)
+_PIPELINE_FIELDS: Final = ("score", "status", "failed", "errors", "items")
+_FIXED: Final = (
+    "coverage.line_percent",
+    "coverage.branch_percent",
+    "coverage.diff_percent",
+    "tests.total",
+    "tests.passed",
+    "tests.failed",
+    "tests.errors",
+    "tests.skipped",
+    "benchmarks.total",
+    "benchmarks.regressions",
+    "benchmarks.failed",
+    "integration.total",
+    "integration.failed",
+    "checks.errors",
+    "baseline.stale",
+    "waivers.expired",
+    "diff.changed_lines",
+    "diff.changed_files",
+)
+
+
+def _all_metrics() -> frozenset[str]:
+    names = set(_FIXED)
+    for family in _FINDING_FAMILIES:
+        names.add(f"findings.{family}")
+        for pipeline in PIPELINES:
+            names.add(f"findings.{pipeline}.{family}")
+    for pipeline in PIPELINES:
+        for name in _PIPELINE_FIELDS:
+            names.add(f"pipeline.{pipeline}.{name}")
+    return frozenset(names)
+
+
+#: Every valid metric name.
+METRICS: Final = _all_metrics()
+
+#: The namespace as one line, for error messages.
+METRICS_HELP: Final = (
+    "findings.total, findings.<severity>, findings.<severity>_or_worse, "
+    "findings.<pipeline>.<total|severity|severity_or_worse>, "
+    "pipeline.<pipeline>.<score|status|failed|errors|items>, "
+    + ", ".join(_FIXED)
+    + f" (severity: {'|'.join(SEVERITIES)}; pipeline: {'|'.join(PIPELINES)})"
+)
+
+
+def is_findings_metric(name: str) -> bool:
+    """True for ``findings.*`` metrics, the ones a scope applies to."""
+    return name.startswith("findings.")
+
+
+def is_text_metric(name: str) -> bool:
+    """True for metrics whose value is a word (pipeline status), compared with ``eq`` only."""
+    return name.startswith("pipeline.") and name.endswith(".status")
+
+
+def _family_counts(counts: Mapping[str, int], family: str) -> int:
+    if family == "total":
+        return sum(counts.values())
+    if family.endswith("_or_worse"):
+        worst = SEVERITIES.index(family[: -len("_or_worse")])
+        return sum(counts.get(s, 0) for s in SEVERITIES[: worst + 1])
+    return counts.get(family, 0)
+
+
+class Metrics:
+    """Values of every metric for one report, one classification and one diff."""
+
+    def __init__(
+        self,
+        report: Mapping[str, Any],
+        scoped: Mapping[str, Iterable[Mapping[str, Any]]],
+        *,
+        stale: int = 0,
+        expired: int = 0,
+        changed: Mapping[str, set[int]] | None = None,
+    ) -> None:
+        """``scoped`` maps each of :data:`SCOPES` to its findings (dicts as in the report)."""
+        self.report = report
+        self.pipelines: Mapping[str, Any] = report.get("pipelines", {})
+        #: (scope, pipeline, severity) -> number of findings.
+        self.counts: Counter[tuple[str, str, str]] = Counter()
+        for scope, findings in scoped.items():
+            per = Counter((f["pipeline"], f["severity"]) for f in findings)
+            for (pipeline, severity), n in per.items():
+                self.counts[(scope, pipeline, severity)] = n
+        self.stale = stale
+        self.expired = expired
+        self.changed = changed
+
+    def _status(self, pipeline: str) -> str:
+        data = self.pipelines.get(pipeline)
+        status: str = data["status"] if isinstance(data, dict) else "not-run"
+        return status
+
+    def _not_ran(self, pipeline: str) -> str | None:
+        status = self._status(pipeline)
+        if status in RAN:
+            return None
+        if status == "error":
+            return f"pipeline {pipeline} errored"
+        return f"pipeline {pipeline} did not run (status {status})"
+
+    def value(self, name: str, scope: str = "overall") -> tuple[float | str | None, str]:
+        """``(value, "")`` or ``(None, reason it is missing)``; ``name`` must be in METRICS."""
+        head, _, rest = name.partition(".")
+        if head == "findings":
+            return self._findings(rest, scope)
+        if head == "pipeline":
+            pipeline, _, field = rest.partition(".")
+            return self._pipeline(pipeline, field)
+        return getattr(self, "_" + head)(rest)  # type: ignore[no-any-return]
+
+    def _findings(self, rest: str, scope: str) -> tuple[float | str | None, str]:
+        pipeline, _, family = rest.rpartition(".")
+        if pipeline:
+            reason = self._not_ran(pipeline)
+            if reason is not None:
+                return None, reason
+            pipelines = [pipeline]
+        else:
+            errored = [p for p in FINDING_PIPELINES if self._status(p) == "error"]
+            if errored:
+                return None, f"pipeline {', '.join(errored)} errored, so findings are incomplete"
+            pipelines = [p for p in PIPELINES if self._status(p) in RAN]
+            if not any(p in FINDING_PIPELINES for p in pipelines):
+                return None, "no finding pipeline (security, docs, quality) ran"
+        if scope == "diff" and self.changed is None:
+            scope_counts = self._counts("new", pipelines)
+        else:
+            scope_counts = self._counts(scope, pipelines)
+        return _family_counts(scope_counts, family), ""
+
+    def _counts(self, scope: str, pipelines: list[str]) -> dict[str, int]:
+        counts = dict.fromkeys(SEVERITIES, 0)
+        for (s, pipeline, severity), n in self.counts.items():
+            if s == scope and pipeline in pipelines:
+                counts[severity] += n
+        return counts
+
+    def _pipeline(self, pipeline: str, field: str) -> tuple[float | str | None, str]:
+        if field == "status":
+            return self._status(pipeline), ""
+        reason = self._not_ran(pipeline)
+        if reason is not None:
+            return None, reason
+        value = self.pipelines[pipeline][field]
+        if value is None:
+            return None, f"pipeline {pipeline} has no {field}"
+        return value, ""
+
+    def _coverage(self, field: str) -> tuple[float | str | None, str]:
+        coverage = self.report.get("coverage")
+        if not isinstance(coverage, dict):
+            return None, "coverage was not measured"
+        value = coverage.get(field)
+        if field == "diff_percent" and value is None and isinstance(coverage.get("diff"), dict):
+            value = coverage["diff"].get("percent")
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return None, f"coverage has no {field}"
+        return value, ""
+
+    def _tests(self, field: str) -> tuple[float | str | None, str]:
+        tests = self.report.get("tests", {})
+        if field != "total" and not tests.get("total"):
+            return None, "no tests ran (tests.total is 0)"
+        return tests.get(field, 0), ""
+
+    def _benchmarks(self, field: str) -> tuple[float | str | None, str]:
+        reason = self._not_ran("performance")
+        if reason is not None:
+            return None, reason
+        benchmarks = [b for b in self.report.get("benchmarks", ()) if isinstance(b, dict)]
+        if field == "total":
+            return len(benchmarks), ""
+        if field == "regressions":
+            return sum(_is_regression(b) for b in benchmarks), ""
+        data = self.pipelines["performance"]
+        return data["failed"] + data["errors"], ""
+
+    def _integration(self, field: str) -> tuple[float | str | None, str]:
+        reason = self._not_ran("integration")
+        if reason is not None:
+            return None, reason
+        data = self.pipelines["integration"]
+        if field == "total":
+            return data["items"], ""
+        return data["failed"] + data["errors"], ""
+
+    def _checks(self, field: str) -> tuple[float | str | None, str]:
+        return sum(1 for c in self.report.get("checks", ()) if c.get("outcome") == "error"), ""
+
+    def _baseline(self, field: str) -> tuple[float | str | None, str]:
+        return self.stale, ""
+
+    def _waivers(self, field: str) -> tuple[float | str | None, str]:
+        return self.expired, ""
+
+    def _diff(self, field: str) -> tuple[float | str | None, str]:
+        if self.changed is None:
+            return None, "no --base-ref was given, so there is no diff"
+        if field == "changed_files":
+            return len(self.changed), ""
+        return sum(len(lines) for lines in self.changed.values()), ""
+
+
+def _is_regression(benchmark: Mapping[str, Any]) -> bool:
+    """A benchmark entry flagged as a regression (``verdict`` or a ``regression`` flag)."""
+    if benchmark.get("verdict") == "regression" or benchmark.get("regression") is True:
+        return True
+    comparison = benchmark.get("comparison")
+    return isinstance(comparison, dict) and comparison.get("regression") is True
