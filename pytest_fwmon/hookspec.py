@@ -13,6 +13,7 @@ import pytest
 
 
 
+@pytest.hookspec(firstresult=True)
 def pytest_fwmon_generate_report(config: pytest.Config) -> dict[str, Any] | None:
     """Build the report dict for this run.
 

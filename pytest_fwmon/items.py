@@ -1,16 +1,36 @@
-"""pytest collectors and items of fwmon, and the payload transport to the controller."""
+"""pytest collectors and items of fwmon, and the payload transport to the controller.
+
+* :class:`FwmonFile` - one per project source file; one :class:`FwmonItem` per file checker,
+  named ``fwmon[CHECKER]`` (node id ``pkg/app.py::fwmon[bandit]``).
+* :class:`FwmonProjectFile` - hangs off ``pyproject.toml``; one :class:`FwmonProjectItem` per
+  project checker (``pyproject.toml::fwmon[docstring-coverage]``).
+
+An item obtains its result in ``setup`` (so a file that cannot be analysed makes the item
+*error*, as pytest reports setup problems) and judges it in ``runtest`` (so findings at or
+above the thresholds make it *fail*). Either way the result travels to the controller as a
+"check" payload on the TestReport.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from .model import CheckResult, Finding
+
+if TYPE_CHECKING:
+    from .session import FwmonSession
 
 #: Payloads attached to an item during its run, copied onto its TestReports.
 PAYLOAD_KEY = pytest.StashKey[list[tuple[str, dict[str, Any]]]]()
 
 #: Attribute name on ``TestReport`` that carries payloads (survives xdist serialisation).
 REPORT_ATTR = "fwmon_payload"
+
+#: Most rows a failure table shows; the report has them all.
+TABLE_ROWS = 25
 
 
 def attach(item: pytest.Item, kind: str, data: dict[str, Any]) -> None:
@@ -28,3 +48,185 @@ def take_payloads(item: pytest.Item) -> list[tuple[str, dict[str, Any]]]:
     if payloads:
         item.stash[PAYLOAD_KEY] = []
     return payloads
+
+
+class CheckErrored(Exception):
+    """The checker could not analyse its input; the item errors with this one line."""
+
+
+class CheckFailed(Exception):
+    """Findings at or above the thresholds; the item fails with a table of them."""
+
+    def __init__(self, checker: str, failing: list[Finding], total: int, threshold: str) -> None:
+        super().__init__(f"{len(failing)} finding(s)")
+        self.checker = checker
+        self.failing = failing
+        self.total = total
+        self.threshold = threshold
+
+
+def format_table(failure: CheckFailed, where: str) -> str:
+    """The compact failure table: rule, line, severity, confidence, message."""
+    rows = [("rule", "line", "severity", "confidence", "message")]
+    for f in failure.failing[:TABLE_ROWS]:
+        extra = f" [CWE-{f.cwe}]" if f.cwe else ""
+        rows.append((f.rule, str(f.line), f.severity, f.confidence, f.message + extra))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [
+        f"{failure.checker}: {len(failure.failing)} finding(s) {failure.threshold} in {where}",
+    ]
+    for row in rows:
+        cells = [row[0].ljust(widths[0]), row[1].rjust(widths[1])]
+        cells += [row[2].ljust(widths[2]), row[3].ljust(widths[3]), row[4]]
+        lines.append("  " + "  ".join(cells).rstrip())
+    hidden = len(failure.failing) - TABLE_ROWS
+    if hidden > 0:
+        lines.append(f"  ... and {hidden} more (all of them are in the fwmon report)")
+    below = failure.total - len(failure.failing)
+    if below > 0:
+        lines.append(f"  ({below} more finding(s) below the threshold are in the report)")
+    return "\n".join(lines)
+
+
+class _FwmonItemBase(pytest.Item):
+    """Common behaviour of file and project items."""
+
+    pipeline: str
+    checker_name: str
+    result: CheckResult | None
+
+    def _init(self, pipeline: str, checker_name: str) -> None:
+        self.pipeline = pipeline
+        self.checker_name = checker_name
+        self.result = None
+        self.add_marker("fwmon")
+        self.add_marker(f"fwmon_{pipeline}")
+
+    @property
+    def fwmon(self) -> FwmonSession:
+        from .session import SESSION_KEY
+
+        return self.config.stash[SESSION_KEY]
+
+    def _obtain(self) -> CheckResult:
+        return self.fwmon.obtain(self)
+
+    def setup(self) -> None:
+        self.result = self._obtain()
+        if self.result.outcome == "error":
+            raise CheckErrored(self.result.reason or f"{self.checker_name} failed")
+
+    def _failing(self, result: CheckResult) -> list[Finding]:
+        return [f for f in result.findings if f.status == "new" and self._fails(f)]
+
+    def _fails(self, finding: Finding) -> bool:
+        return True
+
+    def _threshold(self) -> str:
+        return "at or above the threshold"
+
+    def runtest(self) -> None:
+        result = self.result
+        assert result is not None
+        failing = self._failing(result)
+        if failing or result.outcome == "failed":
+            raise CheckFailed(self.checker_name, failing, len(result.findings), self._threshold())
+
+    def repr_failure(
+        self,
+        excinfo: pytest.ExceptionInfo[BaseException],
+        style: Any = None,
+    ) -> str:
+        if isinstance(excinfo.value, CheckErrored):
+            return str(excinfo.value)
+        if isinstance(excinfo.value, CheckFailed):
+            return self._describe_failure(excinfo.value)
+        return str(super().repr_failure(excinfo, style=style))
+
+    def _describe_failure(self, failure: CheckFailed) -> str:
+        return format_table(failure, self.nodeid.split("::")[0])
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, 0, self.nodeid
+
+
+class FwmonItem(_FwmonItemBase):
+    """One file checker on one file."""
+
+    def __init__(self, *, checker_index: int, relpath: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.checker_index = checker_index
+        self.relpath = relpath
+        checker = self.fwmon.runner.checkers[checker_index].checker
+        self._init(checker.pipeline, checker.name)
+
+    def _fails(self, finding: Finding) -> bool:
+        return self.fwmon.runner.checkers[self.checker_index].checker.fails(finding)
+
+    def _threshold(self) -> str:
+        checker = self.fwmon.runner.checkers[self.checker_index].checker
+        severity = getattr(checker, "fail_on_severity", None)
+        confidence = getattr(checker, "fail_on_confidence", None)
+        if severity and confidence:
+            return f"at or above {severity} severity and {confidence} confidence"
+        if severity:
+            return f"at or above {severity} severity"
+        return "at or above the threshold"
+
+
+class FwmonProjectItem(_FwmonItemBase):
+    """One project checker on the whole project."""
+
+    def __init__(self, *, checker_index: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.checker_index = checker_index
+        checker = self.fwmon.runner.project_checkers[checker_index]
+        self._init(checker.pipeline, checker.name)
+
+    def _fails(self, finding: Finding) -> bool:
+        return False  # project checkers decide their outcome themselves
+
+    def _describe_failure(self, failure: CheckFailed) -> str:
+        result = self.result
+        assert result is not None
+        if not failure.failing:
+            failure.failing = [f for f in result.findings if f.status == "new"]
+        return format_table(failure, "the project")
+
+
+class FwmonFile(pytest.File):
+    """A project source file: one item per file checker that applies to it."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        from .session import SESSION_KEY
+
+        session = self.config.stash[SESSION_KEY]
+        relpath = session.relpath(self.path)
+        for index in session.runner.checkers_for(relpath):
+            name = f"fwmon[{session.runner.checkers[index].checker.name}]"
+            yield FwmonItem.from_parent(self, name=name, checker_index=index, relpath=relpath)
+
+
+class FwmonProjectFile(pytest.File):
+    """``pyproject.toml``: one item per project checker."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        from .session import SESSION_KEY
+
+        session = self.config.stash[SESSION_KEY]
+        for index, checker in enumerate(session.runner.project_checkers):
+            yield FwmonProjectItem.from_parent(
+                self, name=f"fwmon[{checker.name}]", checker_index=index
+            )
+
+
+def is_fwmon_item(item: pytest.Item) -> bool:
+    """True for fwmon's own items (not tests)."""
+    return isinstance(item, _FwmonItemBase)
+
+
+def result_of(item: pytest.Item) -> CheckResult | None:
+    """The result an fwmon item obtained (None before setup or for other items)."""
+    if isinstance(item, _FwmonItemBase):
+        return item.result
+    return None

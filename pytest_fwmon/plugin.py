@@ -1,11 +1,147 @@
-"""pytest hooks of fwmon (being written: see issue 2)."""
+"""pytest hooks of fwmon: each a few lines, delegating to :class:`~pytest_fwmon.session.FwmonSession`.
+
+Loaded through the ``pytest11`` entry point (or ``-p pytest_fwmon.plugin``). Without
+``--fwmon`` only the options, markers and the perf/resources glue are active.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
 import pytest
+
+from . import hookspec
+from .model import PIPELINES
+from .session import SESSION_KEY, FwmonSession
+
+MARKERS = {
+    "fwmon": "an fwmon check item (added by --fwmon)",
+    **{f"fwmon_{p}": f"an fwmon check item of the {p} pipeline" for p in PIPELINES},
+}
+
+
+def _session(config: pytest.Config) -> FwmonSession | None:
+    return config.stash.get(SESSION_KEY, None)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Register fwmon's own hooks (hookspec.py)."""
+    pluginmanager.add_hookspecs(hookspec)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Register fwmon's command-line options."""
+    """Register fwmon's command-line options (docs/reference/configuration.md)."""
     group = parser.getgroup("fwmon", "fwmon quality checks")
-    group.addoption("--fwmon", action="store_true", default=False, help="run fwmon checks")
+    group.addoption("--fwmon", action="store_true", default=False,
+                    help="run fwmon's checks as test items and write the fwmon report")
+    group.addoption("--fwmon-report", metavar="PATH", default=None,
+                    help="where to write the JSON report (default: .fwmon/report.json)")
+    group.addoption("--fwmon-pipelines", metavar="LIST", default=None,
+                    help=f"comma-separated pipelines to run ({','.join(PIPELINES)})")
+    group.addoption("--fwmon-no-cache", action="store_true", default=False,
+                    help="recompute every result instead of replaying unchanged files")
+    group.addoption("--fwmon-workers", metavar="N", type=int, default=None,
+                    help="processes for static checkers (0 = one per core, 1 = none)")
+    group.addoption("--fwmon-option", metavar="SECTION.KEY=VALUE", action="append", default=[],
+                    help="override one [tool.fwmon] key, e.g. security.fail_on_severity=high")
+    group.addoption("--fwmon-history", metavar="URL", default=None,
+                    help="history store: a SQLite path or postgresql:// URL")
+    group.addoption("--fwmon-no-history", action="store_true", default=False,
+                    help="do not append this run to the history store")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register markers; with --fwmon, build the session object."""
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+    if config.getoption("fwmon"):
+        session = FwmonSession(config)
+        config.stash[SESSION_KEY] = session
+        if not session.is_worker:
+            config.pluginmanager.register(_ControllerHooks(session), "fwmon-controller")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """A project source file (or pyproject.toml) pytest walks into becomes an fwmon file."""
+    session = _session(parent.config)
+    return session.collect_file(file_path, parent) if session else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Add items for project files outside the paths pytest walked (before -k/-m filter)."""
+    fwmon = _session(config)
+    if fwmon is not None:
+        fwmon.add_unvisited(session, items)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Put payloads (results, cache entries, benchmarks) on the report."""
+    report = yield
+    session = _session(item.config)
+    if session is not None:
+        session.on_makereport(item, report)
+    else:
+        from .items import REPORT_ATTR, take_payloads
+
+        payloads = take_payloads(item)
+        if payloads:
+            setattr(report, REPORT_ATTR, payloads)
+    return report
+
+
+class _ControllerHooks:
+    """Hooks that need the session but get no config argument (registered per run)."""
+
+    def __init__(self, session: FwmonSession) -> None:
+        self.session = session
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Controller (and plain runs): gather payloads and count tests."""
+        self.session.on_logreport(report)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_fwmon_generate_report(config: pytest.Config) -> dict[str, Any] | None:
+    """fwmon's own report, built from what the controller gathered."""
+    session = _session(config)
+    return session.build_report(config.stash.get(_EXIT_KEY, None)) if session else None
+
+
+def pytest_fwmon_payload(config: pytest.Config, kind: str, data: dict[str, Any]) -> None:
+    """Store a payload that reached the controller."""
+    session = _session(config)
+    if session is not None:
+        session.on_payload(kind, data)
+
+
+_EXIT_KEY = pytest.StashKey[int]()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Controller: write the report and the cache once."""
+    fwmon = _session(session.config)
+    if fwmon is not None and not fwmon.is_worker:
+        session.config.stash[_EXIT_KEY] = int(exitstatus)
+        fwmon.finish(int(exitstatus))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """One compact scorecard, then any message about the report or cache."""
+    fwmon = _session(config)
+    if fwmon is None or fwmon.is_worker:
+        return
+    lines = fwmon.scorecard()
+    if lines:
+        terminalreporter.section("fwmon scorecard")
+        for line in lines:
+            terminalreporter.write_line(line)
+    for message in fwmon.messages:
+        terminalreporter.write_line(message, red=True)

@@ -70,6 +70,11 @@ class FileChecker(abc.ABC):
         Include the tool's own configuration as read from the project (``[tool.bandit]``...).
         """
 
+    def applies(self, relpath: str) -> bool:
+        """Whether this checker looks at the file at all (tool-level excludes, e.g. bandit's
+        ``exclude_dirs`` or pydocstyle's ``match``); no item is made when it does not."""
+        return True
+
     def prepare(self, files: Sequence[SourceFile]) -> None:  # noqa: B027 - optional hook
         """Called once with every file to check before any :meth:`check` (batch checkers)."""
 

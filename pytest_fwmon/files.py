@@ -1,0 +1,218 @@
+"""Which files of a project fwmon checks. Standard library only.
+
+Default: the project's own packages, found in this order (docs/reference/configuration.md):
+
+1. ``[tool.fwmon] paths`` when set;
+2. packages named in build metadata: ``[tool.hatch.build.targets.wheel] packages``,
+   ``[tool.setuptools] packages`` / ``[tool.setuptools.packages.find] where``,
+   ``[tool.flit.module] name``, ``[tool.poetry] packages``;
+3. the package named like ``[project] name`` (``my-pkg`` -> ``my_pkg``) at the root or in ``src/``;
+4. every package (folder with ``__init__.py``) in ``src/``;
+5. every top-level package and module at the root.
+
+Tests, virtual environments, build output, VCS folders and caches are always left out, as are
+``[tool.fwmon] exclude`` patterns (fnmatch on the repository-relative POSIX path or any of its
+folder names).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import io
+import os
+import tokenize
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: Folder names never descended into.
+EXCLUDED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        ".env",
+        "env",
+        ".tox",
+        ".nox",
+        "build",
+        "dist",
+        "__pycache__",
+        "node_modules",
+        "site-packages",
+        ".fwmon",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".eggs",
+        "tests",
+        "test",
+        "testing",
+    }
+)
+
+#: File name patterns that are tests or tooling, not the project's code.
+EXCLUDED_FILES = ("test_*.py", "*_test.py", "conftest.py", "setup.py", "noxfile.py", "fabfile.py")
+
+#: Top-level folders that are not packages of the project in fallback discovery.
+NOT_PACKAGES = frozenset({"docs", "doc", "examples", "example", "benchmarks", "scripts", "tools"})
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectFile:
+    """One file to check, with its content hash."""
+
+    #: Absolute path.
+    path: Path
+    #: Repository-relative POSIX path.
+    relpath: str
+    #: sha256 of the bytes.
+    digest: str
+    #: The raw bytes.
+    data: bytes
+
+    def text(self) -> str:
+        """Decoded text, honouring a BOM or PEP 263 coding cookie (undecodable bytes replaced)."""
+        try:
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(self.data).readline)
+        except SyntaxError:
+            encoding = "utf-8"
+        try:
+            return self.data.decode(encoding)
+        except (LookupError, UnicodeDecodeError):
+            return self.data.decode("utf-8", "replace")
+
+
+def _normalise(name: str) -> str:
+    return name.replace("-", "_").replace(".", "_").lower()
+
+
+def _metadata_packages(root: Path, pyproject: dict[str, Any]) -> list[Path]:
+    tool = pyproject.get("tool", {})
+    found: list[Path] = []
+    hatch = tool.get("hatch", {}).get("build", {}).get("targets", {}).get("wheel", {})
+    for pkg in hatch.get("packages", []) or []:
+        found.append(root / str(pkg))
+    setuptools = tool.get("setuptools", {})
+    packages = setuptools.get("packages")
+    if isinstance(packages, list):
+        pkg_dir = setuptools.get("package-dir", {}).get("", ".")
+        top = {str(p).split(".")[0] for p in packages}
+        found.extend(root / pkg_dir / p for p in sorted(top))
+    elif isinstance(packages, dict) and "find" in packages:
+        for where in packages["find"].get("where", ["."]) or ["."]:
+            base = root / str(where)
+            if base != root:
+                found.append(base)
+    flit = tool.get("flit", {}).get("module", {})
+    if flit.get("name"):
+        found.append(root / str(flit["name"]).replace(".", "/"))
+    for entry in tool.get("poetry", {}).get("packages", []) or []:
+        if isinstance(entry, dict) and entry.get("include"):
+            found.append(root / str(entry.get("from", ".")) / str(entry["include"]))
+    existing = []
+    for path in found:
+        if path.is_dir() or path.with_suffix(".py").is_file():
+            existing.append(path if path.is_dir() else path.with_suffix(".py"))
+    return existing
+
+
+def _packages_in(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_dir() and (p / "__init__.py").is_file())
+
+
+def source_roots(root: Path, pyproject: dict[str, Any], paths: Sequence[str] = ()) -> list[Path]:
+    """The folders and files fwmon checks by default (see the module docstring)."""
+    if paths:
+        return [root / p for p in paths]
+    found = _metadata_packages(root, pyproject)
+    if found:
+        return found
+    name = pyproject.get("project", {}).get("name")
+    if isinstance(name, str) and name:
+        module = _normalise(name)
+        for base in (root / "src", root):
+            if (base / module).is_dir():
+                return [base / module]
+            if (base / f"{module}.py").is_file():
+                return [base / f"{module}.py"]
+    src_packages = _packages_in(root / "src")
+    if src_packages:
+        return src_packages
+    fallback: list[Path] = [
+        p for p in _packages_in(root) if p.name not in EXCLUDED_DIRS and p.name not in NOT_PACKAGES
+    ]
+    fallback += sorted(
+        p
+        for p in root.glob("*.py")
+        if not any(fnmatch.fnmatch(p.name, pat) for pat in EXCLUDED_FILES)
+    )
+    return fallback
+
+
+def _excluded(relpath: str, patterns: Iterable[str]) -> bool:
+    parts = relpath.split("/")
+    for pattern in patterns:
+        pattern = pattern.rstrip("/")
+        if fnmatch.fnmatch(relpath, pattern) or fnmatch.fnmatch(relpath, pattern + "/*"):
+            return True
+        if any(fnmatch.fnmatch(part, pattern) for part in parts[:-1]):
+            return True
+    return False
+
+
+def relative(path: Path, root: Path) -> str:
+    """Repository-relative POSIX path (absolute POSIX path when outside the root)."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+def iter_python_files(roots: Iterable[Path], root: Path, exclude: Sequence[str]) -> list[Path]:
+    """Every ``.py`` file under ``roots`` that is not excluded, sorted, without duplicates."""
+    seen: set[Path] = set()
+    result: list[Path] = []
+    for start in roots:
+        if start.is_file():
+            candidates: Iterable[Path] = [start]
+        else:
+            candidates = _walk(start)
+        for path in candidates:
+            resolved = path.resolve()
+            if resolved in seen or path.suffix != ".py":
+                continue
+            rel = relative(path, root)
+            if any(fnmatch.fnmatch(path.name, pat) for pat in EXCLUDED_FILES):
+                continue
+            if _excluded(rel, exclude):
+                continue
+            seen.add(resolved)
+            result.append(path)
+    return sorted(result, key=lambda p: relative(p, root))
+
+
+def _walk(start: Path) -> Iterable[Path]:
+    for dirpath, dirnames, filenames in os.walk(start):
+        dirnames[:] = sorted(
+            d for d in dirnames if d not in EXCLUDED_DIRS and not d.endswith(".egg-info")
+        )
+        for filename in sorted(filenames):
+            yield Path(dirpath, filename)
+
+
+def read_project_file(path: Path, root: Path) -> ProjectFile:
+    """Read one file and hash it (raises OSError when unreadable)."""
+    data = path.read_bytes()
+    return ProjectFile(
+        path=path.resolve(),
+        relpath=relative(path, root),
+        digest=hashlib.sha256(data).hexdigest(),
+        data=data,
+    )

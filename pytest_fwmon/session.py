@@ -1,0 +1,375 @@
+"""State of one ``pytest --fwmon`` run; ``plugin.py``'s hooks delegate here.
+
+One :class:`FwmonSession` per pytest process lives in ``config.stash[SESSION_KEY]``. On an
+xdist worker it runs items and sends results and cache entries to the controller as payloads;
+on the controller (or a plain run) it gathers payloads, then writes the report, the cache and
+the history once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import scoring
+from .cache import ResultCache
+from .checks.registry import file_checkers, project_checkers
+from .config import FwmonConfig, load_config
+from .environment import ci_info, git_info, machine_info, utc_now, versions
+from .errors import ConfigError
+from .files import relative
+from .items import (
+    REPORT_ATTR,
+    FwmonFile,
+    FwmonItem,
+    FwmonProjectFile,
+    FwmonProjectItem,
+    attach,
+    is_fwmon_item,
+    result_of,
+    take_payloads,
+)
+from .model import PIPELINES, SCHEMA_VERSION, CheckResult
+from .report import write_json_atomic
+from .runner import StaticRunner
+from .schema import first_error
+
+SESSION_KEY = pytest.StashKey["FwmonSession"]()
+
+#: Payload kinds that go straight into a top-level list of the report.
+LIST_KINDS = {"benchmark": "benchmarks", "resource": "resources", "integration": "integration"}
+
+
+def _parse_pipelines(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    chosen = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = [p for p in chosen if p not in PIPELINES]
+    if unknown or not chosen:
+        raise pytest.UsageError(
+            f"--fwmon-pipelines: unknown pipeline {', '.join(unknown) or '(none given)'}; "
+            f"valid pipelines: {', '.join(PIPELINES)}"
+        )
+    return chosen
+
+
+class FwmonSession:
+    """Everything fwmon keeps for one pytest process."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.pytest_config = config
+        self.is_worker = hasattr(config, "workerinput")
+        root = config.rootpath
+        cli: dict[str, Any] = {"report": config.getoption("fwmon_report")}
+        if config.getoption("fwmon_no_cache"):
+            cli["cache"] = False
+        if config.getoption("fwmon_workers") is not None:
+            cli["workers"] = config.getoption("fwmon_workers")
+        if config.getoption("fwmon_no_history"):
+            cli["history"] = False
+        if config.getoption("fwmon_history"):
+            cli["history_url"] = config.getoption("fwmon_history")
+        try:
+            self.config: FwmonConfig = load_config(root, config.getoption("fwmon_option"), cli)
+        except ConfigError as exc:
+            raise pytest.UsageError(f"fwmon: {exc.one_line()}") from None
+        chosen = _parse_pipelines(config.getoption("fwmon_pipelines"))
+        self.pipelines: list[str] = chosen or self.config.list("", "pipelines")
+        self.report_path = self._resolve(self.config.str("", "report"))
+        self.cache = ResultCache(
+            self._resolve(self.config.str("", "cache_dir")), self.config.bool("", "cache")
+        )
+        workers = 1 if self.is_worker else self.config.int("", "workers")
+        try:
+            self.runner = StaticRunner(
+                self.config,
+                file_checkers(self.config, self.pipelines),
+                project_checkers(self.config, self.pipelines),
+                self.cache,
+                workers,
+            )
+        except ConfigError as exc:
+            raise pytest.UsageError(f"fwmon: {exc.one_line()}") from None
+        self.started = utc_now()
+        self._t0 = time.perf_counter()
+        self.visited: set[str] = set()
+        self.project_file_visited = False
+        self._prepared = False
+        # controller state
+        self.checks: dict[str, dict[str, Any]] = {}
+        self.lists: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in LIST_KINDS.values()}
+        self.coverage: dict[str, Any] | None = None
+        self.tests: dict[str, dict[str, str]] = {}
+        self.test_durations: dict[str, float] = {}
+        self.messages: list[str] = []
+        self.report_written: Path | None = None
+        if not self.is_worker:
+            self._check_report_path()
+
+    # -- paths ---------------------------------------------------------------------------
+
+    def _resolve(self, value: str) -> Path:
+        path = Path(value)
+        return path if path.is_absolute() else self.config.root / path
+
+    def _check_report_path(self) -> None:
+        folder = self.report_path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise pytest.UsageError(
+                f"fwmon: cannot create the report folder {folder}: {exc.strerror or exc} "
+                "(choose another path with --fwmon-report)"
+            ) from None
+        if not os.access(folder, os.W_OK) or self.report_path.is_dir():
+            raise pytest.UsageError(
+                f"fwmon: cannot write the report to {self.report_path}: not writable "
+                "(choose another path with --fwmon-report)"
+            )
+
+    def relpath(self, path: Path) -> str:
+        """Repository-relative POSIX path."""
+        return relative(path, self.config.root)
+
+    # -- collection ----------------------------------------------------------------------
+
+    def collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+        """The collector for a path pytest visits, if it is a project file or pyproject.toml."""
+        if file_path.suffix == ".py":
+            rel = self.relpath(file_path)
+            if rel in self.runner.files and rel not in self.visited:
+                self.visited.add(rel)
+                return FwmonFile.from_parent(parent, path=file_path)
+            return None
+        if file_path == self.config.root / "pyproject.toml" and not self.project_file_visited:
+            if self.runner.project_checkers:
+                self.project_file_visited = True
+                return FwmonProjectFile.from_parent(parent, path=file_path)
+        return None
+
+    def _args_name_files(self) -> bool:
+        for arg in self.pytest_config.args:
+            path = Path(arg.split("::")[0])
+            path = path if path.is_absolute() else self.pytest_config.invocation_params.dir / path
+            if path.suffix == ".py" and self.relpath(path) in self.runner.files:
+                return True
+            if path.name == "pyproject.toml" and "::" in arg:
+                return True
+        return False
+
+    def add_unvisited(self, session: pytest.Session, items: list[pytest.Item]) -> None:
+        """Add items for project files pytest did not walk into (see docs: which files)."""
+        if self._args_name_files():
+            return
+        for rel, project_file in self.runner.files.items():
+            if rel in self.visited:
+                continue
+            self.visited.add(rel)
+            items.extend(FwmonFile.from_parent(session, path=project_file.path).collect())
+        if not self.project_file_visited and self.runner.project_checkers:
+            self.project_file_visited = True
+            path = self.config.root / "pyproject.toml"
+            items.extend(FwmonProjectFile.from_parent(session, path=path).collect())
+
+    # -- running -------------------------------------------------------------------------
+
+    def obtain(self, item: pytest.Item) -> CheckResult:
+        """The result for an fwmon item (prepares the cache misses on first use)."""
+        if not self._prepared:
+            self._prepared = True
+            pairs = [
+                (i.checker_index, i.relpath)
+                for i in item.session.items
+                if isinstance(i, FwmonItem)
+            ]
+            self.runner.prepare(pairs)
+        if isinstance(item, FwmonItem):
+            return self.runner.file_result(item.checker_index, item.relpath, item.nodeid)
+        assert isinstance(item, FwmonProjectItem)
+        checker = self.runner.project_checkers[item.checker_index]
+        return self.runner.project_result(checker, item.nodeid)
+
+    def on_makereport(self, item: pytest.Item, report: pytest.TestReport) -> None:
+        """Attach the item's result (and new cache entries) to its report."""
+        if is_fwmon_item(item):
+            result = result_of(item)
+            final = None
+            if report.when == "setup" and not report.passed:
+                final = "error" if report.failed else "skipped"
+            elif report.when == "call":
+                final = "passed" if report.passed else "failed" if report.failed else "skipped"
+            if final is not None:
+                if result is None:
+                    result = CheckResult(
+                        nodeid=item.nodeid,
+                        pipeline=getattr(item, "pipeline", "docs"),
+                        checker=getattr(item, "checker_name", "unknown"),
+                        outcome=final,
+                        reason=str(report.longrepr).splitlines()[-1] if report.longrepr else None,
+                    )
+                result.outcome = final
+                if final == "skipped" and result.reason is None and report.longrepr:
+                    result.reason = str(report.longrepr)
+                attach(item, "check", result.to_dict())
+            for entry in self.runner.pending:
+                attach(item, "cache", {"key": entry.key, "path": entry.path,
+                                       "checker": entry.checker, "value": entry.value})
+            self.runner.pending.clear()
+        payloads = take_payloads(item)
+        if payloads:
+            setattr(report, REPORT_ATTR, payloads)
+
+    def on_logreport(self, report: pytest.TestReport) -> None:
+        """Controller: dispatch payloads and count ordinary tests."""
+        config = self.pytest_config
+        for kind, data in getattr(report, REPORT_ATTR, None) or []:
+            config.hook.pytest_fwmon_payload(config=config, kind=kind, data=data)
+        if "fwmon" in report.keywords:
+            return
+        outcome = None
+        xfail = hasattr(report, "wasxfail")
+        if report.when == "call":
+            if xfail:
+                outcome = "xfailed" if report.skipped else "xpassed"
+            else:
+                outcome = report.outcome
+        elif report.failed:
+            outcome = "error"
+        elif report.when == "setup" and report.skipped:
+            outcome = "xfailed" if xfail else "skipped"
+        self.test_durations[report.nodeid] = (
+            self.test_durations.get(report.nodeid, 0.0) + report.duration
+        )
+        if outcome is not None:
+            previous = self.tests.get(report.nodeid, {}).get("outcome")
+            if previous != "error":  # a teardown error keeps the test counted as an error
+                self.tests[report.nodeid] = {"outcome": outcome}
+
+    def on_payload(self, kind: str, data: dict[str, Any]) -> None:
+        """Controller: store one payload where it belongs in the report."""
+        if kind == "check":
+            self.checks[str(data.get("nodeid"))] = data
+        elif kind in LIST_KINDS:
+            key = str(data.get("nodeid") or data.get("name") or len(self.lists[LIST_KINDS[kind]]))
+            self.lists[LIST_KINDS[kind]][key] = data
+        elif kind == "cache":
+            self.cache.put(data["key"], data["path"], data["checker"], data["value"])
+        elif kind == "coverage":
+            self.coverage = data
+
+    # -- finishing -----------------------------------------------------------------------
+
+    def _tests_summary(self, exitstatus: int | None) -> dict[str, Any]:
+        outcomes = [t["outcome"] for t in self.tests.values()]
+        return {
+            "total": len(outcomes),
+            "passed": outcomes.count("passed"),
+            "failed": outcomes.count("failed"),
+            "errors": outcomes.count("error"),
+            "skipped": outcomes.count("skipped"),
+            "xfailed": outcomes.count("xfailed"),
+            "xpassed": outcomes.count("xpassed"),
+            "duration": round(sum(self.test_durations.get(n, 0.0) for n in self.tests), 6),
+            "exitstatus": exitstatus,
+        }
+
+    def build_report(self, exitstatus: int | None) -> dict[str, Any]:
+        """The report dict (before other plugins update it)."""
+        project = self.config.pyproject.get("project", {}).get("name") or self.config.root.name
+        workers = self.pytest_config.getoption("numprocesses", None) if self._has_xdist() else 0
+        run = {
+            "id": uuid.uuid4().hex,
+            "started": self.started,
+            "finished": utc_now(),
+            "duration": round(time.perf_counter() - self._t0, 6),
+            "project": str(project),
+            "git": git_info(self.config.root),
+            "ci": ci_info(),
+            "machine": machine_info(),
+            "versions": versions(),
+            "selected_pipelines": list(self.pipelines),
+            "xdist_workers": int(workers or 0) if isinstance(workers, int) else 0,
+        }
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "run": run,
+            "pipelines": {},
+            "checks": [self.checks[k] for k in sorted(self.checks)],
+            "benchmarks": [v for _, v in sorted(self.lists["benchmarks"].items())],
+            "resources": [v for _, v in sorted(self.lists["resources"].items())],
+            "coverage": self.coverage,
+            "integration": [v for _, v in sorted(self.lists["integration"].items())],
+            "tests": self._tests_summary(exitstatus),
+            "extensions": {},
+        }
+
+    def _has_xdist(self) -> bool:
+        return self.pytest_config.pluginmanager.hasplugin("xdist")
+
+    def finish(self, exitstatus: int | None) -> None:
+        """Controller: build, update, validate and write the report; save the cache."""
+        config = self.pytest_config
+        report = config.hook.pytest_fwmon_generate_report(config=config)
+        config.hook.pytest_fwmon_update_report(config=config, report=report)
+        checks = [CheckResult.from_dict(c) for c in report["checks"]]
+        report["pipelines"] = scoring.summarise_pipelines(checks, self.pipelines)
+        error = first_error("report", report)
+        if error is not None:
+            # a bug of fwmon or of a plugin's pytest_fwmon_update_report: say which key
+            self.messages.append(f"fwmon: the report does not match its schema {error}; not written")
+            self._dump_invalid(report)
+            return
+        try:
+            write_json_atomic(self.report_path, report)
+            self.report_written = self.report_path
+        except OSError as exc:
+            self.messages.append(
+                f"fwmon: cannot write the report to {self.report_path}: {exc.strerror or exc} "
+                "(choose another path with --fwmon-report)"
+            )
+        try:
+            self.cache.save()
+        except OSError as exc:
+            self.messages.append(f"fwmon: cannot write the cache {self.cache.path}: {exc}")
+        self.messages.extend(dict.fromkeys(self.cache.warnings))
+        self.report = report
+
+    def _dump_invalid(self, report: dict[str, Any]) -> None:
+        path = self.report_path.with_suffix(".invalid.json")
+        try:
+            path.write_text(json.dumps(report, indent=2, sort_keys=True, default=str))
+            self.messages.append(f"fwmon: the rejected report is in {path} for inspection")
+        except OSError:
+            pass
+
+    def scorecard(self) -> list[str]:
+        """Terminal summary lines: one row per pipeline, then where the report is."""
+        report = getattr(self, "report", None)
+        lines: list[str] = []
+        if report is not None:
+            header = f"{'pipeline':<12} {'items':>5} {'crit':>5} {'high':>5} {'med':>5} " \
+                     f"{'low':>5} {'info':>5} {'score':>6}  status"
+            lines.append(header)
+            for name, p in report["pipelines"].items():
+                c = p["counts"]
+                score = "-" if p["score"] is None else f"{p['score']:.1f}"
+                items = str(p["items"]) if p["status"] != "not-run" else "-"
+                lines.append(
+                    f"{name:<12} {items:>5} {c['critical']:>5} {c['high']:>5} {c['medium']:>5} "
+                    f"{c['low']:>5} {c['info']:>5} {score:>6}  {p['status']}"
+                )
+        if self.report_written is not None:
+            lines.append(f"report: {self._display(self.report_written)}")
+        return lines
+
+    def _display(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.pytest_config.invocation_params.dir))
+        except ValueError:
+            return str(path)
