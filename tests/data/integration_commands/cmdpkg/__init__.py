@@ -1,0 +1,1 @@
+"""Commands in every state of readiness."""

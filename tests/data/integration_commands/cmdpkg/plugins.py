@@ -1,0 +1,6 @@
+"""An entry point that is not a command."""
+
+
+def basic():
+    """Do nothing, successfully."""
+    return None

@@ -1,0 +1,4 @@
+"""Crashes at import time with a plain exception."""
+
+SETTINGS = {}
+TIMEOUT = SETTINGS["timeout"]

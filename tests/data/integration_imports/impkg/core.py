@@ -1,0 +1,3 @@
+"""Imported by the package itself."""
+
+VALUE = 42

@@ -1,0 +1,6 @@
+"""Waits forever at import time (a server started on import, say)."""
+
+import time
+
+while True:
+    time.sleep(0.05)

@@ -1,0 +1,3 @@
+"""Prints at import time; must still be fine."""
+
+print("hello from noisy")

@@ -1,0 +1,1 @@
+"""A subpackage that is not imported by the package."""

@@ -1,0 +1,5 @@
+"""A plain module deeper down."""
+
+from impkg.core import VALUE
+
+DOUBLE = VALUE * 2

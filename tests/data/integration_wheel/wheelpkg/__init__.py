@@ -1,0 +1,1 @@
+"""wheelpkg: core plus an extra module the wheel forgets."""

@@ -1,0 +1,6 @@
+"""Core functions."""
+
+
+def answer() -> int:
+    """The answer."""
+    return 42

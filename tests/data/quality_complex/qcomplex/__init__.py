@@ -1,0 +1,1 @@
+"""A small package with one function that is too complex."""
