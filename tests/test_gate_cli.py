@@ -66,7 +66,7 @@ def make_repo(root: Path, base: Files, head: Files) -> None:
     git(root, "checkout", "-q", "-b", "feature")
     _write(root, head)
     git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "change")
+    git(root, "commit", "-q", "--allow-empty", "-m", "change")
 
 
 def report_with(*findings: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

