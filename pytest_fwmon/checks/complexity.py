@@ -29,7 +29,7 @@ from radon.metrics import halstead_visitor_report, mi_compute, mi_rank
 from radon.raw import analyze
 from radon.visitors import ComplexityVisitor, Function, HalsteadVisitor
 
-from ..config import Key, coerce
+from ..config import FwmonConfig, Key, coerce
 from ..errors import ConfigError
 from ..model import SEVERITIES, Finding, severity_at_least
 from .base import FileChecker, FileOutcome, SourceFile
@@ -74,6 +74,17 @@ def validate_quality_section(raw: Mapping[str, Any]) -> dict[str, Any]:
     return validate_section("quality", SPEC, raw, _quality_special)
 
 
+def quality_file_checkers(config: FwmonConfig) -> list[FileChecker]:
+    """The quality pipeline's file checkers: complexity, and ruff when ``lint = "ruff"``."""
+    values = validate_quality_section(config.raw_sections.get("quality", {}))
+    checkers: list[FileChecker] = [ComplexityChecker.from_section(values)]
+    if values["lint"] == "ruff":
+        from .ruff import ruff_lint_checker
+
+        checkers.append(ruff_lint_checker(config, values))
+    return checkers
+
+
 def _quality_special(key: str, value: Any) -> Any:
     if key == "min_maintainability" and isinstance(value, str):
         rank = value.strip().upper()
@@ -95,6 +106,10 @@ def validate_section(
     raw: Mapping[str, Any],
     special: Any = None,
 ) -> dict[str, Any]:
+    """Values of one raw ``[tool.fwmon.SECTION]`` table checked against ``spec``, defaults filled.
+
+    ``special(key, value)`` may convert a value itself (returning anything but the sentinel).
+    """
     values = {key: list(k.default) if k.kind == "list" else k.default for key, k in spec.items()}
     if not isinstance(raw, Mapping):
         raise ConfigError(f"[tool.fwmon] {section} must be a table ([tool.fwmon.{section}])")

@@ -1,0 +1,1 @@
+"""Files with lint, security and docstring problems for the ruff backend."""
