@@ -1,0 +1,208 @@
+"""The metric namespace of the history store, and the values one report gives it.
+
+Standard library only. The names follow the gate's namespace (``pytest_fwmon.gate.metrics``)
+where both know a figure, so a gate condition, a trend, a KPI and an alert rule all say
+``pipeline.security.score`` for the same number. Every value is a float; a figure the report
+does not hold (coverage not measured, a pipeline that did not run) is simply absent, never 0.
+
+==================================  ========================================================
+name                                value
+==================================  ========================================================
+``pipeline.<pipeline>.score``       pipeline score 0-100 (pipelines that ran: pass or fail)
+``pipeline.<pipeline>.passed``      1 when the pipeline's status is ``pass``, else 0
+                                    (pipelines that were selected)
+``findings.total``                  findings of every finding pipeline that ran, in-code
+                                    suppressions excluded (absent when one errored)
+``findings.<severity>``             the same, one severity
+``findings.<pipeline>.total``       findings of one pipeline (security, docs, quality)
+``findings.<pipeline>.<severity>``  the same, one severity
+``coverage.line_percent``           line coverage, percent
+``coverage.branch_percent``         branch coverage, percent
+``tests.total`` ``tests.passed``    the ordinary tests summary (absent when no tests ran,
+``tests.failed`` ``tests.errors``   except ``tests.total``)
+``tests.skipped``
+``tests.duration``                  suite duration, seconds
+``run.duration``                    the whole ``pytest --fwmon`` run, seconds
+``checks.errors``                   fwmon items whose checker errored
+``benchmarks.total``                number of benchmark entries
+``benchmark.<name>.<stat>``         every numeric field of a benchmark's ``stats`` object
+                                    (``n min max mean stddev p50 p90 p95 p99 p999 iqr``,
+                                    seconds) and its ``ops`` (operations per second) and
+                                    ``mem_peak_bytes``, e.g. ``benchmark.test_parse.p95``
+``gate.passed``                     1 when the gate passed, 0 when it blocked (only when a
+                                    gate verdict was recorded with the run)
+==================================  ========================================================
+
+Severities are ``critical high medium low info``; pipelines ``security docs quality
+performance integration``. A benchmark's ``<name>`` is its ``name`` field verbatim (it may hold
+dots or brackets: the statistic is always the part after the last dot).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Final
+
+from ..model import PIPELINES, SEVERITIES
+
+#: Pipelines whose checks produce findings.
+FINDING_PIPELINES: Final = ("security", "docs", "quality")
+
+#: Statuses that mean a pipeline's data is complete enough to record.
+RAN: Final = frozenset({"pass", "fail"})
+
+#: Metrics where a larger value is better (used for KPI arrows and trend verdicts).
+HIGHER_IS_BETTER_SUFFIXES: Final = (".score", ".passed", "_percent", ".ops")
+
+#: Numeric fields of a ``benchmarks[]`` entry recorded next to those of its ``stats``.
+BENCHMARK_TOP_LEVEL: Final = ("ops", "mem_peak_bytes")
+
+#: One line describing the namespace, for error messages.
+METRICS_HELP: Final = (
+    "pipeline.<pipeline>.score|passed, findings.total, findings.<severity>, "
+    "findings.<pipeline>.total|<severity>, coverage.line_percent, coverage.branch_percent, "
+    "tests.total|passed|failed|errors|skipped|duration, run.duration, checks.errors, "
+    "benchmarks.total, benchmark.<name>.<stat> (p95, ops, ...), gate.passed"
+)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def gate_verdict(report: Mapping[str, Any]) -> bool | None:
+    """The gate verdict recorded with a report, or None.
+
+    A verdict is recorded as ``report["extensions"]["gate"]``: an object with a boolean
+    ``passed`` or a ``verdict`` of ``"pass"``/``"blocked"`` (as ``gate-result.json`` has it).
+    """
+    extensions = report.get("extensions")
+    gate = extensions.get("gate") if isinstance(extensions, dict) else None
+    if not isinstance(gate, dict):
+        return None
+    passed = gate.get("passed")
+    if isinstance(passed, bool):
+        return passed
+    verdict = gate.get("verdict")
+    if verdict in ("pass", "passed"):
+        return True
+    if verdict in ("blocked", "fail", "failed"):
+        return False
+    return None
+
+
+def is_green(report: Mapping[str, Any]) -> bool:
+    """Whether a run counts as green (up) for SLO figures.
+
+    The recorded gate verdict when there is one; otherwise no failed and no errored tests,
+    and every selected pipeline has status ``pass``.
+    """
+    verdict = gate_verdict(report)
+    if verdict is not None:
+        return verdict
+    tests = report.get("tests") or {}
+    if tests.get("failed", 0) or tests.get("errors", 0):
+        return False
+    pipelines = report.get("pipelines") or {}
+    selected = (report.get("run") or {}).get("selected_pipelines") or []
+    for name in selected:
+        data = pipelines.get(name)
+        if not isinstance(data, dict) or data.get("status") != "pass":
+            return False
+    return True
+
+
+def extract(report: Mapping[str, Any]) -> dict[str, float]:
+    """Every metric one report gives, name -> value (see the table in the module docstring)."""
+    out: dict[str, float] = {}
+    pipelines: Mapping[str, Any] = report.get("pipelines") or {}
+    selected = set((report.get("run") or {}).get("selected_pipelines") or ())
+    for pipeline in PIPELINES:
+        data = pipelines.get(pipeline)
+        if not isinstance(data, dict):
+            continue
+        status = data.get("status")
+        if pipeline in selected or status in RAN:
+            out[f"pipeline.{pipeline}.passed"] = 1.0 if status == "pass" else 0.0
+        if status not in RAN:
+            continue
+        score = _number(data.get("score"))
+        if score is not None:
+            out[f"pipeline.{pipeline}.score"] = score
+        if pipeline in FINDING_PIPELINES:
+            counts = data.get("counts") or {}
+            total = 0.0
+            for severity in SEVERITIES:
+                count = _number(counts.get(severity)) or 0.0
+                out[f"findings.{pipeline}.{severity}"] = count
+                total += count
+            out[f"findings.{pipeline}.total"] = total
+    statuses = {p: (pipelines.get(p) or {}).get("status") for p in FINDING_PIPELINES}
+    ran = [p for p in FINDING_PIPELINES if statuses[p] in RAN]
+    if ran and not any(s == "error" for s in statuses.values()):
+        for severity in SEVERITIES:
+            out[f"findings.{severity}"] = sum(out[f"findings.{p}.{severity}"] for p in ran)
+        out["findings.total"] = sum(out[f"findings.{p}.total"] for p in ran)
+    coverage = report.get("coverage")
+    if isinstance(coverage, dict):
+        for key in ("line_percent", "branch_percent"):
+            percent = _number(coverage.get(key))
+            if percent is not None:
+                out[f"coverage.{key}"] = percent
+    tests = report.get("tests")
+    if isinstance(tests, dict):
+        tests_total = _number(tests.get("total"))
+        if tests_total is not None:
+            out["tests.total"] = tests_total
+        if tests_total:
+            for key in ("passed", "failed", "errors", "skipped", "duration"):
+                figure = _number(tests.get(key))
+                if figure is not None:
+                    out[f"tests.{key}"] = figure
+    run = report.get("run") or {}
+    duration = _number(run.get("duration"))
+    if duration is not None:
+        out["run.duration"] = duration
+    checks = report.get("checks")
+    if isinstance(checks, list):
+        out["checks.errors"] = float(
+            sum(1 for c in checks if isinstance(c, dict) and c.get("outcome") == "error")
+        )
+    benchmarks = report.get("benchmarks")
+    if isinstance(benchmarks, list):
+        out["benchmarks.total"] = float(len(benchmarks))
+        for bench in benchmarks:
+            if not isinstance(bench, dict) or not isinstance(bench.get("name"), str):
+                continue
+            stats = bench.get("stats")
+            figures = dict(stats) if isinstance(stats, dict) else {}
+            for key in BENCHMARK_TOP_LEVEL:
+                if key in bench:
+                    figures[key] = bench[key]
+            for key, raw in figures.items():
+                stat = _number(raw)
+                if stat is not None and isinstance(key, str) and "." not in key:
+                    out[f"benchmark.{bench['name']}.{key}"] = stat
+    verdict = gate_verdict(report)
+    if verdict is not None:
+        out["gate.passed"] = 1.0 if verdict else 0.0
+    return out
+
+
+def higher_is_better(metric: str) -> bool:
+    """True when a rise of ``metric`` is an improvement (scores, coverage, throughput)."""
+    return metric.endswith(HIGHER_IS_BETTER_SUFFIXES)
+
+
+__all__ = [
+    "FINDING_PIPELINES",
+    "METRICS_HELP",
+    "extract",
+    "gate_verdict",
+    "higher_is_better",
+    "is_green",
+]

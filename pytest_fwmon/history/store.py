@@ -1,0 +1,929 @@
+"""The history store: one table of runs and one of metric values, on SQLite or PostgreSQL.
+
+Opening
+-------
+``open_store(url, root, *, readonly=False) -> Store``
+
+* ``url`` ``None``: ``<root>/.fwmon/history.db`` (SQLite);
+* a path, or ``sqlite:///abs/path``: that SQLite file (a relative path is taken from ``root``);
+* ``postgresql://user:password@host:port/dbname`` (or ``postgres://``): PostgreSQL through
+  psycopg 3, the ``postgres`` extra (``pip install 'pytest-fwmon[postgres]'``).
+
+The caller decides the URL (``--fwmon-history``, ``FWMON_HISTORY_URL``, ``[tool.fwmon]
+history_url``). SQLite runs in WAL mode with a busy timeout of :data:`BUSY_TIMEOUT` seconds and
+``BEGIN IMMEDIATE`` write transactions, so concurrent writers wait for each other instead of
+failing. On PostgreSQL, schema creation is serialised with an advisory lock.
+
+Every failure to open, read or write raises :class:`~pytest_fwmon.errors.StoreError` (exit 4)
+with one line naming the store: a file that is not SQLite, a store of another schema version, a
+read-only folder or file, a server that refuses the connection. The store never overwrites or
+deletes data it did not write itself, and never changes a file whose schema it does not know.
+
+Schema (version :data:`SCHEMA_VERSION`)
+---------------------------------------
+``fwmon_meta(key TEXT PRIMARY KEY, value TEXT)``
+    ``schema_version`` and, per extra table set, ``tables.<name>`` = its version.
+``fwmon_runs(run_id PRIMARY KEY, ts, started, finished, duration, project, branch, sha,
+ci_url, green, gate_passed, archived, report)``
+    one row per run; ``ts`` is ``run.started`` as Unix seconds (UTC), ``green`` and
+    ``gate_passed`` are 0/1 (``gate_passed`` NULL when no verdict is known), ``report`` the
+    report in canonical JSON (sorted keys, no spaces): what ``get_run`` and the JSONL export
+    return, byte for byte.
+``fwmon_metrics(name, ts, run_id, branch, value, PRIMARY KEY (name, ts, run_id))``
+    one row per (run, metric) with ``ts`` and ``branch`` copied from the run, so a series is
+    one index range scan; names are documented in :mod:`pytest_fwmon.history.metrics`.
+
+A run is *green* (for SLO figures) when its recorded gate verdict passed or, with no verdict,
+when ``tests.failed == 0 and tests.errors == 0`` and every selected pipeline has status
+``pass`` (:func:`pytest_fwmon.history.metrics.is_green`).
+
+Runs API
+--------
+``store.add_run(report: Mapping) -> bool``
+    validate the report (ReportError, exit 3, when invalid) and store it with its metrics in
+    one transaction; False when a run with that ``run.id`` is already stored.
+``store.add_runs(reports: Iterable[Mapping]) -> tuple[int, int]``
+    the same for many (batched transactions); returns (added, already stored).
+``store.set_gate(run_id, passed: bool) -> bool``
+    record a gate verdict for a stored run (in ``report.extensions.gate`` too, so it travels in
+    exports); False when the run is unknown.
+``store.get_run(run_id) -> dict | None``
+    the full report as stored.
+``store.latest_run(branch=None) -> dict | None``
+    the report of the newest run (by ``run.started``).
+``store.list_runs(branch=None, since=None, limit=None) -> list[RunInfo]``
+    oldest first; ``limit`` keeps the newest ``limit`` runs (still oldest first).
+``store.series(metric, branch=None, since=None, limit=None) -> list[tuple[float, str, float]]``
+    ``(ts, run_id, value)`` oldest first; ``limit`` keeps the newest ``limit`` points.
+``store.metrics() -> list[str]``
+    every metric name stored, sorted.
+``store.count_runs(branch=None) -> int``, ``store.branches() -> list[str]``
+``store.iter_reports_text(since=None, until=None, archived=None) -> Iterator[tuple[...]]``
+    ``(run_id, ts, canonical report JSON)`` oldest first, streamed (exports, archives).
+``store.mark_archived(run_ids)``, ``store.delete_runs(run_ids) -> int``
+
+``since`` (and ``until``) accept Unix seconds, a ``datetime``, an ISO date or date-time, or a
+relative age such as ``"30d"``, ``"12h"``, ``"2w"``, ``"90m"`` (see :func:`parse_since`).
+
+Generic SQL API (for other fwmon modules' own tables, e.g. alert state)
+----------------------------------------------------------------------
+``store.dialect``
+    ``"sqlite"`` or ``"postgresql"``.
+``store.execute(sql, params=()) -> int``
+    run one statement, return its row count.
+``store.executemany(sql, rows) -> None``
+``store.query(sql, params=()) -> list[tuple]``
+    run a query, return every row as a tuple.
+``with store.transaction(): ...``
+    one transaction (``BEGIN IMMEDIATE`` on SQLite); nested blocks join the outer one
+    (PostgreSQL: a savepoint). Rolled back when the block raises.
+``store.ensure_tables(name, version, ddl)``
+    run the ``ddl`` statements once, under a lock, and record ``tables.<name> = version`` in
+    ``fwmon_meta``; a store that recorded another version raises StoreError (nothing is
+    changed). Write portable DDL (``TEXT``, ``INTEGER``, ``BIGINT``, ``DOUBLE PRECISION``) or
+    branch on ``store.dialect``; prefix table names with ``fwmon_``.
+
+Placeholders are written ``?`` in every dialect; on PostgreSQL ``?`` becomes ``%s`` and a
+literal ``%`` is escaped, so never put a ``?`` inside a string literal (pass it as a parameter).
+Database exceptions are turned into StoreError. ``store.close()`` (or ``with store:``) closes
+the connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from ..errors import ConfigError, ReportError, StoreError
+from ..schema import first_error
+from .metrics import extract, gate_verdict, is_green
+
+#: Version of the store's schema. History of versions:
+#:
+#: 1. first release: fwmon_meta, fwmon_runs, fwmon_metrics.
+SCHEMA_VERSION: Final = 1
+
+#: Seconds a SQLite writer waits for another one before giving up.
+BUSY_TIMEOUT: Final = 60.0
+
+#: Default SQLite store, relative to the project root.
+DEFAULT_PATH: Final = Path(".fwmon/history.db")
+
+#: Runs per transaction in :meth:`Store.add_runs`.
+BATCH: Final = 500
+
+#: Key of the PostgreSQL advisory lock that serialises schema changes.
+_PG_LOCK: Final = 0x66776D6F6E  # "fwmon"
+
+_SQLITE_HEADER: Final = b"SQLite format 3\x00"
+
+_DDL: Final = (
+    "CREATE TABLE IF NOT EXISTS fwmon_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS fwmon_runs (
+        run_id TEXT PRIMARY KEY,
+        ts DOUBLE PRECISION NOT NULL,
+        started TEXT NOT NULL,
+        finished TEXT NOT NULL,
+        duration DOUBLE PRECISION NOT NULL,
+        project TEXT NOT NULL,
+        branch TEXT,
+        sha TEXT,
+        ci_url TEXT,
+        green INTEGER NOT NULL,
+        gate_passed INTEGER,
+        archived INTEGER NOT NULL DEFAULT 0,
+        report TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS fwmon_runs_ts ON fwmon_runs (ts, run_id)",
+    "CREATE INDEX IF NOT EXISTS fwmon_runs_branch_ts ON fwmon_runs (branch, ts)",
+    """CREATE TABLE IF NOT EXISTS fwmon_metrics (
+        name TEXT NOT NULL,
+        ts DOUBLE PRECISION NOT NULL,
+        run_id TEXT NOT NULL,
+        branch TEXT,
+        value DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (name, ts, run_id)
+    ){suffix}""",
+    "CREATE INDEX IF NOT EXISTS fwmon_metrics_branch ON fwmon_metrics (name, branch, ts)",
+)
+
+_RUN_COLUMNS: Final = (
+    "run_id, ts, started, finished, duration, project, branch, sha, ci_url, green, "
+    "gate_passed, archived"
+)
+INSERT_RUN: Final = (
+    "INSERT INTO fwmon_runs (run_id, ts, started, finished, duration, project, branch, sha, "
+    "ci_url, green, gate_passed, archived, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?) "
+    "ON CONFLICT (run_id) DO NOTHING"
+)
+INSERT_METRIC: Final = (
+    "INSERT INTO fwmon_metrics (name, ts, run_id, branch, value) VALUES (?, ?, ?, ?, ?)"
+)
+
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
+_AGE_UNITS: Final = {"m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """One stored run, without its report."""
+
+    #: ``run.id`` of the report.
+    run_id: str
+    #: ``run.started`` as Unix seconds (UTC).
+    ts: float
+    #: ``run.started`` as written in the report (ISO 8601, UTC, ``Z``).
+    started: str
+    #: ``run.finished`` as written in the report.
+    finished: str
+    #: ``run.duration`` in seconds.
+    duration: float
+    #: ``run.project``.
+    project: str
+    #: ``run.git.branch`` (None when detached or unknown).
+    branch: str | None
+    #: ``run.git.sha``.
+    sha: str | None
+    #: ``run.ci.run_url``.
+    ci_url: str | None
+    #: Green for SLO purposes (see :func:`~pytest_fwmon.history.metrics.is_green`).
+    green: bool
+    #: The recorded gate verdict, None when none was recorded.
+    gate_passed: bool | None
+    #: True once ``fwmon history archive`` wrote it to a daily archive.
+    archived: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+
+def parse_time(value: Any, *, now: float | None = None, what: str = "--since") -> float | None:
+    """Unix seconds from ``None``, a number, a ``datetime``, ISO text or an age like ``"30d"``.
+
+    Ages count back from ``now`` (default: the current time). Raises ConfigError otherwise.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ConfigError(f"{what} must be a time, got {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.timestamp()
+    if isinstance(value, str):
+        match = _AGE.match(value)
+        if match:
+            base = datetime.now(UTC).timestamp() if now is None else now
+            return base - float(match.group(1)) * _AGE_UNITS[match.group(2)]
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            pass
+        else:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            return moment.timestamp()
+    raise ConfigError(
+        f"{what} {value!r} is not a time; use an age like 30d, 12h, 2w, 90m "
+        "or a date like 2024-05-01 or 2024-05-01T12:00:00Z"
+    )
+
+
+parse_since = parse_time
+
+
+def iso_to_ts(text: str) -> float:
+    """Unix seconds of an ISO 8601 time (``Z`` or an offset; naive means UTC)."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def ts_to_iso(ts: float) -> str:
+    """ISO 8601 UTC text (``Z``, whole seconds) of Unix seconds."""
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=round(ts))
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def canonical_json(report: Mapping[str, Any]) -> str:
+    """The one text a report is stored and exported as: sorted keys, no spaces, UTF-8."""
+    try:
+        return json.dumps(
+            report, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    except ValueError as exc:
+        raise ReportError(f"report holds a value JSON cannot carry ({exc})") from None
+
+
+def redact(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for messages)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = (parts.username or "") + ":***"
+    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[-1]}"))
+
+
+def _run_row(report: Mapping[str, Any], text: str) -> tuple[Any, ...]:
+    run = report["run"]
+    git = run.get("git") or {}
+    ci = run.get("ci") or {}
+    verdict = gate_verdict(report)
+    return (
+        run["id"],
+        iso_to_ts(run["started"]),
+        run["started"],
+        run["finished"],
+        float(run["duration"]),
+        run["project"],
+        git.get("branch"),
+        git.get("sha"),
+        ci.get("run_url"),
+        1 if is_green(report) else 0,
+        None if verdict is None else int(verdict),
+        text,
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+class Store:
+    """A connection to one history store (see the module docstring for the API)."""
+
+    def __init__(self, conn: Any, dialect: str, location: str, readonly: bool = False) -> None:
+        self._conn = conn
+        #: "sqlite" or "postgresql".
+        self.dialect = dialect
+        #: Where the store is, for messages (a path, or a URL without its password).
+        self.location = location
+        self.readonly = readonly
+        self._depth = 0
+        self._lock = threading.RLock()
+        self._sql_cache: dict[str, str] = {}
+        self._closed = False
+        self._opening = True
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _sql(self, sql: str) -> str:
+        if self.dialect == "sqlite":
+            return sql
+        cached = self._sql_cache.get(sql)
+        if cached is None:
+            cached = sql.replace("%", "%%").replace("?", "%s")
+            self._sql_cache[sql] = cached
+        return cached
+
+    @contextlib.contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        """Turn database exceptions into one-line StoreErrors."""
+        if self._opening:
+            action = "open"
+        try:
+            yield
+        except StoreError:
+            raise
+        except sqlite3.Error as exc:
+            raise _sqlite_error(exc, self.location, action) from None
+        except Exception as exc:
+            if _is_psycopg_error(exc):
+                raise _pg_error(exc, self.location, action) from None
+            raise
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; return its row count."""
+        with self._lock, self._guard("write to"):
+            cur = self._conn.execute(self._sql(sql), tuple(params))
+            count: int = cur.rowcount
+            return count
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement for each row of parameters."""
+        rows = [tuple(r) for r in rows]
+        if not rows:
+            return
+        with self._lock, self._guard("write to"):
+            if self.dialect == "sqlite":
+                self._conn.executemany(sql, rows)
+            else:
+                with self._conn.cursor() as cur:
+                    cur.executemany(self._sql(sql), rows)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a query; return every row as a tuple."""
+        with self._lock, self._guard("read"):
+            cur = self._conn.execute(self._sql(sql), tuple(params))
+            return [tuple(row) for row in cur.fetchall()]
+
+    def _iter(
+        self, sql: str, params: Sequence[Any] = (), size: int = 500
+    ) -> Iterator[tuple[Any, ...]]:
+        """Stream the rows of a query (a server-side cursor on PostgreSQL)."""
+        with self._lock, self._guard("read"):
+            if self.dialect == "sqlite":
+                cur = self._conn.execute(sql, tuple(params))
+                while batch := cur.fetchmany(size):
+                    yield from (tuple(r) for r in batch)
+            else:
+                with self._conn.transaction(), self._conn.cursor(name="fwmon_iter") as cur:
+                    cur.itersize = size
+                    cur.execute(self._sql(sql), tuple(params))
+                    for row in cur:
+                        yield tuple(row)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """One transaction; nested blocks join it. Rolled back when the block raises."""
+        with self._lock:
+            if self.dialect == "postgresql":
+                with self._guard("write to"), self._conn.transaction():
+                    self._depth += 1
+                    try:
+                        yield self
+                    finally:
+                        self._depth -= 1
+                return
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self
+                finally:
+                    self._depth -= 1
+                return
+            with self._guard("write to"):
+                self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self
+            except BaseException:
+                self._depth = 0
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._depth = 0
+            try:
+                with self._guard("write to"):
+                    self._conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    def _schema_lock(self) -> None:
+        """Inside a transaction: serialise schema changes between processes."""
+        if self.dialect == "postgresql":
+            self.execute("SELECT pg_advisory_xact_lock(?)", (_PG_LOCK,))
+
+    def _table_names(self) -> set[str]:
+        if self.dialect == "sqlite":
+            rows = self.query("SELECT name FROM sqlite_master WHERE type = 'table'")
+        else:
+            rows = self.query(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema()"
+            )
+        return {str(r[0]) for r in rows}
+
+    def _meta(self, key: str) -> str | None:
+        rows = self.query("SELECT value FROM fwmon_meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def _sqlite_settings(self) -> None:
+        """WAL mode and full sync; only once the file is known to be ours (it changes the file)."""
+        if self.dialect != "sqlite" or self.readonly:
+            return
+        row = self.query("PRAGMA journal_mode = WAL")
+        if not row or str(row[0][0]).lower() != "wal":
+            raise StoreError(
+                f"history store {self.location} cannot use WAL mode "
+                f"(journal mode {row[0][0] if row else '?'})",
+                hint="put the store on a local filesystem",
+            )
+        self.execute("PRAGMA synchronous = FULL")
+
+    def _init_schema(self) -> None:
+        """Create the schema in an empty store, or check the version of an existing one."""
+        tables = self._table_names()
+        if "fwmon_meta" not in tables:
+            if self.dialect == "sqlite" and tables:
+                raise StoreError(
+                    f"{self.location} is a SQLite database but not a fwmon history store "
+                    f"(it has tables {', '.join(sorted(tables))}); it was not changed",
+                    hint="point --fwmon-history or FWMON_HISTORY_URL at another file",
+                )
+            if self.readonly:
+                raise StoreError(f"history store {self.location} is empty (no fwmon tables)")
+            self._sqlite_settings()
+            with self.transaction():
+                self._schema_lock()
+                if "fwmon_meta" not in self._table_names():
+                    suffix = " WITHOUT ROWID" if self.dialect == "sqlite" else ""
+                    for statement in _DDL:
+                        self.execute(statement.replace("{suffix}", suffix))
+                    self.execute(
+                        "INSERT INTO fwmon_meta (key, value) VALUES (?, ?)",
+                        ("schema_version", str(SCHEMA_VERSION)),
+                    )
+        version = self._meta("schema_version")
+        if version != str(SCHEMA_VERSION):
+            raise StoreError(
+                f"history store {self.location} has schema version {version}; "
+                f"this fwmon reads version {SCHEMA_VERSION}; the store was not changed",
+                hint="use the fwmon version that wrote it, or export it with that version and "
+                "import the JSONL into a new store",
+            )
+        self._sqlite_settings()
+
+    def ensure_tables(self, name: str, version: int, ddl: Sequence[str]) -> None:
+        """Create a module's own tables once and record their version (see module docstring)."""
+        key = f"tables.{name}"
+        found = self._meta(key)
+        if found is None:
+            if self.readonly:
+                raise StoreError(f"history store {self.location} has no {name} tables yet")
+            with self.transaction():
+                self._schema_lock()
+                found = self._meta(key)
+                if found is None:
+                    for statement in ddl:
+                        self.execute(statement)
+                    self.execute(
+                        "INSERT INTO fwmon_meta (key, value) VALUES (?, ?)", (key, str(version))
+                    )
+                    found = str(version)
+        if found != str(version):
+            raise StoreError(
+                f"history store {self.location} has {name} tables of version {found}; "
+                f"this fwmon expects version {version}; nothing was changed",
+                hint="use the fwmon version that created them, or another store",
+            )
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            with contextlib.suppress(Exception):
+                self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def _prepare(
+        self, report: Mapping[str, Any], validate: bool
+    ) -> tuple[tuple[Any, ...], dict[str, float]]:
+        if validate:
+            error = first_error("report", report)
+            if error is not None:
+                raise ReportError(f"report does not match the report schema {error}")
+        text = canonical_json(report)
+        try:
+            row = _run_row(report, text)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ReportError(f"report has no usable run.id/started/finished ({exc})") from None
+        return row, extract(report)
+
+    def _insert(self, row: tuple[Any, ...], values: Mapping[str, float]) -> bool:
+        if self.execute(INSERT_RUN, row) == 0:
+            return False
+        run_id, ts, branch = row[0], row[1], row[6]
+        self.executemany(
+            INSERT_METRIC, [(name, ts, run_id, branch, v) for name, v in values.items()]
+        )
+        return True
+
+    def add_run(self, report: Mapping[str, Any], *, validate: bool = True) -> bool:
+        """Store one run; False when its ``run.id`` is already stored."""
+        row, values = self._prepare(report, validate)
+        with self.transaction():
+            return self._insert(row, values)
+
+    def add_runs(
+        self, reports: Iterable[Mapping[str, Any]], *, validate: bool = True
+    ) -> tuple[int, int]:
+        """Store many runs in batched transactions; return (added, already stored)."""
+        added = duplicates = 0
+        batch: list[tuple[tuple[Any, ...], dict[str, float]]] = []
+
+        def flush() -> None:
+            nonlocal added, duplicates
+            with self.transaction():
+                for row, values in batch:
+                    if self._insert(row, values):
+                        added += 1
+                    else:
+                        duplicates += 1
+            batch.clear()
+
+        for report in reports:
+            batch.append(self._prepare(report, validate))
+            if len(batch) >= BATCH:
+                flush()
+        if batch:
+            flush()
+        return added, duplicates
+
+    def has_run(self, run_id: str) -> bool:
+        """True when a run with this id is stored."""
+        return bool(self.query("SELECT 1 FROM fwmon_runs WHERE run_id = ?", (run_id,)))
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        """The full report of a run as stored, or None."""
+        rows = self.query("SELECT report FROM fwmon_runs WHERE run_id = ?", (run_id,))
+        return _loads(rows[0][0], self.location) if rows else None
+
+    def latest_run(self, branch: str | None = None) -> dict[str, Any] | None:
+        """The report of the newest run (on ``branch`` when given), or None."""
+        where, params = _filters(branch, None)
+        rows = self.query(
+            f"SELECT report FROM fwmon_runs{where} ORDER BY ts DESC, run_id DESC LIMIT 1", params
+        )
+        return _loads(rows[0][0], self.location) if rows else None
+
+    def set_gate(self, run_id: str, passed: bool) -> bool:
+        """Record a gate verdict for a stored run; False when the run is unknown."""
+        with self.transaction():
+            rows = self.query(
+                "SELECT report, ts, branch FROM fwmon_runs WHERE run_id = ?", (run_id,)
+            )
+            if not rows:
+                return False
+            report = _loads(rows[0][0], self.location)
+            extensions = report.setdefault("extensions", {})
+            gate = extensions.get("gate") if isinstance(extensions.get("gate"), dict) else {}
+            extensions["gate"] = {**gate, "passed": bool(passed)}
+            self.execute(
+                "UPDATE fwmon_runs SET report = ?, gate_passed = ?, green = ? WHERE run_id = ?",
+                (canonical_json(report), int(passed), int(passed), run_id),
+            )
+            self.execute(
+                "DELETE FROM fwmon_metrics WHERE name = ? AND ts = ? AND run_id = ?",
+                ("gate.passed", rows[0][1], run_id),
+            )
+            self.execute(
+                INSERT_METRIC, ("gate.passed", rows[0][1], run_id, rows[0][2], float(passed))
+            )
+        return True
+
+    def list_runs(
+        self, branch: str | None = None, since: Any = None, limit: int | None = None
+    ) -> list[RunInfo]:
+        """Runs oldest first; ``limit`` keeps the newest ``limit``."""
+        where, params = _filters(branch, parse_time(since))
+        sql = f"SELECT {_RUN_COLUMNS} FROM fwmon_runs{where}"
+        if limit is not None:
+            rows = self.query(f"{sql} ORDER BY ts DESC, run_id DESC LIMIT ?", (*params, limit))
+            rows.reverse()
+        else:
+            rows = self.query(f"{sql} ORDER BY ts, run_id", params)
+        return [_run_info(r) for r in rows]
+
+    def count_runs(self, branch: str | None = None) -> int:
+        """Number of stored runs (on ``branch`` when given)."""
+        where, params = _filters(branch, None)
+        return int(self.query(f"SELECT COUNT(*) FROM fwmon_runs{where}", params)[0][0])
+
+    def branches(self) -> list[str]:
+        """Every branch with at least one run, sorted."""
+        rows = self.query("SELECT DISTINCT branch FROM fwmon_runs WHERE branch IS NOT NULL")
+        return sorted(str(r[0]) for r in rows)
+
+    def series(
+        self,
+        metric: str,
+        branch: str | None = None,
+        since: Any = None,
+        limit: int | None = None,
+    ) -> list[tuple[float, str, float]]:
+        """``(ts, run_id, value)`` of one metric, oldest first; ``limit`` keeps the newest."""
+        sql = "SELECT ts, run_id, value FROM fwmon_metrics WHERE name = ?"
+        params: list[Any] = [metric]
+        if branch is not None:
+            sql += " AND branch = ?"
+            params.append(branch)
+        start = parse_time(since)
+        if start is not None:
+            sql += " AND ts >= ?"
+            params.append(start)
+        if limit is not None:
+            rows = self.query(f"{sql} ORDER BY ts DESC, run_id DESC LIMIT ?", (*params, limit))
+            rows.reverse()
+        else:
+            rows = self.query(f"{sql} ORDER BY ts, run_id", params)
+        return [(float(r[0]), str(r[1]), float(r[2])) for r in rows]
+
+    def metrics(self) -> list[str]:
+        """Every metric name stored, sorted (a loose index scan: fast on big stores)."""
+        rows = self.query(
+            "WITH RECURSIVE t(name) AS ("
+            " SELECT MIN(name) FROM fwmon_metrics"
+            " UNION ALL"
+            " SELECT (SELECT MIN(m.name) FROM fwmon_metrics m WHERE m.name > t.name)"
+            " FROM t WHERE t.name IS NOT NULL"
+            ") SELECT name FROM t WHERE name IS NOT NULL"
+        )
+        return sorted(str(r[0]) for r in rows)
+
+    def iter_reports_text(
+        self, since: Any = None, until: Any = None, archived: bool | None = None
+    ) -> Iterator[tuple[str, float, str]]:
+        """``(run_id, ts, canonical JSON)`` oldest first, streamed."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        start, end = parse_time(since), parse_time(until, what="--until")
+        if start is not None:
+            clauses.append("ts >= ?")
+            params.append(start)
+        if end is not None:
+            clauses.append("ts < ?")
+            params.append(end)
+        if archived is not None:
+            clauses.append("archived = ?")
+            params.append(int(archived))
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        for run_id, ts, text in self._iter(
+            f"SELECT run_id, ts, report FROM fwmon_runs{where} ORDER BY ts, run_id", params
+        ):
+            yield str(run_id), float(ts), str(text)
+
+    def mark_archived(self, run_ids: Iterable[str]) -> None:
+        """Flag runs as written to an archive (they may be pruned after that)."""
+        self.executemany(
+            "UPDATE fwmon_runs SET archived = 1 WHERE run_id = ?", [(r,) for r in run_ids]
+        )
+
+    def delete_runs(self, run_ids: Iterable[str]) -> int:
+        """Delete runs and their metrics; returns how many runs were deleted."""
+        ids = list(run_ids)
+        deleted = 0
+        with self.transaction():
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                self.execute(f"DELETE FROM fwmon_metrics WHERE run_id IN ({marks})", chunk)
+                deleted += self.execute(f"DELETE FROM fwmon_runs WHERE run_id IN ({marks})", chunk)
+        return deleted
+
+
+def _filters(branch: str | None, since: float | None) -> tuple[str, tuple[Any, ...]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if branch is not None:
+        clauses.append("branch = ?")
+        params.append(branch)
+    if since is not None:
+        clauses.append("ts >= ?")
+        params.append(since)
+    return (f" WHERE {' AND '.join(clauses)}" if clauses else "", tuple(params))
+
+
+def _run_info(row: Sequence[Any]) -> RunInfo:
+    return RunInfo(
+        run_id=str(row[0]),
+        ts=float(row[1]),
+        started=str(row[2]),
+        finished=str(row[3]),
+        duration=float(row[4]),
+        project=str(row[5]),
+        branch=row[6],
+        sha=row[7],
+        ci_url=row[8],
+        green=bool(row[9]),
+        gate_passed=None if row[10] is None else bool(row[10]),
+        archived=bool(row[11]),
+    )
+
+
+def _loads(text: str, location: str) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(text)
+    except ValueError:
+        raise StoreError(f"history store {location} holds a report that is not JSON") from None
+    return data
+
+
+# -- errors -------------------------------------------------------------------------------
+
+
+def _sqlite_error(exc: sqlite3.Error, location: str, action: str) -> StoreError:
+    text = _reason(exc)
+    low = text.lower()
+    if "readonly" in low or "read-only" in low or "unable to open" in low:
+        return StoreError(
+            f"cannot {action} history store {location}: the file or its folder is read-only "
+            f"({text})",
+            hint="make it writable, point --fwmon-history elsewhere, or use --fwmon-no-history",
+        )
+    if "locked" in low or "busy" in low:
+        return StoreError(
+            f"history store {location} stayed locked by another writer for {BUSY_TIMEOUT:g} s",
+            hint="retry when the other fwmon process has finished",
+        )
+    if "not a database" in low or "malformed" in low or "corrupt" in low:
+        return StoreError(
+            f"history store {location} is corrupt ({text}); it was not changed",
+            hint="restore it from a backup or an export, or point --fwmon-history elsewhere",
+        )
+    if "disk" in low and "full" in low:
+        return StoreError(f"cannot {action} history store {location}: the disk is full")
+    return StoreError(f"cannot {action} history store {location}: {text}")
+
+
+def _is_psycopg_error(exc: BaseException) -> bool:
+    return any(c.__module__.startswith("psycopg") for c in type(exc).__mro__)
+
+
+def _pg_error(exc: BaseException, location: str, action: str) -> StoreError:
+    text = _reason(exc)
+    name = type(exc).__name__
+    if name in ("ReadOnlySqlTransaction", "InsufficientPrivilege"):
+        return StoreError(
+            f"cannot {action} history store {location}: the database is read-only for this "
+            f"user ({text})",
+            hint="grant write access or point --fwmon-history elsewhere",
+        )
+    return StoreError(f"cannot {action} history store {location}: {text}")
+
+
+# -- opening ------------------------------------------------------------------------------
+
+
+def _is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+def open_store(url: str | Path | None, root: Path, *, readonly: bool = False) -> Store:
+    """Open (creating when needed, unless ``readonly``) the store at ``url``.
+
+    See the module docstring for the URL forms. Raises StoreError when it cannot be opened.
+    """
+    if isinstance(url, str) and _is_postgres(url):
+        return _open_postgres(url, readonly)
+    if url is None or url == "":
+        path = root / DEFAULT_PATH
+    elif isinstance(url, str) and url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite://") :])
+    elif isinstance(url, str) and "://" in url:
+        raise ConfigError(
+            f"history store URL {redact(url)!r} is not supported; "
+            "use a file path, sqlite:///PATH or postgresql://USER@HOST:PORT/DB"
+        )
+    else:
+        path = Path(url)
+    if not path.is_absolute():
+        path = root / path
+    return _open_sqlite(path, readonly)
+
+
+def _open_sqlite(path: Path, readonly: bool) -> Store:
+    location = str(path)
+    if path.is_dir():
+        raise StoreError(f"history store {location} is a folder, not a file")
+    exists = path.exists()
+    if exists:
+        try:
+            with path.open("rb") as fh:
+                header = fh.read(len(_SQLITE_HEADER))
+        except OSError as exc:
+            raise StoreError(f"history store {location} cannot be read: {_reason(exc)}") from None
+        if header and header != _SQLITE_HEADER:
+            raise StoreError(
+                f"history store {location} is corrupt (not a SQLite file); it was not changed",
+                hint="restore it from a backup or an export, or point --fwmon-history elsewhere",
+            )
+    elif readonly:
+        raise StoreError(
+            f"history store {location} does not exist",
+            hint="run `pytest --fwmon` or `fwmon history import REPORT` first",
+        )
+    else:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the folder of history store {location}: "
+                f"{exc.strerror or _reason(exc)} (read-only filesystem?)",
+                hint="point --fwmon-history at a writable place, or use --fwmon-no-history",
+            ) from None
+    mode = "ro" if readonly else "rwc"
+    uri = f"file:{quote(str(path))}?mode={mode}"
+    try:
+        conn = sqlite3.connect(
+            uri, uri=True, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+        )
+    except sqlite3.Error as exc:
+        raise _sqlite_error(exc, location, "open") from None
+    store = Store(conn, "sqlite", location, readonly)
+    try:
+        with store._guard("open"):
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+            store._init_schema()
+    except BaseException:
+        store.close()
+        raise
+    store._opening = False
+    return store
+
+
+def _open_postgres(url: str, readonly: bool) -> Store:
+    location = redact(url)
+    try:
+        import psycopg
+    except ImportError:
+        raise StoreError(
+            f"history store {location} is on PostgreSQL, which needs psycopg",
+            hint="pip install 'pytest-fwmon[postgres]'",
+        ) from None
+    try:
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=15)
+    except psycopg.Error as exc:
+        raise StoreError(
+            f"cannot connect to history store {location}: {_reason(exc)}",
+            hint="check the URL, that the server runs, and the credentials",
+        ) from None
+    store = Store(conn, "postgresql", location, readonly)
+    try:
+        if readonly:
+            store.execute("SET default_transaction_read_only = on")
+        store._init_schema()
+    except BaseException:
+        store.close()
+        raise
+    store._opening = False
+    return store
+
+
+__all__ = [
+    "BUSY_TIMEOUT",
+    "DEFAULT_PATH",
+    "SCHEMA_VERSION",
+    "RunInfo",
+    "Store",
+    "canonical_json",
+    "iso_to_ts",
+    "open_store",
+    "parse_since",
+    "parse_time",
+    "redact",
+    "ts_to_iso",
+]
