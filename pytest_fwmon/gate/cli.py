@@ -88,7 +88,8 @@ def write_outputs(
     if sarif:
         from .sarif import build_sarif
 
-        _write(sarif, "SARIF", build_sarif(result))
+        prefix = github.project_prefix(root or Path.cwd(), env) if github.in_actions(env) else ""
+        _write(sarif, "SARIF", build_sarif(result, prefix))
     if markdown:
         from .markdown import render_markdown
 

@@ -50,8 +50,8 @@ LEVEL: Final = {
 _PRECISION: Final = {"high": "high", "medium": "medium", "low": "low", "undefined": "medium"}
 
 
-def _uri(path: str) -> str:
-    return quote(path or "pyproject.toml", safe="/")
+def _uri(path: str, prefix: str) -> str:
+    return quote(prefix + (path or "pyproject.toml"), safe="/")
 
 
 def _rule(rule_id: str, findings: list[dict[str, Any]], pipeline: str) -> dict[str, Any]:
@@ -97,7 +97,9 @@ def _rule(rule_id: str, findings: list[dict[str, Any]], pipeline: str) -> dict[s
     return rule
 
 
-def _result(f: dict[str, Any], rule_id: str, index: int, waivers: dict[str, str]) -> dict[str, Any]:
+def _result(
+    f: dict[str, Any], rule_id: str, index: int, waivers: dict[str, str], prefix: str
+) -> dict[str, Any]:
     start = max(f["line"], 1)
     region: dict[str, Any] = {"startLine": start, "endLine": max(f["end_line"], start)}
     if f["col"] > 0:
@@ -110,7 +112,7 @@ def _result(f: dict[str, Any], rule_id: str, index: int, waivers: dict[str, str]
         "locations": [
             {
                 "physicalLocation": {
-                    "artifactLocation": {"uri": _uri(f["path"]), "uriBaseId": "%SRCROOT%"},
+                    "artifactLocation": {"uri": _uri(f["path"], prefix), "uriBaseId": "%SRCROOT%"},
                     "region": region,
                 }
             }
@@ -143,7 +145,11 @@ def _result(f: dict[str, Any], rule_id: str, index: int, waivers: dict[str, str]
 
 
 def _run(
-    pipeline: str, findings: Iterable[dict[str, Any]], run_id: str, waivers: dict[str, str]
+    pipeline: str,
+    findings: Iterable[dict[str, Any]],
+    run_id: str,
+    waivers: dict[str, str],
+    prefix: str,
 ) -> dict[str, Any]:
     by_rule: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for f in findings:
@@ -154,7 +160,7 @@ def _run(
     index = {key: i for i, key in enumerate(order)}
     rules = [_rule(ids[key], by_rule[key], pipeline) for key in order]
     results = [
-        _result(f, ids[key], index[key], waivers)
+        _result(f, ids[key], index[key], waivers, prefix)
         for key in order
         for f in sorted(by_rule[key], key=lambda f: (f["path"], f["line"], f["col"]))
     ]
@@ -175,8 +181,12 @@ def _run(
     }
 
 
-def build_sarif(result: GateResult) -> dict[str, Any]:
-    """The SARIF log of every finding in the report (statuses as the gate decided)."""
+def build_sarif(result: GateResult, prefix: str = "") -> dict[str, Any]:
+    """The SARIF log of every finding in the report (statuses as the gate decided).
+
+    ``prefix`` ("sub/dir/") is put before every path when the project is not at the root of
+    the repository, since code scanning resolves ``%SRCROOT%`` to the repository root.
+    """
     c = result.classification
     report = result.report
     statuses = {name: data["status"] for name, data in report["pipelines"].items()}
@@ -194,7 +204,7 @@ def build_sarif(result: GateResult) -> dict[str, Any]:
         if statuses.get(pipeline) in RAN and (
             pipeline in findings or pipeline in FINDING_PIPELINES
         ):
-            runs.append(_run(pipeline, findings.get(pipeline, ()), run_id, waivers))
+            runs.append(_run(pipeline, findings.get(pipeline, ()), run_id, waivers, prefix))
     for pipeline in sorted(set(findings) - set(PIPELINES)):
-        runs.append(_run(pipeline, findings[pipeline], run_id, waivers))
+        runs.append(_run(pipeline, findings[pipeline], run_id, waivers, prefix))
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": runs}
