@@ -146,9 +146,9 @@ def coerce(section: str, key: str, spec: Key, value: Any, *, from_text: bool = F
                 )
     if kind in ("int", "float"):
         if spec.minimum is not None and value < spec.minimum:
-            raise ConfigError(f"{where} must be at least {spec.minimum:g}, got {value!r}")
+            raise ConfigError(f"{where} must be at least {spec.minimum:g}, got {value:g}")
         if spec.maximum is not None and value > spec.maximum:
-            raise ConfigError(f"{where} must be at most {spec.maximum:g}, got {value!r}")
+            raise ConfigError(f"{where} must be at most {spec.maximum:g}, got {value:g}")
     return value
 
 
@@ -259,6 +259,8 @@ def load_config(
     values = {s: {k: _copy(spec.default) for k, spec in keys.items()} for s, keys in SPEC.items()}
     raw: dict[str, dict[str, Any]] = {}
     for key, value in table.items():
+        if isinstance(value, dict) and key not in SPEC and key not in OWNED_ELSEWHERE:
+            _spec(key, "")  # raises: unknown section, naming the valid ones
         if isinstance(value, dict) and (key in SPEC or key in OWNED_ELSEWHERE):
             if key in OWNED_ELSEWHERE:
                 raw[key] = value

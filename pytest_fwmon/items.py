@@ -65,18 +65,20 @@ class CheckFailed(Exception):
         self.threshold = threshold
 
 
-def format_table(failure: CheckFailed, where: str) -> str:
-    """The compact failure table: rule, line, severity, confidence, message."""
-    rows = [("rule", "line", "severity", "confidence", "message")]
-    for f in failure.failing[:TABLE_ROWS]:
+def format_table(failure: CheckFailed, where: str, show_path: bool = False) -> str:
+    """The compact failure table: rule, line (path:line for project items), severity,
+    confidence, message."""
+    rows = [("rule", "location" if show_path else "line", "severity", "confidence", "message")]
+    for f in sorted(failure.failing, key=Finding.sort_key)[:TABLE_ROWS]:
         extra = f" [CWE-{f.cwe}]" if f.cwe else ""
-        rows.append((f.rule, str(f.line), f.severity, f.confidence, f.message + extra))
+        where_line = (f"{f.path}:{f.line}" if f.path else "-") if show_path else str(f.line)
+        rows.append((f.rule, where_line, f.severity, f.confidence, f.message + extra))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = [
         f"{failure.checker}: {len(failure.failing)} finding(s) {failure.threshold} in {where}",
     ]
     for row in rows:
-        cells = [row[0].ljust(widths[0]), row[1].rjust(widths[1])]
+        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1]) if show_path else row[1].rjust(widths[1])]
         cells += [row[2].ljust(widths[2]), row[3].ljust(widths[3]), row[4]]
         lines.append("  " + "  ".join(cells).rstrip())
     hidden = len(failure.failing) - TABLE_ROWS
@@ -191,7 +193,16 @@ class FwmonProjectItem(_FwmonItemBase):
         assert result is not None
         if not failure.failing:
             failure.failing = [f for f in result.findings if f.status == "new"]
-        return format_table(failure, "the project")
+        return format_table(failure, "the project", show_path=True)
+
+
+def _child_id(parent: pytest.Collector, name: str) -> str:
+    """The node id of an item named ``fwmon[CHECKER]``, given as a string.
+
+    pytest 9 builds a structured id for a child name containing ``[...]`` that differs from
+    the id parsed from the same string (``--lf``, node-id selection), so the string is passed.
+    """
+    return f"{parent.nodeid}::{name}"
 
 
 class FwmonFile(pytest.File):
@@ -204,7 +215,9 @@ class FwmonFile(pytest.File):
         relpath = session.relpath(self.path)
         for index in session.runner.checkers_for(relpath):
             name = f"fwmon[{session.runner.checkers[index].checker.name}]"
-            yield FwmonItem.from_parent(self, name=name, checker_index=index, relpath=relpath)
+            yield FwmonItem.from_parent(
+                self, name=name, nodeid=_child_id(self, name), checker_index=index, relpath=relpath
+            )
 
 
 class FwmonProjectFile(pytest.File):
@@ -215,8 +228,9 @@ class FwmonProjectFile(pytest.File):
 
         session = self.config.stash[SESSION_KEY]
         for index, checker in enumerate(session.runner.project_checkers):
+            name = f"fwmon[{checker.name}]"
             yield FwmonProjectItem.from_parent(
-                self, name=f"fwmon[{checker.name}]", checker_index=index
+                self, name=name, nodeid=_child_id(self, name), checker_index=index
             )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import gc
 import logging
+import warnings
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -21,6 +22,19 @@ from .base import FileChecker, FileOutcome, SourceFile
 
 _LEVEL = {"HIGH": "high", "MEDIUM": "medium", "LOW": "low", "UNDEFINED": "info"}
 _CONF = {"HIGH": "high", "MEDIUM": "medium", "LOW": "low", "UNDEFINED": "undefined"}
+
+
+def _quiet_import(module: str) -> Any:
+    """Import a bandit module without its dependencies' import-time DeprecationWarnings.
+
+    stevedore warns when bandit's extension manager is built; projects that run pytest with
+    ``filterwarnings = error`` would otherwise see fwmon crash on a warning that is not theirs.
+    """
+    import importlib
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return importlib.import_module(module)
 
 
 class BanditChecker(FileChecker):
@@ -49,9 +63,7 @@ class BanditChecker(FileChecker):
         return state
 
     def tool_version(self) -> str:
-        import bandit
-
-        return str(bandit.__version__)
+        return str(_quiet_import("bandit").__version__)
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -76,8 +88,8 @@ class BanditChecker(FileChecker):
 
     @cached_property
     def _bandit(self) -> tuple[Any, dict[str, set[str]]]:
-        from bandit.core import config as b_config
-        from bandit.core import extension_loader
+        b_config = _quiet_import("bandit.core.config")
+        extension_loader = _quiet_import("bandit.core.extension_loader")
 
         pyproject = self.root / "pyproject.toml"
         conf = b_config.BanditConfig(str(pyproject) if self.tool_config else None)
@@ -90,7 +102,7 @@ class BanditChecker(FileChecker):
         return conf, profile
 
     def check(self, source: SourceFile) -> FileOutcome:
-        from bandit.core import manager as b_manager
+        b_manager = _quiet_import("bandit.core.manager")
 
         conf, profile = self._bandit
         mgr = b_manager.BanditManager(conf, "file", quiet=True, profile=profile)

@@ -1,0 +1,45 @@
+"""Shared test helpers: validate every report a test produces, with both validators."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from pytest_fwmon.schema import first_error, load_schema
+
+DATA = Path(__file__).parent / "data"
+
+
+def validate_report(report: dict[str, Any]) -> dict[str, Any]:
+    """Assert ``report`` is valid against the shipped schema (jsonschema and fwmon's own)."""
+    jsonschema.Draft202012Validator(load_schema("report")).validate(report)
+    assert first_error("report", report) is None
+    return report
+
+
+def read_report(path: Path) -> dict[str, Any]:
+    """Load and validate a report file."""
+    return validate_report(json.loads(path.read_text(encoding="utf-8")))
+
+
+def copy_project(name: str, destination: Path) -> Path:
+    """Copy the fixture project ``tests/data/NAME`` into ``destination`` and return it."""
+    shutil.copytree(DATA / name, destination, dirs_exist_ok=True)
+    return destination
+
+
+def normalised(report: dict[str, Any]) -> dict[str, Any]:
+    """A report without what legitimately differs between runs (ids, times, workers)."""
+    data = json.loads(json.dumps(report))
+    data.pop("run")
+    for check in data["checks"]:
+        check["duration"] = 0
+        check["cached"] = False
+    for pipeline in data["pipelines"].values():
+        pipeline["cached"] = 0
+    data["tests"]["duration"] = 0
+    return data
