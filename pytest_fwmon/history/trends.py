@@ -1,0 +1,288 @@
+"""Trends of one metric over runs: slope with its interval, Mann-Kendall, change points, projection.
+
+Standard library only. ``analyse(series, ...) -> TrendResult`` works on a list of
+``(ts, run_id, value)`` as :meth:`Store.series <pytest_fwmon.history.store.Store.series>`
+returns it, oldest first. :func:`analyse_store` reads the series it needs from a store.
+
+Windows (what makes trends fast on any history size):
+
+* **analysed window**: the newest :data:`SERIES_WINDOW` (1000) runs of a metric, read with one
+  index range scan (``--last``). Change points are searched in it.
+* **pairwise cap**: Theil-Sen and Mann-Kendall use the newest :data:`PAIRWISE_CAP
+  <pytest_fwmon.history.stats.PAIRWISE_CAP>` (200) runs of that window. Theil-Sen is O(n^2)
+  (every pair of runs), so this cap bounds its cost: about 3 ms per metric.
+
+So the time of ``fwmon trends`` does not grow with the number of stored runs beyond the index
+lookup. The slope is *per run*. The fitted value at index ``i`` of the analysed series is
+``intercept + slope * (i - fit_start)``.
+
+Direction: ``up``/``down`` when the Mann-Kendall p-value is below ``alpha`` (0.05), else
+``flat``. Verdict: ``better``/``worse`` from the direction and whether a rise is good for the
+metric (:func:`~pytest_fwmon.history.metrics.higher_is_better`), ``flat`` otherwise.
+
+Projection, given a ``target``: when the direction is ``up`` or ``down``, the slope's whole
+confidence interval has that sign, and the fitted current value is on the side the trend moves
+away from, ``runs = (target - fitted_now) / slope`` runs ahead, at
+``last_ts + runs * median interval between runs``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final, Protocol
+
+from .metrics import higher_is_better
+from .stats import (
+    CP_ALPHA,
+    CP_MIN_MAGNITUDE,
+    CP_MIN_SIZE,
+    CP_WINDOW,
+    PAIRWISE_CAP,
+    change_points,
+    mann_kendall,
+    median,
+    theil_sen,
+)
+from .store import ts_to_iso
+
+#: Newest runs of a metric that ``fwmon trends`` reads and analyses.
+SERIES_WINDOW: Final = 1000
+
+#: Significance level for the trend direction.
+ALPHA: Final = 0.05
+
+Point = tuple[float, str, float]
+
+
+class SeriesSource(Protocol):
+    """What :func:`analyse_store` needs from a store."""
+
+    def series(
+        self, metric: str, branch: str | None = ..., since: Any = ..., limit: int | None = ...
+    ) -> list[Point]: ...
+
+    def metrics(self) -> list[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TrendChangePoint:
+    """A change point located in the series."""
+
+    #: Index in the analysed series of the first run at the new level.
+    index: int
+    #: That run's id.
+    run_id: str
+    #: That run's start (Unix seconds).
+    ts: float
+    #: Mean of the window before.
+    before: float
+    #: Mean of the window after.
+    after: float
+    #: Relative shift ``(after - before) / |before|`` (absolute when ``before`` is 0).
+    magnitude: float
+    #: Bonferroni-adjusted two-sided p-value.
+    p: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Projection:
+    """When the trend crosses a target."""
+
+    #: The target value.
+    target: float
+    #: Runs from the newest one until the fitted line reaches the target.
+    runs: float
+    #: Estimated time of the crossing (Unix seconds), None without a run interval.
+    eta_ts: float | None
+    #: The same as ISO 8601 UTC.
+    eta: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class TrendResult:
+    """The trend of one metric."""
+
+    #: Metric name.
+    metric: str
+    #: Runs analysed (change points).
+    n: int
+    #: Runs used for slope and Mann-Kendall (the newest ``min(n, pairwise cap)``).
+    n_fit: int
+    #: Index in the analysed series where the fit window starts.
+    fit_start: int
+    #: Start of the first and newest analysed runs (Unix seconds).
+    first_ts: float | None
+    last_ts: float | None
+    #: Value of the newest run.
+    last_value: float | None
+    #: Theil-Sen slope per run, its confidence interval, and intercept (None below 2 runs).
+    slope: float | None
+    slope_low: float | None
+    slope_high: float | None
+    intercept: float | None
+    #: Confidence level of the interval.
+    confidence: float
+    #: Mann-Kendall S, tau-b and two-sided p-value.
+    mk_s: int
+    mk_tau: float
+    mk_p: float
+    #: "up" | "down" | "flat".
+    direction: str
+    #: "better" | "worse" | "flat".
+    verdict: str
+    #: Level shifts, oldest first.
+    change_points: list[TrendChangePoint] = field(default_factory=list)
+    #: Crossing of the target, when there is one ahead.
+    projection: Projection | None = None
+    #: The target analysed against, if any.
+    target: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (non-finite numbers become None)."""
+        data = asdict(self)
+        for key, value in data.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                data[key] = None
+        return data
+
+
+def _clean(value: float | None) -> float | None:
+    return value if value is None or math.isfinite(value) else None
+
+
+def analyse(
+    series: Sequence[Point],
+    *,
+    metric: str = "",
+    target: float | None = None,
+    pairwise_cap: int = PAIRWISE_CAP,
+    confidence: float = 0.95,
+    alpha: float = ALPHA,
+    cp_window: int = CP_WINDOW,
+    cp_min_size: int = CP_MIN_SIZE,
+    cp_alpha: float = CP_ALPHA,
+    cp_min_magnitude: float = CP_MIN_MAGNITUDE,
+) -> TrendResult:
+    """Analyse a series of ``(ts, run_id, value)`` (see the module docstring)."""
+    n = len(series)
+    values = [p[2] for p in series]
+    fit = values[-pairwise_cap:] if pairwise_cap > 0 else values
+    fit_start = n - len(fit)
+    result = TrendResult(
+        metric=metric,
+        n=n,
+        n_fit=len(fit),
+        fit_start=fit_start,
+        first_ts=series[0][0] if n else None,
+        last_ts=series[-1][0] if n else None,
+        last_value=values[-1] if n else None,
+        slope=None,
+        slope_low=None,
+        slope_high=None,
+        intercept=None,
+        confidence=confidence,
+        mk_s=0,
+        mk_tau=0.0,
+        mk_p=1.0,
+        direction="flat",
+        verdict="flat",
+        target=target,
+    )
+    if len(fit) < 2:
+        return result
+    ts = theil_sen(fit, confidence)
+    mk = mann_kendall(fit)
+    result.slope, result.intercept = ts.slope, ts.intercept
+    result.slope_low, result.slope_high = _clean(ts.low), _clean(ts.high)
+    result.mk_s, result.mk_tau, result.mk_p = mk.s, mk.tau, mk.p
+    if mk.p < alpha and mk.s != 0:
+        result.direction = "up" if mk.s > 0 else "down"
+        good = (result.direction == "up") == higher_is_better(metric)
+        result.verdict = "better" if good else "worse"
+    result.change_points = [
+        TrendChangePoint(
+            index=cp.index,
+            run_id=series[cp.index][1],
+            ts=series[cp.index][0],
+            before=cp.before,
+            after=cp.after,
+            magnitude=cp.magnitude,
+            p=cp.p,
+        )
+        for cp in change_points(
+            values,
+            window=cp_window,
+            min_size=cp_min_size,
+            alpha=cp_alpha,
+            min_magnitude=cp_min_magnitude,
+        )
+    ]
+    if target is not None:
+        result.projection = _project(result, series, fit_start, target)
+    return result
+
+
+def _project(
+    result: TrendResult, series: Sequence[Point], fit_start: int, target: float
+) -> Projection | None:
+    slope, low, high = result.slope, result.slope_low, result.slope_high
+    if slope is None or result.intercept is None or low is None or high is None or slope == 0:
+        return None
+    if result.direction == "flat" or (slope > 0) != (result.direction == "up"):
+        return None
+    if not (low > 0 or high < 0):
+        return None
+    now = result.intercept + slope * (len(series) - 1 - fit_start)
+    runs = (target - now) / slope
+    if runs <= 0:
+        return None
+    gaps = [b[0] - a[0] for a, b in zip(series[fit_start:], series[fit_start + 1 :], strict=False)]
+    interval = median(gaps) if gaps else 0.0
+    eta_ts = series[-1][0] + runs * interval if interval > 0 else None
+    return Projection(
+        target=target,
+        runs=runs,
+        eta_ts=eta_ts,
+        eta=ts_to_iso(eta_ts) if eta_ts is not None and eta_ts < 32503680000 else None,
+    )
+
+
+def analyse_store(
+    store: SeriesSource,
+    metrics: Iterable[str] | None = None,
+    *,
+    branch: str | None = None,
+    since: Any = None,
+    last: int = SERIES_WINDOW,
+    targets: Mapping[str, float] | None = None,
+    **options: Any,
+) -> list[TrendResult]:
+    """Trends of ``metrics`` (default: every stored metric) read from ``store``."""
+    names = list(metrics) if metrics is not None else store.metrics()
+    results = []
+    for name in names:
+        points = store.series(name, branch=branch, since=since, limit=last)
+        target = (targets or {}).get(name)
+        results.append(analyse(points, metric=name, target=target, **options))
+    return results
+
+
+__all__ = [
+    "ALPHA",
+    "SERIES_WINDOW",
+    "Projection",
+    "TrendChangePoint",
+    "TrendResult",
+    "analyse",
+    "analyse_store",
+]
