@@ -272,7 +272,7 @@ def write_from_report(
     except (KeyError, TypeError):
         raise ConfigError("the report has no run.machine.fingerprint") from None
     entries = {
-        str(b["nodeid"]): {"samples": list(b["samples"]), "stats": dict(b.get("stats", {}))}
+        str(b["nodeid"]): {"samples": list(b["samples"]), "stats": dict(b.get("stats") or {})}
         for b in report.get("benchmarks", [])
         if isinstance(b, dict) and b.get("samples") and b.get("nodeid")
     }

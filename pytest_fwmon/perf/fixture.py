@@ -49,8 +49,8 @@ NODEID_KEY = pytest.StashKey[str]()
 PINNED_KEY = pytest.StashKey[bool]()
 #: Resource probe of an item while it runs.
 PROBE_KEY = pytest.StashKey[resources.Probe]()
-#: Outcome of an item as its phases are reported.
-OUTCOME_KEY = pytest.StashKey[str]()
+#: Phase reports of an item, for its outcome at teardown.
+REPORTS_KEY = pytest.StashKey[list[pytest.TestReport]]()
 
 
 def machine_fingerprint() -> str:
@@ -494,36 +494,38 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None]:
         probe.call_end()
 
 
-def _phase_outcome(report: pytest.TestReport, previous: str | None) -> str | None:
-    xfail = hasattr(report, "wasxfail")
-    if report.when == "call":
-        if xfail:
-            return "xfailed" if report.skipped else "xpassed"
-        return report.outcome
-    if report.failed:
-        return "error"
-    if report.when == "setup" and report.skipped:
-        return "xfailed" if xfail else "skipped"
-    return previous
+def test_outcome(reports: Sequence[pytest.TestReport]) -> str:
+    """passed | failed | error | skipped | xfailed | xpassed from a test's phase reports."""
+    outcome = "passed"
+    for report in reports:
+        xfail = hasattr(report, "wasxfail")
+        if report.when == "call":
+            outcome = ("xfailed" if report.skipped else "xpassed") if xfail else report.outcome
+        elif report.failed:
+            return "error"
+        elif report.when == "setup" and report.skipped:
+            return "xfailed" if xfail else "skipped"
+    return outcome
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """After teardown, attach the ``resource`` payload (inside fwmon's own makereport)."""
+    """After teardown, attach the ``resource`` payload (inside fwmon's own makereport).
+
+    This wrapper is the innermost, so xfail has not been applied to the report it sees yet;
+    the reports are kept and read at teardown, when the outer wrappers have updated them.
+    """
     report = yield
     probe = item.stash.get(PROBE_KEY, None)
     if probe is not None:
-        previous = item.stash.get(OUTCOME_KEY, None)
-        outcome = _phase_outcome(report, previous)
-        if previous == "error":
-            outcome = "error"
-        if outcome is not None:
-            item.stash[OUTCOME_KEY] = outcome
+        reports = item.stash.setdefault(REPORTS_KEY, [])
+        reports.append(report)
         if report.when == "teardown":
-            attach(item, "resource", probe.finish(item.nodeid, outcome or "passed"))
+            attach(item, "resource", probe.finish(item.nodeid, test_outcome(reports)))
             del item.stash[PROBE_KEY]
+            del item.stash[REPORTS_KEY]
     return report
 
 

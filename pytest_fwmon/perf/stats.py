@@ -82,8 +82,8 @@ def samples_needed(q: float, tail: int = TAIL_SAMPLES) -> int:
     """Smallest n with at least ``tail`` samples beyond quantile ``q``: n >= tail / (1 - q)."""
     if not 0.0 <= q < 1.0:
         raise ValueError(f"quantile q must be within [0, 1), got {q!r}")
-    # round away float noise before ceil: 10 / (1 - 0.95) is 199.99999999999997
-    return max(1, math.ceil(round(tail / (1.0 - q), 9)))
+    # shave float noise before ceil: 10 / (1 - 0.99999) is 1000000.0000000001
+    return max(1, math.ceil(tail / (1.0 - q) * (1.0 - 1e-9)))
 
 
 def is_conclusive(n: int, q: float, tail: int = TAIL_SAMPLES) -> bool:

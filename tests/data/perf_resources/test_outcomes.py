@@ -1,0 +1,30 @@
+"""One test per outcome, for --fwmon-resources."""
+
+import pytest
+
+
+def test_passes():
+    assert bytearray(10_000_000)
+
+
+def test_fails():
+    assert 1 == 2
+
+
+@pytest.mark.skip(reason="not today")
+def test_skipped():
+    pass
+
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("setup broke")
+
+
+def test_errors(broken):
+    pass
+
+
+@pytest.mark.xfail(reason="known", strict=True)
+def test_xfails():
+    assert 0

@@ -1,0 +1,387 @@
+"""The perf fixture and marker end to end, on the fixture projects in tests/data/perf_*."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_fwmon.environment import machine_fingerprint
+from pytest_fwmon.schema import first_error
+
+DATA = Path(__file__).parent / "data"
+PLUGIN = ("-p", "pytest_fwmon.perf.fixture", "-p", "no:cacheprovider")
+REPORT = ("--fwmon", "--fwmon-pipelines", "performance", "--fwmon-no-history")
+
+
+def copy_project(pytester: pytest.Pytester, name: str) -> Path:
+    """Copy tests/data/<name> into the pytester folder."""
+    shutil.copytree(DATA / name, pytester.path, dirs_exist_ok=True)
+    return pytester.path
+
+
+def read_report(root: Path) -> dict[str, Any]:
+    report: dict[str, Any] = json.loads((root / ".fwmon" / "report.json").read_text())
+    assert first_error("report", report) is None
+    return report
+
+
+def by_nodeid(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {e["nodeid"].split("::")[-1]: e for e in entries}
+
+
+def test_gate_pass_breach_and_inconclusive(pytester: pytest.Pytester) -> None:
+    root = copy_project(pytester, "perf_gates")
+    json_out = root / "bench.json"
+    result = pytester.runpytest(*PLUGIN, *REPORT, f"--benchmark-json={json_out}")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*perf failed: p95_ms * ms exceeds the limit 0 ms*",
+            "metric*limit*measured*95% CI*",
+            "p95_ms*0 ms*BREACH*",
+            "*perf inconclusive: p999 needs 10000 samples, got *",
+        ]
+    )
+    # nothing raised in the terminal summary: pytest-benchmark's table, then the outcome line
+    assert "INTERNALERROR" not in result.stdout.str()
+    report = read_report(root)
+    benches = by_nodeid(report["benchmarks"])
+    assert benches["test_gate_pass"]["verdict"] == "passed"
+    assert benches["test_p95_breach"]["verdict"] == "failed"
+    assert benches["test_inconclusive"]["verdict"] == "inconclusive"
+    passing = benches["test_gate_pass"]
+    assert passing["engine"] == "pytest-benchmark"
+    assert passing["n"] >= 20 and passing["n"] == passing["stats"]["n"]
+    assert {g["metric"] for g in passing["gates"]} == {"p50_ms", "min_ops", "max_mem_mb"}
+    assert all(g["passed"] for g in passing["gates"])
+    assert passing["p95_ci"][0] <= passing["stats"]["p95"] <= passing["p95_ci"][1]
+    assert passing["ops"] > 10 and passing["mem_peak_bytes"] >= 0
+    assert passing["baseline"]["status"] == "no-baseline"
+    checks = by_nodeid([c for c in report["checks"] if c["pipeline"] == "performance"])
+    assert checks["test_gate_pass"]["outcome"] == "passed"
+    assert checks["test_p95_breach"]["outcome"] == "failed"
+    assert [f["rule"] for f in checks["test_p95_breach"]["findings"]] == ["PERF001"]
+    assert checks["test_inconclusive"]["outcome"] == "error"  # inconclusive never passes
+    assert [f["rule"] for f in checks["test_inconclusive"]["findings"]] == ["PERF002"]
+    perf = report["pipelines"]["performance"]
+    assert (perf["status"], perf["passed"], perf["failed"], perf["errors"]) == ("error", 1, 1, 1)
+    assert perf["score"] == pytest.approx(33.3)
+    # our figures ride along in pytest-benchmark's own JSON
+    bench_json = {b["name"]: b for b in json.loads(json_out.read_text())["benchmarks"]}
+    assert bench_json["test_gate_pass"]["fwmon"]["verdict"] == "passed"
+    assert bench_json["test_gate_pass"]["stats"]["rounds"] == passing["n"]
+    assert "samples" not in bench_json["test_gate_pass"]["fwmon"]
+
+
+def test_perf_runs_without_the_core_report(pytester: pytest.Pytester) -> None:
+    copy_project(pytester, "perf_gates")
+    result = pytester.runpytest(*PLUGIN, "-k", "pass or breach", "--benchmark-disable")
+    # --benchmark-disable: the function runs once, nothing is measured or gated
+    result.assert_outcomes(passed=2)
+
+
+def _write_baseline(root: Path, machine: str, fast: float, slow: float, n: int = 300) -> Path:
+    path = root / ".fwmon" / "perf-baseline.json"
+    path.parent.mkdir(exist_ok=True)
+    entries = {
+        "test_base.py::test_fast": {"samples": [fast] * n, "stats": {}},
+        "test_base.py::test_slow": {"samples": [slow] * n, "stats": {}},
+    }
+    doc = {
+        "format": "fwmon-perf-baseline",
+        "version": 1,
+        "machines": {machine: {"benchmarks": entries}},
+    }
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_baseline_regression_and_stale(pytester: pytest.Pytester) -> None:
+    root = copy_project(pytester, "perf_baseline")
+    # test_fast's baseline is 1 s per call (so it got faster: stale); test_slow's is 100 ns,
+    # below what a 0.2 ms sleep can take (a regression)
+    _write_baseline(root, machine_fingerprint(), fast=1.0, slow=1e-7)
+    result = pytester.runpytest(*PLUGIN, *REPORT)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*perf failed: baseline stale: p95 is *x the baseline, faster than 0.900x*",
+            "p95 vs baseline*<= 1.1x*stale*",
+            "*perf failed: regression: p95 is *x the baseline (limit 1.100x, Mann-Whitney p=*",
+        ]
+    )
+    report = read_report(root)
+    benches = by_nodeid(report["benchmarks"])
+    fast, slow = benches["test_fast"]["baseline"], benches["test_slow"]["baseline"]
+    assert (fast["status"], slow["status"]) == ("stale", "regression")
+    assert fast["ratio"] < 0.9 and slow["ratio"] > 1.1
+    assert slow["p_value"] < 0.01 and slow["ci"][0] > 1.1
+    checks = by_nodeid(report["checks"])
+    assert [f["rule"] for f in checks["test_slow"]["findings"]] == ["PERF003"]
+    assert [f["rule"] for f in checks["test_fast"]["findings"]] == ["PERF004"]
+
+
+def test_stale_baseline_may_be_allowed(pytester: pytest.Pytester) -> None:
+    root = copy_project(pytester, "perf_baseline")
+    with (root / "pyproject.toml").open("a") as fh:
+        fh.write("fail_on_stale = false\n")
+    _write_baseline(root, machine_fingerprint(), fast=1.0, slow=1.0)
+    pytester.runpytest(*PLUGIN).assert_outcomes(passed=2)
+
+
+def test_foreign_machine_baseline_is_refused_unless_forced(pytester: pytest.Pytester) -> None:
+    root = copy_project(pytester, "perf_baseline")
+    _write_baseline(root, "0123456789abcdef", fast=1.0, slow=1e-7)
+    result = pytester.runpytest(*PLUGIN, *REPORT)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "fwmon perf: 2 perf test(s) not compared: baseline *perf-baseline.json was recorded "
+            "on machine 0123456789abcdef, this machine is *; comparison refused (write a "
+            "baseline on this machine with `fwmon perf baseline write`, or pass "
+            "--fwmon-perf-force)"
+        ]
+    )
+    report = read_report(root)
+    assert {b["baseline"]["status"] for b in report["benchmarks"]} == {"refused"}
+    assert {f["rule"] for c in report["checks"] for f in c["findings"]} == {"PERF005"}
+    forced = pytester.runpytest(*PLUGIN, "--fwmon-perf-force")
+    forced.assert_outcomes(failed=2)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param(
+            "{not json",
+            "ERROR: fwmon: *bad.json is not a usable perf baseline: invalid JSON at line 1 "
+            "column 2 (rewrite it with `fwmon perf baseline write` or delete it)",
+            id="corrupt",
+        ),
+        pytest.param(
+            '{"format": "fwmon-perf-baseline", "version": 7, "machines": {}}',
+            "ERROR: fwmon: *bad.json is not a usable perf baseline: version 7 is not "
+            "supported (1)*",
+            id="version",
+        ),
+        pytest.param(
+            '{"hello": 1}',
+            "ERROR: fwmon: *bad.json is not a usable perf baseline: it is neither a "
+            "fwmon-perf-baseline file nor a fwmon report*",
+            id="foreign-file",
+        ),
+        pytest.param(
+            '{"format": "fwmon-perf-baseline", "version": 1, "machines": {"m": {"benchmarks":'
+            ' {"t": {"samples": [-1]}}}}}',
+            "ERROR: fwmon: *bad.json is not a usable perf baseline: entry 't' has no list of "
+            "non-negative 'samples'*",
+            id="bad-samples",
+        ),
+        pytest.param(
+            None,
+            "ERROR: fwmon: perf baseline *bad.json does not exist (write one with `fwmon perf "
+            "baseline write` or fix the path)",
+            id="missing",
+        ),
+    ],
+)
+def test_unusable_baseline_is_a_usage_error(
+    pytester: pytest.Pytester, content: str | None, message: str
+) -> None:
+    root = copy_project(pytester, "perf_baseline")
+    if content is not None:
+        (root / "bad.json").write_text(content)
+    result = pytester.runpytest(*PLUGIN, "--fwmon-perf-baseline", str(root / "bad.json"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_bad_markers_are_collection_errors(pytester: pytest.Pytester) -> None:
+    copy_project(pytester, "perf_badmarker")
+    result = pytester.runpytest(*PLUGIN)
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*test_unknown_metric.py::test_unknown: @pytest.mark.perf has unknown metric or "
+            "setting 'p97_ms'; valid metrics: p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, "
+            "mean_ms, min_ops, max_mem_mb; valid settings: *",
+            "*test_negative_limit.py::test_negative: @pytest.mark.perf p95_ms must not be "
+            "negative, got -1 (valid metrics: p50_ms, *)",
+            "*test_no_fixture.py::test_without_fixture: @pytest.mark.perf needs the perf "
+            "fixture: add a `perf` argument and measure with perf(fn, *args)",
+        ]
+    )
+
+
+VALID = (
+    "valid metrics: p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, mean_ms, min_ops, max_mem_mb; "
+    "valid settings: time_budget, throughput_time, warmup_rounds, min_rounds, max_rounds, "
+    "memory, seed, max_regression, max_improvement, alpha, fail_on_stale, confidence, "
+    "sample_cap, baseline"
+)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        pytest.param(
+            "p95 = 1", f"[tool.fwmon.perf] has unknown key 'p95'; {VALID}", id="unknown-key"
+        ),
+        pytest.param(
+            "time_budget = 0",
+            "[tool.fwmon.perf] time_budget must be greater than 0, got 0",
+            id="zero-budget",
+        ),
+        pytest.param(
+            'max_regression = "ten percent"',
+            "[tool.fwmon.perf] max_regression must look like 'p95:10%' "
+            "(quantile: percent), got 'ten percent'",
+            id="bad-shift",
+        ),
+        pytest.param(
+            'max_regression = "p42:10%"',
+            "[tool.fwmon.perf] max_regression has unknown quantile 'p42'; "
+            "valid: p50, p90, p95, p99, p999",
+            id="bad-quantile",
+        ),
+        pytest.param(
+            "p99_ms = -2",
+            "[tool.fwmon.perf] p99_ms must not be negative, got -2 (valid metrics: p50_ms, "
+            "p90_ms, p95_ms, p99_ms, p999_ms, mean_ms, min_ops, max_mem_mb)",
+            id="negative-default",
+        ),
+        pytest.param(
+            "min_rounds = 2.5",
+            "[tool.fwmon.perf] min_rounds must be a whole number, got 2.5",
+            id="fractional-rounds",
+        ),
+        pytest.param(
+            "perf = 1",
+            "[tool.fwmon.perf] has unknown key 'perf'; " + VALID,
+            id="unknown-key-2",
+        ),
+    ],
+)
+def test_bad_perf_config_is_a_usage_error(
+    pytester: pytest.Pytester, table: str, message: str
+) -> None:
+    pytester.makefile(".toml", pyproject=f"[tool.fwmon.perf]\n{table}\n")
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest(*PLUGIN)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.stderr.lines[0] == f"ERROR: fwmon: {message}"
+
+
+def test_config_defaults_apply_and_markers_override_them(pytester: pytest.Pytester) -> None:
+    pytester.makefile(
+        ".toml",
+        pyproject="[tool.fwmon.perf]\np50_ms = 0\ntime_budget = 0.02\nthroughput_time = 0\n",
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_default_gate(perf):
+            perf(sum, range(10))
+
+        @pytest.mark.perf(p50_ms=1000)
+        def test_marker_wins(perf):
+            perf(sum, range(10))
+        """
+    )
+    result = pytester.runpytest(*PLUGIN)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*test_default_gate*", "*p50_ms * exceeds the limit 0 ms*"])
+
+
+def test_perf_fixture_is_used_once_and_marked_tests_must_measure(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.perf(time_budget=0.01, throughput_time=0)
+        def test_twice(perf):
+            perf(sum, range(3))
+            perf(sum, range(3))
+
+        @pytest.mark.perf(p50_ms=5)
+        def test_never(perf):
+            pass
+        """
+    )
+    result = pytester.runpytest(*PLUGIN)
+    # test_never: its call passes, then its teardown errors (pytest counts both)
+    result.assert_outcomes(passed=1, failed=1, errors=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*RuntimeError: the perf fixture can be called once per test",
+            "*@pytest.mark.perf test never called perf(fn): nothing was measured",
+        ]
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("dist", "reason"),
+    [
+        pytest.param(
+            (),
+            "*perf not run: perf tests are measured under xdist only with `--dist loadgroup`*",
+            id="load",
+        ),
+        pytest.param(
+            ("--dist", "loadgroup"),
+            "*perf not run: xdist did not apply the xdist_group pin under --dist loadgroup*",
+            id="loadgroup",
+        ),
+    ],
+)
+def test_xdist_perf_tests_are_reported_not_run(
+    pytester: pytest.Pytester, dist: tuple[str, ...], reason: str
+) -> None:
+    root = copy_project(pytester, "perf_gates")
+    result = pytester.runpytest_subprocess(*PLUGIN, *REPORT, "-n", "2", *dist, "-rs")
+    # pytest-xdist 3.8 cannot pin under pytest >= 9.2 (pytest-xdist#1386): never a silent pass
+    result.assert_outcomes(skipped=3)
+    result.stdout.fnmatch_lines([reason])
+    report = read_report(root)
+    assert {b["verdict"] for b in report["benchmarks"]} == {"not-run"}
+    assert report["pipelines"]["performance"]["status"] == "not-run"
+    assert {f["rule"] for c in report["checks"] for f in c["findings"]} == {"PERF006"}
+
+
+def test_resources_for_every_outcome(pytester: pytest.Pytester) -> None:
+    root = copy_project(pytester, "perf_resources")
+    result = pytester.runpytest(*PLUGIN, *REPORT, "--fwmon-resources")
+    result.assert_outcomes(passed=1, failed=1, skipped=1, errors=1, xfailed=1)
+    report = read_report(root)
+    res = by_nodeid(report["resources"])
+    assert {k: v["outcome"] for k, v in res.items()} == {
+        "test_passes": "passed",
+        "test_fails": "failed",
+        "test_skipped": "skipped",
+        "test_errors": "error",
+        "test_xfails": "xfailed",
+    }
+    big = res["test_passes"]
+    assert big["wall"] >= big["cpu_user"] * 0 and big["cpu_user"] >= 0
+    if big["peak_method"] == "vmhwm":  # Linux: the 10 MB bytearray shows in the call's peak
+        assert big["rss_peak"] >= big["rss_start"] + 9_000_000
+    assert big["io_read_bytes"] is not None  # Linux provides I/O counters
+    summary = report["extensions"]["resources_summary"]
+    assert summary["tests"] == 5
+    assert summary["error_rate"] == pytest.approx(2 / 3, abs=1e-6)
+    assert summary["tests_per_second"] > 0 and summary["p95_duration"] >= 0
+
+
+def test_without_the_option_no_resources_are_recorded(pytester: pytest.Pytester) -> None:
+    root = copy_project(pytester, "perf_resources")
+    pytester.runpytest(*PLUGIN, *REPORT)
+    assert read_report(root)["resources"] == []
