@@ -1,0 +1,311 @@
+"""pytest glue of the quality and integration pipelines: coverage and its items.
+
+* ``pytest_load_initial_conftests``: with ``--fwmon`` and the quality pipeline selected, start
+  coverage before conftest files and test modules are imported (as ``coverage run`` would),
+  unless pytest-cov (``--cov``) or ``coverage run`` is already measuring. The controller
+  announces a private data folder to xdist workers through ``FWMON_COVERAGE_DATA``; each
+  worker measures itself and saves its data file before it reports that it has finished.
+* fwmon's own check items run with the tracer paused (they are not the project's tests).
+* ``pytest_runtestloop`` (outermost wrapper, controller only): once every test has run,
+  combine the data, compute totals, per-file figures and diff coverage, and report one item
+  per coverage check (``pyproject.toml::fwmon[coverage]``...) through
+  ``pytest_runtest_logreport``, so they pass, fail or error like any item and count in the
+  exit status. Their :class:`~pytest_fwmon.model.CheckResult` and the coverage summary ride on
+  the reports as fwmon payloads.
+* ``pytest_fwmon_update_report``: per-module and per-command integration results go to
+  ``report["integration"]``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+from typing import Any, Literal
+
+import pytest
+
+from .checks.complexity import validate_quality_section
+from .checks.coverage import (
+    DATA_ENV,
+    PROJECT_FILE,
+    CoverageUnavailable,
+    Measurement,
+    Summary,
+    Thresholds,
+    changed_lines,
+    diff_coverage,
+    evaluate,
+    json_data,
+    summarise,
+    worker_data_dir,
+)
+from .checks.integration import integration_entries
+from .config import load_config
+from .errors import ConfigError
+from .items import REPORT_ATTR
+from .model import PIPELINES, CheckResult
+
+
+class QualityState:
+    """What this plugin keeps for one pytest process (in ``config.stash``)."""
+
+    def __init__(self, measurement: Measurement, values: dict[str, Any], worker: bool) -> None:
+        self.measurement = measurement
+        #: Validated ``[tool.fwmon.quality]`` values.
+        self.values = values
+        self.worker = worker
+        #: Coverage summary shown in the terminal (controller).
+        self.summary: Summary | None = None
+        self.results: list[CheckResult] = []
+
+
+STATE_KEY = pytest.StashKey[QualityState]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--fwmon-coverage/--fwmon-no-coverage``, ``--fwmon-diff-base``, ``--fwmon-packaging``."""
+    group = parser.getgroup("fwmon", "fwmon quality checks")
+    group.addoption(
+        "--fwmon-coverage",
+        dest="fwmon_coverage",
+        action="store_true",
+        default=None,
+        help="measure line and branch coverage of the tests (default: [tool.fwmon.quality] "
+        "coverage, true)",
+    )
+    group.addoption(
+        "--fwmon-no-coverage",
+        dest="fwmon_coverage",
+        action="store_false",
+        help="do not measure coverage",
+    )
+    group.addoption(
+        "--fwmon-diff-base",
+        metavar="REF",
+        default=None,
+        help="report coverage of the lines changed since the merge base with REF",
+    )
+    group.addoption(
+        "--fwmon-packaging",
+        action="store_true",
+        default=False,
+        help="build the wheel and check its contents and metadata (slow)",
+    )
+
+
+def _selected(early_config: pytest.Config) -> tuple[bool, dict[str, Any]]:
+    """Whether coverage is on for this run, and the quality values."""
+    options = early_config.known_args_namespace
+    if not getattr(options, "fwmon", False):
+        return False, {}
+    try:
+        config = load_config(early_config.rootpath)
+        values = validate_quality_section(config.raw_sections.get("quality", {}))
+    except ConfigError as exc:
+        raise pytest.UsageError(f"fwmon: {exc.one_line()}") from None
+    text = getattr(options, "fwmon_pipelines", None)
+    if text:
+        pipelines = [p.strip() for p in str(text).split(",") if p.strip() in PIPELINES]
+    else:
+        pipelines = config.list("", "pipelines")
+    wanted = getattr(options, "fwmon_coverage", None)
+    enabled = values["coverage"] if wanted is None else bool(wanted)
+    return bool(enabled) and "quality" in pipelines, values
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> None:
+    """Start measuring before conftest files and test modules are imported."""
+    enabled, values = _selected(early_config)
+    if not enabled:
+        return
+    worker = "PYTEST_XDIST_WORKER" in os.environ
+    measurement = Measurement(
+        early_config.rootpath, branch=bool(values["branch"]), rcfile=str(values["coverage_rcfile"])
+    )
+    options = early_config.known_args_namespace
+    pytest_cov = bool(getattr(options, "cov_source", None)) and not getattr(
+        options, "no_cov", False
+    )
+    state = QualityState(measurement, values, worker)
+    early_config.stash[STATE_KEY] = state
+    if pytest_cov:
+        measurement.mode = "pytest-cov"  # adopted at the end, from pytest-cov's plugin
+        return
+    import coverage
+
+    current = coverage.Coverage.current()
+    if current is not None:
+        measurement.adopt(current, "coverage-run")
+        return
+    if worker:
+        data_dir = worker_data_dir()
+        if data_dir is not None:
+            measurement.start(data_dir)
+        return
+    measurement.start()
+    assert measurement.data_dir is not None
+    # Inherited by xdist workers (and by nothing else fwmon starts: probes drop it).
+    os.environ[DATA_ENV] = str(measurement.data_dir)
+
+
+def _state(config: pytest.Config) -> QualityState | None:
+    return config.stash.get(STATE_KEY, None)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, Any, Any]:
+    """Pause the tracer while fwmon's own check items run."""
+    state = _state(item.config)
+    ours = state is not None and "fwmon" in item.keywords and state.measurement.measuring
+    if ours:
+        assert state is not None
+        state.measurement.pause()
+    try:
+        return (yield)
+    finally:
+        if ours:
+            assert state is not None
+            state.measurement.resume()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
+    """After every test (and pytest-cov's own finish): report the coverage items."""
+    result = yield
+    state = _state(session.config)
+    if state is None:
+        return result
+    if state.worker:
+        state.measurement.stop()
+        return result
+    if session.config.option.collectonly:
+        state.measurement.stop()
+        state.measurement.cleanup()
+        return result
+    try:
+        state.results = _finish(session.config, state)
+    finally:
+        state.measurement.cleanup()
+        os.environ.pop(DATA_ENV, None)
+    session.testscollected += len(state.results)  # keeps the progress column right
+    for check in state.results:
+        _log_item(session, check, state)
+    return result
+
+
+def _finish(config: pytest.Config, state: QualityState) -> list[CheckResult]:
+    measurement = state.measurement
+    thresholds = Thresholds.from_section(state.values)
+    base = config.getoption("fwmon_diff_base") or str(state.values["diff_base"])
+    try:
+        if measurement.mode == "pytest-cov":
+            plugin = config.pluginmanager.get_plugin("_cov")
+            controller = getattr(plugin, "cov_controller", None)
+            cov = getattr(controller, "cov", None)
+            if cov is None:
+                raise CoverageUnavailable("pytest-cov is active but did not measure (no --cov?)")
+            measurement.adopt(cov, "pytest-cov")
+        else:
+            measurement.stop()
+        summary = summarise(json_data(measurement.combined()), config.rootpath, measurement.mode)
+    except CoverageUnavailable as exc:
+        return evaluate(None, thresholds, diff_base=base, error=str(exc))
+    state.summary = summary
+    diff_error = None
+    if base:
+        try:
+            changed, merge = changed_lines(config.rootpath, base)
+            diff_coverage(summary, changed, base, merge)
+        except ConfigError as exc:
+            diff_error = f"diff coverage: {exc.one_line()}"
+    return evaluate(summary, thresholds, diff_base=base, diff_error=diff_error)
+
+
+def _longrepr(check: CheckResult) -> str:
+    lines = [
+        f"{f.rule} {f.path}{':' + str(f.line) if f.line else ''}: {f.message}"
+        for f in check.findings
+        if f.severity != "info"
+    ]
+    return "\n".join(lines) or "failed"
+
+
+def _log_item(session: pytest.Session, check: CheckResult, state: QualityState) -> None:
+    """Report one project-level item as pytest reports a test: logstart, 3 phases, logfinish."""
+    hook = session.config.hook
+    location = (PROJECT_FILE, None, check.nodeid.partition("::")[2])
+    keywords: dict[str, Literal[1]] = {
+        "fwmon": 1,
+        "fwmon_quality": 1,
+        check.nodeid.partition("::")[2]: 1,
+    }
+    hook.pytest_runtest_logstart(nodeid=check.nodeid, location=location)
+    payloads: list[tuple[str, dict[str, Any]]] = [("check", check.to_dict())]
+    if check.checker == "coverage" and state.summary is not None:
+        payloads.insert(0, ("coverage", state.summary.report))
+    phases: list[tuple[str, str, Any]]
+    if check.outcome == "error":
+        phases = [("setup", "failed", f"fwmon: {check.reason}"), ("teardown", "passed", None)]
+    else:
+        call = "failed" if check.outcome == "failed" else "passed"
+        phases = [
+            ("setup", "passed", None),
+            ("call", call, _longrepr(check) if call == "failed" else None),
+            ("teardown", "passed", None),
+        ]
+    for when, outcome, longrepr in phases:
+        report = pytest.TestReport(
+            check.nodeid,
+            location,
+            keywords,
+            outcome,  # type: ignore[arg-type]
+            longrepr,
+            when,  # type: ignore[arg-type]
+            duration=check.duration if when == "call" else 0.0,
+        )
+        if when == ("setup" if check.outcome == "error" else "call"):
+            setattr(report, REPORT_ATTR, payloads)
+        hook.pytest_runtest_logreport(report=report)
+    hook.pytest_runtest_logfinish(nodeid=check.nodeid, location=location)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """One line of coverage totals (and diff coverage) under the test summary."""
+    state = _state(config)
+    if state is None or state.worker or state.summary is None:
+        return
+    report = state.summary.report
+    text = (
+        f"fwmon coverage ({report['source']}): lines {_pct(report['line_percent'])} "
+        f"({report['covered_lines']}/{report['total_lines']})"
+    )
+    if report["branch"]:
+        text += (
+            f", branches {_pct(report['branch_percent'])} "
+            f"({report['covered_branches']}/{report['total_branches']})"
+        )
+    diff = report.get("diff")
+    if diff:
+        text += (
+            f"; diff since {diff['base']}: {_pct(diff['percent'])} "
+            f"({diff['covered_lines']}/{diff['changed_lines']} changed lines)"
+        )
+    terminalreporter.write_line(text)
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}%"
+
+
+def pytest_fwmon_update_report(config: pytest.Config, report: dict[str, Any]) -> None:
+    """Integration results per module, command and wheel go to ``report["integration"]``."""
+    existing = {(e.get("kind"), e.get("name")) for e in report.get("integration", [])}
+    for check in report.get("checks", []):
+        for entry in integration_entries(check):
+            if (entry.get("kind"), entry.get("name")) not in existing:
+                report.setdefault("integration", []).append(entry)

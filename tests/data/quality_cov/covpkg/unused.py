@@ -1,0 +1,8 @@
+"""Never imported by the tests."""
+
+
+def nothing(x):
+    """Not run."""
+    if x:
+        return 1
+    return 0

@@ -1,0 +1,380 @@
+"""Coverage in the same pytest run: parity with coverage.py and diff-cover, items, errors.
+
+Each test runs pytest in a subprocess (coverage must start before the project is imported,
+and this suite may itself run under coverage).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_fwmon.checks.coverage import (
+    Summary,
+    Thresholds,
+    _ranges,
+    diff_coverage,
+    evaluate,
+)
+from pytest_fwmon.schema import first_error
+
+DATA = Path(__file__).parent / "data" / "quality_cov"
+PYTHON = sys.executable
+FWMON = ["--fwmon", "-p", "pytest_fwmon.quality_plugin", "--fwmon-pipelines", "quality"]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "covproj"
+    shutil.copytree(DATA, root, ignore=shutil.ignore_patterns("__pycache__", ".fwmon"))
+    return root
+
+
+def run(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COV_CORE", "COVERAGE"))}
+    env.pop("FWMON_COVERAGE_DATA", None)
+    env.pop("PYTEST_XDIST_WORKER", None)
+    env.pop("PYTEST_ADDOPTS", None)
+    done = subprocess.run(
+        args, cwd=root, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    if check and done.returncode not in (0, 1):
+        raise AssertionError(f"{args} exited {done.returncode}\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def fwmon(root: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    done = run(root, PYTHON, "-m", "pytest", "-p", "no:cacheprovider", *FWMON, *args)
+    report = json.loads((root / ".fwmon" / "report.json").read_text(encoding="utf-8"))
+    assert first_error("report", report) is None
+    return done, report
+
+
+def coverage_json(root: Path) -> dict[str, Any]:
+    """`coverage run --branch -m pytest` then `coverage json`, in a copy of the project."""
+    reference = root.parent / "reference"
+    shutil.copytree(root, reference, ignore=shutil.ignore_patterns(".fwmon", ".coverage*"))
+    run(
+        reference,
+        PYTHON,
+        "-m",
+        "coverage",
+        "run",
+        "--branch",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    )
+    run(reference, PYTHON, "-m", "coverage", "json", "-q", "-o", "coverage.json")
+    data: dict[str, Any] = json.loads((reference / "coverage.json").read_text(encoding="utf-8"))
+    return data
+
+
+def totals(coverage: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "covered_lines": coverage["covered_lines"],
+        "num_statements": coverage["total_lines"],
+        "covered_branches": coverage["covered_branches"],
+        "num_branches": coverage["total_branches"],
+        "missing_lines": coverage["missing_lines"],
+        "num_partial_branches": coverage["partial_branches"],
+        "percent_covered": coverage["percent"],
+    }
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("ref") / "covproj"
+    shutil.copytree(DATA, root, ignore=shutil.ignore_patterns("__pycache__", ".fwmon"))
+    return coverage_json(root)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "xdist", [pytest.param([], id="serial"), pytest.param(["-n", "2"], id="n2")]
+)
+def test_totals_equal_coverage_run(
+    project: Path, reference: dict[str, Any], xdist: list[str]
+) -> None:
+    done, report = fwmon(project, *xdist)
+    assert done.returncode == 0, done.stdout
+    expected = {k: reference["totals"][k] for k in totals(report["coverage"])}
+    assert totals(report["coverage"]) == expected
+    files = {
+        path: (
+            info["covered_lines"],
+            info["total_lines"],
+            info["covered_branches"],
+            info["total_branches"],
+        )
+        for path, info in report["coverage"]["files"].items()
+    }
+    assert files == {
+        path: (
+            s["summary"]["covered_lines"],
+            s["summary"]["num_statements"],
+            s["summary"]["covered_branches"],
+            s["summary"]["num_branches"],
+        )
+        for path, s in reference["files"].items()
+    }
+    assert report["coverage"]["source"] == "fwmon"
+    (check,) = [c for c in report["checks"] if c["checker"] == "coverage"]
+    assert (check["nodeid"], check["outcome"], check["pipeline"]) == (
+        "pyproject.toml::fwmon[coverage]",
+        "passed",
+        "quality",
+    )
+    assert "fwmon coverage (fwmon): lines 76.92% (20/26), branches 71.43% (10/14)" in done.stdout
+    assert report["tests"]["total"] == 7  # the coverage item is not counted as a test
+
+
+@pytest.mark.slow
+def test_pytest_cov_data_is_reused(project: Path, reference: dict[str, Any]) -> None:
+    done, report = fwmon(project, "--cov=covpkg", "--cov-branch", "--cov-report=")
+    assert done.returncode == 0, done.stdout
+    assert report["coverage"]["source"] == "pytest-cov"
+    assert totals(report["coverage"]) == {
+        k: reference["totals"][k] for k in totals(report["coverage"])
+    }
+
+
+def test_thresholds_are_items_that_fail(project: Path) -> None:
+    with (project / "pyproject.toml").open("a", encoding="utf-8") as fh:
+        fh.write("\n[tool.fwmon.quality]\nmin_line = 80\nmin_branch = 70\nmin_file = 50\n")
+    done, report = fwmon(project, "-v")
+    assert done.returncode == 1
+    outcomes = {c["nodeid"]: c["outcome"] for c in report["checks"] if "coverage" in c["checker"]}
+    assert outcomes == {
+        "pyproject.toml::fwmon[coverage]": "passed",
+        "pyproject.toml::fwmon[coverage-line]": "failed",
+        "pyproject.toml::fwmon[coverage-branch]": "passed",
+        "pyproject.toml::fwmon[coverage-files]": "failed",
+    }
+    assert "pyproject.toml::fwmon[coverage-line] FAILED" in done.stdout
+    assert "COV101 pyproject.toml: line coverage 76.92% (20/26 lines) is below 80%" in done.stdout
+    files = next(c for c in report["checks"] if c["checker"] == "coverage-files")
+    assert [(f["rule"], f["path"]) for f in files["findings"]] == [("COV103", "covpkg/unused.py")]
+    assert report["pipelines"]["quality"]["status"] == "fail"
+
+
+def test_no_data_is_an_error_item_never_a_pass(project: Path) -> None:
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text(encoding="utf-8").replace('source = ["covpkg"]', 'source = ["nosuch"]'),
+        encoding="utf-8",
+    )
+    done, report = fwmon(project)
+    assert done.returncode == 1
+    (check,) = [c for c in report["checks"] if c["checker"] == "coverage"]
+    assert check["outcome"] == "error"
+    assert check["reason"] == "coverage has no data: No data to report."
+    assert "ERROR pyproject.toml::fwmon[coverage] - fwmon: coverage has no data" in done.stdout
+
+
+def test_deleted_data_file_is_an_error_item(project: Path) -> None:
+    (project / "tests" / "test_zz_cleanup.py").write_text(
+        "import os, shutil\n\n\ndef test_cleanup():\n"
+        "    shutil.rmtree(os.environ['FWMON_COVERAGE_DATA'])\n",
+        encoding="utf-8",
+    )
+    done, report = fwmon(project)
+    assert done.returncode == 1
+    (check,) = [c for c in report["checks"] if c["checker"] == "coverage"]
+    assert check["outcome"] == "error"
+    assert check["reason"].startswith("coverage could not save its data file: ")
+    assert report["coverage"] is None
+
+
+def test_no_coverage_option(project: Path) -> None:
+    done, report = fwmon(project, "--fwmon-no-coverage")
+    assert done.returncode == 0
+    assert report["coverage"] is None
+    assert not [c for c in report["checks"] if "coverage" in c["checker"]]
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.mark.slow
+def test_diff_coverage_equals_diff_cover(project: Path) -> None:
+    (project / ".gitignore").write_text(".fwmon/\n.coverage*\ncoverage.*\n__pycache__/\n")
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", ".")
+    git(project, "commit", "-q", "-m", "base")
+    git(project, "checkout", "-q", "-b", "feature")
+    shapes = project / "covpkg" / "shapes.py"
+    text = shapes.read_text(encoding="utf-8")
+    # a covered change, an uncovered change, and new code half covered by a new test
+    text = text.replace(
+        "        return size * size\n", "        side = size\n        return side * side\n", 1
+    )
+    text = text.replace(
+        "    return 2 * math.pi * size\n",
+        "    circumference = 2 * math.pi\n    return circumference * size\n",
+    )
+    text += (
+        "\n\ndef scale(values, factor):\n"
+        '    """New code: the negative branch is not tested."""\n'
+        "    if factor < 0:\n"
+        "        raise ValueError(factor)\n"
+        "    return [v * factor for v in values]\n"
+    )
+    shapes.write_text(text, encoding="utf-8")
+    (project / "tests" / "test_scale.py").write_text(
+        "from covpkg.shapes import scale\n\n\ndef test_scale():\n    assert scale([1], 2) == [2]\n"
+    )
+    git(project, "add", ".")
+    git(project, "commit", "-q", "-m", "feature")
+
+    done, report = fwmon(project, "--fwmon-diff-base", "main")
+    assert done.returncode == 0, done.stdout
+    diff = report["coverage"]["diff"]
+
+    reference = project.parent / "reference"
+    shutil.copytree(project, reference, ignore=shutil.ignore_patterns(".fwmon", ".coverage*"))
+    run(
+        reference,
+        PYTHON,
+        "-m",
+        "coverage",
+        "run",
+        "--branch",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    )
+    run(reference, PYTHON, "-m", "coverage", "xml", "-q", "-o", "coverage.xml")
+    run(
+        reference,
+        PYTHON,
+        "-m",
+        "diff_cover.diff_cover_tool",
+        "coverage.xml",
+        "--compare-branch",
+        "main",
+        "--total-percent-float",
+        "--format",
+        "json:diff.json",
+    )
+    expected = json.loads((reference / "diff.json").read_text(encoding="utf-8"))
+    assert diff["percent"] == expected["total_percent_covered"]
+    assert diff["changed_lines"] == expected["total_num_lines"]
+    assert diff["changed_lines"] - diff["covered_lines"] == expected["total_num_violations"]
+    assert diff["uncovered"] == {
+        path: stats["violation_lines"]
+        for path, stats in expected["src_stats"].items()
+        if stats["violation_lines"]
+    }
+    assert diff["uncovered"] == {"covpkg/shapes.py": [22, 23, 40]}
+    assert diff["base"] == "main" and len(diff["merge_base"]) == 40
+    item = next(c for c in report["checks"] if c["checker"] == "diff-coverage")
+    assert item["outcome"] == "passed"
+    assert [(f["rule"], f["line"], f["severity"]) for f in item["findings"]] == [
+        ("COV105", 22, "info")
+    ]
+    assert item["findings"][0]["message"] == "3 changed line(s) not covered: 22-23, 40"
+
+
+def test_unknown_diff_base_is_an_error_item(project: Path) -> None:
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", ".")
+    git(project, "commit", "-q", "-m", "base")
+    done, report = fwmon(project, "--fwmon-diff-base", "origin/nope")
+    assert done.returncode == 1
+    item = next(c for c in report["checks"] if c["checker"] == "diff-coverage")
+    assert item["outcome"] == "error"
+    assert item["reason"].startswith("diff coverage: base ref 'origin/nope' is not known to git")
+
+
+def _summary() -> Summary:
+    report = {
+        "source": "fwmon",
+        "branch": True,
+        "percent": 50.0,
+        "line_percent": 60.0,
+        "branch_percent": 40.0,
+        "covered_lines": 6,
+        "total_lines": 10,
+        "covered_branches": 2,
+        "total_branches": 5,
+        "files": {"a.py": {"line_percent": 60.0, "covered_lines": 6, "total_lines": 10}},
+        "diff": None,
+    }
+    return Summary(report, executed={"a.py": {1, 2, 3}}, missing={"a.py": {4, 5}})
+
+
+def test_diff_coverage_counts_only_measured_lines() -> None:
+    summary = _summary()
+    diff = diff_coverage(summary, {"a.py": {2, 4, 9}, "README.md": {1}}, "main")
+    assert (diff["changed_lines"], diff["covered_lines"], diff["percent"]) == (2, 1, 50.0)
+    assert diff["uncovered"] == {"a.py": [4]}
+    assert summary.report["diff"] is diff
+    empty = diff_coverage(_summary(), {"a.py": {9}}, "main")
+    assert (empty["changed_lines"], empty["percent"]) == (0, None)
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "outcomes"),
+    [
+        pytest.param(Thresholds(), {"coverage": "passed"}, id="none"),
+        pytest.param(
+            Thresholds(min_line=60, min_branch=41),
+            {"coverage": "passed", "coverage-line": "passed", "coverage-branch": "failed"},
+            id="line-and-branch",
+        ),
+        pytest.param(
+            Thresholds(min_file=61), {"coverage": "passed", "coverage-files": "failed"}, id="file"
+        ),
+    ],
+)
+def test_evaluate(thresholds: Thresholds, outcomes: dict[str, str]) -> None:
+    results = evaluate(_summary(), thresholds)
+    assert {r.checker: r.outcome for r in results} == outcomes
+    assert all(r.pipeline == "quality" for r in results)
+
+
+def test_evaluate_without_data_errors_every_item() -> None:
+    results = evaluate(None, Thresholds(min_line=80), diff_base="main", error="no data here")
+    assert [(r.checker, r.outcome, r.reason) for r in results] == [
+        ("coverage", "error", "no data here"),
+        ("coverage-line", "error", "no data here"),
+        ("diff-coverage", "error", "no data here"),
+    ]
+
+
+def test_min_diff_fails_the_diff_item() -> None:
+    summary = _summary()
+    diff_coverage(summary, {"a.py": {2, 4}}, "main")
+    (diff_item,) = [
+        r
+        for r in evaluate(summary, Thresholds(min_diff=80), diff_base="main")
+        if r.checker == "diff-coverage"
+    ]
+    assert diff_item.outcome == "failed"
+    assert [f.rule for f in diff_item.findings] == ["COV104", "COV105"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "text"),
+    [([1], "1"), ([1, 2, 3], "1-3"), ([1, 3, 4, 9], "1, 3-4, 9")],
+)
+def test_ranges(lines: list[int], text: str) -> None:
+    assert _ranges(lines) == text
