@@ -210,7 +210,7 @@ def test_maintainability_accepts_ranks(raw: dict[str, object], expected: float) 
         ),
         pytest.param(
             {"min_line": 101},
-            "[tool.fwmon.quality] min_line must be at most 100, got 101.0",
+            "[tool.fwmon.quality] min_line must be at most 100, got 101",
             id="over-100",
         ),
     ],
