@@ -320,7 +320,7 @@ def test_section_defaults_and_checkers(tmp_path: Path, monkeypatch: pytest.Monke
         ),
         pytest.param(
             {"import_timeout": 0},
-            "[tool.fwmon.integration] import_timeout must be at least 0.1, got 0.0",
+            "[tool.fwmon.integration] import_timeout must be at least 0.1, got 0",
             id="zero-timeout",
         ),
         pytest.param(
