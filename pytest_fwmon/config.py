@@ -57,6 +57,9 @@ SPEC: Final[dict[str, dict[str, Key]]] = {
         "cache": Key(True, "bool", help="replay results of unchanged files from the cache"),
         "cache_dir": Key(".fwmon/cache", "str", help="folder of the content-hash cache"),
         "workers": Key(1, "int", minimum=0, help="processes for static checkers; 0 = one per core"),
+        "baseline": Key(
+            "fwmon-baseline.json", "str", help="baseline of known findings (used when it exists)"
+        ),
         "history": Key(True, "bool", help="append each run to the history store"),
         "history_url": Key("", "str", help="history store: a path or postgresql:// URL"),
     },

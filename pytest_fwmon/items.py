@@ -90,6 +90,17 @@ def format_table(failure: CheckFailed, where: str, show_path: bool = False) -> s
     return "\n".join(lines)
 
 
+def threshold_text(checker: object) -> str:
+    """How a checker's failing threshold reads in a failure table."""
+    severity = getattr(checker, "fail_on_severity", None)
+    confidence = getattr(checker, "fail_on_confidence", None)
+    if severity and confidence:
+        return f"at or above {severity} severity and {confidence} confidence"
+    if severity:
+        return f"at or above {severity} severity"
+    return "at or above the threshold"
+
+
 class _FwmonItemBase(pytest.Item):
     """Common behaviour of file and project items."""
 
@@ -166,14 +177,7 @@ class FwmonItem(_FwmonItemBase):
         return self.fwmon.runner.checkers[self.checker_index].checker.fails(finding)
 
     def _threshold(self) -> str:
-        checker = self.fwmon.runner.checkers[self.checker_index].checker
-        severity = getattr(checker, "fail_on_severity", None)
-        confidence = getattr(checker, "fail_on_confidence", None)
-        if severity and confidence:
-            return f"at or above {severity} severity and {confidence} confidence"
-        if severity:
-            return f"at or above {severity} severity"
-        return "at or above the threshold"
+        return threshold_text(self.fwmon.runner.checkers[self.checker_index].checker)
 
 
 class FwmonProjectItem(_FwmonItemBase):
@@ -185,14 +189,18 @@ class FwmonProjectItem(_FwmonItemBase):
         checker = self.fwmon.runner.project_checkers[checker_index]
         self._init(checker.pipeline, checker.name)
 
-    def _fails(self, finding: Finding) -> bool:
-        return False  # project checkers decide their outcome themselves
+    def runtest(self) -> None:
+        # project checkers decide their outcome themselves; a failure whose every finding is
+        # baselined or waived passes
+        result = self.result
+        assert result is not None
+        new = [f for f in result.findings if f.status == "new"]
+        if result.outcome == "failed" and (new or not result.findings):
+            raise CheckFailed(self.checker_name, new, len(result.findings), self._threshold())
 
     def _describe_failure(self, failure: CheckFailed) -> str:
         result = self.result
         assert result is not None
-        if not failure.failing:
-            failure.failing = [f for f in result.findings if f.status == "new"]
         return format_table(failure, "the project", show_path=True)
 
 

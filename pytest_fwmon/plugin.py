@@ -16,6 +16,9 @@ from . import hookspec
 from .model import PIPELINES
 from .session import SESSION_KEY, FwmonSession
 
+#: Glue modules of the perf/resources and coverage/quality parts, loaded with fwmon.
+pytest_plugins = ["pytest_fwmon.perf.fixture", "pytest_fwmon.quality_plugin"]
+
 MARKERS = {
     "fwmon": "an fwmon check item (added by --fwmon)",
     **{f"fwmon_{p}": f"an fwmon check item of the {p} pipeline" for p in PIPELINES},
@@ -46,6 +49,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="processes for static checkers (0 = one per core, 1 = none)")
     group.addoption("--fwmon-option", metavar="SECTION.KEY=VALUE", action="append", default=[],
                     help="override one [tool.fwmon] key, e.g. security.fail_on_severity=high")
+    group.addoption("--fwmon-baseline", metavar="PATH", default=None,
+                    help="baseline of known findings (default: fwmon-baseline.json if present)")
     group.addoption("--fwmon-history", metavar="URL", default=None,
                     help="history store: a SQLite path or postgresql:// URL")
     group.addoption("--fwmon-no-history", action="store_true", default=False,

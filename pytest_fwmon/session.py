@@ -8,6 +8,7 @@ the history once.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import time
@@ -22,8 +23,9 @@ from .cache import ResultCache
 from .checks.registry import file_checkers, project_checkers
 from .config import FwmonConfig, load_config
 from .environment import ci_info, git_info, machine_info, utc_now, versions
-from .errors import ConfigError
+from .errors import ConfigError, FwmonError
 from .files import relative
+from .gate.baseline import Baseline, classify, load_baseline
 from .items import (
     REPORT_ATTR,
     FwmonFile,
@@ -73,6 +75,8 @@ class FwmonSession:
             cli["workers"] = config.getoption("fwmon_workers")
         if config.getoption("fwmon_no_history"):
             cli["history"] = False
+        if config.getoption("fwmon_baseline"):
+            cli["baseline"] = config.getoption("fwmon_baseline")
         if config.getoption("fwmon_history"):
             cli["history_url"] = config.getoption("fwmon_history")
         try:
@@ -82,6 +86,7 @@ class FwmonSession:
         chosen = _parse_pipelines(config.getoption("fwmon_pipelines"))
         self.pipelines: list[str] = chosen or self.config.list("", "pipelines")
         self.report_path = self._resolve(self.config.str("", "report"))
+        self.baseline = self._load_baseline(explicit=bool(config.getoption("fwmon_baseline")))
         self.cache = ResultCache(
             self._resolve(self.config.str("", "cache_dir")), self.config.bool("", "cache")
         )
@@ -109,6 +114,7 @@ class FwmonSession:
         self.test_durations: dict[str, float] = {}
         self.messages: list[str] = []
         self.report_written: Path | None = None
+        self.history_recorded = False
         if not self.is_worker:
             self._check_report_path()
 
@@ -132,6 +138,26 @@ class FwmonSession:
                 f"fwmon: cannot write the report to {self.report_path}: not writable "
                 "(choose another path with --fwmon-report)"
             )
+
+    def _load_baseline(self, explicit: bool) -> Baseline | None:
+        path = self._resolve(self.config.str("", "baseline"))
+        if not explicit and not path.exists():
+            return None
+        try:
+            return load_baseline(path)
+        except ConfigError as exc:
+            raise pytest.UsageError(f"fwmon: {exc.one_line()}") from None
+
+    def _apply_baseline(self, result: CheckResult) -> CheckResult:
+        """Mark findings known to the baseline (or waived) so they do not fail the item."""
+        if self.baseline is None or not result.findings:
+            return result
+        dicts = [{"fingerprint": f.fingerprint, "status": f.status, "rule": f.rule,
+                  "path": f.path, "checker": f.checker} for f in result.findings]
+        classify(dicts, self.baseline, dt.date.today())
+        for finding, data in zip(result.findings, dicts, strict=True):
+            finding.status = data["status"]
+        return result
 
     def relpath(self, path: Path) -> str:
         """Repository-relative POSIX path."""
@@ -190,10 +216,12 @@ class FwmonSession:
             ]
             self.runner.prepare(pairs)
         if isinstance(item, FwmonItem):
-            return self.runner.file_result(item.checker_index, item.relpath, item.nodeid)
-        assert isinstance(item, FwmonProjectItem)
-        checker = self.runner.project_checkers[item.checker_index]
-        return self.runner.project_result(checker, item.nodeid)
+            result = self.runner.file_result(item.checker_index, item.relpath, item.nodeid)
+        else:
+            assert isinstance(item, FwmonProjectItem)
+            checker = self.runner.project_checkers[item.checker_index]
+            result = self.runner.project_result(checker, item.nodeid)
+        return self._apply_baseline(result)
 
     def on_makereport(self, item: pytest.Item, report: pytest.TestReport) -> None:
         """Attach the item's result (and new cache entries) to its report."""
@@ -339,6 +367,24 @@ class FwmonSession:
             self.messages.append(f"fwmon: cannot write the cache {self.cache.path}: {exc}")
         self.messages.extend(dict.fromkeys(self.cache.warnings))
         self.report = report
+        if self.report_written is not None and self.config.bool("", "history"):
+            self._record_history(report)
+
+    def _record_history(self, report: dict[str, Any]) -> None:
+        """Append the run to the history store; a store problem is a message, not a crash."""
+        from .history import open_store
+
+        url = self.config.str("", "history_url") or None
+        try:
+            store = open_store(url, self.config.root)
+            try:
+                store.add_run(report)
+            finally:
+                store.close()
+        except FwmonError as exc:
+            self.messages.append(f"fwmon: the run was not added to the history: {exc.one_line()}")
+            return
+        self.history_recorded = True
 
     def _dump_invalid(self, report: dict[str, Any]) -> None:
         path = self.report_path.with_suffix(".invalid.json")

@@ -1,0 +1,113 @@
+"""``fwmon example``: the main job, end to end, on the bundled example project.
+
+Copies ``demoapp`` (shipped inside fwmon) into a folder, then runs what a CI job runs:
+
+1. ``pytest --fwmon`` in it: the tests, every pipeline, the report and the scorecard;
+2. ``fwmon gate`` with the ``default`` policy and the project's ``fwmon-baseline.json``, which
+   knows one finding (pickle in ``storage.py``) but not the other (``shell=True`` in
+   ``api.py``), so the verdict shows a baselined finding passing and a new one blocking;
+3. ``fwmon dashboard build``: the static dashboard, whose path it prints.
+
+It exits 0 when every step ran and wrote its output (a *blocked* verdict is the expected
+outcome of the example, not a failure of the job), and with the failing step's exit code
+otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import EXIT_OK, ConfigError
+
+
+def register(subparsers: Any) -> None:
+    """Add ``fwmon example``."""
+    parser = subparsers.add_parser(
+        "example",
+        help="run the main job (tests, report, gate, dashboard) on the bundled example",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("fwmon-example"),
+        help="where to copy the example project (default: ./fwmon-example; replaced if present)",
+    )
+    parser.set_defaults(func=run)
+
+
+def _step(title: str, command: list[str], cwd: Path, env: dict[str, str]) -> int:
+    print(f"\n$ {' '.join(command)}    # {title}", flush=True)
+    return subprocess.run(command, cwd=cwd, env=env, check=False).returncode
+
+
+def copy_example(target: Path) -> Path:
+    """Copy the bundled example project to ``target`` (replacing an earlier copy)."""
+    source = resources.files("pytest_fwmon").joinpath("example_project")
+    if target.exists():
+        if not (target / "pyproject.toml").exists() or not (target / "src" / "demoapp").exists():
+            raise ConfigError(
+                f"{target} exists and is not an earlier fwmon example",
+                hint="choose another folder with --dir",
+            )
+        shutil.rmtree(target)
+    with resources.as_file(source) as folder:
+        shutil.copytree(folder, target, ignore=shutil.ignore_patterns("__pycache__", ".fwmon"))
+    return target
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the three steps and summarise where their outputs are."""
+    target = copy_example(args.dir.resolve())
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(target / "src"), env.get("PYTHONPATH")]))
+    env.pop("GITHUB_ACTIONS", None)  # the example never writes into a real CI job's outputs
+    python = sys.executable
+    print(f"fwmon example: project copied to {target}")
+
+    tests = _step("tests + fwmon pipelines", [python, "-m", "pytest", "--fwmon", "-p",
+                                              "no:cacheprovider"], target, env)
+    report = target / ".fwmon" / "report.json"
+    if not report.exists():
+        print(f"fwmon example: pytest exited {tests} and wrote no report", file=sys.stderr)
+        return tests or 1
+
+    gate = _step(
+        "merge gate",
+        [python, "-m", "pytest_fwmon.gate", ".fwmon/report.json", "--policy", "default",
+         "--baseline", "fwmon-baseline.json", "--result-json", ".fwmon/gate-result.json",
+         "--markdown", ".fwmon/gate.md", "--sarif", ".fwmon/gate.sarif"],
+        target,
+        env,
+    )
+    if gate not in (0, 1):
+        print(f"fwmon example: the gate failed with exit code {gate}", file=sys.stderr)
+        return gate
+
+    site = target / ".fwmon" / "site"
+    dash = _step(
+        "dashboard",
+        [python, "-m", "pytest_fwmon.cli", "dashboard", "build", "-o", str(site),
+         "--report", ".fwmon/report.json", "--gate-result", ".fwmon/gate-result.json",
+         "--history", ".fwmon/history.db"],
+        target,
+        env,
+    )
+    if dash != 0 or not (site / "index.html").exists():
+        print(f"fwmon example: the dashboard step failed (exit code {dash})", file=sys.stderr)
+        return dash or 1
+
+    verdict = "passed" if gate == 0 else "blocked"
+    print("\nfwmon example: done")
+    print(f"  pytest exit status : {tests} (fwmon items fail for findings above the thresholds)")
+    print(f"  report             : {report}")
+    print(f"  gate verdict       : {verdict} (exit {gate}); details in .fwmon/gate.md")
+    print(f"  dashboard          : {site / 'index.html'}")
+    return EXIT_OK
