@@ -24,7 +24,13 @@ from pytest_fwmon.gate.policy import (
 )
 from pytest_fwmon.model import PIPELINES, SEVERITIES
 from pytest_fwmon.schema import first_error, load_schema
-from tests.test_gate_support import POLICY_NEW_HIGH, finding, make_report
+from tests.test_gate_support import (
+    POLICY_NEW_HIGH,
+    benchmark,
+    coverage,
+    finding,
+    make_report,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -286,11 +292,11 @@ def test_metric_values() -> None:
     docs = finding("D103", "a.py", 3, severity="low", pipeline="docs", checker="pydocstyle")
     report = make_report(
         [high, crit, docs],
-        coverage={"line_percent": 81.5, "branch_percent": None},
+        coverage=coverage(81.5),
         benchmarks=[
-            {"nodeid": "t::a", "name": "a", "verdict": "regression"},
-            {"nodeid": "t::b", "name": "b", "comparison": {"regression": True}},
-            {"nodeid": "t::c", "name": "c", "verdict": "pass"},
+            benchmark("a", "regression", "failed"),
+            benchmark("b", "regression"),
+            benchmark("c", "ok"),
         ],
     )
     assert _value(report, "findings.total") == (3, "")
@@ -303,7 +309,13 @@ def test_metric_values() -> None:
     assert _value(report, "pipeline.security.status") == ("pass", "")
     assert _value(report, "coverage.line_percent") == (81.5, "")
     assert _value(report, "coverage.branch_percent") == (None, "coverage has no branch_percent")
-    assert _value(report, "coverage.diff_percent") == (None, "coverage has no diff_percent")
+    assert _value(report, "coverage.diff_percent") == (
+        None,
+        "coverage has no diff coverage (pytest --fwmon-diff-base REF)",
+    )
+    with_diff = make_report([], coverage=coverage(70.0, 60.0, 92.5))
+    assert _value(with_diff, "coverage.diff_percent") == (92.5, "")
+    assert _value(with_diff, "coverage.branch_percent") == (60.0, "")
     assert _value(report, "tests.failed") == (0, "")
     assert _value(report, "benchmarks.total") == (3, "")
     assert _value(report, "benchmarks.regressions") == (2, "")

@@ -137,6 +137,77 @@ def make_report(
     return report
 
 
+def benchmark(name: str, status: str = "ok", verdict: str = "passed") -> dict[str, Any]:
+    """A benchmark entry as the perf pipeline writes it, compared with its baseline."""
+    return {
+        "nodeid": f"tests/test_perf.py::{name}",
+        "name": name,
+        "engine": "fwmon",
+        "verdict": verdict,
+        "reason": None,
+        "n": 0,
+        "stats": None,
+        "p95_ci": None,
+        "ops": None,
+        "ops_ci": None,
+        "mem_peak_bytes": None,
+        "rounds": None,
+        "warmup_rounds": None,
+        "samples": [],
+        "samples_capped": False,
+        "gates": [],
+        "baseline": {
+            "status": status,
+            "metric": "p95",
+            "ratio": 1.3 if status == "regression" else 1.0,
+            "ci": [1.2, 1.4],
+            "p_value": 0.001,
+            "threshold": 0.1,
+            "baseline_value": 0.001,
+            "baseline_n": 50,
+            "source": "report",
+            "reason": None,
+        },
+        "machine": "m-1",
+        "settings": {},
+    }
+
+
+def coverage(
+    line: float | None = 81.5, branch: float | None = None, diff: float | None = None
+) -> dict[str, Any]:
+    """A coverage section as the quality pipeline writes it."""
+    return {
+        "tool": "coverage",
+        "version": "7.6.0",
+        "source": "fwmon",
+        "branch": branch is not None,
+        "percent": line or 0.0,
+        "line_percent": line,
+        "branch_percent": branch,
+        "covered_lines": 815,
+        "total_lines": 1000,
+        "missing_lines": 185,
+        "excluded_lines": 0,
+        "covered_branches": 0,
+        "total_branches": 0,
+        "partial_branches": 0,
+        "missing_branches": 0,
+        "files": {},
+        "diff": None
+        if diff is None
+        else {
+            "base": "origin/main",
+            "merge_base": "0" * 40,
+            "percent": diff,
+            "changed_lines": 10,
+            "covered_lines": 9,
+            "files": {},
+            "uncovered": {},
+        },
+    }
+
+
 def write_json(path: Path, data: Any) -> Path:
     """Dump JSON and return the path."""
     path.write_text(json.dumps(data, indent=2), encoding="utf-8")
@@ -179,6 +250,8 @@ __all__ = [
     "POLICY_NEW_HIGH",
     "SEVERITIES",
     "baseline_of",
+    "benchmark",
+    "coverage",
     "finding",
     "make_report",
     "pipeline",

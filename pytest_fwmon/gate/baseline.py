@@ -4,9 +4,9 @@ Standard library only. A baseline is a JSON file the project commits (schema:
 ``schemas/baseline.schema.json``)::
 
     {"schema_version": 1, "generated": "2024-05-01T10:00:00Z", "tool": "fwmon 0.1.0",
-     "entries": [{"fingerprint": "3f2a...", "count": 1,
-                  "checker": "bandit", "rule": "B602", "path": "app.py", "line": 12,
-                  "message": "..."}],
+     "entries": [{"fingerprint": "3f2a...", "rule": "B602", "path": "app.py", "line": 12,
+                  "message": "..."},
+                 {"fingerprint": "77c0...", "count": 2, "rule": "D103", ...}],
      "waivers": [{"fingerprint": "9c1b...", "reason": "...", "owner": "alice",
                   "expires": "2024-09-30"},
                  {"rule": "D103", "path": "legacy/*.py", "reason": "...", "owner": "bob",
@@ -342,8 +342,6 @@ def classify(
 def _entry(finding: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "fingerprint": finding["fingerprint"],
-        "count": 1,
-        "checker": finding["checker"],
         "rule": finding["rule"],
         "path": finding["path"],
         "line": finding["line"],
@@ -363,7 +361,8 @@ def build_baseline(
     for finding in findings:
         fingerprint = finding["fingerprint"]
         if fingerprint in entries:
-            entries[fingerprint]["count"] += 1
+            entry = entries[fingerprint]
+            entry["count"] = entry.get("count", 1) + 1  # written only when above 1
         else:
             entries[fingerprint] = _entry(finding)
     ordered = sorted(

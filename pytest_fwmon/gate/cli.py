@@ -315,5 +315,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def dumps(data: Any) -> str:
-    """JSON text as fwmon writes it (sorted keys, two-space indent)."""
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)
+    """JSON text of an output file: sorted keys, no indentation.
+
+    Without ``indent`` the standard library encodes in C, about ten times faster on results
+    with tens of thousands of findings; ``python -m json.tool`` pretty-prints for reading.
+    """
+    return json.dumps(data, sort_keys=True, ensure_ascii=False)

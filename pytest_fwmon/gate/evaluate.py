@@ -30,7 +30,6 @@ from ..model import SCHEMA_VERSION, SEVERITIES
 from ..report import load_report, parse_report
 from ..schema import compile_schema, load_schema
 from .baseline import DEFAULT_BASELINE, Baseline, Classification, classify, load_baseline
-from .diff import changed_lines, merge_base, show_file
 from .metrics import Metrics
 from .policy import (
     Condition,
@@ -357,6 +356,8 @@ def _guard(policy: Policy, root: Path, base: str, notes: list[str]) -> list[str]
     if policy.path is None:
         notes.append(f"policy guard: {policy.source} is built into fwmon; nothing to compare")
         return []
+    from .diff import show_file  # only with --base-ref: keeps subprocess out of the rest
+
     data = show_file(root, base, policy.path)
     if data is None:
         if policy.table:
@@ -551,6 +552,8 @@ def run_gate(
     changes: list[str] = []
     notes: list[str] = []
     if base_ref is not None:
+        from .diff import changed_lines, merge_base
+
         base = merge_base(root, base_ref)
         changed = changed_lines(root, base_ref)
         changes = _guard(policy, root, base, notes)

@@ -200,9 +200,13 @@ class Metrics:
         coverage = self.report.get("coverage")
         if not isinstance(coverage, dict):
             return None, "coverage was not measured"
-        value = coverage.get(field)
-        if field == "diff_percent" and value is None and isinstance(coverage.get("diff"), dict):
-            value = coverage["diff"].get("percent")
+        if field == "diff_percent":
+            diff = coverage.get("diff")
+            if not isinstance(diff, dict):
+                return None, "coverage has no diff coverage (pytest --fwmon-diff-base REF)"
+            value = diff.get("percent")
+        else:
+            value = coverage.get(field)
         if not isinstance(value, int | float) or isinstance(value, bool):
             return None, f"coverage has no {field}"
         return value, ""
@@ -252,8 +256,6 @@ class Metrics:
 
 
 def _is_regression(benchmark: Mapping[str, Any]) -> bool:
-    """A benchmark entry flagged as a regression (``verdict`` or a ``regression`` flag)."""
-    if benchmark.get("verdict") == "regression" or benchmark.get("regression") is True:
-        return True
-    comparison = benchmark.get("comparison")
-    return isinstance(comparison, dict) and comparison.get("regression") is True
+    """A benchmark the perf pipeline compared with its baseline and found slower."""
+    baseline = benchmark.get("baseline")
+    return isinstance(baseline, dict) and baseline.get("status") == "regression"

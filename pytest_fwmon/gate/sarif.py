@@ -21,6 +21,7 @@ tell GitHub that earlier alerts of that category were fixed.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -50,6 +51,7 @@ LEVEL: Final = {
 _PRECISION: Final = {"high": "high", "medium": "medium", "low": "low", "undefined": "medium"}
 
 
+@cache
 def _uri(path: str, prefix: str) -> str:
     return quote(prefix + (path or "pyproject.toml"), safe="/")
 
