@@ -39,7 +39,7 @@ from .checks.coverage import (
     summarise,
     worker_data_dir,
 )
-from .checks.integration import integration_entries
+from .checks.integration import PACKAGING_ENV, integration_entries
 from .config import load_config
 from .errors import ConfigError
 from .items import REPORT_ATTR
@@ -91,6 +91,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="build the wheel and check its contents and metadata (slow)",
     )
+
+
+_PACKAGING_SAVED = pytest.StashKey[str | None]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """``--fwmon-packaging`` turns the packaging check on through ``FWMON_PACKAGING``.
+
+    The checker registry reads that variable when it builds the integration checkers (in
+    fwmon's own ``pytest_configure``, which runs after this one); it is restored on exit.
+    """
+    if config.getoption("fwmon_packaging", False):
+        config.stash[_PACKAGING_SAVED] = os.environ.get(PACKAGING_ENV)
+        os.environ[PACKAGING_ENV] = "1"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Restore ``FWMON_PACKAGING``."""
+    if _PACKAGING_SAVED in config.stash:
+        saved = config.stash[_PACKAGING_SAVED]
+        if saved is None:
+            os.environ.pop(PACKAGING_ENV, None)
+        else:
+            os.environ[PACKAGING_ENV] = saved
 
 
 def _selected(early_config: pytest.Config) -> tuple[bool, dict[str, Any]]:
