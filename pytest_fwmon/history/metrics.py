@@ -18,6 +18,8 @@ name                                value
 ``findings.<pipeline>.<severity>``  the same, one severity
 ``coverage.line_percent``           line coverage, percent
 ``coverage.branch_percent``         branch coverage, percent
+``coverage.percent``                coverage.py's own total (lines and branches), percent
+``coverage.diff_percent``           coverage of the changed lines (with a diff base)
 ``tests.total`` ``tests.passed``    the ordinary tests summary (absent when no tests ran,
 ``tests.failed`` ``tests.errors``   except ``tests.total``)
 ``tests.skipped``
@@ -61,7 +63,8 @@ BENCHMARK_TOP_LEVEL: Final = ("ops", "mem_peak_bytes")
 #: One line describing the namespace, for error messages.
 METRICS_HELP: Final = (
     "pipeline.<pipeline>.score|passed, findings.total, findings.<severity>, "
-    "findings.<pipeline>.total|<severity>, coverage.line_percent, coverage.branch_percent, "
+    "findings.<pipeline>.total|<severity>, coverage.line_percent|branch_percent|percent|"
+    "diff_percent, "
     "tests.total|passed|failed|errors|skipped|duration, run.duration, checks.errors, "
     "benchmarks.total, benchmark.<name>.<stat> (p95, ops, ...), gate.passed"
 )
@@ -149,10 +152,15 @@ def extract(report: Mapping[str, Any]) -> dict[str, float]:
         out["findings.total"] = sum(out[f"findings.{p}.total"] for p in ran)
     coverage = report.get("coverage")
     if isinstance(coverage, dict):
-        for key in ("line_percent", "branch_percent"):
+        for key in ("percent", "line_percent", "branch_percent"):
             percent = _number(coverage.get(key))
             if percent is not None:
                 out[f"coverage.{key}"] = percent
+        diff = coverage.get("diff")
+        if isinstance(diff, dict):
+            percent = _number(diff.get("percent"))
+            if percent is not None:
+                out["coverage.diff_percent"] = percent
     tests = report.get("tests")
     if isinstance(tests, dict):
         tests_total = _number(tests.get("total"))

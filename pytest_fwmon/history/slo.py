@@ -1,0 +1,450 @@
+"""SLA and operations figures from the sequence of runs on a branch. Standard library only.
+
+``compute(runs, targets) -> SloResult``. ``runs`` are objects with ``run_id``, ``ts`` (Unix
+seconds), ``green`` and ``gate_passed`` (``None`` when no verdict), e.g.
+:class:`~pytest_fwmon.history.store.RunInfo`; they are sorted by ``ts`` here. A run is green
+as :func:`pytest_fwmon.history.metrics.is_green` says: its gate verdict when one was recorded,
+otherwise no failed or errored tests and every selected pipeline ``pass``.
+
+Definitions (``t_i`` is the start of run ``i``, runs ``0 .. n-1`` in time order):
+
+* **availability (runs)** = green runs / runs * 100.
+* **availability (time)** = green time / (t_last - t_first) * 100, where the state of run ``i``
+  holds from ``t_i`` to ``t_{i+1}`` (the newest run contributes no time); None for one run.
+* **incident**: opens at the first red run that follows a green run and closes at the next
+  green run. Red runs before the first green run open no incident (there is nothing to
+  compare with).
+* **MTTR** = mean over closed incidents of (t_close - t_open).
+* **MTTD** = mean over incidents of (t_open - t_last_green), the start of the last green run
+  before it: how long a breakage went unseen, at most one run interval.
+* **MTBF** = green time / number of incidents.
+* **gate pass rate** = runs whose recorded gate verdict passed / runs with a verdict * 100.
+* **error budget** against ``target`` (percent, default 99.9): allowed red runs
+  ``B = (1 - target/100) * n``; used = red / B * 100 (may exceed 100); remaining = 100 - used.
+* **burn rate** over the newest ``w`` runs = (red in them / runs in them) / (1 - target/100):
+  1.0 spends the budget exactly at the allowed pace. Windows and their maximum burn rates
+  default to 10 runs: 14.4 and 100 runs: 6.0 (the fast and slow windows of the Google SRE
+  workbook, counted in runs instead of hours).
+
+Targets (``[tool.fwmon.slo]``, all optional except the defaults shown)::
+
+    branch = "main"              # runs of this branch ("" = every branch)
+    target = 99.9                # availability objective, percent, run-based; error budget
+    window_runs = 0              # only the newest N runs (0 = all; --since also applies)
+    max_mttr_hours = 24.0
+    min_mtbf_hours = 168.0
+    max_mttd_hours = 24.0
+    min_gate_pass_rate = 98.0
+    min_availability_time = 99.0
+    burn_windows = [10, 100]
+    max_burn_rates = [14.4, 6.0]
+
+Compliance compares each figure with its target; a figure without data (no incident yet, so
+no MTTR) is reported as ``ok = None`` and does not break compliance.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final, Protocol
+
+from ..errors import ConfigError
+
+
+class SloRun(Protocol):
+    """What :func:`compute` reads from a run."""
+
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def ts(self) -> float: ...
+    @property
+    def green(self) -> bool: ...
+    @property
+    def gate_passed(self) -> bool | None: ...
+
+
+_NUMBER_KEYS: Final = (
+    "target",
+    "max_mttr_hours",
+    "min_mtbf_hours",
+    "max_mttd_hours",
+    "min_gate_pass_rate",
+    "min_availability_time",
+)
+#: Default burn-rate windows (runs) and their maximum burn rates.
+DEFAULT_BURN_WINDOWS: Final = (10, 100)
+DEFAULT_MAX_BURN_RATES: Final = (14.4, 6.0)
+
+VALID_KEYS: Final = (
+    "branch",
+    *_NUMBER_KEYS,
+    "window_runs",
+    "burn_windows",
+    "max_burn_rates",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SloTargets:
+    """Targets from ``[tool.fwmon.slo]`` (see the module docstring)."""
+
+    #: Branch whose runs count; None for every branch.
+    branch: str | None = "main"
+    #: Availability objective in percent (run-based); the error budget is against it.
+    target: float = 99.9
+    #: Newest runs to use; 0 for all.
+    window_runs: int = 0
+    max_mttr_hours: float | None = None
+    min_mtbf_hours: float | None = None
+    max_mttd_hours: float | None = None
+    min_gate_pass_rate: float | None = None
+    min_availability_time: float | None = None
+    #: Burn-rate windows in runs, and the maximum burn rate of each.
+    burn_windows: tuple[int, ...] = DEFAULT_BURN_WINDOWS
+    max_burn_rates: tuple[float, ...] = DEFAULT_MAX_BURN_RATES
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> SloTargets:
+        """Validate ``[tool.fwmon.slo]``; unknown keys and bad values raise ConfigError."""
+        where = "[tool.fwmon.slo]"
+        for key in section:
+            if key not in VALID_KEYS:
+                raise ConfigError(
+                    f"unknown key {where} {key}; valid keys: {', '.join(sorted(VALID_KEYS))}"
+                )
+        values: dict[str, Any] = {}
+        if "branch" in section:
+            branch = section["branch"]
+            if not isinstance(branch, str):
+                raise ConfigError(f"{where} branch must be a string, got {branch!r}")
+            values["branch"] = branch or None
+        for key in _NUMBER_KEYS:
+            if key in section:
+                value = section[key]
+                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                    raise ConfigError(f"{where} {key} must be a number >= 0, got {value!r}")
+                values[key] = float(value)
+        if "target" in values and not 0 < values["target"] < 100:
+            raise ConfigError(
+                f"{where} target must be between 0 and 100 (exclusive), got {values['target']!r}"
+            )
+        if "window_runs" in section:
+            window = section["window_runs"]
+            if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+                raise ConfigError(
+                    f"{where} window_runs must be a whole number >= 0, got {window!r}"
+                )
+            values["window_runs"] = window
+        windows = section.get("burn_windows", list(DEFAULT_BURN_WINDOWS))
+        rates = section.get("max_burn_rates", list(DEFAULT_MAX_BURN_RATES))
+        if not isinstance(windows, list) or not all(
+            isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in windows
+        ):
+            raise ConfigError(f"{where} burn_windows must be a list of whole numbers > 0")
+        if not isinstance(rates, list) or not all(
+            isinstance(r, int | float) and not isinstance(r, bool) and r > 0 for r in rates
+        ):
+            raise ConfigError(f"{where} max_burn_rates must be a list of numbers > 0")
+        if len(windows) != len(rates):
+            raise ConfigError(
+                f"{where} burn_windows and max_burn_rates must have the same length "
+                f"({len(windows)} != {len(rates)})"
+            )
+        values["burn_windows"] = tuple(windows)
+        values["max_burn_rates"] = tuple(float(r) for r in rates)
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """A stretch of red runs after a green one."""
+
+    #: First red run, and its start.
+    opened_run: str
+    opened_ts: float
+    #: Green run that closed it, and its start (None while open).
+    closed_run: str | None
+    closed_ts: float | None
+    #: Last green run before it, and its start.
+    last_green_run: str
+    last_green_ts: float
+    #: Red runs in it.
+    red_runs: int
+
+    @property
+    def repair_seconds(self) -> float | None:
+        """Time to repair (None while open)."""
+        return None if self.closed_ts is None else self.closed_ts - self.opened_ts
+
+    @property
+    def detect_seconds(self) -> float:
+        """Time to detect."""
+        return self.opened_ts - self.last_green_ts
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict with the derived durations."""
+        data = asdict(self)
+        data["repair_seconds"] = self.repair_seconds
+        data["detect_seconds"] = self.detect_seconds
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class BurnRate:
+    """Error-budget burn rate over the newest runs."""
+
+    #: Window size in runs, runs actually in it, red runs in it.
+    window: int
+    runs: int
+    red: int
+    #: (red / runs) / (1 - target / 100); None without runs.
+    rate: float | None
+    #: Maximum allowed, and whether the rate is within it.
+    threshold: float
+    ok: bool | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Compliance:
+    """One figure against its target."""
+
+    #: Figure name as in :class:`SloResult` (``burn_rate.10`` for a burn window).
+    name: str
+    value: float | None
+    #: "ge" (at least) or "le" (at most).
+    op: str
+    target: float
+    #: True/False, or None when the figure has no data.
+    ok: bool | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class SloResult:
+    """Every SLA figure of a run sequence and its compliance."""
+
+    branch: str | None
+    target: float
+    runs: int
+    green_runs: int
+    red_runs: int
+    first_ts: float | None
+    last_ts: float | None
+    #: Percent; None without runs (time: with fewer than two runs).
+    availability_runs: float | None
+    availability_time: float | None
+    green_seconds: float
+    red_seconds: float
+    incidents: list[Incident]
+    #: True while the newest run is red after a green one.
+    incident_open: bool
+    #: Seconds; None without (closed) incidents.
+    mttr_seconds: float | None
+    mtbf_seconds: float | None
+    mttd_seconds: float | None
+    #: Percent of runs with a recorded verdict that passed; None without verdicts.
+    gate_pass_rate: float | None
+    gate_runs: int
+    #: Allowed red runs, and the budget used / remaining in percent.
+    budget_allowed_runs: float
+    budget_used: float | None
+    budget_remaining: float | None
+    burn_rates: list[BurnRate] = field(default_factory=list)
+    compliance: list[Compliance] = field(default_factory=list)
+
+    @property
+    def compliant(self) -> bool:
+        """No figure breaks its target (figures without data do not count)."""
+        return all(c.ok is not False for c in self.compliance)
+
+    def figure(self, name: str) -> float | None:
+        """A figure by name: ``availability`` (runs), ``availability_time``,
+        ``gate_pass_rate``, ``mttr_hours``, ``mtbf_hours``, ``mttd_hours``,
+        ``error_budget_remaining``, ``error_budget_used``, ``burn_rate.<window>``."""
+        hours = {
+            "mttr_hours": self.mttr_seconds,
+            "mtbf_hours": self.mtbf_seconds,
+            "mttd_hours": self.mttd_seconds,
+        }
+        if name in hours:
+            seconds = hours[name]
+            return None if seconds is None else seconds / 3600.0
+        if name.startswith("burn_rate."):
+            for burn in self.burn_rates:
+                if str(burn.window) == name.split(".", 1)[1]:
+                    return burn.rate
+            return None
+        simple = {
+            "availability": self.availability_runs,
+            "availability_runs": self.availability_runs,
+            "availability_time": self.availability_time,
+            "gate_pass_rate": self.gate_pass_rate,
+            "error_budget_remaining": self.budget_remaining,
+            "error_budget_used": self.budget_used,
+            "runs": float(self.runs),
+            "incidents": float(len(self.incidents)),
+        }
+        if name not in simple:
+            raise KeyError(name)
+        return simple[name]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        data = asdict(self)
+        data["incidents"] = [i.to_dict() for i in self.incidents]
+        data["compliant"] = self.compliant
+        return data
+
+
+#: Names :meth:`SloResult.figure` knows (besides ``burn_rate.<window>``).
+FIGURES: Final = (
+    "availability",
+    "availability_time",
+    "gate_pass_rate",
+    "mttr_hours",
+    "mtbf_hours",
+    "mttd_hours",
+    "error_budget_remaining",
+    "error_budget_used",
+    "runs",
+    "incidents",
+)
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return math.fsum(values) / len(values) if values else None
+
+
+def compute(runs: Sequence[SloRun], targets: SloTargets | None = None) -> SloResult:
+    """SLA figures of ``runs`` (any order) against ``targets``."""
+    targets = targets or SloTargets()
+    ordered = sorted(runs, key=lambda r: (r.ts, r.run_id))
+    if targets.window_runs:
+        ordered = ordered[-targets.window_runs :]
+    n = len(ordered)
+    green = sum(1 for r in ordered if r.green)
+    green_seconds = red_seconds = 0.0
+    for run, after in itertools.pairwise(ordered):
+        if run.green:
+            green_seconds += after.ts - run.ts
+        else:
+            red_seconds += after.ts - run.ts
+    span = ordered[-1].ts - ordered[0].ts if n else 0.0
+    incidents: list[Incident] = []
+    current: dict[str, Any] | None = None
+    for previous, run in itertools.pairwise(ordered):
+        if not run.green and previous.green:
+            current = {
+                "opened_run": run.run_id,
+                "opened_ts": run.ts,
+                "last_green_run": previous.run_id,
+                "last_green_ts": previous.ts,
+                "red_runs": 1,
+            }
+        elif not run.green and current is not None:
+            current["red_runs"] += 1
+        elif run.green and current is not None:
+            incidents.append(Incident(closed_run=run.run_id, closed_ts=run.ts, **current))
+            current = None
+    if current is not None:
+        incidents.append(Incident(closed_run=None, closed_ts=None, **current))
+    closed = [i.repair_seconds for i in incidents if i.repair_seconds is not None]
+    verdicts = [r.gate_passed for r in ordered if r.gate_passed is not None]
+    allowed = (1 - targets.target / 100.0) * n
+    red = n - green
+    used = red / allowed * 100.0 if allowed > 0 else None
+    result = SloResult(
+        branch=targets.branch,
+        target=targets.target,
+        runs=n,
+        green_runs=green,
+        red_runs=red,
+        first_ts=ordered[0].ts if n else None,
+        last_ts=ordered[-1].ts if n else None,
+        availability_runs=green / n * 100.0 if n else None,
+        availability_time=green_seconds / span * 100.0 if span > 0 else None,
+        green_seconds=green_seconds,
+        red_seconds=red_seconds,
+        incidents=incidents,
+        incident_open=current is not None,
+        mttr_seconds=_mean(closed),
+        mtbf_seconds=green_seconds / len(incidents) if incidents else None,
+        mttd_seconds=_mean([i.detect_seconds for i in incidents]),
+        gate_pass_rate=sum(verdicts) / len(verdicts) * 100.0 if verdicts else None,
+        gate_runs=len(verdicts),
+        budget_allowed_runs=allowed,
+        budget_used=used,
+        budget_remaining=None if used is None else 100.0 - used,
+    )
+    budget_fraction = 1 - targets.target / 100.0
+    for window, threshold in zip(targets.burn_windows, targets.max_burn_rates, strict=True):
+        recent = ordered[-window:]
+        bad = sum(1 for r in recent if not r.green)
+        rate = (bad / len(recent)) / budget_fraction if recent else None
+        result.burn_rates.append(
+            BurnRate(
+                window,
+                len(recent),
+                bad,
+                rate,
+                threshold,
+                None if rate is None else rate <= threshold,
+            )
+        )
+    result.compliance = _compliance(result, targets)
+    return result
+
+
+def _check(name: str, value: float | None, op: str, target: float) -> Compliance:
+    if value is None:
+        return Compliance(name, None, op, target, None)
+    ok = value >= target if op == "ge" else value <= target
+    return Compliance(name, value, op, target, ok)
+
+
+def _compliance(result: SloResult, targets: SloTargets) -> list[Compliance]:
+    checks = [
+        _check("availability", result.availability_runs, "ge", targets.target),
+        _check("error_budget_remaining", result.budget_remaining, "ge", 0.0),
+    ]
+    optional = (
+        ("availability_time", "min_availability_time", "ge"),
+        ("mttr_hours", "max_mttr_hours", "le"),
+        ("mtbf_hours", "min_mtbf_hours", "ge"),
+        ("mttd_hours", "max_mttd_hours", "le"),
+        ("gate_pass_rate", "min_gate_pass_rate", "ge"),
+    )
+    for figure, key, op in optional:
+        target = getattr(targets, key)
+        if target is not None:
+            checks.append(_check(figure, result.figure(figure), op, target))
+    for burn in result.burn_rates:
+        checks.append(_check(f"burn_rate.{burn.window}", burn.rate, "le", burn.threshold))
+    return checks
+
+
+__all__ = [
+    "FIGURES",
+    "VALID_KEYS",
+    "BurnRate",
+    "Compliance",
+    "Incident",
+    "SloResult",
+    "SloTargets",
+    "compute",
+]
