@@ -388,3 +388,30 @@ def test_warn_level_and_status_condition() -> None:
 def test_result_round_trips_as_json() -> None:
     result = evaluate(make_report([finding()]), _policy(_cond()), None)
     assert json.loads(json.dumps(result.to_dict()))["verdict"] == "blocked"
+
+
+def test_policy_doc_embeds_the_schema_and_names_every_metric_family() -> None:
+    doc = (ROOT / "docs" / "reference" / "policy.md").read_text(encoding="utf-8")
+    block = doc.split("```json\n")[-1].split("```")[0]
+    assert json.loads(block) == load_schema("policy")
+    for family in (
+        "findings.<severity>_or_worse",
+        "pipeline.<pipeline>.score",
+        "tests.failed",
+        "coverage.diff_percent",
+        "benchmarks.regressions",
+        "baseline.stale",
+        "waivers.expired",
+        "diff.changed_lines",
+        "checks.errors",
+    ):
+        assert family in doc, family
+
+
+def test_ci_doc_lists_every_action_input() -> None:
+    import yaml
+
+    doc = (ROOT / "docs" / "how-to" / "ci.md").read_text(encoding="utf-8")
+    action = yaml.safe_load((ROOT / "ci" / "github" / "action.yml").read_text(encoding="utf-8"))
+    for name in [*action["inputs"], *action["outputs"]]:
+        assert f"`{name}`" in doc, name
