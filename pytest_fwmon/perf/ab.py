@@ -177,8 +177,13 @@ def run_ab(
     alpha: float,
     budget: float | None,
     progress: Any = None,
+    also: Sequence[Shift] = (),
 ) -> dict[str, Any]:
-    """Run the A/B comparison; return the ``perf-ab.json`` document."""
+    """Run the A/B comparison; return the ``perf-ab.json`` document.
+
+    ``also`` adds the verdicts for other thresholds (``tests[].also["p50:5%"]``) from the
+    same samples.
+    """
     root = repo_root(cwd)
     sha = resolve(root, base_ref)
     rel_cwd = cwd.resolve().relative_to(root.resolve())
@@ -207,9 +212,15 @@ def run_ab(
             comparison, ratios = decide(
                 test, regression=regression, improvement=improvement, alpha=alpha
             )
+        extra = {}
+        if len(test.base) == rounds and len(test.head) == rounds:
+            for shift in also:
+                other, _ = decide(test, regression=shift, improvement=shift, alpha=alpha)
+                extra[str(shift)] = other.to_dict()
         results.append(
             {
                 "nodeid": nodeid,
+                "also": extra,
                 "status": comparison.status,
                 "comparison": comparison.to_dict(),
                 "pair_ratios": [round(r, 6) for r in ratios],
