@@ -82,8 +82,11 @@ def run(args: argparse.Namespace) -> int:
             result.outcome = "failed"
             if not args.json:
                 threshold = threshold_text(checker)
-                print(format_table(CheckFailed(checker.name, failing, len(result.findings),
-                                               threshold), rel))
+                print(
+                    format_table(
+                        CheckFailed(checker.name, failing, len(result.findings), threshold), rel
+                    )
+                )
         output.append(result.to_dict())
     try:
         cache.save()

@@ -15,6 +15,8 @@ Standard library only.
 
 from __future__ import annotations
 
+import contextlib
+import builtins
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -51,7 +53,9 @@ _CONF = tuple(c for c in CONFIDENCES if c != "undefined")
 SPEC: Final[dict[str, dict[str, Key]]] = {
     "": {
         "paths": Key([], "list", help="files or folders to check; default: the project's packages"),
-        "exclude": Key([], "list", help="glob patterns (fnmatch on the relative path) to leave out"),
+        "exclude": Key(
+            [], "list", help="glob patterns (fnmatch on the relative path) to leave out"
+        ),
         "pipelines": Key(list(PIPELINES), "list", choices=PIPELINES, help="pipelines to run"),
         "report": Key(".fwmon/report.json", "str", help="where the JSON report is written"),
         "cache": Key(True, "bool", help="replay results of unchanged files from the cache"),
@@ -66,7 +70,9 @@ SPEC: Final[dict[str, dict[str, Key]]] = {
     "security": {
         "backend": Key("bandit", "str", choices=("bandit", "ruff"), help="checker backend"),
         "fail_on_severity": Key("medium", "str", choices=_SEV, help="lowest severity that fails"),
-        "fail_on_confidence": Key("medium", "str", choices=_CONF, help="lowest confidence that fails"),
+        "fail_on_confidence": Key(
+            "medium", "str", choices=_CONF, help="lowest confidence that fails"
+        ),
     },
     "docs": {
         "backend": Key("pydocstyle", "str", choices=("pydocstyle", "ruff"), help="style backend"),
@@ -116,15 +122,11 @@ def coerce(section: str, key: str, spec: Key, value: Any, *, from_text: bool = F
             elif text.lower() in _FALSE:
                 value = False
         elif kind == "int":
-            try:
+            with contextlib.suppress(ValueError):
                 value = int(text)
-            except ValueError:
-                pass
         elif kind == "float":
-            try:
+            with contextlib.suppress(ValueError):
                 value = float(text)
-            except ValueError:
-                pass
         elif kind == "list":
             value = [item.strip() for item in text.split(",") if item.strip()]
     if kind == "bool" and not isinstance(value, bool):
@@ -137,9 +139,10 @@ def coerce(section: str, key: str, spec: Key, value: Any, *, from_text: bool = F
         value = float(value)
     if kind == "str" and not isinstance(value, str):
         raise ConfigError(f"{where} must be a string, got {value!r}")
-    if kind == "list":
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{where} must be a list of strings, got {value!r}")
+    if kind == "list" and (
+        not isinstance(value, list) or not all(isinstance(v, str) for v in value)
+    ):
+        raise ConfigError(f"{where} must be a list of strings, got {value!r}")
     if spec.choices is not None:
         items = value if kind == "list" else [value]
         for item in items:
@@ -187,46 +190,53 @@ class FwmonConfig:
         #: The parsed pyproject.toml, for tool tables (bandit, pydocstyle) and metadata.
         self.pyproject = pyproject
 
-    def get(self, section: str, key: str) -> Any:
+    def get(self, section: builtins.str, key: builtins.str) -> Any:
         """The value of one key."""
         return self._values[section][key]
 
-    def str(self, section: str, key: str) -> str:
+    def str(self, section: builtins.str, key: builtins.str) -> builtins.str:
         """A string key."""
-        value: str = self._values[section][key]
+        value: builtins.str = self._values[section][key]
         return value
 
-    def int(self, section: str, key: str) -> int:
+    def int(self, section: builtins.str, key: builtins.str) -> builtins.int:
         """An integer key."""
-        value: int = self._values[section][key]
+        value: builtins.int = self._values[section][key]
         return value
 
-    def float(self, section: str, key: str) -> float:
+    def float(self, section: builtins.str, key: builtins.str) -> builtins.float:
         """A number key."""
-        value: float = self._values[section][key]
+        value: builtins.float = self._values[section][key]
         return value
 
-    def bool(self, section: str, key: str) -> bool:
+    def bool(self, section: builtins.str, key: builtins.str) -> builtins.bool:
         """A boolean key."""
-        value: bool = self._values[section][key]
+        value: builtins.bool = self._values[section][key]
         return value
 
-    def list(self, section: str, key: str) -> list[str]:
+    def list(self, section: builtins.str, key: builtins.str) -> builtins.list[builtins.str]:
         """A list-of-strings key."""
-        value: list[str] = self._values[section][key]
+        value: builtins.list[builtins.str] = self._values[section][key]
         return value
 
-    def section(self, name: str) -> dict[str, Any]:
+    def section(self, name: builtins.str) -> dict[builtins.str, Any]:
         """A copy of a section's values (or the raw table of an owned-elsewhere section)."""
         if name in self._values:
             return dict(self._values[name])
         return dict(self.raw_sections.get(name, {}))
 
-    def fingerprint_parts(self, section: str) -> dict[str, Any]:
+    def fingerprint_parts(self, section: builtins.str) -> dict[builtins.str, Any]:
         """The values of a section, for cache keys."""
         return dict(sorted(self._values.get(section, self.raw_sections.get(section, {})).items()))
 
-    def set(self, section: str, key: str, value: Any, *, from_text: bool = False) -> None:
+    def set(
+        self,
+        section: builtins.str,
+        key: builtins.str,
+        value: Any,
+        *,
+        from_text: builtins.bool = False,
+    ) -> None:
         """Set a key after validating it (command line, environment)."""
         spec = _spec(section, key)
         self._values[section][key] = coerce(section, key, spec, value, from_text=from_text)

@@ -96,7 +96,11 @@ def ci_info(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             "base_ref": env.get("CI_MERGE_REQUEST_TARGET_BRANCH_NAME"),
         }
     if env.get("JENKINS_URL"):
-        return {"provider": "jenkins", "run_id": env.get("BUILD_ID"), "run_url": env.get("BUILD_URL")}
+        return {
+            "provider": "jenkins",
+            "run_id": env.get("BUILD_ID"),
+            "run_url": env.get("BUILD_URL"),
+        }
     if env.get("CIRCLECI") == "true":
         return {
             "provider": "circleci",

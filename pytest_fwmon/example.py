@@ -72,8 +72,12 @@ def run(args: argparse.Namespace) -> int:
     python = sys.executable
     print(f"fwmon example: project copied to {target}")
 
-    tests = _step("tests + fwmon pipelines", [python, "-m", "pytest", "--fwmon", "-p",
-                                              "no:cacheprovider"], target, env)
+    tests = _step(
+        "tests + fwmon pipelines",
+        [python, "-m", "pytest", "--fwmon", "-p", "no:cacheprovider"],
+        target,
+        env,
+    )
     report = target / ".fwmon" / "report.json"
     if not report.exists():
         print(f"fwmon example: pytest exited {tests} and wrote no report", file=sys.stderr)
@@ -81,9 +85,22 @@ def run(args: argparse.Namespace) -> int:
 
     gate = _step(
         "merge gate",
-        [python, "-m", "pytest_fwmon.gate", ".fwmon/report.json", "--policy", "default",
-         "--baseline", "fwmon-baseline.json", "--result-json", ".fwmon/gate-result.json",
-         "--markdown", ".fwmon/gate.md", "--sarif", ".fwmon/gate.sarif"],
+        [
+            python,
+            "-m",
+            "pytest_fwmon.gate",
+            ".fwmon/report.json",
+            "--policy",
+            "default",
+            "--baseline",
+            "fwmon-baseline.json",
+            "--result-json",
+            ".fwmon/gate-result.json",
+            "--markdown",
+            ".fwmon/gate.md",
+            "--sarif",
+            ".fwmon/gate.sarif",
+        ],
         target,
         env,
     )
@@ -94,9 +111,21 @@ def run(args: argparse.Namespace) -> int:
     site = target / ".fwmon" / "site"
     dash = _step(
         "dashboard",
-        [python, "-m", "pytest_fwmon.cli", "dashboard", "build", "-o", str(site),
-         "--report", ".fwmon/report.json", "--gate-result", ".fwmon/gate-result.json",
-         "--history", ".fwmon/history.db"],
+        [
+            python,
+            "-m",
+            "pytest_fwmon.cli",
+            "dashboard",
+            "build",
+            "-o",
+            str(site),
+            "--report",
+            ".fwmon/report.json",
+            "--gate-result",
+            ".fwmon/gate-result.json",
+            "--history",
+            ".fwmon/history.db",
+        ],
         target,
         env,
     )

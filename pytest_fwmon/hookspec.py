@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 
-
 @pytest.hookspec(firstresult=True)
 def pytest_fwmon_generate_report(config: pytest.Config) -> dict[str, Any] | None:
     """Build the report dict for this run.

@@ -78,7 +78,10 @@ def format_table(failure: CheckFailed, where: str, show_path: bool = False) -> s
         f"{failure.checker}: {len(failure.failing)} finding(s) {failure.threshold} in {where}",
     ]
     for row in rows:
-        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1]) if show_path else row[1].rjust(widths[1])]
+        cells = [
+            row[0].ljust(widths[0]),
+            row[1].ljust(widths[1]) if show_path else row[1].rjust(widths[1]),
+        ]
         cells += [row[2].ljust(widths[2]), row[3].ljust(widths[3]), row[4]]
         lines.append("  " + "  ".join(cells).rstrip())
     hidden = len(failure.failing) - TABLE_ROWS

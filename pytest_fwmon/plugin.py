@@ -1,4 +1,4 @@
-"""pytest hooks of fwmon: each a few lines, delegating to :class:`~pytest_fwmon.session.FwmonSession`.
+"""pytest hooks of fwmon: each a few lines, delegating to :class:`.session.FwmonSession`.
 
 Loaded through the ``pytest11`` entry point (or ``-p pytest_fwmon.plugin``). Without
 ``--fwmon`` only the options, markers and the perf/resources glue are active.
@@ -37,24 +37,62 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register fwmon's command-line options (docs/reference/configuration.md)."""
     group = parser.getgroup("fwmon", "fwmon quality checks")
-    group.addoption("--fwmon", action="store_true", default=False,
-                    help="run fwmon's checks as test items and write the fwmon report")
-    group.addoption("--fwmon-report", metavar="PATH", default=None,
-                    help="where to write the JSON report (default: .fwmon/report.json)")
-    group.addoption("--fwmon-pipelines", metavar="LIST", default=None,
-                    help=f"comma-separated pipelines to run ({','.join(PIPELINES)})")
-    group.addoption("--fwmon-no-cache", action="store_true", default=False,
-                    help="recompute every result instead of replaying unchanged files")
-    group.addoption("--fwmon-workers", metavar="N", type=int, default=None,
-                    help="processes for static checkers (0 = one per core, 1 = none)")
-    group.addoption("--fwmon-option", metavar="SECTION.KEY=VALUE", action="append", default=[],
-                    help="override one [tool.fwmon] key, e.g. security.fail_on_severity=high")
-    group.addoption("--fwmon-baseline", metavar="PATH", default=None,
-                    help="baseline of known findings (default: fwmon-baseline.json if present)")
-    group.addoption("--fwmon-history", metavar="URL", default=None,
-                    help="history store: a SQLite path or postgresql:// URL")
-    group.addoption("--fwmon-no-history", action="store_true", default=False,
-                    help="do not append this run to the history store")
+    group.addoption(
+        "--fwmon",
+        action="store_true",
+        default=False,
+        help="run fwmon's checks as test items and write the fwmon report",
+    )
+    group.addoption(
+        "--fwmon-report",
+        metavar="PATH",
+        default=None,
+        help="where to write the JSON report (default: .fwmon/report.json)",
+    )
+    group.addoption(
+        "--fwmon-pipelines",
+        metavar="LIST",
+        default=None,
+        help=f"comma-separated pipelines to run ({','.join(PIPELINES)})",
+    )
+    group.addoption(
+        "--fwmon-no-cache",
+        action="store_true",
+        default=False,
+        help="recompute every result instead of replaying unchanged files",
+    )
+    group.addoption(
+        "--fwmon-workers",
+        metavar="N",
+        type=int,
+        default=None,
+        help="processes for static checkers (0 = one per core, 1 = none)",
+    )
+    group.addoption(
+        "--fwmon-option",
+        metavar="SECTION.KEY=VALUE",
+        action="append",
+        default=[],
+        help="override one [tool.fwmon] key, e.g. security.fail_on_severity=high",
+    )
+    group.addoption(
+        "--fwmon-baseline",
+        metavar="PATH",
+        default=None,
+        help="baseline of known findings (default: fwmon-baseline.json if present)",
+    )
+    group.addoption(
+        "--fwmon-history",
+        metavar="URL",
+        default=None,
+        help="history store: a SQLite path or postgresql:// URL",
+    )
+    group.addoption(
+        "--fwmon-no-history",
+        action="store_true",
+        default=False,
+        help="do not append this run to the history store",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

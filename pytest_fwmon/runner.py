@@ -62,7 +62,9 @@ def _run_one(checker: FileChecker, source: SourceFile) -> tuple[dict[str, Any], 
     try:
         outcome = checker.check(source)
     except RecursionError:
-        outcome = FileOutcome(error=f"{checker.name} could not analyse {source.relpath}: too deeply nested")
+        outcome = FileOutcome(
+            error=f"{checker.name} could not analyse {source.relpath}: too deeply nested"
+        )
     except Exception as exc:  # a tool crash must not end the run: the item errors
         first = str(exc).splitlines()[0] if str(exc) else ""
         outcome = FileOutcome(
@@ -103,9 +105,7 @@ class StaticRunner:
         self.root = config.root
         self.cache = cache
         self.workers = workers
-        self.checkers = [
-            _CheckerInfo(c, c.tool_version(), c.settings()) for c in file_checkers
-        ]
+        self.checkers = [_CheckerInfo(c, c.tool_version(), c.settings()) for c in file_checkers]
         self.project_checkers = list(project_checkers)
         self._files: dict[str, ProjectFile] | None = None
         self._texts: dict[str, str] = {}
@@ -206,7 +206,9 @@ class StaticRunner:
         cached = self.cache.get(key)
         duration = 0.0
         if cached is not None and not _valid_value(cached):
-            self.cache.warnings.append(f"fwmon cache entry for {relpath} [{info.checker.name}] is corrupt; recomputed")
+            self.cache.warnings.append(
+                f"fwmon cache entry for {relpath} [{info.checker.name}] is corrupt; recomputed"
+            )
             cached = None
         if cached is not None:
             value, was_cached = cached, True

@@ -38,7 +38,8 @@ def density_score(pipeline: str, findings: Iterable[Finding], loc: int) -> float
     """Score of a finding-based pipeline from its findings and the lines it covered."""
     weighted = sum(WEIGHTS[f.severity] for f in findings if f.status != "suppressed")
     density = weighted / max(loc / 1000.0, 1.0)
-    return round(100.0 * 0.5 ** (density / HALF_LIFE.get(pipeline, 10.0)), 1)
+    score: float = 100.0 * 0.5 ** (density / HALF_LIFE.get(pipeline, 10.0))
+    return round(score, 1)
 
 
 def outcome_score(outcomes: Iterable[str]) -> float | None:

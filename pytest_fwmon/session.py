@@ -152,8 +152,16 @@ class FwmonSession:
         """Mark findings known to the baseline (or waived) so they do not fail the item."""
         if self.baseline is None or not result.findings:
             return result
-        dicts = [{"fingerprint": f.fingerprint, "status": f.status, "rule": f.rule,
-                  "path": f.path, "checker": f.checker} for f in result.findings]
+        dicts = [
+            {
+                "fingerprint": f.fingerprint,
+                "status": f.status,
+                "rule": f.rule,
+                "path": f.path,
+                "checker": f.checker,
+            }
+            for f in result.findings
+        ]
         classify(dicts, self.baseline, dt.date.today())
         for finding, data in zip(result.findings, dicts, strict=True):
             finding.status = data["status"]
@@ -173,10 +181,13 @@ class FwmonSession:
                 self.visited.add(rel)
                 return FwmonFile.from_parent(parent, path=file_path)
             return None
-        if file_path == self.config.root / "pyproject.toml" and not self.project_file_visited:
-            if self.runner.project_checkers:
-                self.project_file_visited = True
-                return FwmonProjectFile.from_parent(parent, path=file_path)
+        if (
+            file_path == self.config.root / "pyproject.toml"
+            and not self.project_file_visited
+            and self.runner.project_checkers
+        ):
+            self.project_file_visited = True
+            return FwmonProjectFile.from_parent(parent, path=file_path)
         return None
 
     def _args_name_files(self) -> bool:
@@ -210,9 +221,7 @@ class FwmonSession:
         if not self._prepared:
             self._prepared = True
             pairs = [
-                (i.checker_index, i.relpath)
-                for i in item.session.items
-                if isinstance(i, FwmonItem)
+                (i.checker_index, i.relpath) for i in item.session.items if isinstance(i, FwmonItem)
             ]
             self.runner.prepare(pairs)
         if isinstance(item, FwmonItem):
@@ -246,8 +255,16 @@ class FwmonSession:
                     result.reason = str(report.longrepr)
                 attach(item, "check", result.to_dict())
             for entry in self.runner.pending:
-                attach(item, "cache", {"key": entry.key, "path": entry.path,
-                                       "checker": entry.checker, "value": entry.value})
+                attach(
+                    item,
+                    "cache",
+                    {
+                        "key": entry.key,
+                        "path": entry.path,
+                        "checker": entry.checker,
+                        "value": entry.value,
+                    },
+                )
             self.runner.pending.clear()
         payloads = take_payloads(item)
         if payloads:
@@ -260,13 +277,10 @@ class FwmonSession:
             config.hook.pytest_fwmon_payload(config=config, kind=kind, data=data)
         if "fwmon" in report.keywords:
             return
-        outcome = None
+        outcome: str | None = None
         xfail = hasattr(report, "wasxfail")
         if report.when == "call":
-            if xfail:
-                outcome = "xfailed" if report.skipped else "xpassed"
-            else:
-                outcome = report.outcome
+            outcome = ("xfailed" if report.skipped else "xpassed") if xfail else report.outcome
         elif report.failed:
             outcome = "error"
         elif report.when == "setup" and report.skipped:
@@ -350,7 +364,9 @@ class FwmonSession:
         error = first_error("report", report)
         if error is not None:
             # a bug of fwmon or of a plugin's pytest_fwmon_update_report: say which key
-            self.messages.append(f"fwmon: the report does not match its schema {error}; not written")
+            self.messages.append(
+                f"fwmon: the report does not match its schema {error}; not written"
+            )
             self._dump_invalid(report)
             return
         try:
@@ -399,8 +415,10 @@ class FwmonSession:
         report = getattr(self, "report", None)
         lines: list[str] = []
         if report is not None:
-            header = f"{'pipeline':<12} {'items':>5} {'crit':>5} {'high':>5} {'med':>5} " \
-                     f"{'low':>5} {'info':>5} {'score':>6}  status"
+            header = (
+                f"{'pipeline':<12} {'items':>5} {'crit':>5} {'high':>5} {'med':>5} "
+                f"{'low':>5} {'info':>5} {'score':>6}  status"
+            )
             lines.append(header)
             for name, p in report["pipelines"].items():
                 c = p["counts"]

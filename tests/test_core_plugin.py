@@ -52,16 +52,23 @@ def test_items_pass_and_fail_as_the_findings_say(project: pytest.Pytester, mode:
     assert report["pipelines"]["docs"]["status"] == "fail"
     assert report["pipelines"]["quality"]["status"] == "not-run"
     assert report["pipelines"]["security"]["counts"] == {
-        "critical": 0, "high": 1, "medium": 0, "low": 3, "info": 0,
+        "critical": 0,
+        "high": 1,
+        "medium": 0,
+        "low": 3,
+        "info": 0,
     }
 
 
 def test_every_finding_is_in_the_report_whatever_the_threshold(project: pytest.Pytester) -> None:
     project.runpytest(*STATIC)
     report = report_of(project)
-    shell = next(c for c in report["checks"] if c["nodeid"] == "src/corepkg/shell.py::fwmon[bandit]")
-    found = sorted((f["rule"], f["line"], f["severity"], f["confidence"], f["cwe"])
-                   for f in shell["findings"])
+    shell = next(
+        c for c in report["checks"] if c["nodeid"] == "src/corepkg/shell.py::fwmon[bandit]"
+    )
+    found = sorted(
+        (f["rule"], f["line"], f["severity"], f["confidence"], f["cwe"]) for f in shell["findings"]
+    )
     assert found == [
         ("B101", 13, "low", "high", 703),
         ("B105", 14, "low", "medium", 259),
@@ -74,19 +81,23 @@ def test_every_finding_is_in_the_report_whatever_the_threshold(project: pytest.P
 
 def test_failure_shows_a_compact_table_pointing_at_the_file(project: pytest.Pytester) -> None:
     result = project.runpytest(*STATIC)
-    result.stdout.fnmatch_lines([
-        "*_ src/corepkg/shell.py::fwmon[[]bandit[]] _*",
-        "bandit: 1 finding(s) at or above medium severity and medium confidence in "
-        "src/corepkg/shell.py",
-        "  rule  line  severity  confidence  message",
-        "  B602     8  high      high        subprocess call with shell=True identified, "
-        "security issue. [CWE-78]",
-        "  (3 more finding(s) below the threshold are in the report)",
-    ])
-    result.stdout.fnmatch_lines([
-        "  DOC103  src/corepkg/style.py:13  medium    high        documented parameter `factr` "
-        "looks like a misspelling of `factor` (function `scale`)",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*_ src/corepkg/shell.py::fwmon[[]bandit[]] _*",
+            "bandit: 1 finding(s) at or above medium severity and medium confidence in "
+            "src/corepkg/shell.py",
+            "  rule  line  severity  confidence  message",
+            "  B602     8  high      high        subprocess call with shell=True identified, "
+            "security issue. [CWE-78]",
+            "  (3 more finding(s) below the threshold are in the report)",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "  DOC103  src/corepkg/style.py:13  medium    high        documented parameter `factr` "
+            "looks like a misspelling of `factor` (function `scale`)",
+        ]
+    )
     assert "Traceback" not in result.stdout.str()
     result.stdout.fnmatch_lines(["FAILED src/corepkg/shell.py::fwmon[[]bandit[]] - *"])
 
@@ -117,8 +128,11 @@ def test_cached_results_replay_the_same_outcome(project: pytest.Pytester, mode: 
 def test_changed_file_is_recomputed_and_others_replayed(project: pytest.Pytester) -> None:
     project.runpytest(*STATIC)
     style = project.path / "src/corepkg/style.py"
-    style.write_text(style.read_text().replace("def undocumented(value):\n",
-                                               'def undocumented(value):\n    """Now documented."""\n'))
+    style.write_text(
+        style.read_text().replace(
+            "def undocumented(value):\n", 'def undocumented(value):\n    """Now documented."""\n'
+        )
+    )
     project.runpytest(*STATIC).assert_outcomes(passed=8, failed=2)
     cached = {c["nodeid"]: c["cached"] for c in report_of(project)["checks"]}
     assert cached["src/corepkg/style.py::fwmon[pydocstyle]"] is False
@@ -161,10 +175,12 @@ def test_syntax_error_errors_its_items_and_the_run_goes_on(
     (project.path / "src/corepkg/broken.py").write_text('"""Broken."""\ndef oops(:\n    pass\n')
     result = project.runpytest(*STATIC, *mode)
     result.assert_outcomes(passed=7, failed=3, errors=2)
-    result.stdout.fnmatch_lines([
-        "*bandit could not analyse src/corepkg/broken.py: syntax error while parsing AST from file",
-        "*pydocstyle could not parse src/corepkg/broken.py: *",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*bandit could not analyse src/corepkg/broken.py: syntax error while parsing AST *",
+            "*pydocstyle could not parse src/corepkg/broken.py: *",
+        ]
+    )
     assert "Traceback" not in result.stdout.str()
     report = report_of(project)
     broken = [c for c in report["checks"] if c["path"] == "src/corepkg/broken.py"]
@@ -178,7 +194,7 @@ def test_syntax_error_errors_its_items_and_the_run_goes_on(
     [
         pytest.param(
             "[tool.fwmon]\ncolour = 1\n",
-            "fwmon: unknown key [tool.fwmon] colour; valid keys: cache, cache_dir, exclude, "
+            "fwmon: unknown key [tool.fwmon] colour; valid keys: baseline, cache, cache_dir, exclude, "
             "history, history_url, paths, pipelines, report, workers",
             id="unknown-top-key",
         ),
@@ -215,30 +231,38 @@ def test_bad_configuration_is_a_usage_error(
 def test_bad_command_line_values_are_usage_errors(project: pytest.Pytester) -> None:
     result = project.runpytest("--fwmon", "--fwmon-pipelines", "security,speed")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([
-        "ERROR: --fwmon-pipelines: unknown pipeline speed; valid pipelines: security, docs, "
-        "quality, performance, integration"
-    ])
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: --fwmon-pipelines: unknown pipeline speed; valid pipelines: security, docs, "
+            "quality, performance, integration"
+        ]
+    )
     result = project.runpytest("--fwmon", "--fwmon-option", "security.level=high")
-    result.stderr.fnmatch_lines([
-        "ERROR: fwmon: unknown key [tool.fwmon.security] level; valid keys: backend, "
-        "fail_on_confidence, fail_on_severity"
-    ])
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: fwmon: unknown key [tool.fwmon.security] level; valid keys: backend, "
+            "fail_on_confidence, fail_on_severity"
+        ]
+    )
 
 
 def test_unwritable_report_path_is_a_usage_error(project: pytest.Pytester) -> None:
     (project.path / "afile").write_text("x")
     result = project.runpytest(*STATIC, "--fwmon-report", "afile/report.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([
-        "ERROR: fwmon: cannot create the report folder */afile: * "
-        "(choose another path with --fwmon-report)"
-    ])
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: fwmon: cannot create the report folder */afile: * "
+            "(choose another path with --fwmon-report)"
+        ]
+    )
     result = project.runpytest(*STATIC, "--fwmon-report", "src")
-    result.stderr.fnmatch_lines([
-        "ERROR: fwmon: cannot write the report to */src: not writable "
-        "(choose another path with --fwmon-report)"
-    ])
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: fwmon: cannot write the report to */src: not writable "
+            "(choose another path with --fwmon-report)"
+        ]
+    )
 
 
 def test_xdist_gives_the_same_report_as_serial(project: pytest.Pytester) -> None:
@@ -274,8 +298,14 @@ def test_ordinary_tests_are_summarised(project: pytest.Pytester) -> None:
     project.runpytest(*STATIC)
     tests = report_of(project)["tests"]
     assert {k: v for k, v in tests.items() if k != "duration"} == {
-        "total": 6, "passed": 1, "failed": 1, "errors": 1, "skipped": 1, "xfailed": 1,
-        "xpassed": 1, "exitstatus": 1,
+        "total": 6,
+        "passed": 1,
+        "failed": 1,
+        "errors": 1,
+        "skipped": 1,
+        "xfailed": 1,
+        "xpassed": 1,
+        "exitstatus": 1,
     }
 
 
@@ -315,7 +345,7 @@ def test_plugins_can_update_the_report(project: pytest.Pytester) -> None:
         """
     )
     project.runpytest(*STATIC)
-    assert report_of(project)["extensions"] == {"myplugin": {"answer": 42}}
+    assert report_of(project)["extensions"]["myplugin"] == {"answer": 42}
 
 
 def test_a_plugin_that_breaks_the_schema_gets_a_clear_message(project: pytest.Pytester) -> None:
@@ -326,10 +356,12 @@ def test_a_plugin_that_breaks_the_schema_gets_a_clear_message(project: pytest.Py
         """
     )
     result = project.runpytest(*STATIC)
-    result.stdout.fnmatch_lines([
-        "fwmon: the report does not match its schema at $.tests.total: expected integer, got a "
-        "string; not written",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "fwmon: the report does not match its schema at $.tests.total: expected integer, got a "
+            "string; not written",
+        ]
+    )
     assert not (project.path / ".fwmon/report.json").exists()
 
 
@@ -355,14 +387,16 @@ def test_report_metadata(project: pytest.Pytester, monkeypatch: pytest.MonkeyPat
 
 def test_scorecard_in_terminal_summary(project: pytest.Pytester) -> None:
     result = project.runpytest(*STATIC)
-    result.stdout.fnmatch_lines([
-        "*fwmon scorecard*",
-        "pipeline     items  crit  high   med   low  info  score  status",
-        "security         4     0     1     0     3     0   33.0  fail",
-        "docs             6     0     0     2     2     0   84.7  fail",
-        "quality          -     0     0     0     0     0      -  not-run",
-        "report: .fwmon/report.json",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*fwmon scorecard*",
+            "pipeline     items  crit  high   med   low  info  score  status",
+            "security         4     0     1     0     3     0   33.0  fail",
+            "docs             6     0     0     2     2     0   84.7  fail",
+            "quality          -     0     0     0     0     0      -  not-run",
+            "report: .fwmon/report.json",
+        ]
+    )
 
 
 def test_without_fwmon_nothing_is_added(project: pytest.Pytester) -> None:
@@ -381,37 +415,54 @@ def test_bandit_configuration_is_honoured(project: pytest.Pytester) -> None:
     )
     project.runpytest(*STATIC)
     report = report_of(project)
-    rules = sorted(f["rule"] for c in report["checks"] if c["checker"] == "bandit"
-                   for f in c["findings"])
+    rules = sorted(
+        f["rule"] for c in report["checks"] if c["checker"] == "bandit" for f in c["findings"]
+    )
     assert rules == ["B101", "B105", "B301"]
 
 
 def test_pydocstyle_configuration_is_honoured(project: pytest.Pytester) -> None:
     pyproject = project.path / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text() + '\n[tool.pydocstyle]\nconvention = "google"\n'
-                         'add-ignore = "D103"\n')
+    pyproject.write_text(
+        pyproject.read_text() + '\n[tool.pydocstyle]\nconvention = "google"\nadd-ignore = "D103"\n'
+    )
     project.runpytest(*STATIC)
     report = report_of(project)
-    rules = sorted(f["rule"] for c in report["checks"] if c["checker"] == "pydocstyle"
-                   for f in c["findings"])
+    rules = sorted(
+        f["rule"] for c in report["checks"] if c["checker"] == "pydocstyle" for f in c["findings"]
+    )
     assert "D103" not in rules
 
 
 def test_paths_and_exclude_override_discovery(project: pytest.Pytester) -> None:
     pyproject = project.path / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace(
-        "[tool.fwmon.docs]", '[tool.fwmon]\npaths = ["src"]\nexclude = ["*/shell.py"]\n\n'
-        "[tool.fwmon.docs]"))
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "[tool.fwmon.docs]",
+            '[tool.fwmon]\npaths = ["src"]\nexclude = ["*/shell.py"]\n\n[tool.fwmon.docs]',
+        )
+    )
     project.runpytest(*STATIC)
     paths = {c["path"] for c in report_of(project)["checks"]}
-    assert paths == {None, "src/corepkg/__init__.py", "src/corepkg/clean.py",
-                     "src/corepkg/style.py"}
+    assert paths == {
+        None,
+        "src/corepkg/__init__.py",
+        "src/corepkg/clean.py",
+        "src/corepkg/style.py",
+    }
 
 
 def test_default_discovery_leaves_tests_and_venvs_out(pytester: pytest.Pytester) -> None:
     pytester.makefile(".toml", pyproject='[project]\nname = "flat"\n')
-    for rel in ["flat/__init__.py", "flat/core.py", "tests/test_core.py", ".venv/lib/x.py",
-                "build/lib/flat/core.py", "docs/conf.py", "flat/tests/helper.py"]:
+    for rel in [
+        "flat/__init__.py",
+        "flat/core.py",
+        "tests/test_core.py",
+        ".venv/lib/x.py",
+        "build/lib/flat/core.py",
+        "docs/conf.py",
+        "flat/tests/helper.py",
+    ]:
         path = pytester.path / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text('"""M."""\n')

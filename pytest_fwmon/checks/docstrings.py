@@ -57,10 +57,7 @@ def _has_doc(node: ast.AST) -> bool:
 
 
 def _decorated(node: ast.FunctionDef | ast.AsyncFunctionDef, attrs: set[str]) -> bool:
-    for dec in node.decorator_list:
-        if isinstance(dec, ast.Attribute) and dec.attr in attrs:
-            return True
-    return False
+    return any(isinstance(dec, ast.Attribute) and dec.attr in attrs for dec in node.decorator_list)
 
 
 def _is_overload(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:

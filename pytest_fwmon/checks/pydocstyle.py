@@ -78,7 +78,7 @@ class PydocstyleChecker(FileChecker):
         self._property_decorators = str(
             self.tool_config.get("property-decorators", DEFAULT_PROPERTY_DECORATORS)
         )
-        self._ignore_self_only_init = bool(self.tool_config.get("ignore-self-only-init", False))
+        self._ignore_self_only_init = bool(self.tool_config.get("ignore-self-only-init"))
 
     def tool_version(self) -> str:
         import pydocstyle
@@ -132,8 +132,9 @@ class PydocstyleChecker(FileChecker):
         definition = error.definition
         context = ""
         kind = type(definition).__name__.lower()
-        if kind not in ("module", "package") and getattr(definition, "name", ""):
-            context = f" ({kind} `{definition.name}`)"
+        name = str(getattr(definition, "name", None) or "")
+        if kind not in ("module", "package") and name:
+            context = f" ({kind} `{name}`)"
         message = _CODE_PREFIX.sub("", str(error.message)) + context
         return Finding(
             fingerprint="",
