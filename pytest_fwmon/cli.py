@@ -16,7 +16,12 @@ from . import __version__
 from .errors import EXIT_USAGE, FwmonError
 
 #: Modules whose ``register`` adds subcommands, in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("pytest_fwmon.example", "pytest_fwmon.check", "pytest_fwmon.gate.cli", "pytest_fwmon.perf.cli")
+COMMAND_MODULES: tuple[str, ...] = (
+    "pytest_fwmon.example",
+    "pytest_fwmon.check",
+    "pytest_fwmon.gate.cli",
+    "pytest_fwmon.perf.cli",
+)
 
 
 class _Parser(argparse.ArgumentParser):
