@@ -385,3 +385,30 @@ def test_without_the_option_no_resources_are_recorded(pytester: pytest.Pytester)
     root = copy_project(pytester, "perf_resources")
     pytester.runpytest(*PLUGIN, *REPORT)
     assert read_report(root)["resources"] == []
+
+
+@pytest.mark.slow  # three pytest runs
+def test_history_store_as_baseline(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makefile(
+        ".toml",
+        pyproject="[tool.fwmon.perf]\ntime_budget = 0.05\nthroughput_time = 0\nmin_rounds = 250\n",
+    )
+    pytester.makepyfile(
+        test_hist="""
+        import os, time
+
+        def test_hist(perf):
+            perf(time.sleep, float(os.environ.get("DELAY", "0")))
+        """
+    )
+    empty = pytester.runpytest(*PLUGIN, "--fwmon-perf-baseline", "history")
+    assert empty.ret == pytest.ExitCode.USAGE_ERROR
+    empty.stderr.fnmatch_lines(["ERROR: fwmon: history store *history.db does not exist*"])
+    first = pytester.runpytest(*PLUGIN, "--fwmon", "--fwmon-pipelines", "performance")
+    first.assert_outcomes(passed=1)
+    monkeypatch.setenv("DELAY", "0.0005")  # from sleep(0) to over 0.5 ms per call
+    second = pytester.runpytest(*PLUGIN, "--fwmon-perf-baseline", "history")
+    second.assert_outcomes(failed=1)
+    second.stdout.fnmatch_lines(["*perf failed: regression: p95 is *x the baseline*"])

@@ -5,7 +5,9 @@ Standard library only. A baseline is read from one of:
 - a perf baseline file (``.fwmon/perf-baseline.json`` by default; :data:`FORMAT`), written by
   ``fwmon perf baseline write`` from a report and committed by the user;
 - a fwmon report (``.fwmon/report.json`` of an earlier run): its ``benchmarks[]`` with their
-  capped samples, under the report's ``run.machine.fingerprint``.
+  capped samples, under the report's ``run.machine.fingerprint``;
+- the history store (``history`` for the configured store, ``history:URL`` for another): the
+  newest stored run, read as a report.
 
 Decision (docs/reference/performance.md): with ``max_regression = "p95:10%"`` and ``alpha``,
 
@@ -257,6 +259,38 @@ def load(path: Path) -> Baseline:
     except json.JSONDecodeError as exc:
         raise _bad(path, f"invalid JSON at line {exc.lineno} column {exc.colno}") from None
     return parse(path, doc)
+
+
+#: Baseline spec that reads the history store.
+HISTORY: Final = "history"
+
+
+def is_history(spec: str) -> bool:
+    """True for ``history`` and ``history:URL``."""
+    return spec == HISTORY or spec.startswith(HISTORY + ":")
+
+
+def load_history(spec: str, root: Path, default_url: str | None) -> Baseline:
+    """The newest run of the history store as a baseline (``history`` or ``history:URL``)."""
+    from ..history.store import open_store
+
+    url = spec[len(HISTORY) + 1 :] if spec.startswith(HISTORY + ":") else default_url
+    with open_store(url or None, root, readonly=True, create=False) as store:
+        report = store.latest_run()
+        location = store.location
+    if report is None:
+        raise ConfigError(
+            f"history store {location} has no run to use as a perf baseline",
+            hint="run `pytest --fwmon` once first",
+        )
+    return parse(Path(f"history:{location}"), report)
+
+
+def load_spec(spec: str, root: Path, history_url: str | None = None) -> Baseline:
+    """A baseline from a file path (relative to ``root``) or a history spec."""
+    if is_history(spec):
+        return load_history(spec, root, history_url)
+    return load(default_path(root, spec))
 
 
 def write_from_report(

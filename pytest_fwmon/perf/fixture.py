@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from ..config import read_pyproject
-from ..errors import ConfigError
+from ..errors import ConfigError, FwmonError
 from ..items import attach
 from ..report import write_json_atomic
 from . import baseline as baseline_mod
@@ -112,12 +112,19 @@ class PerfSession:
 
     def _baseline(self) -> baseline_mod.Baseline | None:
         option = self.config.getoption("fwmon_perf_baseline")
-        path = baseline_mod.default_path(self.config.rootpath, option or self.settings.baseline)
-        if option is None and not path.exists():
+        spec = option or self.settings.baseline
+        root = self.config.rootpath
+        if (
+            option is None
+            and not baseline_mod.is_history(spec)
+            and not baseline_mod.default_path(root, spec).exists()
+        ):
             return None
+        core = _core_session(self.config)
+        history_url = core.config.str("", "history_url") if core is not None else None
         try:
-            return baseline_mod.load(path)
-        except ConfigError as exc:
+            return baseline_mod.load_spec(spec, root, history_url)
+        except FwmonError as exc:
             raise pytest.UsageError(f"fwmon: {exc.one_line()}") from None
 
     @property
