@@ -165,7 +165,8 @@ class _Compiler:
                     if error is None:
                         return None
                     errors.append(error)
-                return max(errors, key=lambda e: len(e[0]))
+                # the most specific: deepest path, and a branch whose type matched
+                return max(errors, key=lambda e: (len(e[0]), not e[1].startswith("expected ")))
 
             checks.append(check_any)
         if "items" in schema:

@@ -1,0 +1,575 @@
+"""Unit tests of the core's plain classes: fingerprints, schema validator, docstrings, config,
+file discovery, cache, scores."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pytest_fwmon.cache import ResultCache, cache_key
+from pytest_fwmon.checks.base import SourceFile
+from pytest_fwmon.checks.docstrings import (
+    DocstringCoverage,
+    accuracy_findings,
+    count_definitions,
+    documented_params,
+)
+from pytest_fwmon.config import load_config
+from pytest_fwmon.errors import ConfigError, ReportError
+from pytest_fwmon.files import iter_python_files, source_roots
+from pytest_fwmon.model import Finding, assign_fingerprints
+from pytest_fwmon.report import load_report, parse_report, write_json_atomic
+from pytest_fwmon.schema import compile_schema, first_error, load_schema
+from pytest_fwmon.scoring import density_score, pipeline_status
+from tests.reportcheck import DATA
+
+# -- fingerprints -------------------------------------------------------------------------
+
+
+def _finding(line: int, rule: str = "B602", path: str = "a.py") -> Finding:
+    return Finding("", "security", "bandit", rule, "high", "high", path, line, "m", end_line=line)
+
+
+def _fingerprints(source: str, lines: list[int]) -> list[str]:
+    findings = [_finding(n) for n in lines]
+    assign_fingerprints(findings, source.splitlines())
+    return [f.fingerprint for f in findings]
+
+
+def test_fingerprint_survives_code_inserted_above() -> None:
+    before = "import os\nos.system(cmd)\n"
+    after = "import os\n\n# a comment\nx = 1\nos.system(cmd)\n"
+    assert _fingerprints(before, [2]) == _fingerprints(after, [5])
+
+
+def test_fingerprint_survives_reindentation() -> None:
+    assert _fingerprints("os.system(cmd)\n", [1]) == _fingerprints("    os.system(cmd)  \n", [1])
+
+
+def test_fingerprint_changes_with_the_flagged_code() -> None:
+    assert _fingerprints("os.system(cmd)\n", [1]) != _fingerprints("os.system(other)\n", [1])
+
+
+def test_identical_findings_get_distinct_fingerprints_in_line_order() -> None:
+    source = "os.system(cmd)\nx = 1\nos.system(cmd)\n"
+    first, second = _fingerprints(source, [1, 3])
+    assert first != second
+    # the first copy keeps the fingerprint it had when it was alone
+    assert first == _fingerprints("os.system(cmd)\n", [1])[0]
+
+
+# -- schema validator -----------------------------------------------------------------------
+
+
+def valid_report() -> dict[str, Any]:
+    finding = _finding(3).to_dict()
+    finding["fingerprint"] = "0123456789abcdef"
+    pipeline = {
+        "status": "pass",
+        "score": 100.0,
+        "items": 1,
+        "passed": 1,
+        "failed": 0,
+        "errors": 0,
+        "skipped": 0,
+        "cached": 0,
+        "loc": 10,
+        "counts": {"critical": 0, "high": 1, "medium": 0, "low": 0, "info": 0},
+    }
+    return {
+        "schema_version": 1,
+        "run": {
+            "id": "abcdef0123456789",
+            "started": "2026-01-01T00:00:00.000Z",
+            "finished": "2026-01-01T00:00:01Z",
+            "duration": 1.0,
+            "project": "p",
+            "git": {"sha": None, "branch": "main", "dirty": False},
+            "ci": {"provider": None},
+            "machine": {"fingerprint": "f" * 16},
+            "versions": {"fwmon": "0.1.0"},
+            "selected_pipelines": ["security"],
+            "xdist_workers": 0,
+        },
+        "pipelines": {
+            p: dict(pipeline) for p in ("security", "docs", "quality", "performance", "integration")
+        },
+        "checks": [
+            {
+                "nodeid": "a.py::fwmon[bandit]",
+                "pipeline": "security",
+                "checker": "bandit",
+                "outcome": "failed",
+                "path": "a.py",
+                "cached": False,
+                "duration": 0.1,
+                "findings": [finding],
+                "reason": None,
+                "loc": 10,
+                "metrics": {},
+            }
+        ],
+        "benchmarks": [],
+        "resources": [],
+        "coverage": None,
+        "integration": [],
+        "tests": {
+            "total": 0,
+            "passed": 0,
+            "failed": 0,
+            "errors": 0,
+            "skipped": 0,
+            "xfailed": 0,
+            "xpassed": 0,
+            "duration": 0.0,
+            "exitstatus": 0,
+        },
+        "extensions": {},
+    }
+
+
+def _jsonschema_valid(doc: Any) -> bool:
+    return bool(jsonschema.Draft202012Validator(load_schema("report")).is_valid(doc))
+
+
+def test_valid_report_passes_both_validators() -> None:
+    report = valid_report()
+    assert _jsonschema_valid(report)
+    assert first_error("report", report) is None
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        pytest.param(lambda r: r.pop("run"), "at $: missing required key 'run'", id="missing"),
+        pytest.param(
+            lambda r: r["checks"][0].update(outcome="exploded"),
+            "at $.checks[0].outcome: 'exploded' is not one of 'passed', 'failed', "
+            "'error', 'skipped', 'not-run'",
+            id="enum",
+        ),
+        pytest.param(
+            lambda r: r["tests"].update(total=-1),
+            "at $.tests.total: -1 is less than the minimum 0",
+            id="minimum",
+        ),
+        pytest.param(
+            lambda r: r["checks"][0]["findings"][0].update(line="3"),
+            "at $.checks[0].findings[0].line: expected integer, got a string",
+            id="type",
+        ),
+        pytest.param(
+            lambda r: r.update(extra=1),
+            "at $: unexpected key 'extra' (allowed: schema_version, run, pipelines, "
+            "checks, benchmarks, resources, coverage, integration, tests, extensions)",
+            id="additional",
+        ),
+        pytest.param(
+            lambda r: r["run"].update(started="yesterday"),
+            "at $.run.started: 'yesterday' does not match "
+            "'^\\\\d{4}-\\\\d\\\\d-\\\\d\\\\dT\\\\d\\\\d:\\\\d\\\\d:\\\\d\\\\d(\\\\.\\\\d+)?Z$'",
+            id="pattern",
+        ),
+        pytest.param(
+            lambda r: r["pipelines"]["docs"].update(score=101),
+            "at $.pipelines.docs.score: 101 is more than the maximum 100",
+            id="anyOf",
+        ),
+    ],
+)
+def test_validator_names_the_first_problem(mutate: Any, message: str) -> None:
+    report = valid_report()
+    mutate(report)
+    assert not _jsonschema_valid(report)
+    assert first_error("report", report) == message
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix]
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            found += _paths(value, (*prefix, key))
+    elif isinstance(doc, list):
+        for index, value in enumerate(doc):
+            found += _paths(value, (*prefix, index))
+    return found
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), replacement=_json)
+def test_validator_agrees_with_jsonschema_on_mutated_reports(data: Any, replacement: Any) -> None:
+    report = valid_report()
+    path = data.draw(st.sampled_from(_paths(report)[1:]))
+    target = report
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = replacement
+    assert (first_error("report", report) is None) == _jsonschema_valid(report)
+
+
+@pytest.mark.parametrize("name", ["report", "baseline", "policy", "gate-result"])
+def test_every_shipped_schema_is_a_valid_schema_and_compiles(name: str) -> None:
+    schema = load_schema(name)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    compile_schema(schema)
+
+
+# -- report reading and writing --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param(
+            b'{"schema_version": 1, "run": ',
+            "is not valid JSON (truncated at line 1 column 30)",
+            id="truncated",
+        ),
+        pytest.param(
+            b"{nope}",
+            "is not valid JSON (Expecting property name enclosed in double "
+            "quotes at line 1 column 2)",
+            id="malformed",
+        ),
+        pytest.param(
+            b"[1, 2]", "is not a fwmon report: the top level is not a JSON object", id="array"
+        ),
+        pytest.param(
+            b'{"schema_version": 99}',
+            "has schema_version 99; this fwmon reads version 1",
+            id="version",
+        ),
+        pytest.param(
+            b'{"schema_version": 1}',
+            "does not match the report schema at $: missing required key 'run'",
+            id="schema",
+        ),
+    ],
+)
+def test_bad_reports_are_report_errors(content: bytes, message: str) -> None:
+    with pytest.raises(ReportError) as excinfo:
+        parse_report(content, "report r.json")
+    assert excinfo.value.message == f"report r.json {message}"
+    assert excinfo.value.exit_code == 3
+
+
+def test_missing_report(tmp_path: Path) -> None:
+    with pytest.raises(ReportError, match=r"report .*nope.json not found"):
+        load_report(tmp_path / "nope.json")
+
+
+def test_write_report_is_atomic(tmp_path: Path) -> None:
+    target = tmp_path / "r.json"
+    write_json_atomic(target, {"a": 1})
+    with pytest.raises(TypeError):
+        write_json_atomic(target, {"a": object()})
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+# -- docstrings ---------------------------------------------------------------------------
+
+
+def _sources(folder: Path, root: Path) -> list[SourceFile]:
+    return [
+        SourceFile(p, p.relative_to(root).as_posix(), p.read_text())
+        for p in sorted(folder.rglob("*.py"))
+    ]
+
+
+def _interrogate(folder: Path) -> tuple[int, int]:
+    from interrogate import config, coverage
+
+    conf = config.InterrogateConfig(
+        ignore_private=True,
+        ignore_semiprivate=True,
+        ignore_magic=True,
+        ignore_init_method=True,
+        ignore_nested_functions=True,
+        ignore_nested_classes=True,
+        ignore_overloaded_functions=True,
+        ignore_property_setters=True,
+    )
+    results = coverage.InterrogateCoverage(paths=[str(folder)], conf=conf).get_coverage()
+    return results.total, results.covered
+
+
+@pytest.mark.parametrize("folder", ["docstring_cases/dcases", "core_project/src/corepkg"])
+def test_docstring_coverage_agrees_with_interrogate(folder: str) -> None:
+    path = DATA / folder
+    ours = [d for s in _sources(path, DATA) for d in count_definitions(s)]
+    assert (len(ours), sum(d.documented for d in ours)) == _interrogate(path)
+
+
+def test_docstring_coverage_item() -> None:
+    sources = _sources(DATA / "docstring_cases/dcases", DATA)
+    result = DocstringCoverage(50).run(sources, DATA)
+    assert result.outcome == "failed"
+    assert result.metrics["coverage_percent"] == 35.0
+    assert result.metrics["total"] == 20 and result.metrics["documented"] == 7
+    assert result.findings[0].message == (
+        "docstring coverage 35.0% (7/20) is below the minimum 50%"
+    )
+    assert DocstringCoverage(35).run(sources, DATA).outcome == "passed"
+
+
+GOOGLE = '''
+def f(alpha, beta, *args, gamma=1, **kwargs):
+    """Do.
+
+    Args:
+        alpha (int): First.
+            Continued description: not a parameter.
+        beta: Second.
+        *args: More.
+        gama: Misspelled.
+        **kwargs: Rest.
+
+    Returns:
+        Nothing.
+    """
+'''
+
+NUMPY = '''
+class C:
+    def m(self, x, y):
+        """Do.
+
+        Parameters
+        ----------
+        x, y : int
+            Both.
+        z : int
+            Not there.
+
+        Returns
+        -------
+        int
+        """
+'''
+
+
+def test_accuracy_google() -> None:
+    findings, checked, accurate = accuracy_findings(SourceFile(Path("g.py"), "g.py", GOOGLE))
+    assert (checked, accurate) == (1, 0)
+    assert [(f.rule, f.message) for f in findings] == [
+        (
+            "DOC103",
+            "documented parameter `gama` looks like a misspelling of `gamma` (function `f`)",
+        ),
+    ]
+    assert findings[0].line == 10
+
+
+def test_accuracy_numpy_method() -> None:
+    findings, checked, accurate = accuracy_findings(SourceFile(Path("n.py"), "n.py", NUMPY))
+    assert (checked, accurate) == (1, 0)
+    assert [(f.rule, f.line) for f in findings] == [("DOC102", 10)]
+
+
+def test_docstrings_without_parameter_sections_are_not_judged() -> None:
+    assert documented_params("Just a summary.\n\nMore text.") is None
+    source = 'def f(a):\n    """Summary only."""\n'
+    assert accuracy_findings(SourceFile(Path("x.py"), "x.py", source)) == ([], 0, 0)
+
+
+# -- configuration --------------------------------------------------------------------------
+
+
+def _project(tmp_path: Path, toml: str) -> Path:
+    (tmp_path / "pyproject.toml").write_text(toml)
+    return tmp_path
+
+
+def test_config_sources_in_documented_order(tmp_path: Path) -> None:
+    root = _project(tmp_path, "[tool.fwmon]\nreport = 'from-file.json'\nworkers = 3\n")
+    config = load_config(root, environ={})
+    assert config.str("", "report") == "from-file.json"
+    config = load_config(root, environ={"FWMON_REPORT": "from-env.json"})
+    assert config.str("", "report") == "from-env.json"
+    config = load_config(
+        root, cli={"report": "from-cli.json"}, environ={"FWMON_REPORT": "from-env.json"}
+    )
+    assert config.str("", "report") == "from-cli.json"
+    config = load_config(
+        root,
+        overrides=["workers=5", "security.fail_on_severity=high"],
+        environ={"FWMON_WORKERS": "4"},
+    )
+    assert config.int("", "workers") == 5
+    assert config.str("security", "fail_on_severity") == "high"
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "message"),
+    [
+        pytest.param(
+            "[tool.fwmon]\ncache = 'yes'\n",
+            {},
+            "[tool.fwmon] cache must be true or false, got 'yes'",
+            id="bool",
+        ),
+        pytest.param(
+            "[tool.fwmon]\npipelines = ['security', 'speed']\n",
+            {},
+            "[tool.fwmon] pipelines has invalid value 'speed'; valid choices: security, "
+            "docs, quality, performance, integration",
+            id="list-choice",
+        ),
+        pytest.param(
+            "[tool.fwmon]\nsecurity = 1\n",
+            {},
+            "[tool.fwmon] security must be a table ([tool.fwmon.security])",
+            id="table",
+        ),
+        pytest.param(
+            "",
+            {"FWMON_WORKERS": "many"},
+            "environment variable FWMON_WORKERS: [tool.fwmon] workers must be a whole "
+            "number, got 'many'",
+            id="env",
+        ),
+        pytest.param("[tool.fwmon\n", {}, "is not valid TOML", id="toml"),
+    ],
+)
+def test_config_errors(tmp_path: Path, toml: str, env: dict[str, str], message: str) -> None:
+    root = _project(tmp_path, toml)
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(root, environ=env)
+    assert message in excinfo.value.message
+
+
+# -- file discovery ---------------------------------------------------------------------------
+
+
+def _tree(root: Path, files: list[str], toml: str = "") -> None:
+    (root / "pyproject.toml").write_text(toml)
+    for rel in files:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x = 1\n")
+
+
+@pytest.mark.parametrize(
+    ("toml", "files", "expected"),
+    [
+        pytest.param(
+            '[project]\nname = "my-pkg"\n',
+            ["my_pkg/__init__.py", "other/__init__.py"],
+            ["my_pkg/__init__.py"],
+            id="project-name",
+        ),
+        pytest.param(
+            "",
+            ["src/a/__init__.py", "src/a/m.py", "src/b/__init__.py", "tools/t.py"],
+            ["src/a/__init__.py", "src/a/m.py", "src/b/__init__.py"],
+            id="src-layout",
+        ),
+        pytest.param(
+            '[tool.hatch.build.targets.wheel]\npackages = ["lib/x"]\n',
+            ["lib/x/__init__.py", "lib/y/__init__.py"],
+            ["lib/x/__init__.py"],
+            id="hatch",
+        ),
+        pytest.param(
+            '[tool.setuptools.packages.find]\nwhere = ["code"]\n',
+            ["code/p/__init__.py", "code/p/tests/test_p.py", "setup.py"],
+            ["code/p/__init__.py"],
+            id="setuptools-find",
+        ),
+        pytest.param(
+            "",
+            [
+                "pkg/__init__.py",
+                "tool.py",
+                "test_x.py",
+                "conftest.py",
+                "docs/conf.py",
+                "venv/lib/site.py",
+                "pkg/mod_test.py",
+            ],
+            ["pkg/__init__.py", "tool.py"],
+            id="fallback",
+        ),
+    ],
+)
+def test_default_discovery(
+    tmp_path: Path, toml: str, files: list[str], expected: list[str]
+) -> None:
+    import tomllib
+
+    _tree(tmp_path, files, toml)
+    roots = source_roots(tmp_path, tomllib.loads(toml))
+    found = iter_python_files(roots, tmp_path, [])
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == expected
+
+
+# -- cache and scores ----------------------------------------------------------------------
+
+
+def test_cache_keeps_only_the_newest_entry_per_file(tmp_path: Path) -> None:
+    cache = ResultCache(tmp_path)
+    old, new = cache_key("d1", "bandit", "1", {}), cache_key("d2", "bandit", "1", {})
+    cache.put(old, "a.py", "bandit", {"findings": []})
+    cache.put(cache_key("d1", "pydocstyle", "1", {}), "a.py", "pydocstyle", {"findings": []})
+    cache.save()
+    cache = ResultCache(tmp_path)
+    assert cache.get(old) == {"findings": []}
+    cache.put(new, "a.py", "bandit", {"findings": [1]})
+    cache.save()
+    entries = json.loads((tmp_path / "results.json").read_text())["entries"]
+    assert old not in entries and new in entries and len(entries) == 2
+
+
+def test_cache_key_covers_everything_that_changes_results() -> None:
+    base = cache_key("d", "bandit", "1.9", {"fail_on_severity": "medium"})
+    assert base != cache_key("e", "bandit", "1.9", {"fail_on_severity": "medium"})
+    assert base != cache_key("d", "bandit", "1.8", {"fail_on_severity": "medium"})
+    assert base != cache_key("d", "bandit", "1.9", {"fail_on_severity": "high"})
+    assert base == cache_key("d", "bandit", "1.9", copy.deepcopy({"fail_on_severity": "medium"}))
+
+
+@pytest.mark.parametrize(
+    ("findings", "loc", "score"),
+    [
+        pytest.param([], 100, 100.0, id="clean"),
+        pytest.param(["high"], 1000, 50.0, id="half-life"),
+        pytest.param(["high", "high"], 1000, 25.0, id="two-half-lives"),
+        pytest.param(["high"], 10, 50.0, id="small-files-count-as-1000-lines"),
+        pytest.param(["info"] * 50, 1000, 100.0, id="info-weighs-nothing"),
+    ],
+)
+def test_density_score(findings: list[str], loc: int, score: float) -> None:
+    found = [Finding("", "security", "bandit", "B1", s, "high", "a.py", 1, "m") for s in findings]
+    assert density_score("security", found, loc) == score
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "status"),
+    [
+        pytest.param(["passed", "passed"], "pass", id="pass"),
+        pytest.param(["passed", "failed"], "fail", id="fail"),
+        pytest.param(["failed", "error"], "error", id="error-dominates"),
+        pytest.param(["skipped"], "skipped", id="skipped"),
+        pytest.param([], "not-run", id="no-items"),
+        pytest.param(["passed", "not-run"], "error", id="partly-not-run-is-never-a-pass"),
+    ],
+)
+def test_pipeline_status(outcomes: list[str], status: str) -> None:
+    assert pipeline_status(outcomes, selected=True) == status
