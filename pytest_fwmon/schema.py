@@ -57,7 +57,9 @@ def _type_ok(value: Any, name: str) -> bool:
         return isinstance(value, bool)
     if name == "null":
         return value is None
-    if name == "integer":
+    if name == "integer":  # JSON Schema: a number with no fractional part, 1.0 included
+        if isinstance(value, float):
+            return value.is_integer()
         return isinstance(value, int) and not isinstance(value, bool)
     if name == "number":
         return isinstance(value, int | float) and not isinstance(value, bool)
