@@ -632,3 +632,33 @@ def test_python_m_gate_runs_as_a_process(tmp_path: Path) -> None:
 
 
 Make = Callable[..., Any]
+
+
+def test_fwmon_command_has_gate_and_baseline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_fwmon.cli import main
+
+    _write(tmp_path, {"report.json": BLOCKING, **POLICY_FILE})
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    assert main(["baseline", "write", "report.json"]) == 0
+    assert main(["baseline", "check", "report.json"]) == 0
+    assert main(["gate", "report.json", "--policy", "policy.toml"]) == 0  # all baselined
+    out = capsys.readouterr().out
+    assert "findings: 0 new, 2 baselined, 0 waived, 0 suppressed" in out
+    assert main(["gate", "report.json", "--policy", "policy.toml", "--no-baseline"]) == 1
+
+
+def test_unwritable_github_outputs_are_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write(tmp_path, {"report.json": CLEAN, **POLICY_FILE})
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "missing-dir" / "out"))
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["report.json", "--policy", "policy.toml"]) == 2
+    assert capsys.readouterr().err == (
+        "fwmon: error: cannot write the GitHub step summary or outputs: No such file or directory\n"
+    )

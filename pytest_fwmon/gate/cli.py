@@ -82,6 +82,9 @@ def write_outputs(
     from .summary import render_text
 
     env = os.environ if environ is None else environ
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:  # a finding's message must not crash a non-UTF-8 terminal
+        reconfigure(errors="backslashreplace")
     sys.stdout.write(render_text(result))
     if result_json:
         _write(result_json, "the gate result", result.to_dict())
@@ -95,7 +98,12 @@ def write_outputs(
 
         _write(markdown, "markdown", render_markdown(result))
     if github.in_actions(env):
-        github.write_github(result, env, sys.stdout, root)
+        try:
+            github.write_github(result, env, sys.stdout, root)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write the GitHub step summary or outputs: {exc.strerror or exc}"
+            ) from None
     sys.stdout.flush()
 
 
