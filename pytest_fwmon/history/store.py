@@ -812,10 +812,14 @@ def _is_postgres(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://"))
 
 
-def open_store(url: str | Path | None, root: Path, *, readonly: bool = False) -> Store:
-    """Open (creating when needed, unless ``readonly``) the store at ``url``.
+def open_store(
+    url: str | Path | None, root: Path, *, readonly: bool = False, create: bool = True
+) -> Store:
+    """Open the store at ``url``, creating it unless ``readonly`` or ``create=False``.
 
-    See the module docstring for the URL forms. Raises StoreError when it cannot be opened.
+    See the module docstring for the URL forms. Raises StoreError when it cannot be opened
+    (``create=False``: also when a SQLite store does not exist yet; commands that only read
+    use it so they never leave an empty store behind).
     """
     if isinstance(url, str) and _is_postgres(url):
         return _open_postgres(url, readonly)
@@ -832,6 +836,11 @@ def open_store(url: str | Path | None, root: Path, *, readonly: bool = False) ->
         path = Path(url)
     if not path.is_absolute():
         path = root / path
+    if not create and not readonly and not path.exists():
+        raise StoreError(
+            f"history store {path} does not exist",
+            hint="run `pytest --fwmon` or `fwmon history import REPORT` first",
+        )
     return _open_sqlite(path, readonly)
 
 

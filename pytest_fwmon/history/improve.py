@@ -1,0 +1,296 @@
+"""Improvement opportunities ranked by return on investment. Standard library only.
+
+``opportunities(report, *, store=None, branch=None, slow_tests=5) -> list[Opportunity]``,
+best ROI first. ``ROI = impact / effort``.
+
+Kinds and their **impact** (points):
+
+* ``file``: the findings of one pipeline in one file; ``rule``: the findings of one rule in one
+  pipeline across two or more files; ``complexity``: one function over the complexity limit
+  (quality rule ``CPX101``). Impact is the exact score gain: the pipeline is re-scored with
+  :func:`pytest_fwmon.scoring.summarise_pipelines` on the report's own checks without those
+  findings, minus its score with them (the plugin computes scores the same way).
+* ``slow-test``: one of the ``slow_tests`` slowest tests of ``report.resources`` (wall time);
+  impact = its share of the suite's duration in percent (1 point = 1 % of ``tests.duration``).
+* ``benchmark``: a benchmark whose P95 rose at the newest change point of its history
+  (``benchmark.<name>.p95`` in the store), or, without a store, one the perf pipeline flagged as
+  a regression against its baseline; impact = the rise in percent of P95.
+
+**Effort** (hours, estimated)::
+
+    findings groups   0.25 * files + 0.10 * findings + 0.02 * flagged lines
+                      + 0.25 * (complexity - limit) for each function over the limit
+    slow test         1.0
+    benchmark         2.0
+
+where the flagged lines of a finding are ``end_line - line + 1`` (1 for a whole-file finding).
+Only opportunities with a positive impact are listed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final, Protocol
+
+from ..model import CheckResult, Finding
+from ..scoring import summarise_pipelines
+from .metrics import FINDING_PIPELINES, RAN
+from .stats import change_points
+
+#: Effort model (hours), see the module docstring.
+EFFORT_PER_FILE: Final = 0.25
+EFFORT_PER_FINDING: Final = 0.10
+EFFORT_PER_LINE: Final = 0.02
+EFFORT_PER_COMPLEXITY_POINT: Final = 0.25
+EFFORT_SLOW_TEST: Final = 1.0
+EFFORT_BENCHMARK: Final = 2.0
+
+#: Rule of a function above the complexity limit (pytest_fwmon.checks.complexity).
+COMPLEXITY_RULE: Final = "CPX101"
+_COMPLEXITY = re.compile(r"complexity (\d+)\b.*?\blimit (\d+)")
+
+
+class SeriesSource(Protocol):
+    """What the benchmark opportunities need from a store."""
+
+    def series(
+        self, metric: str, branch: str | None = ..., since: Any = ..., limit: int | None = ...
+    ) -> list[tuple[float, str, float]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Opportunity:
+    """One thing worth fixing, with what it gains and costs."""
+
+    #: file | rule | complexity | slow-test | benchmark.
+    kind: str
+    #: One line saying what to do.
+    title: str
+    #: Pipeline it improves (None for tests).
+    pipeline: str | None
+    #: Gain, in ``impact_unit``.
+    impact: float
+    #: "score points" | "% of suite duration" | "% of P95".
+    impact_unit: str
+    #: Estimated hours.
+    effort: float
+    #: impact / effort.
+    roi: float
+    #: Findings fixed, and their flagged lines.
+    findings: int = 0
+    lines: int = 0
+    #: Files and rules involved.
+    paths: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+    #: Kind-specific figures.
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+
+def _lines(finding: Finding) -> int:
+    return max(finding.end_line - finding.line + 1, 1) if finding.line > 0 else 1
+
+
+def findings_effort(findings: Sequence[Finding]) -> float:
+    """Estimated hours to fix a group of findings (see the module docstring)."""
+    files = len({f.path for f in findings})
+    lines = sum(_lines(f) for f in findings)
+    effort = EFFORT_PER_FILE * files + EFFORT_PER_FINDING * len(findings) + EFFORT_PER_LINE * lines
+    for finding in findings:
+        if finding.rule == COMPLEXITY_RULE:
+            match = _COMPLEXITY.search(finding.message)
+            if match:
+                effort += EFFORT_PER_COMPLEXITY_POINT * max(
+                    int(match.group(1)) - int(match.group(2)), 0
+                )
+    return effort
+
+
+def _score(checks: Sequence[CheckResult], pipeline: str) -> float | None:
+    score: float | None = summarise_pipelines(checks, [pipeline])[pipeline]["score"]
+    return score
+
+
+def _without(checks: Sequence[CheckResult], drop: set[int]) -> list[CheckResult]:
+    out = []
+    for check in checks:
+        kept = [f for f in check.findings if id(f) not in drop]
+        if len(kept) == len(check.findings):
+            out.append(check)
+        else:
+            out.append(
+                CheckResult(
+                    nodeid=check.nodeid,
+                    pipeline=check.pipeline,
+                    checker=check.checker,
+                    outcome=check.outcome,
+                    path=check.path,
+                    cached=check.cached,
+                    duration=check.duration,
+                    findings=kept,
+                    reason=check.reason,
+                    loc=check.loc,
+                    metrics=check.metrics,
+                )
+            )
+    return out
+
+
+def _finding_groups(
+    pipeline: str, findings: Sequence[Finding]
+) -> Iterable[tuple[str, str, list[Finding], dict[str, Any]]]:
+    by_path: dict[str, list[Finding]] = defaultdict(list)
+    by_rule: dict[str, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        by_path[finding.path].append(finding)
+        by_rule[finding.rule].append(finding)
+    for path, group in sorted(by_path.items()):
+        share = 100.0 * len(group) / len(findings)
+        title = f"fix the {len(group)} {pipeline} finding(s) in {path} ({share:.0f} % of them)"
+        yield "file", title, group, {"share_percent": share}
+    for rule, group in sorted(by_rule.items()):
+        files = {f.path for f in group}
+        if len(files) > 1:
+            title = f"fix {pipeline} rule {rule} in {len(files)} files ({len(group)} findings)"
+            yield "rule", title, group, {}
+    for finding in findings:
+        if finding.rule == COMPLEXITY_RULE:
+            match = _COMPLEXITY.search(finding.message)
+            details = (
+                {"complexity": int(match.group(1)), "limit": int(match.group(2))} if match else {}
+            )
+            title = f"simplify {finding.message.split(' has ')[0]} at {finding.path}:{finding.line}"
+            yield "complexity", title, [finding], details
+
+
+def _score_opportunities(report: Mapping[str, Any]) -> list[Opportunity]:
+    checks = [CheckResult.from_dict(c) for c in report.get("checks") or ()]
+    pipelines = report.get("pipelines") or {}
+    out: list[Opportunity] = []
+    for pipeline in FINDING_PIPELINES:
+        if (pipelines.get(pipeline) or {}).get("status") not in RAN:
+            continue
+        own = [c for c in checks if c.pipeline == pipeline]
+        base = _score(own, pipeline)
+        if base is None:
+            continue
+        findings = [f for c in own for f in c.findings if f.status != "suppressed"]
+        if not findings:
+            continue
+        for kind, title, group, details in _finding_groups(pipeline, findings):
+            after = _score(_without(own, {id(f) for f in group}), pipeline)
+            if after is None or after <= base:
+                continue
+            impact = round(after - base, 1)
+            effort = round(findings_effort(group), 2)
+            out.append(
+                Opportunity(
+                    kind=kind,
+                    title=title,
+                    pipeline=pipeline,
+                    impact=impact,
+                    impact_unit="score points",
+                    effort=effort,
+                    roi=impact / effort,
+                    findings=len(group),
+                    lines=sum(_lines(f) for f in group),
+                    paths=sorted({f.path for f in group}),
+                    rules=sorted({f.rule for f in group}),
+                    details={"score": base, "score_after": after, **details},
+                )
+            )
+    return out
+
+
+def _slow_tests(report: Mapping[str, Any], count: int) -> list[Opportunity]:
+    suite = (report.get("tests") or {}).get("duration") or 0.0
+    resources = [
+        r
+        for r in report.get("resources") or ()
+        if isinstance(r, dict) and isinstance(r.get("wall"), int | float) and r["wall"] > 0
+    ]
+    if suite <= 0 or not resources:
+        return []
+    out = []
+    for entry in sorted(resources, key=lambda r: (-r["wall"], r["nodeid"]))[:count]:
+        share = 100.0 * entry["wall"] / suite
+        out.append(
+            Opportunity(
+                kind="slow-test",
+                title=f"speed up {entry['nodeid']} ({entry['wall']:.2f} s, {share:.1f} % of the "
+                "suite)",
+                pipeline=None,
+                impact=round(share, 1),
+                impact_unit="% of suite duration",
+                effort=EFFORT_SLOW_TEST,
+                roi=share / EFFORT_SLOW_TEST,
+                paths=[entry["nodeid"].split("::", 1)[0]],
+                details={"nodeid": entry["nodeid"], "wall": entry["wall"], "suite": suite},
+            )
+        )
+    return out
+
+
+def _benchmarks(
+    report: Mapping[str, Any], store: SeriesSource | None, branch: str | None
+) -> list[Opportunity]:
+    out = []
+    for bench in report.get("benchmarks") or ():
+        if not isinstance(bench, dict) or not isinstance(bench.get("name"), str):
+            continue
+        name = bench["name"]
+        rise: float | None = None
+        details: dict[str, Any] = {"benchmark": name, "nodeid": bench.get("nodeid")}
+        if store is not None:
+            points = store.series(f"benchmark.{name}.p95", branch=branch, limit=1000)
+            cps = change_points([p[2] for p in points])
+            if cps and cps[-1].magnitude > 0:
+                cp = cps[-1]
+                rise = 100.0 * cp.magnitude
+                details.update(run_id=points[cp.index][1], before=cp.before, after=cp.after, p=cp.p)
+        else:
+            baseline = bench.get("baseline") or {}
+            ratio = baseline.get("ratio")
+            if baseline.get("status") == "regression" and isinstance(ratio, int | float):
+                rise = 100.0 * (ratio - 1.0)
+                details.update(ratio=ratio, source=baseline.get("source"))
+        if rise is None or rise <= 0:
+            continue
+        where = f" since run {details['run_id']}" if "run_id" in details else ""
+        out.append(
+            Opportunity(
+                kind="benchmark",
+                title=f"win back the {rise:.0f} % P95 rise of benchmark {name}{where}",
+                pipeline="performance",
+                impact=round(rise, 1),
+                impact_unit="% of P95",
+                effort=EFFORT_BENCHMARK,
+                roi=rise / EFFORT_BENCHMARK,
+                paths=[str(bench.get("nodeid", "")).split("::", 1)[0]],
+                details=details,
+            )
+        )
+    return out
+
+
+def opportunities(
+    report: Mapping[str, Any],
+    *,
+    store: SeriesSource | None = None,
+    branch: str | None = None,
+    slow_tests: int = 5,
+) -> list[Opportunity]:
+    """Every opportunity of ``report`` (and its history), best ROI first."""
+    found = _score_opportunities(report) + _slow_tests(report, slow_tests)
+    found += _benchmarks(report, store, branch)
+    found.sort(key=lambda o: (-o.roi, -o.impact, o.title))
+    return found
+
+
+__all__ = ["COMPLEXITY_RULE", "Opportunity", "findings_effort", "opportunities"]

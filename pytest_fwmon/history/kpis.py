@@ -1,0 +1,288 @@
+"""Key performance indicators: configured targets against the history. Standard library only.
+
+``evaluate(store, kpis_section, slo_section=None, *, branch=None) -> list[Kpi]``.
+
+Configuration (``[tool.fwmon.kpis]``; without any ``kpi`` entry the defaults below apply)::
+
+    [tool.fwmon.kpis]
+    branch = "main"          # runs of this branch ("" = every branch); default: the SLO branch
+    window = 20              # newest runs used for the trend arrow
+
+    [[tool.fwmon.kpis.kpi]]
+    name = "security score"
+    metric = "pipeline.security.score"   # a history metric, a glob such as benchmark.*.p95,
+    op = "gt"                            # or an SLO figure: slo.availability, ...
+    target = 90
+    unit = ""                            # optional, shown after the numbers
+
+Defaults: ``pipeline.security.score > 90``, ``pipeline.docs.score > 90`` (documentation
+accuracy and style), ``slo.gate_pass_rate > 98``, ``slo.availability > 99.99`` and
+``coverage.line_percent >= 80``.
+
+Per KPI:
+
+* **value**: the newest value of the metric on the branch (SLO figures: computed over the
+  branch's runs with the ``[tool.fwmon.slo]`` settings);
+* **met**: ``value op target``;
+* **achievement** in percent: ``100 * value / target`` for ``gt``/``ge`` and
+  ``100 * target / value`` for ``lt``/``le`` (100 when both are 0; None when the divisor is 0);
+* **trend**: for history metrics the Mann-Kendall direction (p < 0.05) over the newest
+  ``window`` runs; for SLO figures the figure over the newest ``window`` runs against the
+  ``window`` runs before them (``up``/``down``/``flat``); **better** says whether that
+  direction moves towards meeting the target; the **arrow** is ``↑``, ``↓`` or ``→``.
+
+A glob metric gives one KPI per matching stored metric, named ``<name> (<metric>)``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Final
+
+from ..errors import ConfigError
+from .slo import FIGURES, SloTargets, compute
+from .store import Store
+from .trends import analyse
+
+OPS: Final = ("gt", "ge", "lt", "le")
+VALID_KEYS: Final = ("branch", "kpi", "window")
+KPI_KEYS: Final = ("metric", "name", "op", "target", "unit")
+ARROWS: Final = {"up": "↑", "down": "↓", "flat": "→"}
+
+#: KPIs used when ``[tool.fwmon.kpis]`` lists none.
+DEFAULT_KPIS: Final = (
+    {"name": "security score", "metric": "pipeline.security.score", "op": "gt", "target": 90.0},
+    {"name": "docs score", "metric": "pipeline.docs.score", "op": "gt", "target": 90.0},
+    {
+        "name": "gate pass rate",
+        "metric": "slo.gate_pass_rate",
+        "op": "gt",
+        "target": 98.0,
+        "unit": "%",
+    },
+    {
+        "name": "availability",
+        "metric": "slo.availability",
+        "op": "gt",
+        "target": 99.99,
+        "unit": "%",
+    },
+    {
+        "name": "line coverage",
+        "metric": "coverage.line_percent",
+        "op": "ge",
+        "target": 80.0,
+        "unit": "%",
+    },
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KpiSpec:
+    """One configured KPI."""
+
+    name: str
+    metric: str
+    op: str
+    target: float
+    unit: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Kpi:
+    """One KPI evaluated."""
+
+    #: Display name.
+    name: str
+    #: History metric or ``slo.<figure>``.
+    metric: str
+    #: gt | ge | lt | le.
+    op: str
+    target: float
+    unit: str
+    #: Current value (None without data).
+    value: float | None
+    #: Percent of the target reached (see module docstring).
+    achievement: float | None
+    #: value op target (None without data).
+    met: bool | None
+    #: up | down | flat (None without data).
+    trend: str | None
+    #: ↑ ↓ → ("" without data).
+    arrow: str
+    #: Whether the trend moves towards meeting the target (None when flat or unknown).
+    better: bool | None
+    #: Runs the value and trend come from.
+    runs: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+
+def parse_config(section: Mapping[str, Any]) -> tuple[list[KpiSpec], str | None, int | None]:
+    """Validate ``[tool.fwmon.kpis]``: (specs, branch or None when not set, window)."""
+    where = "[tool.fwmon.kpis]"
+    for key in section:
+        if key not in VALID_KEYS:
+            raise ConfigError(f"unknown key {where} {key}; valid keys: {', '.join(VALID_KEYS)}")
+    branch = section.get("branch")
+    if branch is not None and not isinstance(branch, str):
+        raise ConfigError(f"{where} branch must be a string, got {branch!r}")
+    window = section.get("window")
+    if window is not None and (
+        isinstance(window, bool) or not isinstance(window, int) or window < 2
+    ):
+        raise ConfigError(f"{where} window must be a whole number >= 2, got {window!r}")
+    entries = section.get("kpi", list(DEFAULT_KPIS))
+    if not isinstance(entries, list):
+        raise ConfigError(f"{where} kpi must be an array of tables ([[tool.fwmon.kpis.kpi]])")
+    specs = []
+    for number, entry in enumerate(entries, 1):
+        here = f"{where} kpi #{number}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{here} must be a table")
+        for key in entry:
+            if key not in KPI_KEYS:
+                raise ConfigError(f"unknown key {here} {key}; valid keys: {', '.join(KPI_KEYS)}")
+        for key in ("metric", "op", "target"):
+            if key not in entry:
+                raise ConfigError(f"{here} needs {key}")
+        metric, op, target = entry["metric"], entry["op"], entry["target"]
+        if not isinstance(metric, str) or not metric:
+            raise ConfigError(f"{here} metric must be a metric name, got {metric!r}")
+        if metric.startswith("slo."):
+            figure = metric[4:]
+            if figure not in FIGURES and not figure.startswith("burn_rate."):
+                raise ConfigError(
+                    f"{here} metric {metric!r} is not an SLO figure; valid: "
+                    + ", ".join(f"slo.{f}" for f in (*FIGURES, "burn_rate.<window>"))
+                )
+        if op not in OPS:
+            raise ConfigError(f"{here} op {op!r} is invalid; valid: {', '.join(OPS)}")
+        if isinstance(target, bool) or not isinstance(target, int | float):
+            raise ConfigError(f"{here} target must be a number, got {target!r}")
+        name = entry.get("name", metric)
+        unit = entry.get("unit", "")
+        if not isinstance(name, str) or not isinstance(unit, str):
+            raise ConfigError(f"{here} name and unit must be strings")
+        specs.append(KpiSpec(name, metric, op, float(target), unit))
+    return specs, (branch or None) if branch is not None else None, window
+
+
+def _met(value: float, op: str, target: float) -> bool:
+    return {
+        "gt": value > target,
+        "ge": value >= target,
+        "lt": value < target,
+        "le": value <= target,
+    }[op]
+
+
+def achievement(value: float, op: str, target: float) -> float | None:
+    """Percent of the target reached (see the module docstring)."""
+    if op in ("gt", "ge"):
+        if target == 0:
+            return 100.0 if value == 0 else None
+        return 100.0 * value / target
+    if value == 0:
+        return 100.0 if target == 0 else None
+    return 100.0 * target / value
+
+
+def _kpi(
+    spec: KpiSpec, name: str, metric: str, value: float | None, trend: str | None, runs: int
+) -> Kpi:
+    higher = spec.op in ("gt", "ge")
+    better = None if trend in (None, "flat") else (trend == "up") == higher
+    return Kpi(
+        name=name,
+        metric=metric,
+        op=spec.op,
+        target=spec.target,
+        unit=spec.unit,
+        value=value,
+        achievement=None if value is None else achievement(value, spec.op, spec.target),
+        met=None if value is None else _met(value, spec.op, spec.target),
+        trend=trend,
+        arrow="" if trend is None else ARROWS[trend],
+        better=better,
+        runs=runs,
+    )
+
+
+def evaluate(
+    store: Store,
+    kpis_section: Mapping[str, Any],
+    slo_section: Mapping[str, Any] | None = None,
+    *,
+    branch: str | None = None,
+    window: int | None = None,
+) -> list[Kpi]:
+    """Every configured KPI against the history in ``store``."""
+    specs, config_branch, config_window = parse_config(kpis_section)
+    targets = SloTargets.from_config(slo_section or {})
+    if branch is None:
+        branch = config_branch if "branch" in kpis_section else targets.branch
+    window = window or config_window or 20
+    results: list[Kpi] = []
+    slo_cache: dict[str, Any] = {}
+    stored: list[str] | None = None
+    for spec in specs:
+        if spec.metric.startswith("slo."):
+            results.append(_slo_kpi(store, spec, branch, window, targets, slo_cache))
+            continue
+        if any(ch in spec.metric for ch in "*?["):
+            if stored is None:
+                stored = store.metrics()
+            matches = fnmatch.filter(stored, spec.metric)
+            for metric in matches:
+                results.append(
+                    _metric_kpi(store, spec, f"{spec.name} ({metric})", metric, branch, window)
+                )
+            continue
+        results.append(_metric_kpi(store, spec, spec.name, spec.metric, branch, window))
+    return results
+
+
+def _metric_kpi(
+    store: Store, spec: KpiSpec, name: str, metric: str, branch: str | None, window: int
+) -> Kpi:
+    points = store.series(metric, branch=branch, limit=window)
+    if not points:
+        return _kpi(spec, name, metric, None, None, 0)
+    trend = analyse(points, metric=metric).direction if len(points) >= 2 else "flat"
+    return _kpi(spec, name, metric, points[-1][2], trend, len(points))
+
+
+def _slo_kpi(
+    store: Store,
+    spec: KpiSpec,
+    branch: str | None,
+    window: int,
+    targets: SloTargets,
+    cache: dict[str, Any],
+) -> Kpi:
+    if "runs" not in cache:
+        cache["runs"] = store.list_runs(branch=branch)
+        cache["all"] = compute(cache["runs"], replace(targets, branch=branch))
+        runs: Sequence[Any] = cache["runs"]
+        plain = replace(targets, branch=branch, window_runs=0)
+        cache["recent"] = compute(runs[-window:], plain)
+        previous = runs[-2 * window : -window] if len(runs) > window else []
+        cache["older"] = compute(previous, plain) if previous else None
+    figure = spec.metric[4:]
+    value = cache["all"].figure(figure)
+    recent = cache["recent"].figure(figure)
+    older = cache["older"].figure(figure) if cache["older"] is not None else None
+    trend: str | None = None
+    if value is not None:
+        trend = "flat"
+        if recent is not None and older is not None and recent != older:
+            trend = "up" if recent > older else "down"
+    return _kpi(spec, spec.name, spec.metric, value, trend, len(cache["runs"]))
+
+
+__all__ = ["DEFAULT_KPIS", "Kpi", "KpiSpec", "achievement", "evaluate", "parse_config"]

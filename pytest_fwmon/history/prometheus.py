@@ -1,0 +1,200 @@
+"""Prometheus gauges of one run, for the textfile collector or a Pushgateway.
+
+Needs the ``prometheus`` extra (``pip install 'pytest-fwmon[prometheus]'``, prometheus-client);
+without it a clear error names the extra. Every gauge carries the labels ``project`` and
+``branch`` (``""`` when detached). Gauges (values from :mod:`pytest_fwmon.history.metrics`):
+
+======================================  =============================  ======================
+gauge                                   extra labels                   value
+======================================  =============================  ======================
+``fwmon_run_info``                      ``run_id``, ``sha``            1
+``fwmon_run_timestamp_seconds``                                        run start, Unix time
+``fwmon_run_duration_seconds``                                         ``run.duration``
+``fwmon_run_green``                                                    1 green, 0 red
+``fwmon_gate_passed``                                                  1/0 (with a verdict)
+``fwmon_pipeline_score``                ``pipeline``                   0-100
+``fwmon_pipeline_passed``               ``pipeline``                   1 status pass, else 0
+``fwmon_findings``                      ``pipeline``, ``severity``     count
+``fwmon_coverage_percent``              ``kind`` (line, branch,        percent
+                                        total, diff)
+``fwmon_tests``                         ``outcome`` (total, passed,    count
+                                        failed, errors, skipped)
+``fwmon_tests_duration_seconds``                                       suite duration
+``fwmon_benchmark_p95_seconds``         ``benchmark``                  P95
+``fwmon_benchmark_ops_per_second``      ``benchmark``                  throughput
+======================================  =============================  ======================
+
+``write_textfile(report, path)`` writes atomically (prometheus-client writes a temp file and
+renames it), so node_exporter never reads half a file. ``push(report, url, job="fwmon")``
+replaces the group ``job/<job>/branch/<branch>/project/<project>`` on the Pushgateway (HTTP PUT;
+``branch`` is ``detached`` without one); there ``project`` and ``branch`` come from that grouping
+key instead of the gauges' own labels.
+Failures raise :class:`~pytest_fwmon.errors.FwmonError` (exit 2) with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from ..errors import FwmonError
+from .metrics import extract, is_green
+
+_COVERAGE: Final = {
+    "coverage.line_percent": "line",
+    "coverage.branch_percent": "branch",
+    "coverage.percent": "total",
+    "coverage.diff_percent": "diff",
+}
+
+
+def _client() -> Any:
+    try:
+        import prometheus_client
+    except ImportError:
+        raise FwmonError(
+            "Prometheus export needs prometheus-client",
+            hint="pip install 'pytest-fwmon[prometheus]'",
+        ) from None
+    return prometheus_client
+
+
+def samples(report: Mapping[str, Any]) -> list[tuple[str, str, dict[str, str], float]]:
+    """(gauge, help, labels without project/branch, value) for every gauge of a report."""
+    run = report.get("run") or {}
+    values = extract(report)
+    out: list[tuple[str, str, dict[str, str], float]] = [
+        (
+            "fwmon_run_info",
+            "Run identity",
+            {"run_id": str(run.get("id", "")), "sha": str((run.get("git") or {}).get("sha") or "")},
+            1.0,
+        ),
+        (
+            "fwmon_run_green",
+            "1 when the run is green for SLO purposes",
+            {},
+            float(is_green(report)),
+        ),
+    ]
+    started = run.get("started")
+    if isinstance(started, str):
+        from .store import iso_to_ts
+
+        out.append(("fwmon_run_timestamp_seconds", "Start of the run", {}, iso_to_ts(started)))
+    for name, value in sorted(values.items()):
+        parts = name.split(".")
+        if name == "run.duration":
+            out.append(("fwmon_run_duration_seconds", "Duration of the run", {}, value))
+        elif name == "gate.passed":
+            out.append(("fwmon_gate_passed", "1 when the gate passed", {}, value))
+        elif parts[0] == "pipeline" and parts[2] == "score":
+            out.append(
+                ("fwmon_pipeline_score", "Pipeline score 0-100", {"pipeline": parts[1]}, value)
+            )
+        elif parts[0] == "pipeline" and parts[2] == "passed":
+            out.append(
+                (
+                    "fwmon_pipeline_passed",
+                    "1 when the pipeline passed",
+                    {"pipeline": parts[1]},
+                    value,
+                )
+            )
+        elif parts[0] == "findings" and len(parts) == 3 and parts[2] != "total":
+            out.append(
+                (
+                    "fwmon_findings",
+                    "Findings by pipeline and severity",
+                    {"pipeline": parts[1], "severity": parts[2]},
+                    value,
+                )
+            )
+        elif name in _COVERAGE:
+            out.append(
+                ("fwmon_coverage_percent", "Test coverage", {"kind": _COVERAGE[name]}, value)
+            )
+        elif parts[0] == "tests" and parts[1] == "duration":
+            out.append(("fwmon_tests_duration_seconds", "Duration of the test suite", {}, value))
+        elif parts[0] == "tests":
+            out.append(("fwmon_tests", "Tests by outcome", {"outcome": parts[1]}, value))
+        elif parts[0] == "benchmark" and parts[-1] in ("p95", "ops"):
+            bench = name[len("benchmark.") : -len(parts[-1]) - 1]
+            if parts[-1] == "p95":
+                out.append(
+                    (
+                        "fwmon_benchmark_p95_seconds",
+                        "Benchmark P95 latency",
+                        {"benchmark": bench},
+                        value,
+                    )
+                )
+            else:
+                out.append(
+                    (
+                        "fwmon_benchmark_ops_per_second",
+                        "Benchmark throughput",
+                        {"benchmark": bench},
+                        value,
+                    )
+                )
+    return out
+
+
+def registry(report: Mapping[str, Any], *, common_labels: bool = True) -> Any:
+    """A prometheus-client CollectorRegistry holding the gauges of ``report``.
+
+    ``common_labels=False`` leaves out ``project`` and ``branch`` (a push's grouping key
+    adds them).
+    """
+    client = _client()
+    run = report.get("run") or {}
+    common = (
+        {
+            "project": str(run.get("project", "")),
+            "branch": str((run.get("git") or {}).get("branch") or ""),
+        }
+        if common_labels
+        else {}
+    )
+    reg = client.CollectorRegistry()
+    gauges: dict[str, Any] = {}
+    for name, help_text, labels, value in samples(report):
+        if name not in gauges:
+            gauges[name] = client.Gauge(name, help_text, [*common, *labels], registry=reg)
+        gauge = gauges[name]
+        (gauge.labels(**common, **labels) if common or labels else gauge).set(value)
+    return reg
+
+
+def write_textfile(report: Mapping[str, Any], path: Path) -> None:
+    """Write the gauges for node_exporter's textfile collector, atomically."""
+    client = _client()
+    reg = registry(report)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        client.write_to_textfile(str(path), reg)
+    except OSError as exc:
+        raise FwmonError(
+            f"cannot write Prometheus textfile {path}: {exc.strerror or exc}"
+        ) from None
+
+
+def push(report: Mapping[str, Any], url: str, *, job: str = "fwmon", timeout: float = 10) -> None:
+    """Replace this project's and branch's group on a Pushgateway with the run's gauges."""
+    client = _client()
+    run = report.get("run") or {}
+    grouping = {
+        "project": str(run.get("project", "")) or "unknown",
+        "branch": str((run.get("git") or {}).get("branch") or "") or "detached",
+    }
+    reg = registry(report, common_labels=False)
+    try:
+        client.push_to_gateway(url, job=job, registry=reg, grouping_key=grouping, timeout=timeout)
+    except OSError as exc:
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+        raise FwmonError(f"cannot push to Pushgateway {url}: {reason}") from None
+
+
+__all__ = ["push", "registry", "samples", "write_textfile"]
