@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pytest_fwmon.check",
     "pytest_fwmon.gate.cli",
     "pytest_fwmon.perf.cli",
+    "pytest_fwmon.history.cli",
 )
 
 
