@@ -10,7 +10,7 @@ unchanged lines are not "new code". Paths are POSIX and relative to ``root``.
 from __future__ import annotations
 
 import re
-import subprocess
+import subprocess  # nosec B404 - runs git with a fixed argument list, no shell
 from pathlib import Path
 from typing import Final
 
@@ -34,7 +34,7 @@ def git(root: Path, *args: str) -> bytes:
     """Run ``git -C root ARGS`` and return stdout; raises :class:`ConfigError` on failure."""
     command = ["git", "-C", str(root), "-c", "core.quotepath=off", *args]
     try:
-        done = subprocess.run(command, capture_output=True, check=False)
+        done = subprocess.run(command, capture_output=True, check=False)  # nosec B603
     except FileNotFoundError:
         raise ConfigError("git is not installed or not on PATH; --base-ref needs it") from None
     if done.returncode != 0:
@@ -71,7 +71,7 @@ def merge_base(root: Path, base_ref: str) -> str:
 
 
 def _unquote(raw: bytes) -> bytes:
-    """Undo git's C-style quoting of a path (``"a\\tb"``)."""
+    r"""Undo git's C-style quoting of a path (``"a\tb"``)."""
     if not (raw.startswith(b'"') and raw.endswith(b'"') and len(raw) >= 2):
         return raw
     body = raw[1:-1]
