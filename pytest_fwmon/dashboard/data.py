@@ -1,0 +1,797 @@
+"""The dashboard's one data-access layer: what every page and API answer shows.
+
+Sources (:class:`Source`): a history store (:class:`StoreSource`), a single report
+(:class:`ReportSource`), or both (:class:`LayeredSource`: the report is shown as a run when the
+store does not hold it yet). :func:`open_source` picks them the way ``fwmon dashboard`` does.
+
+:class:`Dashboard` turns a source into plain JSON-ready dicts: ``summary()``, ``runs()``,
+``run()``, ``trend()``, ``charts()``, ``alerts()``, ``slo()``, ``kpis()``,
+``improvements()``. The statistics come from :mod:`pytest_fwmon.history` (trends, SLO, KPIs,
+improvement) and the alert state from :mod:`pytest_fwmon.alerts`; nothing is recomputed here.
+
+``Dashboard.version()`` is a cheap token that changes whenever the data may have changed (a
+new run, a gate verdict, an alert, a changed report or gate-result file): the live server keys
+its response cache and ETags on it. On SQLite it is ``PRAGMA data_version`` (changes when
+another connection commits), on PostgreSQL an aggregate over the runs table plus a
+:data:`PG_VERSION_TTL`-second clock, for a report the file's size and modification time.
+
+Windows of the trends page: ``7d`` (default), ``30d`` and ``all``, counted back from the newest
+run (not from now, so a static site built from an old history still shows its last week);
+``all`` is the newest :data:`~pytest_fwmon.history.trends.SERIES_WINDOW` runs of each metric.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import math
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Protocol, cast
+from urllib.parse import quote
+
+from ..errors import ConfigError, FwmonError, ReportError
+from ..history.metrics import extract, gate_verdict, is_green
+from ..history.store import DEFAULT_PATH, RunInfo, Store, iso_to_ts, open_store, parse_time
+from ..history.trends import SERIES_WINDOW, analyse
+from ..model import PIPELINES, SEVERITIES
+from ..report import load_report
+from ..schema import first_error
+
+#: Windows of the trends page, name -> seconds (None: every run up to the series window).
+WINDOWS: Final[dict[str, float | None]] = {"7d": 7 * 86400.0, "30d": 30 * 86400.0, "all": None}
+DEFAULT_WINDOW: Final = "7d"
+
+#: Seconds a PostgreSQL data version stays valid (it cannot see alert-table changes).
+PG_VERSION_TTL: Final = 5.0
+
+#: Runs listed on the overview and per page of the runs list.
+RECENT_RUNS: Final = 10
+
+#: Pipeline status -> overall health, worst first.
+_HEALTH_ORDER: Final = ("error", "fail", "pass", "skipped", "not-run", "unknown")
+
+#: Keys of ``[tool.fwmon.dashboard]``.
+CONFIG_KEYS: Final = ("refresh", "run_pages", "source_url", "title", "window")
+
+
+# -- sources ------------------------------------------------------------------------------
+
+
+class Source(Protocol):
+    """What the dashboard reads (a subset of :class:`~pytest_fwmon.history.store.Store`)."""
+
+    #: Where the data comes from, for messages and the page footer.
+    location: str
+
+    def list_runs(
+        self, branch: str | None = None, since: Any = None, limit: int | None = None
+    ) -> list[RunInfo]: ...
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None: ...
+
+    def latest_run(self, branch: str | None = None) -> dict[str, Any] | None: ...
+
+    def series(
+        self,
+        metric: str,
+        branch: str | None = None,
+        since: Any = None,
+        limit: int | None = None,
+    ) -> list[tuple[float, str, float]]: ...
+
+    def metrics(self) -> list[str]: ...
+
+    def count_runs(self, branch: str | None = None) -> int: ...
+
+    def iter_reports(self) -> Iterator[tuple[RunInfo, dict[str, Any]]]: ...
+
+    def version(self) -> str: ...
+
+
+def run_info(report: Mapping[str, Any]) -> RunInfo:
+    """The :class:`RunInfo` of a report, as the store would record it."""
+    run = report["run"]
+    git = run.get("git") or {}
+    ci = run.get("ci") or {}
+    return RunInfo(
+        run_id=str(run["id"]),
+        ts=iso_to_ts(run["started"]),
+        started=run["started"],
+        finished=run["finished"],
+        duration=float(run["duration"]),
+        project=str(run["project"]),
+        branch=git.get("branch"),
+        sha=git.get("sha"),
+        ci_url=ci.get("run_url"),
+        green=is_green(report),
+        gate_passed=gate_verdict(report),
+        archived=False,
+    )
+
+
+class StoreSource:
+    """A history store as a dashboard source."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.location = store.location
+        self._pg_cache: tuple[float, str] = (-math.inf, "")
+
+    def list_runs(
+        self, branch: str | None = None, since: Any = None, limit: int | None = None
+    ) -> list[RunInfo]:
+        """Runs oldest first (see :meth:`Store.list_runs`)."""
+        return self.store.list_runs(branch=branch, since=since, limit=limit)
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        """One report."""
+        return self.store.get_run(run_id)
+
+    def latest_run(self, branch: str | None = None) -> dict[str, Any] | None:
+        """The newest report."""
+        return self.store.latest_run(branch)
+
+    def series(
+        self,
+        metric: str,
+        branch: str | None = None,
+        since: Any = None,
+        limit: int | None = None,
+    ) -> list[tuple[float, str, float]]:
+        """One metric's points."""
+        return self.store.series(metric, branch=branch, since=since, limit=limit)
+
+    def metrics(self) -> list[str]:
+        """Stored metric names."""
+        return self.store.metrics()
+
+    def count_runs(self, branch: str | None = None) -> int:
+        """Number of runs."""
+        return self.store.count_runs(branch)
+
+    def iter_reports(self) -> Iterator[tuple[RunInfo, dict[str, Any]]]:
+        """Every run with its report, oldest first, streamed."""
+        for _run_id, _ts, text in self.store.iter_reports_text():
+            report = json.loads(text)
+            yield run_info(report), report
+
+    def version(self) -> str:
+        """Changes whenever another connection commits (see the module docstring)."""
+        if self.store.dialect == "sqlite":
+            return f"sqlite:{self.store.query('PRAGMA data_version')[0][0]}"
+        now = time.monotonic()
+        if now - self._pg_cache[0] < PG_VERSION_TTL:
+            return self._pg_cache[1]
+        row = self.store.query(
+            "SELECT COUNT(*), MAX(ts), COALESCE(SUM(gate_passed), 0) FROM fwmon_runs"
+        )[0]
+        token = f"pg:{row[0]}:{row[1]}:{row[2]}:{int(time.time() // PG_VERSION_TTL)}"
+        self._pg_cache = (now, token)
+        return token
+
+
+class ReportSource:
+    """One report as a dashboard source (a history of one run)."""
+
+    def __init__(self, report: Mapping[str, Any], location: str, path: Path | None = None) -> None:
+        self.report = dict(report)
+        self.location = location
+        self.path = path
+        self.info = run_info(report)
+        self.values = extract(report)
+
+    @classmethod
+    def load(cls, path: Path) -> ReportSource:
+        """Read and validate a report file (ReportError, exit 3, when it is not usable)."""
+        return cls(load_report(path), str(path), path)
+
+    def _match(self, branch: str | None, since: Any) -> bool:
+        if branch is not None and self.info.branch != branch:
+            return False
+        start = parse_time(since)
+        return start is None or self.info.ts >= start
+
+    def list_runs(
+        self, branch: str | None = None, since: Any = None, limit: int | None = None
+    ) -> list[RunInfo]:
+        """The one run, when it matches."""
+        return [self.info] if self._match(branch, since) and limit != 0 else []
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        """The report when the id is its run's."""
+        return self.report if run_id == self.info.run_id else None
+
+    def latest_run(self, branch: str | None = None) -> dict[str, Any] | None:
+        """The report (on ``branch`` when given)."""
+        return self.report if self._match(branch, None) else None
+
+    def series(
+        self,
+        metric: str,
+        branch: str | None = None,
+        since: Any = None,
+        limit: int | None = None,
+    ) -> list[tuple[float, str, float]]:
+        """One point, when the report has the metric."""
+        if metric not in self.values or not self._match(branch, since) or limit == 0:
+            return []
+        return [(self.info.ts, self.info.run_id, self.values[metric])]
+
+    def metrics(self) -> list[str]:
+        """The report's metric names."""
+        return sorted(self.values)
+
+    def count_runs(self, branch: str | None = None) -> int:
+        """1, or 0 when the branch differs."""
+        return int(self._match(branch, None))
+
+    def iter_reports(self) -> Iterator[tuple[RunInfo, dict[str, Any]]]:
+        """The one run."""
+        yield self.info, self.report
+
+    def version(self) -> str:
+        """The report file's size and modification time."""
+        if self.path is None:
+            return "report"
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return "report:gone"
+        return f"report:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+class LayeredSource:
+    """A store plus one report it does not hold (yet): the report is the newest run."""
+
+    def __init__(self, base: StoreSource, extra: ReportSource) -> None:
+        self.base = base
+        self.extra = extra
+        self.store = base.store
+        self.location = f"{base.location} + {extra.location}"
+
+    def list_runs(
+        self, branch: str | None = None, since: Any = None, limit: int | None = None
+    ) -> list[RunInfo]:
+        """Runs of both, oldest first."""
+        runs = self.base.list_runs(branch, since, limit) + self.extra.list_runs(branch, since)
+        runs.sort(key=lambda r: (r.ts, r.run_id))
+        return runs[-limit:] if limit else runs if limit is None else []
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        """From the report, else the store."""
+        return self.extra.get_run(run_id) or self.base.get_run(run_id)
+
+    def latest_run(self, branch: str | None = None) -> dict[str, Any] | None:
+        """The newer of the two."""
+        stored = self.base.latest_run(branch)
+        mine = self.extra.latest_run(branch)
+        if stored is None or mine is None:
+            return mine or stored
+        return mine if run_info(mine).ts >= run_info(stored).ts else stored
+
+    def series(
+        self,
+        metric: str,
+        branch: str | None = None,
+        since: Any = None,
+        limit: int | None = None,
+    ) -> list[tuple[float, str, float]]:
+        """Points of both, oldest first."""
+        points = self.base.series(metric, branch, since, limit) + self.extra.series(
+            metric, branch, since
+        )
+        points.sort()
+        return points[-limit:] if limit else points if limit is None else []
+
+    def metrics(self) -> list[str]:
+        """Names of both."""
+        return sorted(set(self.base.metrics()) | set(self.extra.metrics()))
+
+    def count_runs(self, branch: str | None = None) -> int:
+        """Runs of both."""
+        return self.base.count_runs(branch) + self.extra.count_runs(branch)
+
+    def iter_reports(self) -> Iterator[tuple[RunInfo, dict[str, Any]]]:
+        """The store's runs, then the report."""
+        yield from self.base.iter_reports()
+        yield from self.extra.iter_reports()
+
+    def version(self) -> str:
+        """Both versions."""
+        return f"{self.base.version()}+{self.extra.version()}"
+
+
+def open_source(
+    root: Path,
+    *,
+    history: str | None = None,
+    report: str | Path | None = None,
+    no_history: bool = False,
+) -> Source:
+    """The source ``fwmon dashboard`` reads.
+
+    * ``history`` (a path or URL; default ``<root>/.fwmon/history.db``) is opened read-only;
+      an explicit ``history`` that cannot be opened is an error, the default one may be absent;
+    * ``report`` (default ``<root>/.fwmon/report.json`` when there is no store) is shown by
+      itself without a store, and layered over the store when the store does not hold it.
+
+    Raises ReportError (exit 3) when there is neither a store nor a report.
+    """
+    store: Store | None = None
+    if not no_history:
+        default = history is None or history == ""
+        url = None if default else history
+        if not (default and not (root / DEFAULT_PATH).exists()):
+            store = open_store(url, root, readonly=True)
+    if report is None and store is None:
+        candidate = root / ".fwmon/report.json"
+        if not candidate.exists():
+            raise ReportError(
+                f"no history store at {root / '.fwmon/history.db'} and no report at {candidate}",
+                hint="run `pytest --fwmon` first, or pass --history URL or --report PATH",
+            )
+        report = candidate
+    if store is None:
+        assert report is not None
+        return ReportSource.load(Path(report))
+    base = StoreSource(store)
+    if report is None:
+        return base
+    extra = ReportSource.load(Path(report))
+    if store.has_run(extra.info.run_id):
+        return base
+    return LayeredSource(base, extra)
+
+
+# -- options ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Options:
+    """How the dashboard shows its data (``[tool.fwmon.dashboard]`` and command line)."""
+
+    #: Page title; default "fwmon — <project>".
+    title: str = ""
+    #: Seconds between automatic refreshes; 0 turns it off.
+    refresh: int = 30
+    #: Only runs of this branch (None: every branch).
+    branch: str | None = None
+    #: Newest runs that get a run page in a static build (0: every run).
+    run_pages: int = 0
+    #: Link template of a finding: ``{path}``, ``{line}``, ``{sha}`` (URL-quoted path).
+    source_url: str = ""
+    #: Default trends window.
+    window: str = DEFAULT_WINDOW
+    #: ``gate-result.json`` of the newest run, when given.
+    gate_result: dict[str, Any] | None = None
+    #: Where the gate result came from (its version token is its mtime).
+    gate_result_path: Path | None = None
+    #: ``[tool.fwmon.slo]`` and ``[tool.fwmon.kpis]`` tables as configured.
+    slo_section: dict[str, Any] = field(default_factory=dict)
+    kpis_section: dict[str, Any] = field(default_factory=dict)
+    #: Prefix from a page to the project root for finding links in a static build ("" = none).
+    root_prefix: str = ""
+    #: Fixed "now" for relative times (tests); None: the clock.
+    now: float | None = None
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate ``[tool.fwmon.dashboard]``; return the keys it sets."""
+        where = "[tool.fwmon.dashboard]"
+        out: dict[str, Any] = {}
+        for key, value in section.items():
+            if key not in CONFIG_KEYS:
+                raise ConfigError(
+                    f"unknown key {where} {key}; valid keys: {', '.join(CONFIG_KEYS)}"
+                )
+            if key in ("refresh", "run_pages"):
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ConfigError(f"{where} {key} must be a whole number >= 0, got {value!r}")
+            elif key == "window":
+                if value not in WINDOWS:
+                    raise ConfigError(
+                        f"{where} window must be one of {', '.join(WINDOWS)}, got {value!r}"
+                    )
+            elif not isinstance(value, str):
+                raise ConfigError(f"{where} {key} must be a string, got {value!r}")
+            out[key] = value
+        return out
+
+
+def load_gate_result(path: Path) -> dict[str, Any]:
+    """Read and validate ``gate-result.json`` (ReportError, exit 3, when it is not usable)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(
+            f"gate result {path} not found", hint="run `fwmon gate --result-json PATH` first"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"gate result {path} cannot be read as JSON ({exc})") from None
+    error = first_error("gate-result", data)
+    if error is not None:
+        raise ReportError(f"gate result {path} does not match the gate-result schema {error}")
+    return cast(dict[str, Any], data)
+
+
+# -- the dashboard ------------------------------------------------------------------------
+
+
+def _health(statuses: Sequence[str]) -> str:
+    for status in _HEALTH_ORDER:
+        if status in statuses:
+            return status
+    return "unknown"
+
+
+def window_since(window: str, latest_ts: float | None) -> float | None:
+    """Start (Unix seconds) of a trends window ending at the newest run."""
+    if window not in WINDOWS:
+        raise ConfigError(f"window {window!r} is not one of {', '.join(WINDOWS)}")
+    seconds = WINDOWS[window]
+    if seconds is None or latest_ts is None:
+        return None
+    return latest_ts - seconds
+
+
+class Dashboard:
+    """Everything the pages and the API show, read from one :class:`Source`."""
+
+    def __init__(self, source: Source, options: Options | None = None) -> None:
+        self.source = source
+        self.options = options or Options()
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store | None:
+        """The history store behind the source, if any."""
+        return cast(Store | None, getattr(self.source, "store", None))
+
+    def now(self) -> float:
+        """The time relative ages count from."""
+        return time.time() if self.options.now is None else self.options.now
+
+    def version(self) -> str:
+        """A token that changes when the data may have changed (module docstring)."""
+        token = self.source.version()
+        path = self.options.gate_result_path
+        if path is not None:
+            with contextlib.suppress(OSError):
+                token += f":g{path.stat().st_mtime_ns}"
+        return token
+
+    def title(self, project: str | None = None) -> str:
+        """The site's title."""
+        if self.options.title:
+            return self.options.title
+        return f"fwmon — {project}" if project else "fwmon dashboard"
+
+    def source_link(self, report: Mapping[str, Any], path: str, line: int) -> str | None:
+        """Where a finding's file and line can be read (see :class:`Options`), or None."""
+        run = report.get("run") or {}
+        sha = (run.get("git") or {}).get("sha") or ""
+        quoted = quote(path)
+        if self.options.source_url:
+            try:
+                return self.options.source_url.format(path=quoted, line=line, sha=sha)
+            except (KeyError, IndexError, ValueError):
+                return None
+        ci = run.get("ci") or {}
+        repo = ci.get("repository")
+        if ci.get("provider") == "github-actions" and repo and sha:
+            return f"https://github.com/{quote(repo)}/blob/{sha}/{quoted}#L{line}"
+        if self.options.root_prefix:
+            return f"{self.options.root_prefix}{quoted}#L{line}"
+        return None
+
+    # -- summary ----------------------------------------------------------------------
+
+    def gate(self, report: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The gate verdict of a run: from gate-result.json when it is that run's, else the
+        verdict recorded with the run, else none."""
+        result = self.options.gate_result
+        run_id = ((report or {}).get("run") or {}).get("id")
+        if result is not None and result["report"].get("run_id") in (None, run_id):
+            return {
+                "verdict": result["verdict"],
+                "source": "gate-result",
+                "reasons": list(result["reasons"]),
+                "warnings": list(result["warnings"]),
+                "policy": result["policy"]["source"],
+            }
+        verdict = gate_verdict(report) if report is not None else None
+        if verdict is None:
+            return {"verdict": None, "source": None, "reasons": [], "warnings": [], "policy": None}
+        return {
+            "verdict": "pass" if verdict else "blocked",
+            "source": "history",
+            "reasons": [],
+            "warnings": [],
+            "policy": None,
+        }
+
+    def pipelines(self, report: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Status and score per pipeline of a report, in the usual order."""
+        out = []
+        data = report.get("pipelines") or {}
+        for name in PIPELINES:
+            entry = data.get(name) or {}
+            out.append(
+                {
+                    "name": name,
+                    "status": entry.get("status", "not-run"),
+                    "score": entry.get("score"),
+                    "counts": dict(entry.get("counts") or {}),
+                    "items": entry.get("items", 0),
+                    "failed": entry.get("failed", 0),
+                }
+            )
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """The overview: newest run, health, gate, alerts, SLO and KPIs in brief."""
+        branch = self.options.branch
+        report = self.source.latest_run(branch)
+        total = self.source.count_runs(branch)
+        latest = run_info(report).to_dict() if report is not None else None
+        pipelines = self.pipelines(report) if report is not None else []
+        gate = self.gate(report)
+        selected = set(((report or {}).get("run") or {}).get("selected_pipelines") or PIPELINES)
+        statuses = [p["status"] for p in pipelines if p["name"] in selected]
+        health = _health(statuses) if report is not None else "unknown"
+        if gate["verdict"] == "blocked" and health == "pass":
+            health = "fail"
+        alerts = self.alerts()
+        slo = self.slo()
+        kpis = self.kpis()
+        return {
+            "project": latest["project"] if latest else None,
+            "title": self.title(latest["project"] if latest else None),
+            "source": self.source.location,
+            "branch": branch,
+            "runs": total,
+            "latest": latest,
+            "health": health,
+            "pipelines": pipelines,
+            "gate": gate,
+            "alerts": {
+                "available": alerts["available"],
+                "active": sum(alerts["by_severity"].values()),
+                "by_severity": alerts["by_severity"],
+            },
+            "slo": _slo_brief(slo),
+            "kpis": kpis["kpis"],
+            "refresh": self.options.refresh,
+        }
+
+    # -- runs -------------------------------------------------------------------------
+
+    def runs(self, limit: int = 50, offset: int = 0) -> dict[str, Any]:
+        """Newest runs first: ``limit`` of them after skipping ``offset``."""
+        branch = self.options.branch
+        total = self.source.count_runs(branch)
+        runs = self.source.list_runs(branch, limit=limit + offset) if limit else []
+        runs.reverse()
+        return {
+            "total": total,
+            "offset": offset,
+            "limit": limit,
+            "runs": [r.to_dict() for r in runs[offset : offset + limit]],
+        }
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        """One run: its summary, its gate verdict and the report as stored."""
+        report = self.source.get_run(run_id)
+        if report is None:
+            return None
+        return {"info": run_info(report).to_dict(), "gate": self.gate(report), "report": report}
+
+    # -- trends -----------------------------------------------------------------------
+
+    def chart_metrics(self) -> list[str]:
+        """Metrics charted on the trends page, in page order."""
+        stored = set(self.source.metrics())
+        names = [f"pipeline.{p}.score" for p in PIPELINES if f"pipeline.{p}.score" in stored]
+        names += [m for m in ("coverage.line_percent", "tests.duration") if m in stored]
+        benches = sorted(
+            m[len("benchmark.") : -len(".p95")]
+            for m in stored
+            if m.startswith("benchmark.") and m.endswith(".p95")
+        )
+        for bench in benches:
+            names += [
+                m for m in (f"benchmark.{bench}.p95", f"benchmark.{bench}.ops") if m in stored
+            ]
+        return names
+
+    def trend(self, metric: str, window: str = DEFAULT_WINDOW) -> dict[str, Any]:
+        """Points and trend of one metric in a window (see the module docstring)."""
+        latest = self.source.list_runs(self.options.branch, limit=1)
+        since = window_since(window, latest[-1].ts if latest else None)
+        points = self.source.series(
+            metric, branch=self.options.branch, since=since, limit=SERIES_WINDOW
+        )
+        result = analyse(points, metric=metric)
+        return {
+            "metric": metric,
+            "window": window,
+            "since": since,
+            "points": [{"ts": ts, "run_id": run_id, "value": v} for ts, run_id, v in points],
+            "trend": result.to_dict(),
+        }
+
+    def charts(self, window: str = DEFAULT_WINDOW) -> list[dict[str, Any]]:
+        """Every chart of the trends page in one window."""
+        return [self.trend(metric, window) for metric in self.chart_metrics()]
+
+    # -- alerts, SLO, KPIs, improvements ------------------------------------------------
+
+    def alerts(self) -> dict[str, Any]:
+        """Active alerts (firing and pending) by severity, from the alert state in the store."""
+        by_severity = {s: 0 for s in SEVERITIES if s != "info"}
+        empty: dict[str, Any] = {"available": False, "by_severity": by_severity, "alerts": []}
+        store = self.store
+        if store is None:
+            return {**empty, "reason": "no history store: alerts live in the store"}
+        list_alerts = _optional("pytest_fwmon.alerts", "list_alerts")
+        if list_alerts is None:
+            return {**empty, "reason": "alerts are not available in this fwmon"}
+        try:
+            views = list_alerts(store, states=("firing", "pending"))
+        except FwmonError as exc:
+            return {**empty, "reason": exc.one_line()}
+        alerts = [v.to_dict() for v in views]
+        for alert in alerts:
+            severity = alert.get("severity") or (alert.get("labels") or {}).get("severity")
+            if alert.get("state", "firing") == "firing" and severity in by_severity:
+                by_severity[severity] += 1
+        return {"available": True, "by_severity": by_severity, "alerts": alerts}
+
+    def _slo_runs(self) -> tuple[list[RunInfo], Any, str | None]:
+        from ..history.slo import SloTargets
+
+        targets = SloTargets.from_config(self.options.slo_section)
+        branch = self.options.branch or targets.branch
+        runs = self.source.list_runs(branch)
+        note = None
+        if not runs and branch is not None and "branch" not in self.options.slo_section:
+            runs = self.source.list_runs(None)
+            note = f"no runs on branch {branch}; figures over every branch"
+            branch = None
+        return runs, targets, note
+
+    def slo(self) -> dict[str, Any]:
+        """SLA figures and compliance (:func:`pytest_fwmon.history.slo.compute`)."""
+        from dataclasses import replace
+
+        from ..history.slo import compute
+
+        runs, targets, note = self._slo_runs()
+        if not self.options.branch and note is not None:
+            targets = replace(targets, branch=None)
+        result = compute(runs, targets).to_dict()
+        result["note"] = note
+        return result
+
+    def kpis(self) -> dict[str, Any]:
+        """KPIs against targets (:func:`pytest_fwmon.history.kpis.evaluate`)."""
+        from ..history.kpis import evaluate
+
+        _runs, _targets, note = self._slo_runs()
+        source: Any = self.source if note is None else _AnyBranch(self.source)
+        kpis = evaluate(
+            cast(Store, source),
+            self.options.kpis_section,
+            self.options.slo_section,
+            branch=self.options.branch,
+        )
+        return {"kpis": [k.to_dict() for k in kpis], "note": note}
+
+    def improvements(self, limit: int = 50) -> dict[str, Any]:
+        """Ranked improvement opportunities of the newest run."""
+        report = self.source.latest_run(self.options.branch)
+        if report is None:
+            return {"available": False, "reason": "no runs yet", "opportunities": []}
+        opportunities = _optional("pytest_fwmon.history.improve", "opportunities")
+        if opportunities is None:
+            return {
+                "available": False,
+                "reason": "improvement opportunities are not available in this fwmon",
+                "opportunities": [],
+            }
+        found = opportunities(report, store=self.store)
+        return {
+            "available": True,
+            "run_id": run_info(report).run_id,
+            "opportunities": [o.to_dict() for o in found[:limit]],
+        }
+
+    # -- the static build's input ------------------------------------------------------
+
+    def iter_runs(self) -> Iterator[tuple[RunInfo, dict[str, Any]]]:
+        """Every run with its report (the branch filter applied), oldest first."""
+        branch = self.options.branch
+        for info, report in self.source.iter_reports():
+            if branch is None or info.branch == branch:
+                yield info, report
+
+
+def _optional(module: str, name: str) -> Any:
+    """``module.name``, or None when this fwmon does not have it yet."""
+    try:
+        return getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        return None
+
+
+class _AnyBranch:
+    """A source whose branch arguments are ignored (KPIs over every branch)."""
+
+    def __init__(self, source: Source) -> None:
+        self._source = source
+
+    def series(
+        self, metric: str, branch: str | None = None, since: Any = None, limit: int | None = None
+    ) -> list[tuple[float, str, float]]:
+        return self._source.series(metric, None, since, limit)
+
+    def list_runs(
+        self, branch: str | None = None, since: Any = None, limit: int | None = None
+    ) -> list[RunInfo]:
+        return self._source.list_runs(None, since, limit)
+
+    def metrics(self) -> list[str]:
+        return self._source.metrics()
+
+
+def _slo_brief(slo: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "branch": slo.get("branch"),
+        "runs": slo.get("runs", 0),
+        "target": slo.get("target"),
+        "availability": slo.get("availability_runs"),
+        "budget_used": slo.get("budget_used"),
+        "budget_remaining": slo.get("budget_remaining"),
+        "compliant": slo.get("compliant"),
+        "incident_open": slo.get("incident_open"),
+        "note": slo.get("note"),
+    }
+
+
+def _finite(data: Any) -> Any:
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite(v) for v in data]
+    return data
+
+
+def dumps(data: Any) -> bytes:
+    """Compact, sorted JSON bytes (API bodies; stable, so ETags are stable; NaN -> null)."""
+    return json.dumps(
+        _finite(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+
+
+__all__ = [
+    "CONFIG_KEYS",
+    "DEFAULT_WINDOW",
+    "WINDOWS",
+    "Dashboard",
+    "LayeredSource",
+    "Options",
+    "ReportSource",
+    "Source",
+    "StoreSource",
+    "load_gate_result",
+    "open_source",
+    "run_info",
+    "window_since",
+]

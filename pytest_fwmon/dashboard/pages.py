@@ -1,0 +1,705 @@
+"""The dashboard's pages as HTML text: overview, trends, runs list, run page, improvements.
+
+Each function takes the :class:`~pytest_fwmon.dashboard.data.Dashboard`, a render
+:class:`~pytest_fwmon.dashboard.render.Context` and what the page shows, and returns a whole
+HTML document. The static builder and the live server call the same functions, so both show
+the same pages. Every value from the data goes through :func:`~.render.e`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from ..history.store import RunInfo
+from ..model import SEVERITIES, SEVERITY_RANK
+from . import fmt
+from .data import WINDOWS, Dashboard, run_info
+from .render import Context, badge, e, layout, table
+from .svg import Chart, Point, line_chart
+
+#: Trend window -> page file.
+TREND_FILES: Final = {"7d": "trends.html", "30d": "trends-30d.html", "all": "trends-all.html"}
+WINDOW_LABELS: Final = {"7d": "7 days", "30d": "30 days", "all": "all runs"}
+
+#: Rows of the slowest-tests and slowest-checks tables.
+SLOWEST: Final = 10
+
+#: Newest runs listed on the runs page.
+RUNS_LISTED: Final = 500
+
+PIPELINE_TITLES: Final = {
+    "security": "security",
+    "docs": "documentation",
+    "quality": "quality",
+    "performance": "performance",
+    "integration": "integration",
+}
+
+
+def metric_title(metric: str) -> str:
+    """A metric's name for people: "security score", "benchmark parse: P95"."""
+    parts = metric.split(".")
+    if metric.startswith("pipeline.") and metric.endswith(".score"):
+        return f"{PIPELINE_TITLES.get(parts[1], parts[1])} score"
+    if metric == "coverage.line_percent":
+        return "line coverage"
+    if metric == "coverage.branch_percent":
+        return "branch coverage"
+    if metric == "tests.duration":
+        return "test suite duration"
+    if metric.startswith("benchmark."):
+        name, stat = metric[len("benchmark.") :].rsplit(".", 1)
+        label = {"ops": "throughput", "mem_peak_bytes": "peak memory"}.get(stat, stat.upper())
+        return f"benchmark {name}: {label}"
+    return metric
+
+
+def _time(ts: float | None, now: float) -> str:
+    if ts is None:
+        return fmt.MISSING
+    return (
+        f'<time datetime="{e(fmt.iso(ts))}" title="{e(fmt.date(ts, seconds=True))}">'
+        f"{e(fmt.ago(ts, now))}</time>"
+    )
+
+
+def _gate_badge(verdict: str | None) -> str:
+    if verdict is None:
+        return badge("unknown", "no verdict")
+    return badge("pass" if verdict == "pass" else "blocked")
+
+
+def _run_link(ctx: Context, run_id: str) -> str:
+    href = ctx.run_href(run_id)
+    if href is None:
+        return f"<code>{e(run_id)}</code>"
+    return f'<a href="{e(href)}"><code>{e(run_id)}</code></a>'
+
+
+def _runs_table(ctx: Context, runs: Sequence[RunInfo], now: float) -> str:
+    rows = []
+    for run in runs:
+        gate = None if run.gate_passed is None else ("pass" if run.gate_passed else "blocked")
+        rows.append(
+            (
+                _run_link(ctx, run.run_id),
+                _time(run.ts, now),
+                e(run.branch or fmt.MISSING),
+                f"<code>{e((run.sha or '')[:10] or fmt.MISSING)}</code>",
+                e(fmt.duration(run.duration)),
+                badge("pass" if run.green else "fail", "green" if run.green else "red"),
+                _gate_badge(gate),
+            )
+        )
+    return table(
+        ("run", "started", "branch", "commit", "duration", "status", "gate"),
+        rows,
+        numeric=(4,),
+        css="runs",
+        empty="no runs recorded yet",
+    )
+
+
+# -- overview -------------------------------------------------------------------------------
+
+
+def overview(dash: Dashboard, ctx: Context) -> str:
+    """The overview page."""
+    now = dash.now()
+    summary = dash.summary()
+    latest = summary["latest"]
+    parts: list[str] = []
+    gate = summary["gate"]
+    if latest is None:
+        parts.append(
+            '<section class="health" id="health"><span>Overall health</span>'
+            f"{badge('unknown')}<span>No runs recorded yet: run "
+            "<code>pytest --fwmon</code>.</span></section>"
+        )
+    else:
+        parts.append(
+            f'<section class="health" id="health" data-health="{e(summary["health"])}">'
+            f"<span>Overall health</span>{badge(summary['health'])}"
+            f"<span>latest run {_run_link(ctx, latest['run_id'])} "
+            f"{_time(latest['ts'], now)}</span>"
+            f"<span>branch <strong>{e(latest['branch'] or fmt.MISSING)}</strong></span>"
+            f"<span>commit <code>{e((latest['sha'] or '')[:10] or fmt.MISSING)}</code></span>"
+            f'<span id="gate-verdict" data-verdict="{e(gate["verdict"] or "none")}">gate '
+            f"{_gate_badge(gate['verdict'])}</span>"
+            f"<span>{e(fmt.count(summary['runs']))} runs</span></section>"
+        )
+        if gate["reasons"] or gate["warnings"]:
+            items = "".join(f"<li>{e(r)}</li>" for r in gate["reasons"])
+            items += "".join(f"<li>warning: {e(w)}</li>" for w in gate["warnings"])
+            parts.append(f'<ul class="gate-reasons">{items}</ul>')
+        parts.append('<h2 id="pipelines">Pipelines of the latest run</h2><div class="cards">')
+        for pipe in summary["pipelines"]:
+            parts.append(
+                f'<div class="card pipeline" data-pipeline="{e(pipe["name"])}">'
+                f'<div class="name">{e(PIPELINE_TITLES.get(pipe["name"], pipe["name"]))}</div>'
+                f'<div class="big score" aria-label="score">{e(fmt.score(pipe["score"]))}</div>'
+                f"{badge(pipe['status'])}</div>"
+            )
+        parts.append("</div>")
+    parts.append(_alerts_section(dash))
+    parts.append(_slo_section(dash, summary))
+    parts.append(_kpis_section(summary["kpis"]))
+    recent = dash.source.list_runs(dash.options.branch, limit=10)
+    recent.reverse()
+    parts.append('<h2 id="recent">Recent runs</h2>' + _runs_table(ctx, recent, now))
+    return layout(
+        ctx, title="Overview", site=summary["title"], active="overview", html="".join(parts)
+    )
+
+
+def _alerts_section(dash: Dashboard) -> str:
+    alerts = dash.alerts()
+    out = ['<h2 id="alerts">Active alerts</h2>']
+    if not alerts["available"]:
+        out.append(f'<p class="muted">{e(alerts.get("reason", "no alert state"))}</p>')
+        return "".join(out)
+    out.append('<div class="cards">')
+    for severity, number in alerts["by_severity"].items():
+        out.append(
+            f'<div class="card" data-severity="{e(severity)}"><div class="name">'
+            f'{badge(severity)}</div><div class="big">{e(fmt.count(number))}</div></div>'
+        )
+    out.append("</div>")
+    rows = []
+    ordered = sorted(
+        alerts["alerts"],
+        key=lambda a: -SEVERITY_RANK.get(str(a.get("severity") or "info"), 0),
+    )
+    for alert in ordered:
+        labels = alert.get("labels") or {}
+        annotations = alert.get("annotations") or {}
+        rows.append(
+            (
+                badge(str(alert.get("severity") or labels.get("severity") or "unknown")),
+                badge(str(alert.get("state") or "firing")),
+                e(alert.get("alertname") or labels.get("alertname") or fmt.MISSING),
+                e(alert.get("summary") or annotations.get("summary") or ""),
+                e(labels.get("branch") or fmt.MISSING),
+            )
+        )
+    out.append(
+        table(("severity", "state", "alert", "summary", "branch"), rows, empty="no active alerts")
+    )
+    return "".join(out)
+
+
+def _slo_section(dash: Dashboard, summary: Mapping[str, Any]) -> str:
+    slo = dash.slo()
+    out = ['<h2 id="slo">SLA compliance and error budget</h2>']
+    if not slo["runs"]:
+        out.append('<p class="muted">No runs to compute SLA figures from.</p>')
+        return "".join(out)
+    compliant = slo["compliant"]
+    scope = f"branch {slo['branch']}" if slo.get("branch") else "every branch"
+    out.append(
+        '<div class="cards">'
+        f'<div class="card" id="slo-compliance"><div class="name">compliance</div>'
+        f"{badge('pass' if compliant else 'fail', 'compliant' if compliant else 'breached')}"
+        "</div>"
+        f'<div class="card"><div class="name">availability (runs)</div><div class="big">'
+        f"{e(fmt.percent(slo['availability_runs'], 2))}</div>"
+        f'<div class="muted">target {e(fmt.percent(slo["target"], 2))}</div></div>'
+        f'<div class="card" id="error-budget"><div class="name">error budget left</div>'
+        f'<div class="big">{e(_budget(slo["budget_remaining"]))}</div>'
+        f'<div class="muted">used {e(fmt.percent(slo["budget_used"]))}</div></div>'
+        f'<div class="card"><div class="name">runs</div><div class="big">'
+        f'{e(fmt.count(slo["runs"]))}</div><div class="muted">{e(scope)}</div></div></div>'
+    )
+    if slo.get("note"):
+        out.append(f'<p class="muted">{e(slo["note"])}</p>')
+    rows = []
+    for item in slo["compliance"]:
+        name = str(item["name"])
+        shown = _slo_value(name, item["value"])
+        ok = item["ok"]
+        rows.append(
+            (
+                e(name.replace("_", " ")),
+                e(shown),
+                e(("≥ " if item["op"] == "ge" else "≤ ") + _slo_value(name, item["target"])),
+                badge("unknown", "no data")
+                if ok is None
+                else badge("pass" if ok else "fail", "met" if ok else "missed"),
+            )
+        )
+    out.append(table(("figure", "value", "target", "status"), rows, numeric=(1, 2)))
+    return "".join(out)
+
+
+def _budget(remaining: float | None) -> str:
+    if remaining is not None and remaining <= 0:
+        return "exhausted"
+    return fmt.percent(remaining)
+
+
+def _slo_value(name: str, value: Any) -> str:
+    if value is None:
+        return fmt.MISSING
+    if name.endswith("_hours"):
+        return fmt.duration(float(value) * 3600)
+    if name.startswith("burn_rate"):
+        return f"{float(value):.2f}\N{MULTIPLICATION SIGN}"
+    return fmt.percent(value, 2)
+
+
+_OPS: Final = {"gt": ">", "ge": "≥", "lt": "<", "le": "≤"}
+
+
+def _kpis_section(kpis: Sequence[Mapping[str, Any]]) -> str:
+    rows = []
+    for kpi in kpis:
+        unit = f" {kpi['unit']}" if kpi.get("unit") else ""
+
+        def shown(value: Any, kpi: Mapping[str, Any] = kpi, unit: str = unit) -> str:
+            if value is None:
+                return fmt.MISSING
+            metric = str(kpi["metric"])
+            if metric.startswith("slo.") or unit.strip() == "%":
+                return fmt.percent(value, 2)
+            return fmt.value(metric, value) if not unit else f"{value:g}{unit}"
+
+        trend = kpi.get("trend")
+        arrow = kpi.get("arrow") or ""
+        trend_text = (
+            fmt.MISSING if trend is None else f"{arrow} {trend}" + _better(kpi.get("better"))
+        )
+        met = kpi.get("met")
+        rows.append(
+            (
+                e(kpi["name"]),
+                e(shown(kpi.get("value"))),
+                e(f"{_OPS.get(str(kpi['op']), kpi['op'])} {shown(kpi['target'])}"),
+                e(fmt.percent(kpi.get("achievement"))),
+                e(trend_text),
+                badge("unknown", "no data")
+                if met is None
+                else badge("pass" if met else "fail", "met" if met else "missed"),
+            )
+        )
+    return '<h2 id="kpis">KPIs against targets</h2>' + table(
+        ("KPI", "value", "target", "achieved", "trend", "status"),
+        rows,
+        numeric=(1, 2, 3),
+        empty="no KPIs configured",
+    )
+
+
+def _better(better: Any) -> str:
+    return "" if better is None else (" (better)" if better else " (worse)")
+
+
+# -- trends ---------------------------------------------------------------------------------
+
+
+def chart_svg(dash: Dashboard, ctx: Context, data: Mapping[str, Any]) -> str:
+    """One chart of the trends page as a ``<figure>``."""
+    metric = str(data["metric"])
+    kind = fmt.kind(metric)
+
+    def show(value: float) -> str:
+        return fmt.value(metric, value)
+
+    points = [Point(p["ts"], p["run_id"], p["value"]) for p in data["points"]]
+    trend = data["trend"]
+    chart = Chart(
+        title=metric_title(metric),
+        unit=fmt.UNITS[kind],
+        points=points,
+        fmt=show,
+        trend=trend if len(points) >= 2 else None,
+        href=lambda run_id: ctx.run_href(run_id) or "",
+    )
+    caption = [f"<figcaption>{e(metric_title(metric))} "]
+    if points:
+        caption.append(f'<span class="muted">latest {e(show(points[-1].value))}')
+        if trend.get("slope") is not None:
+            direction = trend["direction"]
+            arrow = {"up": "↑", "down": "↓"}.get(direction, "→")
+            caption.append(
+                f" · trend {e(arrow)} {e(direction)} ({e(trend['verdict'])}, "
+                f"Mann-Kendall p = {float(trend['mk_p']):.2g})"
+            )
+        cps = len(trend.get("change_points") or ())
+        if cps:
+            caption.append(f" · {cps} change point{'s' if cps != 1 else ''}")
+        caption.append("</span>")
+    caption.append("</figcaption>")
+    return f'<figure data-metric="{e(metric)}">{"".join(caption)}{line_chart(chart)}</figure>'
+
+
+def trends(dash: Dashboard, ctx: Context, window: str) -> str:
+    """The trends page for one window."""
+    summary_title = dash.title(_project(dash))
+    tabs = "".join(
+        f'<a href="{e(ctx.base + TREND_FILES[name])}"'
+        f"{' aria-current=page' if name == window else ''}>{e(WINDOW_LABELS[name])}</a>"
+        for name in WINDOWS
+    )
+    charts = dash.charts(window)
+    body = [
+        f'<h2 id="trends">Trends: {e(WINDOW_LABELS[window])}</h2>',
+        f'<nav class="tabs" aria-label="Window">{tabs}</nav>',
+        '<p class="legend"><span>● one point per run (hover or focus for the value)</span>'
+        "<span>- - - Theil-Sen trend line, shaded: its 95 % confidence band</span>"
+        "<span>▼ dashed vertical line: change point</span>"
+        "<span>windows end at the newest run</span></p>",
+    ]
+    if not charts:
+        body.append('<p class="muted">No metrics recorded yet.</p>')
+    else:
+        body.append('<div class="charts">')
+        body.extend(chart_svg(dash, ctx, data) for data in charts)
+        body.append("</div>")
+    return layout(ctx, title="Trends", site=summary_title, active="trends", html="".join(body))
+
+
+def _project(dash: Dashboard) -> str | None:
+    latest = dash.source.list_runs(dash.options.branch, limit=1)
+    return latest[-1].project if latest else None
+
+
+# -- runs -----------------------------------------------------------------------------------
+
+
+def runs_list(dash: Dashboard, ctx: Context) -> str:
+    """The runs page: the newest :data:`RUNS_LISTED` runs."""
+    runs = dash.source.list_runs(dash.options.branch, limit=RUNS_LISTED)
+    runs.reverse()
+    total = dash.source.count_runs(dash.options.branch)
+    note = (
+        f"the newest {fmt.count(len(runs))} of {fmt.count(total)} runs"
+        if total > len(runs)
+        else f"{fmt.count(total)} runs"
+    )
+    html = f'<h2 id="runs">Runs</h2><p class="muted">{e(note)}, newest first</p>' + _runs_table(
+        ctx, runs, dash.now()
+    )
+    return layout(
+        ctx,
+        title="Runs",
+        site=dash.title(runs[0].project if runs else None),
+        active="runs",
+        html=html,
+    )
+
+
+def run_page(dash: Dashboard, ctx: Context, report: Mapping[str, Any]) -> str:
+    """The page of one run: pipelines, checks, findings, benchmarks, slowest tests."""
+    info = run_info(report)
+    now = dash.now()
+    run = report.get("run") or {}
+    gate = dash.gate(report)
+    tests = report.get("tests") or {}
+    coverage = report.get("coverage") or {}
+    ci_url = info.ci_url
+    head = [
+        f'<h2 id="run">Run <code>{e(info.run_id)}</code></h2>',
+        '<div class="health">',
+        f"<span>status {badge('pass' if info.green else 'fail', 'green' if info.green else 'red')}"
+        "</span>",
+        f'<span id="gate-verdict" data-verdict="{e(gate["verdict"] or "none")}">gate '
+        f"{_gate_badge(gate['verdict'])}</span>",
+        f"<span>started {_time(info.ts, now)}</span>",
+        f"<span>took {e(fmt.duration(info.duration))}</span>",
+        f"<span>branch <strong>{e(info.branch or fmt.MISSING)}</strong></span>",
+        f"<span>commit <code>{e((info.sha or '')[:12] or fmt.MISSING)}</code></span>",
+    ]
+    if ci_url:
+        head.append(f'<span><a href="{e(_safe_url(ci_url))}">CI run</a></span>')
+    head.append("</div>")
+    if gate["reasons"]:
+        head.append(
+            '<ul class="gate-reasons">'
+            + "".join(f"<li>{e(r)}</li>" for r in gate["reasons"])
+            + "</ul>"
+        )
+    body = ["".join(head)]
+    pipes = []
+    for pipe in dash.pipelines(report):
+        counts = pipe["counts"]
+        pipes.append(
+            (
+                e(PIPELINE_TITLES.get(pipe["name"], pipe["name"])),
+                badge(pipe["status"]),
+                e(fmt.score(pipe["score"])),
+                e(fmt.count(pipe["items"])),
+                e(fmt.count(pipe["failed"])),
+                *(e(fmt.count(counts.get(s, 0))) for s in SEVERITIES),
+            )
+        )
+    body.append('<h2 id="pipelines">Pipelines</h2>')
+    body.append(
+        table(
+            ("pipeline", "status", "score", "items", "failed", *SEVERITIES),
+            pipes,
+            numeric=(2, 3, 4, 5, 6, 7, 8, 9),
+        )
+    )
+    body.append(
+        '<div class="cards" style="margin-top:.8rem">'
+        f'<div class="card"><div class="name">tests</div><div class="big">'
+        f'{e(fmt.count(tests.get("total")))}</div><div class="muted">'
+        f"{e(fmt.count(tests.get('failed', 0)))} failed, {e(fmt.count(tests.get('errors', 0)))}"
+        f" errors, {e(fmt.count(tests.get('skipped', 0)))} skipped</div></div>"
+        f'<div class="card"><div class="name">suite duration</div><div class="big">'
+        f"{e(fmt.duration(tests.get('duration')))}</div></div>"
+        f'<div class="card"><div class="name">line coverage</div><div class="big">'
+        f'{e(fmt.percent(coverage.get("line_percent")))}</div><div class="muted">branch '
+        f"{e(fmt.percent(coverage.get('branch_percent')))}</div></div></div>"
+    )
+    body.append(_findings_section(dash, report))
+    body.append(_benchmarks_section(report))
+    body.append(_slowest_section(report))
+    body.append(_checks_section(report))
+    versions = run.get("versions") or {}
+    if versions:
+        body.append(
+            "<details><summary>Tool versions</summary>"
+            + table(
+                ("tool", "version"),
+                ((e(k), f"<code>{e(v)}</code>") for k, v in sorted(versions.items())),
+            )
+            + "</details>"
+        )
+    return layout(
+        ctx,
+        title=f"Run {info.run_id}",
+        site=dash.title(info.project),
+        active="runs",
+        html="".join(body),
+    )
+
+
+def _safe_url(url: str) -> str:
+    """Only http(s) links from report data (no ``javascript:``)."""
+    return url if url.lower().startswith(("https://", "http://")) else "#"
+
+
+def _findings_section(dash: Dashboard, report: Mapping[str, Any]) -> str:
+    groups: dict[str, dict[str, list[Mapping[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    total = 0
+    for check in report.get("checks") or ():
+        for finding in check.get("findings") or ():
+            groups[str(finding.get("path", ""))][str(finding.get("rule", ""))].append(finding)
+            total += 1
+    out = [f'<h2 id="findings">Findings <span class="muted">({e(fmt.count(total))})</span></h2>']
+    if not total:
+        out.append('<p class="muted">No findings in this run.</p>')
+        return "".join(out)
+    for path in sorted(groups):
+        rules = groups[path]
+        count = sum(len(v) for v in rules.values())
+        out.append(
+            f'<section class="file" data-path="{e(path)}"><h3><code>{e(path or "(project)")}'
+            f'</code> <span class="muted">{e(fmt.count(count))} finding'
+            f"{'s' if count != 1 else ''}</span></h3>"
+        )
+        for rule in sorted(rules):
+            items = sorted(rules[rule], key=lambda f: (f.get("line", 0), f.get("col", 0)))
+            first = items[0]
+            name = first.get("rule_name") or ""
+            rows = []
+            for finding in items:
+                line = int(finding.get("line") or 0)
+                link = dash.source_link(report, path, line)
+                where = f"{path}:{line}"
+                place = (
+                    f'<a class="loc" href="{e(link)}"><code>{e(where)}</code></a>'
+                    if link
+                    else f"<code>{e(where)}</code>"
+                )
+                rows.append(
+                    (
+                        place,
+                        badge(str(finding.get("severity", "info"))),
+                        e(finding.get("status", "")),
+                        f'<span class="msg">{e(finding.get("message", ""))}</span>',
+                    )
+                )
+            help_url = first.get("help_url") or ""
+            rule_html = f"<code>{e(rule)}</code>"
+            if help_url:
+                rule_html = f'<a href="{e(_safe_url(help_url))}">{rule_html}</a>'
+            out.append(
+                f'<div class="rule" data-rule="{e(rule)}"><h4>{rule_html} {e(name)} '
+                f'<span class="muted">({e(first.get("checker", ""))}, {len(items)})</span></h4>'
+                + table(("where", "severity", "status", "message"), rows)
+                + "</div>"
+            )
+        out.append("</section>")
+    return "".join(out)
+
+
+def _benchmarks_section(report: Mapping[str, Any]) -> str:
+    rows = []
+    for bench in report.get("benchmarks") or ():
+        stats = bench.get("stats") or {}
+        gates = []
+        for gate in bench.get("gates") or ():
+            unit = gate.get("unit", "")
+            gates.append(
+                f"{badge('pass' if gate.get('passed') else 'fail')} "
+                f"{e(gate.get('metric'))} {e(_num(gate.get('measured')))} / "
+                f"{e(_num(gate.get('limit')))} {e(unit)}"
+            )
+        rows.append(
+            (
+                f"<code>{e(bench.get('name'))}</code>",
+                badge(str(bench.get("verdict") or "unknown")),
+                e(fmt.count(stats.get("n"))),
+                *(e(fmt.duration(stats.get(k))) for k in ("p50", "p90", "p95", "p99", "mean")),
+                e(fmt.rate(bench.get("ops"))),
+                e(fmt.size(bench.get("mem_peak_bytes"))),
+                "<br>".join(gates) or fmt.MISSING,
+            )
+        )
+    return '<h2 id="benchmarks">Benchmarks</h2>' + table(
+        (
+            "benchmark",
+            "verdict",
+            "n",
+            "P50",
+            "P90",
+            "P95",
+            "P99",
+            "mean",
+            "throughput",
+            "peak memory",
+            "gates",
+        ),
+        rows,
+        numeric=(2, 3, 4, 5, 6, 7, 8, 9),
+        empty="no benchmarks in this run",
+    )
+
+
+def _num(value: Any) -> str:
+    return fmt.MISSING if not isinstance(value, int | float) else f"{value:.4g}"
+
+
+def _slowest_section(report: Mapping[str, Any]) -> str:
+    resources = sorted(report.get("resources") or (), key=lambda r: -float(r.get("wall") or 0.0))[
+        :SLOWEST
+    ]
+    rows = [
+        (
+            f"<code>{e(r.get('nodeid'))}</code>",
+            badge(str(r.get("outcome") or "unknown")),
+            e(fmt.duration(r.get("wall"))),
+            e(fmt.duration(float(r.get("cpu_user") or 0) + float(r.get("cpu_system") or 0))),
+            e(fmt.size(r.get("rss_peak"))),
+        )
+        for r in resources
+    ]
+    return '<h2 id="slowest">Slowest tests</h2>' + table(
+        ("test", "outcome", "wall time", "CPU time", "peak memory"),
+        rows,
+        numeric=(2, 3, 4),
+        empty="no per-test figures: run pytest with --fwmon-resources to record them",
+    )
+
+
+def _checks_section(report: Mapping[str, Any]) -> str:
+    checks = list(report.get("checks") or ())
+    order = {"error": 0, "failed": 1, "not-run": 2, "skipped": 3, "passed": 4}
+    checks.sort(key=lambda c: (order.get(c.get("outcome", ""), 5), -(c.get("duration") or 0)))
+    rows = [
+        (
+            f"<code>{e(c.get('nodeid'))}</code>",
+            badge(str(c.get("outcome") or "unknown")),
+            e(c.get("checker")),
+            e(fmt.count(len(c.get("findings") or ()))),
+            e(fmt.duration(c.get("duration"))) + (" (cached)" if c.get("cached") else ""),
+            e(c.get("reason") or ""),
+        )
+        for c in checks
+    ]
+    failing = sum(1 for c in checks if c.get("outcome") in ("failed", "error"))
+    summary = f"Checks: {fmt.count(len(checks))}, {fmt.count(failing)} failed or errored"
+    return (
+        f'<h2 id="checks">Checks</h2><details{" open" if failing else ""}><summary>'
+        f"{e(summary)}</summary>"
+        + table(
+            ("check", "outcome", "checker", "findings", "duration", "reason"),
+            rows,
+            numeric=(3, 4),
+            empty="no checks in this run",
+        )
+        + "</details>"
+    )
+
+
+# -- improvements ---------------------------------------------------------------------------
+
+
+def improvements(dash: Dashboard, ctx: Context) -> str:
+    """The ranked improvement opportunities of the newest run."""
+    data = dash.improvements()
+    body = ['<h2 id="improvements">Improvement opportunities</h2>']
+    if not data["available"]:
+        body.append(f'<p class="muted">{e(data.get("reason", ""))}</p>')
+    else:
+        body.append(
+            f'<p class="muted">From run {_run_link(ctx, data["run_id"])}, best return on effort '
+            "first.</p>"
+        )
+        rows = []
+        for rank, item in enumerate(data["opportunities"], 1):
+            rows.append(
+                (
+                    e(rank),
+                    e(item.get("title") or item.get("kind") or ""),
+                    e(item.get("kind") or ""),
+                    e(_num(item.get("impact"))),
+                    e(_num(item.get("effort"))),
+                    e(_num(item.get("roi"))),
+                    e(item.get("detail") or item.get("description") or ""),
+                )
+            )
+        body.append(
+            table(
+                ("rank", "opportunity", "kind", "impact", "effort", "ROI", "detail"),
+                rows,
+                numeric=(0, 3, 4, 5),
+                empty="no opportunities: nothing to improve in the latest run",
+            )
+        )
+    return layout(
+        ctx,
+        title="Improvements",
+        site=dash.title(_project(dash)),
+        active="improvements",
+        html="".join(body),
+    )
+
+
+def not_found(ctx: Context, site: str, what: str) -> str:
+    """A 404 page."""
+    return layout(
+        ctx,
+        title="Not found",
+        site=site,
+        active="",
+        html=f'<h2>Not found</h2><p>{e(what)}</p><p><a href="{e(ctx.base)}index.html">'
+        "Back to the overview</a></p>",
+    )
+
+
+__all__ = [
+    "TREND_FILES",
+    "chart_svg",
+    "improvements",
+    "metric_title",
+    "not_found",
+    "overview",
+    "run_page",
+    "runs_list",
+    "trends",
+]
