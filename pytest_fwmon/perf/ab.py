@@ -5,15 +5,18 @@ load, cache state), so a regression check against an old baseline raises false a
 mode measures the base revision and the working tree **interleaved**:
 
 1. ``git worktree add --detach`` checks REF out into a temporary folder (removed at the end);
-2. for round ``i = 0 .. rounds-1`` the perf tests run once in each tree, in the order
-   base, head for even ``i`` and head, base for odd ``i`` (ABBA), each a fresh
-   ``python -m pytest -p pytest_fwmon.perf.fixture -p no:xdist --fwmon-perf-samples-out ...``
-   whose working directory and ``PYTHONPATH`` (the tree, and its ``src`` folder when there is
-   one) point at that tree, so the package under test is imported from it;
-3. per test, the pairwise ratios ``p(head_i) / p(base_i)`` of the compared quantile are formed;
-   their median is the effect, the pooled samples of all rounds give the Mann-Whitney p-value
-   and the bootstrap interval, and :func:`pytest_fwmon.perf.baseline.compare` decides
-   regression / stale / ok / inconclusive with ``max_regression`` and ``alpha``.
+2. for each of ``rounds`` rounds, the perf tests of both trees run **at the same time** in two
+   fresh ``python -m pytest -p pytest_fwmon.perf.fixture -p no:xdist --benchmark-disable
+   --fwmon-perf-samples-out ...`` processes, whose working directory and ``PYTHONPATH`` (the
+   tree, and its ``src`` folder when there is one) point at their tree, so the package under
+   test is imported from it. Their latency rounds are interleaved by the lockstep protocol
+   (:mod:`pytest_fwmon.perf.lockstep`): batches of about 1 ms of calls, base then head then
+   head then base..., so both sides are sampled under the same machine load;
+3. per test, the pairwise ratios ``p(head_i) / p(base_i)`` of the compared quantile over the
+   rounds are formed; their median is the effect, the pooled samples of all rounds give the
+   Mann-Whitney p-value and the bootstrap interval, and
+   :func:`pytest_fwmon.perf.baseline.compare` decides regression / stale / ok / inconclusive
+   with ``max_regression`` and ``alpha``.
 
 Standard library only; no pytest import (pytest runs in the child processes).
 """
@@ -33,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, FwmonError
-from . import stats
+from . import lockstep, stats
 from .baseline import Comparison, compare
 from .settings import Shift
 
@@ -100,11 +103,8 @@ def _env(tree: Path) -> dict[str, str]:
     return env
 
 
-def run_side(
-    tree: Path, rel_cwd: Path, out: Path, pytest_args: Sequence[str], budget: float | None
-) -> dict[str, Any]:
-    """One pytest run of the perf tests in ``tree``; the samples it wrote."""
-    cmd = [
+def _command(out: Path, pytest_args: Sequence[str], budget: float | None) -> list[str]:
+    return [
         sys.executable,
         "-m",
         "pytest",
@@ -115,22 +115,65 @@ def run_side(
         "-p",
         "no:cacheprovider",
         "-q",
+        "--benchmark-disable",
         "--fwmon-perf-samples-out",
         str(out),
         *(["--fwmon-perf-budget", str(budget)] if budget is not None else []),
         *pytest_args,
     ]
-    done = subprocess.run(
-        cmd, cwd=tree / rel_cwd, env=_env(tree), capture_output=True, text=True, check=False
-    )
-    if not out.exists():
-        tail = (done.stdout.strip().splitlines() or [""])[-1]
-        raise FwmonError(
-            f"pytest in {tree} wrote no perf samples (exit {done.returncode}): {tail}",
-            hint="check that the selected tests use the perf fixture and pass on both revisions",
-        )
-    data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
-    return data
+
+
+def run_round(
+    trees: dict[str, Path],
+    rel_cwd: Path,
+    outs: dict[str, Path],
+    pytest_args: Sequence[str],
+    budget: float | None,
+    first: str,
+) -> dict[str, dict[str, Any]]:
+    """Both sides at once, in lockstep; the samples each wrote, by side."""
+    procs: dict[str, subprocess.Popen[str]] = {}
+    channels: dict[str, lockstep.Channel] = {}
+    try:
+        for side, tree in trees.items():
+            to_child_r, to_child_w = os.pipe()
+            from_child_r, from_child_w = os.pipe()
+            env = _env(tree)
+            env[lockstep.ENV] = f"{to_child_r},{from_child_w}"
+            procs[side] = subprocess.Popen(
+                _command(outs[side], pytest_args, budget),
+                cwd=tree / rel_cwd,
+                env=env,
+                pass_fds=(to_child_r, from_child_w),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            os.close(to_child_r)
+            os.close(from_child_w)
+            channels[side] = lockstep.Channel(from_child_r, to_child_w)
+        lockstep.Controller(channels["base"], channels["head"]).run(first=first)
+        results: dict[str, dict[str, Any]] = {}
+        for side, proc in procs.items():
+            output, _ = proc.communicate()
+            out = outs[side]
+            if not out.exists():
+                tail = (output.strip().splitlines() or [""])[-1]
+                raise FwmonError(
+                    f"pytest in {trees[side]} wrote no perf samples (exit {proc.returncode}): "
+                    f"{tail}",
+                    hint="check that the selected tests use the perf fixture and run on both "
+                    "revisions",
+                )
+            results[side] = json.loads(out.read_text(encoding="utf-8"))
+        return results
+    finally:
+        for channel in channels.values():
+            channel.close()
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def decide(
@@ -189,23 +232,25 @@ def run_ab(
     rel_cwd = cwd.resolve().relative_to(root.resolve())
     tests: dict[str, TestAB] = {}
     with worktree(root, sha) as base_tree, tempfile.TemporaryDirectory() as tmp:
+        trees = {"base": base_tree, "head": root}
         for i in range(rounds):
-            order = [("base", base_tree), ("head", root)]
-            if i % 2:
-                order.reverse()
-            for side, tree in order:
-                if progress is not None:
-                    progress(f"round {i + 1}/{rounds}: {side}")
-                out = Path(tmp) / f"{side}-{i}.json"
-                for nodeid, data in run_side(tree, rel_cwd, out, pytest_args, budget).items():
+            if progress is not None:
+                progress(f"round {i + 1}/{rounds}")
+            outs = {side: Path(tmp) / f"{side}-{i}.json" for side in trees}
+            first = "base" if i % 2 == 0 else "head"
+            done = run_round(trees, rel_cwd, outs, pytest_args, budget, first)
+            for side, samples in done.items():
+                for nodeid, data in samples.items():
                     entry = tests.setdefault(nodeid, TestAB())
-                    getattr(entry, side).append([float(v) for v in data.get("samples", [])])
+                    if data.get("paired"):
+                        getattr(entry, side).append([float(v) for v in data["samples"]])
     results = []
     for nodeid, test in sorted(tests.items()):
         if len(test.base) != rounds or len(test.head) != rounds:
             missing = "base" if len(test.base) != rounds else "head"
             comparison = Comparison(
-                status="inconclusive", reason=f"the test did not run on the {missing} side"
+                status="inconclusive",
+                reason=f"the test was not measured in lockstep on the {missing} side",
             )
             ratios: list[float] = []
         else:

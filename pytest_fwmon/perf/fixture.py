@@ -18,6 +18,7 @@ times the rounds itself (``engine: "fwmon"``). Under any other ``--dist`` mode a
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
 from pathlib import Path
@@ -30,7 +31,7 @@ from ..errors import ConfigError, FwmonError
 from ..items import attach
 from ..report import write_json_atomic
 from . import baseline as baseline_mod
-from . import gates, measure, resources, stats
+from . import gates, lockstep, measure, resources, stats
 from .settings import PerfSettings, PerfSettingsError, from_config, validate
 
 #: Name of the xdist group perf tests are pinned to under ``--dist loadgroup``.
@@ -78,6 +79,10 @@ class PerfSession:
         else:
             self.cli_values = {}
         self.baseline = self._baseline()
+        #: Lockstep channel when this run is one side of ``fwmon perf-ab``.
+        self.lockstep = None if self.is_worker else lockstep.Worker.from_env()
+        #: Node ids measured in lockstep with the other side (perf-ab).
+        self.paired: set[str] = set()
         self._fingerprint: str | None = None
         #: nodeid -> result, for pytest-benchmark's JSON and --fwmon-perf-samples-out.
         self.results: dict[str, gates.PerfResult] = {}
@@ -342,17 +347,21 @@ class Perf:
             pytest.skip(f"perf not run: {reason}")
         bench = self._benchmark()
         disabled = bench is None or bool(getattr(bench, "disabled", False))
-        if disabled and not session.is_worker and bench is not None:
+        if session.lockstep is not None:
+            settings = dataclasses.replace(settings, throughput_time=0.0, memory=False)
+            runner, engine = self._lockstep_runner(bench, session.lockstep, nodeid)
+        elif disabled and not session.is_worker and bench is not None:
             # --benchmark-disable: run once like pytest-benchmark does, record why not measured
             value = bench.pedantic(fn, args=args, kwargs=kwargs)
             reason = "benchmarks are disabled (--benchmark-disable): ran once, not measured"
             self._record(gates.not_run(nodeid, item.name, reason, settings, ""), t0)
             return value
+        else:
+            runner, engine = self._runner(bench, disabled)
         entry, status, why = session.baseline_entry(nodeid)
         asked = list(settings.asked_quantiles().values())
         if entry is not None:
             asked.append(settings.max_regression.q)
-        runner, engine = self._runner(bench, disabled)
         m = measure.measure(
             fn,
             args,
@@ -394,6 +403,42 @@ class Perf:
         if result.verdict in ("failed", "inconclusive"):
             pytest.fail(gates.table(result), pytrace=False)
         return m.result
+
+    def _lockstep_runner(
+        self, bench: Any, worker: lockstep.Worker, nodeid: str
+    ) -> tuple[measure.RoundsRunner, str]:
+        """Rounds timed in turns with the other side of ``fwmon perf-ab``."""
+        paired = self._session.paired
+
+        def run(
+            fn: Callable[..., Any],
+            args: Sequence[Any],
+            kwargs: Mapping[str, Any],
+            rounds: int,
+            warmup: int,
+        ) -> tuple[list[float], Any]:
+            samples, value, ok = worker.rounds(nodeid, fn, args, kwargs, rounds, warmup)
+            if ok:
+                paired.add(nodeid)
+            return samples, value
+
+        if bench is None:
+            return run, "fwmon"
+
+        def through_benchmark(
+            fn: Callable[..., Any],
+            args: Sequence[Any],
+            kwargs: Mapping[str, Any],
+            rounds: int,
+            warmup: int,
+        ) -> tuple[list[float], Any]:
+            # perf-ab runs its children with --benchmark-disable: pedantic calls `run` once
+            out: tuple[list[float], Any] = bench.pedantic(
+                run, args=(fn, args, kwargs, rounds, warmup)
+            )
+            return out
+
+        return through_benchmark, "fwmon"
 
     def _runner(self, bench: Any, disabled: bool) -> tuple[measure.RoundsRunner, str]:
         if bench is None:
@@ -586,11 +631,14 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Write ``--fwmon-perf-samples-out`` (for ``fwmon perf-ab``)."""
     perf_session = session.config.stash.get(PERF_KEY, None)
+    if perf_session is not None and perf_session.lockstep is not None:
+        perf_session.lockstep.bye()
     target = session.config.getoption("fwmon_perf_samples_out")
     if perf_session is None or not target:
         return
     out = {
         nodeid: {
+            "paired": nodeid in perf_session.paired,
             "verdict": r.verdict,
             "samples": [] if r.measurement is None else r.measurement.samples,
             "engine": None if r.measurement is None else r.measurement.engine,
