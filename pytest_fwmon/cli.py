@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pytest_fwmon.gate.cli",
     "pytest_fwmon.perf.cli",
     "pytest_fwmon.history.cli",
+    "pytest_fwmon.dashboard.cli",
 )
 
 

@@ -34,6 +34,7 @@ from typing import Any, Final, Protocol, cast
 from urllib.parse import quote
 
 from ..errors import ConfigError, FwmonError, ReportError
+from ..history.improve import opportunities
 from ..history.metrics import extract, gate_verdict, is_green
 from ..history.store import DEFAULT_PATH, RunInfo, Store, iso_to_ts, open_store, parse_time
 from ..history.trends import SERIES_WINDOW, analyse
@@ -378,8 +379,8 @@ class Options:
     #: Fixed "now" for relative times (tests); None: the clock.
     now: float | None = None
 
-    @classmethod
-    def from_config(cls, section: Mapping[str, Any]) -> dict[str, Any]:
+    @staticmethod
+    def from_config(section: Mapping[str, Any]) -> dict[str, Any]:
         """Validate ``[tool.fwmon.dashboard]``; return the keys it sets."""
         where = "[tool.fwmon.dashboard]"
         out: dict[str, Any] = {}
@@ -693,18 +694,12 @@ class Dashboard:
         return {"kpis": [k.to_dict() for k in kpis], "note": note}
 
     def improvements(self, limit: int = 50) -> dict[str, Any]:
-        """Ranked improvement opportunities of the newest run."""
+        """Ranked improvement opportunities of the newest run
+        (:func:`pytest_fwmon.history.improve.opportunities`)."""
         report = self.source.latest_run(self.options.branch)
         if report is None:
             return {"available": False, "reason": "no runs yet", "opportunities": []}
-        opportunities = _optional("pytest_fwmon.history.improve", "opportunities")
-        if opportunities is None:
-            return {
-                "available": False,
-                "reason": "improvement opportunities are not available in this fwmon",
-                "opportunities": [],
-            }
-        found = opportunities(report, store=self.store)
+        found = opportunities(report, store=self.source, branch=self.options.branch)
         return {
             "available": True,
             "run_id": run_info(report).run_id,

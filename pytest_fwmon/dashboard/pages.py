@@ -652,24 +652,29 @@ def improvements(dash: Dashboard, ctx: Context) -> str:
         )
         rows = []
         for rank, item in enumerate(data["opportunities"], 1):
+            where = ", ".join([*item.get("paths", ())[:3], *item.get("rules", ())[:3]])
             rows.append(
                 (
                     e(rank),
-                    e(item.get("title") or item.get("kind") or ""),
-                    e(item.get("kind") or ""),
-                    e(_num(item.get("impact"))),
-                    e(_num(item.get("effort"))),
+                    e(item.get("title", "")),
+                    e(item.get("kind", "")),
+                    e(f"{_num(item.get('impact'))} {item.get('impact_unit', '')}"),
+                    e(f"{_num(item.get('effort'))} h"),
                     e(_num(item.get("roi"))),
-                    e(item.get("detail") or item.get("description") or ""),
+                    f"<code>{e(where)}</code>" if where else "",
                 )
             )
         body.append(
             table(
-                ("rank", "opportunity", "kind", "impact", "effort", "ROI", "detail"),
+                ("rank", "opportunity", "kind", "impact", "effort", "ROI", "where"),
                 rows,
                 numeric=(0, 3, 4, 5),
                 empty="no opportunities: nothing to improve in the latest run",
             )
+        )
+        body.append(
+            '<p class="muted">ROI = impact / estimated effort in hours; an impact in score '
+            "points is the exact gain of re-scoring the run without those findings.</p>"
         )
     return layout(
         ctx,
