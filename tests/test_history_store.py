@@ -11,6 +11,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -156,11 +157,50 @@ def test_set_gate_records_verdict(store: Store) -> None:
     assert store.series("gate.passed") == [(info.ts, "run-g0000001", 1.0)]
 
 
-def test_invalid_report_is_refused(store: Store) -> None:
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        pytest.param(
+            lambda r: r["run"].pop("started"),
+            "report run.started is missing or not a string",
+            id="no-started",
+        ),
+        pytest.param(
+            lambda r: r["run"].update(started="yesterday"),
+            "report run.started 'yesterday' is not an ISO 8601 time",
+            id="bad-time",
+        ),
+        pytest.param(
+            lambda r: r["run"].update(duration="1"),
+            "report run.duration is missing or not a number",
+            id="duration",
+        ),
+        pytest.param(
+            lambda r: r.pop("run"),
+            "report has no run object; it is not a fwmon report",
+            id="no-run",
+        ),
+        pytest.param(lambda r: r.update(tests=[]), "report tests is not an object", id="tests"),
+    ],
+)
+def test_unusable_report_is_refused(store: Store, change: Any, message: str) -> None:
     report = make_report()
-    del report["run"]["started"]
-    with pytest.raises(ReportError, match=r"does not match the report schema"):
+    change(report)
+    with pytest.raises(ReportError) as info:
         store.add_run(report)
+    assert info.value.message == message
+    assert store.count_runs() == 0
+
+
+def test_full_validation_on_request(store: Store) -> None:
+    report = make_report()
+    report["pipelines"]["security"]["score"] = 150
+    with pytest.raises(
+        ReportError,
+        match=r"does not match the report schema at "
+        r"\$.pipelines.security.score: 150 is more than",
+    ):
+        store.add_run(report, validate=True)
     assert store.count_runs() == 0
 
 

@@ -39,10 +39,13 @@ when ``tests.failed == 0 and tests.errors == 0`` and every selected pipeline has
 
 Runs API
 --------
-``store.add_run(report: Mapping) -> bool``
-    validate the report (ReportError, exit 3, when invalid) and store it with its metrics in
-    one transaction; False when a run with that ``run.id`` is already stored.
-``store.add_runs(reports: Iterable[Mapping]) -> tuple[int, int]``
+``store.add_run(report: Mapping, *, validate=False) -> bool``
+    store a run with its metrics in one transaction; False when a run with that ``run.id`` is
+    already stored. The fields the store needs (``run.id``, ``started``, ``finished``,
+    ``duration``, ``project``, ``git``) are always checked; ``validate=True`` also checks the
+    whole report schema (ReportError, exit 3). The plugin passes the report it has just built;
+    ``fwmon history import`` validates every input with ``report.parse_report`` first.
+``store.add_runs(reports: Iterable[Mapping], *, validate=False) -> tuple[int, int]``
     the same for many (batched transactions); returns (added, already stored).
 ``store.set_gate(run_id, passed: bool) -> bool``
     record a gate verdict for a stored run (in ``report.extensions.gate`` too, so it travels in
@@ -167,6 +170,14 @@ INSERT_RUN: Final = (
 )
 INSERT_METRIC: Final = (
     "INSERT INTO fwmon_metrics (name, ts, run_id, branch, value) VALUES (?, ?, ?, ?, ?)"
+)
+
+_PG_INSERT_RUN_AND_METRICS: Final = (
+    "WITH r AS (" + INSERT_RUN + " RETURNING run_id, ts, branch), m AS ("
+    "INSERT INTO fwmon_metrics (name, ts, run_id, branch, value) "
+    "SELECT u.name, r.ts, r.run_id, r.branch, u.value FROM r, "
+    "unnest(?::text[], ?::double precision[]) AS u(name, value)"
+    ") SELECT COUNT(*) FROM r"
 )
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
@@ -296,6 +307,30 @@ def _run_row(report: Mapping[str, Any], text: str) -> tuple[Any, ...]:
         None if verdict is None else int(verdict),
         text,
     )
+
+
+def _check_run(report: Mapping[str, Any]) -> None:
+    """The fields the store relies on; ReportError naming the first bad one."""
+    run = report.get("run") if isinstance(report, Mapping) else None
+    if not isinstance(run, dict):
+        raise ReportError("report has no run object; it is not a fwmon report")
+    for key, kind in (("id", str), ("started", str), ("finished", str), ("project", str)):
+        if not isinstance(run.get(key), kind):
+            raise ReportError(f"report run.{key} is missing or not a string")
+    for key in ("started", "finished"):
+        try:
+            iso_to_ts(run[key])
+        except ValueError:
+            raise ReportError(f"report run.{key} {run[key]!r} is not an ISO 8601 time") from None
+    duration = run.get("duration")
+    if isinstance(duration, bool) or not isinstance(duration, int | float):
+        raise ReportError("report run.duration is missing or not a number")
+    for key in ("git", "ci"):
+        if not isinstance(run.get(key, {}), dict):
+            raise ReportError(f"report run.{key} is not an object")
+    for key in ("tests", "pipelines"):
+        if not isinstance(report.get(key, {}), dict):
+            raise ReportError(f"report {key} is not an object")
 
 
 def _reason(exc: BaseException) -> str:
@@ -536,14 +571,18 @@ class Store:
             error = first_error("report", report)
             if error is not None:
                 raise ReportError(f"report does not match the report schema {error}")
+        _check_run(report)
         text = canonical_json(report)
-        try:
-            row = _run_row(report, text)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ReportError(f"report has no usable run.id/started/finished ({exc})") from None
-        return row, extract(report)
+        return _run_row(report, text), extract(report)
 
     def _insert(self, row: tuple[Any, ...], values: Mapping[str, float]) -> bool:
+        if self.dialect == "postgresql":
+            # one statement, one round trip: the metrics go in only if the run did
+            names = list(values)
+            found = self.query(
+                _PG_INSERT_RUN_AND_METRICS, (*row, names, [values[n] for n in names])
+            )
+            return bool(found[0][0])
         if self.execute(INSERT_RUN, row) == 0:
             return False
         run_id, ts, branch = row[0], row[1], row[6]
@@ -552,14 +591,14 @@ class Store:
         )
         return True
 
-    def add_run(self, report: Mapping[str, Any], *, validate: bool = True) -> bool:
+    def add_run(self, report: Mapping[str, Any], *, validate: bool = False) -> bool:
         """Store one run; False when its ``run.id`` is already stored."""
         row, values = self._prepare(report, validate)
         with self.transaction():
             return self._insert(row, values)
 
     def add_runs(
-        self, reports: Iterable[Mapping[str, Any]], *, validate: bool = True
+        self, reports: Iterable[Mapping[str, Any]], *, validate: bool = False
     ) -> tuple[int, int]:
         """Store many runs in batched transactions; return (added, already stored)."""
         added = duplicates = 0
