@@ -5,13 +5,15 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
+import os
 import random
+import threading
 from pathlib import Path
 
 import pytest
 
 from pytest_fwmon.errors import ConfigError
-from pytest_fwmon.perf import baseline, gates, measure, resources, stats
+from pytest_fwmon.perf import baseline, gates, lockstep, measure, resources, stats
 from pytest_fwmon.perf.settings import (
     LIMITS,
     SETTINGS,
@@ -223,3 +225,53 @@ def test_resources_summary_and_probe() -> None:
     del block
     assert entry["rss_peak"] is not None and entry["rss_peak"] >= entry["rss_start"]
     assert entry["peak_method"] in ("vmhwm", "endpoints")
+
+
+def _pair_of_channels() -> tuple[lockstep.Channel, lockstep.Channel]:
+    """(controller end, worker end) of one lockstep link."""
+    to_worker_r, to_worker_w = os.pipe()
+    to_ctl_r, to_ctl_w = os.pipe()
+    return lockstep.Channel(to_ctl_r, to_worker_w), lockstep.Channel(to_worker_r, to_ctl_w)
+
+
+@pytest.mark.parametrize(
+    ("base_tests", "head_tests", "paired"),
+    [
+        pytest.param(["a", "b"], ["a", "b"], ["a", "b"], id="same-tests"),
+        pytest.param(["a", "b"], ["b"], ["b"], id="base-has-more"),
+        pytest.param(["a"], ["x", "a"], ["a"], id="head-has-more"),
+        pytest.param(["a"], [], [], id="head-has-none"),
+        pytest.param(["a", "b", "c"], ["c", "b"], ["c"], id="other-order"),
+    ],
+)
+def test_lockstep_pairs_common_tests_and_runs_the_rest_solo(
+    base_tests: list[str], head_tests: list[str], paired: list[str]
+) -> None:
+    ctl_base, work_base = _pair_of_channels()
+    ctl_head, work_head = _pair_of_channels()
+    calls: dict[str, list[str]] = {"base": [], "head": []}
+    outcome: dict[str, dict[str, tuple[int, bool]]] = {"base": {}, "head": {}}
+
+    def worker(side: str, channel: lockstep.Channel, tests: list[str]) -> None:
+        w = lockstep.Worker(channel)
+        w.hello(tests)
+        for nodeid in tests:
+            samples, _, ok = w.rounds(nodeid, calls[side].append, (nodeid,), {}, rounds=7, warmup=1)
+            outcome[side][nodeid] = (len(samples), ok)
+        w.bye()
+
+    threads = [
+        threading.Thread(target=worker, args=("base", work_base, base_tests)),
+        threading.Thread(target=worker, args=("head", work_head, head_tests)),
+    ]
+    for t in threads:
+        t.start()
+    controller = lockstep.Controller(ctl_base, ctl_head, timeout=30)
+    controller.run()
+    for t in threads:
+        t.join(30)
+    assert controller.paired == paired
+    for side, tests in (("base", base_tests), ("head", head_tests)):
+        assert outcome[side] == {n: (7, n in paired) for n in tests}
+    for channel in (ctl_base, ctl_head, work_base, work_head):
+        channel.close()

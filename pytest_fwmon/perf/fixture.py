@@ -280,12 +280,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """On an xdist worker, note which perf items xdist really grouped (``@...fwmon-perf``).
+    """Announce the perf tests to ``fwmon perf-ab``; on an xdist worker, note which perf items
+    xdist really grouped (``@...fwmon-perf``).
 
     pytest-xdist 3.8 groups by rewriting the node id, which pytest 9.2 ignores
     (pytest-xdist#1386): then the group does not pin anything and perf items are not run.
     """
     perf_session = session.config.stash.get(PERF_KEY, None)
+    if perf_session is not None and perf_session.lockstep is not None:
+        perf_session.lockstep.hello(
+            [item.stash[NODEID_KEY] for item in session.items if NODEID_KEY in item.stash]
+        )
     if perf_session is None or not perf_session.is_worker or not perf_session.loadgroup:
         return
     for item in session.items:

@@ -8,6 +8,7 @@ their own. Messages are JSON, one per line:
 =========  ========================================================  ===================
 from       message                                                   answer
 =========  ========================================================  ===================
+worker     ``{"tests": [nodeid, ...]}``: perf tests, in run order      (none)
 worker     ``{"start": nodeid, "rounds": r, "estimate": seconds}``   ``{"rounds": R}``
                                                                      or ``{"solo": 1}``
 control    ``{"go": n}``: time ``n`` single calls now                ``{"ok": 1}``
@@ -19,7 +20,8 @@ When both runs reach the same test, the controller sets ``R = min(r_base, r_head
 ``go`` to one side, waits for ``ok``, then to the other, alternating which side goes first
 (ABBA), in batches of about :data:`BATCH_SECONDS`. Both samples are thus taken in the same few
 milliseconds, under the same machine load, which sequential runs cannot offer. A test that only
-one side has is measured ``solo`` and reported inconclusive.
+one side has (or that one side skips) is measured ``solo`` and reported inconclusive: the
+``tests`` lists tell the controller which tests both sides have and in which order.
 """
 
 from __future__ import annotations
@@ -135,6 +137,10 @@ class Worker:
             self.channel.send({"ok": 1})
         return samples, result, True
 
+    def hello(self, nodeids: Sequence[str]) -> None:
+        """Announce the perf tests of this run, in run order."""
+        self.channel.send({"tests": list(nodeids)})
+
     def bye(self) -> None:
         """Tell the controller this session is over."""
         with contextlib.suppress(OSError):
@@ -163,6 +169,17 @@ class Controller:
         """Serve both runs until each says bye (or exits)."""
         pending: dict[str, dict[str, Any] | None] = {"base": None, "head": None}
         done = {"base": False, "head": False}
+        order: dict[str, list[str]] = {"base": [], "head": []}
+        for side in ("base", "head"):
+            hello = self._recv(side)
+            if hello is None or "bye" in hello:
+                done[side] = True
+            elif "tests" in hello:
+                order[side] = [str(n) for n in hello["tests"]]
+            else:
+                pending[side] = hello
+        both = set(order["base"]) & set(order["head"])
+        rank = {n: i for i, n in enumerate(n for n in order["base"] if n in both)}
         flip = first == "head"
         while not all(done.values()):
             for side in ("base", "head"):
@@ -173,20 +190,33 @@ class Controller:
                     else:
                         pending[side] = message
             a, b = pending["base"], pending["head"]
-            if a is not None and b is not None and a["start"] == b["start"]:
+            if a is not None and b is not None and a["start"] == b["start"] and a["start"] in rank:
                 self._pair(a, b, flip)
                 flip = not flip
                 pending = {"base": None, "head": None}
                 continue
-            # a test only one side has, or the other side is finished: that side runs solo
-            for side, other in (("base", "head"), ("head", "base")):
-                mine = pending[side]
-                theirs = pending[other]
-                if mine is not None and (
-                    done[other] or (theirs is not None and theirs["start"] != mine["start"])
-                ):
-                    self.sides[side].send({"solo": 1})
-                    pending[side] = None
+            solo = self._solo_side(pending, done, rank)
+            if solo is not None:
+                self.sides[solo].send({"solo": 1})
+                pending[solo] = None
+
+    @staticmethod
+    def _solo_side(
+        pending: Mapping[str, Mapping[str, Any] | None],
+        done: Mapping[str, bool],
+        rank: Mapping[str, int],
+    ) -> str | None:
+        """The side whose pending test cannot be paired (now or ever), if any."""
+        for side, other in (("base", "head"), ("head", "base")):
+            mine = pending[side]
+            if mine is None:
+                continue
+            if mine["start"] not in rank or done[other]:
+                return side
+            theirs = pending[other]
+            if theirs is not None and rank.get(theirs["start"], -1) > rank[mine["start"]]:
+                return side  # the other side skipped this one and is already further on
+        return None
 
     def _pair(self, a: Mapping[str, Any], b: Mapping[str, Any], flip: bool) -> None:
         rounds = min(int(a["rounds"]), int(b["rounds"]))
