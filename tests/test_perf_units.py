@@ -7,6 +7,7 @@ import gc
 import json
 import os
 import random
+import sys
 import threading
 from pathlib import Path
 
@@ -275,3 +276,21 @@ def test_lockstep_pairs_common_tests_and_runs_the_rest_solo(
         assert outcome[side] == {n: (7, n in paired) for n in tests}
     for channel in (ctl_base, ctl_head, work_base, work_head):
         channel.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is Linux only")
+def test_proc_files_read_what_psutil_reads(tmp_path: Path) -> None:
+    import psutil
+
+    proc = resources.ProcFiles()
+    me = psutil.Process()
+    (tmp_path / "f").write_bytes(b"x" * 100_000)
+    io = me.io_counters()
+    assert proc.io_bytes() == (io.read_bytes, io.write_bytes)
+    rss = proc.rss()
+    assert rss is not None and abs(rss - me.memory_info().rss) < 4_000_000
+    if proc.reset_peak():
+        block = bytearray(30_000_000)
+        peak = proc.peak()
+        assert peak is not None and peak >= me.memory_info().rss - 1_000_000
+        del block
