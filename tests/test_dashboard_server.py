@@ -404,3 +404,49 @@ def test_cli_build_with_gate_result(
     assert f'data-verdict="{result["verdict"]}"' in index
     for reason in result["reasons"]:
         assert reason.replace("<", "&lt;").replace(">", "&gt;")[:40] in index.replace("&#x27;", "'")
+
+
+@pytest.mark.parametrize(
+    ("require", "outcome", "message"),
+    [
+        pytest.param(
+            "1",
+            "1 error",
+            "FWMON_REQUIRE_BROWSER=1 but /nonexistent/chromium is missing",
+            id="required",
+        ),
+        pytest.param("", "1 skipped", "/nonexistent/chromium is missing", id="optional"),
+    ],
+)
+def test_browser_tests_fail_without_chromium_when_required(
+    require: str, outcome: str, message: str
+) -> None:
+    root = Path(__file__).resolve().parent.parent
+    env = {
+        **os.environ,
+        "FWMON_CHROMIUM": "/nonexistent/chromium",
+        "FWMON_REQUIRE_BROWSER": require,
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/test_dashboard_browser.py",
+            "-k",
+            "static_site_from_file_url",
+            "-p",
+            "no:cacheprovider",
+            "-rs",
+            "-q",
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert outcome in done.stdout, done.stdout
+    assert message in done.stdout
+    assert done.returncode == (1 if require else 0)

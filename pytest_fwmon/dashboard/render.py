@@ -90,7 +90,7 @@ th{font-weight:600;white-space:nowrap}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.wrap{overflow-wrap:anywhere;word-break:break-word;min-width:12rem}
 code{font:.85em ui-monospace,SFMono-Regular,Menlo,monospace;overflow-wrap:anywhere}
-td code{overflow-wrap:normal;word-break:break-all}
+td code{white-space:nowrap}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,520px),1fr));
 gap:1rem}
 figure{margin:0;border:1px solid var(--line);border-radius:8px;padding:.5rem}
