@@ -459,3 +459,14 @@ def test_concurrent_schema_creation(store_url: str, tmp_path: Path) -> None:
     assert [p.returncode for p in procs] == [0] * 6, [err for _, err in outputs]
     with open_store(store_url, tmp_path) as s:
         assert s.count_runs() == 30
+
+
+def test_readonly_store_reads_and_refuses_writes(store_url: str, tmp_path: Path) -> None:
+    with open_store(store_url, tmp_path) as writer:
+        writer.add_run(make_report("run-ro000001"))
+    with open_store(store_url, tmp_path, readonly=True, create=False) as reader:
+        assert [r.run_id for r in reader.list_runs()] == ["run-ro000001"]
+        with pytest.raises(StoreError, match=r"read-only"):
+            reader.add_run(make_report("run-ro000002", at=1))
+    with open_store(store_url, tmp_path) as writer:
+        assert writer.count_runs() == 1

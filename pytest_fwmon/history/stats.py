@@ -47,6 +47,8 @@ from bisect import bisect_right, insort
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from itertools import repeat
+from operator import sub, truediv
 from statistics import NormalDist
 from typing import Any, Final
 
@@ -145,8 +147,8 @@ def theil_sen(y: Sequence[float], confidence: float = 0.95) -> TheilSen:
     values = [float(v) for v in y]
     slopes: list[float] = []
     for lag in range(1, n):
-        d = float(lag)
-        slopes.extend([(b - a) / d for a, b in zip(values, values[lag:], strict=False)])
+        # (y[i + lag] - y[i]) / lag for every i, with the loops in C (map over operator)
+        slopes.extend(map(truediv, map(sub, values[lag:], values), repeat(float(lag), n - lag)))
     slopes.sort()
     nt = len(slopes)
     mid = nt // 2
