@@ -21,6 +21,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from html import escape
 from typing import Final
 
@@ -156,9 +157,15 @@ CSP: Final = (
 )
 
 
+_SPECIAL = re.compile(r"[&<>\"']")
+
+
 def e(value: object) -> str:
     """``html.escape`` of ``str(value)`` with quotes (``None`` becomes "")."""
-    return "" if value is None else escape(str(value), quote=True)
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    return escape(text, quote=True) if _SPECIAL.search(text) else text
 
 
 def run_file(run_id: str) -> str:
@@ -170,6 +177,7 @@ def run_file(run_id: str) -> str:
     return f"{slug}-{digest}.html"
 
 
+@lru_cache(maxsize=512)
 def badge(status: str | None, text: str | None = None) -> str:
     """A status badge: icon and word (and colour), never colour alone."""
     icon, word, css = STATUS.get(status or "unknown", ("?", status or "unknown", "off"))

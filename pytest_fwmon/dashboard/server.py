@@ -321,6 +321,8 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = f"fwmon-dashboard/{__version__}"
     sys_version = ""
     protocol_version = "HTTP/1.1"
+    #: One segment per answer is not delayed by Nagle waiting for the ACK of the headers.
+    disable_nagle_algorithm = True
 
     def _answer(self) -> None:
         response = self.server.app.handle(self.command, self.path, dict(self.headers.items()))
