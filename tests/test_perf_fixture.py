@@ -327,34 +327,48 @@ def test_perf_fixture_is_used_once_and_marked_tests_must_measure(
     )
 
 
+#: pytest-xdist 3.8 groups by rewriting node ids, which pytest >= 9.2 ignores (xdist#1386).
+LOADGROUP_PINS = tuple(int(p) for p in pytest.__version__.split(".")[:2]) < (9, 2)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    ("dist", "reason"),
-    [
-        pytest.param(
-            (),
-            "*perf not run: perf tests are measured under xdist only with `--dist loadgroup`*",
-            id="load",
-        ),
-        pytest.param(
-            ("--dist", "loadgroup"),
-            "*perf not run: xdist did not apply the xdist_group pin under --dist loadgroup*",
-            id="loadgroup",
-        ),
-    ],
-)
-def test_xdist_perf_tests_are_reported_not_run(
-    pytester: pytest.Pytester, dist: tuple[str, ...], reason: str
-) -> None:
+def test_xdist_default_load_reports_perf_tests_not_run(pytester: pytest.Pytester) -> None:
     root = copy_project(pytester, "perf_gates")
-    result = pytester.runpytest_subprocess(*PLUGIN, *REPORT, "-n", "2", *dist, "-rs")
-    # pytest-xdist 3.8 cannot pin under pytest >= 9.2 (pytest-xdist#1386): never a silent pass
+    result = pytester.runpytest_subprocess(*PLUGIN, *REPORT, "-n", "2", "-rs")
     result.assert_outcomes(skipped=3)
-    result.stdout.fnmatch_lines([reason])
+    result.stdout.fnmatch_lines(
+        ["*perf not run: perf tests are measured under xdist only with `--dist loadgroup`*"]
+    )
     report = read_report(root)
     assert {b["verdict"] for b in report["benchmarks"]} == {"not-run"}
     assert report["pipelines"]["performance"]["status"] == "not-run"
     assert {f["rule"] for c in report["checks"] for f in c["findings"]} == {"PERF006"}
+
+
+@pytest.mark.slow
+def test_xdist_loadgroup_pins_perf_tests_or_reports_them_not_run(
+    pytester: pytest.Pytester,
+) -> None:
+    root = copy_project(pytester, "perf_gates")
+    args = (*PLUGIN, *REPORT, "-n", "2", "--dist", "loadgroup", "-rs", "-v")
+    result = pytester.runpytest_subprocess(*args)
+    report = read_report(root)
+    if LOADGROUP_PINS:
+        result.assert_outcomes(passed=1, failed=2)
+        workers = {line.split("]")[0] for line in result.stdout.lines if line.startswith("[gw")}
+        assert len(workers) == 1  # all perf tests on one worker
+        assert {b["engine"] for b in report["benchmarks"]} == {"fwmon"}
+        assert {b["nodeid"] for b in report["benchmarks"]} == {
+            "test_gates.py::test_gate_pass",
+            "test_gates.py::test_p95_breach",
+            "test_gates.py::test_inconclusive",
+        }
+    else:  # never a silent pass
+        result.assert_outcomes(skipped=3)
+        result.stdout.fnmatch_lines(
+            ["*perf not run: xdist did not apply the xdist_group pin under --dist loadgroup*"]
+        )
+        assert {b["verdict"] for b in report["benchmarks"]} == {"not-run"}
 
 
 def test_resources_for_every_outcome(pytester: pytest.Pytester) -> None:
