@@ -122,7 +122,8 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def site(history: Path) -> Path:
     out = history / "site"
-    build_site(Dashboard(open_source(history), Options(refresh=30, root_prefix="../../")), out)
+    with Dashboard(open_source(history), Options(refresh=30, root_prefix="../../")) as dash:
+        build_site(dash, out)
     return out
 
 
@@ -137,6 +138,7 @@ def stop(srv: DashboardServer, thread: threading.Thread) -> None:
     srv.shutdown()
     srv.server_close()
     thread.join(timeout=10)
+    srv.app.dash.close()
 
 
 @pytest.fixture(scope="module")

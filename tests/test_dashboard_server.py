@@ -17,10 +17,12 @@ import jsonschema
 import pytest
 
 from pytest_fwmon.cli import main
+from pytest_fwmon.dashboard.build import build_site
 from pytest_fwmon.dashboard.data import Dashboard, Options, open_source
 from pytest_fwmon.dashboard.server import DashboardServer, make_server
 from pytest_fwmon.history import open_store
 from pytest_fwmon.report import write_json_atomic
+from tests.pgserver import postgres_server, postgres_url  # noqa: F401
 from tests.test_dashboard_support import RUNS, fixture_history, history_reports
 
 
@@ -42,6 +44,7 @@ def server(history: Path) -> Iterator[DashboardServer]:
         srv.shutdown()
         srv.server_close()
         thread.join(timeout=10)
+        srv.app.dash.close()
 
 
 def request(
@@ -195,6 +198,7 @@ def test_etag_changes_when_a_run_is_added(tmp_path: Path) -> None:
         srv.shutdown()
         srv.server_close()
         thread.join(timeout=10)
+        srv.app.dash.close()
 
 
 @pytest.mark.parametrize(
@@ -263,6 +267,7 @@ def test_binds_to_loopback_by_default(history: Path) -> None:
         assert srv.socket.getsockname()[0] == "127.0.0.1"
     finally:
         srv.server_close()
+        srv.app.dash.close()
 
 
 def test_serve_command_prints_its_loopback_url(history: Path) -> None:
@@ -450,3 +455,35 @@ def test_browser_tests_fail_without_chromium_when_required(
     assert outcome in done.stdout, done.stdout
     assert message in done.stdout
     assert done.returncode == (1 if require else 0)
+
+
+@pytest.mark.postgres
+def test_dashboard_on_postgresql(postgres_url: str, tmp_path: Path) -> None:  # noqa: F811
+    with open_store(postgres_url, tmp_path) as store:
+        store.add_runs(history_reports(6))
+    srv = make_server(
+        Dashboard(open_source(tmp_path, history=postgres_url), Options(refresh=5)), port=0
+    )
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1})
+    thread.start()
+    try:
+        status, headers, body = request(srv, "/api/v1/summary")
+        assert status == 200 and json.loads(body)["runs"] == 6
+        with open_store(postgres_url, tmp_path) as store:
+            store.add_run(history_reports(7)[-1])
+        # the PostgreSQL data version is re-read within PG_VERSION_TTL seconds
+        srv.app.dash.source._pg_cache = (float("-inf"), "")  # type: ignore[attr-defined]
+        status, again, body = request(
+            srv, "/api/v1/summary", headers={"If-None-Match": headers["etag"]}
+        )
+        assert status == 200 and json.loads(body)["runs"] == 7
+        assert request(srv, "/api/v1/summary", headers={"If-None-Match": again["etag"]})[0] == 304
+        assert request(srv, "/runs/run-0002-abcdef.html")[0] == 200
+        assert request(srv, "/trends-all.html")[0] == 200
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(timeout=10)
+        srv.app.dash.close()
+    with Dashboard(open_source(tmp_path, history=postgres_url)) as dash:
+        assert build_site(dash, tmp_path / "site").run_pages == 7

@@ -155,16 +155,20 @@ def dashboard_from_args(args: argparse.Namespace, *, site: Path | None = None) -
     if site is not None:
         options.root_prefix = os.path.relpath(root, (site / "runs").resolve()) + "/"
     dash = Dashboard(source, options)
-    # Validate the SLO and KPI sections now, so a typo is one line and exit 2, not a 500.
-    dash.slo()
-    dash.kpis()
+    try:
+        # Validate the SLO and KPI sections now, so a typo is one line and exit 2, not a 500.
+        dash.slo()
+        dash.kpis()
+    except BaseException:
+        dash.close()
+        raise
     return dash
 
 
 def _build(args: argparse.Namespace) -> int:
     out = Path(args.output)
-    dash = dashboard_from_args(args, site=out.resolve())
-    result = build_site(dash, out)
+    with dashboard_from_args(args, site=out.resolve()) as dash:
+        result = build_site(dash, out)
     print(
         f"fwmon dashboard: wrote {result.pages} pages ({result.run_pages} run pages) "
         f"in {result.seconds:.2f} s"
@@ -174,7 +178,11 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    dash = dashboard_from_args(args)
+    with dashboard_from_args(args) as dash:
+        return _run_server(dash, args)
+
+
+def _run_server(dash: Dashboard, args: argparse.Namespace) -> int:
     try:
         server = make_server(dash, args.host, args.port, access_log=args.access_log)
     except OSError as exc:

@@ -92,6 +92,8 @@ class Source(Protocol):
 
     def version(self) -> str: ...
 
+    def close(self) -> None: ...
+
 
 def run_info(report: Mapping[str, Any]) -> RunInfo:
     """The :class:`RunInfo` of a report, as the store would record it."""
@@ -174,6 +176,10 @@ class StoreSource:
         self._pg_cache = (now, token)
         return token
 
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
 
 class ReportSource:
     """One report as a dashboard source (a history of one run)."""
@@ -244,6 +250,9 @@ class ReportSource:
             return "report:gone"
         return f"report:{stat.st_size}:{stat.st_mtime_ns}"
 
+    def close(self) -> None:
+        """Nothing to close."""
+
 
 class LayeredSource:
     """A store plus one report it does not hold (yet): the report is the newest run."""
@@ -305,6 +314,10 @@ class LayeredSource:
         """Both versions."""
         return f"{self.base.version()}+{self.extra.version()}"
 
+    def close(self) -> None:
+        """Close the store."""
+        self.base.close()
+
 
 def open_source(
     root: Path,
@@ -342,9 +355,13 @@ def open_source(
     base = StoreSource(store)
     if report is None:
         return base
-    extra = ReportSource.load(Path(report))
-    if store.has_run(extra.info.run_id):
-        return base
+    try:
+        extra = ReportSource.load(Path(report))
+        if store.has_run(extra.info.run_id):
+            return base
+    except BaseException:
+        store.close()
+        raise
     return LayeredSource(base, extra)
 
 
@@ -447,6 +464,16 @@ class Dashboard:
         self.options = options or Options()
 
     # -- plumbing ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the source (the store connection)."""
+        self.source.close()
+
+    def __enter__(self) -> Dashboard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def store(self) -> Store | None:
@@ -654,6 +681,16 @@ class Dashboard:
         return {"available": True, "by_severity": by_severity, "alerts": alerts}
 
     def _slo_runs(self) -> tuple[list[RunInfo], Any, str | None]:
+        """Runs the SLA figures use, their targets, and a note; read once per data version."""
+        version = self.version()
+        memo = getattr(self, "_slo_memo", None)
+        if memo is not None and memo[0] == version:
+            return cast(tuple[list[RunInfo], Any, str | None], memo[1])
+        found = self._read_slo_runs()
+        self._slo_memo = (version, found)
+        return found
+
+    def _read_slo_runs(self) -> tuple[list[RunInfo], Any, str | None]:
         from ..history.slo import SloTargets
 
         targets = SloTargets.from_config(self.options.slo_section)

@@ -20,7 +20,9 @@ store fails (nothing is cached then).
 
 Caching: an answer is rendered once per data version (:meth:`Dashboard.version`; pages also per
 minute, for their "3 minutes ago") and kept in a small LRU; its ETag is a hash of its body, so
-a poll of an unchanged resource costs one version query and a ``304`` without a body.
+a poll of an unchanged resource costs one version query and a ``304`` without a body. While one
+thread renders a new version of an answer, other requests for it get the previous version
+(stale-while-revalidate), so a slow render never queues every client.
 """
 
 from __future__ import annotations
@@ -301,7 +303,13 @@ class App:
                 self._cache.move_to_end(key)
                 return hit[1]
             key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:
+        if hit is not None and not key_lock.acquire(blocking=False):
+            # Another thread renders the new version: answer with the previous one meanwhile,
+            # so a slow render (a summary over 10,000 runs) never queues every poller.
+            return hit[1]
+        if hit is None:
+            key_lock.acquire()
+        try:
             with self._lock:
                 hit = self._cache.get(key)
                 if hit is not None and hit[0] == version:
@@ -313,6 +321,8 @@ class App:
                 while len(self._cache) > CACHE_SIZE:
                     old, _ = self._cache.popitem(last=False)
                     self._key_locks.pop(old, None)
+        finally:
+            key_lock.release()
         return response
 
 
