@@ -419,6 +419,7 @@ WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_eight_concurrent_writers_lose_nothing(store_url: str, tmp_path: Path) -> None:
     open_store(store_url, tmp_path).close()  # the schema exists before the race, like in CI
     script = WRITER.format(root=str(ROOT), url=store_url)
@@ -442,6 +443,7 @@ def test_eight_concurrent_writers_lose_nothing(store_url: str, tmp_path: Path) -
         assert len(s.series("pipeline.security.score")) == 800
 
 
+@pytest.mark.slow
 def test_concurrent_schema_creation(store_url: str, tmp_path: Path) -> None:
     """Writers that all find an empty store create the schema exactly once."""
     script = WRITER.format(root=str(ROOT), url=store_url).replace("range(100)", "range(5)")
