@@ -244,7 +244,7 @@ def test_report_only_site(tmp_path: Path) -> None:
     result = build_site(Dashboard(source), tmp_path / "site")
     assert result.run_pages == 1
     index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
-    assert 'data-verdict="blocked"' in index and ">1 runs<" in index
+    assert 'data-verdict="blocked"' in index and ">1 run<" in index
     trends = (tmp_path / "site" / "trends.html").read_text(encoding="utf-8")
     assert trends.count('<circle class="pt"') == len(re.findall("<figure ", trends))
 

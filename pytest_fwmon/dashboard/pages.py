@@ -128,7 +128,8 @@ def overview(dash: Dashboard, ctx: Context) -> str:
             f"<span>commit <code>{e((latest['sha'] or '')[:10] or fmt.MISSING)}</code></span>"
             f'<span id="gate-verdict" data-verdict="{e(gate["verdict"] or "none")}">gate '
             f"{_gate_badge(gate['verdict'])}</span>"
-            f"<span>{e(fmt.count(summary['runs']))} runs</span></section>"
+            f"<span>{e(fmt.count(summary['runs']))} run{'' if summary['runs'] == 1 else 's'}"
+            "</span></section>"
         )
         if gate["reasons"] or gate["warnings"]:
             items = "".join(f"<li>{e(r)}</li>" for r in gate["reasons"])
