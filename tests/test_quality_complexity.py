@@ -17,6 +17,7 @@ from pytest_fwmon.checks.complexity import (
     ComplexityChecker,
     complexity_severity,
     maintainability_severity,
+    raw_metrics,
     validate_quality_section,
 )
 from pytest_fwmon.errors import ConfigError
@@ -219,3 +220,43 @@ def test_section_errors(raw: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError) as info:
         validate_quality_section(raw)
     assert info.value.message == message
+
+
+TRICKY = [
+    pytest.param("", id="empty"),
+    pytest.param("\n\n\n", id="only-blank-lines"),
+    pytest.param("x = 1\n\n\n", id="trailing-blank-lines"),
+    pytest.param("x = 1", id="no-final-newline"),
+    pytest.param("# only a comment\n", id="comment"),
+    pytest.param('"""Doc."""\n', id="one-line-docstring"),
+    pytest.param('"""Doc\n\n    more\n"""\nx = 1\n', id="multi-line-docstring"),
+    pytest.param("x = (1,\n     # inside\n\n     2)\n", id="comment-and-blank-in-brackets"),
+    pytest.param("x = 1 + \\\n    2\n", id="backslash-continuation"),
+    pytest.param("if x: y = 1; z = 2\nelse: pass\n", id="semicolons-and-colons"),
+    pytest.param("d = {'a': 1,\n     'b': 2}  # trailing\n", id="colon-in-dict"),
+    pytest.param("s = 'abc\\\ndef'\n", id="string-continuation"),
+    pytest.param("x = 1\n\x0c\ny = 2\n", id="form-feed"),
+    pytest.param("def f():\n    return f'''{1}\n    text'''\n", id="multi-line-fstring"),
+    pytest.param("class A:\n    '''Doc.'''\n    x = [\n        1,\n    ]\n", id="class"),
+    pytest.param("x = '''a\n", id="unterminated-string-falls-back"),
+]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_raw_metrics_equal_radon(text: str) -> None:
+    try:
+        expected: object = analyze(text)
+    except SyntaxError as exc:
+        expected = str(exc)
+    try:
+        got: object = raw_metrics(text)
+    except SyntaxError as exc:
+        got = str(exc)
+    assert got == expected
+
+
+def test_raw_metrics_equal_radon_on_this_package() -> None:
+    package = Path(__file__).parent.parent / "pytest_fwmon"
+    for path in sorted(package.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        assert raw_metrics(text) == analyze(text), path

@@ -20,13 +20,15 @@ validation (:func:`validate_quality_section`). Nothing here imports pytest.
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from collections.abc import Mapping
 from importlib import metadata
 from typing import Any, Final
 
 from radon.complexity import cc_rank
 from radon.metrics import halstead_visitor_report, mi_compute, mi_rank
-from radon.raw import analyze
+from radon.raw import Module, _logical, analyze, is_single_token
 from radon.visitors import ComplexityVisitor, Function, HalsteadVisitor
 
 from ..config import FwmonConfig, Key, coerce
@@ -148,6 +150,73 @@ def maintainability_severity(mi: float, minimum: float) -> str:
     return "high"
 
 
+_END: Final = tokenize.TokenInfo(tokenize.ENDMARKER, "", (0, 0), (0, 0), "")
+_OPEN: Final = frozenset("([{")
+_CLOSE: Final = frozenset(")]}")
+
+
+def raw_metrics(source: str) -> Module:
+    """:func:`radon.raw.analyze`'s figures from one tokenization of the file.
+
+    radon strips every line, then re-tokenizes from each line on, one more line at a time,
+    until the tokens stop failing: the shortest group of lines that tokenizes on its own, which
+    is quadratic in the length of multi-line strings and statements. The stripped text is
+    tokenized here once; a group ends where that tokenization ends a logical line (NEWLINE,
+    or NL outside brackets), which is exactly where radon's growing buffer first tokenizes
+    cleanly, and each group is then counted with radon's own ``_logical`` and
+    ``is_single_token``. Anything unusual (tokenize errors, error tokens, unbalanced
+    brackets) falls back to radon itself, so the figures are radon's in every case;
+    ``benchmarks/parity_quality.py`` checks them file by file.
+    """
+    lines = [line.strip() for line in source.splitlines()]
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO("\n".join(lines)).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return analyze(source)
+    lloc = comments = single_comments = multi = blank = sloc = 0
+    group: list[tokenize.TokenInfo] = []
+    start = 1
+    depth = 0
+    for tok in tokens:
+        kind = tok.type
+        if kind == tokenize.ENDMARKER:
+            break
+        if kind == tokenize.ERRORTOKEN:
+            return analyze(source)
+        group.append(tok)
+        if kind == tokenize.OP:
+            if tok.string in _OPEN:
+                depth += 1
+            elif tok.string in _CLOSE:
+                depth -= 1
+        elif kind == tokenize.COMMENT:
+            comments += 1
+        elif kind == tokenize.NEWLINE or (kind == tokenize.NL and depth == 0):
+            end = tok.start[0]
+            parsed = lines[start - 1 : end]
+            filled = sum(1 for line in parsed if line)
+            group.append(_END)
+            if is_single_token(tokenize.COMMENT, group):
+                single_comments += 1
+            elif is_single_token(tokenize.STRING, group):
+                if group[0].start[0] == group[0].end[0]:
+                    single_comments += 1
+                else:
+                    multi += filled
+                    blank += len(parsed) - filled
+            else:
+                sloc += filled
+                blank += len(parsed) - filled
+            lloc += _logical(group)
+            group = []
+            start = end + 1
+    if group or depth != 0 or any(lines[start - 1 :]):
+        return analyze(source)
+    blank += len(lines) - (start - 1)
+    loc = sloc + blank + multi + single_comments
+    return Module(loc, lloc, sloc, comments, multi, blank, single_comments)
+
+
 def _blocks(visitor: ComplexityVisitor) -> list[Function]:
     """Functions and methods as ``radon cc`` lists them (classes left out, closures inside)."""
     return [b for b in visitor.blocks if isinstance(b, Function)]
@@ -202,7 +271,7 @@ class ComplexityChecker(FileChecker):
         """Complexity of every function, maintainability and raw counts of the file."""
         try:
             tree = ast.parse(source.text, filename=source.relpath)
-            raw = analyze(source.text)
+            raw = raw_metrics(source.text)
         except SyntaxError as exc:
             return FileOutcome(error=f"syntax error at line {exc.lineno}: {exc.msg}")
         except (ValueError, RecursionError) as exc:  # null bytes, absurd nesting
