@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pytest_fwmon.perf.cli",
     "pytest_fwmon.history.cli",
     "pytest_fwmon.dashboard.cli",
+    "pytest_fwmon.alerts.cli",
 )
 
 

@@ -1,0 +1,150 @@
+"""Notification channels: webhook (Alertmanager v4), Slack, email (SMTP), file/stdout.
+
+:func:`validate_channel` checks one ``[tool.fwmon.alerts.channels.<name>]`` table (unknown keys
+are errors naming the valid ones; secrets may only be named as environment variables);
+:func:`build_channel` makes a ready :class:`~.base.Channel` of it when a notification is sent,
+reading its secrets from the environment then (SecretMissing when one is unset).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from ...errors import ConfigError
+from .base import Channel, Outcome, SecretMissing, scrub
+from .file import KEYS as FILE_KEYS
+from .file import FileChannel
+from .slack import KEYS as SLACK_KEYS
+from .slack import SlackChannel
+from .smtp import KEYS as EMAIL_KEYS
+from .smtp import EmailChannel
+from .webhook import KEYS as WEBHOOK_KEYS
+from .webhook import WebhookChannel
+
+#: Channel types and their keys.
+TYPES: Final = {
+    "webhook": WEBHOOK_KEYS,
+    "slack": SLACK_KEYS,
+    "email": EMAIL_KEYS,
+    "file": FILE_KEYS,
+}
+
+
+def _positive(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"{where} must be a number of seconds > 0, got {value!r}")
+    return float(value)
+
+
+def validate_channel(table: Mapping[str, Any], where: str) -> tuple[str, dict[str, Any]]:
+    """(type, options) of one channel table; ConfigError naming the key at fault."""
+    from ..rules import env_name
+
+    kind = table.get("type")
+    if kind not in TYPES:
+        raise ConfigError(f"{where} type must be one of {', '.join(TYPES)}, got {kind!r}")
+    valid = TYPES[str(kind)]
+    for key in table:
+        if key not in valid:
+            hint = ""
+            if key in ("url", "password", "username", "webhook_url", "token"):
+                hint = f" (secrets come from the environment: use {key.split('_')[0]}_env)"
+            raise ConfigError(
+                f"unknown key {where} {key}; valid keys for type {kind}: "
+                f"{', '.join(sorted(valid))}{hint}"
+            )
+    options: dict[str, Any] = {}
+    if "timeout" in table:
+        options["timeout"] = _positive(table["timeout"], f"{where} timeout")
+    if kind in ("webhook", "slack"):
+        if "url_env" not in table:
+            raise ConfigError(
+                f"{where} needs url_env, the environment variable holding the URL "
+                '(e.g. url_env = "FWMON_SLACK_URL")'
+            )
+        options["url_env"] = env_name(table["url_env"], f"{where} url_env")
+        if "max_alerts" in table:
+            value = table["max_alerts"]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{where} max_alerts must be a whole number >= 0")
+            options["max_alerts"] = value
+    elif kind == "email":
+        host = table.get("host")
+        if not isinstance(host, str) or not host:
+            raise ConfigError(f"{where} host must be the SMTP server name")
+        options["host"] = host
+        port = table.get("port", 25)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise ConfigError(f"{where} port must be a port number, got {port!r}")
+        options["port"] = port
+        starttls = table.get("starttls", False)
+        if not isinstance(starttls, bool):
+            raise ConfigError(f"{where} starttls must be true or false")
+        options["starttls"] = starttls
+        ca_file = table.get("ca_file", "")
+        if not isinstance(ca_file, str):
+            raise ConfigError(f"{where} ca_file must be a path")
+        options["ca_file"] = ca_file
+        user, password = table.get("username_env"), table.get("password_env")
+        if (user is None) != (password is None):
+            raise ConfigError(f"{where} needs both username_env and password_env, or neither")
+        if user is not None:
+            options["username_env"] = env_name(user, f"{where} username_env")
+            options["password_env"] = env_name(password, f"{where} password_env")
+        sender = table.get("from")
+        if not isinstance(sender, str) or "@" not in sender:
+            raise ConfigError(f"{where} from must be an email address, got {sender!r}")
+        options["from"] = sender
+        recipients = table.get("to")
+        if isinstance(recipients, str):
+            recipients = [recipients]
+        if (
+            not isinstance(recipients, list)
+            or not recipients
+            or not all(isinstance(r, str) and "@" in r for r in recipients)
+        ):
+            raise ConfigError(f"{where} to must be a list of email addresses")
+        options["to"] = list(recipients)
+    else:
+        path = table.get("path", "-")
+        if not isinstance(path, str) or not path:
+            raise ConfigError(f'{where} path must be a file path or "-" for standard output')
+        options["path"] = path
+    return str(kind), options
+
+
+def build_channel(
+    name: str, kind: str, options: Mapping[str, Any], environ: Mapping[str, str], root: Path
+) -> Channel:
+    """A ready channel; SecretMissing when an environment variable it needs is unset."""
+    if kind == "webhook":
+        return WebhookChannel(name, options, environ)
+    if kind == "slack":
+        return SlackChannel(name, options, environ)
+    if kind == "email":
+        return EmailChannel(name, options, environ)
+    return FileChannel(name, options, root)
+
+
+def channel_secrets(channel: Channel) -> list[str]:
+    """The secret values a channel holds (to scrub them from any text)."""
+    secrets = getattr(channel, "secrets", [])
+    return [str(s) for s in secrets]
+
+
+__all__ = [
+    "TYPES",
+    "Channel",
+    "EmailChannel",
+    "FileChannel",
+    "Outcome",
+    "SecretMissing",
+    "SlackChannel",
+    "WebhookChannel",
+    "build_channel",
+    "channel_secrets",
+    "scrub",
+    "validate_channel",
+]
