@@ -79,7 +79,7 @@ class HttpReceiver:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 with receiver._lock:
@@ -148,7 +148,7 @@ class Mail:
     def part(self, subtype: str) -> str:
         body = self.message.get_body(preferencelist=(subtype,))
         assert body is not None, f"no text/{subtype} part"
-        content: str = body.get_content()
+        content: str = body.get_content().replace("\r\n", "\n")
         return content
 
 
@@ -199,7 +199,8 @@ class SmtpReceiver:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 if refuse is not None:
                     return f"{refuse} refused by the test receiver"
-                login = session.login_data.decode() if session.login_data else None
+                data = session.auth_data
+                login = data.decode() if isinstance(data, bytes) else None
                 receiver.mails.append(
                     Mail(envelope.mail_from, list(envelope.rcpt_tos), envelope.content, login)
                 )
@@ -248,7 +249,7 @@ def store_dump(store: Store) -> Iterator[tuple[str, tuple[Any, ...]]]:
             )
         ]
     for name in sorted(names):
-        for row in store.query(f"SELECT * FROM {name}"):  # noqa: S608 - table names from the db
+        for row in store.query(f"SELECT * FROM {name}"):
             yield name, row
 
 
