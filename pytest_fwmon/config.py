@@ -15,8 +15,8 @@ Standard library only.
 
 from __future__ import annotations
 
-import contextlib
 import builtins
+import contextlib
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -64,7 +64,7 @@ SPEC: Final[dict[str, dict[str, Key]]] = {
         "baseline": Key(
             "fwmon-baseline.json", "str", help="baseline of known findings (used when it exists)"
         ),
-        "history": Key(True, "bool", help="append each run to the history store"),
+        "record_history": Key(True, "bool", help="append each run to the history store"),
         "history_url": Key("", "str", help="history store: a path or postgresql:// URL"),
     },
     "security": {

@@ -27,6 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+#: Folders of tests: left out of default discovery, kept when ``paths`` names them.
+TEST_DIRS = frozenset({"tests", "test", "testing"})
+
 #: Folder names never descended into.
 EXCLUDED_DIRS = frozenset(
     {
@@ -49,13 +52,10 @@ EXCLUDED_DIRS = frozenset(
         ".pytest_cache",
         ".ruff_cache",
         ".eggs",
-        "tests",
-        "test",
-        "testing",
     }
 )
 
-#: File name patterns that are tests or tooling, not the project's code.
+#: File name patterns that are tests or tooling, not the project's code (default discovery).
 EXCLUDED_FILES = ("test_*.py", "*_test.py", "conftest.py", "setup.py", "noxfile.py", "fabfile.py")
 
 #: Top-level folders that are not packages of the project in fallback discovery.
@@ -146,7 +146,9 @@ def source_roots(root: Path, pyproject: dict[str, Any], paths: Sequence[str] = (
     if src_packages:
         return src_packages
     fallback: list[Path] = [
-        p for p in _packages_in(root) if p.name not in EXCLUDED_DIRS and p.name not in NOT_PACKAGES
+        p
+        for p in _packages_in(root)
+        if p.name not in EXCLUDED_DIRS | TEST_DIRS and p.name not in NOT_PACKAGES
     ]
     fallback += sorted(
         p
@@ -175,8 +177,14 @@ def relative(path: Path, root: Path) -> str:
         return path.resolve().as_posix()
 
 
-def iter_python_files(roots: Iterable[Path], root: Path, exclude: Sequence[str]) -> list[Path]:
-    """Every ``.py`` file under ``roots`` that is not excluded, sorted, without duplicates."""
+def iter_python_files(
+    roots: Iterable[Path], root: Path, exclude: Sequence[str], *, skip_tests: bool = True
+) -> list[Path]:
+    """Every ``.py`` file under ``roots`` that is not excluded, sorted, without duplicates.
+
+    ``skip_tests`` (default discovery) also leaves out test folders and test/tooling files;
+    with explicit ``paths`` they are kept, as ``bandit -r PATH`` keeps them.
+    """
     seen: set[Path] = set()
     result: list[Path] = []
     for start in roots:
@@ -185,11 +193,15 @@ def iter_python_files(roots: Iterable[Path], root: Path, exclude: Sequence[str])
         else:
             candidates = _walk(start)
         for path in candidates:
+            if not path.is_file():
+                continue
             resolved = path.resolve()
             if resolved in seen or path.suffix != ".py":
                 continue
             rel = relative(path, root)
-            if any(fnmatch.fnmatch(path.name, pat) for pat in EXCLUDED_FILES):
+            if skip_tests and any(fnmatch.fnmatch(path.name, pat) for pat in EXCLUDED_FILES):
+                continue
+            if skip_tests and any(part in TEST_DIRS for part in rel.split("/")[:-1]):
                 continue
             if _excluded(rel, exclude):
                 continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 #: Version of ``report.json``. History of versions:
@@ -85,8 +85,8 @@ class Finding:
     help_url: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict with every field."""
-        return asdict(self)
+        """JSON-ready dict with every field (all values are plain; no deep copy needed)."""
+        return {name: getattr(self, name) for name in _FINDING_FIELDS}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Finding:
@@ -130,7 +130,8 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; findings sorted."""
-        data = asdict(self)
+        data = {name: getattr(self, name) for name in _CHECK_FIELDS}
+        data["metrics"] = dict(self.metrics)
         data["findings"] = [f.to_dict() for f in sorted(self.findings, key=Finding.sort_key)]
         return data
 

@@ -113,6 +113,17 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 @pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> Any:
+    """A project source file named on the command line is fwmon's, not a test module.
+
+    pytest imports any ``.py`` file given as an argument as a test module; for a source file
+    that does not match ``python_files`` fwmon answers instead, so nothing is imported.
+    """
+    session = _session(parent.config)
+    return session.claim_module(module_path, parent) if session else None
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:

@@ -9,6 +9,7 @@ the history once.
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import json
 import os
 import time
@@ -32,6 +33,7 @@ from .items import (
     FwmonItem,
     FwmonProjectFile,
     FwmonProjectItem,
+    NothingToCollect,
     attach,
     is_fwmon_item,
     result_of,
@@ -74,7 +76,7 @@ class FwmonSession:
         if config.getoption("fwmon_workers") is not None:
             cli["workers"] = config.getoption("fwmon_workers")
         if config.getoption("fwmon_no_history"):
-            cli["history"] = False
+            cli["record_history"] = False
         if config.getoption("fwmon_baseline"):
             cli["baseline"] = config.getoption("fwmon_baseline")
         if config.getoption("fwmon_history"):
@@ -179,7 +181,9 @@ class FwmonSession:
             rel = self.relpath(file_path)
             if rel in self.runner.files and rel not in self.visited:
                 self.visited.add(rel)
-                return FwmonFile.from_parent(parent, path=file_path)
+                # hung off the session, not pytest's Package: a Package's setup imports the
+                # package's __init__.py, which a static check must never need (or trigger)
+                return FwmonFile.from_parent(parent.session, path=file_path)
             return None
         if (
             file_path == self.config.root / "pyproject.toml"
@@ -187,8 +191,23 @@ class FwmonSession:
             and self.runner.project_checkers
         ):
             self.project_file_visited = True
-            return FwmonProjectFile.from_parent(parent, path=file_path)
+            return FwmonProjectFile.from_parent(parent.session, path=file_path)
         return None
+
+    def claim_module(self, path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+        """Replace the test Module pytest would make for a source file named as an argument."""
+        patterns = self.pytest_config.getini("python_files")
+        if fnmatch.fnmatch(path.name, "__init__.py") or any(
+            fnmatch.fnmatch(path.name, pattern) for pattern in patterns
+        ):
+            return None
+        rel = self.relpath(path)
+        if rel not in self.runner.files:
+            return None
+        if rel in self.visited:
+            return NothingToCollect.from_parent(parent.session, path=path)
+        self.visited.add(rel)
+        return FwmonFile.from_parent(parent.session, path=path)
 
     def _args_name_files(self) -> bool:
         for arg in self.pytest_config.args:
@@ -383,7 +402,7 @@ class FwmonSession:
             self.messages.append(f"fwmon: cannot write the cache {self.cache.path}: {exc}")
         self.messages.extend(dict.fromkeys(self.cache.warnings))
         self.report = report
-        if self.report_written is not None and self.config.bool("", "history"):
+        if self.report_written is not None and self.config.bool("", "record_history"):
             self._record_history(report)
 
     def _record_history(self, report: dict[str, Any]) -> None:

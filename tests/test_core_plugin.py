@@ -83,7 +83,7 @@ def test_failure_shows_a_compact_table_pointing_at_the_file(project: pytest.Pyte
     result = project.runpytest(*STATIC)
     result.stdout.fnmatch_lines(
         [
-            "*_ src/corepkg/shell.py::fwmon[[]bandit[]] _*",
+            "*_ fwmon[[]bandit[]] _*",
             "bandit: 1 finding(s) at or above medium severity and medium confidence in "
             "src/corepkg/shell.py",
             "  rule  line  severity  confidence  message",
@@ -194,8 +194,8 @@ def test_syntax_error_errors_its_items_and_the_run_goes_on(
     [
         pytest.param(
             "[tool.fwmon]\ncolour = 1\n",
-            "fwmon: unknown key [tool.fwmon] colour; valid keys: baseline, cache, cache_dir, exclude, "
-            "history, history_url, paths, pipelines, report, workers",
+            "fwmon: unknown key [tool.fwmon] colour; valid keys: baseline, cache, cache_dir, "
+            "exclude, history_url, paths, pipelines, record_history, report, workers",
             id="unknown-top-key",
         ),
         pytest.param(
@@ -476,3 +476,16 @@ def test_runs_with_pytest_cacheprovider_disabled(project: pytest.Pytester) -> No
     result.assert_outcomes(passed=3, failed=1)
     assert not (project.path / ".pytest_cache").exists()
     assert (Path(project.path) / ".fwmon/cache/results.json").exists()
+
+
+def test_source_is_never_imported(pytester: pytest.Pytester) -> None:
+    """Static items neither need nor trigger an import of the project (pytest's Package
+    setup and its import of file arguments as test modules are both avoided)."""
+    pytester.makefile(".toml", pyproject='[project]\nname = "needsdep"\n')
+    package = pytester.mkpydir("needsdep")
+    (package / "__init__.py").write_text('"""P."""\nimport not_installed_dependency\n')
+    (package / "mod.py").write_text('"""M."""\nraise SystemExit("imported!")\n')
+    args = ["--fwmon", "--fwmon-pipelines", "security", "-p", "no:cacheprovider"]
+    pytester.runpytest(*args).assert_outcomes(passed=2)
+    pytester.runpytest(*args, "needsdep/mod.py::fwmon[bandit]").assert_outcomes(passed=1)
+    pytester.runpytest(*args, "needsdep/mod.py").assert_outcomes(passed=1)

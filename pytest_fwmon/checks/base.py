@@ -14,6 +14,7 @@ sends them to other processes) and must not keep state between files other than 
 from __future__ import annotations
 
 import abc
+import ast
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,11 @@ class SourceFile:
     relpath: str
     #: Decoded text (UTF-8 with BOM and PEP 263 coding cookies honoured).
     text: str
+
+    def tree(self) -> ast.Module:
+        """The parsed module (raises SyntaxError). Not kept: on a large project the trees of
+        every file would stay in memory for the whole run."""
+        return ast.parse(self.text, filename=self.relpath)
 
     @property
     def lines(self) -> list[str]:

@@ -139,7 +139,7 @@ class _Counter(ast.NodeVisitor):
 
 def count_definitions(source: SourceFile) -> list[Definition]:
     """Definitions of one file that docstring coverage counts (raises SyntaxError)."""
-    tree = ast.parse(source.text, filename=source.relpath)
+    tree = source.tree()
     counter = _Counter(source.relpath)
     counter.visit(tree)
     nested_cls_ids = {str(id(d)) for d, _, _, nested_cls in counter.nodes if nested_cls}
@@ -355,7 +355,7 @@ def _bare(name: str) -> str:
 
 def accuracy_findings(source: SourceFile, style: str = "auto") -> tuple[list[Finding], int, int]:
     """Findings of one file plus (functions checked, functions accurate). Raises SyntaxError."""
-    tree = ast.parse(source.text, filename=source.relpath)
+    tree = source.tree()
     findings: list[Finding] = []
     checked = accurate = 0
     for node, is_method in _functions(tree):

@@ -1,0 +1,136 @@
+"""Parity on real code: fwmon's findings equal the raw tools' on requests and flask.
+
+For each project (sdist downloaded with ``pip download --no-deps --no-binary :all:``):
+
+* ``bandit -r PKG -f json`` against the bandit items of ``pytest --fwmon``: the sets of
+  (rule, file, line) must be identical;
+* ``pydocstyle PKG`` against the pydocstyle items: (code, file, line) sets identical;
+* then, when present, ``benchmarks/parity_quality.py`` (radon complexity parity, issue 3).
+
+Prints one line per comparison and exits 1 if any differs.
+
+    python benchmarks/parity.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _sources import project_copy
+
+BIN = Path(sys.executable).parent
+PYDOCSTYLE_LINE = re.compile(r"^(?P<path>.+?):(?P<line>\d+) ")
+PYDOCSTYLE_CODE = re.compile(r"^\s+(?P<code>D\d{3}): ")
+
+
+def raw_bandit(project: Path, package: str) -> set[tuple[str, str, int]]:
+    out = subprocess.run(
+        [str(BIN / "bandit"), "-r", package, "-f", "json", "-q"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    data = json.loads(out.stdout)
+    return {
+        (r["test_id"], Path(r["filename"]).as_posix(), r["line_number"]) for r in data["results"]
+    }
+
+
+def raw_pydocstyle(project: Path, package: str) -> set[tuple[str, str, int]]:
+    out = subprocess.run(
+        [str(BIN / "pydocstyle"), package],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    found = set()
+    where: tuple[str, int] | None = None
+    for line in out.stdout.splitlines():
+        head = PYDOCSTYLE_LINE.match(line)
+        if head and not line.startswith(" "):
+            where = (Path(head["path"]).as_posix(), int(head["line"]))
+            continue
+        code = PYDOCSTYLE_CODE.match(line)
+        if code and where is not None:
+            found.add((code["code"], where[0], where[1]))
+    return found
+
+
+def fwmon(project: Path) -> dict[str, set[tuple[str, str, int]]]:
+    env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "pytest_fwmon.plugin",
+            "-p",
+            "pytest_benchmark.plugin",
+            "--fwmon",
+            "--fwmon-pipelines",
+            "security,docs",
+            "--fwmon-no-cache",
+            "-q",
+            "-o",
+            "python_files=__no_tests__.py",
+            "--tb=no",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    report = json.loads((project / ".fwmon/report.json").read_text())
+    found: dict[str, set[tuple[str, str, int]]] = {"bandit": set(), "pydocstyle": set()}
+    for check in report["checks"]:
+        if check["checker"] in found:
+            for f in check["findings"]:
+                found[check["checker"]].add((f["rule"], f["path"], f["line"]))
+    return found
+
+
+def compare(label: str, raw: set[tuple[str, str, int]], ours: set[tuple[str, str, int]]) -> bool:
+    same = raw == ours
+    print(
+        f"{label:<28} raw {len(raw):>5}  fwmon {len(ours):>5}  "
+        f"{'IDENTICAL' if same else 'DIFFERENT'}"
+    )
+    if not same:
+        for item in sorted(raw - ours)[:10]:
+            print(f"    only raw:   {item}")
+        for item in sorted(ours - raw)[:10]:
+            print(f"    only fwmon: {item}")
+    return same
+
+
+def main() -> int:
+    ok = True
+    for name in ("requests", "flask"):
+        project = project_copy(name, f"parity-{name}")
+        package = name
+        ours = fwmon(project)
+        ok &= compare(f"{name}: bandit", raw_bandit(project, package), ours["bandit"])
+        ok &= compare(f"{name}: pydocstyle", raw_pydocstyle(project, package), ours["pydocstyle"])
+    quality = Path(__file__).with_name("parity_quality.py")
+    if quality.exists():
+        print(f"\n$ python {quality.name}")
+        ok &= subprocess.run([sys.executable, str(quality)], check=False).returncode == 0
+    print("\nparity:", "all identical" if ok else "DIFFERENCES FOUND")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
