@@ -164,7 +164,7 @@ class FwmonSession:
             }
             for f in result.findings
         ]
-        classify(dicts, self.baseline, dt.date.today())
+        classify(dicts, self.baseline, dt.datetime.now(dt.UTC).date())  # as the gate: UTC
         for finding, data in zip(result.findings, dicts, strict=True):
             finding.status = data["status"]
         return result

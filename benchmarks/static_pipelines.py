@@ -1,0 +1,143 @@
+"""Speed of the static pipelines against the raw tools, measured in the same run.
+
+On the sqlalchemy source (lib/sqlalchemy, ~255 files, ~250k lines) and the flask source, each
+figure the median of ``--repeat`` (default 5) interleaved runs:
+
+* raw       ``bandit -r PKG -f json`` then ``pydocstyle PKG``, one after the other;
+* cold-1    ``pytest --fwmon --fwmon-pipelines security,docs`` without cache, one process;
+* cold-2    the same with fwmon's own worker pool of 2 processes (``--fwmon-workers 2``);
+* cold-n2   the same under ``pytest -n 2`` (pytest-xdist), one process per worker;
+* warm      nothing changed since the previous run (cache on);
+* one-file  one file changed since the previous run (cache on);
+* peak RSS  of the one-process fwmon run (``ru_maxrss``) against bandit's own.
+
+Targets (issue 2): cold-1/raw <= 0.6, min(cold-2, cold-n2)/raw <= 0.35, warm/cold-1 <= 0.10,
+one-file/cold-1 <= 0.15, RSS fwmon/bandit <= 1.3. fwmon's items are the only items (the
+projects' own test suites are not collected) and pytest plugins are not auto-loaded, so only
+fwmon (+ pytest-benchmark, which it wraps, + xdist for cold-n2) runs.
+
+    python benchmarks/static_pipelines.py [--repeat 5] [--projects sqlalchemy,flask]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _sources import project_copy
+
+BIN = Path(sys.executable).parent
+
+RSS_WRAPPER = (
+    "import resource, subprocess, sys; "
+    "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)"
+    ".returncode; print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
+def fwmon_command(*extra: str, xdist: bool = False) -> list[str]:
+    plugins = ["-p", "pytest_fwmon.plugin", "-p", "pytest_benchmark.plugin"]
+    if xdist:
+        plugins += ["-p", "xdist.plugin", "-p", "xdist.looponfail", "-n", "2"]
+    return [
+        sys.executable, "-m", "pytest", *plugins, "--fwmon", "--fwmon-pipelines",
+        "security,docs", "--fwmon-no-history", "-q", "--tb=no", "-p", "no:cacheprovider",
+        "-o", "python_files=__no_tests__.py", *extra,
+    ]
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    started = time.perf_counter()
+    subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - started
+
+
+def peak_rss_kib(command: list[str], cwd: Path) -> int:
+    env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    out = subprocess.run([sys.executable, "-c", RSS_WRAPPER, *command], cwd=cwd, env=env,
+                         capture_output=True, text=True, check=True)
+    return int(out.stdout.strip())
+
+
+def measure(name: str, repeat: int) -> dict[str, float]:
+    project = project_copy(name, f"speed-{name}")
+    package = name
+    files = sorted((project / package).rglob("*.py"))
+    bandit = [str(BIN / "bandit"), "-r", package, "-f", "json", "-o", os.devnull, "-q"]
+    pydocstyle = [str(BIN / "pydocstyle"), package]
+    cold1 = fwmon_command("--fwmon-no-cache", "--fwmon-workers", "1")
+    cold2 = fwmon_command("--fwmon-no-cache", "--fwmon-workers", "2")
+    coldn2 = fwmon_command("--fwmon-no-cache", xdist=True)
+    cached = fwmon_command("--fwmon-workers", "1")
+    samples: dict[str, list[float]] = {k: [] for k in
+                                       ("raw", "cold-1", "cold-2", "cold-n2", "warm", "one-file")}
+    counter = 0
+
+    def change_one_file() -> None:
+        nonlocal counter
+        counter += 1
+        target = files[counter % len(files)]
+        target.write_text(target.read_text() + f"\n# fwmon benchmark edit {counter}\n")
+
+    steps: list[tuple[str, Callable[[], float]]] = [
+        ("raw", lambda: timed(bandit, project) + timed(pydocstyle, project)),
+        ("cold-1", lambda: timed(cold1, project)),
+        ("cold-2", lambda: timed(cold2, project)),
+        ("cold-n2", lambda: timed(coldn2, project)),
+    ]
+    timed(cached, project)  # fill the cache
+    for _ in range(repeat):
+        for label, step in steps:
+            samples[label].append(step())
+        timed(cached, project)  # the cache is current again
+        samples["warm"].append(timed(cached, project))
+        change_one_file()
+        samples["one-file"].append(timed(cached, project))
+    report = json.loads((project / ".fwmon/report.json").read_text())
+    items = len(report["checks"])
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    rss_fwmon = peak_rss_kib(cold1, project)
+    rss_bandit = peak_rss_kib(bandit, project)
+    lines = sum(len(p.read_text(errors="replace").splitlines()) for p in files)
+    print(f"\n{name}: {len(files)} files, {lines} lines, {items} fwmon items, "
+          f"medians of {repeat} interleaved runs")
+    for label, value in med.items():
+        print(f"  {label:<9} {value:8.2f} s")
+    ratios = {
+        "cold-1 / raw (<= 0.60)": med["cold-1"] / med["raw"],
+        "cold-2 / raw (<= 0.35)": med["cold-2"] / med["raw"],
+        "cold-n2 / raw (<= 0.35)": med["cold-n2"] / med["raw"],
+        "warm / cold-1 (<= 0.10)": med["warm"] / med["cold-1"],
+        "one-file / cold-1 (<= 0.15)": med["one-file"] / med["cold-1"],
+        "peak RSS fwmon / bandit (<= 1.3)": rss_fwmon / rss_bandit,
+    }
+    print(f"  peak RSS: fwmon one process {rss_fwmon / 1024:.0f} MiB, "
+          f"bandit {rss_bandit / 1024:.0f} MiB")
+    for label, value in ratios.items():
+        print(f"  {label:<34} {value:6.3f}")
+    return ratios
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--projects", default="sqlalchemy,flask")
+    args = parser.parse_args()
+    for name in args.projects.split(","):
+        measure(name.strip(), args.repeat)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
