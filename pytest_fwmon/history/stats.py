@@ -53,7 +53,7 @@ from statistics import NormalDist
 from typing import Any, Final
 
 #: Most recent points the O(n^2) estimators (Theil-Sen, its interval) look at.
-PAIRWISE_CAP: Final = 200
+PAIRWISE_CAP: Final = 150
 
 #: Defaults of :func:`change_points`.
 CP_WINDOW: Final = 30

@@ -9,8 +9,8 @@ Windows (what makes trends fast on any history size):
 * **analysed window**: the newest :data:`SERIES_WINDOW` (1000) runs of a metric, read with one
   index range scan (``--last``). Change points are searched in it.
 * **pairwise cap**: Theil-Sen and Mann-Kendall use the newest :data:`PAIRWISE_CAP
-  <pytest_fwmon.history.stats.PAIRWISE_CAP>` (200) runs of that window. Theil-Sen is O(n^2)
-  (every pair of runs), so this cap bounds its cost: about 3 ms per metric.
+  <pytest_fwmon.history.stats.PAIRWISE_CAP>` (150) runs of that window. Theil-Sen is O(n^2)
+  (every pair of runs), so this cap bounds its cost: about 2 ms per metric.
 
 So the time of ``fwmon trends`` does not grow with the number of stored runs beyond the index
 lookup. The slope is *per run*. The fitted value at index ``i`` of the analysed series is
