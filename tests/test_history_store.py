@@ -472,3 +472,53 @@ def test_readonly_store_reads_and_refuses_writes(store_url: str, tmp_path: Path)
             reader.add_run(make_report("run-ro000002", at=1))
     with open_store(store_url, tmp_path) as writer:
         assert writer.count_runs() == 1
+
+
+FIXTURE_USER = textwrap.dedent(
+    """
+    import pytest
+    import tests.pgserver as pgserver
+    from tests.pgserver import postgres_server, postgres_url  # noqa: F401
+
+    def missing():
+        raise pgserver.PostgresUnavailable("PostgreSQL server binaries (initdb, pg_ctl) not found")
+
+    pgserver.find_bindir = missing
+
+    def test_needs_postgres(postgres_url):
+        assert postgres_url
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("require", "outcome", "line"),
+    [
+        pytest.param(
+            "1",
+            {"errors": 1},
+            "*FWMON_REQUIRE_POSTGRES=1 but PostgreSQL is unavailable: "
+            "PostgreSQL server binaries (initdb, pg_ctl) not found*",
+            id="ci-fails",
+        ),
+        pytest.param(
+            "",
+            {"skipped": 1},
+            "*PostgreSQL unavailable: PostgreSQL server binaries*",
+            id="local-skips",
+        ),
+    ],
+)
+@pytest.mark.slow
+def test_postgres_fixture_fails_when_required(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    require: str,
+    outcome: dict[str, int],
+    line: str,
+) -> None:
+    monkeypatch.setenv("FWMON_REQUIRE_POSTGRES", require)
+    pytester.makepyfile(test_uses_pg=FIXTURE_USER)
+    result = pytester.runpytest_subprocess("-rsE", "-p", "no:cacheprovider")
+    result.assert_outcomes(**outcome)
+    result.stdout.fnmatch_lines([line])
