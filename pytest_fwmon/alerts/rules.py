@@ -395,7 +395,7 @@ class AlertSettings:
     repo: str = ""
     main_branch: str = "main"
     external_url: str = ""
-    group_by: tuple[str, ...] = ("repo", "branch")
+    group_by: tuple[str, ...] = ("branch", "repo")
     #: Seconds (run clock) before an unchanged firing group is notified again.
     repeat_interval: float = 4 * 3600.0
     coverage_target: float = 80.0
