@@ -101,24 +101,27 @@ def _evaluate(args: argparse.Namespace) -> int:
         gate = load_gate_result(args.gate_result)
     report_file = load_report(args.report) if args.report else None
     with ctx.open(create=True) as store:
+        report: dict[str, Any]
         if report_file is not None:
             store.add_run(report_file)
-            report: dict[str, Any] | None = report_file
+            report = report_file
         elif args.run:
-            report = store.get_run(args.run)
-            if report is None:
+            found = store.get_run(args.run)
+            if found is None:
                 raise ConfigError(
                     f"no run {args.run!r} in history store {store.location}",
                     hint="see `fwmon history` for the stored run ids",
                 )
+            report = found
         else:
-            report = store.latest_run(args.branch)
-            if report is None:
+            latest = store.latest_run(args.branch)
+            if latest is None:
                 where = f" on branch {args.branch}" if args.branch else ""
                 raise ReportError(
                     f"history store {store.location} holds no run{where} to evaluate",
                     hint="run `pytest --fwmon` first, or pass --report",
                 )
+            report = latest
         run_id = str(report["run"]["id"])
         passed: bool | None = None
         if gate is not None:
@@ -214,9 +217,7 @@ def _list(args: argparse.Namespace) -> int:
         out.write(f"\n{title}:\n")
         rows = [["CREATED", "RECEIVER", "STATUS", "ATTEMPTS", "REASON", "ERROR"]]
         for n in notifications:
-            rows.append(
-                [n.created, n.receiver, n.status, str(n.attempts), n.reason, n.error or ""]
-            )
+            rows.append([n.created, n.receiver, n.status, str(n.attempts), n.reason, n.error or ""])
         _table(rows, out)
     return EXIT_OK
 
