@@ -233,6 +233,7 @@ def test_parse_retry_after_forms() -> None:
     assert parse_retry_after("Fri, 01 Mar 2024 12:00:30 GMT", now) == 30.0
 
 
+@pytest.mark.slow
 def test_the_pytest_run_passes_whatever_the_receivers_do(pytester: pytest.Pytester) -> None:
     """A conftest calls evaluate_after_run at session end, as the plugin does, against a
     receiver that is down and one that never answers: the run still passes."""

@@ -322,7 +322,7 @@ def end_silence(store: Store, silence_id: str, at: float) -> Silence:
             raise ConfigError(
                 f"no silence with id {silence_id!r}; active silences: "
                 + (", ".join(known) if known else "none")
-                + " (see `fwmon alerts list --silences`)"
+                + " (see `fwmon alerts list`)"
             )
         silence = _silence(rows[0])
         if silence.ended is None:
