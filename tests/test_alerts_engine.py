@@ -351,10 +351,10 @@ def test_builtin_benchmark_p95_change_point(tmp_path: Path) -> None:
 def test_builtin_slo_burn_rate_security_and_coverage(tmp_path: Path) -> None:
     conf = settings(rules=[], disable_builtin=["BenchmarkP95ChangePoint"])
     with open_store(str(tmp_path / "h.db"), tmp_path) as store:
-        reports = [make_report(f"run-{i:08d}", at=i, gate=i != 9) for i in range(10)]
+        reports = [make_report(f"run-{i:08d}", at=i, gate=True) for i in range(100)]
         reports[-1] = make_report(
-            "run-00000009",
-            at=9,
+            "run-00000099",
+            at=99,
             gate=False,
             coverage=70.0,
             counts={"security": {"critical": 1, "high": 2}},
@@ -370,6 +370,7 @@ def test_builtin_slo_burn_rate_security_and_coverage(tmp_path: Path) -> None:
         ("SloBurnRate", "burn_rate.100"),
     ]
     assert views[("SloBurnRate", "burn_rate.10")].value == pytest.approx(100.0)
+    assert views[("SloBurnRate", "burn_rate.100")].value == pytest.approx(10.0)
     assert views[
         ("SecurityHighFindings", "findings.security.critical+findings.security.high")
     ].summary == ("3 high or critical security findings in demo on main")

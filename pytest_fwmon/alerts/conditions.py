@@ -13,9 +13,9 @@ alerts of a rule with data that it did not list count as inactive this run.
   requested direction lies among the newest ``recent_runs`` runs. ``worse`` means up for
   metrics where lower is better (P95, durations, findings) and down otherwise.
 * ``slo``: :func:`pytest_fwmon.history.slo.compute` over the branch's runs up to this run with
-  ``[tool.fwmon.slo]`` targets; ``burn_rate`` gives one alert per burn window
-  (``metric = burn_rate.<w>``), active when its rate is over the threshold (default: that
-  window's ``max_burn_rates`` entry).
+  ``[tool.fwmon.slo]`` targets; ``burn_rate`` gives one alert per burn window that is full
+  (holds ``w`` runs; ``metric = burn_rate.<w>``), active when its rate is over the threshold
+  (default: that window's ``max_burn_rates`` entry).
 * ``gate``: active when the gate verdict is "blocked".
 """
 
@@ -221,8 +221,8 @@ def _slo(condition: Condition, run: RunContext, store: Store | None) -> list[Ins
         for burn in result.burn_rates:
             if wanted is not None and burn.window != wanted:
                 continue
-            if burn.rate is None:
-                continue
+            if burn.rate is None or burn.runs < burn.window:
+                continue  # a window not yet full says little about the pace
             threshold = burn.threshold if condition.threshold is None else condition.threshold
             instances.append(
                 Instance(
