@@ -220,7 +220,9 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register the marker and build the :class:`PerfSession`."""
     config.addinivalue_line("markers", MARKER_HELP)
     session = _perf_session(config)
-    if not session.is_worker:
+    if session.resources:
+        config.pluginmanager.register(ResourceHooks(), "fwmon-perf-resources")
+    if not session.is_worker and config.getoption("fwmon", False):
         config.pluginmanager.register(_Durations(session), "fwmon-perf-durations")
 
 
@@ -527,31 +529,7 @@ def pytest_benchmark_update_json(
 # -- resources ---------------------------------------------------------------------------
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None]:
-    """Start the resource probe before setup."""
-    session = item.config.stash.get(PERF_KEY, None)
-    if session is not None and session.resources:
-        probe = resources.Probe()
-        item.stash[PROBE_KEY] = probe
-        probe.start()
-    return (yield)
-
-
-@pytest.hookimpl(wrapper=True, trylast=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None]:
-    """Reset the peak-RSS mark before the call and read it after."""
-    probe = item.stash.get(PROBE_KEY, None)
-    if probe is None:
-        return (yield)
-    probe.call_start()
-    try:
-        return (yield)
-    finally:
-        probe.call_end()
-
-
-def test_outcome(reports: Sequence[pytest.TestReport]) -> str:
+def outcome_of(reports: Sequence[pytest.TestReport]) -> str:
     """passed | failed | error | skipped | xfailed | xpassed from a test's phase reports."""
     outcome = "passed"
     for report in reports:
@@ -565,25 +543,51 @@ def test_outcome(reports: Sequence[pytest.TestReport]) -> str:
     return outcome
 
 
-@pytest.hookimpl(wrapper=True, trylast=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """After teardown, attach the ``resource`` payload (inside fwmon's own makereport).
+class ResourceHooks:
+    """Per-test resource hooks, registered only with ``--fwmon-resources``."""
 
-    This wrapper is the innermost, so xfail has not been applied to the report it sees yet;
-    the reports are kept and read at teardown, when the outer wrappers have updated them.
-    """
-    report = yield
-    probe = item.stash.get(PROBE_KEY, None)
-    if probe is not None:
-        reports = item.stash.setdefault(REPORTS_KEY, [])
-        reports.append(report)
-        if report.when == "teardown":
-            attach(item, "resource", probe.finish(item.nodeid, test_outcome(reports)))
-            del item.stash[PROBE_KEY]
-            del item.stash[REPORTS_KEY]
-    return report
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None]:
+        """Start the resource probe before setup."""
+        probe = resources.Probe()
+        item.stash[PROBE_KEY] = probe
+        probe.start()
+        return (yield)
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None]:
+        """Reset the peak-RSS mark before the call and read it after."""
+        probe = item.stash.get(PROBE_KEY, None)
+        if probe is None:
+            return (yield)
+        probe.call_start()
+        try:
+            return (yield)
+        finally:
+            probe.call_end()
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """After teardown, attach the ``resource`` payload (inside fwmon's own makereport).
+
+        This wrapper is the innermost, so xfail has not been applied to the report it sees
+        yet; the reports are kept and read at teardown, when the outer wrappers have updated
+        them.
+        """
+        report = yield
+        probe = item.stash.get(PROBE_KEY, None)
+        if probe is not None:
+            reports = item.stash.setdefault(REPORTS_KEY, [])
+            reports.append(report)
+            if report.when == "teardown":
+                attach(item, "resource", probe.finish(item.nodeid, outcome_of(reports)))
+                del item.stash[PROBE_KEY]
+                del item.stash[REPORTS_KEY]
+        return report
 
 
 class _Durations:

@@ -1,0 +1,113 @@
+"""Overhead of fwmon on a suite of 2,000 trivial tests, against plain pytest in the same run.
+
+Variants, each a fresh ``python -m pytest -q -p no:cacheprovider -p no:xdist`` in a generated
+project of 20 files x 100 ``assert True`` tests (no perf tests, no source package):
+
+- ``plain``: ``-p no:fwmon`` (fwmon not loaded at all);
+- ``loaded``: fwmon installed and loaded, no option (what every pytest run of a project with
+  fwmon installed pays);
+- ``resources``: ``--fwmon-resources`` (per-test psutil figures, no report);
+- ``fwmon``: ``--fwmon --fwmon-no-history`` (the core plugin writes its report, and runs its
+  own check items on the project files it finds: a handful here);
+- ``fwmon+resources``: both.
+
+Runs are interleaved (the order rotates every repetition) and the median wall time of
+``--repeat`` runs (default 7) is compared. Targets (issue 4): resources / plain <= 1.10;
+fwmon / plain <= 1.05.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+COMMON = ["-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "pytest_fwmon.perf.fixture"]
+VARIANTS: dict[str, list[str]] = {
+    "plain": ["-p", "no:fwmon"],
+    "loaded": [],
+    "resources": ["--fwmon-resources"],
+    "fwmon": ["--fwmon", "--fwmon-no-history"],
+    "fwmon+resources": ["--fwmon", "--fwmon-no-history", "--fwmon-resources"],
+}
+
+
+def make_suite(root: Path, files: int = 20, tests: int = 100) -> None:
+    for f in range(files):
+        body = "".join(f"def test_{f}_{t}():\n    assert True\n\n\n" for t in range(tests))
+        (root / f"test_trivial_{f:02d}.py").write_text(body)
+    (root / "pyproject.toml").write_text('[project]\nname = "trivial"\nversion = "0"\n')
+
+
+def run(root: Path, variant: str) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the pytest process) of one run."""
+    args = list(COMMON)
+    if variant == "plain":  # fwmon's perf module must not load either
+        args = ["-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", *args, *VARIANTS[variant]],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    passed = re.search(r"(\d+) passed", done.stdout)
+    if done.returncode != 0 or passed is None or int(passed.group(1)) < 2000:
+        raise SystemExit(f"{variant} run failed ({done.returncode}):\n{done.stdout[-2000:]}")
+    return elapsed, cpu
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    wall: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    names = list(VARIANTS)
+    with tempfile.TemporaryDirectory(prefix="fwmon-overhead-") as tmp:
+        root = Path(tmp)
+        make_suite(root)
+        run(root, "plain")  # warm the file system and bytecode caches
+        for i in range(args.repeat):
+            order = names[i % len(names) :] + names[: i % len(names)]
+            for variant in order:
+                w, c = run(root, variant)
+                wall[variant].append(w)
+                cpu[variant].append(c)
+            print(f"repetition {i + 1}/{args.repeat} done", file=sys.stderr, flush=True)
+    print(f"2,000 trivial tests, median of {args.repeat} interleaved runs")
+    ratios: dict[str, dict[str, float]] = {}
+    for label, times in (("wall", wall), ("cpu", cpu)):
+        med = {v: statistics.median(t) for v, t in times.items()}
+        ratios[label] = {v: med[v] / med["plain"] for v in med}
+        note = " (CPU time of the pytest process: less sensitive to other load)"
+        print(f"{label} seconds{note if label == 'cpu' else ''}:")
+        for variant, value in med.items():
+            spread = f"{min(times[variant]):.2f}-{max(times[variant]):.2f}"
+            ratio = ratios[label][variant]
+            print(f"  {variant:<16} {value:6.2f}s  (range {spread})  ratio {ratio:.3f}")
+        print(f"  resources / loaded = {med['resources'] / med['loaded']:.3f} (the probes alone)")
+        print(f"  fwmon+resources / fwmon = {med['fwmon+resources'] / med['fwmon']:.3f}")
+    for label in ("wall", "cpu"):
+        r_res, r_fw = ratios[label]["resources"], ratios[label]["fwmon"]
+        print(
+            f"{label}: resources / plain = {r_res:.3f} (target <= 1.10: "
+            f"{'met' if r_res <= 1.10 else 'MISSED'}); fwmon / plain = {r_fw:.3f} "
+            f"(target <= 1.05: {'met' if r_fw <= 1.05 else 'MISSED'})"
+        )
+    return 0 if ratios["cpu"]["resources"] <= 1.10 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
