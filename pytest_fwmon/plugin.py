@@ -93,6 +93,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="do not append this run to the history store",
     )
+    group.addoption(
+        "--fwmon-alerts",
+        action="store_true",
+        default=False,
+        help="evaluate the [tool.fwmon.alerts] rules on this run (needs the history)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import gc
 import json
 import os
 import time
@@ -117,6 +118,7 @@ class FwmonSession:
         self.messages: list[str] = []
         self.report_written: Path | None = None
         self.history_recorded = False
+        self.alert_lines: list[str] = []
         if not self.is_worker:
             self._check_report_path()
 
@@ -239,6 +241,10 @@ class FwmonSession:
         """The result for an fwmon item (prepares the cache misses on first use)."""
         if not self._prepared:
             self._prepared = True
+            # What exists now (pytest's collection tree, the config) lives until the end:
+            # moving it out of the collector's sight keeps each collection during the checks
+            # proportional to one file's objects instead of the whole session's.
+            gc.freeze()
             pairs = [
                 (i.checker_index, i.relpath) for i in item.session.items if isinstance(i, FwmonItem)
             ]
@@ -414,12 +420,23 @@ class FwmonSession:
             store = open_store(url, self.config.root)
             try:
                 store.add_run(report)
+                if self.pytest_config.getoption("fwmon_alerts"):
+                    self._evaluate_alerts(store, report)
             finally:
                 store.close()
         except FwmonError as exc:
             self.messages.append(f"fwmon: the run was not added to the history: {exc.one_line()}")
             return
         self.history_recorded = True
+
+    def _evaluate_alerts(self, store: Any, report: dict[str, Any]) -> None:
+        """--fwmon-alerts: evaluate alert rules on the stored run; never fails the test run."""
+        from .alerts import evaluate_after_run
+
+        summary = evaluate_after_run(
+            store, report, self.config.raw_sections.get("alerts"), root=self.config.root
+        )
+        self.alert_lines = summary.lines()
 
     def _dump_invalid(self, report: dict[str, Any]) -> None:
         path = self.report_path.with_suffix(".invalid.json")
@@ -449,6 +466,7 @@ class FwmonSession:
                 )
         if self.report_written is not None:
             lines.append(f"report: {self._display(self.report_written)}")
+        lines.extend(self.alert_lines)
         return lines
 
     def _display(self, path: Path) -> str:

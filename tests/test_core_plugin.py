@@ -489,3 +489,19 @@ def test_source_is_never_imported(pytester: pytest.Pytester) -> None:
     pytester.runpytest(*args).assert_outcomes(passed=2)
     pytester.runpytest(*args, "needsdep/mod.py::fwmon[bandit]").assert_outcomes(passed=1)
     pytester.runpytest(*args, "needsdep/mod.py").assert_outcomes(passed=1)
+
+
+def test_alerts_option_evaluates_after_the_run_is_stored(project: pytest.Pytester) -> None:
+    pyproject = project.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text()
+        + '\n[tool.fwmon.alerts.channels.digest]\ntype = "file"\npath = ".fwmon/alerts.log"\n'
+    )
+    result = project.runpytest(*STATIC, "--fwmon-alerts")
+    result.stdout.fnmatch_lines(
+        [
+            "fwmon alerts: run * (corepkg *): 1 firing, 0 pending",
+            "  SecurityHighFindings *: firing",
+        ]
+    )
+    assert (project.path / ".fwmon/history.db").exists()

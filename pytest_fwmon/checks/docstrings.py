@@ -137,9 +137,9 @@ class _Counter(ast.NodeVisitor):
     visit_AsyncFunctionDef = _function
 
 
-def count_definitions(source: SourceFile) -> list[Definition]:
+def count_definitions(source: SourceFile, tree: ast.Module | None = None) -> list[Definition]:
     """Definitions of one file that docstring coverage counts (raises SyntaxError)."""
-    tree = source.tree()
+    tree = source.tree() if tree is None else tree
     counter = _Counter(source.relpath)
     counter.visit(tree)
     nested_cls_ids = {str(id(d)) for d, _, _, nested_cls in counter.nodes if nested_cls}
@@ -151,14 +151,49 @@ def count_definitions(source: SourceFile) -> list[Definition]:
     return kept
 
 
+@dataclass(slots=True)
+class FileAnalysis:
+    """Both docstring checks of one file, from one parse."""
+
+    definitions: list[Definition]
+    #: Accuracy findings as dicts (fresh Finding objects are made for each use).
+    findings: list[dict[str, object]]
+    checked: int
+    accurate: int
+
+
+#: (relpath, text, style) -> analysis; the coverage and accuracy items share one parse.
+_ANALYSES: dict[tuple[str, str, str], FileAnalysis] = {}
+_MAX_ANALYSES = 20_000
+
+
+def analyse_file(source: SourceFile, style: str) -> FileAnalysis:
+    """Coverage definitions and accuracy findings of one file (raises SyntaxError)."""
+    key = (source.relpath, source.text, style)
+    found = _ANALYSES.get(key)
+    if found is None:
+        tree = source.tree()
+        findings, checked, accurate = accuracy_findings(source, style, tree)
+        assign_fingerprints(findings, source.lines)
+        found = FileAnalysis(
+            count_definitions(source, tree), [f.to_dict() for f in findings], checked, accurate
+        )
+        if len(_ANALYSES) >= _MAX_ANALYSES:
+            _ANALYSES.clear()
+        _ANALYSES[key] = found
+    return found
+
+
 class DocstringCoverage(ProjectChecker):
     """Share of counted definitions that have a docstring, against a minimum."""
 
     name = "docstring-coverage"
     pipeline = "docs"
 
-    def __init__(self, minimum: float) -> None:
+    def __init__(self, minimum: float, style: str = "auto") -> None:
         self.minimum = minimum
+        #: Docstring style of the accuracy item, so both share one parse of each file.
+        self.style = style
 
     def run(self, files: Sequence[SourceFile], root: Path) -> CheckResult:
         definitions: list[Definition] = []
@@ -166,7 +201,7 @@ class DocstringCoverage(ProjectChecker):
         per_file: dict[str, dict[str, float | int]] = {}
         for source in files:
             try:
-                found = count_definitions(source)
+                found = analyse_file(source, self.style).definitions
             except (SyntaxError, ValueError):
                 unparsable.append(source.relpath)
                 continue
@@ -353,9 +388,11 @@ def _bare(name: str) -> str:
     return name.lstrip("*")
 
 
-def accuracy_findings(source: SourceFile, style: str = "auto") -> tuple[list[Finding], int, int]:
+def accuracy_findings(
+    source: SourceFile, style: str = "auto", tree: ast.Module | None = None
+) -> tuple[list[Finding], int, int]:
     """Findings of one file plus (functions checked, functions accurate). Raises SyntaxError."""
-    tree = source.tree()
+    tree = source.tree() if tree is None else tree
     findings: list[Finding] = []
     checked = accurate = 0
     for node, is_method in _functions(tree):
@@ -448,11 +485,12 @@ class DocstringAccuracy(ProjectChecker):
         unparsable = []
         for source in files:
             try:
-                file_findings, n, ok = accuracy_findings(source, self.style)
+                analysis = analyse_file(source, self.style)
+                file_findings = [Finding.from_dict(f) for f in analysis.findings]
+                n, ok = analysis.checked, analysis.accurate
             except (SyntaxError, ValueError):
                 unparsable.append(source.relpath)
                 continue
-            assign_fingerprints(file_findings, source.lines)
             findings.extend(file_findings)
             checked += n
             accurate += ok

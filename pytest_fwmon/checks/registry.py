@@ -58,7 +58,11 @@ def project_checkers(config: FwmonConfig, pipelines: list[str]) -> list[ProjectC
     if "docs" in pipelines:
         from .docstrings import DocstringAccuracy, DocstringCoverage
 
-        checkers.append(DocstringCoverage(config.float("docs", "min_coverage")))
+        checkers.append(
+            DocstringCoverage(
+                config.float("docs", "min_coverage"), config.str("docs", "accuracy_style")
+            )
+        )
         if config.bool("docs", "accuracy"):
             checkers.append(
                 DocstringAccuracy(
