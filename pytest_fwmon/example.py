@@ -4,8 +4,9 @@ Copies ``demoapp`` (shipped inside fwmon) into a folder, then runs what a CI job
 
 1. ``pytest --fwmon`` in it: the tests, every pipeline, the report and the scorecard;
 2. ``fwmon gate`` with the ``default`` policy and the project's ``fwmon-baseline.json``, which
-   knows one finding (pickle in ``storage.py``) but not the other (``shell=True`` in
-   ``api.py``), so the verdict shows a baselined finding passing and a new one blocking;
+   knows the old findings (``pickle`` in ``storage.py``, the ``subprocess`` import) but not the
+   new one (``shell=True`` in ``api.py``), so the verdict shows baselined findings passing and a
+   new one blocking; ``fwmon history verdict`` records the verdict with the run;
 3. ``fwmon dashboard build``: the static dashboard, whose path it prints.
 
 It exits 0 when every step ran and wrote its output (a *blocked* verdict is the expected
@@ -16,6 +17,7 @@ otherwise.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -107,6 +109,27 @@ def run(args: argparse.Namespace) -> int:
     if gate not in (0, 1):
         print(f"fwmon example: the gate failed with exit code {gate}", file=sys.stderr)
         return gate
+
+    run_id = json.loads(report.read_text(encoding="utf-8"))["run"]["id"]
+    recorded = _step(
+        "record the verdict in the history",
+        [
+            python,
+            "-m",
+            "pytest_fwmon.cli",
+            "history",
+            "verdict",
+            run_id,
+            "pass" if gate == 0 else "blocked",
+        ],
+        target,
+        env,
+    )
+    if recorded != 0:
+        print(
+            f"fwmon example: recording the verdict failed (exit code {recorded})", file=sys.stderr
+        )
+        return recorded
 
     site = target / ".fwmon" / "site"
     dash = _step(
