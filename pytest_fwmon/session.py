@@ -279,7 +279,7 @@ class FwmonSession:
                 if final == "skipped" and result.reason is None and report.longrepr:
                     result.reason = str(report.longrepr)
                 attach(item, "check", result.to_dict())
-            for entry in self.runner.pending:
+            for entry in self.runner.pending if self.cache.enabled else ():
                 attach(
                     item,
                     "cache",
@@ -298,8 +298,12 @@ class FwmonSession:
     def on_logreport(self, report: pytest.TestReport) -> None:
         """Controller: dispatch payloads and count ordinary tests."""
         config = self.pytest_config
-        for kind, data in getattr(report, REPORT_ATTR, None) or []:
-            config.hook.pytest_fwmon_payload(config=config, kind=kind, data=data)
+        payloads = getattr(report, REPORT_ATTR, None)
+        if payloads:
+            # pytest keeps every report until the end: do not keep the findings twice
+            delattr(report, REPORT_ATTR)
+            for kind, data in payloads:
+                config.hook.pytest_fwmon_payload(config=config, kind=kind, data=data)
         if "fwmon" in report.keywords:
             return
         outcome: str | None = None
