@@ -49,24 +49,43 @@ def fwmon_command(*extra: str, xdist: bool = False) -> list[str]:
     if xdist:
         plugins += ["-p", "xdist.plugin", "-p", "xdist.looponfail", "-n", "2"]
     return [
-        sys.executable, "-m", "pytest", *plugins, "--fwmon", "--fwmon-pipelines",
-        "security,docs", "--fwmon-no-history", "-q", "--tb=no", "-p", "no:cacheprovider",
-        "-o", "python_files=__no_tests__.py", *extra,
+        sys.executable,
+        "-m",
+        "pytest",
+        *plugins,
+        "--fwmon",
+        "--fwmon-pipelines",
+        "security,docs",
+        "--fwmon-no-history",
+        "-q",
+        "--tb=no",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "python_files=__no_tests__.py",
+        *extra,
     ]
 
 
 def timed(command: list[str], cwd: Path) -> float:
     env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
     started = time.perf_counter()
-    subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(
+        command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+    )
     return time.perf_counter() - started
 
 
 def peak_rss_kib(command: list[str], cwd: Path) -> int:
     env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
-    out = subprocess.run([sys.executable, "-c", RSS_WRAPPER, *command], cwd=cwd, env=env,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", RSS_WRAPPER, *command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return int(out.stdout.strip())
 
 
@@ -80,8 +99,9 @@ def measure(name: str, repeat: int) -> dict[str, float]:
     cold2 = fwmon_command("--fwmon-no-cache", "--fwmon-workers", "2")
     coldn2 = fwmon_command("--fwmon-no-cache", xdist=True)
     cached = fwmon_command("--fwmon-workers", "1")
-    samples: dict[str, list[float]] = {k: [] for k in
-                                       ("raw", "cold-1", "cold-2", "cold-n2", "warm", "one-file")}
+    samples: dict[str, list[float]] = {
+        k: [] for k in ("raw", "cold-1", "cold-2", "cold-n2", "warm", "one-file")
+    }
     counter = 0
 
     def change_one_file() -> None:
@@ -110,8 +130,10 @@ def measure(name: str, repeat: int) -> dict[str, float]:
     rss_fwmon = peak_rss_kib(cold1, project)
     rss_bandit = peak_rss_kib(bandit, project)
     lines = sum(len(p.read_text(errors="replace").splitlines()) for p in files)
-    print(f"\n{name}: {len(files)} files, {lines} lines, {items} fwmon items, "
-          f"medians of {repeat} interleaved runs")
+    print(
+        f"\n{name}: {len(files)} files, {lines} lines, {items} fwmon items, "
+        f"medians of {repeat} interleaved runs"
+    )
     for label, value in med.items():
         print(f"  {label:<9} {value:8.2f} s")
     ratios = {
@@ -122,8 +144,10 @@ def measure(name: str, repeat: int) -> dict[str, float]:
         "one-file / cold-1 (<= 0.15)": med["one-file"] / med["cold-1"],
         "peak RSS fwmon / bandit (<= 1.3)": rss_fwmon / rss_bandit,
     }
-    print(f"  peak RSS: fwmon one process {rss_fwmon / 1024:.0f} MiB, "
-          f"bandit {rss_bandit / 1024:.0f} MiB")
+    print(
+        f"  peak RSS: fwmon one process {rss_fwmon / 1024:.0f} MiB, "
+        f"bandit {rss_bandit / 1024:.0f} MiB"
+    )
     for label, value in ratios.items():
         print(f"  {label:<34} {value:6.3f}")
     return ratios
