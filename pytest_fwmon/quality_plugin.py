@@ -248,7 +248,13 @@ def _finish(config: pytest.Config, state: QualityState) -> list[CheckResult]:
             diff_coverage(summary, changed, base, merge)
         except ConfigError as exc:
             diff_error = f"diff coverage: {exc.one_line()}"
-    return evaluate(summary, thresholds, diff_base=base, diff_error=diff_error)
+    return evaluate(
+        summary,
+        thresholds,
+        diff_base=base,
+        diff_error=diff_error,
+        messages=measurement.warnings,
+    )
 
 
 def _longrepr(check: CheckResult) -> str:
@@ -321,6 +327,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             f"({diff['covered_lines']}/{diff['changed_lines']} changed lines)"
         )
     terminalreporter.write_line(text)
+    for message in state.measurement.warnings:
+        terminalreporter.write_line(f"fwmon coverage warning: {message}", yellow=True)
 
 
 def _pct(value: float | None) -> str:

@@ -378,3 +378,32 @@ def test_min_diff_fails_the_diff_item() -> None:
 )
 def test_ranges(lines: list[int], text: str) -> None:
     assert _ranges(lines) == text
+
+
+def test_coverage_warnings_are_shown_not_raised(project: Path) -> None:
+    """COVERAGE_CORE=sysmon is refused on 3.11 (and with branches on 3.12/3.13): a warning."""
+    env = {"COVERAGE_CORE": "sysmon"}
+    done = subprocess.run(
+        [PYTHON, "-m", "pytest", "-p", "no:cacheprovider", *FWMON, "-W", "error"],
+        cwd=project,
+        env={**{k: v for k, v in os.environ.items() if k != "FWMON_COVERAGE_DATA"}, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "fwmon coverage warning: Can't use core=sysmon: " in done.stdout
+    report = json.loads((project / ".fwmon" / "report.json").read_text(encoding="utf-8"))
+    (check,) = [c for c in report["checks"] if c["checker"] == "coverage"]
+    assert check["metrics"]["warnings"][0].startswith("Can't use core=sysmon: ")
+
+
+def test_bad_coverage_configuration_is_an_error_item(project: Path) -> None:
+    (project / ".coveragerc").write_text("[run]\nbranch = perhaps\n", encoding="utf-8")
+    done, report = fwmon(project)
+    assert done.returncode == 1
+    (check,) = [c for c in report["checks"] if c["checker"] == "coverage"]
+    assert check["outcome"] == "error"
+    assert check["reason"].startswith("coverage could not start: ")
+    assert report["tests"]["passed"] == 7  # the tests still ran

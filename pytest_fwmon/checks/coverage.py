@@ -84,6 +84,8 @@ class Measurement:
         self._owns_dir = False
         #: Why this process's data could not be saved, if it could not.
         self.error: str | None = None
+        #: Warnings coverage gave while starting (shown with the figures).
+        self.warnings: list[str] = []
 
     # -- fwmon's own tracer ---------------------------------------------------------------
 
@@ -93,10 +95,21 @@ class Measurement:
             data_dir = Path(tempfile.mkdtemp(prefix="fwmon-coverage-"))
             self._owns_dir = True
         self.data_dir = data_dir
-        self._cov = _new_coverage(
-            data_dir / ".coverage", branch=self.branch, rcfile=self.rcfile, suffix=True
-        )
-        self._cov.start()
+        # Coverage's warnings (e.g. no-sysmon) must not become errors under the project's
+        # ``filterwarnings = error``: they are kept and shown with the coverage figures.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                self._cov = _new_coverage(
+                    data_dir / ".coverage", branch=self.branch, rcfile=self.rcfile, suffix=True
+                )
+                self._cov.start()
+            except Exception as exc:  # CoverageException for a bad configuration, ...
+                self._cov = None
+                self.error = f"coverage could not start: {exc}"
+                return
+            finally:
+                self.warnings.extend(str(w.message) for w in caught)
         self._tracing = True
 
     @property
@@ -113,7 +126,9 @@ class Measurement:
     def resume(self) -> None:
         """Trace again after :meth:`pause`."""
         if self._cov is not None and self.mode == "fwmon" and not self._tracing:
-            self._cov.start()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # already recorded by start()
+                self._cov.start()
             self._tracing = True
 
     def stop(self) -> None:
@@ -144,10 +159,10 @@ class Measurement:
             if self._cov is None:
                 raise CoverageUnavailable(f"{self.mode} did not start coverage")
             return self._cov
-        if self.data_dir is None:
-            raise CoverageUnavailable("coverage was not started in this run")
         if self.error is not None:
             raise CoverageUnavailable(self.error)
+        if self.data_dir is None:
+            raise CoverageUnavailable("coverage was not started in this run")
         parts = sorted(self.data_dir.glob(".coverage.*")) if self.data_dir.is_dir() else []
         if not parts:
             raise CoverageUnavailable(
@@ -365,6 +380,7 @@ def evaluate(
     diff_base: str = "",
     diff_error: str | None = None,
     error: str | None = None,
+    messages: Iterable[str] = (),
 ) -> list[CheckResult]:
     """The coverage items of a run: one per configured check, errors when data is missing."""
     start = time.perf_counter()
@@ -390,7 +406,12 @@ def evaluate(
         _result(
             "coverage",
             [],
-            {**totals, "files": len(report["files"]), "source": report["source"]},
+            {
+                **totals,
+                "files": len(report["files"]),
+                "source": report["source"],
+                "warnings": list(messages),
+            },
             start,
         )
     )
