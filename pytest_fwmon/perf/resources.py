@@ -31,9 +31,10 @@ import os
 import sys
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psutil
+if TYPE_CHECKING:  # psutil is imported on first use: most runs never need it
+    import psutil
 
 from . import stats
 
@@ -126,6 +127,8 @@ class Probe:
     def process(cls) -> psutil.Process:
         """This process (cached: psutil.Process() costs a system call)."""
         if cls._process is None or cls._process.pid != os.getpid():
+            import psutil
+
             cls._process = psutil.Process()
         return cls._process
 
@@ -148,6 +151,8 @@ class Probe:
         value = proc.io_bytes() if proc is not None else None
         if value is not None:
             return value
+        import psutil
+
         try:
             io = self.process().io_counters()
         except (AttributeError, psutil.Error, OSError):
