@@ -17,6 +17,13 @@ PLUGIN = ("-p", "pytest_fwmon.perf.fixture", "-p", "no:cacheprovider")
 REPORT = ("--fwmon", "--fwmon-pipelines", "performance", "--fwmon-no-history")
 
 
+@pytest.fixture(autouse=True)
+def not_an_xdist_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inner runs must not look like xdist workers when this suite itself runs under -n."""
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def copy_project(pytester: pytest.Pytester, name: str) -> Path:
     """Copy tests/data/<name> into the pytester folder."""
     shutil.copytree(DATA / name, pytester.path, dirs_exist_ok=True)

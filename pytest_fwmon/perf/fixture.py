@@ -360,7 +360,10 @@ class Perf:
         elif disabled and not session.is_worker and bench is not None:
             # --benchmark-disable: run once like pytest-benchmark does, record why not measured
             value = bench.pedantic(fn, args=args, kwargs=kwargs)
-            reason = "benchmarks are disabled (--benchmark-disable): ran once, not measured"
+            reason = (
+                "pytest-benchmark is disabled (--benchmark-disable, or PYTEST_XDIST_WORKER is "
+                "set): ran once, not measured"
+            )
             self._record(gates.not_run(nodeid, item.name, reason, settings, ""), t0)
             return value
         else:
