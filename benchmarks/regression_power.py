@@ -86,7 +86,7 @@ def pytest_benchmark_flags(root: Path, factor: float, storage: Path) -> bool:
     """Sequential pytest-benchmark: autosave the base, compare the head with mean:5%."""
     common = [
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-        "-p", "no:fwmon", f"--benchmark-storage=file://{storage}", "test_bench.py",
+        "-p", "no:pytest_fwmon.plugin", f"--benchmark-storage=file://{storage}", "test_bench.py",
     ]  # fmt: skip
     (root / "mod.py").write_text(MOD.format(loops=BASE_LOOPS))
     subprocess.run([*common, "--benchmark-autosave"], cwd=root, capture_output=True, check=False)
