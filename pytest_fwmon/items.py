@@ -23,6 +23,9 @@ from .model import CheckResult, Finding
 if TYPE_CHECKING:
     from .session import FwmonSession
 
+#: The run's FwmonSession (defined here so plugin.py need not import session.py until --fwmon).
+SESSION_KEY = pytest.StashKey["FwmonSession"]()
+
 #: Payloads attached to an item during its run, copied onto its TestReports.
 PAYLOAD_KEY = pytest.StashKey[list[tuple[str, dict[str, Any]]]]()
 
@@ -120,8 +123,6 @@ class _FwmonItemBase(pytest.Item):
 
     @property
     def fwmon(self) -> FwmonSession:
-        from .session import SESSION_KEY
-
         return self.config.stash[SESSION_KEY]
 
     def _obtain(self) -> CheckResult:
@@ -221,8 +222,6 @@ class FwmonFile(pytest.File):
     """A project source file: one item per file checker that applies to it."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from .session import SESSION_KEY
-
         session = self.config.stash[SESSION_KEY]
         relpath = session.relpath(self.path)
         for index in session.runner.checkers_for(relpath):
@@ -236,8 +235,6 @@ class FwmonProjectFile(pytest.File):
     """``pyproject.toml``: one item per project checker."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from .session import SESSION_KEY
-
         session = self.config.stash[SESSION_KEY]
         for index, checker in enumerate(session.runner.project_checkers):
             name = f"fwmon[{checker.name}]"

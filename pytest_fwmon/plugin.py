@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from . import hookspec
+from .items import SESSION_KEY
 from .model import PIPELINES
-from .session import SESSION_KEY, FwmonSession
+
+if TYPE_CHECKING:
+    from .session import FwmonSession
 
 #: Glue modules of the perf/resources and coverage/quality parts, loaded with fwmon.
 pytest_plugins = ["pytest_fwmon.perf.fixture", "pytest_fwmon.quality_plugin"]
@@ -106,6 +109,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     if config.getoption("fwmon"):
+        from .session import FwmonSession  # only with --fwmon: keeps plain runs light
+
         session = FwmonSession(config)
         config.stash[SESSION_KEY] = session
         if not session.is_worker:

@@ -30,6 +30,7 @@ from .files import relative
 from .gate.baseline import Baseline, classify, load_baseline
 from .items import (
     REPORT_ATTR,
+    SESSION_KEY,
     FwmonFile,
     FwmonItem,
     FwmonProjectFile,
@@ -45,7 +46,7 @@ from .report import write_json_atomic
 from .runner import StaticRunner
 from .schema import first_error
 
-SESSION_KEY = pytest.StashKey["FwmonSession"]()
+__all__ = ["SESSION_KEY", "FwmonSession"]
 
 #: Payload kinds that go straight into a top-level list of the report.
 LIST_KINDS = {"benchmark": "benchmarks", "resource": "resources", "integration": "integration"}

@@ -160,7 +160,7 @@ class PerfSession:
 
 def _core_session(config: pytest.Config) -> Any:
     try:
-        from ..session import SESSION_KEY
+        from ..items import SESSION_KEY
     except ImportError:  # pragma: no cover - core plugin absent
         return None
     return config.stash.get(SESSION_KEY, None)
