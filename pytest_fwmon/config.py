@@ -300,8 +300,20 @@ def load_config(
         if not sep:
             raise ConfigError(f"--fwmon-option {item!r} must look like SECTION.KEY=VALUE")
         section, _, key = name.strip().rpartition(".")
+        if section in OWNED_ELSEWHERE:
+            # validated by the section's owner, like the table in pyproject.toml
+            config.raw_sections.setdefault(section, {})[key] = _toml_value(text)
+            continue
         config.set(section, key, text, from_text=True)
     return config
+
+
+def _toml_value(text: str) -> Any:
+    """A command-line value read as a TOML value (``10``, ``true``, ``[1, 2]``), else a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
 
 
 def _copy(value: Any) -> Any:

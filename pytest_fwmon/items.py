@@ -130,6 +130,8 @@ class _FwmonItemBase(pytest.Item):
 
     def setup(self) -> None:
         self.result = self._obtain()
+        if self.result.outcome == "skipped":
+            pytest.skip(self.result.reason or f"{self.checker_name}: nothing to check")
         if self.result.outcome == "error":
             raise CheckErrored(self.result.reason or f"{self.checker_name} failed")
 

@@ -226,13 +226,15 @@ class FwmonSession:
         """Add items for project files pytest did not walk into (see docs: which files)."""
         if self._args_name_files():
             return
+        # what pytest kept: it also lists files beside the paths it walks towards and then
+        # drops them, so "our collect hook saw it" does not mean "it is collected"
+        present = {i.relpath for i in items if isinstance(i, FwmonItem)}
+        has_project = any(isinstance(i, FwmonProjectItem) for i in items)
         for rel, project_file in self.runner.files.items():
-            if rel in self.visited:
+            if rel in present:
                 continue
-            self.visited.add(rel)
             items.extend(FwmonFile.from_parent(session, path=project_file.path).collect())
-        if not self.project_file_visited and self.runner.project_checkers:
-            self.project_file_visited = True
+        if not has_project and self.runner.project_checkers:
             path = self.config.root / "pyproject.toml"
             items.extend(FwmonProjectFile.from_parent(session, path=path).collect())
 

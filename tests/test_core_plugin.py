@@ -505,3 +505,27 @@ def test_alerts_option_evaluates_after_the_run_is_stored(project: pytest.Pyteste
         ]
     )
     assert (project.path / ".fwmon/history.db").exists()
+
+
+def test_project_items_are_added_when_pytest_walks_only_the_tests(
+    project: pytest.Pytester,
+) -> None:
+    """With testpaths = ["tests"], pytest lists pyproject.toml on its way and drops it."""
+    pyproject = project.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text() + '\n[tool.pytest.ini_options]\ntestpaths = ["tests"]\n'
+    )
+    project.mkdir("tests")
+    (project.path / "tests" / "test_one.py").write_text("def test_one():\n    pass\n")
+    result = project.runpytest(*STATIC)
+    result.assert_outcomes(passed=8, failed=3)
+    nodeids = {c["nodeid"] for c in report_of(project)["checks"]}
+    assert "pyproject.toml::fwmon[docstring-coverage]" in nodeids
+
+
+def test_owned_sections_can_be_overridden_on_the_command_line(project: pytest.Pytester) -> None:
+    result = project.runpytest("--fwmon", "--fwmon-option", "quality.no_such_key=1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: fwmon: unknown key [[]tool.fwmon.quality[]] no_such_key; *"]
+    )
