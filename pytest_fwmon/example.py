@@ -68,7 +68,12 @@ def copy_example(target: Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     """Run the three steps and summarise where their outputs are."""
     target = copy_example(args.dir.resolve())
-    env = dict(os.environ)
+    # a pytest (or xdist worker) we may run inside must not leak into the example's pytest
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT_TEST", "FWMON_COVERAGE", "COV_CORE"))
+    }
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(target / "src"), env.get("PYTHONPATH")]))
     env.pop("GITHUB_ACTIONS", None)  # the example never writes into a real CI job's outputs
     python = sys.executable

@@ -386,7 +386,14 @@ def test_coverage_warnings_are_shown_not_raised(project: Path) -> None:
     done = subprocess.run(
         [PYTHON, "-m", "pytest", "-p", "no:cacheprovider", *FWMON, "-W", "error"],
         cwd=project,
-        env={**{k: v for k, v in os.environ.items() if k != "FWMON_COVERAGE_DATA"}, **env},
+        env={
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if k != "FWMON_COVERAGE_DATA" and not k.startswith("PYTEST_XDIST")
+            },
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=300,
