@@ -435,20 +435,8 @@ class Perf:
         if bench is None:
             return run, "fwmon"
 
-        def through_benchmark(
-            fn: Callable[..., Any],
-            args: Sequence[Any],
-            kwargs: Mapping[str, Any],
-            rounds: int,
-            warmup: int,
-        ) -> tuple[list[float], Any]:
-            # perf-ab runs its children with --benchmark-disable: pedantic calls `run` once
-            out: tuple[list[float], Any] = bench.pedantic(
-                run, args=(fn, args, kwargs, rounds, warmup)
-            )
-            return out
-
-        return through_benchmark, "fwmon"
+        # perf-ab runs its children with --benchmark-disable: pedantic calls `run` once
+        return _through_pedantic(bench, run), "fwmon"
 
     def _runner(self, bench: Any, disabled: bool) -> tuple[measure.RoundsRunner, str]:
         if bench is None:
@@ -456,19 +444,7 @@ class Perf:
         if disabled:
             # xdist worker under loadgroup: pytest-benchmark is off, fwmon times the rounds;
             # going through pedantic still marks the benchmark fixture as used.
-            def own(
-                fn: Callable[..., Any],
-                args: Sequence[Any],
-                kwargs: Mapping[str, Any],
-                rounds: int,
-                warmup: int,
-            ) -> tuple[list[float], Any]:
-                out: tuple[list[float], Any] = bench.pedantic(
-                    measure.own_rounds, args=(fn, args, kwargs, rounds, warmup)
-                )
-                return out
-
-            return own, "fwmon"
+            return _through_pedantic(bench, measure.own_rounds), "fwmon"
 
         def engine(
             fn: Callable[..., Any],
@@ -497,6 +473,24 @@ class Perf:
         self._session.results[result.nodeid] = result
         attach(item, "benchmark", gates.benchmark_payload(result))
         attach(item, "check", gates.check_payload(result, time.perf_counter() - t0))
+
+
+def _through_pedantic(bench: Any, runner: measure.RoundsRunner) -> measure.RoundsRunner:
+    """A rounds runner called once through pytest-benchmark's ``pedantic`` (marks it used)."""
+
+    def wrapped(
+        fn: Callable[..., Any],
+        args: Sequence[Any],
+        kwargs: Mapping[str, Any],
+        rounds: int,
+        warmup: int,
+    ) -> tuple[list[float], Any]:
+        out: tuple[list[float], Any] = bench.pedantic(
+            runner, args=(fn, args, kwargs, rounds, warmup)
+        )
+        return out
+
+    return wrapped
 
 
 @pytest.fixture
