@@ -36,7 +36,11 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The full ``fwmon`` parser with every registered subcommand."""
-    parser = _Parser(prog="fwmon", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = _Parser(
+        prog="fwmon",
+        description="Gate, baseline, history, trends, SLO, alerts and dashboard for the "
+        "reports `pytest --fwmon` writes (docs/tutorial/getting-started.md).",
+    )
     parser.add_argument("--version", action="version", version=f"fwmon {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
