@@ -113,6 +113,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
         session = FwmonSession(config)
         config.stash[SESSION_KEY] = session
+        config.pluginmanager.register(_ReportHooks(session), "fwmon-report")
         if not session.is_worker:
             config.pluginmanager.register(_ControllerHooks(session), "fwmon-controller")
 
@@ -144,22 +145,21 @@ def pytest_collection_modifyitems(
         fwmon.add_unvisited(session, items)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Put payloads (results, cache entries, benchmarks) on the report."""
-    report = yield
-    session = _session(item.config)
-    if session is not None:
-        session.on_makereport(item, report)
-    else:
-        from .items import REPORT_ATTR, take_payloads
+class _ReportHooks:
+    """Per-test hooks of an ``--fwmon`` run (registered in ``pytest_configure``, on xdist
+    workers too), so a run without ``--fwmon`` pays nothing per test."""
 
-        payloads = take_payloads(item)
-        if payloads:
-            setattr(report, REPORT_ATTR, payloads)
-    return report
+    def __init__(self, session: FwmonSession) -> None:
+        self.session = session
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """Put payloads (results, cache entries, benchmarks, resources) on the report."""
+        report = yield
+        self.session.on_makereport(item, report)
+        return report
 
 
 class _ControllerHooks:

@@ -22,17 +22,18 @@ import dataclasses
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..config import read_pyproject
-from ..errors import ConfigError, FwmonError
 from ..items import attach
-from ..report import write_json_atomic
-from . import baseline as baseline_mod
-from . import gates, lockstep, measure, resources, stats
 from .settings import PerfSettings, PerfSettingsError, from_config, validate
+
+if TYPE_CHECKING:
+    # Imported where used: a run without perf tests, options or --fwmon does not load them.
+    from . import baseline as baseline_mod
+    from . import gates, lockstep, measure
+    from .resources import Probe
 
 #: Name of the xdist group perf tests are pinned to under ``--dist loadgroup``.
 XDIST_GROUP = "fwmon-perf"
@@ -49,9 +50,7 @@ NODEID_KEY = pytest.StashKey[str]()
 #: True when xdist pinned the item to the perf group (checked on workers).
 PINNED_KEY = pytest.StashKey[bool]()
 #: Resource probe of an item while it runs.
-PROBE_KEY = pytest.StashKey[resources.Probe]()
-#: Phase reports of an item, for its outcome at teardown.
-REPORTS_KEY = pytest.StashKey[list[pytest.TestReport]]()
+PROBE_KEY: pytest.StashKey[Probe] = pytest.StashKey()
 
 
 def machine_fingerprint() -> str:
@@ -80,7 +79,7 @@ class PerfSession:
             self.cli_values = {}
         self.baseline = self._baseline()
         #: Lockstep channel when this run is one side of ``fwmon perf-ab``.
-        self.lockstep = None if self.is_worker else lockstep.Worker.from_env()
+        self.lockstep = None if self.is_worker else _lockstep_worker()
         #: Node ids measured in lockstep with the other side (perf-ab).
         self.paired: set[str] = set()
         self._fingerprint: str | None = None
@@ -103,6 +102,9 @@ class PerfSession:
         if core is not None:
             table = core.config.raw_sections.get("perf", {})
         else:
+            from ..config import read_pyproject
+            from ..errors import ConfigError
+
             try:
                 pyproject = read_pyproject(self.config.rootpath)
             except ConfigError as exc:
@@ -116,6 +118,9 @@ class PerfSession:
             raise pytest.UsageError(f"fwmon: {exc}") from None
 
     def _baseline(self) -> baseline_mod.Baseline | None:
+        from ..errors import FwmonError
+        from . import baseline as baseline_mod
+
         option = self.config.getoption("fwmon_perf_baseline")
         spec = option or self.settings.baseline
         root = self.config.rootpath
@@ -156,6 +161,13 @@ class PerfSession:
         if entry is None:
             return None, "no-baseline", f"{why} has no entry for this test"
         return entry, "ok", why
+
+
+def _lockstep_worker() -> lockstep.Worker | None:
+    """The ``fwmon perf-ab`` channel of this process (lockstep is imported only then)."""
+    from .lockstep import Worker
+
+    return Worker.from_env()
 
 
 def _core_session(config: pytest.Config) -> Any:
@@ -226,10 +238,22 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_Durations(session), "fwmon-perf-durations")
 
 
+def _has_perf_marker(item: pytest.Item) -> bool:
+    """Whether ``item`` or a parent carries ``perf`` (what ``iter_markers`` walks, without a
+    generator: this runs for every collected test)."""
+    node: Any = item
+    while node is not None:
+        for mark in node.own_markers:
+            if mark.name == "perf":
+                return True
+        node = node.parent
+    return False
+
+
 def _check_marker(item: pytest.Item) -> None:
-    markers = list(item.iter_markers("perf"))
-    if not markers:
+    if not _has_perf_marker(item):
         return
+    markers = list(item.iter_markers("perf"))
     values: dict[str, Any] = {}
     for mark in reversed(markers):  # closest marker wins
         if mark.args:
@@ -340,6 +364,9 @@ class Perf:
 
     def __call__(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Measure ``fn(*args, **kwargs)``; fail the test on a breach or inconclusive result."""
+        from . import baseline as baseline_mod
+        from . import gates, measure, stats
+
         if self._used:
             raise RuntimeError("the perf fixture can be called once per test")
         self._used = True
@@ -439,6 +466,8 @@ class Perf:
         return _through_pedantic(bench, run), "fwmon"
 
     def _runner(self, bench: Any, disabled: bool) -> tuple[measure.RoundsRunner, str]:
+        from . import measure
+
         if bench is None:
             return measure.own_rounds, "fwmon"
         if disabled:
@@ -466,6 +495,8 @@ class Perf:
         return engine, "pytest-benchmark"
 
     def _record(self, result: gates.PerfResult, t0: float) -> None:
+        from . import gates
+
         item = self._request.node
         if not result.fingerprint:
             result.fingerprint = self._session.fingerprint
@@ -515,6 +546,8 @@ def pytest_benchmark_update_json(
     session = config.stash.get(PERF_KEY, None)
     if session is None or not session.results:
         return
+    from . import gates
+
     for bench in output_json.get("benchmarks", []):
         result = session.results.get(str(bench.get("fullname")))
         if result is not None:
@@ -543,12 +576,17 @@ def outcome_of(reports: Sequence[pytest.TestReport]) -> str:
 class ResourceHooks:
     """Per-test resource hooks, registered only with ``--fwmon-resources``."""
 
+    def __init__(self) -> None:
+        from .resources import Probe
+
+        self.probe = Probe
+
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_protocol(
         self, item: pytest.Item, nextitem: pytest.Item | None
     ) -> Generator[None]:
         """Start the resource probe before setup."""
-        probe = resources.Probe()
+        probe = self.probe()
         item.stash[PROBE_KEY] = probe
         probe.start()
         return (yield)
@@ -578,12 +616,10 @@ class ResourceHooks:
         report = yield
         probe = item.stash.get(PROBE_KEY, None)
         if probe is not None:
-            reports = item.stash.setdefault(REPORTS_KEY, [])
-            reports.append(report)
+            probe.reports.append(report)
             if report.when == "teardown":
-                attach(item, "resource", probe.finish(item.nodeid, outcome_of(reports)))
+                attach(item, "resource", probe.finish(item.nodeid, outcome_of(probe.reports)))
                 del item.stash[PROBE_KEY]
-                del item.stash[REPORTS_KEY]
         return report
 
 
@@ -615,6 +651,8 @@ def pytest_fwmon_update_report(config: pytest.Config, report: dict[str, Any]) ->
     if not durations:
         durations = [r["wall"] for r in report.get("resources", []) if "wall" in r]
     seconds = float(report.get("run", {}).get("duration") or time.perf_counter() - session.t0)
+    from . import resources
+
     report.setdefault("extensions", {})["resources_summary"] = resources.summary(
         durations, outcomes, seconds
     )
@@ -651,4 +689,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         }
         for nodeid, r in perf_session.results.items()
     }
+    from ..report import write_json_atomic
+
     write_json_atomic(Path(target), out, indent=None)

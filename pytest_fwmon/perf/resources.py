@@ -106,12 +106,41 @@ class ProcFiles:
             return None
 
 
+_FILES: list[ProcFiles | None] = []  # [] until first use in this process
+
+
+def _forget_files() -> None:
+    """In a forked child: the kept-open files describe the parent; reopen on first use."""
+    _FILES.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_files)
+
+
 class Probe:
     """Figures of one test: ``start`` before setup, ``call_start``/``call_end`` around the call,
-    ``finish`` after teardown."""
+    ``finish`` after teardown.
+
+    A probe makes eight system calls per test on Linux (``os.times`` and reads of ``statm``
+    and ``io`` at start and finish, the ``VmHWM`` reset and read around the call) and nothing
+    else: the /proc files stay open for the life of the process (reopened after a fork).
+    """
 
     _process: psutil.Process | None = None
-    _proc: ProcFiles | None = None
+
+    __slots__ = (
+        "_call_rss",
+        "_files",
+        "_vmhwm",
+        "io0",
+        "peak_method",
+        "reports",
+        "rss_peak",
+        "rss_start",
+        "t0",
+        "times0",
+    )
 
     def __init__(self) -> None:
         self.t0 = 0.0
@@ -122,6 +151,9 @@ class Probe:
         self.peak_method = "endpoints"
         self._call_rss = 0
         self._vmhwm = False
+        self._files: ProcFiles | None = None
+        #: Phase reports of the test, kept by the caller for its outcome.
+        self.reports: list[Any] = []
 
     @classmethod
     def process(cls) -> psutil.Process:
@@ -132,22 +164,20 @@ class Probe:
             cls._process = psutil.Process()
         return cls._process
 
-    @classmethod
-    def proc(cls) -> ProcFiles | None:
+    @staticmethod
+    def proc() -> ProcFiles | None:
         """Open /proc/self files of this process (Linux), or None."""
-        if not sys.platform.startswith("linux"):
-            return None
-        if cls._proc is None or cls._proc.pid != os.getpid():
-            cls._proc = ProcFiles()
-        return cls._proc
+        if not _FILES:
+            _FILES.append(ProcFiles() if sys.platform.startswith("linux") else None)
+        return _FILES[0]
 
     def _rss(self) -> int:
-        proc = self.proc()
+        proc = self._files
         value = proc.rss() if proc is not None else None
         return value if value is not None else int(self.process().memory_info().rss)
 
     def _io(self) -> tuple[int, int] | None:
-        proc = self.proc()
+        proc = self._files
         value = proc.io_bytes() if proc is not None else None
         if value is not None:
             return value
@@ -161,6 +191,7 @@ class Probe:
 
     def start(self) -> None:
         """Before setup."""
+        self._files = self.proc()
         self.times0 = os.times()
         self.rss_start = self._rss()
         self.io0 = self._io()
@@ -168,14 +199,14 @@ class Probe:
 
     def call_start(self) -> None:
         """Right before the call phase."""
-        proc = self.proc()
+        proc = self._files
         self._vmhwm = proc is not None and proc.reset_peak()
         if not self._vmhwm:
             self._call_rss = self._rss()
 
     def call_end(self) -> None:
         """Right after the call phase."""
-        proc = self.proc()
+        proc = self._files
         if self._vmhwm and proc is not None:
             peak = proc.peak()
             if peak is not None:
@@ -192,6 +223,7 @@ class Probe:
         rss_end = self._rss()
         io1 = self._io()
         t0 = self.times0 or times1
+        io0 = self.io0
         return {
             "nodeid": nodeid,
             "outcome": outcome,
@@ -202,8 +234,8 @@ class Probe:
             "rss_end": rss_end,
             "rss_peak": self.rss_peak,
             "peak_method": self.peak_method if self.rss_peak is not None else None,
-            "io_read_bytes": None if io1 is None or self.io0 is None else io1[0] - self.io0[0],
-            "io_write_bytes": None if io1 is None or self.io0 is None else io1[1] - self.io0[1],
+            "io_read_bytes": None if io1 is None or io0 is None else io1[0] - io0[0],
+            "io_write_bytes": None if io1 is None or io0 is None else io1[1] - io0[1],
         }
 
 
