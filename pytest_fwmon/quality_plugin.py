@@ -5,7 +5,11 @@
   unless pytest-cov (``--cov``) or ``coverage run`` is already measuring. The controller
   announces a private data folder to xdist workers through ``FWMON_COVERAGE_DATA``; each
   worker measures itself and saves its data file before it reports that it has finished.
-* fwmon's own check items run with the tracer paused (they are not the project's tests).
+  When there is nothing of the project's to measure (:func:`_nothing_to_measure`) the tracer
+  is not started and the coverage items are skipped with the reason.
+* fwmon's own check items run with the tracer paused (they are not the project's tests); that
+  hook is registered only while fwmon measures, and the checks modules are imported only with
+  ``--fwmon``, so plain runs with fwmon installed pay nothing per test.
 * ``pytest_runtestloop`` (outermost wrapper, controller only): once every test has run,
   combine the data, compute totals, per-file figures and diff coverage, and report one item
   per coverage check (``pyproject.toml::fwmon[coverage]``...) through
@@ -20,30 +24,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
-from .checks.complexity import validate_quality_section
-from .checks.coverage import (
-    DATA_ENV,
-    PROJECT_FILE,
-    CoverageUnavailable,
-    Measurement,
-    Summary,
-    Thresholds,
-    changed_lines,
-    diff_coverage,
-    evaluate,
-    json_data,
-    summarise,
-    worker_data_dir,
-)
-from .checks.integration import PACKAGING_ENV, integration_entries
-from .config import load_config
-from .errors import ConfigError
 from .items import REPORT_ATTR
 from .model import PIPELINES, CheckResult
+
+if TYPE_CHECKING:
+    from .checks.coverage import Measurement, Summary
+
+# The checks modules (radon, coverage, the integration checkers) are imported only with
+# --fwmon or --fwmon-packaging: a plain run with fwmon installed does not load them.
 
 
 class QualityState:
@@ -57,6 +50,8 @@ class QualityState:
         #: Coverage summary shown in the terminal (controller).
         self.summary: Summary | None = None
         self.results: list[CheckResult] = []
+        #: Why coverage was not started although it is on (see :func:`_nothing_to_measure`).
+        self.not_measured: str | None = None
 
 
 STATE_KEY = pytest.StashKey[QualityState]()
@@ -104,6 +99,8 @@ def pytest_configure(config: pytest.Config) -> None:
     fwmon's own ``pytest_configure``, which runs after this one); it is restored on exit.
     """
     if config.getoption("fwmon_packaging", False):
+        from .checks.integration import PACKAGING_ENV
+
         config.stash[_PACKAGING_SAVED] = os.environ.get(PACKAGING_ENV)
         os.environ[PACKAGING_ENV] = "1"
 
@@ -111,6 +108,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Restore ``FWMON_PACKAGING``."""
     if _PACKAGING_SAVED in config.stash:
+        from .checks.integration import PACKAGING_ENV
+
         saved = config.stash[_PACKAGING_SAVED]
         if saved is None:
             os.environ.pop(PACKAGING_ENV, None)
@@ -118,14 +117,26 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             os.environ[PACKAGING_ENV] = saved
 
 
-def _selected(early_config: pytest.Config) -> tuple[bool, dict[str, Any]]:
-    """Whether coverage is on for this run, and the quality values."""
+NOTHING_TO_MEASURE = (
+    "no source files to measure: fwmon found no package or module of this project, and "
+    "coverage.py is given no source or include; --fwmon-coverage measures the tests themselves"
+)
+
+
+def _selected(early_config: pytest.Config) -> tuple[bool, dict[str, Any], str | None]:
+    """Whether coverage is on for this run, the quality values, and why it is on but
+    not started (:func:`_nothing_to_measure`)."""
     options = early_config.known_args_namespace
     if not getattr(options, "fwmon", False):
-        return False, {}
+        return False, {}, None
+    from .checks.complexity import validate_quality_section
+    from .config import load_config
+    from .errors import ConfigError
+
     try:
         config = load_config(early_config.rootpath)
-        values = validate_quality_section(config.raw_sections.get("quality", {}))
+        quality = config.raw_sections.get("quality", {})
+        values = validate_quality_section(quality)
     except ConfigError as exc:
         raise pytest.UsageError(f"fwmon: {exc.one_line()}") from None
     text = getattr(options, "fwmon_pipelines", None)
@@ -134,8 +145,35 @@ def _selected(early_config: pytest.Config) -> tuple[bool, dict[str, Any]]:
     else:
         pipelines = config.list("", "pipelines")
     wanted = getattr(options, "fwmon_coverage", None)
-    enabled = values["coverage"] if wanted is None else bool(wanted)
-    return bool(enabled) and "quality" in pipelines, values
+    enabled = bool(values["coverage"] if wanted is None else wanted) and "quality" in pipelines
+    if not enabled or wanted is not None or "coverage" in quality:
+        return enabled, values, None  # asked for explicitly: always measured
+    return True, values, _nothing_to_measure(early_config.rootpath, config, values)
+
+
+def _nothing_to_measure(root: Path, config: Any, values: dict[str, Any]) -> str | None:
+    """:data:`NOTHING_TO_MEASURE` when coverage, on by default, has nothing of the project's
+    code to measure; None to measure.
+
+    That is when fwmon's file discovery (the files its static checkers read: the packages and
+    modules of ``[tool.fwmon] paths`` or found from the project metadata) finds no source file,
+    and coverage.py's own configuration names no ``source``, ``source_pkgs`` or ``include``.
+    The tracer would then only measure the test files, at the cost of tracing every test.
+    """
+    from .files import iter_python_files, source_roots
+
+    paths = config.list("", "paths")
+    roots = source_roots(root, config.pyproject, paths)
+    if iter_python_files(roots, root, config.list("", "exclude"), skip_tests=not paths):
+        return None
+    import coverage
+
+    try:
+        cov = coverage.Coverage(config_file=str(values["coverage_rcfile"]) or True)
+        named = [cov.get_option(f"run:{key}") for key in ("source", "source_pkgs", "include")]
+    except Exception:  # a bad coverage configuration: starting reports it on the item
+        return None
+    return None if any(named) else NOTHING_TO_MEASURE
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -143,9 +181,11 @@ def pytest_load_initial_conftests(
     early_config: pytest.Config, parser: pytest.Parser, args: list[str]
 ) -> None:
     """Start measuring before conftest files and test modules are imported."""
-    enabled, values = _selected(early_config)
+    enabled, values, not_measured = _selected(early_config)
     if not enabled:
         return
+    from .checks.coverage import DATA_ENV, Measurement, worker_data_dir
+
     worker = "PYTEST_XDIST_WORKER" in os.environ
     measurement = Measurement(
         early_config.rootpath, branch=bool(values["branch"]), rcfile=str(values["coverage_rcfile"])
@@ -156,6 +196,10 @@ def pytest_load_initial_conftests(
     )
     state = QualityState(measurement, values, worker)
     early_config.stash[STATE_KEY] = state
+    if not_measured is not None:
+        state.not_measured = not_measured
+        return
+    early_config.pluginmanager.register(_PauseTracer(state), "fwmon-quality-pause")
     if pytest_cov:
         measurement.mode = "pytest-cov"  # adopted at the end, from pytest-cov's plugin
         return
@@ -180,22 +224,26 @@ def _state(config: pytest.Config) -> QualityState | None:
     return config.stash.get(STATE_KEY, None)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(
-    item: pytest.Item, nextitem: pytest.Item | None
-) -> Generator[None, Any, Any]:
-    """Pause the tracer while fwmon's own check items run."""
-    state = _state(item.config)
-    ours = state is not None and "fwmon" in item.keywords and state.measurement.measuring
-    if ours:
-        assert state is not None
-        state.measurement.pause()
-    try:
-        return (yield)
-    finally:
+class _PauseTracer:
+    """Registered only when fwmon measures coverage, so other runs pay nothing per test."""
+
+    def __init__(self, state: QualityState) -> None:
+        self.state = state
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None, Any, Any]:
+        """Pause the tracer while fwmon's own check items run."""
+        measurement = self.state.measurement
+        ours = measurement.measuring and "fwmon" in item.keywords
         if ours:
-            assert state is not None
-            state.measurement.resume()
+            measurement.pause()
+        try:
+            return (yield)
+        finally:
+            if ours:
+                measurement.resume()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -205,6 +253,8 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
     state = _state(session.config)
     if state is None:
         return result
+    from .checks.coverage import DATA_ENV
+
     if state.worker:
         state.measurement.stop()
         return result
@@ -224,9 +274,25 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
 
 
 def _finish(config: pytest.Config, state: QualityState) -> list[CheckResult]:
+    from .checks.coverage import (
+        CoverageUnavailable,
+        Thresholds,
+        changed_lines,
+        diff_coverage,
+        evaluate,
+        json_data,
+        summarise,
+    )
+    from .errors import ConfigError
+
     measurement = state.measurement
     thresholds = Thresholds.from_section(state.values)
     base = config.getoption("fwmon_diff_base") or str(state.values["diff_base"])
+    if state.not_measured is not None:
+        skipped = evaluate(None, thresholds, diff_base=base, error=state.not_measured)
+        for check in skipped:
+            check.outcome = "skipped"
+        return skipped
     try:
         if measurement.mode == "pytest-cov":
             plugin = config.pluginmanager.get_plugin("_cov")
@@ -268,6 +334,8 @@ def _longrepr(check: CheckResult) -> str:
 
 def _log_item(session: pytest.Session, check: CheckResult, state: QualityState) -> None:
     """Report one project-level item as pytest reports a test: logstart, 3 phases, logfinish."""
+    from .checks.coverage import PROJECT_FILE
+
     hook = session.config.hook
     location = (PROJECT_FILE, None, check.nodeid.partition("::")[2])
     keywords: dict[str, Literal[1]] = {
@@ -282,6 +350,9 @@ def _log_item(session: pytest.Session, check: CheckResult, state: QualityState) 
     phases: list[tuple[str, str, Any]]
     if check.outcome == "error":
         phases = [("setup", "failed", f"fwmon: {check.reason}"), ("teardown", "passed", None)]
+    elif check.outcome == "skipped":
+        skip = (PROJECT_FILE, 0, f"Skipped: {check.reason}")
+        phases = [("setup", "skipped", skip), ("teardown", "passed", None)]
     else:
         call = "failed" if check.outcome == "failed" else "passed"
         phases = [
@@ -299,7 +370,7 @@ def _log_item(session: pytest.Session, check: CheckResult, state: QualityState) 
             when,  # type: ignore[arg-type]
             duration=check.duration if when == "call" else 0.0,
         )
-        if when == ("setup" if check.outcome == "error" else "call"):
+        if when == ("setup" if check.outcome in ("error", "skipped") else "call"):
             setattr(report, REPORT_ATTR, payloads)
         hook.pytest_runtest_logreport(report=report)
     hook.pytest_runtest_logfinish(nodeid=check.nodeid, location=location)
@@ -308,7 +379,12 @@ def _log_item(session: pytest.Session, check: CheckResult, state: QualityState) 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """One line of coverage totals (and diff coverage) under the test summary."""
     state = _state(config)
-    if state is None or state.worker or state.summary is None:
+    if state is None or state.worker:
+        return
+    if state.not_measured is not None:
+        terminalreporter.write_line(f"fwmon coverage: not measured: {state.not_measured}")
+        return
+    if state.summary is None:
         return
     report = state.summary.report
     text = (
@@ -337,6 +413,8 @@ def _pct(value: float | None) -> str:
 
 def pytest_fwmon_update_report(config: pytest.Config, report: dict[str, Any]) -> None:
     """Integration results per module, command and wheel go to ``report["integration"]``."""
+    from .checks.integration import integration_entries
+
     existing = {(e.get("kind"), e.get("name")) for e in report.get("integration", [])}
     for check in report.get("checks", []):
         for entry in integration_entries(check):

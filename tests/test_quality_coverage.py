@@ -23,6 +23,7 @@ from pytest_fwmon.checks.coverage import (
     diff_coverage,
     evaluate,
 )
+from pytest_fwmon.quality_plugin import NOTHING_TO_MEASURE
 from pytest_fwmon.schema import first_error
 
 DATA = Path(__file__).parent / "data" / "quality_cov"
@@ -200,6 +201,41 @@ def test_no_coverage_option(project: Path) -> None:
     assert done.returncode == 0
     assert report["coverage"] is None
     assert not [c for c in report["checks"] if "coverage" in c["checker"]]
+
+
+@pytest.mark.parametrize(
+    ("extra_config", "args", "measured"),
+    [
+        pytest.param("", (), False, id="nothing-to-measure"),
+        pytest.param("", ("--fwmon-coverage",), True, id="asked-on-the-command-line"),
+        pytest.param("[tool.fwmon.quality]\ncoverage = true\n", (), True, id="asked-in-config"),
+        pytest.param(
+            '[tool.coverage.run]\ninclude = ["tests/*"]\n', (), True, id="coverage-include"
+        ),
+    ],
+)
+def test_project_without_source_files(
+    tmp_path: Path, extra_config: str, args: tuple[str, ...], measured: bool
+) -> None:
+    """No package or module: coverage is not started unless asked for or configured."""
+    root = tmp_path / "testsonly"
+    (root / "tests").mkdir(parents=True)
+    (root / "pyproject.toml").write_text(
+        f'[project]\nname = "testsonly"\nversion = "0"\n\n{extra_config}', encoding="utf-8"
+    )
+    (root / "tests" / "test_a.py").write_text("def test_a():\n    assert True\n", encoding="utf-8")
+    done, report = fwmon(root, "-rs", *args)
+    assert done.returncode == 0, done.stdout
+    (check,) = [c for c in report["checks"] if c["checker"] == "coverage"]
+    if measured:
+        assert check["outcome"] == "passed"
+        assert "tests/test_a.py" in report["coverage"]["files"]
+    else:
+        assert check["outcome"] == "skipped"
+        assert check["reason"] == NOTHING_TO_MEASURE
+        assert report["coverage"] is None
+        assert f"fwmon coverage: not measured: {NOTHING_TO_MEASURE}" in done.stdout
+        assert "SKIPPED [1] pyproject.toml:0: no source files to measure" in done.stdout
 
 
 def git(root: Path, *args: str) -> None:
