@@ -62,9 +62,14 @@ EXCLUDED_FILES = ("test_*.py", "*_test.py", "conftest.py", "setup.py", "noxfile.
 NOT_PACKAGES = frozenset({"docs", "doc", "examples", "example", "benchmarks", "scripts", "tools"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ProjectFile:
-    """One file to check, with its content hash."""
+    """One file to check, with its content hash.
+
+    The bytes are not kept: on a large project they would stay in memory for the whole run
+    (sqlalchemy: 10 MB, twice with the decoded text). :meth:`read` reads them again when a
+    checker needs them (hashing every file of such a project takes milliseconds).
+    """
 
     #: Absolute path.
     path: Path
@@ -72,19 +77,27 @@ class ProjectFile:
     relpath: str
     #: sha256 of the bytes.
     digest: str
-    #: The raw bytes.
-    data: bytes
+    #: Size in bytes.
+    size: int
 
-    def text(self) -> str:
-        """Decoded text, honouring a BOM or PEP 263 coding cookie (undecodable bytes replaced)."""
-        try:
-            encoding, _ = tokenize.detect_encoding(io.BytesIO(self.data).readline)
-        except SyntaxError:
-            encoding = "utf-8"
-        try:
-            return self.data.decode(encoding)
-        except (LookupError, UnicodeDecodeError):
-            return self.data.decode("utf-8", "replace")
+    def read(self) -> bytes:
+        """The bytes now; when the file changed since it was hashed, the digest follows."""
+        data = self.path.read_bytes()
+        if len(data) != self.size or hashlib.sha256(data).hexdigest() != self.digest:
+            self.digest, self.size = hashlib.sha256(data).hexdigest(), len(data)
+        return data
+
+
+def decode_source(data: bytes) -> str:
+    """Decoded text, honouring a BOM or PEP 263 coding cookie (undecodable bytes replaced)."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError:
+        encoding = "utf-8"
+    try:
+        return data.decode(encoding)
+    except (LookupError, UnicodeDecodeError):
+        return data.decode("utf-8", "replace")
 
 
 def _normalise(name: str) -> str:
@@ -226,5 +239,5 @@ def read_project_file(path: Path, root: Path) -> ProjectFile:
         path=path.resolve(),
         relpath=relative(path, root),
         digest=hashlib.sha256(data).hexdigest(),
-        data=data,
+        size=len(data),
     )

@@ -7,6 +7,7 @@ processes; with 1 they are computed one at a time as items ask for them.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import gc
 import hashlib
@@ -21,9 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from .cache import ResultCache, cache_key
-from .checks.base import FileChecker, FileOutcome, ProjectChecker, SourceFile
+from .checks.base import FileAnalyser, FileChecker, FileOutcome, ProjectChecker, SourceFile
 from .config import FwmonConfig
-from .files import ProjectFile, iter_python_files, read_project_file, source_roots
+from .files import (
+    ProjectFile,
+    decode_source,
+    iter_python_files,
+    read_project_file,
+    source_roots,
+)
 from .model import CheckResult, Finding, assign_fingerprints
 
 #: Below this many cache misses a pool costs more than it saves.
@@ -59,33 +66,32 @@ def _outcome_value(outcome: FileOutcome, source: SourceFile) -> dict[str, Any]:
     }
 
 
-#: Collector threshold of the youngest generation during checker calls (Python's default 700).
-GC_THRESHOLD = 2000
-
-
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
-    """Collect less often around a checker call.
+    """No automatic collection around the checks of one file; one young collection after.
 
-    Checkers build large short-lived ASTs. Measured on the sqlalchemy source under pytest:
-    the default threshold spends ~10 % of the time in collections; disabling the collector
-    (bandit's own suggestion) is as fast as a threshold of 2000 but lets one file's cyclic
-    garbage pile up (+50 MB peak RSS). Long-lived session objects are frozen beforehand
-    (``gc.freeze`` in the session), so each collection stays small.
+    Checkers build large short-lived ASTs (bandit links every node to its parent, so one
+    file's tree is cyclic garbage once the file is done). Measured on the sqlalchemy source,
+    the default threshold spends ~10 % of the time in collections. With the collector off,
+    everything allocated for the file stays in the youngest generation, and one
+    ``gc.collect(0)`` at the end looks at each of those objects once and frees the cycles
+    before the next file starts. Long-lived session objects are frozen beforehand
+    (``gc.freeze`` in the session).
     """
-    old = gc.get_threshold()
-    gc.set_threshold(GC_THRESHOLD, old[1], old[2])
+    enabled = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
-        gc.set_threshold(*old)
+        if enabled:
+            gc.enable()
+        gc.collect(0)
 
 
 def _run_one(checker: FileChecker, source: SourceFile) -> tuple[dict[str, Any], float]:
     started = time.perf_counter()
     try:
-        with gc_paused():
-            outcome = checker.check(source)
+        outcome = checker.check(source)
     except RecursionError:
         outcome = FileOutcome(
             error=f"{checker.name} could not analyse {source.relpath}: too deeply nested"
@@ -98,21 +104,79 @@ def _run_one(checker: FileChecker, source: SourceFile) -> tuple[dict[str, Any], 
     return _outcome_value(outcome, source), time.perf_counter() - started
 
 
+def _analyse_one(analyser: FileAnalyser, source: SourceFile) -> dict[str, Any]:
+    try:
+        return analyser.analyse(source)
+    except RecursionError:
+        return {"unparsable": "too deeply nested"}
+    except Exception as exc:  # as for checkers: the project item reports the file, no crash
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        return {"unparsable": f"{analyser.name} crashed: {type(exc).__name__}: {first}"}
+
+
+#: A job on one file: ("check", checker index) or ("analyse", analyser index).
+Job = tuple[str, int]
+
+
+def run_file(
+    source: SourceFile,
+    jobs: Sequence[Job],
+    checkers: Sequence[FileChecker],
+    analysers: Sequence[FileAnalyser],
+) -> dict[Job, tuple[dict[str, Any], float]]:
+    """Every job of one file, sharing one parse: job -> (value, seconds).
+
+    The tree is parsed once when two or more jobs read it; a job that changes it (bandit)
+    runs last. The parse time is counted in the first job that reads the tree.
+    """
+
+    def tool(job: Job) -> FileChecker | FileAnalyser:
+        return checkers[job[1]] if job[0] == "check" else analysers[job[1]]
+
+    ordered = sorted(jobs, key=lambda job: tool(job).mutates_tree)
+    readers = sum(1 for job in ordered if tool(job).uses_tree)
+    results: dict[Job, tuple[dict[str, Any], float]] = {}
+    with gc_paused():
+        parse_time = 0.0
+        if readers > 1:
+            started = time.perf_counter()
+            try:
+                source.parsed = ast.parse(source.text, filename=source.relpath)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                source.parsed = None  # each job reports the error in its own words
+            parse_time = time.perf_counter() - started
+        try:
+            for job in ordered:
+                if job[0] == "check":
+                    value, duration = _run_one(checkers[job[1]], source)
+                else:
+                    started = time.perf_counter()
+                    value = _analyse_one(analysers[job[1]], source)
+                    duration = time.perf_counter() - started
+                if parse_time and tool(job).uses_tree:
+                    duration, parse_time = duration + parse_time, 0.0
+                results[job] = (value, duration)
+        finally:
+            source.parsed = None
+    return results
+
+
 # worker-process state, set before the pool forks (or by the initializer when spawning)
-_POOL_CHECKERS: list[FileChecker] = []
+_POOL_TOOLS: tuple[list[FileChecker], list[FileAnalyser]] = ([], [])
 
 
-def _pool_init(checkers: list[FileChecker]) -> None:
-    global _POOL_CHECKERS
-    _POOL_CHECKERS = checkers
+def _pool_init(checkers: list[FileChecker], analysers: list[FileAnalyser]) -> None:
+    global _POOL_TOOLS
+    _POOL_TOOLS = (checkers, analysers)
 
 
 def _pool_task(
-    task: tuple[int, str, str, str],
-) -> tuple[int, str, dict[str, Any], float]:
-    index, path, relpath, text = task
-    value, duration = _run_one(_POOL_CHECKERS[index], SourceFile(Path(path), relpath, text))
-    return index, relpath, value, duration
+    task: tuple[str, str, list[Job]],
+) -> tuple[str, dict[Job, tuple[dict[str, Any], float]]]:
+    path, relpath, jobs = task
+    data = Path(path).read_bytes()
+    source = SourceFile(Path(path), relpath, decode_source(data), data)
+    return relpath, run_file(source, jobs, *_POOL_TOOLS)
 
 
 class StaticRunner:
@@ -132,11 +196,31 @@ class StaticRunner:
         self.workers = workers
         self.checkers = [_CheckerInfo(c, c.tool_version(), c.settings()) for c in file_checkers]
         self.project_checkers = list(project_checkers)
+        #: One analyser per distinct (name, settings): project checkers may share one.
+        self.analysers: list[FileAnalyser] = []
+        self._analyser_of: dict[int, int] = {}
+        for index, project_checker in enumerate(self.project_checkers):
+            analyser = project_checker.analyser()
+            if analyser is None:
+                continue
+            ident = (analyser.name, analyser.settings())
+            for known, existing in enumerate(self.analysers):
+                if (existing.name, existing.settings()) == ident:
+                    self._analyser_of[index] = known
+                    break
+            else:
+                self._analyser_of[index] = len(self.analysers)
+                self.analysers.append(analyser)
         self._files: dict[str, ProjectFile] | None = None
-        self._sources: dict[str, SourceFile] = {}
-        self._prefetched: dict[tuple[int, str], tuple[dict[str, Any], float]] = {}
+        #: Computed values not asked for yet: (job, relpath) -> (value, seconds).
+        self._prefetched: dict[tuple[Job, str], tuple[dict[str, Any], float]] = {}
+        #: Jobs this process will run per file (set by :meth:`prepare`).
+        self._wanted: dict[str, list[Job]] = {}
         self._prepared = False
-        #: Results computed here that the cache lacks (the plugin sends them to the controller).
+        #: Compute all of a file's missing jobs when one is asked for (one parse, one read).
+        #: Off in an xdist worker: the file's other items may run in another worker.
+        self.together = True
+        #: Results computed here that the cache does not have yet (sent to the controller).
         self.pending: list[PendingEntry] = []
         #: Files that could not be read: relpath -> reason.
         self.unreadable: dict[str, str] = {}
@@ -172,11 +256,10 @@ class StaticRunner:
         return self.discover()
 
     def source(self, relpath: str) -> SourceFile:
-        """The decoded file as checkers see it."""
+        """The file as checkers see it, read now (not kept: see :class:`ProjectFile`)."""
         project_file = self.files[relpath]
-        if relpath not in self._sources:
-            self._sources[relpath] = SourceFile(project_file.path, relpath, project_file.text())
-        return self._sources[relpath]
+        data = project_file.read()
+        return SourceFile(project_file.path, relpath, decode_source(data), data)
 
     def checkers_for(self, relpath: str) -> list[int]:
         """Indexes of the file checkers that look at this file."""
@@ -187,67 +270,123 @@ class StaticRunner:
         info = self.checkers[index]
         return cache_key(self.files[relpath].digest, info.checker.name, info.version, info.settings)
 
-    # -- file results --------------------------------------------------------------------
+    def job_key(self, job: Job, relpath: str) -> str:
+        """Cache key of one job on one file."""
+        if job[0] == "check":
+            return self.key(job[1], relpath)
+        analyser = self.analysers[job[1]]
+        name = f"analysis:{analyser.name}"
+        return cache_key(self.files[relpath].digest, name, "", analyser.settings())
 
-    def prepare(self, pairs: Sequence[tuple[int, str]] | None = None) -> None:
+    def _job_name(self, job: Job) -> str:
+        if job[0] == "check":
+            return self.checkers[job[1]].checker.name
+        return f"analysis:{self.analysers[job[1]].name}"
+
+    # -- computing -----------------------------------------------------------------------
+
+    def prepare(
+        self, pairs: Sequence[tuple[int, str]] | None = None, project: Iterable[int] = ()
+    ) -> None:
         """Find the cache misses, let batch checkers see them, and run the pool if worth it.
 
-        ``pairs`` are the (checker index, relpath) this process will ask for; all by default.
+        ``pairs`` are the (checker index, relpath) this process will ask for (all by
+        default); ``project`` the indexes of the project checkers it will run (their
+        analysers then run on every file, beside the file checkers).
         """
         if self._prepared:
             return
         self._prepared = True
         if pairs is None:
             pairs = [(i, rel) for rel in self.files for i in self.checkers_for(rel)]
-        misses = [(i, rel) for i, rel in pairs if self.cache.get(self.key(i, rel)) is None]
-        by_checker: dict[int, list[SourceFile]] = {}
-        for i, rel in misses:
-            by_checker.setdefault(i, []).append(self.source(rel))
-        for i, sources in by_checker.items():
+        wanted: dict[str, list[Job]] = {}
+        for i, rel in pairs:
+            wanted.setdefault(rel, []).append(("check", i))
+        analysers = sorted({self._analyser_of[i] for i in project if i in self._analyser_of})
+        for rel in self.files if analysers else ():
+            wanted.setdefault(rel, []).extend(("analyse", a) for a in analysers)
+        misses: dict[str, list[Job]] = {}
+        for rel, jobs in wanted.items():
+            missing = [job for job in jobs if self.cache.get(self.job_key(job, rel)) is None]
+            if missing:
+                misses[rel] = missing
+        self._wanted = misses
+        batch: dict[int, list[SourceFile]] = {}
+        for rel, jobs in misses.items():
+            for kind, i in jobs:
+                if kind == "check" and type(self.checkers[i].checker).prepare is not (
+                    FileChecker.prepare
+                ):
+                    batch.setdefault(i, []).append(self.source(rel))
+        for i, sources in batch.items():
             self.checkers[i].checker.prepare(sources)
         workers = self.workers if self.workers > 0 else (os.cpu_count() or 1)
-        if workers > 1 and len(misses) >= POOL_THRESHOLD:
+        if workers > 1 and sum(len(jobs) for jobs in misses.values()) >= POOL_THRESHOLD:
             self._run_pool(misses, workers)
 
-    def _run_pool(self, misses: list[tuple[int, str]], workers: int) -> None:
+    def _run_pool(self, misses: dict[str, list[Job]], workers: int) -> None:
         # big files first, so the last task to finish is a small one
-        ordered = sorted(misses, key=lambda m: -len(self.files[m[1]].data))
-        tasks = [(i, str(self.files[rel].path), rel, self.source(rel).text) for i, rel in ordered]
-        checkers = [info.checker for info in self.checkers]
+        ordered = sorted(misses, key=lambda rel: -self.files[rel].size)
+        tasks = [(str(self.files[rel].path), rel, misses[rel]) for rel in ordered]
+        tools = ([info.checker for info in self.checkers], self.analysers)
         method = "fork" if sys.platform.startswith("linux") else "spawn"
         context = multiprocessing.get_context(method)
-        _pool_init(checkers)
+        _pool_init(*tools)
         with ProcessPoolExecutor(
             max_workers=min(workers, len(tasks)),
             mp_context=context,
             initializer=_pool_init,
-            initargs=(checkers,),
+            initargs=tools,
         ) as pool:
-            chunk = max(1, min(8, len(tasks) // (workers * 8)))
-            for index, relpath, value, duration in pool.map(_pool_task, tasks, chunksize=chunk):
-                self._prefetched[(index, relpath)] = (value, duration)
+            chunk = max(1, min(4, len(tasks) // (workers * 8)))
+            for relpath, results in pool.map(_pool_task, tasks, chunksize=chunk):
+                self._store(relpath, results)
+        self._wanted = {}
+
+    def _store(self, relpath: str, results: dict[Job, tuple[dict[str, Any], float]]) -> None:
+        for job, (value, duration) in results.items():
+            self._prefetched[(job, relpath)] = (value, duration)
+            key = self.job_key(job, relpath)
+            name = self._job_name(job)
+            self.cache.put(key, relpath, name, value)
+            self.pending.append(PendingEntry(key, relpath, name, value))
+
+    def _compute(self, job: Job, relpath: str) -> tuple[dict[str, Any], float]:
+        """Run ``job`` on ``relpath`` now, with this file's other missing jobs (one parse)."""
+        jobs = self._wanted.pop(relpath, []) if self.together else []
+        if job not in jobs:
+            jobs.append(job)
+        source = self.source(relpath)
+        self._store(
+            relpath,
+            run_file(source, jobs, [c.checker for c in self.checkers], self.analysers),
+        )
+        return self._prefetched.pop((job, relpath))
+
+    def _value(self, job: Job, relpath: str) -> tuple[dict[str, Any], float, bool]:
+        """(value, seconds, cached) of one job: replayed, prefetched or computed."""
+        if (job, relpath) in self._prefetched:
+            value, duration = self._prefetched.pop((job, relpath))
+            return value, duration, False
+        cached = self.cache.get(self.job_key(job, relpath))
+        if cached is not None and not (
+            _valid_value(cached) if job[0] == "check" else self.analysers[job[1]].valid(cached)
+        ):
+            self.cache.warnings.append(
+                f"fwmon cache entry for {relpath} [{self._job_name(job)}] is corrupt; recomputed"
+            )
+            cached = None
+        if cached is not None:
+            return cached, 0.0, True
+        value, duration = self._compute(job, relpath)
+        return value, duration, False
+
+    # -- file results --------------------------------------------------------------------
 
     def file_result(self, index: int, relpath: str, nodeid: str) -> CheckResult:
         """The result of checker ``index`` on ``relpath``: replayed, prefetched or computed."""
         info = self.checkers[index]
-        key = self.key(index, relpath)
-        cached = self.cache.get(key)
-        duration = 0.0
-        if cached is not None and not _valid_value(cached):
-            self.cache.warnings.append(
-                f"fwmon cache entry for {relpath} [{info.checker.name}] is corrupt; recomputed"
-            )
-            cached = None
-        if cached is not None:
-            value, was_cached = cached, True
-        else:
-            if (index, relpath) in self._prefetched:
-                value, duration = self._prefetched.pop((index, relpath))
-            else:
-                value, duration = _run_one(info.checker, self.source(relpath))
-            was_cached = False
-            self.cache.put(key, relpath, info.checker.name, value)
-            self.pending.append(PendingEntry(key, relpath, info.checker.name, value))
+        value, duration, was_cached = self._value(("check", index), relpath)
         return CheckResult(
             nodeid=nodeid,
             pipeline=info.checker.pipeline,
@@ -281,10 +420,23 @@ class StaticRunner:
             result.cached, result.duration, result.nodeid = True, 0.0, nodeid
             return result
         started = time.perf_counter()
-        sources = [self.source(rel) for rel in self.files]
-        with gc_paused():
-            result = checker.run(sources, self.root)
-        result.duration = time.perf_counter() - started
+        earlier = 0.0  # analyses computed beside the file items count here too
+        index = self.project_checkers.index(checker)
+        if index in self._analyser_of:
+            job: Job = ("analyse", self._analyser_of[index])
+            analyses: dict[str, dict[str, Any]] = {}
+            for rel in self.files:
+                prefetched = (job, rel) in self._prefetched
+                analyses[rel], duration, _ = self._value(job, rel)
+                earlier += duration if prefetched else 0.0
+                # the other project checker of this analyser asks again: keep it at hand
+                self._prefetched.setdefault((job, rel), (analyses[rel], 0.0))
+            result = checker.run_analysed(analyses, self.root)
+        else:
+            sources = [self.source(rel) for rel in self.files]
+            with gc_paused():
+                result = checker.run(sources, self.root)
+        result.duration = time.perf_counter() - started + earlier
         result.nodeid = nodeid
         value = {"result": result.to_dict()}
         if result.outcome != "error":

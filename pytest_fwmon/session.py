@@ -223,9 +223,16 @@ class FwmonSession:
         return False
 
     def add_unvisited(self, session: pytest.Session, items: list[pytest.Item]) -> None:
-        """Add items for project files pytest did not walk into (see docs: which files)."""
-        if self._args_name_files():
-            return
+        """Add items for project files pytest did not walk into (see docs: which files), and
+        put the project items last: they read every file's analysis, which the file items
+        compute beside their own checks (one parse per file)."""
+        if not self._args_name_files():
+            self._add_unvisited(session, items)
+        project: list[pytest.Item] = [i for i in items if isinstance(i, FwmonProjectItem)]
+        if project:
+            items[:] = [i for i in items if not isinstance(i, FwmonProjectItem)] + project
+
+    def _add_unvisited(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         # what pytest kept: it also lists files beside the paths it walks towards and then
         # drops them, so "our collect hook saw it" does not mean "it is collected"
         present = {i.relpath for i in items if isinstance(i, FwmonItem)}
@@ -251,7 +258,12 @@ class FwmonSession:
             pairs = [
                 (i.checker_index, i.relpath) for i in item.session.items if isinstance(i, FwmonItem)
             ]
-            self.runner.prepare(pairs)
+            # an xdist worker runs only some of these: it computes what it is asked for
+            self.runner.together = not self.is_worker
+            project = [
+                i.checker_index for i in item.session.items if isinstance(i, FwmonProjectItem)
+            ]
+            self.runner.prepare(pairs, project if not self.is_worker else ())
         if isinstance(item, FwmonItem):
             result = self.runner.file_result(item.checker_index, item.relpath, item.nodeid)
         else:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import abc
 import ast
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,11 +33,22 @@ class SourceFile:
     relpath: str
     #: Decoded text (UTF-8 with BOM and PEP 263 coding cookies honoured).
     text: str
+    #: The bytes as read, when the reader kept them (bandit analyses bytes).
+    data: bytes | None = None
+    #: The parsed module, set by the runner while the checkers of this one file run, so they
+    #: share one parse. Never kept longer: the trees of every file of a large project would
+    #: otherwise stay in memory for the whole run.
+    parsed: ast.Module | None = None
 
     def tree(self) -> ast.Module:
-        """The parsed module (raises SyntaxError). Not kept: on a large project the trees of
-        every file would stay in memory for the whole run."""
+        """The parsed module (raises SyntaxError): the shared parse when there is one."""
+        if self.parsed is not None:
+            return self.parsed
         return ast.parse(self.text, filename=self.relpath)
+
+    def raw(self) -> bytes:
+        """The file's bytes (read again when they were not kept)."""
+        return self.data if self.data is not None else self.path.read_bytes()
 
     @property
     def lines(self) -> list[str]:
@@ -64,6 +75,10 @@ class FileChecker(abc.ABC):
     name: str = ""
     #: Pipeline the findings belong to.
     pipeline: str = ""
+    #: Calls :meth:`SourceFile.tree` (the runner then parses each file once for all).
+    uses_tree: bool = False
+    #: Changes the tree it is given (bandit adds attributes): runs after the others.
+    mutates_tree: bool = False
 
     @abc.abstractmethod
     def tool_version(self) -> str:
@@ -93,6 +108,31 @@ class FileChecker(abc.ABC):
         return True
 
 
+class FileAnalyser(abc.ABC):
+    """The per-file half of a project checker: JSON figures of one file, cached by content.
+
+    A project checker with an analyser is computed from every file's analysis, so a changed
+    file costs one analysis, and the analyses run in the worker pool beside the file checkers
+    (sharing their parse of the file).
+    """
+
+    name: str = ""
+    uses_tree: bool = True
+    mutates_tree: bool = False
+
+    @abc.abstractmethod
+    def settings(self) -> dict[str, Any]:
+        """Everything that changes the analysis of the same file (part of the cache key)."""
+
+    @abc.abstractmethod
+    def analyse(self, source: SourceFile) -> dict[str, Any]:
+        """Figures of one file (JSON-compatible). Must not raise for bad input."""
+
+    def valid(self, value: dict[str, Any]) -> bool:
+        """Whether a cached analysis has the shape :meth:`analyse` gives (else recomputed)."""
+        return True
+
+
 class ProjectChecker(abc.ABC):
     """A checker applied to the project as a whole."""
 
@@ -102,3 +142,11 @@ class ProjectChecker(abc.ABC):
     @abc.abstractmethod
     def run(self, files: Sequence[SourceFile], root: Path) -> CheckResult:
         """Check the project; ``files`` are the selected source files."""
+
+    def analyser(self) -> FileAnalyser | None:
+        """The per-file half, if any: :meth:`run_analysed` then replaces :meth:`run`."""
+        return None
+
+    def run_analysed(self, analyses: Mapping[str, dict[str, Any]], root: Path) -> CheckResult:
+        """Check the project from ``analyses`` (relpath -> :meth:`FileAnalyser.analyse`)."""
+        raise NotImplementedError(f"{self.name} has no file analyser")
