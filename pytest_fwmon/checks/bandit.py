@@ -8,8 +8,11 @@ thresholds; ``fail_on_severity``/``fail_on_confidence`` only decide whether the 
 
 from __future__ import annotations
 
+import ast
 import fnmatch
+import io
 import logging
+import tokenize
 import warnings
 from collections.abc import Sequence
 from functools import cached_property
@@ -37,11 +40,154 @@ def _quiet_import(module: str) -> Any:
         return importlib.import_module(module)
 
 
+def _noop(*args: Any, **kwargs: Any) -> None:
+    """Stands in for ``Logger.debug`` of bandit's loggers while fwmon runs bandit."""
+
+
+def _visitor_class(base: type, tests: dict[str, Any]) -> type:
+    """bandit's node visitor, minus its per-node work for node types nothing looks at.
+
+    For every node ``BanditNodeVisitor`` builds a context (a dict, the line range, two debug
+    log calls) and then runs the tester, building a score dict only to add zeros when no
+    test is registered for that node type. Three nodes in four (names, attributes,
+    operators, ...) have neither a ``visit_*`` method nor a test: this subclass still links
+    them to their parent and sibling and walks into them, but skips that work. Every
+    ``visit_*`` method and every test bandit runs still runs, on the same context, in the
+    same order (the parity benchmark and tests compare the findings with bandit's CLI).
+    """
+    inert: dict[str, bool] = {}
+
+    class Visitor(base):  # type: ignore[misc]
+        def visit(self, node: ast.AST) -> None:
+            name = node.__class__.__name__
+            visitor = getattr(self, "visit_" + name, None)
+            if visitor is not None:
+                visitor(node)
+            elif tests.get(name):
+                self.update_scores(self.tester.run_tests(self.context, name))
+
+        def generic_visit(self, node: ast.AST) -> None:
+            for _, value in ast.iter_fields(node):
+                if isinstance(value, list):
+                    last = len(value) - 1
+                    for index, item in enumerate(value):
+                        if isinstance(item, ast.AST):
+                            item._bandit_sibling = value[index + 1] if index < last else None  # type: ignore[attr-defined]
+                            item._bandit_parent = node  # type: ignore[attr-defined]
+                            self._step(item)
+                elif isinstance(value, ast.AST):
+                    value._bandit_sibling = None  # type: ignore[attr-defined]
+                    value._bandit_parent = node  # type: ignore[attr-defined]
+                    self._step(value)
+
+        def _step(self, node: ast.AST) -> None:
+            name = node.__class__.__name__
+            skip = inert.get(name)
+            if skip is None:
+                skip = inert[name] = not hasattr(self, "visit_" + name) and not tests.get(name)
+            if skip:
+                self.generic_visit(node)
+            elif self.pre_visit(node):
+                self.visit(node)
+                self.generic_visit(node)
+                self.post_visit(node)
+
+    return Visitor
+
+
+def _unlink(tree: ast.AST) -> None:
+    """Remove the parent and sibling links bandit put on every node.
+
+    They make the tree one big cycle that only the cyclic collector can free; without them
+    the tree goes as soon as the last reference to it does.
+    """
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        attrs = node.__dict__
+        attrs.pop("_bandit_parent", None)
+        attrs.pop("_bandit_sibling", None)
+        stack.extend(ast.iter_child_nodes(node))
+
+
+class _Engine:
+    """What ``BanditManager._parse_file`` does for one file, on a tree fwmon already parsed.
+
+    Same visitor, test set, ``# nosec`` handling and whole-file tests as bandit's manager,
+    so the issues are the same (benchmarks/parity.py and the tests compare with the CLI).
+    Two things bandit's manager does are left out because fwmon does not use them: its
+    metrics (line counts) and tokenizing files that contain no ``nosec`` at all (the tokens
+    are only read for ``# nosec`` comments). bandit's per-node ``LOG.debug`` calls (about
+    three per AST node) are bound to a no-op while it runs, as its level is WARNING anyway.
+    """
+
+    def __init__(self, setup: tuple[Any, dict[str, set[str]]]) -> None:
+        conf, profile = setup
+        manager = _quiet_import("bandit.core.manager")
+        self._metrics = _quiet_import("bandit.core.metrics").Metrics
+        self._meta = _quiet_import("bandit.core.meta_ast").BanditMetaAst()
+        self._testset = _quiet_import("bandit.core.test_set").BanditTestSet(conf, profile)
+        base = _quiet_import("bandit.core.node_visitor").BanditNodeVisitor
+        self._visitor = _visitor_class(base, self._testset.tests)
+        self._parse_nosec = manager._parse_nosec_comment
+        self._loggers = [
+            logging.getLogger(name)
+            for name in ("bandit.core.node_visitor", "bandit.core.tester", "bandit.core.manager")
+        ]
+
+    def run(self, source: SourceFile) -> tuple[list[Any], str | None]:
+        """(issues, reason the file was skipped) of one file."""
+        data = source.raw()
+        fname = str(source.path)
+        nosec_lines: dict[int, Any] = {}
+        if b"nosec" in data:
+            try:
+                for toktype, tokval, (lineno, _), _, _ in tokenize.tokenize(
+                    io.BytesIO(data).readline
+                ):
+                    if toktype == tokenize.COMMENT:
+                        nosec_lines[lineno] = self._parse_nosec(tokval)
+            except tokenize.TokenError:
+                pass
+            except SyntaxError:
+                return [], "syntax error while parsing AST from file"
+        try:
+            tree = source.tree()
+        except SyntaxError:
+            return [], "syntax error while parsing AST from file"
+        metrics = self._metrics()
+        metrics.begin(fname)
+        for logger in self._loggers:
+            logger.debug = _noop  # type: ignore[method-assign]
+        try:
+            visitor = self._visitor(
+                fname, io.BytesIO(data), self._meta, self._testset, False, nosec_lines, metrics
+            )
+            visitor.generic_visit(tree)
+            visitor.context = {
+                "file_data": visitor.fdata,
+                "filename": fname,
+                "lineno": 0,
+                "linerange": [0, 1],
+                "col_offset": 0,
+            }
+            visitor.update_scores(visitor.tester.run_tests(visitor.context, "File"))
+        except Exception:  # as bandit's manager does
+            return [], "exception while scanning file"
+        finally:
+            for logger in self._loggers:
+                del logger.debug
+            _unlink(tree)
+        return list(visitor.tester.results), None
+
+
 class BanditChecker(FileChecker):
     """bandit on one file; findings carry CWE ids and bandit's help URL."""
 
     name = "bandit"
     pipeline = "security"
+    uses_tree = True
+    mutates_tree = True  # bandit links each node to its parent and sibling
 
     def __init__(
         self,
@@ -60,6 +206,7 @@ class BanditChecker(FileChecker):
         # bandit objects are rebuilt in each worker process
         state = dict(self.__dict__)
         state.pop("_bandit", None)
+        state.pop("_engine", None)
         return state
 
     def tool_version(self) -> str:
@@ -102,7 +249,26 @@ class BanditChecker(FileChecker):
         logging.getLogger("bandit").setLevel(logging.WARNING)
         return conf, profile
 
+    @cached_property
+    def _engine(self) -> _Engine | None:
+        """bandit's own parts, to run them on a tree fwmon parsed (None: use the manager)."""
+        try:
+            return _Engine(self._bandit)
+        except (ImportError, AttributeError, TypeError):  # another bandit: the public path
+            return None
+
     def check(self, source: SourceFile) -> FileOutcome:
+        engine = self._engine
+        if engine is not None:
+            issues, skipped = engine.run(source)
+        else:
+            issues, skipped = self._run_manager(source)
+        if skipped:
+            return FileOutcome(error=f"bandit could not analyse {source.relpath}: {skipped}")
+        findings = [self._finding(issue, source.relpath) for issue in issues]
+        return FileOutcome(findings=findings, metrics={"loc": len(source.lines)})
+
+    def _run_manager(self, source: SourceFile) -> tuple[list[Any], str | None]:
         b_manager = _quiet_import("bandit.core.manager")
 
         conf, profile = self._bandit
@@ -110,13 +276,8 @@ class BanditChecker(FileChecker):
         mgr.files_list = [str(source.path)]
         mgr.run_tests()
         if mgr.skipped:
-            reason = mgr.skipped[0][1]
-            return FileOutcome(error=f"bandit could not analyse {source.relpath}: {reason}")
-        findings = [
-            self._finding(issue, source.relpath)
-            for issue in mgr.get_issue_list("UNDEFINED", "UNDEFINED")
-        ]
-        return FileOutcome(findings=findings, metrics={"loc": len(source.lines)})
+            return [], str(mgr.skipped[0][1])
+        return list(mgr.get_issue_list("UNDEFINED", "UNDEFINED")), None
 
     def _finding(self, issue: Any, relpath: str) -> Finding:
         data = issue.as_dict(with_code=False)
