@@ -3,23 +3,26 @@
 For each project (sdist downloaded with ``pip download --no-deps --no-binary :all:``):
 
 * ``bandit -r PKG -f json`` against the bandit items of ``pytest --fwmon``: the sets of
-  (rule, file, line) must be identical;
+  (rule, file, line) must be identical; so must (rule, file, line, column, severity,
+  confidence, message), since fwmon runs bandit's visitor on its own parse of each file;
 * ``pydocstyle PKG`` against the pydocstyle items: (code, file, line) sets identical;
 * then, when present, ``benchmarks/parity_quality.py`` (radon complexity parity, issue 3).
 
 Prints one line per comparison and exits 1 if any differs.
 
-    python benchmarks/parity.py
+    python benchmarks/parity.py [--projects requests,flask,sqlalchemy]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -30,7 +33,10 @@ PYDOCSTYLE_LINE = re.compile(r"^(?P<path>.+?):(?P<line>\d+) ")
 PYDOCSTYLE_CODE = re.compile(r"^\s+(?P<code>D\d{3}): ")
 
 
-def raw_bandit(project: Path, package: str) -> set[tuple[str, str, int]]:
+Detail = tuple[str, str, int, int, str, str, str]
+
+
+def raw_bandit(project: Path, package: str) -> tuple[set[tuple[str, str, int]], set[Detail]]:
     out = subprocess.run(
         [str(BIN / "bandit"), "-r", package, "-f", "json", "-q"],
         cwd=project,
@@ -39,9 +45,21 @@ def raw_bandit(project: Path, package: str) -> set[tuple[str, str, int]]:
         check=False,
     )
     data = json.loads(out.stdout)
-    return {
-        (r["test_id"], Path(r["filename"]).as_posix(), r["line_number"]) for r in data["results"]
+    results = data["results"]
+    plain = {(r["test_id"], Path(r["filename"]).as_posix(), r["line_number"]) for r in results}
+    detail = {
+        (
+            r["test_id"],
+            Path(r["filename"]).as_posix(),
+            r["line_number"],
+            r["col_offset"] + 1,
+            r["issue_severity"].lower(),
+            r["issue_confidence"].lower(),
+            r["issue_text"].strip().splitlines()[0],
+        )
+        for r in results
     }
+    return plain, detail
 
 
 def raw_pydocstyle(project: Path, package: str) -> set[tuple[str, str, int]]:
@@ -94,15 +112,27 @@ def fwmon(project: Path) -> dict[str, set[tuple[str, str, int]]]:
         check=False,
     )
     report = json.loads((project / ".fwmon/report.json").read_text())
-    found: dict[str, set[tuple[str, str, int]]] = {"bandit": set(), "pydocstyle": set()}
+    found: dict[str, set[Any]] = {"bandit": set(), "pydocstyle": set(), "bandit-detail": set()}
     for check in report["checks"]:
         if check["checker"] in found:
             for f in check["findings"]:
                 found[check["checker"]].add((f["rule"], f["path"], f["line"]))
+                if check["checker"] == "bandit":
+                    found["bandit-detail"].add(
+                        (
+                            f["rule"],
+                            f["path"],
+                            f["line"],
+                            f["col"],
+                            f["severity"],
+                            f["confidence"],
+                            f["message"],
+                        )
+                    )
     return found
 
 
-def compare(label: str, raw: set[tuple[str, str, int]], ours: set[tuple[str, str, int]]) -> bool:
+def compare(label: str, raw: set[Any], ours: set[Any]) -> bool:
     same = raw == ours
     print(
         f"{label:<28} raw {len(raw):>5}  fwmon {len(ours):>5}  "
@@ -117,12 +147,17 @@ def compare(label: str, raw: set[tuple[str, str, int]], ours: set[tuple[str, str
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--projects", default="requests,flask")
+    args = parser.parse_args()
     ok = True
-    for name in ("requests", "flask"):
+    for name in args.projects.split(","):
         project = project_copy(name, f"parity-{name}")
         package = name
         ours = fwmon(project)
-        ok &= compare(f"{name}: bandit", raw_bandit(project, package), ours["bandit"])
+        plain, detail = raw_bandit(project, package)
+        ok &= compare(f"{name}: bandit", plain, ours["bandit"])
+        ok &= compare(f"{name}: bandit (all fields)", detail, ours["bandit-detail"])
         ok &= compare(f"{name}: pydocstyle", raw_pydocstyle(project, package), ours["pydocstyle"])
     quality = Path(__file__).with_name("parity_quality.py")
     if quality.exists():

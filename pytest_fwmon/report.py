@@ -28,13 +28,41 @@ def write_json_atomic(path: Path, data: Any, *, indent: int | None = 2) -> None:
     try:
         os.chmod(tmp, _file_mode())  # mkstemp makes 0600; a report is an ordinary file
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=indent, sort_keys=True, ensure_ascii=False)
+            if indent is None:
+                json.dump(data, fh, sort_keys=True, ensure_ascii=False)
+            else:
+                fh.write(readable_json(data, indent=indent))
             fh.write("\n")
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def readable_json(data: Any, *, indent: int = 2, depth: int = 2) -> str:
+    """JSON with the outer ``depth`` levels one member per line, deeper values on one line.
+
+    A report is read by people (``checks[]`` one check per line) and can be large:
+    ``json.dump(indent=...)`` goes through the pure-Python encoder (0.4 s for a 7 MB report),
+    while each line here is one call of the C encoder. Keys are sorted, as everywhere.
+    """
+    return _readable(data, depth, "", " " * indent)
+
+
+def _readable(value: Any, depth: int, pad: str, step: str) -> str:
+    if depth == 0 or not isinstance(value, dict | list) or not value:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    inner = pad + step
+    if isinstance(value, dict):
+        members = [
+            f"{inner}{json.dumps(str(key), ensure_ascii=False)}: "
+            f"{_readable(value[key], depth - 1, inner, step)}"
+            for key in sorted(value, key=str)
+        ]
+        return "{\n" + ",\n".join(members) + "\n" + pad + "}"
+    items = [inner + _readable(item, depth - 1, inner, step) for item in value]
+    return "[\n" + ",\n".join(items) + "\n" + pad + "]"
 
 
 @functools.cache
