@@ -218,7 +218,8 @@ class StaticRunner:
         self._wanted: dict[str, list[Job]] = {}
         self._prepared = False
         #: Compute all of a file's missing jobs when one is asked for (one parse, one read).
-        #: Off in an xdist worker: the file's other items may run in another worker.
+        #: Off in an xdist worker, where the file's other items may run in another worker:
+        #: only the file's analyses (read by the project items) come along then.
         self.together = True
         #: Results computed here that the cache does not have yet (sent to the controller).
         self.pending: list[PendingEntry] = []
@@ -353,7 +354,11 @@ class StaticRunner:
 
     def _compute(self, job: Job, relpath: str) -> tuple[dict[str, Any], float]:
         """Run ``job`` on ``relpath`` now, with this file's other missing jobs (one parse)."""
-        jobs = self._wanted.pop(relpath, []) if self.together else []
+        jobs = self._wanted.pop(relpath, [])
+        if not self.together:  # only what this process is sure to need: the analyses, and
+            # only beside a checker that parses the file anyway
+            reads = job[0] == "check" and self.checkers[job[1]].checker.uses_tree
+            jobs = [j for j in jobs if j[0] == "analyse" and reads]
         if job not in jobs:
             jobs.append(job)
         source = self.source(relpath)

@@ -263,7 +263,7 @@ class FwmonSession:
             project = [
                 i.checker_index for i in item.session.items if isinstance(i, FwmonProjectItem)
             ]
-            self.runner.prepare(pairs, project if not self.is_worker else ())
+            self.runner.prepare(pairs, project)
         if isinstance(item, FwmonItem):
             result = self.runner.file_result(item.checker_index, item.relpath, item.nodeid)
         else:

@@ -125,8 +125,20 @@ def test_cached_results_replay_the_same_outcome(project: pytest.Pytester, mode: 
     assert "skipped" not in result.stdout.str()
 
 
+def _analysis_keys(project: pytest.Pytester) -> dict[str, str]:
+    entries = json.loads((project.path / ".fwmon/cache/results.json").read_text())["entries"]
+    return {e["path"]: key for key, e in entries.items() if e["checker"] == "analysis:docstrings"}
+
+
 def test_changed_file_is_recomputed_and_others_replayed(project: pytest.Pytester) -> None:
     project.runpytest(*STATIC)
+    analyses = _analysis_keys(project)
+    assert sorted(analyses) == [
+        "src/corepkg/__init__.py",
+        "src/corepkg/clean.py",
+        "src/corepkg/shell.py",
+        "src/corepkg/style.py",
+    ]
     style = project.path / "src/corepkg/style.py"
     style.write_text(
         style.read_text().replace(
@@ -138,6 +150,19 @@ def test_changed_file_is_recomputed_and_others_replayed(project: pytest.Pytester
     assert cached["src/corepkg/style.py::fwmon[pydocstyle]"] is False
     assert cached["src/corepkg/shell.py::fwmon[bandit]"] is True
     assert cached["pyproject.toml::fwmon[docstring-coverage]"] is False
+    # the docstring items re-analysed the changed file only: the others' analyses are kept
+    changed = {path for path, key in _analysis_keys(project).items() if analyses[path] != key}
+    assert changed == {"src/corepkg/style.py"}
+
+
+def test_project_items_run_after_the_file_items(project: pytest.Pytester) -> None:
+    result = project.runpytest(*STATIC, "--collect-only", "-q")
+    nodeids = [line for line in result.outlines if "::fwmon[" in line]
+    assert len(nodeids) == 10
+    assert nodeids[-2:] == [
+        "pyproject.toml::fwmon[docstring-coverage]",
+        "pyproject.toml::fwmon[docstring-accuracy]",
+    ]
 
 
 def test_no_cache_option_recomputes(project: pytest.Pytester) -> None:
