@@ -25,7 +25,7 @@ from pytest_fwmon.config import load_config
 from pytest_fwmon.errors import ConfigError, ReportError
 from pytest_fwmon.files import iter_python_files, source_roots
 from pytest_fwmon.model import Finding, assign_fingerprints
-from pytest_fwmon.report import load_report, parse_report, write_json_atomic
+from pytest_fwmon.report import load_report, parse_report, readable_json, write_json_atomic
 from pytest_fwmon.schema import compile_schema, first_error, load_schema
 from pytest_fwmon.scoring import density_score, pipeline_status
 from tests.reportcheck import DATA
@@ -281,6 +281,30 @@ def test_write_report_is_atomic(tmp_path: Path) -> None:
         write_json_atomic(target, {"a": object()})
     assert json.loads(target.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+        max_leaves=20,
+    )
+)
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+def test_readable_json_is_the_same_json(value: Any) -> None:
+    text = readable_json(value)
+    assert json.loads(text) == value
+    assert json.dumps(json.loads(text), sort_keys=True) == json.dumps(value, sort_keys=True)
+
+
+def test_written_report_has_one_check_per_line(tmp_path: Path) -> None:
+    checks = [{"nodeid": f"a{i}.py::fwmon[bandit]", "findings": [{"line": i}]} for i in range(3)]
+    target = tmp_path / "r.json"
+    write_json_atomic(target, {"schema_version": 1, "checks": checks, "run": {"id": "x"}})
+    lines = target.read_text().splitlines()
+    assert lines[1] == '  "checks": ['
+    assert lines[2] == '    {"findings": [{"line": 0}], "nodeid": "a0.py::fwmon[bandit]"},'
+    assert json.loads(target.read_text())["checks"] == checks
 
 
 # -- docstrings ---------------------------------------------------------------------------
