@@ -57,6 +57,8 @@ class StoreError(FwmonError):
     """The history store cannot be opened or written (corrupt, wrong schema, read-only)."""
 
     exit_code = EXIT_STORE
+    #: The database aborted the transaction to resolve a conflict: redoing it may succeed.
+    retryable = False
 
 
 class CheckerError(FwmonError):

@@ -522,3 +522,41 @@ def test_postgres_fixture_fails_when_required(
     result = pytester.runpytest_subprocess("-rsE", "-p", "no:cacheprovider")
     result.assert_outcomes(**outcome)
     result.stdout.fnmatch_lines([line])
+
+
+@pytest.mark.postgres
+def test_a_postgres_deadlock_is_a_retryable_store_error(
+    postgres_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Two real transactions that lock two rows in opposite orders: PostgreSQL aborts one
+    (SQLSTATE 40P01), and fwmon's error says the transaction may be redone."""
+    import threading
+
+    with open_store(postgres_url, tmp_path) as store:
+        store.execute("CREATE TABLE deadlock_probe (id INTEGER PRIMARY KEY, v INTEGER)")
+        store.execute("INSERT INTO deadlock_probe VALUES (1, 0), (2, 0)")
+    barrier = threading.Barrier(2)
+    errors: list[StoreError] = []
+
+    def work(first: int, second: int) -> None:
+        with open_store(postgres_url, tmp_path) as store:
+            try:
+                with store.transaction():
+                    store.execute("UPDATE deadlock_probe SET v = v + 1 WHERE id = ?", (first,))
+                    barrier.wait(10)
+                    store.execute("UPDATE deadlock_probe SET v = v + 1 WHERE id = ?", (second,))
+            except StoreError as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=pair) for pair in ((1, 2), (2, 1))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(errors) == 1
+    assert errors[0].retryable
+    assert "deadlock detected" in str(errors[0])
+    with open_store(postgres_url, tmp_path) as store:
+        assert store.query("SELECT SUM(v) FROM deadlock_probe")[0][0] == 2  # one committed
+        store.execute("DROP TABLE deadlock_probe")

@@ -57,7 +57,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from ..errors import FwmonError
+from ..errors import FwmonError, StoreError
 from ..history.metrics import extract, gate_verdict
 from ..history.store import Store, iso_to_ts, ts_to_iso
 from .conditions import Instance, RuleResult, RunContext, evaluate_rule, render
@@ -621,6 +621,10 @@ class _Evaluation:
         }
 
 
+#: Attempts of an evaluation that the database aborted to resolve a conflict.
+RETRIES: Final = 5
+
+
 def _record(
     store: Store, results: Sequence[DeliveryResult], jobs: Sequence[Job], now: float
 ) -> None:
@@ -702,55 +706,64 @@ def evaluate_run(
     results = [evaluate_rule(rule, context, store) for rule in settings.rules]
     eval_key = f"{summary.run_id}|gate={'none' if verdict is None else int(verdict)}"
     ci = run.get("ci") or {}
-    evaluation = _Evaluation(
-        store,
-        settings,
-        context,
-        repo=repo,
-        branch=branch,
-        now=now,
-        run_url=str(ci.get("run_url") or ""),
-        sha=str(git.get("sha") or ""),
-    )
-    with store.transaction():
-        _lock(store)
-        inserted = store.execute(
-            "INSERT INTO fwmon_alert_evaluations (eval_key, run_id, repo, branch, ts, "
-            "evaluated_at, runner, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (eval_key) DO NOTHING",
-            (
-                eval_key,
-                summary.run_id,
-                repo,
-                branch,
-                context.ts,
-                time.time(),
-                runner or _runner(),
-                "evaluated",
-            ),
+    for attempt in range(1, RETRIES + 1):
+        evaluation = _Evaluation(
+            store,
+            settings,
+            context,
+            repo=repo,
+            branch=branch,
+            now=now,
+            run_url=str(ci.get("run_url") or ""),
+            sha=str(git.get("sha") or ""),
         )
-        if inserted == 0:
-            summary.skipped = "already evaluated (by this or another runner); nothing to do"
-            summary.seconds = clock() - started
-            return summary
-        newer = store.query(
-            "SELECT MAX(ts) FROM fwmon_alert_evaluations WHERE repo = ? AND branch = ? "
-            "AND outcome = ? AND run_id <> ?",
-            (repo, branch, "evaluated", summary.run_id),
-        )[0][0]
-        if newer is not None and float(newer) > context.ts:
-            store.execute(
-                "UPDATE fwmon_alert_evaluations SET outcome = ? WHERE eval_key = ?",
-                ("older", eval_key),
-            )
-            summary.skipped = (
-                f"older than run evaluated on {repo} {branch} at {ts_to_iso(float(newer))}; "
-                "alert state only moves forward"
-            )
-            summary.seconds = clock() - started
-            return summary
-        evaluation.apply(results)
-        evaluation.plan()
+        try:
+            with store.transaction():
+                _lock(store)
+                inserted = store.execute(
+                    "INSERT INTO fwmon_alert_evaluations (eval_key, run_id, repo, branch, ts, "
+                    "evaluated_at, runner, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (eval_key) DO NOTHING",
+                    (
+                        eval_key,
+                        summary.run_id,
+                        repo,
+                        branch,
+                        context.ts,
+                        time.time(),
+                        runner or _runner(),
+                        "evaluated",
+                    ),
+                )
+                if inserted == 0:
+                    summary.skipped = "already evaluated (by this or another runner); nothing to do"
+                    summary.seconds = clock() - started
+                    return summary
+                newer = store.query(
+                    "SELECT MAX(ts) FROM fwmon_alert_evaluations WHERE repo = ? AND branch = ? "
+                    "AND outcome = ? AND run_id <> ?",
+                    (repo, branch, "evaluated", summary.run_id),
+                )[0][0]
+                if newer is not None and float(newer) > context.ts:
+                    store.execute(
+                        "UPDATE fwmon_alert_evaluations SET outcome = ? WHERE eval_key = ?",
+                        ("older", eval_key),
+                    )
+                    summary.skipped = (
+                        f"older than run evaluated on {repo} {branch} at "
+                        f"{ts_to_iso(float(newer))}; alert state only moves forward"
+                    )
+                    summary.seconds = clock() - started
+                    return summary
+                evaluation.apply(results)
+                evaluation.plan()
+            break
+        except StoreError as exc:
+            # PostgreSQL aborts one of two transactions that wait on each other (deadlock,
+            # serialization failure): the evaluation is redone, as PostgreSQL advises
+            if not exc.retryable or attempt == RETRIES:
+                raise
+            time.sleep(0.02 * attempt)
     summary.evaluated = True
     summary.transitions = evaluation.transitions
     env = os.environ if environ is None else environ

@@ -841,7 +841,10 @@ def _pg_error(exc: BaseException, location: str, action: str) -> StoreError:
             f"user ({text})",
             hint="grant write access or point --fwmon-history elsewhere",
         )
-    return StoreError(f"cannot {action} history store {location}: {text}")
+    error = StoreError(f"cannot {action} history store {location}: {text}")
+    # SQLSTATE 40P01 / 40001: PostgreSQL chose this transaction to abort
+    error.retryable = name in ("DeadlockDetected", "SerializationFailure")
+    return error
 
 
 # -- opening ------------------------------------------------------------------------------
