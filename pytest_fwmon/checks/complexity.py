@@ -19,7 +19,6 @@ validation (:func:`validate_quality_section`). Nothing here imports pytest.
 
 from __future__ import annotations
 
-import ast
 import io
 import tokenize
 from collections.abc import Mapping
@@ -227,6 +226,7 @@ class ComplexityChecker(FileChecker):
 
     name = "complexity"
     pipeline = "quality"
+    uses_tree = True
 
     def __init__(
         self,
@@ -270,7 +270,7 @@ class ComplexityChecker(FileChecker):
     def check(self, source: SourceFile) -> FileOutcome:
         """Complexity of every function, maintainability and raw counts of the file."""
         try:
-            tree = ast.parse(source.text, filename=source.relpath)
+            tree = source.tree()  # shared with the file's other checks (not changed here)
             raw = raw_metrics(source.text)
         except SyntaxError as exc:
             return FileOutcome(error=f"syntax error at line {exc.lineno}: {exc.msg}")
