@@ -228,6 +228,20 @@ def test_resources_summary_and_probe() -> None:
     assert entry["peak_method"] in ("vmhwm", "endpoints")
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM is Linux only")
+def test_probe_peak_sees_memory_freed_before_the_call_ends() -> None:
+    probe = resources.Probe()
+    probe.start()
+    probe.call_start()
+    block = b"x" * 40_000_000  # touched pages, unmapped again by the del
+    del block
+    probe.call_end()
+    entry = probe.finish("t.py::x", "passed")
+    if entry["peak_method"] != "vmhwm":
+        pytest.skip("this kernel refused the VmHWM reset")
+    assert entry["rss_peak"] >= entry["rss_start"] + 30_000_000 > entry["rss_end"]
+
+
 def _pair_of_channels() -> tuple[lockstep.Channel, lockstep.Channel]:
     """(controller end, worker end) of one lockstep link."""
     to_worker_r, to_worker_w = os.pipe()
@@ -284,9 +298,17 @@ def test_proc_files_read_what_psutil_reads(tmp_path: Path) -> None:
 
     proc = resources.ProcFiles()
     me = psutil.Process()
+    probe = resources.Probe()
+    probe.start()
+    before = me.io_counters()
     (tmp_path / "f").write_bytes(b"x" * 100_000)
-    io = me.io_counters()
-    assert proc.io_bytes() == (io.read_bytes, io.write_bytes)
+    after = me.io_counters()
+    probe.call_start()
+    probe.call_end()
+    entry = probe.finish("t.py::x", "passed")
+    # getrusage's block counts are the kernel's read_bytes/write_bytes, in 512-byte units
+    assert entry["io_write_bytes"] == after.write_bytes - before.write_bytes
+    assert entry["io_read_bytes"] == after.read_bytes - before.read_bytes
     rss = proc.rss()
     assert rss is not None and abs(rss - me.memory_info().rss) < 4_000_000
     if proc.reset_peak():

@@ -591,17 +591,14 @@ class ResourceHooks:
         probe.start()
         return (yield)
 
-    @pytest.hookimpl(wrapper=True, trylast=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None]:
-        """Reset the peak-RSS mark before the call and read it after."""
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> None:
+        """Reset the peak-RSS mark right before the test function runs (the hook
+        implementation that runs it comes after this one; the peak is read when the call's
+        report is made, below)."""
         probe = item.stash.get(PROBE_KEY, None)
-        if probe is None:
-            return (yield)
-        probe.call_start()
-        try:
-            return (yield)
-        finally:
-            probe.call_end()
+        if probe is not None:
+            probe.call_start()
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_makereport(
@@ -613,8 +610,10 @@ class ResourceHooks:
         yet; the reports are kept and read at teardown, when the outer wrappers have updated
         them.
         """
-        report = yield
         probe = item.stash.get(PROBE_KEY, None)
+        if probe is not None and call.when == "call":
+            probe.call_end()
+        report = yield
         if probe is not None:
             probe.reports.append(report)
             if report.when == "teardown":

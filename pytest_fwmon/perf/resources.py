@@ -4,18 +4,23 @@ No pytest here: :class:`Probe` is driven by the hooks in ``perf/fixture.py``. Wh
 per test (setup + call + teardown unless said otherwise):
 
 - ``wall``: seconds from the start of setup to the end of teardown (``time.perf_counter``);
-- ``cpu_user`` / ``cpu_system``: CPU seconds of this process over the same span
-  (``os.times()``, the figures psutil's ``cpu_times`` reads);
+- ``cpu_user`` / ``cpu_system``: CPU seconds of this process over the same span (on Linux
+  ``getrusage(RUSAGE_SELF)``, in microseconds; elsewhere ``os.times()``, in clock ticks);
 - ``rss_start`` / ``rss_end``: resident set size in bytes before setup and after teardown
   (``psutil.Process().memory_info().rss``; on Linux the same ``/proc/self/statm`` field read
   directly with ``pread`` on a file kept open, 15x cheaper — see :class:`ProcFiles`);
-- ``rss_peak``: the highest RSS during the **call phase**. On Linux the kernel's high-water
+- ``rss_peak``: the highest RSS during the **call phase** (from right before the test function
+  runs until its call report is made). On Linux the kernel's high-water
   mark ``VmHWM`` is reset before the call (writing ``5`` to ``/proc/self/clear_refs``) and read
-  after it, so the peak is exact and costs no sampling thread (``peak_method: "vmhwm"``).
-  Elsewhere, or when the reset is not permitted, it is the larger of the RSS at the start and
-  the end of the call (``peak_method: "endpoints"``, a lower bound);
+  after it, so the peak is exact and costs no sampling thread (``peak_method: "vmhwm"``); it is
+  read as ``getrusage``'s ``ru_maxrss`` when that provably equals VmHWM (see
+  :meth:`Probe.call_start`), else from ``/proc/self/status``. Elsewhere, or when the reset is
+  not permitted, it is the larger of the RSS at the start and the end of the call
+  (``peak_method: "endpoints"``, a lower bound);
 - ``io_read_bytes`` / ``io_write_bytes``: bytes this process caused to be read from / written to
-  storage (``psutil.Process().io_counters()``; on Linux ``/proc/self/io`` read directly),
+  storage (on Linux ``getrusage``'s ``ru_inblock`` / ``ru_oublock`` x 512, the kernel's
+  ``read_bytes`` / ``write_bytes`` counters that ``/proc/self/io`` and psutil's
+  ``io_counters()`` show, in 512-byte units; elsewhere ``psutil.Process().io_counters()``),
   ``null`` where the OS does not provide them;
 - ``outcome``: passed, failed, error, skipped, xfailed or xpassed.
 
@@ -33,6 +38,9 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+if sys.platform != "win32":
+    from resource import RUSAGE_SELF, getrusage
+
 if TYPE_CHECKING:  # psutil is imported on first use: most runs never need it
     import psutil
 
@@ -44,15 +52,14 @@ _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 class ProcFiles:
     """Linux: /proc/self files kept open and re-read with ``pread`` (about 2 us a read).
 
-    They are the files psutil reads for ``memory_info().rss`` (``statm``) and
-    ``io_counters()`` (``io``); reading them directly keeps ``--fwmon-resources`` cheap on suites
-    of many small tests. A file that cannot be opened leaves that figure to psutil.
+    ``statm`` is the file psutil reads for ``memory_info().rss``; reading it directly keeps
+    ``--fwmon-resources`` cheap on suites of many small tests. A file that cannot be opened
+    leaves that figure to psutil.
     """
 
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.statm = self._open("/proc/self/statm", os.O_RDONLY)
-        self.io = self._open("/proc/self/io", os.O_RDONLY)
         self.status = self._open("/proc/self/status", os.O_RDONLY)
         self.clear_refs = self._open("/proc/self/clear_refs", os.O_WRONLY)
 
@@ -72,18 +79,6 @@ class ProcFiles:
         except (OSError, IndexError, ValueError):
             return None
 
-    def io_bytes(self) -> tuple[int, int] | None:
-        """(read_bytes, write_bytes) of storage I/O."""
-        if self.io is None:
-            return None
-        try:
-            text = os.pread(self.io, 1024, 0)
-            r = text.index(b"read_bytes:") + 11
-            w = text.index(b"write_bytes:") + 12
-            return int(text[r : text.index(b"\n", r)]), int(text[w : text.index(b"\n", w)])
-        except (OSError, ValueError):
-            return None
-
     def reset_peak(self) -> bool:
         """Reset VmHWM to the current RSS (Linux >= 4.0); False when not permitted."""
         if self.clear_refs is None:
@@ -93,6 +88,12 @@ class ProcFiles:
         except OSError:
             return False
         return True
+
+    @staticmethod
+    def maxrss() -> int:
+        """``getrusage(RUSAGE_SELF).ru_maxrss`` in bytes: the larger of VmHWM and the maximum
+        the kernel kept for the process at exec and exits (``signal->maxrss``)."""
+        return getrusage(RUSAGE_SELF).ru_maxrss * 1024
 
     def peak(self) -> int | None:
         """VmHWM in bytes."""
@@ -122,9 +123,10 @@ class Probe:
     """Figures of one test: ``start`` before setup, ``call_start``/``call_end`` around the call,
     ``finish`` after teardown.
 
-    A probe makes eight system calls per test on Linux (``os.times`` and reads of ``statm``
-    and ``io`` at start and finish, the ``VmHWM`` reset and read around the call) and nothing
-    else: the /proc files stay open for the life of the process (reopened after a fork).
+    On Linux a probe makes eight system calls per test and starts no thread: ``getrusage`` and
+    a ``statm`` read at start and finish; around the call the ``VmHWM`` reset, ``getrusage``
+    and ``statm``, then ``getrusage``. The /proc files stay open for the life of the process
+    (reopened after a fork).
     """
 
     _process: psutil.Process | None = None
@@ -132,25 +134,25 @@ class Probe:
     __slots__ = (
         "_call_rss",
         "_files",
+        "_rusage",
         "_vmhwm",
-        "io0",
+        "counters0",
         "peak_method",
         "reports",
         "rss_peak",
         "rss_start",
         "t0",
-        "times0",
     )
 
     def __init__(self) -> None:
         self.t0 = 0.0
-        self.times0: os.times_result | None = None
+        self.counters0: tuple[float, float, tuple[int, int] | None] | None = None
         self.rss_start = 0
-        self.io0: tuple[int, int] | None = None
         self.rss_peak: int | None = None
         self.peak_method = "endpoints"
         self._call_rss = 0
         self._vmhwm = False
+        self._rusage = False
         self._files: ProcFiles | None = None
         #: Phase reports of the test, kept by the caller for its outcome.
         self.reports: list[Any] = []
@@ -177,10 +179,7 @@ class Probe:
         return value if value is not None else int(self.process().memory_info().rss)
 
     def _io(self) -> tuple[int, int] | None:
-        proc = self._files
-        value = proc.io_bytes() if proc is not None else None
-        if value is not None:
-            return value
+        """(read_bytes, write_bytes) from psutil (not Linux)."""
         import psutil
 
         try:
@@ -189,26 +188,43 @@ class Probe:
             return None
         return int(io.read_bytes), int(io.write_bytes)
 
+    def _counters(self) -> tuple[float, float, tuple[int, int] | None]:
+        """(user CPU, system CPU, (read_bytes, write_bytes) or None): one ``getrusage`` on
+        Linux (whose block counts are the kernel's read_bytes/write_bytes in 512-byte units)."""
+        if self._files is not None:
+            ru = getrusage(RUSAGE_SELF)
+            return ru.ru_utime, ru.ru_stime, (ru.ru_inblock * 512, ru.ru_oublock * 512)
+        times = os.times()
+        return times.user, times.system, self._io()
+
     def start(self) -> None:
         """Before setup."""
         self._files = self.proc()
-        self.times0 = os.times()
+        self.counters0 = self._counters()
         self.rss_start = self._rss()
-        self.io0 = self._io()
         self.t0 = time.perf_counter()
 
     def call_start(self) -> None:
         """Right before the call phase."""
         proc = self._files
         self._vmhwm = proc is not None and proc.reset_peak()
+        self._rusage = False
         if not self._vmhwm:
             self._call_rss = self._rss()
+        elif proc is not None:
+            # After the reset, ru_maxrss = max(signal->maxrss, VmHWM). When it is not above the
+            # RSS read after it, signal->maxrss is at most the RSS now, hence at most VmHWM at
+            # the end of the call (it only grows to VmHWM values, at thread exits): ru_maxrss
+            # then *is* VmHWM, read without generating /proc/self/status.
+            maxrss = proc.maxrss()
+            rss = proc.rss()
+            self._rusage = rss is not None and maxrss <= rss
 
     def call_end(self) -> None:
         """Right after the call phase."""
         proc = self._files
         if self._vmhwm and proc is not None:
-            peak = proc.peak()
+            peak = proc.maxrss() if self._rusage else proc.peak()
             if peak is not None:
                 self.rss_peak = peak
                 self.peak_method = "vmhwm"
@@ -219,17 +235,15 @@ class Probe:
     def finish(self, nodeid: str, outcome: str) -> dict[str, Any]:
         """After teardown: the ``resources[]`` entry of the report."""
         wall = time.perf_counter() - self.t0
-        times1 = os.times()
+        user1, system1, io1 = self._counters()
         rss_end = self._rss()
-        io1 = self._io()
-        t0 = self.times0 or times1
-        io0 = self.io0
+        user0, system0, io0 = self.counters0 or (user1, system1, io1)
         return {
             "nodeid": nodeid,
             "outcome": outcome,
             "wall": round(wall, 6),
-            "cpu_user": round(max(times1.user - t0.user, 0.0), 6),
-            "cpu_system": round(max(times1.system - t0.system, 0.0), 6),
+            "cpu_user": round(max(user1 - user0, 0.0), 6),
+            "cpu_system": round(max(system1 - system0, 0.0), 6),
             "rss_start": self.rss_start,
             "rss_end": rss_end,
             "rss_peak": self.rss_peak,
