@@ -13,9 +13,13 @@ project of 20 files x 100 ``assert True`` tests (no perf tests, no source packag
 - ``fwmon+resources``: both.
 
 The realistic case, in a second generated project: the same 2,000 tests, each calling a
-function of a small source package ``trivial/`` that fwmon finds and coverage measures:
+function of a small source package ``trivial/`` that fwmon finds and coverage measures
+(``[tool.coverage.run] source = ["trivial"]``, as docs/how-to/coverage.md tells users; without
+it coverage would also measure the test files and, in this editable development install,
+fwmon's own hooks, which a wheel install puts in site-packages where coverage does not look):
 
 - ``pkg-plain``: plain pytest there;
+- ``pkg-coverage-run``: ``coverage run --branch -m pytest`` without fwmon (the raw tool);
 - ``pkg-fwmon``: ``--fwmon --fwmon-no-history`` (coverage traced: what a project with code pays);
 - ``pkg-fwmon-no-coverage``: the same without coverage tracing.
 
@@ -55,9 +59,12 @@ VARIANTS: dict[str, list[str]] = {
     "fwmon-no-coverage": [*FWMON, "--fwmon-no-coverage"],
     "fwmon+resources": [*FWMON, "--fwmon-resources"],
     "pkg-plain": PLAIN,
+    "pkg-coverage-run": PLAIN,
     "pkg-fwmon": FWMON,
     "pkg-fwmon-no-coverage": [*FWMON, "--fwmon-no-coverage"],
 }
+#: What runs pytest: ``python -m pytest`` unless named here.
+RUNNER: dict[str, list[str]] = {"pkg-coverage-run": ["-m", "coverage", "run", "--branch"]}
 #: Environment of every run (see the module doc); fwmon/coverage state of an outer run removed.
 ENV = {
     k: v
@@ -89,7 +96,10 @@ def make_suite(root: Path, files: int = 20, tests: int = 100, package: bool = Fa
     for f in range(files):
         body = "".join(f"def test_{f}_{t}():\n    {check.format(n=t)}\n\n\n" for t in range(tests))
         (root / f"test_trivial_{f:02d}.py").write_text(header + body)
-    (root / "pyproject.toml").write_text('[project]\nname = "trivial"\nversion = "0"\n')
+    pyproject = '[project]\nname = "trivial"\nversion = "0"\n'
+    if package:
+        pyproject += '\n[tool.coverage.run]\nsource = ["trivial"]\n'
+    (root / "pyproject.toml").write_text(pyproject)
     if package:
         (root / "trivial").mkdir()
         (root / "trivial" / "__init__.py").write_text(PACKAGE)
@@ -101,7 +111,7 @@ def run(root: Path, variant: str) -> tuple[float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", *COMMON, *VARIANTS[variant]],
+        [sys.executable, *RUNNER.get(variant, []), "-m", "pytest", *COMMON, *VARIANTS[variant]],
         cwd=root,
         env=ENV,
         capture_output=True,
@@ -164,9 +174,11 @@ def main() -> int:
         )
     for label in ("wall", "cpu"):
         r_pkg, r_pkg_nc = ratios[label]["pkg-fwmon"], ratios[label]["pkg-fwmon-no-coverage"]
+        r_cov = ratios[label]["pkg-coverage-run"]
         print(
             f"{label}: with a source package (no target): fwmon / plain = {r_pkg:.3f} "
-            f"(coverage traced), {r_pkg_nc:.3f} without coverage tracing"
+            f"(coverage traced), {r_pkg_nc:.3f} without coverage tracing; "
+            f"coverage run --branch alone / plain = {r_cov:.3f}"
         )
     return 0 if ratios["cpu"]["resources"] <= 1.10 else 1
 
