@@ -381,7 +381,7 @@ def test_xdist_loadgroup_pins_perf_tests_or_reports_them_not_run(
 def test_resources_for_every_outcome(pytester: pytest.Pytester) -> None:
     root = copy_project(pytester, "perf_resources")
     result = pytester.runpytest(*PLUGIN, *REPORT, "--fwmon-resources")
-    result.assert_outcomes(passed=1, failed=1, skipped=1, errors=1, xfailed=1)
+    result.assert_outcomes(passed=2, failed=1, skipped=1, errors=2, xfailed=1)
     report = read_report(root)
     res = by_nodeid(report["resources"])
     assert {k: v["outcome"] for k, v in res.items()} == {
@@ -390,6 +390,7 @@ def test_resources_for_every_outcome(pytester: pytest.Pytester) -> None:
         "test_skipped": "skipped",
         "test_errors": "error",
         "test_xfails": "xfailed",
+        "test_teardown_errors": "error",
     }
     big = res["test_passes"]
     assert big["wall"] >= big["cpu_user"] * 0 and big["cpu_user"] >= 0
@@ -397,8 +398,8 @@ def test_resources_for_every_outcome(pytester: pytest.Pytester) -> None:
         assert big["rss_peak"] >= big["rss_start"] + 9_000_000
     assert big["io_read_bytes"] is not None  # Linux provides I/O counters
     summary = report["extensions"]["resources_summary"]
-    assert summary["tests"] == 5
-    assert summary["error_rate"] == pytest.approx(2 / 3, abs=1e-6)
+    assert summary["tests"] == 6
+    assert summary["error_rate"] == pytest.approx(3 / 4, abs=1e-6)
     assert summary["tests_per_second"] > 0 and summary["p95_duration"] >= 0
 
 

@@ -49,8 +49,6 @@ MARKER_KEY = pytest.StashKey[dict[str, Any]]()
 NODEID_KEY = pytest.StashKey[str]()
 #: True when xdist pinned the item to the perf group (checked on workers).
 PINNED_KEY = pytest.StashKey[bool]()
-#: Resource probe of an item while it runs.
-PROBE_KEY: pytest.StashKey[Probe] = pytest.StashKey()
 
 
 def machine_fingerprint() -> str:
@@ -164,7 +162,7 @@ class PerfSession:
 
 
 def _lockstep_worker() -> lockstep.Worker | None:
-    """The ``fwmon perf-ab`` channel of this process (lockstep is imported only then)."""
+    """The ``fwmon perf-ab`` channel of this process, or None."""
     from .lockstep import Worker
 
     return Worker.from_env()
@@ -574,52 +572,60 @@ def outcome_of(reports: Sequence[pytest.TestReport]) -> str:
 
 
 class ResourceHooks:
-    """Per-test resource hooks, registered only with ``--fwmon-resources``."""
+    """Per-test resource hooks, registered only with ``--fwmon-resources``.
+
+    Plain hook implementations where they suffice and one wrapper per test: a wrapper is a
+    generator per call, and on a suite of many small tests those allocations cost more than
+    the probe's system calls. One test runs at a time in a process, so the running probe is
+    kept here; an xdist controller, which logs reports of tests run elsewhere, has none.
+    """
 
     def __init__(self) -> None:
         from .resources import Probe
 
-        self.probe = Probe
+        self.new_probe = Probe
+        self.current: Probe | None = None
+        self.nodeid = ""
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_protocol(
-        self, item: pytest.Item, nextitem: pytest.Item | None
-    ) -> Generator[None]:
-        """Start the resource probe before setup."""
-        probe = self.probe()
-        item.stash[PROBE_KEY] = probe
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """Start the probe as setup starts."""
+        probe = self.current = self.new_probe()
+        self.nodeid = item.nodeid
         probe.start()
-        return (yield)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> None:
-        """Reset the peak-RSS mark right before the test function runs (the hook
-        implementation that runs it comes after this one; the peak is read when the call's
-        report is made, below)."""
-        probe = item.stash.get(PROBE_KEY, None)
-        if probe is not None:
-            probe.call_start()
+        """Reset the peak-RSS mark right before the test function runs (the implementation
+        that runs it comes after this one); the peak is read when the call is logged."""
+        if self.current is not None:
+            self.current.call_start()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Keep the setup and call reports (final: xfail applied) for the outcome."""
+        probe = self.current
+        if probe is None or report.nodeid != self.nodeid or report.when == "teardown":
+            return
+        if report.when == "call":
+            probe.call_end()
+        probe.reports.append(report)
 
     @pytest.hookimpl(wrapper=True, trylast=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        """After teardown, attach the ``resource`` payload (inside fwmon's own makereport).
-
-        This wrapper is the innermost, so xfail has not been applied to the report it sees
-        yet; the reports are kept and read at teardown, when the outer wrappers have updated
-        them.
-        """
-        probe = item.stash.get(PROBE_KEY, None)
-        if probe is not None and call.when == "call":
-            probe.call_end()
-        report = yield
-        if probe is not None:
-            probe.reports.append(report)
-            if report.when == "teardown":
-                attach(item, "resource", probe.finish(item.nodeid, outcome_of(probe.reports)))
-                del item.stash[PROBE_KEY]
-        return report
+    def pytest_runtest_teardown(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None]:
+        """After teardown, attach the ``resource`` payload (it rides on the teardown report)."""
+        failed = True
+        try:
+            result = yield
+            failed = False
+            return result
+        finally:
+            probe, self.current = self.current, None
+            if probe is not None and self.nodeid == item.nodeid:
+                outcome = "error" if failed else outcome_of(probe.reports)
+                attach(item, "resource", probe.finish(item.nodeid, outcome))
 
 
 class _Durations:

@@ -3,14 +3,15 @@
 No pytest here: :class:`Probe` is driven by the hooks in ``perf/fixture.py``. What is measured,
 per test (setup + call + teardown unless said otherwise):
 
-- ``wall``: seconds from the start of setup to the end of teardown (``time.perf_counter``);
+- ``wall``: seconds from the start of setup (the first ``pytest_runtest_setup`` implementation)
+  to the end of teardown (``time.perf_counter``);
 - ``cpu_user`` / ``cpu_system``: CPU seconds of this process over the same span (on Linux
   ``getrusage(RUSAGE_SELF)``, in microseconds; elsewhere ``os.times()``, in clock ticks);
 - ``rss_start`` / ``rss_end``: resident set size in bytes before setup and after teardown
   (``psutil.Process().memory_info().rss``; on Linux the same ``/proc/self/statm`` field read
   directly with ``pread`` on a file kept open, 15x cheaper — see :class:`ProcFiles`);
 - ``rss_peak``: the highest RSS during the **call phase** (from right before the test function
-  runs until its call report is made). On Linux the kernel's high-water
+  runs until its call report is logged). On Linux the kernel's high-water
   mark ``VmHWM`` is reset before the call (writing ``5`` to ``/proc/self/clear_refs``) and read
   after it, so the peak is exact and costs no sampling thread (``peak_method: "vmhwm"``); it is
   read as ``getrusage``'s ``ru_maxrss`` when that provably equals VmHWM (see

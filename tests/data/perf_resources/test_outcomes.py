@@ -28,3 +28,13 @@ def test_errors(broken):
 @pytest.mark.xfail(reason="known", strict=True)
 def test_xfails():
     assert 0
+
+
+@pytest.fixture
+def broken_teardown():
+    yield
+    raise RuntimeError("teardown broke")
+
+
+def test_teardown_errors(broken_teardown):
+    pass
