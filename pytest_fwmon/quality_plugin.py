@@ -166,14 +166,42 @@ def _nothing_to_measure(root: Path, config: Any, values: dict[str, Any]) -> str 
     roots = source_roots(root, config.pyproject, paths)
     if iter_python_files(roots, root, config.list("", "exclude"), skip_tests=not paths):
         return None
+    rcfile = str(values["coverage_rcfile"])
+    if not rcfile and not _coverage_rc_elsewhere(root):
+        # only pyproject.toml can configure coverage here: read it without importing coverage
+        run = config.pyproject.get("tool", {}).get("coverage", {}).get("run", {})
+        named = [run.get(key) for key in _NAMING_KEYS] if isinstance(run, dict) else [True]
+        return None if any(named) else NOTHING_TO_MEASURE
     import coverage
 
     try:
-        cov = coverage.Coverage(config_file=str(values["coverage_rcfile"]) or True)
-        named = [cov.get_option(f"run:{key}") for key in ("source", "source_pkgs", "include")]
+        cov = coverage.Coverage(config_file=rcfile or True)
+        named = [cov.get_option(f"run:{key}") for key in _NAMING_KEYS]
     except Exception:  # a bad coverage configuration: starting reports it on the item
         return None
     return None if any(named) else NOTHING_TO_MEASURE
+
+
+#: coverage.py ``[run]`` settings that say what to measure.
+_NAMING_KEYS = ("source", "source_pkgs", "include")
+
+
+def _coverage_rc_elsewhere(root: Path) -> bool:
+    """Whether coverage.py could read settings from somewhere other than pyproject.toml
+    (then coverage itself is asked): ``COVERAGE_RCFILE``, ``.coveragerc``, or a ``coverage:``
+    section in ``setup.cfg`` / ``tox.ini``."""
+    if os.environ.get("COVERAGE_RCFILE") or (root / ".coveragerc").exists():
+        return True
+    for name in ("setup.cfg", "tox.ini"):
+        path = root / name
+        try:
+            if path.is_file() and "[coverage:" in path.read_text(
+                encoding="utf-8", errors="replace"
+            ):
+                return True
+        except OSError:
+            return True
+    return False
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -212,6 +212,8 @@ def test_no_coverage_option(project: Path) -> None:
         pytest.param(
             '[tool.coverage.run]\ninclude = ["tests/*"]\n', (), True, id="coverage-include"
         ),
+        pytest.param(".coveragerc", (), True, id="coveragerc-include"),
+        pytest.param(".coveragerc-branch-only", (), False, id="coveragerc-without-source"),
     ],
 )
 def test_project_without_source_files(
@@ -220,6 +222,14 @@ def test_project_without_source_files(
     """No package or module: coverage is not started unless asked for or configured."""
     root = tmp_path / "testsonly"
     (root / "tests").mkdir(parents=True)
+    if extra_config.startswith(".coveragerc"):
+        rc = (
+            "[run]\ninclude = tests/*\n"
+            if extra_config == ".coveragerc"
+            else "[run]\nbranch = true\n"
+        )
+        (root / ".coveragerc").write_text(rc, encoding="utf-8")
+        extra_config = ""
     (root / "pyproject.toml").write_text(
         f'[project]\nname = "testsonly"\nversion = "0"\n\n{extra_config}', encoding="utf-8"
     )
