@@ -378,6 +378,16 @@ def test_xdist_loadgroup_pins_perf_tests_or_reports_them_not_run(
         assert {b["verdict"] for b in report["benchmarks"]} == {"not-run"}
 
 
+def test_resources_without_fwmon_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    copy_project(pytester, "perf_resources")
+    result = pytester.runpytest(*PLUGIN, "--fwmon-resources")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*fwmon: --fwmon-resources records per-test figures in the fwmon report; add --fwmon*"]
+    )
+    assert "Traceback" not in result.stderr.str()
+
+
 def test_resources_for_every_outcome(pytester: pytest.Pytester) -> None:
     root = copy_project(pytester, "perf_resources")
     result = pytester.runpytest(*PLUGIN, *REPORT, "--fwmon-resources")

@@ -230,6 +230,12 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register the marker and build the :class:`PerfSession`."""
     config.addinivalue_line("markers", MARKER_HELP)
     session = _perf_session(config)
+    if session.resources and not config.getoption("fwmon", False):
+        # the figures travel to the controller and into the report, which --fwmon writes
+        raise pytest.UsageError(
+            "fwmon: --fwmon-resources records per-test figures in the fwmon report; add "
+            "--fwmon (--fwmon --fwmon-pipelines performance --fwmon-resources runs no checks)"
+        )
     if session.resources:
         config.pluginmanager.register(ResourceHooks(), "fwmon-perf-resources")
     if not session.is_worker and config.getoption("fwmon", False):
