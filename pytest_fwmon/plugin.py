@@ -6,6 +6,7 @@ Loaded through the ``pytest11`` entry point (or ``-p pytest_fwmon.plugin``). Wit
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -160,6 +161,19 @@ class _ReportHooks:
         report = yield
         self.session.on_makereport(item, report)
         return report
+
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> None:
+        """Freeze what collection built, before the tests and fwmon's checks run.
+
+        The collection tree, modules and config live until the end of the session anyway;
+        frozen (``gc.freeze``), the cyclic collector stops walking them in every full
+        collection during the run and at its end (fwmon's checks allocate large short-lived
+        trees, its probes and payloads small objects per test). This used to happen when the
+        first fwmon item ran, which is no longer first. Returns None: pytest runs the loop.
+        """
+        gc.freeze()
 
 
 class _ControllerHooks:
