@@ -162,7 +162,6 @@ class _ReportHooks:
         self.session.on_makereport(item, report)
         return report
 
-
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
         """Freeze what collection built, before the tests and fwmon's checks run.

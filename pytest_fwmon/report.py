@@ -41,6 +41,9 @@ def write_json_atomic(path: Path, data: Any, *, indent: int | None = 2) -> None:
         raise
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+
+
 def readable_json(data: Any, *, indent: int = 2, depth: int = 2) -> str:
     """JSON with the outer ``depth`` levels one member per line, deeper values on one line.
 
@@ -54,16 +57,17 @@ def readable_json(data: Any, *, indent: int = 2, depth: int = 2) -> str:
 def readable_chunks(data: Any, *, indent: int = 2, depth: int = 2) -> Iterator[str]:
     """:func:`readable_json` in pieces, to write a large document without joining it."""
     step = " " * indent
+    encode = _ENCODER.encode  # one encoder: json.dumps with options builds one per call
 
     def walk(value: Any, level: int, pad: str) -> Iterator[str]:
         if level == 0 or not isinstance(value, dict | list) or not value:
-            yield json.dumps(value, sort_keys=True, ensure_ascii=False)
+            yield encode(value)
             return
         inner = pad + step
         if isinstance(value, dict):
             yield "{"
             for n, key in enumerate(sorted(value, key=str)):
-                yield f"{',' if n else ''}\n{inner}{json.dumps(str(key), ensure_ascii=False)}: "
+                yield f"{',' if n else ''}\n{inner}{encode(str(key))}: "
                 yield from walk(value[key], level - 1, inner)
             yield "\n" + pad + "}"
         else:

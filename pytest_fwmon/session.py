@@ -49,6 +49,8 @@ from .schema import first_error
 __all__ = ["SESSION_KEY", "FwmonSession"]
 
 #: Payload kinds that go straight into a top-level list of the report.
+#: Name under which pytest registers fwmon's plugin module (the pytest11 entry point name).
+OWN_PLUGIN = "pytest_fwmon.plugin"
 LIST_KINDS = {"benchmark": "benchmarks", "resource": "resources", "integration": "integration"}
 
 
@@ -317,8 +319,16 @@ class FwmonSession:
         if payloads:
             # pytest keeps every report until the end: do not keep the findings twice
             delattr(report, REPORT_ATTR)
+            hook = config.hook.pytest_fwmon_payload
+            # when fwmon's implementation is the only one, skip the dispatch (a hook call per
+            # payload is a measurable part of --fwmon-resources on many small tests)
+            impls = hook.get_hookimpls()
+            own = len(impls) == 1 and impls[0].plugin_name == OWN_PLUGIN
             for kind, data in payloads:
-                config.hook.pytest_fwmon_payload(config=config, kind=kind, data=data)
+                if own:
+                    self.on_payload(kind, data)
+                else:
+                    hook(config=config, kind=kind, data=data)
         if "fwmon" in report.keywords:
             return
         outcome: str | None = None

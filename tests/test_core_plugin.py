@@ -373,6 +373,31 @@ def test_plugins_can_update_the_report(project: pytest.Pytester) -> None:
     assert report_of(project)["extensions"]["myplugin"] == {"answer": 42}
 
 
+def test_plugins_listening_for_payloads_get_every_one(
+    project: pytest.Pytester, mode: list[str]
+) -> None:
+    """With a second pytest_fwmon_payload implementation fwmon dispatches through the hook
+    (alone, it stores its own payloads directly); both must see every check."""
+    project.makeconftest(
+        """
+        import json
+
+        SEEN = []
+
+        def pytest_fwmon_payload(config, kind, data):
+            if kind == "check":
+                SEEN.append(data["nodeid"])
+
+        def pytest_fwmon_update_report(config, report):
+            report["extensions"]["seen"] = sorted(SEEN)
+        """
+    )
+    project.runpytest(*STATIC, *mode).assert_outcomes(passed=7, failed=3)
+    report = report_of(project)
+    assert report["extensions"]["seen"] == sorted(c["nodeid"] for c in report["checks"])
+    assert len(report["checks"]) == 10
+
+
 def test_a_plugin_that_breaks_the_schema_gets_a_clear_message(project: pytest.Pytester) -> None:
     project.makeconftest(
         """
