@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from .cache import ResultCache, cache_key
-from .checks.base import FileAnalyser, FileChecker, FileOutcome, ProjectChecker, SourceFile
+from .checks.base import (
+    AnalysedProjectChecker,
+    FileAnalyser,
+    FileChecker,
+    FileOutcome,
+    ProjectChecker,
+    SourceFile,
+)
 from .config import FwmonConfig
 from .files import (
     ProjectFile,
@@ -436,6 +443,7 @@ class StaticRunner:
                 earlier += duration if prefetched else 0.0
                 # the other project checker of this analyser asks again: keep it at hand
                 self._prefetched.setdefault((job, rel), (analyses[rel], 0.0))
+            assert isinstance(checker, AnalysedProjectChecker)  # it has an analyser
             result = checker.run_analysed(analyses, self.root)
         else:
             sources = [self.source(rel) for rel in self.files]

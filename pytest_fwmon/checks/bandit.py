@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model import Finding, confidence_at_least, severity_at_least
-from .base import FileChecker, FileOutcome, SourceFile
+from .base import FileChecker, FileOutcome, SourceFile, debug_muted
 
 _LEVEL = {"HIGH": "high", "MEDIUM": "medium", "LOW": "low", "UNDEFINED": "info"}
 _CONF = {"HIGH": "high", "MEDIUM": "medium", "LOW": "low", "UNDEFINED": "undefined"}
@@ -38,10 +38,6 @@ def _quiet_import(module: str) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         return importlib.import_module(module)
-
-
-def _noop(*args: Any, **kwargs: Any) -> None:
-    """Stands in for ``Logger.debug`` of bandit's loggers while fwmon runs bandit."""
 
 
 def _visitor_class(base: type, tests: dict[str, Any]) -> type:
@@ -110,6 +106,10 @@ def _unlink(tree: ast.AST) -> None:
         stack.extend(ast.iter_child_nodes(node))
 
 
+#: bandit's loggers that log per AST node.
+_LOGGERS = ("bandit.core.node_visitor", "bandit.core.tester", "bandit.core.manager")
+
+
 class _Engine:
     """What ``BanditManager._parse_file`` does for one file, on a tree fwmon already parsed.
 
@@ -130,10 +130,6 @@ class _Engine:
         base = _quiet_import("bandit.core.node_visitor").BanditNodeVisitor
         self._visitor = _visitor_class(base, self._testset.tests)
         self._parse_nosec = manager._parse_nosec_comment
-        self._loggers = [
-            logging.getLogger(name)
-            for name in ("bandit.core.node_visitor", "bandit.core.tester", "bandit.core.manager")
-        ]
 
     def run(self, source: SourceFile) -> tuple[list[Any], str | None]:
         """(issues, reason the file was skipped) of one file."""
@@ -157,26 +153,23 @@ class _Engine:
             return [], "syntax error while parsing AST from file"
         metrics = self._metrics()
         metrics.begin(fname)
-        for logger in self._loggers:
-            logger.debug = _noop  # type: ignore[method-assign]
         try:
-            visitor = self._visitor(
-                fname, io.BytesIO(data), self._meta, self._testset, False, nosec_lines, metrics
-            )
-            visitor.generic_visit(tree)
-            visitor.context = {
-                "file_data": visitor.fdata,
-                "filename": fname,
-                "lineno": 0,
-                "linerange": [0, 1],
-                "col_offset": 0,
-            }
-            visitor.update_scores(visitor.tester.run_tests(visitor.context, "File"))
+            with debug_muted(*_LOGGERS):
+                visitor = self._visitor(
+                    fname, io.BytesIO(data), self._meta, self._testset, False, nosec_lines, metrics
+                )
+                visitor.generic_visit(tree)
+                visitor.context = {
+                    "file_data": visitor.fdata,
+                    "filename": fname,
+                    "lineno": 0,
+                    "linerange": [0, 1],
+                    "col_offset": 0,
+                }
+                visitor.update_scores(visitor.tester.run_tests(visitor.context, "File"))
         except Exception:  # as bandit's manager does
             return [], "exception while scanning file"
         finally:
-            for logger in self._loggers:
-                del logger.debug
             _unlink(tree)
         return list(visitor.tester.results), None
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import abc
 import ast
-from collections.abc import Mapping, Sequence
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,27 @@ class FileOutcome:
     metrics: dict[str, Any] = field(default_factory=dict)
     #: Set when the file could not be analysed (syntax error): one line, and the item errors.
     error: str | None = None
+
+
+def _noop(*args: Any, **kwargs: Any) -> None:
+    """Stands in for ``Logger.debug`` while a tool runs (see :func:`debug_muted`)."""
+
+
+@contextlib.contextmanager
+def debug_muted(*names: str) -> Iterator[None]:
+    """Bind ``debug`` of the loggers ``names`` to a no-op for the duration of a tool call.
+
+    bandit and pydocstyle call ``log.debug`` several times per AST node or token (millions of
+    calls on a large project); with the loggers at WARNING each call only costs the call.
+    """
+    loggers = [logging.getLogger(name) for name in names]
+    for logger in loggers:
+        logger.debug = _noop  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            del logger.debug
 
 
 class FileChecker(abc.ABC):
@@ -144,9 +167,25 @@ class ProjectChecker(abc.ABC):
         """Check the project; ``files`` are the selected source files."""
 
     def analyser(self) -> FileAnalyser | None:
-        """The per-file half, if any: :meth:`run_analysed` then replaces :meth:`run`."""
+        """The per-file half, if any (see :class:`AnalysedProjectChecker`)."""
         return None
 
+
+class AnalysedProjectChecker(ProjectChecker):
+    """A project checker computed from one cached :class:`FileAnalyser` result per file.
+
+    The runner calls :meth:`run_analysed` with the analyses it computed beside the file
+    checkers (or replayed); :meth:`run` analyses the given files itself.
+    """
+
+    @abc.abstractmethod
+    def analyser(self) -> FileAnalyser:
+        """The per-file half."""
+
+    @abc.abstractmethod
     def run_analysed(self, analyses: Mapping[str, dict[str, Any]], root: Path) -> CheckResult:
         """Check the project from ``analyses`` (relpath -> :meth:`FileAnalyser.analyse`)."""
-        raise NotImplementedError(f"{self.name} has no file analyser")
+
+    def run(self, files: Sequence[SourceFile], root: Path) -> CheckResult:
+        analyser = self.analyser()
+        return self.run_analysed({s.relpath: analyser.analyse(s) for s in files}, root)

@@ -30,13 +30,13 @@ from __future__ import annotations
 import ast
 import difflib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..model import CheckResult, Finding, assign_fingerprints, fingerprint, severity_at_least
-from .base import FileAnalyser, ProjectChecker, SourceFile
+from .base import AnalysedProjectChecker, FileAnalyser, SourceFile
 
 #: How many undocumented definitions the coverage item lists in the report.
 MAX_LISTED = 200
@@ -221,7 +221,7 @@ def _definitions(relpath: str, analysis: Mapping[str, Any]) -> list[Definition]:
     ]
 
 
-class DocstringCoverage(ProjectChecker):
+class DocstringCoverage(AnalysedProjectChecker):
     """Share of counted definitions that have a docstring, against a minimum."""
 
     name = "docstring-coverage"
@@ -234,10 +234,6 @@ class DocstringCoverage(ProjectChecker):
 
     def analyser(self) -> DocstringAnalyser:
         return DocstringAnalyser(self.style)
-
-    def run(self, files: Sequence[SourceFile], root: Path) -> CheckResult:
-        analyser = self.analyser()
-        return self.run_analysed({s.relpath: analyser.analyse(s) for s in files}, root)
 
     def run_analysed(self, analyses: Mapping[str, dict[str, Any]], root: Path) -> CheckResult:
         definitions: list[Definition] = []
@@ -512,7 +508,7 @@ def _accuracy(
     )
 
 
-class DocstringAccuracy(ProjectChecker):
+class DocstringAccuracy(AnalysedProjectChecker):
     """Documented parameters against signatures, for Google and NumPy docstrings."""
 
     name = "docstring-accuracy"
@@ -524,10 +520,6 @@ class DocstringAccuracy(ProjectChecker):
 
     def analyser(self) -> DocstringAnalyser:
         return DocstringAnalyser(self.style)
-
-    def run(self, files: Sequence[SourceFile], root: Path) -> CheckResult:
-        analyser = self.analyser()
-        return self.run_analysed({s.relpath: analyser.analyse(s) for s in files}, root)
 
     def run_analysed(self, analyses: Mapping[str, dict[str, Any]], root: Path) -> CheckResult:
         findings: list[Finding] = []

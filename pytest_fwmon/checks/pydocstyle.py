@@ -18,7 +18,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from ..model import Finding, severity_at_least
-from .base import FileChecker, FileOutcome, SourceFile
+from .base import FileChecker, FileOutcome, SourceFile, debug_muted
 
 DEFAULT_MATCH = r"(?!test_).*\.py"
 DEFAULT_MATCH_DIR = r"[^\.].*"
@@ -55,10 +55,6 @@ def checked_codes(tool: dict[str, Any], convention: str) -> frozenset[str]:
     codes |= expand(_codes(tool.get("add-select") or tool.get("add_select")))
     codes -= expand(_codes(tool.get("add-ignore") or tool.get("add_ignore")))
     return frozenset(codes)
-
-
-def _noop(*args: Any, **kwargs: Any) -> None:
-    """Stands in for ``Logger.debug`` of pydocstyle's logger while fwmon runs it."""
 
 
 class PydocstyleChecker(FileChecker):
@@ -114,13 +110,9 @@ class PydocstyleChecker(FileChecker):
 
         logging.getLogger("pydocstyle").setLevel(logging.WARNING)
         # pydocstyle's parser calls log.debug about six times per token (1.4M calls on
-        # sqlalchemy); at level WARNING each one only costs the call: bind it to a no-op
-        log = logging.getLogger("pydocstyle.utils")
-        log.debug = _noop  # type: ignore[method-assign]
-        try:
+        # sqlalchemy); at level WARNING each one only costs the call
+        with debug_muted("pydocstyle.utils"):
             return self._check(source)
-        finally:
-            del log.debug
 
     def _check(self, source: SourceFile) -> FileOutcome:
         from pydocstyle.checker import ConventionChecker
