@@ -13,6 +13,7 @@ import pytest
 from pytest_fwmon.alerts import AlertSettings, engine, evaluate_run, list_alerts
 from pytest_fwmon.alerts.fingerprint import fingerprint
 from pytest_fwmon.cli import main
+from pytest_fwmon.errors import StoreError
 from pytest_fwmon.history.store import open_store
 from tests.pgserver import postgres_server, postgres_url  # noqa: F401
 from tests.test_alerts_support import HttpReceiver
@@ -455,3 +456,37 @@ def test_list_alerts_without_alert_tables_and_on_a_read_only_store(tmp_path: Pat
         "value",
     ]
     assert (data["state"], data["severity"], data["undelivered"]) == ("firing", "high", 1)
+
+
+@pytest.mark.parametrize("retryable", [True, False])
+def test_recording_the_delivery_is_redone_after_a_deadlock_abort(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, retryable: bool
+) -> None:
+    """PostgreSQL may abort the transaction that records a delivery to break a deadlock with
+    another runner's evaluation (seen in the suite): it is redone; any other error is not."""
+    report = make_report("run-00000001", at=0, security=50.0)
+    with open_store(store_url, tmp_path) as store:
+        store.add_runs([report])
+        real_execute = store.execute
+        aborted: list[str] = []
+
+        def execute(sql: str, params: Any = ()) -> Any:
+            if sql.startswith("UPDATE fwmon_alert_notifications SET status") and not aborted:
+                aborted.append(sql)
+                error = StoreError("cannot write to history store x: deadlock detected")
+                error.retryable = retryable
+                raise error
+            return real_execute(sql, params)
+
+        monkeypatch.setattr(store, "execute", execute)
+        with HttpReceiver() as http:
+            env = {ENV_URL: http.url("/hook")}
+            if not retryable:
+                with pytest.raises(StoreError, match="deadlock detected"):
+                    evaluate_run(store, report, settings(), root=tmp_path, environ=env)
+                return
+            summary = evaluate_run(store, report, settings(), root=tmp_path, environ=env)
+            assert len(http.at("/hook")) == 1
+        assert aborted and [n.delivery for n in summary.notifications] == ["sent"]
+        rows = store.query("SELECT status, sent_at FROM fwmon_alert_notifications")
+        assert [(status, sent is not None) for status, sent in rows] == [("sent", True)]

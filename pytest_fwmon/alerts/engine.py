@@ -625,7 +625,29 @@ class _Evaluation:
 RETRIES: Final = 5
 
 
+def _retrying(work: Callable[[], None]) -> None:
+    """Run a store transaction, again when PostgreSQL aborted it to break a deadlock or a
+    serialization conflict (``StoreError.retryable``), as PostgreSQL advises; at most
+    :data:`RETRIES` times."""
+    for attempt in range(1, RETRIES + 1):
+        try:
+            work()
+            return
+        except StoreError as exc:
+            if not exc.retryable or attempt == RETRIES:
+                raise
+            time.sleep(0.02 * attempt)
+
+
 def _record(
+    store: Store, results: Sequence[DeliveryResult], jobs: Sequence[Job], now: float
+) -> None:
+    """Record the delivery outcomes (one transaction; it may meet another runner's evaluation
+    on the same alert rows, so it is retried like the evaluation)."""
+    _retrying(lambda: _record_once(store, results, jobs, now))
+
+
+def _record_once(
     store: Store, results: Sequence[DeliveryResult], jobs: Sequence[Job], now: float
 ) -> None:
     by_id = {job.id: job for job in jobs}
