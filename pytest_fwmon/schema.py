@@ -22,6 +22,9 @@ from typing import Any
 
 #: A compiled validator returns None when valid, else (json path, message).
 Validator = Callable[[Any, str], "tuple[str, str] | None"]
+#: Inside the compiler: value -> None, or (path relative to the value, message). Paths are
+#: built only on the way out of an error: a valid report builds no path string at all.
+_Check = Callable[[Any], "tuple[str, str] | None"]
 
 _ANNOTATIONS = frozenset(
     {"title", "description", "$id", "$schema", "format", "default", "examples", "$comment"}
@@ -119,23 +122,23 @@ def _describe(value: Any) -> str:
 class _Compiler:
     def __init__(self, root: Mapping[str, Any]) -> None:
         self.root = root
-        self.refs: dict[str, Validator] = {}
+        self.refs: dict[str, _Check] = {}
 
-    def ref(self, target: str) -> Validator:
+    def ref(self, target: str) -> _Check:
         if target not in self.refs:
             if not target.startswith("#/$defs/"):
                 raise ValueError(f"unsupported $ref {target!r}")
             name = target[len("#/$defs/") :]
-            holder: list[Validator] = []
-            self.refs[target] = lambda v, p: holder[0](v, p)
+            holder: list[_Check] = []
+            self.refs[target] = lambda v: holder[0](v)
             holder.append(self.compile(self.root["$defs"][name]))
         return self.refs[target]
 
-    def compile(self, schema: Mapping[str, Any]) -> Validator:
+    def compile(self, schema: Mapping[str, Any]) -> _Check:
         unknown = set(schema) - _SUPPORTED - _ANNOTATIONS
         if unknown:
             raise ValueError(f"unsupported JSON Schema keywords: {sorted(unknown)}")
-        checks: list[Validator] = []
+        checks: list[_Check] = []
         if "$ref" in schema:
             checks.append(self.ref(schema["$ref"]))
         if "type" in schema:
@@ -143,41 +146,41 @@ class _Compiler:
 
             type_ok = _type_predicate(names)
 
-            def check_type(v: Any, p: str, names: list[str] = names) -> tuple[str, str] | None:
+            def check_type(v: Any, names: list[str] = names) -> tuple[str, str] | None:
                 if type_ok(v):
                     return None
-                return p, f"expected {' or '.join(names)}, got {_describe(v)}"
+                return "", f"expected {' or '.join(names)}, got {_describe(v)}"
 
             checks.append(check_type)
         if "enum" in schema:
             options = list(schema["enum"])
 
-            def check_enum(v: Any, p: str) -> tuple[str, str] | None:
+            def check_enum(v: Any) -> tuple[str, str] | None:
                 if any(v == o and type(v) is type(o) for o in options):
                     return None
-                return p, f"{v!r} is not one of {', '.join(map(repr, options))}"
+                return "", f"{v!r} is not one of {', '.join(map(repr, options))}"
 
             checks.append(check_enum)
         if "const" in schema:
             const = schema["const"]
 
-            def check_const(v: Any, p: str) -> tuple[str, str] | None:
+            def check_const(v: Any) -> tuple[str, str] | None:
                 if v == const and type(v) is type(const):
                     return None
-                return p, f"expected {const!r}, got {v!r}"
+                return "", f"expected {const!r}, got {v!r}"
 
             checks.append(check_const)
         if "minimum" in schema or "maximum" in schema:
             lo = schema.get("minimum")
             hi = schema.get("maximum")
 
-            def check_range(v: Any, p: str) -> tuple[str, str] | None:
+            def check_range(v: Any) -> tuple[str, str] | None:
                 if not isinstance(v, int | float) or isinstance(v, bool):
                     return None
                 if lo is not None and v < lo:
-                    return p, f"{v} is less than the minimum {lo}"
+                    return "", f"{v} is less than the minimum {lo}"
                 if hi is not None and v > hi:
-                    return p, f"{v} is more than the maximum {hi}"
+                    return "", f"{v} is more than the maximum {hi}"
                 return None
 
             checks.append(check_range)
@@ -185,23 +188,23 @@ class _Compiler:
             min_len = schema.get("minLength", 0)
             regex = re.compile(schema["pattern"]) if "pattern" in schema else None
 
-            def check_string(v: Any, p: str) -> tuple[str, str] | None:
+            def check_string(v: Any) -> tuple[str, str] | None:
                 if not isinstance(v, str):
                     return None
                 if len(v) < min_len:
-                    return p, f"string shorter than {min_len} characters"
+                    return "", f"string shorter than {min_len} characters"
                 if regex is not None and not regex.search(v):
-                    return p, f"{v!r} does not match {regex.pattern!r}"
+                    return "", f"{v!r} does not match {regex.pattern!r}"
                 return None
 
             checks.append(check_string)
         if "anyOf" in schema:
             options_v = [self.compile(s) for s in schema["anyOf"]]
 
-            def check_any(v: Any, p: str) -> tuple[str, str] | None:
+            def check_any(v: Any) -> tuple[str, str] | None:
                 errors = []
                 for option in options_v:
-                    error = option(v, p)
+                    error = option(v)
                     if error is None:
                         return None
                     errors.append(error)
@@ -212,13 +215,13 @@ class _Compiler:
         if "items" in schema:
             item_v = self.compile(schema["items"])
 
-            def check_items(v: Any, p: str) -> tuple[str, str] | None:
+            def check_items(v: Any) -> tuple[str, str] | None:
                 if not isinstance(v, list):
                     return None
-                for i, item in enumerate(v):
-                    error = item_v(item, f"{p}[{i}]")
+                for item in v:
+                    error = item_v(item)
                     if error is not None:
-                        return error
+                        return f"[{_index(v, item)}]{error[0]}", error[1]
                 return None
 
             checks.append(check_items)
@@ -227,51 +230,98 @@ class _Compiler:
         if len(checks) == 1:
             return checks[0]
 
-        def check_all(v: Any, p: str) -> tuple[str, str] | None:
+        def check_all(v: Any) -> tuple[str, str] | None:
             for check in checks:
-                error = check(v, p)
+                error = check(v)
                 if error is not None:
                     return error
             return None
 
         return check_all
 
-    def _object(self, schema: Mapping[str, Any]) -> Validator:
+    def _object(self, schema: Mapping[str, Any]) -> _Check:
         props = {k: self.compile(s) for k, s in schema.get("properties", {}).items()}
         required = list(schema.get("required", ()))
         extra = schema.get("additionalProperties", True)
         extra_v = self.compile(extra) if isinstance(extra, dict) else None
-        prop_items = list(props.items())
+        # (key, validator, quick): ``quick`` answers True for a valid leaf value in one call;
+        # anything else (and every failure, for its message) goes through the validator
+        prop_items = [(k, props[k], _quick(s)) for k, s in schema.get("properties", {}).items()]
 
-        def check_object(v: Any, p: str) -> tuple[str, str] | None:
+        def check_object(v: Any) -> tuple[str, str] | None:
             if not isinstance(v, dict):
                 return None
             for key in required:
                 if key not in v:
-                    return p, f"missing required key {key!r}"
-            for key, validator in prop_items:
+                    return "", f"missing required key {key!r}"
+            for key, validator, quick in prop_items:
                 if key in v:
-                    error = validator(v[key], f"{p}.{key}")
+                    value = v[key]
+                    if quick is not None and quick(value):
+                        continue
+                    error = validator(value)
                     if error is not None:
-                        return error
+                        return f".{key}{error[0]}", error[1]
             if extra is False:
                 for key in v:
                     if key not in props:
-                        return p, f"unexpected key {key!r} (allowed: {', '.join(props)})"
+                        return "", f"unexpected key {key!r} (allowed: {', '.join(props)})"
             elif extra_v is not None:
                 for key, value in v.items():
                     if key not in props:
-                        error = extra_v(value, f"{p}.{key}")
+                        error = extra_v(value)
                         if error is not None:
-                            return error
+                            return f".{key}{error[0]}", error[1]
             return None
 
         return check_object
 
 
+_QUICK_KEYS = frozenset({"type", "enum", "minimum", "maximum"}) | _ANNOTATIONS
+
+
+def _quick(schema: Any) -> Callable[[Any], bool] | None:
+    """One predicate for a leaf schema of ``type`` (range only on numbers) or a string
+    ``enum`` (None allowed), the properties most values of a report have; None for others."""
+    if not isinstance(schema, Mapping) or not set(schema) <= _QUICK_KEYS or not schema:
+        return None
+    lo, hi = schema.get("minimum"), schema.get("maximum")
+    if "enum" in schema:
+        options = schema["enum"]
+        if set(schema) & {"type", "minimum", "maximum"} or not all(
+            o is None or isinstance(o, str) for o in options
+        ):
+            return None
+        strings = frozenset(o for o in options if o is not None)
+        nullable = None in options
+        return lambda v: (v is None and nullable) or (type(v) is str and v in strings)
+    if "type" not in schema:
+        return None
+    names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    type_ok = _type_predicate(names)
+    if lo is None and hi is None:
+        return type_ok
+    if not set(names) <= {"integer", "number", "null"}:
+        return None
+    return lambda v: (
+        type_ok(v) and (v is None or ((lo is None or v >= lo) and (hi is None or v <= hi)))
+    )
+
+
 def compile_schema(schema: Mapping[str, Any]) -> Validator:
     """Compile a schema document into a validator."""
-    return _Compiler(schema).compile(schema)
+    check = _Compiler(schema).compile(schema)
+
+    def validate(value: Any, path: str) -> tuple[str, str] | None:
+        error = check(value)
+        return None if error is None else (path + error[0], error[1])
+
+    return validate
+
+
+def _index(values: list[Any], item: Any) -> int:
+    """Position of ``item`` (the very object) in ``values``: looked up only on an error."""
+    return next(i for i, v in enumerate(values) if v is item)
 
 
 @cache

@@ -117,7 +117,21 @@ def valid_report() -> dict[str, Any]:
             }
         ],
         "benchmarks": [],
-        "resources": [],
+        "resources": [
+            {
+                "nodeid": "tests/test_a.py::test_a",
+                "outcome": "passed",
+                "wall": 0.002,
+                "cpu_user": 0.001,
+                "cpu_system": 0.0,
+                "rss_start": 40_000_000,
+                "rss_end": 40_004_096,
+                "rss_peak": 40_004_096,
+                "peak_method": "vmhwm",
+                "io_read_bytes": 0,
+                "io_write_bytes": None,
+            }
+        ],
         "coverage": None,
         "integration": [],
         "tests": {
@@ -176,6 +190,26 @@ def test_valid_report_passes_both_validators() -> None:
             "at $.run.started: 'yesterday' does not match "
             "'^\\\\d{4}-\\\\d\\\\d-\\\\d\\\\dT\\\\d\\\\d:\\\\d\\\\d:\\\\d\\\\d(\\\\.\\\\d+)?Z$'",
             id="pattern",
+        ),
+        pytest.param(
+            lambda r: r["resources"][0].update(rss_peak=-1),
+            "at $.resources[0].rss_peak: -1 is less than the minimum 0",
+            id="nullable-minimum",
+        ),
+        pytest.param(
+            lambda r: r["resources"][0].update(peak_method="guess"),
+            "at $.resources[0].peak_method: 'guess' is not one of 'vmhwm', 'endpoints', None",
+            id="nullable-enum",
+        ),
+        pytest.param(
+            lambda r: r["resources"][0].update(wall=True),
+            "at $.resources[0].wall: expected number, got a boolean",
+            id="bool-is-no-number",
+        ),
+        pytest.param(
+            lambda r: r["resources"].append(r["resources"][0]) or r["resources"].append(5),
+            "at $.resources[2]: expected object, got a number",
+            id="item-index",
         ),
         pytest.param(
             lambda r: r["pipelines"]["docs"].update(score=101),
