@@ -35,5 +35,8 @@ def pytest_fwmon_payload(config: pytest.Config, kind: str, data: dict[str, Any])
     """A payload attached to a test item (with ``items.attach``) reached the controller.
 
     Called on the controller for every payload, whether the item ran in this process or on
-    an xdist worker. ``kind`` is e.g. ``"check"``, ``"benchmark"``, ``"resource"``.
+    an xdist worker. ``kind`` is e.g. ``"check"``, ``"benchmark"``, ``"resource"``. Payloads
+    arrive with their item's reports, except ``"resource"`` records of tests run in this
+    process: those all arrive when the session finishes, with ``outcome`` still None (the
+    controller fills it in before ``pytest_fwmon_update_report``).
     """

@@ -15,6 +15,7 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,9 @@ class FwmonSession:
         self.checks: dict[str, dict[str, Any]] = {}
         self.lists: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in LIST_KINDS.values()}
         self.coverage: dict[str, Any] | None = None
-        self.tests: dict[str, dict[str, str]] = {}
+        #: nodeid -> outcome of every item that reported here (fwmon's items too; the
+        #: ``resources[]`` records get theirs from it).
+        self.outcomes: dict[str, str] = {}
         self.test_durations: dict[str, float] = {}
         self.messages: list[str] = []
         self.report_written: Path | None = None
@@ -314,23 +317,11 @@ class FwmonSession:
 
     def on_logreport(self, report: pytest.TestReport) -> None:
         """Controller: dispatch payloads and count ordinary tests."""
-        config = self.pytest_config
         payloads = getattr(report, REPORT_ATTR, None)
         if payloads:
             # pytest keeps every report until the end: do not keep the findings twice
             delattr(report, REPORT_ATTR)
-            hook = config.hook.pytest_fwmon_payload
-            # when fwmon's implementation is the only one, skip the dispatch (a hook call per
-            # payload is a measurable part of --fwmon-resources on many small tests)
-            impls = hook.get_hookimpls()
-            own = len(impls) == 1 and impls[0].plugin_name == OWN_PLUGIN
-            for kind, data in payloads:
-                if own:
-                    self.on_payload(kind, data)
-                else:
-                    hook(config=config, kind=kind, data=data)
-        if "fwmon" in report.keywords:
-            return
+            self.deliver(payloads)
         outcome: str | None = None
         xfail = hasattr(report, "wasxfail")
         if report.when == "call":
@@ -339,13 +330,26 @@ class FwmonSession:
             outcome = "error"
         elif report.when == "setup" and report.skipped:
             outcome = "xfailed" if xfail else "skipped"
-        self.test_durations[report.nodeid] = (
-            self.test_durations.get(report.nodeid, 0.0) + report.duration
-        )
-        if outcome is not None:
-            previous = self.tests.get(report.nodeid, {}).get("outcome")
-            if previous != "error":  # a teardown error keeps the test counted as an error
-                self.tests[report.nodeid] = {"outcome": outcome}
+        nodeid = report.nodeid
+        if outcome is not None and self.outcomes.get(nodeid) != "error":
+            # a teardown error keeps the test counted as an error
+            self.outcomes[nodeid] = outcome
+        if "fwmon" not in report.keywords:  # an ordinary test, not one of fwmon's items
+            self.test_durations[nodeid] = self.test_durations.get(nodeid, 0.0) + report.duration
+
+    def deliver(self, payloads: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        """Controller: hand payloads to ``pytest_fwmon_payload`` (to :meth:`on_payload`
+        directly when fwmon's implementation is the only one: a hook call per payload shows on
+        suites of many small tests)."""
+        config = self.pytest_config
+        hook = config.hook.pytest_fwmon_payload
+        impls = hook.get_hookimpls()
+        if len(impls) == 1 and impls[0].plugin_name == OWN_PLUGIN:
+            for kind, data in payloads:
+                self.on_payload(kind, data)
+        else:
+            for kind, data in payloads:
+                hook(config=config, kind=kind, data=data)
 
     def on_payload(self, kind: str, data: dict[str, Any]) -> None:
         """Controller: store one payload where it belongs in the report."""
@@ -362,7 +366,7 @@ class FwmonSession:
     # -- finishing -----------------------------------------------------------------------
 
     def _tests_summary(self, exitstatus: int | None) -> dict[str, Any]:
-        outcomes = [t["outcome"] for t in self.tests.values()]
+        outcomes = [self.outcomes[n] for n in self.test_durations if n in self.outcomes]
         return {
             "total": len(outcomes),
             "passed": outcomes.count("passed"),
@@ -371,7 +375,7 @@ class FwmonSession:
             "skipped": outcomes.count("skipped"),
             "xfailed": outcomes.count("xfailed"),
             "xpassed": outcomes.count("xpassed"),
-            "duration": round(sum(self.test_durations.get(n, 0.0) for n in self.tests), 6),
+            "duration": round(sum(self.test_durations.values()), 6),
             "exitstatus": exitstatus,
         }
 

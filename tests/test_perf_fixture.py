@@ -388,12 +388,33 @@ def test_resources_without_fwmon_is_a_usage_error(pytester: pytest.Pytester) -> 
     assert "Traceback" not in result.stderr.str()
 
 
-def test_resources_for_every_outcome(pytester: pytest.Pytester) -> None:
+_LISTENER = """
+SEEN = []
+
+def pytest_fwmon_payload(config, kind, data):
+    if kind == "resource":
+        SEEN.append([data["nodeid"].split("::")[-1], data["outcome"]])
+
+def pytest_fwmon_update_report(config, report):
+    report["extensions"]["seen"] = sorted(SEEN)
+"""
+
+
+@pytest.mark.parametrize("xdist", [False, True], ids=["in-process", "xdist"])
+def test_resources_for_every_outcome(pytester: pytest.Pytester, xdist: bool) -> None:
+    """In one process the figures are kept as tuples and handed over at the end; on xdist
+    workers each record rides on its teardown report. Either way a payload listener sees every
+    record, and the controller fills in the outcome."""
     root = copy_project(pytester, "perf_resources")
-    result = pytester.runpytest(*PLUGIN, *REPORT, "--fwmon-resources")
+    pytester.makeconftest(_LISTENER)
+    if xdist:
+        result = pytester.runpytest_subprocess(*PLUGIN, *REPORT, "--fwmon-resources", "-n", "2")
+    else:
+        result = pytester.runpytest(*PLUGIN, *REPORT, "--fwmon-resources")
     result.assert_outcomes(passed=2, failed=1, skipped=1, errors=2, xfailed=1)
     report = read_report(root)
     res = by_nodeid(report["resources"])
+    assert report["extensions"]["seen"] == sorted([name, None] for name in res)
     assert {k: v["outcome"] for k, v in res.items()} == {
         "test_passes": "passed",
         "test_fails": "failed",
@@ -411,6 +432,24 @@ def test_resources_for_every_outcome(pytester: pytest.Pytester) -> None:
     assert summary["tests"] == 6
     assert summary["error_rate"] == pytest.approx(3 / 4, abs=1e-6)
     assert summary["tests_per_second"] > 0 and summary["p95_duration"] >= 0
+
+
+def test_resources_of_fwmon_items_get_their_outcome_too(pytester: pytest.Pytester) -> None:
+    """fwmon's own check items are tests for --fwmon-resources, not for ``tests``."""
+    pytester.makepyprojecttoml('[project]\nname = "widget"\nversion = "0"\n')
+    pytester.mkpydir("widget").joinpath("__init__.py").write_text("def f():\n    return 1\n")
+    pytester.makepyfile(test_a="def test_a():\n    pass\n")
+    args = ("--fwmon", "--fwmon-pipelines", "docs,performance", "--fwmon-no-history")
+    pytester.runpytest(*PLUGIN, *args, "--fwmon-resources").assert_outcomes(passed=2, failed=2)
+    report = read_report(pytester.path)
+    outcomes = {r["nodeid"]: r["outcome"] for r in report["resources"]}
+    assert outcomes == {
+        "test_a.py::test_a": "passed",
+        "widget/__init__.py::fwmon[pydocstyle]": "failed",
+        "pyproject.toml::fwmon[docstring-coverage]": "failed",
+        "pyproject.toml::fwmon[docstring-accuracy]": "passed",
+    }
+    assert report["tests"]["total"] == 1
 
 
 def test_without_the_option_no_resources_are_recorded(pytester: pytest.Pytester) -> None:

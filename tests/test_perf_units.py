@@ -7,6 +7,7 @@ import gc
 import json
 import os
 import random
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -316,3 +317,36 @@ def test_proc_files_read_what_psutil_reads(tmp_path: Path) -> None:
         peak = proc.peak()
         assert peak is not None and peak >= me.memory_info().rss - 1_000_000
         del block
+
+
+_EXEC_CHILD = """
+import json, resource
+from pytest_fwmon.perf import resources
+probe = resources.Probe()
+probe.start()
+probe.call_start()
+probe.call_end()
+entry = probe.finish("t.py::x")
+entry["ru_maxrss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps(entry))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM is Linux only")
+def test_probe_peak_is_not_the_high_water_mark_the_exec_left_in_ru_maxrss() -> None:
+    """The kernel keeps the high-water mark of the memory an ``exec`` replaced (the parent's,
+    after a vfork) in ``signal->maxrss``, and ``getrusage`` reports it after every VmHWM reset:
+    a process started by a large one must still get its own call peak (from /proc)."""
+    block = b"y" * 150_000_000  # this process is the large parent
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _EXEC_CHILD], capture_output=True, text=True, check=True
+        )
+    finally:
+        del block
+    entry = json.loads(done.stdout)
+    if entry["peak_method"] != "vmhwm":
+        pytest.skip("this kernel refused the VmHWM reset")
+    assert entry["ru_maxrss"] > 150_000_000  # what a probe trusting ru_maxrss would report
+    assert entry["rss_peak"] < entry["rss_start"] + 5_000_000 < 100_000_000
+    assert entry["outcome"] is None

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     # Imported where used: a run without perf tests, options or --fwmon does not load them.
     from . import baseline as baseline_mod
     from . import gates, lockstep, measure
-    from .resources import Probe
+    from .resources import Raw
 
 #: Name of the xdist group perf tests are pinned to under ``--dist loadgroup``.
 XDIST_GROUP = "fwmon-perf"
@@ -84,8 +84,6 @@ class PerfSession:
         #: nodeid -> result, for pytest-benchmark's JSON and --fwmon-perf-samples-out.
         self.results: dict[str, gates.PerfResult] = {}
         self.t0 = time.perf_counter()
-        self.durations: dict[str, float] = {}
-        self.outcomes: dict[str, str] = {}
 
     @staticmethod
     def _validated(values: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -237,9 +235,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "--fwmon (--fwmon --fwmon-pipelines performance --fwmon-resources runs no checks)"
         )
     if session.resources:
-        config.pluginmanager.register(ResourceHooks(), "fwmon-perf-resources")
-    if not session.is_worker and config.getoption("fwmon", False):
-        config.pluginmanager.register(_Durations(session), "fwmon-perf-durations")
+        config.pluginmanager.register(ResourceHooks(config), "fwmon-perf-resources")
 
 
 def _has_perf_marker(item: pytest.Item) -> bool:
@@ -563,102 +559,86 @@ def pytest_benchmark_update_json(
 # -- resources ---------------------------------------------------------------------------
 
 
-def outcome_of(reports: Sequence[pytest.TestReport]) -> str:
-    """passed | failed | error | skipped | xfailed | xpassed from a test's phase reports."""
-    outcome = "passed"
-    for report in reports:
-        xfail = hasattr(report, "wasxfail")
-        if report.when == "call":
-            outcome = ("xfailed" if report.skipped else "xpassed") if xfail else report.outcome
-        elif report.failed:
-            return "error"
-        elif report.when == "setup" and report.skipped:
-            return "xfailed" if xfail else "skipped"
-    return outcome
-
-
 class ResourceHooks:
     """Per-test resource hooks, registered only with ``--fwmon-resources``.
 
-    Plain hook implementations where they suffice and one wrapper per test: a wrapper is a
-    generator per call, and on a suite of many small tests those allocations cost more than
-    the probe's system calls. One test runs at a time in a process, so the running probe is
-    kept here; an xdist controller, which logs reports of tests run elsewhere, has none.
+    Plain hook implementations, no wrapper: on a suite of many small tests every generator,
+    hook call and dict per test shows (issue 4 allows 10% on trivial tests). One test runs at a
+    time in a process, so one probe is kept here and reused. On an xdist worker each record
+    rides on its test's teardown report; in a process that is its own controller the figures
+    are kept as tuples and handed over as ``resource`` payloads when the session finishes.
+    Either way the controller fills in each record's ``outcome``, which it derives from the
+    test's three phase reports anyway (see :func:`pytest_fwmon_update_report`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, config: pytest.Config) -> None:
         from .resources import Probe
 
-        self.new_probe = Probe
-        self.current: Probe | None = None
-        self.nodeid = ""
+        self.config = config
+        self.probe = Probe()
+        self.nodeid: str | None = None
+        self.per_report = hasattr(config, "workerinput")
+        self.done: list[Raw] = []
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         """Start the probe as setup starts."""
-        probe = self.current = self.new_probe()
         self.nodeid = item.nodeid
-        probe.start()
+        self.probe.start()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> None:
         """Reset the peak-RSS mark right before the test function runs (the implementation
-        that runs it comes after this one); the peak is read when the call is logged."""
-        if self.current is not None:
-            self.current.call_start()
+        that runs it comes after this one)."""
+        if self.nodeid == item.nodeid:
+            self.probe.call_start()
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Keep the setup and call reports (final: xfail applied) for the outcome."""
-        probe = self.current
-        if probe is None or report.nodeid != self.nodeid or report.when == "teardown":
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+        """Read the call's peak as its report is made; finish after teardown."""
+        when = call.when
+        if when == "setup" or self.nodeid != item.nodeid:
             return
-        if report.when == "call":
-            probe.call_end()
-        probe.reports.append(report)
+        if when == "call":
+            self.probe.call_end()
+            return
+        self.nodeid = None
+        if self.per_report:  # the core plugin's makereport wrapper puts it on the report
+            attach(item, "resource", self.probe.finish(item.nodeid))
+        else:
+            self.done.append(self.probe.finish_raw(item.nodeid))
 
-    @pytest.hookimpl(wrapper=True, trylast=True)
-    def pytest_runtest_teardown(
-        self, item: pytest.Item, nextitem: pytest.Item | None
-    ) -> Generator[None]:
-        """After teardown, attach the ``resource`` payload (it rides on the teardown report)."""
-        failed = True
-        try:
-            result = yield
-            failed = False
-            return result
-        finally:
-            probe, self.current = self.current, None
-            if probe is not None and self.nodeid == item.nodeid:
-                outcome = "error" if failed else outcome_of(probe.reports)
-                attach(item, "resource", probe.finish(item.nodeid, outcome))
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Hand the kept figures to the core plugin before it builds the report."""
+        done, self.done = self.done, []
+        core = _core_session(self.config)
+        if done and core is not None:
+            from .resources import record
 
-
-class _Durations:
-    """Registered as a plugin per config to sum test durations on the controller."""
-
-    def __init__(self, session: PerfSession) -> None:
-        self.session = session
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Sum the phases' durations of each test."""
-        durations = self.session.durations
-        durations[report.nodeid] = durations.get(report.nodeid, 0.0) + report.duration
+            core.deliver(("resource", record(raw)) for raw in done)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_fwmon_update_report(config: pytest.Config, report: dict[str, Any]) -> None:
-    """Add the suite-level summary under ``report["extensions"]["resources_summary"]``."""
+    """Fill each ``resources[]`` record's ``outcome`` and add the suite-level summary under
+    ``report["extensions"]["resources_summary"]``."""
     session = config.stash.get(PERF_KEY, None)
     if session is None:
         return
+    core = _core_session(config)
+    outcomes_by_test: dict[str, str] = core.outcomes if core is not None else {}
+    for record in report.get("resources", []):
+        if record.get("outcome") is None:
+            # a test whose reports never reached the controller (crashed xdist worker)
+            record["outcome"] = outcomes_by_test.get(str(record.get("nodeid")), "error")
     tests = report.get("tests", {})
     outcomes: list[str] = []
     for key, name in (("passed", "passed"), ("failed", "failed"), ("errors", "error")):
         outcomes += [name] * int(tests.get(key, 0) or 0)
     for key in ("skipped", "xfailed", "xpassed"):
         outcomes += [key] * int(tests.get(key, 0) or 0)
-    durations = list(session.durations.values())
+    durations = list(core.test_durations.values()) if core is not None else []
     if not durations:
         durations = [r["wall"] for r in report.get("resources", []) if "wall" in r]
     seconds = float(report.get("run", {}).get("duration") or time.perf_counter() - session.t0)

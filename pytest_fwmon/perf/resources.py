@@ -11,19 +11,19 @@ per test (setup + call + teardown unless said otherwise):
   (``psutil.Process().memory_info().rss``; on Linux the same ``/proc/self/statm`` field read
   directly with ``pread`` on a file kept open, 15x cheaper — see :class:`ProcFiles`);
 - ``rss_peak``: the highest RSS during the **call phase** (from right before the test function
-  runs until its call report is logged). On Linux the kernel's high-water
+  runs until its call report is made). On Linux the kernel's high-water
   mark ``VmHWM`` is reset before the call (writing ``5`` to ``/proc/self/clear_refs``) and read
   after it, so the peak is exact and costs no sampling thread (``peak_method: "vmhwm"``); it is
-  read as ``getrusage``'s ``ru_maxrss`` when that provably equals VmHWM (see
-  :meth:`Probe.call_start`), else from ``/proc/self/status``. Elsewhere, or when the reset is
-  not permitted, it is the larger of the RSS at the start and the end of the call
-  (``peak_method: "endpoints"``, a lower bound);
+  read as ``getrusage``'s ``ru_maxrss`` when that provably equals VmHWM (it is not above
+  the RSS right after the call, see :meth:`Probe.call_end`), else from ``/proc/self/status``.
+  Elsewhere, or when the reset is not permitted, it is the larger of the RSS at the start and
+  the end of the call (``peak_method: "endpoints"``, a lower bound);
 - ``io_read_bytes`` / ``io_write_bytes``: bytes this process caused to be read from / written to
   storage (on Linux ``getrusage``'s ``ru_inblock`` / ``ru_oublock`` x 512, the kernel's
   ``read_bytes`` / ``write_bytes`` counters that ``/proc/self/io`` and psutil's
   ``io_counters()`` show, in 512-byte units; elsewhere ``psutil.Process().io_counters()``),
   ``null`` where the OS does not provide them;
-- ``outcome``: passed, failed, error, skipped, xfailed or xpassed.
+- ``outcome``: passed, failed, error, skipped, xfailed or xpassed (filled in on the controller).
 
 Suite summary (``report["extensions"]["resources_summary"]``): ``tests``, ``duration`` (seconds
 of the session), ``tests_per_second = tests / duration``, ``error_rate = (failed + errors) /
@@ -76,7 +76,7 @@ class ProcFiles:
         if self.statm is None:
             return None
         try:
-            return int(os.pread(self.statm, 256, 0).split()[1]) * _PAGE
+            return int(os.pread(self.statm, 128, 0).split()[1]) * _PAGE
         except (OSError, IndexError, ValueError):
             return None
 
@@ -89,12 +89,6 @@ class ProcFiles:
         except OSError:
             return False
         return True
-
-    @staticmethod
-    def maxrss() -> int:
-        """``getrusage(RUSAGE_SELF).ru_maxrss`` in bytes: the larger of VmHWM and the maximum
-        the kernel kept for the process at exec and exits (``signal->maxrss``)."""
-        return getrusage(RUSAGE_SELF).ru_maxrss * 1024
 
     def peak(self) -> int | None:
         """VmHWM in bytes."""
@@ -122,12 +116,15 @@ if hasattr(os, "register_at_fork"):
 
 class Probe:
     """Figures of one test: ``start`` before setup, ``call_start``/``call_end`` around the call,
-    ``finish`` after teardown.
+    ``finish`` after teardown. One probe is reused test after test.
 
-    On Linux a probe makes eight system calls per test and starts no thread: ``getrusage`` and
-    a ``statm`` read at start and finish; around the call the ``VmHWM`` reset, ``getrusage``
-    and ``statm``, then ``getrusage``. The /proc files stay open for the life of the process
-    (reopened after a fork).
+    On Linux a probe makes seven system calls per test and starts no thread: ``getrusage`` and
+    a ``statm`` read at start; the ``VmHWM`` reset before the call; ``getrusage`` and ``statm``
+    after it; ``getrusage`` and ``statm`` at finish. ``/proc/self/status`` is read only when the
+    call's peak cannot be taken from ``getrusage`` (see :meth:`call_end`). The /proc files stay
+    open for the life of the process (reopened after a fork). These system calls are most of
+    what ``--fwmon-resources`` costs on a suite of trivial tests (about 3 us each there, 0.5 us
+    in a tight loop): each one saved shows in ``benchmarks/overhead.py``.
     """
 
     _process: psutil.Process | None = None
@@ -135,28 +132,23 @@ class Probe:
     __slots__ = (
         "_call_rss",
         "_files",
-        "_rusage",
-        "_vmhwm",
-        "counters0",
+        "_reset",
         "peak_method",
-        "reports",
         "rss_peak",
         "rss_start",
         "t0",
+        "usage0",
     )
 
     def __init__(self) -> None:
         self.t0 = 0.0
-        self.counters0: tuple[float, float, tuple[int, int] | None] | None = None
+        self.usage0: tuple[float, float, int | None, int | None] = (0.0, 0.0, None, None)
         self.rss_start = 0
         self.rss_peak: int | None = None
-        self.peak_method = "endpoints"
+        self.peak_method: str | None = None
         self._call_rss = 0
-        self._vmhwm = False
-        self._rusage = False
+        self._reset = False
         self._files: ProcFiles | None = None
-        #: Phase reports of the test, kept by the caller for its outcome.
-        self.reports: list[Any] = []
 
     @classmethod
     def process(cls) -> psutil.Process:
@@ -179,53 +171,52 @@ class Probe:
         value = proc.rss() if proc is not None else None
         return value if value is not None else int(self.process().memory_info().rss)
 
-    def _io(self) -> tuple[int, int] | None:
-        """(read_bytes, write_bytes) from psutil (not Linux)."""
+    def _usage(self) -> tuple[float, float, int | None, int | None]:
+        """(user CPU, system CPU, bytes read, bytes written): one ``getrusage`` on Linux, whose
+        block counts are the kernel's read_bytes/write_bytes in 512-byte units; elsewhere
+        ``os.times()`` and psutil's ``io_counters()`` (None where the OS has none)."""
+        if self._files is not None:
+            ru = getrusage(RUSAGE_SELF)
+            return ru.ru_utime, ru.ru_stime, ru.ru_inblock * 512, ru.ru_oublock * 512
         import psutil
 
+        times = os.times()
         try:
             io = self.process().io_counters()
         except (AttributeError, psutil.Error, OSError):
-            return None
-        return int(io.read_bytes), int(io.write_bytes)
-
-    def _counters(self) -> tuple[float, float, tuple[int, int] | None]:
-        """(user CPU, system CPU, (read_bytes, write_bytes) or None): one ``getrusage`` on
-        Linux (whose block counts are the kernel's read_bytes/write_bytes in 512-byte units)."""
-        if self._files is not None:
-            ru = getrusage(RUSAGE_SELF)
-            return ru.ru_utime, ru.ru_stime, (ru.ru_inblock * 512, ru.ru_oublock * 512)
-        times = os.times()
-        return times.user, times.system, self._io()
+            return times.user, times.system, None, None
+        return times.user, times.system, int(io.read_bytes), int(io.write_bytes)
 
     def start(self) -> None:
-        """Before setup."""
+        """Before setup (forgets the previous test)."""
+        self.rss_peak = None
+        self.peak_method = None
         self._files = self.proc()
-        self.counters0 = self._counters()
+        self.usage0 = self._usage()
         self.rss_start = self._rss()
         self.t0 = time.perf_counter()
 
     def call_start(self) -> None:
-        """Right before the call phase."""
+        """Right before the call phase: reset the kernel's high-water mark."""
         proc = self._files
-        self._vmhwm = proc is not None and proc.reset_peak()
-        self._rusage = False
-        if not self._vmhwm:
-            self._call_rss = self._rss()
-        elif proc is not None:
-            # After the reset, ru_maxrss = max(signal->maxrss, VmHWM). When it is not above the
-            # RSS read after it, signal->maxrss is at most the RSS now, hence at most VmHWM at
-            # the end of the call (it only grows to VmHWM values, at thread exits): ru_maxrss
-            # then *is* VmHWM, read without generating /proc/self/status.
-            maxrss = proc.maxrss()
-            rss = proc.rss()
-            self._rusage = rss is not None and maxrss <= rss
+        self._reset = proc is not None and proc.reset_peak()
+        self._call_rss = 0 if self._reset else self._rss()
 
     def call_end(self) -> None:
-        """Right after the call phase."""
+        """Right after the call phase: the peak since :meth:`call_start`.
+
+        After the reset, ``getrusage``'s ``ru_maxrss`` is ``max(signal->maxrss, VmHWM)``, where
+        ``signal->maxrss`` is what exited threads (and the exec) left behind, and ``VmHWM`` is
+        at least the RSS now. So when ``ru_maxrss`` is not above the RSS read right after it,
+        all three are equal and that is the call's peak, read without generating
+        ``/proc/self/status``. Otherwise (memory given back before the call ended, or a higher
+        ``signal->maxrss``) the peak is ``VmHWM`` from ``/proc/self/status``.
+        """
         proc = self._files
-        if self._vmhwm and proc is not None:
-            peak = proc.maxrss() if self._rusage else proc.peak()
+        if self._reset and proc is not None:
+            maxrss = getrusage(RUSAGE_SELF).ru_maxrss * 1024
+            rss = proc.rss()
+            peak = maxrss if rss is not None and maxrss <= rss else proc.peak()
             if peak is not None:
                 self.rss_peak = peak
                 self.peak_method = "vmhwm"
@@ -233,25 +224,58 @@ class Probe:
         self.rss_peak = max(self._call_rss, self._rss())
         self.peak_method = "endpoints"
 
-    def finish(self, nodeid: str, outcome: str) -> dict[str, Any]:
-        """After teardown: the ``resources[]`` entry of the report."""
+    def finish(self, nodeid: str, outcome: str | None = None) -> dict[str, Any]:
+        """After teardown: the ``resources[]`` entry of the report (``outcome`` None: filled
+        in on the controller)."""
+        return record(self.finish_raw(nodeid), outcome)
+
+    def finish_raw(self, nodeid: str) -> Raw:
+        """After teardown: the figures as read, for :func:`record` later (a tuple costs less
+        per test than the record's dict; the records are built together at the end)."""
         wall = time.perf_counter() - self.t0
-        user1, system1, io1 = self._counters()
-        rss_end = self._rss()
-        user0, system0, io0 = self.counters0 or (user1, system1, io1)
-        return {
-            "nodeid": nodeid,
-            "outcome": outcome,
-            "wall": round(wall, 6),
-            "cpu_user": round(max(user1 - user0, 0.0), 6),
-            "cpu_system": round(max(system1 - system0, 0.0), 6),
-            "rss_start": self.rss_start,
-            "rss_end": rss_end,
-            "rss_peak": self.rss_peak,
-            "peak_method": self.peak_method if self.rss_peak is not None else None,
-            "io_read_bytes": None if io1 is None or io0 is None else io1[0] - io0[0],
-            "io_write_bytes": None if io1 is None or io0 is None else io1[1] - io0[1],
-        }
+        usage1 = self._usage()
+        return (
+            nodeid,
+            wall,
+            self.usage0,
+            usage1,
+            self.rss_start,
+            self._rss(),
+            self.rss_peak,
+            (self.peak_method),
+        )
+
+
+#: (nodeid, wall, usage at start, usage at finish, rss_start, rss_end, rss_peak, peak_method)
+Raw = tuple[
+    str,
+    float,
+    "tuple[float, float, int | None, int | None]",
+    "tuple[float, float, int | None, int | None]",
+    int,
+    int,
+    "int | None",
+    "str | None",
+]
+
+
+def record(raw: Raw, outcome: str | None = None) -> dict[str, Any]:
+    """The ``resources[]`` entry of one test from :meth:`Probe.finish_raw`."""
+    nodeid, wall, (user0, system0, read0, write0), usage1, rss_start, rss_end, peak, method = raw
+    user1, system1, read1, write1 = usage1
+    return {
+        "nodeid": nodeid,
+        "outcome": outcome,
+        "wall": round(wall, 6),
+        "cpu_user": round(max(user1 - user0, 0.0), 6),
+        "cpu_system": round(max(system1 - system0, 0.0), 6),
+        "rss_start": rss_start,
+        "rss_end": rss_end,
+        "rss_peak": peak,
+        "peak_method": method,
+        "io_read_bytes": None if read1 is None or read0 is None else read1 - read0,
+        "io_write_bytes": None if write1 is None or write0 is None else write1 - write0,
+    }
 
 
 def summary(
