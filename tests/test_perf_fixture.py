@@ -284,6 +284,18 @@ def test_bad_perf_config_is_a_usage_error(
     assert result.stderr.lines[0] == f"ERROR: fwmon: {message}"
 
 
+def test_a_perf_table_in_dotted_key_form_is_read_too(pytester: pytest.Pytester) -> None:
+    """Without --fwmon the perf plugin parses pyproject.toml only when its text mentions
+    fwmon (every pytest run with fwmon installed gets here); any TOML form of the table does."""
+    pytester.makefile(".toml", pyproject='[tool]\nfwmon = { perf = { "p95" = 1 } }\n')
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest(*PLUGIN)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert (
+        result.stderr.lines[0] == f"ERROR: fwmon: [tool.fwmon.perf] has unknown key 'p95'; {VALID}"
+    )
+
+
 def test_config_defaults_apply_and_markers_override_them(pytester: pytest.Pytester) -> None:
     pytester.makefile(
         ".toml",

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -33,7 +32,7 @@ from typing import Any, Final
 from ..errors import ConfigError
 from ..report import write_json_atomic
 from . import stats
-from .settings import Shift
+from .settings import HISTORY, Shift, default_path, is_history
 
 #: ``format`` field of a perf baseline file.
 FORMAT: Final = "fwmon-perf-baseline"
@@ -261,15 +260,6 @@ def load(path: Path) -> Baseline:
     return parse(path, doc)
 
 
-#: Baseline spec that reads the history store.
-HISTORY: Final = "history"
-
-
-def is_history(spec: str) -> bool:
-    """True for ``history`` and ``history:URL``."""
-    return spec == HISTORY or spec.startswith(HISTORY + ":")
-
-
 def load_history(spec: str, root: Path, default_url: str | None) -> Baseline:
     """The newest run of the history store as a baseline (``history`` or ``history:URL``)."""
     from ..history.store import open_store
@@ -334,9 +324,3 @@ def write_from_report(
     output.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(output, doc)
     return fingerprint, len(merged)
-
-
-def default_path(root: Path, configured: str) -> Path:
-    """The baseline path: ``configured`` relative to the project root."""
-    path = Path(os.path.expanduser(configured))
-    return path if path.is_absolute() else root / path

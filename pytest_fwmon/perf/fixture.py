@@ -19,6 +19,7 @@ times the rounds itself (``engine: "fwmon"``). Under any other ``--dist`` mode a
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
 from pathlib import Path
@@ -27,7 +28,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..items import attach
-from .settings import PerfSettings, PerfSettingsError, from_config, validate
+from .settings import (
+    AB_FDS_ENV,
+    PerfSettings,
+    PerfSettingsError,
+    default_path,
+    from_config,
+    is_history,
+    validate,
+)
 
 if TYPE_CHECKING:
     # Imported where used: a run without perf tests, options or --fwmon does not load them.
@@ -98,6 +107,10 @@ class PerfSession:
         if core is not None:
             table = core.config.raw_sections.get("perf", {})
         else:
+            # every pytest run with fwmon installed builds this: a pyproject that does not
+            # mention fwmon has no [tool.fwmon.perf] table, and needs no TOML parse here
+            if not _mentions_fwmon(self.config.rootpath / "pyproject.toml"):
+                return from_config({})
             from ..config import read_pyproject
             from ..errors import ConfigError
 
@@ -114,18 +127,14 @@ class PerfSession:
             raise pytest.UsageError(f"fwmon: {exc}") from None
 
     def _baseline(self) -> baseline_mod.Baseline | None:
-        from ..errors import FwmonError
-        from . import baseline as baseline_mod
-
         option = self.config.getoption("fwmon_perf_baseline")
         spec = option or self.settings.baseline
         root = self.config.rootpath
-        if (
-            option is None
-            and not baseline_mod.is_history(spec)
-            and not baseline_mod.default_path(root, spec).exists()
-        ):
+        if option is None and not is_history(spec) and not default_path(root, spec).exists():
             return None
+        from ..errors import FwmonError
+        from . import baseline as baseline_mod
+
         core = _core_session(self.config)
         history_url = core.config.str("", "history_url") if core is not None else None
         try:
@@ -159,8 +168,21 @@ class PerfSession:
         return entry, "ok", why
 
 
+def _mentions_fwmon(path: Path) -> bool:
+    """Whether the file's text contains ``fwmon`` (False when it cannot be read: reading it
+    for real then reports why)."""
+    try:
+        return b"fwmon" in path.read_bytes()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+
+
 def _lockstep_worker() -> lockstep.Worker | None:
     """The ``fwmon perf-ab`` channel of this process, or None."""
+    if not os.environ.get(AB_FDS_ENV):
+        return None
     from .lockstep import Worker
 
     return Worker.from_env()

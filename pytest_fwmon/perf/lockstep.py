@@ -36,9 +36,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from ..errors import FwmonError
+from .settings import AB_FDS_ENV
 
 #: Environment variable carrying the worker's pipe ends.
-ENV: Final = "FWMON_PERF_AB_FDS"
+ENV: Final = AB_FDS_ENV
 #: Seconds one batch of calls aims for.
 BATCH_SECONDS: Final = 0.001
 #: Seconds the controller waits for a message before giving up.

@@ -8,9 +8,11 @@ Unknown keys and bad values raise :class:`PerfSettingsError` naming the valid ke
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Final
 
 from .stats import DEFAULT_SEED, REPORTED_QUANTILES
@@ -232,3 +234,22 @@ def from_config(table: Mapping[str, Any]) -> PerfSettings:
     """Settings from a ``[tool.fwmon.perf]`` table."""
     values = validate(table, "[tool.fwmon.perf]", per_test=False)
     return PerfSettings().merged(values, "[tool.fwmon.perf]")
+
+
+# -- cheap facts fixture.py needs at configure time, without importing baseline or lockstep --
+
+#: Baseline spec that reads the history store.
+HISTORY: Final = "history"
+#: Environment variable carrying a ``fwmon perf-ab`` worker's pipe ends (see lockstep.py).
+AB_FDS_ENV: Final = "FWMON_PERF_AB_FDS"
+
+
+def is_history(spec: str) -> bool:
+    """True for ``history`` and ``history:URL``."""
+    return spec == HISTORY or spec.startswith(HISTORY + ":")
+
+
+def default_path(root: Path, configured: str) -> Path:
+    """The baseline path: ``configured`` relative to the project root."""
+    path = Path(os.path.expanduser(configured))
+    return path if path.is_absolute() else root / path
