@@ -55,6 +55,7 @@ from pytest_fwmon.history.store import (  # noqa: E402
     _run_row,
     canonical_json,
 )
+from pytest_fwmon.perf.baseline import Comparison  # noqa: E402
 from pytest_fwmon.schema import first_error  # noqa: E402
 
 T0 = datetime(2020, 1, 1, tzinfo=UTC)
@@ -135,18 +136,7 @@ def report(i: int, rng: random.Random) -> dict[str, Any]:
                 "samples": [],
                 "samples_capped": False,
                 "gates": [],
-                "baseline": {
-                    "status": "no-baseline",
-                    "metric": None,
-                    "ratio": None,
-                    "ci": None,
-                    "p_value": None,
-                    "threshold": None,
-                    "baseline_value": None,
-                    "baseline_n": None,
-                    "source": None,
-                    "reason": None,
-                },
+                "baseline": Comparison(status="no-baseline").to_dict(),
                 "machine": "m",
                 "settings": {},
             }

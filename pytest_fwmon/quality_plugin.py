@@ -214,6 +214,8 @@ def pytest_load_initial_conftests(
         return
     from .checks.coverage import DATA_ENV, Measurement, worker_data_dir
 
+    # config.workerinput (what the rest of fwmon checks) is set by xdist's worker only after
+    # this hook has run; the environment variable is set before pytest starts parsing
     worker = "PYTEST_XDIST_WORKER" in os.environ
     measurement = Measurement(
         early_config.rootpath, branch=bool(values["branch"]), rcfile=str(values["coverage_rcfile"])

@@ -342,9 +342,19 @@ def test_serve_command_prints_its_loopback_url(history: Path) -> None:
             "does not exist",
             id="missing-store",
         ),
-        pytest.param("history", ["serve", "--port", "70000"], 2, "is not a port", id="bad-port"),
         pytest.param(
-            "history", ["build", "-o", "s", "--refresh", "-1"], 2, "must be 0 or more", id="refresh"
+            "history",
+            ["serve", "--port", "70000"],
+            2,
+            "must be a port number (0-65535)",
+            id="bad-port",
+        ),
+        pytest.param(
+            "history",
+            ["build", "-o", "s", "--refresh", "-1"],
+            2,
+            "must be at least 0, got '-1'",
+            id="refresh",
         ),
     ],
 )

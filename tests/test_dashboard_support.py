@@ -19,7 +19,9 @@ from typing import Any
 
 from pytest_fwmon.history import open_store
 from pytest_fwmon.model import PIPELINES, empty_counts
+from pytest_fwmon.perf.baseline import Comparison
 from pytest_fwmon.schema import first_error
+from tests.test_history_support import make_check
 
 #: Start of the fixture history.
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
@@ -62,19 +64,7 @@ def finding(
 
 def check(path: str, findings: list[dict[str, Any]], duration: float = 0.02) -> dict[str, Any]:
     """One security check of a file."""
-    return {
-        "nodeid": f"{path}::fwmon[bandit]",
-        "pipeline": "security",
-        "checker": "bandit",
-        "outcome": "failed" if findings else "passed",
-        "path": path,
-        "cached": False,
-        "duration": duration,
-        "findings": findings,
-        "reason": None,
-        "loc": 50,
-        "metrics": {},
-    }
+    return make_check(path, findings, loc=50, duration=duration)
 
 
 def benchmark(name: str, p95: float, ops: float) -> dict[str, Any]:
@@ -120,18 +110,7 @@ def benchmark(name: str, p95: float, ops: float) -> dict[str, Any]:
                 "reason": None,
             }
         ],
-        "baseline": {
-            "status": "no-baseline",
-            "metric": None,
-            "ratio": None,
-            "ci": None,
-            "p_value": None,
-            "threshold": None,
-            "baseline_value": None,
-            "baseline_n": None,
-            "source": None,
-            "reason": None,
-        },
+        "baseline": Comparison(status="no-baseline").to_dict(),
         "machine": "m1",
         "settings": {},
     }

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pytest_fwmon.model import PIPELINES, empty_counts
+from pytest_fwmon.perf.baseline import Comparison
 from pytest_fwmon.schema import first_error
 
 #: Start of the synthetic history: 2024-03-01 00:00:00 UTC.
@@ -110,18 +111,7 @@ def make_benchmark(name: str, p95: float, ops: float) -> dict[str, Any]:
         "samples": [],
         "samples_capped": False,
         "gates": [],
-        "baseline": {
-            "status": "no-baseline",
-            "metric": None,
-            "ratio": None,
-            "ci": None,
-            "p_value": None,
-            "threshold": None,
-            "baseline_value": None,
-            "baseline_n": None,
-            "source": None,
-            "reason": None,
-        },
+        "baseline": Comparison(status="no-baseline").to_dict(),
         "machine": "m1",
         "settings": {},
     }

@@ -26,28 +26,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..argtypes import port, whole
 from ..config import load_config
 from ..errors import EXIT_OK, ConfigError
 from .build import build_site
 from .data import WINDOWS, Dashboard, Options, load_gate_result, open_source
 from .server import is_loopback, make_server
-
-
-def _whole(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return value
-
-
-def _port(text: str) -> int:
-    value = _whole(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535)")
-    return value
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -70,7 +54,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--refresh",
         metavar="SECONDS",
-        type=_whole,
+        type=whole(0),
         default=None,
         help="seconds between automatic page refreshes, 0 = off (default 30)",
     )
@@ -99,7 +83,7 @@ def register(subparsers: Any) -> None:
     build.add_argument(
         "--run-pages",
         metavar="N",
-        type=_whole,
+        type=whole(0),
         default=None,
         help="write pages for the newest N runs only (default 0 = every run)",
     )
@@ -112,7 +96,7 @@ def register(subparsers: Any) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument(
-        "--port", type=_port, default=8080, help="port (default 8080; 0 = any free port)"
+        "--port", type=port, default=8080, help="port (default 8080; 0 = any free port)"
     )
     serve.add_argument("--access-log", action="store_true", help="log each request to stderr")
     _common(serve)

@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, TextIO
 
+from .. import argtypes
+from ..argtypes import positive_int
 from ..config import load_config
 from ..errors import EXIT_BLOCKED, EXIT_OK, ConfigError, FwmonError, ReportError, StoreError
 from ..report import load_report, parse_report
@@ -90,26 +92,6 @@ def _add_window(parser: argparse.ArgumentParser, branch_default: str | None = No
     parser.add_argument(
         "--since", default=None, help="only runs since: an age (30d, 12h, 2w) or an ISO date"
     )
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
 
 
 def fmt(value: float | None, digits: int = 4) -> str:
@@ -682,7 +664,7 @@ def register(subparsers: Any) -> None:
 
     p = sub.add_parser("list", help="list stored runs, oldest first")
     _add_window(p)
-    p.add_argument("--limit", type=_positive_int, default=None, help="only the newest N runs")
+    p.add_argument("--limit", type=positive_int, default=None, help="only the newest N runs")
     p.add_argument("--json", action="store_true", help="JSON instead of a table")
     _add_store(p)
     p.set_defaults(func=cmd_list)
@@ -711,14 +693,14 @@ def register(subparsers: Any) -> None:
     _add_window(p)
     p.add_argument(
         "--last",
-        type=_positive_int,
+        type=positive_int,
         default=SERIES_WINDOW,
         metavar="N",
         help=f"analyse the newest N runs of each metric (default {SERIES_WINDOW})",
     )
     p.add_argument(
         "--target",
-        type=_number,
+        type=argtypes.number(),
         default=None,
         help="project when this value is crossed (one metric)",
     )
@@ -733,7 +715,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--since", default=None, help="only runs since (30d, 2024-05-01, ...)")
     p.add_argument(
         "--target",
-        type=_number,
+        type=argtypes.number(),
         default=None,
         help="availability objective in percent (default 99.9)",
     )
@@ -756,7 +738,7 @@ def register(subparsers: Any) -> None:
         help="report to analyse (default: the newest stored run)",
     )
     p.add_argument("--branch", default=None, help="newest run / benchmark history of a branch")
-    p.add_argument("--top", type=_positive_int, default=10, help="show the best N (default 10)")
+    p.add_argument("--top", type=positive_int, default=10, help="show the best N (default 10)")
     p.add_argument(
         "--slow-tests",
         type=int,

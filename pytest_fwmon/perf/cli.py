@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..argtypes import number, positive_int
 from ..errors import EXIT_BLOCKED, EXIT_OK, ConfigError
 from ..report import load_report, write_json_atomic
 from . import ab, baseline
@@ -25,36 +26,6 @@ def _shift(text: str) -> Any:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _alpha(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text!r}")
-    return value
-
-
 def register(subparsers: Any) -> None:
     """Add ``perf-ab`` and ``perf baseline write``."""
     p = subparsers.add_parser(
@@ -64,7 +35,7 @@ def register(subparsers: Any) -> None:
         "interleaved, compare them pairwise and write .fwmon/perf-ab.json.",
     )
     p.add_argument("--base", required=True, metavar="REF", help="git revision to compare with")
-    p.add_argument("--rounds", type=_positive_int, default=3, help="runs per side (default 3)")
+    p.add_argument("--rounds", type=positive_int, default=3, help="runs per side (default 3)")
     p.add_argument(
         "--max-regression",
         type=_shift,
@@ -79,10 +50,12 @@ def register(subparsers: Any) -> None:
         metavar="pNN:X%",
         help="speed-up reported as stale (default: as --max-regression)",
     )
-    p.add_argument("--alpha", type=_alpha, default=0.01, help="significance level (0.01)")
+    p.add_argument(
+        "--alpha", type=number(above=0, below=1), default=0.01, help="significance level (0.01)"
+    )
     p.add_argument(
         "--budget",
-        type=_positive_float,
+        type=number(above=0),
         default=None,
         metavar="SECONDS",
         help="time budget of each perf test per run",

@@ -1,0 +1,66 @@
+"""argparse ``type=`` converters shared by fwmon's command-line tools (standard library only).
+
+One wording for all of them: ``argument --rounds: must be at least 1, got '0'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+
+
+def whole(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """A converter to a whole number from ``minimum`` to ``maximum`` (inclusive)."""
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text!r}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}, got {text!r}")
+        return value
+
+    return convert
+
+
+def number(above: float | None = None, below: float | None = None) -> Callable[[str], float]:
+    """A converter to a finite number, strictly greater than ``above`` and less than ``below``
+    when they are given."""
+
+    def convert(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+        if above is not None and below is not None and not above < value < below:
+            raise argparse.ArgumentTypeError(
+                f"must be between {above:g} and {below:g} (exclusive), got {text!r}"
+            )
+        if above is not None and not value > above:
+            raise argparse.ArgumentTypeError(f"must be greater than {above:g}, got {text!r}")
+        if below is not None and not value < below:
+            raise argparse.ArgumentTypeError(f"must be less than {below:g}, got {text!r}")
+        return value
+
+    return convert
+
+
+#: A whole number of at least 1 (counts, limits, repetitions).
+positive_int = whole(1)
+
+
+def port(text: str) -> int:
+    """A TCP port number (0: any free port)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number (0-65535), got {text!r}")
+    return value
