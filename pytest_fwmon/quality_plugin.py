@@ -381,7 +381,7 @@ def _log_item(session: pytest.Session, check: CheckResult, state: QualityState) 
     if check.outcome == "error":
         phases = [("setup", "failed", f"fwmon: {check.reason}"), ("teardown", "passed", None)]
     elif check.outcome == "skipped":
-        skip = (PROJECT_FILE, 0, f"Skipped: {check.reason}")
+        skip = (PROJECT_FILE, 1, f"Skipped: {check.reason}")  # shown as pyproject.toml:1
         phases = [("setup", "skipped", skip), ("teardown", "passed", None)]
     else:
         call = "failed" if check.outcome == "failed" else "passed"

@@ -280,6 +280,11 @@ class FwmonSession:
     def on_makereport(self, item: pytest.Item, report: pytest.TestReport) -> None:
         """Attach the item's result (and new cache entries) to its report."""
         if is_fwmon_item(item):
+            if report.skipped and isinstance(report.longrepr, tuple):
+                # pytest places a skip where pytest.skip() was called, inside fwmon; like its
+                # own skip marks, show the item's place instead (-rs: "pkg/mod.py:1: reason")
+                path, line = item.reportinfo()[:2]
+                report.longrepr = (str(path), (line or 0) + 1, report.longrepr[2])
             result = result_of(item)
             final = None
             if report.when == "setup" and not report.passed:

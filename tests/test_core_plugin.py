@@ -579,3 +579,20 @@ def test_owned_sections_can_be_overridden_on_the_command_line(project: pytest.Py
     result.stderr.fnmatch_lines(
         ["ERROR: fwmon: unknown key [[]tool.fwmon.quality[]] no_such_key; *"]
     )
+
+
+def test_a_skipped_fwmon_item_is_reported_at_its_own_place(
+    pytester: pytest.Pytester, mode: list[str]
+) -> None:
+    """``-rs`` names the item's file, not the line inside fwmon that called pytest.skip()."""
+    pytester.makepyprojecttoml('[project]\nname = "nothing-here"\nversion = "0"\n')
+    args = ["--fwmon", "--fwmon-pipelines", "integration", "--fwmon-no-history", "-rs"]
+    result = pytester.runpytest_subprocess(*args, "-p", "no:cacheprovider", *mode)
+    result.assert_outcomes(skipped=2)
+    result.stdout.fnmatch_lines(
+        [
+            "SKIPPED [[]1[]] pyproject.toml:1: no package found: set [[]tool.fwmon.integration[]] "
+            "packages",
+        ]
+    )
+    assert "pytest_fwmon" not in result.stdout.str()

@@ -245,7 +245,7 @@ def test_project_without_source_files(
         assert check["reason"] == NOTHING_TO_MEASURE
         assert report["coverage"] is None
         assert f"fwmon coverage: not measured: {NOTHING_TO_MEASURE}" in done.stdout
-        assert "SKIPPED [1] pyproject.toml:0: no source files to measure" in done.stdout
+        assert "SKIPPED [1] pyproject.toml:1: no source files to measure" in done.stdout
 
 
 def git(root: Path, *args: str) -> None:
