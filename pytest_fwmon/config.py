@@ -66,6 +66,9 @@ SPEC: Final[dict[str, dict[str, Key]]] = {
         ),
         "record_history": Key(True, "bool", help="append each run to the history store"),
         "history_url": Key("", "str", help="history store: a path or postgresql:// URL"),
+        "freeze_gc": Key(
+            True, "bool", help="gc.freeze() what collection built when the run starts (speed)"
+        ),
     },
     "security": {
         "backend": Key("bandit", "str", choices=("bandit", "ruff"), help="checker backend"),

@@ -171,8 +171,10 @@ class _ReportHooks:
         collection during the run and at its end (fwmon's checks allocate large short-lived
         trees, its probes and payloads small objects per test). This used to happen when the
         first fwmon item ran, which is no longer first. Returns None: pytest runs the loop.
+        ``[tool.fwmon] freeze_gc = false`` leaves the collector as it is.
         """
-        gc.freeze()
+        if self.session.freeze_gc:
+            gc.freeze()
 
 
 class _ControllerHooks:

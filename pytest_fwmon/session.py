@@ -93,6 +93,8 @@ class FwmonSession:
         chosen = _parse_pipelines(config.getoption("fwmon_pipelines"))
         self.pipelines: list[str] = chosen or self.config.list("", "pipelines")
         self.report_path = self._resolve(self.config.str("", "report"))
+        #: gc.freeze() collection's objects when the run starts ([tool.fwmon] freeze_gc).
+        self.freeze_gc = self.config.bool("", "freeze_gc")
         self.baseline = self._load_baseline(explicit=bool(config.getoption("fwmon_baseline")))
         self.cache = ResultCache(
             self._resolve(self.config.str("", "cache_dir")), self.config.bool("", "cache")
@@ -259,7 +261,8 @@ class FwmonSession:
             # What exists now (pytest's collection tree, the config) lives until the end:
             # moving it out of the collector's sight keeps each collection during the checks
             # proportional to one file's objects instead of the whole session's.
-            gc.freeze()
+            if self.freeze_gc:
+                gc.freeze()
             pairs = [
                 (i.checker_index, i.relpath) for i in item.session.items if isinstance(i, FwmonItem)
             ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -220,7 +221,7 @@ def test_syntax_error_errors_its_items_and_the_run_goes_on(
         pytest.param(
             "[tool.fwmon]\ncolour = 1\n",
             "fwmon: unknown key [tool.fwmon] colour; valid keys: baseline, cache, cache_dir, "
-            "exclude, history_url, paths, pipelines, record_history, report, workers",
+            "exclude, freeze_gc, history_url, paths, pipelines, record_history, report, workers",
             id="unknown-top-key",
         ),
         pytest.param(
@@ -596,3 +597,21 @@ def test_a_skipped_fwmon_item_is_reported_at_its_own_place(
         ]
     )
     assert "pytest_fwmon" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(("option", "frozen"), [([], True), (["freeze_gc=false"], False)])
+def test_collection_objects_are_frozen_unless_configured_not_to(
+    pytester: pytest.Pytester, option: list[str], frozen: bool
+) -> None:
+    """``gc.freeze()`` when the run starts (a fresh process: freezing is for good)."""
+    pytester.makepyprojecttoml('[project]\nname = "x"\nversion = "0"\n')
+    pytester.makepyfile(
+        test_gc="import gc\n\ndef test_frozen():\n    print('FROZEN', gc.get_freeze_count())\n"
+    )
+    args = ["--fwmon", "--fwmon-pipelines", "performance", "--fwmon-no-history", "-s"]
+    args += [f"--fwmon-option={o}" for o in option]
+    result = pytester.runpytest_subprocess(*args, "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    found = re.search(r"FROZEN (\d+)", result.stdout.str())
+    assert found is not None
+    assert (int(found.group(1)) > 1000) is frozen
