@@ -55,12 +55,12 @@ def number(above: float | None = None, below: float | None = None) -> Callable[[
 positive_int = whole(1)
 
 
+_port_range = whole(0, 65535)
+
+
 def port(text: str) -> int:
     """A TCP port number (0: any free port)."""
     try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a port number (0-65535), got {text!r}")
-    return value
+        return _port_range(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"must be a port number (0-65535), got {text!r}") from None

@@ -55,7 +55,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from ..errors import FwmonError, StoreError
 from ..history.metrics import extract, gate_verdict
@@ -623,20 +623,21 @@ class _Evaluation:
 
 #: Attempts of an evaluation that the database aborted to resolve a conflict.
 RETRIES: Final = 5
+_T = TypeVar("_T")
 
 
-def _retrying(work: Callable[[], None]) -> None:
+def _retrying(work: Callable[[], _T]) -> _T:
     """Run a store transaction, again when PostgreSQL aborted it to break a deadlock or a
     serialization conflict (``StoreError.retryable``), as PostgreSQL advises; at most
     :data:`RETRIES` times."""
     for attempt in range(1, RETRIES + 1):
         try:
-            work()
-            return
+            return work()
         except StoreError as exc:
             if not exc.retryable or attempt == RETRIES:
                 raise
             time.sleep(0.02 * attempt)
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _record(
@@ -728,7 +729,10 @@ def evaluate_run(
     results = [evaluate_rule(rule, context, store) for rule in settings.rules]
     eval_key = f"{summary.run_id}|gate={'none' if verdict is None else int(verdict)}"
     ci = run.get("ci") or {}
-    for attempt in range(1, RETRIES + 1):
+
+    def attempt() -> _Evaluation | None:
+        """One evaluation transaction; None when this run is not to be evaluated."""
+        summary.skipped = None
         evaluation = _Evaluation(
             store,
             settings,
@@ -739,53 +743,49 @@ def evaluate_run(
             run_url=str(ci.get("run_url") or ""),
             sha=str(git.get("sha") or ""),
         )
-        try:
-            with store.transaction():
-                _lock(store)
-                inserted = store.execute(
-                    "INSERT INTO fwmon_alert_evaluations (eval_key, run_id, repo, branch, ts, "
-                    "evaluated_at, runner, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (eval_key) DO NOTHING",
-                    (
-                        eval_key,
-                        summary.run_id,
-                        repo,
-                        branch,
-                        context.ts,
-                        time.time(),
-                        runner or _runner(),
-                        "evaluated",
-                    ),
+        with store.transaction():
+            _lock(store)
+            inserted = store.execute(
+                "INSERT INTO fwmon_alert_evaluations (eval_key, run_id, repo, branch, ts, "
+                "evaluated_at, runner, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (eval_key) DO NOTHING",
+                (
+                    eval_key,
+                    summary.run_id,
+                    repo,
+                    branch,
+                    context.ts,
+                    time.time(),
+                    runner or _runner(),
+                    "evaluated",
+                ),
+            )
+            if inserted == 0:
+                summary.skipped = "already evaluated (by this or another runner); nothing to do"
+                return None
+            newer = store.query(
+                "SELECT MAX(ts) FROM fwmon_alert_evaluations WHERE repo = ? AND branch = ? "
+                "AND outcome = ? AND run_id <> ?",
+                (repo, branch, "evaluated", summary.run_id),
+            )[0][0]
+            if newer is not None and float(newer) > context.ts:
+                store.execute(
+                    "UPDATE fwmon_alert_evaluations SET outcome = ? WHERE eval_key = ?",
+                    ("older", eval_key),
                 )
-                if inserted == 0:
-                    summary.skipped = "already evaluated (by this or another runner); nothing to do"
-                    summary.seconds = clock() - started
-                    return summary
-                newer = store.query(
-                    "SELECT MAX(ts) FROM fwmon_alert_evaluations WHERE repo = ? AND branch = ? "
-                    "AND outcome = ? AND run_id <> ?",
-                    (repo, branch, "evaluated", summary.run_id),
-                )[0][0]
-                if newer is not None and float(newer) > context.ts:
-                    store.execute(
-                        "UPDATE fwmon_alert_evaluations SET outcome = ? WHERE eval_key = ?",
-                        ("older", eval_key),
-                    )
-                    summary.skipped = (
-                        f"older than run evaluated on {repo} {branch} at "
-                        f"{ts_to_iso(float(newer))}; alert state only moves forward"
-                    )
-                    summary.seconds = clock() - started
-                    return summary
-                evaluation.apply(results)
-                evaluation.plan()
-            break
-        except StoreError as exc:
-            # PostgreSQL aborts one of two transactions that wait on each other (deadlock,
-            # serialization failure): the evaluation is redone, as PostgreSQL advises
-            if not exc.retryable or attempt == RETRIES:
-                raise
-            time.sleep(0.02 * attempt)
+                summary.skipped = (
+                    f"older than run evaluated on {repo} {branch} at "
+                    f"{ts_to_iso(float(newer))}; alert state only moves forward"
+                )
+                return None
+            evaluation.apply(results)
+            evaluation.plan()
+        return evaluation
+
+    evaluation = _retrying(attempt)
+    if evaluation is None:
+        summary.seconds = clock() - started
+        return summary
     summary.evaluated = True
     summary.transitions = evaluation.transitions
     env = os.environ if environ is None else environ

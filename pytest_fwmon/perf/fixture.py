@@ -257,7 +257,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "--fwmon (--fwmon --fwmon-pipelines performance --fwmon-resources runs no checks)"
         )
     if session.resources:
-        config.pluginmanager.register(ResourceHooks(config), "fwmon-perf-resources")
+        config.pluginmanager.register(ResourceHooks(session), "fwmon-perf-resources")
 
 
 def _has_perf_marker(item: pytest.Item) -> bool:
@@ -593,13 +593,13 @@ class ResourceHooks:
     test's three phase reports anyway (see :func:`pytest_fwmon_update_report`).
     """
 
-    def __init__(self, config: pytest.Config) -> None:
+    def __init__(self, session: PerfSession) -> None:
         from .resources import Probe
 
-        self.config = config
+        self.config = session.config
         self.probe = Probe()
         self.nodeid: str | None = None
-        self.per_report = hasattr(config, "workerinput")
+        self.per_report = session.is_worker
         self.done: list[Raw] = []
 
     @pytest.hookimpl(tryfirst=True)
