@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pytest_fwmon.core.model import PIPELINES, empty_counts, fingerprint
 from pytest_fwmon.gate.baseline import build_baseline, dumps_baseline
-from pytest_fwmon.model import PIPELINES, empty_counts, fingerprint
 
 RULES = [
     ("security", "bandit", "B602", "high", "subprocess call with shell=True identified"),

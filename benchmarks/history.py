@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pytest_fwmon.cli import main as fwmon_main  # noqa: E402
+from pytest_fwmon.core.schema import first_error  # noqa: E402
 from pytest_fwmon.history import open_store  # noqa: E402
 from pytest_fwmon.history.metrics import extract  # noqa: E402
 from pytest_fwmon.history.store import (  # noqa: E402
@@ -56,7 +57,6 @@ from pytest_fwmon.history.store import (  # noqa: E402
     canonical_json,
 )
 from pytest_fwmon.perf.baseline import Comparison  # noqa: E402
-from pytest_fwmon.schema import first_error  # noqa: E402
 
 T0 = datetime(2020, 1, 1, tzinfo=UTC)
 SEVERITIES = ("critical", "high", "medium", "low", "info")

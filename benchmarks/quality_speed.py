@@ -207,7 +207,7 @@ def bench_coverage(runs: int) -> bool:
         shutil.rmtree(root)
     shutil.copytree(HERE.parent / "tests" / "data" / "quality_cov", root)
     base = [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    fwmon = [*base, "-p", "pytest_fwmon.quality_plugin", "--fwmon", "--fwmon-pipelines",
+    fwmon = [*base, "-p", "pytest_fwmon.plugin.quality", "--fwmon", "--fwmon-pipelines",
              "quality", "--fwmon-no-history"]  # fmt: skip
     figures = medians(
         runs,

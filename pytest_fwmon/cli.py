@@ -2,7 +2,7 @@
 
 A command module exposes ``register(subparsers) -> None``; the parser it adds sets
 ``func=callable(args) -> int``. This module is the one place that turns a
-:class:`~pytest_fwmon.errors.FwmonError` into one line on stderr and its exit code.
+:class:`~pytest_fwmon.core.errors.FwmonError` into one line on stderr and its exit code.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .errors import EXIT_USAGE, FwmonError
+from .core.errors import EXIT_USAGE, FwmonError
 
 #: Modules whose ``register`` adds subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "pytest_fwmon.example",
-    "pytest_fwmon.check",
+    "pytest_fwmon.checks.cli",
     "pytest_fwmon.gate.cli",
     "pytest_fwmon.perf.cli",
     "pytest_fwmon.history.cli",

@@ -9,7 +9,7 @@ from typing import Any
 
 import jsonschema
 
-from pytest_fwmon.schema import first_error, load_schema
+from pytest_fwmon.core.schema import first_error, load_schema
 
 DATA = Path(__file__).parent / "data"
 

@@ -13,7 +13,7 @@ import pytest
 from pytest_fwmon.alerts import AlertSettings, engine, evaluate_run, list_alerts
 from pytest_fwmon.alerts.fingerprint import fingerprint
 from pytest_fwmon.cli import main
-from pytest_fwmon.errors import StoreError
+from pytest_fwmon.core.errors import StoreError
 from pytest_fwmon.history.store import open_store
 from tests.pgserver import postgres_server, postgres_url  # noqa: F401
 from tests.test_alerts_support import HttpReceiver

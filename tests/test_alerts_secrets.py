@@ -162,7 +162,7 @@ def test_no_secret_in_any_output(
 
 
 def _alerts_section(root: Path) -> dict[str, object]:
-    from pytest_fwmon.config import load_config
+    from pytest_fwmon.core.config import load_config
 
     section: dict[str, object] = load_config(root).raw_sections["alerts"]
     return section

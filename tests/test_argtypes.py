@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from pytest_fwmon import argtypes
+from pytest_fwmon.core import argtypes
 
 
 def _parse(convert: object, text: str) -> object:

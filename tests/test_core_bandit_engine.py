@@ -15,7 +15,7 @@ import pytest
 
 from pytest_fwmon.checks.bandit import BanditChecker
 from pytest_fwmon.checks.base import SourceFile
-from pytest_fwmon.files import decode_source
+from pytest_fwmon.core.files import decode_source
 from tests.reportcheck import DATA
 
 CASES: dict[str, bytes] = {

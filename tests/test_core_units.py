@@ -13,7 +13,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_fwmon.cache import ResultCache, cache_key
 from pytest_fwmon.checks.base import SourceFile
 from pytest_fwmon.checks.docstrings import (
     DocstringCoverage,
@@ -21,13 +20,14 @@ from pytest_fwmon.checks.docstrings import (
     count_definitions,
     documented_params,
 )
-from pytest_fwmon.config import load_config
-from pytest_fwmon.errors import ConfigError, ReportError
-from pytest_fwmon.files import iter_python_files, source_roots
-from pytest_fwmon.model import Finding, assign_fingerprints
-from pytest_fwmon.report import load_report, parse_report, readable_json, write_json_atomic
-from pytest_fwmon.schema import compile_schema, first_error, load_schema
-from pytest_fwmon.scoring import density_score, pipeline_status
+from pytest_fwmon.core.cache import ResultCache, cache_key
+from pytest_fwmon.core.config import load_config
+from pytest_fwmon.core.errors import ConfigError, ReportError
+from pytest_fwmon.core.files import iter_python_files, source_roots
+from pytest_fwmon.core.model import Finding, assign_fingerprints
+from pytest_fwmon.core.report import load_report, parse_report, readable_json, write_json_atomic
+from pytest_fwmon.core.schema import compile_schema, first_error, load_schema
+from pytest_fwmon.core.scoring import density_score, pipeline_status
 from tests.reportcheck import DATA
 
 # -- fingerprints -------------------------------------------------------------------------

@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pytest_fwmon.core.model import PIPELINES, empty_counts
+from pytest_fwmon.core.schema import first_error
 from pytest_fwmon.history import open_store
-from pytest_fwmon.model import PIPELINES, empty_counts
 from pytest_fwmon.perf.baseline import Comparison
-from pytest_fwmon.schema import first_error
 from tests.test_history_support import make_check
 
 #: Start of the fixture history.

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from pytest_fwmon.errors import ConfigError
+from pytest_fwmon.core.errors import ConfigError
+from pytest_fwmon.core.model import Finding, assign_fingerprints
 from pytest_fwmon.gate import cli, run_gate
 from pytest_fwmon.gate.baseline import (
     build_baseline,
@@ -20,7 +21,6 @@ from pytest_fwmon.gate.baseline import (
     dumps_baseline,
     parse_baseline,
 )
-from pytest_fwmon.model import Finding, assign_fingerprints
 from tests.test_gate_support import POLICY_NEW_HIGH, baseline_of, finding, make_report
 
 DATA = Path(__file__).parent / "data" / "gate_shift"

@@ -595,10 +595,11 @@ def test_python_m_gate_imports_only_the_standard_library(tmp_path: Path) -> None
     assert data["code"] == 0
     ours = {
         "pytest_fwmon",
-        "pytest_fwmon.model",
-        "pytest_fwmon.schema",
-        "pytest_fwmon.report",
-        "pytest_fwmon.errors",
+        "pytest_fwmon.core",
+        "pytest_fwmon.core.model",
+        "pytest_fwmon.core.schema",
+        "pytest_fwmon.core.report",
+        "pytest_fwmon.core.errors",
         "pytest_fwmon.schemas",
     }
     foreign = [

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_fwmon.errors import ConfigError
+from pytest_fwmon.core.errors import ConfigError
 from pytest_fwmon.gate import run_gate
 from pytest_fwmon.gate.diff import changed_lines, parse_unified_diff
 from tests.test_gate_cli import _write, git, make_repo

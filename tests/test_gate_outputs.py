@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from pytest_fwmon.core.schema import first_error, load_schema
 from pytest_fwmon.gate.baseline import parse_baseline
 from pytest_fwmon.gate.evaluate import GateResult, evaluate
 from pytest_fwmon.gate.github import (
@@ -25,7 +26,6 @@ from pytest_fwmon.gate.github import (
 from pytest_fwmon.gate.markdown import COMMENT_LIMIT, SUMMARY_LIMIT, cell, render_markdown
 from pytest_fwmon.gate.policy import parse_policy
 from pytest_fwmon.gate.sarif import build_sarif
-from pytest_fwmon.schema import first_error, load_schema
 from tests.test_gate_support import POLICY_NEW_HIGH, baseline_of, finding, make_report
 
 TODAY = dt.date(2024, 6, 1)

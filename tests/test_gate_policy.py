@@ -11,7 +11,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from pytest_fwmon.errors import ConfigError
+from pytest_fwmon.core.errors import ConfigError
+from pytest_fwmon.core.model import PIPELINES, SEVERITIES
+from pytest_fwmon.core.schema import first_error, load_schema
 from pytest_fwmon.gate.evaluate import evaluate
 from pytest_fwmon.gate.metrics import METRICS, Metrics
 from pytest_fwmon.gate.policy import (
@@ -22,8 +24,6 @@ from pytest_fwmon.gate.policy import (
     preset_bytes,
     weakenings,
 )
-from pytest_fwmon.model import PIPELINES, SEVERITIES
-from pytest_fwmon.schema import first_error, load_schema
 from tests.test_gate_support import (
     POLICY_NEW_HIGH,
     benchmark,

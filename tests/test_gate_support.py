@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pytest_fwmon.model import PIPELINES, SEVERITIES, empty_counts, fingerprint
-from pytest_fwmon.schema import first_error
+from pytest_fwmon.core.model import PIPELINES, SEVERITIES, empty_counts, fingerprint
+from pytest_fwmon.core.schema import first_error
 
 
 def finding(

@@ -15,8 +15,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pytest_fwmon.cli import main
+from pytest_fwmon.core.scoring import density_score
 from pytest_fwmon.history import open_store
-from pytest_fwmon.scoring import density_score
 from tests.pgserver import postgres_server, postgres_url  # noqa: F401
 from tests.test_history_slo import fixture
 from tests.test_history_support import make_check, make_finding, make_report
@@ -508,7 +508,7 @@ def test_improve_ranks_by_roi_with_exact_impact(
     by_title = {o["title"]: o for o in found}
     # security: 500 lines -> density per 1 kLOC; all findings 3*5 + 1 = 16 points
     a = by_title["fix the 3 security finding(s) in pkg/a.py (75 % of them)"]
-    from pytest_fwmon.model import Finding
+    from pytest_fwmon.core.model import Finding
 
     def score(weights: list[str], loc: int) -> float:
         return density_score(

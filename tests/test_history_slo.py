@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pytest_fwmon.errors import ConfigError
+from pytest_fwmon.core.errors import ConfigError
 from pytest_fwmon.history import open_store
 from pytest_fwmon.history.slo import SloResult, SloTargets, compute
 from tests.test_history_support import T0, make_report

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pytest_fwmon.errors import ConfigError, ReportError, StoreError
+from pytest_fwmon.core.errors import ConfigError, ReportError, StoreError
 from pytest_fwmon.history import open_store
 from pytest_fwmon.history.metrics import extract, is_green
 from pytest_fwmon.history.store import SCHEMA_VERSION, Store, canonical_json, parse_time
@@ -334,7 +334,7 @@ READONLY_SCRIPT = textwrap.dedent(
     import sys
     from pathlib import Path
     sys.path.insert(0, {root!r})
-    from pytest_fwmon.errors import StoreError
+    from pytest_fwmon.core.errors import StoreError
     from pytest_fwmon.history import open_store
     from tests.test_history_support import make_report
     try:

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pytest_fwmon.model import PIPELINES, empty_counts
+from pytest_fwmon.core.model import PIPELINES, empty_counts
+from pytest_fwmon.core.schema import first_error
 from pytest_fwmon.perf.baseline import Comparison
-from pytest_fwmon.schema import first_error
 
 #: Start of the synthetic history: 2024-03-01 00:00:00 UTC.
 T0 = datetime(2024, 3, 1, tzinfo=UTC)

@@ -21,8 +21,8 @@ from pytest_fwmon.checks.integration import (
     probe_imports,
     validate_integration_section,
 )
-from pytest_fwmon.config import load_config
-from pytest_fwmon.errors import ConfigError
+from pytest_fwmon.core.config import load_config
+from pytest_fwmon.core.errors import ConfigError
 
 DATA = Path(__file__).parent / "data"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pytest_fwmon.checks.packaging import PackagingChecker, render_readme, requirements_met
-from pytest_fwmon.model import CheckResult
+from pytest_fwmon.core.model import CheckResult
 
 DATA = Path(__file__).parent / "data" / "integration_wheel"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_fwmon.schema import first_error
+from pytest_fwmon.core.schema import first_error
 
 DATA = Path(__file__).parent / "data"
 
@@ -33,7 +33,7 @@ def fwmon_run(
             "-p",
             "no:cacheprovider",
             "-p",
-            "pytest_fwmon.quality_plugin",
+            "pytest_fwmon.plugin.quality",
             "--fwmon",
             "-rA",
             *args,

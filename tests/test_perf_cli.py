@@ -94,7 +94,7 @@ def _report(fingerprint: str = "abcd") -> dict[str, Any]:
 
 
 def test_the_report_fixture_is_valid() -> None:
-    from pytest_fwmon.schema import first_error
+    from pytest_fwmon.core.schema import first_error
 
     assert first_error("report", _report()) is None
 

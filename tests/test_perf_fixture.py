@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from pytest_fwmon.environment import machine_fingerprint
-from pytest_fwmon.schema import first_error
+from pytest_fwmon.core.environment import machine_fingerprint
+from pytest_fwmon.core.schema import first_error
 
 DATA = Path(__file__).parent / "data"
-PLUGIN = ("-p", "pytest_fwmon.perf.fixture", "-p", "no:cacheprovider")
+PLUGIN = ("-p", "pytest_fwmon.plugin.perf", "-p", "no:cacheprovider")
 REPORT = ("--fwmon", "--fwmon-pipelines", "performance", "--fwmon-no-history")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_fwmon.errors import ConfigError
+from pytest_fwmon.core.errors import ConfigError
 from pytest_fwmon.perf import baseline, gates, lockstep, measure, resources, stats
 from pytest_fwmon.perf.settings import (
     LIMITS,

@@ -20,7 +20,7 @@ from pytest_fwmon.checks.complexity import (
     raw_metrics,
     validate_quality_section,
 )
-from pytest_fwmon.errors import ConfigError
+from pytest_fwmon.core.errors import ConfigError
 
 DATA = Path(__file__).parent / "data" / "quality_complex"
 

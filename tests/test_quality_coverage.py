@@ -23,12 +23,12 @@ from pytest_fwmon.checks.coverage import (
     diff_coverage,
     evaluate,
 )
-from pytest_fwmon.quality_plugin import NOTHING_TO_MEASURE
-from pytest_fwmon.schema import first_error
+from pytest_fwmon.core.schema import first_error
+from pytest_fwmon.plugin.quality import NOTHING_TO_MEASURE
 
 DATA = Path(__file__).parent / "data" / "quality_cov"
 PYTHON = sys.executable
-FWMON = ["--fwmon", "-p", "pytest_fwmon.quality_plugin", "--fwmon-pipelines", "quality"]
+FWMON = ["--fwmon", "-p", "pytest_fwmon.plugin.quality", "--fwmon-pipelines", "quality"]
 
 
 @pytest.fixture

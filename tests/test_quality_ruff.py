@@ -20,7 +20,7 @@ from pytest_fwmon.checks.ruff import (
     ruff_security_checker,
     security_rating,
 )
-from pytest_fwmon.config import load_config
+from pytest_fwmon.core.config import load_config
 
 DATA = Path(__file__).parent / "data" / "quality_lint"
 

@@ -22,11 +22,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..config import load_config
-from ..errors import EXIT_BLOCKED, EXIT_OK, ConfigError, ReportError
+from ..core.config import load_config
+from ..core.errors import EXIT_BLOCKED, EXIT_OK, ConfigError, ReportError
+from ..core.report import load_report
+from ..core.schema import first_error
 from ..history.store import Store, open_store, parse_time, ts_to_iso
-from ..report import load_report
-from ..schema import first_error
 from .engine import evaluate_run
 from .rules import AlertSettings, parse_duration, parse_matcher
 from .state import (

@@ -57,7 +57,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from ..errors import FwmonError, StoreError
+from ..core.errors import FwmonError, StoreError
 from ..history.metrics import extract, gate_verdict
 from ..history.store import Store, iso_to_ts, ts_to_iso
 from .conditions import Instance, RuleResult, RunContext, evaluate_rule, render
@@ -846,7 +846,7 @@ def evaluate_after_run(
     the test run is never failed by alerting. ``[tool.fwmon.slo]`` is read from ``root``'s
     pyproject.toml for SLO conditions.
     """
-    from ..config import read_pyproject
+    from ..core.config import read_pyproject
 
     run = report.get("run") if isinstance(report, Mapping) else None
     run = run if isinstance(run, Mapping) else {}

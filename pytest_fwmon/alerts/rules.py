@@ -2,7 +2,7 @@
 
 :meth:`AlertSettings.from_config` reads the raw ``[tool.fwmon.alerts]`` table
 (``FwmonConfig.raw_sections["alerts"]``); an unknown key anywhere raises
-:class:`~pytest_fwmon.errors.ConfigError` naming the valid keys, a bad value says what is
+:class:`~pytest_fwmon.core.errors.ConfigError` naming the valid keys, a bad value says what is
 expected. The reference is docs/reference/alerts.md.
 
 A rule has exactly one condition:
@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 
 #: Rule severities, most severe first; escalation moves one step to the left.
 LEVELS: Final = ("critical", "high", "medium", "low")

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Final
 
-from ..errors import ConfigError, StoreError
+from ..core.errors import ConfigError, StoreError
 from ..history.store import Store, ts_to_iso
 from .rules import LEVELS, Matcher, matches_all, parse_matcher
 

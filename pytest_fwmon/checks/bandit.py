@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ..model import Finding, confidence_at_least, severity_at_least
+from ..core.model import Finding, confidence_at_least, severity_at_least
 from .base import FileChecker, FileOutcome, SourceFile, debug_muted
 
 _LEVEL = {"HIGH": "high", "MEDIUM": "medium", "LOW": "low", "UNDEFINED": "info"}

@@ -4,9 +4,9 @@ A *file checker* looks at one source file at a time and returns a :class:`FileOu
 (findings plus figures). A *batch* file checker (ruff) may first see the whole list of files
 in :meth:`FileChecker.prepare` and then answer per file from what it computed once.
 A *project checker* looks at the project as a whole (docstring coverage, import health,
-packaging) and returns a :class:`~pytest_fwmon.model.CheckResult` itself.
+packaging) and returns a :class:`~pytest_fwmon.core.model.CheckResult` itself.
 
-Checkers are built from the :class:`~pytest_fwmon.config.FwmonConfig` by
+Checkers are built from the :class:`~pytest_fwmon.core.config.FwmonConfig` by
 :func:`pytest_fwmon.checks.registry.file_checkers`; they must be picklable (the worker pool
 sends them to other processes) and must not keep state between files other than caches.
 """
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..model import CheckResult, Finding
+from ..core.model import CheckResult, Finding
 
 
 @dataclass(slots=True)

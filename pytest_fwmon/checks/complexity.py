@@ -30,9 +30,9 @@ from radon.metrics import halstead_visitor_report, mi_compute, mi_rank
 from radon.raw import Module, _logical, analyze, is_single_token
 from radon.visitors import ComplexityVisitor, Function, HalsteadVisitor
 
-from ..config import FwmonConfig, Key, coerce
-from ..errors import ConfigError
-from ..model import SEVERITIES, Finding, severity_at_least
+from ..core.config import FwmonConfig, Key, coerce
+from ..core.errors import ConfigError
+from ..core.model import SEVERITIES, Finding, severity_at_least
 from .base import FileChecker, FileOutcome, SourceFile
 
 #: radon's maintainability ranks as a lower bound of the index: A > 19, B 10-19, C < 10.
@@ -70,7 +70,7 @@ SPEC: Final[dict[str, Key]] = {
 def validate_quality_section(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Validated ``[tool.fwmon.quality]`` values with defaults filled in.
 
-    Raises :class:`~pytest_fwmon.errors.ConfigError` naming the valid keys for an unknown key.
+    Raises :class:`~pytest_fwmon.core.errors.ConfigError` naming the valid keys for an unknown key.
     """
     return validate_section("quality", SPEC, raw, _quality_special)
 

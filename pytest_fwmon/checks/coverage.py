@@ -17,7 +17,7 @@ Figures come from :meth:`coverage.Coverage.json_report`, so they are exactly wha
 lines of a file are its statements (executed or missing), a changed line counts when it is
 measured, and the percent is ``100 * (measured - missing) / measured``.
 
-Results are :class:`~pytest_fwmon.model.CheckResult` objects of the "quality" pipeline:
+Results are :class:`~pytest_fwmon.core.model.CheckResult` objects of the "quality" pipeline:
 ``coverage`` (data present), ``coverage-line`` (``min_line``), ``coverage-branch``
 (``min_branch``), ``coverage-files`` (``min_file``), ``diff-coverage`` (a diff base).
 Rules: ``COV100`` no data, ``COV101`` line total, ``COV102`` branch total, ``COV103`` file under
@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from ..model import CheckResult, Finding, fingerprint
+from ..core.model import CheckResult, Finding, fingerprint
 
 #: Environment variable through which the controller tells xdist workers where to write.
 DATA_ENV: Final = "FWMON_COVERAGE_DATA"

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..model import CheckResult, Finding, assign_fingerprints, fingerprint, severity_at_least
+from ..core.model import CheckResult, Finding, assign_fingerprints, fingerprint, severity_at_least
 from .base import AnalysedProjectChecker, FileAnalyser, SourceFile
 
 #: How many undocumented definitions the coverage item lists in the report.

@@ -50,8 +50,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Final
 
-from ..config import FwmonConfig, Key, read_pyproject
-from ..model import SEVERITIES, CheckResult, Finding, fingerprint, severity_at_least
+from ..core.config import FwmonConfig, Key, read_pyproject
+from ..core.model import SEVERITIES, CheckResult, Finding, fingerprint, severity_at_least
 from .base import ProjectChecker, SourceFile
 from .complexity import validate_section
 
@@ -102,7 +102,7 @@ _TAIL_CHARS: Final = 2000
 def validate_integration_section(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Validated ``[tool.fwmon.integration]`` values with defaults filled in.
 
-    Raises :class:`~pytest_fwmon.errors.ConfigError` naming the valid keys for an unknown key.
+    Raises :class:`~pytest_fwmon.core.errors.ConfigError` naming the valid keys for an unknown key.
     """
     return validate_section("integration", SPEC, raw)
 

@@ -35,8 +35,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Final
 
-from ..config import read_pyproject
-from ..model import CheckResult, Finding, fingerprint, severity_at_least
+from ..core.config import read_pyproject
+from ..core.model import CheckResult, Finding, fingerprint, severity_at_least
 from .base import ProjectChecker, SourceFile
 from .integration import _python_env, _run, find_packages, package_modules, tail
 

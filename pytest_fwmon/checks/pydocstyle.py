@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import PurePosixPath
 from typing import Any
 
-from ..model import Finding, severity_at_least
+from ..core.model import Finding, severity_at_least
 from .base import FileChecker, FileOutcome, SourceFile, debug_muted
 
 DEFAULT_MATCH = r"(?!test_).*\.py"

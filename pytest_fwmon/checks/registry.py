@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..config import FwmonConfig
+from ..core.config import FwmonConfig
 from .base import FileChecker, ProjectChecker
 
 

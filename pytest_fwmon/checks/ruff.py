@@ -30,8 +30,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
-from ..config import FwmonConfig
-from ..model import Finding, confidence_at_least, severity_at_least
+from ..core.config import FwmonConfig
+from ..core.model import Finding, confidence_at_least, severity_at_least
 from .base import FileChecker, FileOutcome, SourceFile
 
 #: Paths per ruff invocation.

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Final
 
 from .. import __version__
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 from . import fmt
 from .data import WINDOWS, Dashboard
 from .pages import TREND_FILES, improvements, overview, run_page, runs_list, trends

@@ -26,9 +26,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..argtypes import port, whole
-from ..config import load_config
-from ..errors import EXIT_OK, ConfigError
+from ..core.argtypes import port, whole
+from ..core.config import load_config
+from ..core.errors import EXIT_OK, ConfigError
 from .build import build_site
 from .data import WINDOWS, Dashboard, Options, load_gate_result, open_source
 from .server import is_loopback, make_server

@@ -33,14 +33,14 @@ from pathlib import Path
 from typing import Any, Final, Protocol, cast
 from urllib.parse import quote
 
-from ..errors import ConfigError, FwmonError, ReportError
+from ..core.errors import ConfigError, FwmonError, ReportError
+from ..core.model import PIPELINES, SEVERITIES
+from ..core.report import load_report
+from ..core.schema import first_error
 from ..history.improve import opportunities
 from ..history.metrics import extract, gate_verdict, is_green
 from ..history.store import DEFAULT_PATH, RunInfo, Store, iso_to_ts, open_store, parse_time
 from ..history.trends import SERIES_WINDOW, analyse
-from ..model import PIPELINES, SEVERITIES
-from ..report import load_report
-from ..schema import first_error
 
 #: Windows of the trends page, name -> seconds (None: every run up to the series window).
 WINDOWS: Final[dict[str, float | None]] = {"7d": 7 * 86400.0, "30d": 30 * 86400.0, "all": None}

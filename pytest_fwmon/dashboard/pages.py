@@ -12,8 +12,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from ..core.model import SEVERITIES, SEVERITY_RANK
 from ..history.store import RunInfo
-from ..model import SEVERITIES, SEVERITY_RANK
 from . import fmt
 from .data import WINDOWS, Dashboard, run_info
 from .render import Context, badge, e, layout, table

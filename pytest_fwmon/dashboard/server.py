@@ -43,7 +43,7 @@ from typing import Any, Final
 from urllib.parse import parse_qs, unquote
 
 from .. import __version__
-from ..errors import FwmonError
+from ..core.errors import FwmonError
 from . import fmt
 from .data import WINDOWS, Dashboard, dumps
 from .pages import TREND_FILES, improvements, not_found, overview, run_page, runs_list, trends

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 
 #: Version of the baseline file. History: 1. first release.
 BASELINE_VERSION: Final = 1

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..errors import EXIT_BLOCKED, EXIT_OK, EXIT_USAGE, ConfigError, FwmonError
-from ..report import DEFAULT_REPORT
+from ..core.errors import EXIT_BLOCKED, EXIT_OK, EXIT_USAGE, ConfigError, FwmonError
+from ..core.report import DEFAULT_REPORT
 from .baseline import (
     DEFAULT_BASELINE,
     build_baseline,

@@ -14,7 +14,7 @@ import subprocess  # nosec B404 - runs git with a fixed argument list, no shell
 from pathlib import Path
 from typing import Final
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 
 _HUNK: Final = re.compile(rb"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
 _ESCAPES: Final = {

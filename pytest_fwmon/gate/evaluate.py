@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from .. import __version__
-from ..errors import EXIT_BLOCKED, EXIT_OK, ConfigError, ReportError
-from ..model import SCHEMA_VERSION, SEVERITIES
-from ..report import load_report, parse_report
-from ..schema import compile_schema, load_schema
+from ..core.errors import EXIT_BLOCKED, EXIT_OK, ConfigError, ReportError
+from ..core.model import SCHEMA_VERSION, SEVERITIES
+from ..core.report import load_report, parse_report
+from ..core.schema import compile_schema, load_schema
 from .baseline import DEFAULT_BASELINE, Baseline, Classification, classify, load_baseline
 from .metrics import Metrics
 from .policy import (
@@ -261,10 +261,10 @@ def _shallow_validator() -> Any:
 
 
 def read_report(path: Path | str) -> dict[str, Any]:
-    """Read and validate a report, as :func:`pytest_fwmon.report.load_report` but faster.
+    """Read and validate a report, as :func:`pytest_fwmon.core.report.load_report` but faster.
 
     The quick path only ever accepts what the full validator accepts; anything it doubts goes
-    through :func:`~pytest_fwmon.report.parse_report` for the exact error message.
+    through :func:`~pytest_fwmon.core.report.parse_report` for the exact error message.
     """
     path = Path(path)
     try:
@@ -535,8 +535,8 @@ def run_gate(
     ``policy_path`` is a TOML file or a preset name (None: ``[tool.fwmon.gate]`` of
     ``root/pyproject.toml``, else the default preset); ``baseline_path`` None uses
     ``root/fwmon-baseline.json`` when it exists (unless ``use_default_baseline`` is False).
-    Raises :class:`~pytest_fwmon.errors.ConfigError` (exit 2) or
-    :class:`~pytest_fwmon.errors.ReportError` (exit 3); a blocked verdict is a result, not
+    Raises :class:`~pytest_fwmon.core.errors.ConfigError` (exit 2) or
+    :class:`~pytest_fwmon.core.errors.ReportError` (exit 3); a blocked verdict is a result, not
     an exception.
     """
     root = Path(root) if root is not None else Path.cwd()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from ..model import SEVERITIES
+from ..core.model import SEVERITIES
 from .evaluate import GateResult
 from .markdown import SUMMARY_LIMIT, render_markdown, utf8_len
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from ..model import SEVERITIES
+from ..core.model import SEVERITIES
 from .evaluate import ConditionResult, GateResult
 
 #: GitHub's limit on the body of an issue or pull-request comment, in characters.

@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from ..model import PIPELINES, SEVERITIES
+from ..core.model import PIPELINES, SEVERITIES
 
 #: Scopes a findings metric can be counted in, from widest to narrowest.
 SCOPES: Final = ("overall", "new", "diff")

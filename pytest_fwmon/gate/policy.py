@@ -36,8 +36,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
-from ..errors import ConfigError
-from ..model import PIPELINE_STATUSES, PIPELINES
+from ..core.errors import ConfigError
+from ..core.model import PIPELINE_STATUSES, PIPELINES
 from .metrics import METRICS, METRICS_HELP, SCOPES, is_findings_metric, is_text_metric
 
 #: Comparison operators; a condition passes when ``actual OP threshold`` holds.

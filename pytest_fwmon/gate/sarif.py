@@ -26,7 +26,7 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from .. import __version__
-from ..model import PIPELINES, SEVERITIES
+from ..core.model import PIPELINES, SEVERITIES
 from .evaluate import GateResult
 from .metrics import FINDING_PIPELINES, RAN
 

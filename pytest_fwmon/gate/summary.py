@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from ..model import SEVERITIES
+from ..core.model import SEVERITIES
 from .evaluate import ConditionResult, GateResult
 
 #: New findings listed under the table (the rest are counted).

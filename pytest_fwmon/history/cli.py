@@ -23,11 +23,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from .. import argtypes
-from ..argtypes import positive_int
-from ..config import load_config
-from ..errors import EXIT_BLOCKED, EXIT_OK, ConfigError, FwmonError, ReportError, StoreError
-from ..report import load_report, parse_report
+from ..core import argtypes
+from ..core.argtypes import positive_int
+from ..core.config import load_config
+from ..core.errors import EXIT_BLOCKED, EXIT_OK, ConfigError, FwmonError, ReportError, StoreError
+from ..core.report import load_report, parse_report
 from .store import Store, iso_to_ts, open_store, parse_time, ts_to_iso
 
 #: Keys of ``[tool.fwmon.history]`` and their defaults.

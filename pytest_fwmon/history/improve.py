@@ -8,7 +8,7 @@ Kinds and their **impact** (points):
 * ``file``: the findings of one pipeline in one file; ``rule``: the findings of one rule in one
   pipeline across two or more files; ``complexity``: one function over the complexity limit
   (quality rule ``CPX101``). Impact is the exact score gain: the pipeline is re-scored with
-  :func:`pytest_fwmon.scoring.summarise_pipelines` on the report's own checks without those
+  :func:`pytest_fwmon.core.scoring.summarise_pipelines` on the report's own checks without those
   findings, minus its score with them (the plugin computes scores the same way).
 * ``slow-test``: one of the ``slow_tests`` slowest tests of ``report.resources`` (wall time);
   impact = its share of the suite's duration in percent (1 point = 1 % of ``tests.duration``).
@@ -35,8 +35,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Protocol
 
-from ..model import CheckResult, Finding
-from ..scoring import summarise_pipelines
+from ..core.model import CheckResult, Finding
+from ..core.scoring import summarise_pipelines
 from .metrics import FINDING_PIPELINES, RAN
 from .stats import change_points
 

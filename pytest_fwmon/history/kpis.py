@@ -41,7 +41,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 from .slo import FIGURES, SloTargets, compute
 from .store import Store
 from .trends import analyse

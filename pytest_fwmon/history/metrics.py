@@ -46,7 +46,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ..model import PIPELINES, SEVERITIES
+from ..core.model import PIPELINES, SEVERITIES
 
 #: Pipelines whose checks produce findings.
 FINDING_PIPELINES: Final = ("security", "docs", "quality")

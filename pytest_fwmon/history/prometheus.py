@@ -29,7 +29,7 @@ renames it), so node_exporter never reads half a file. ``push(report, url, job="
 replaces the group ``job/<job>/branch/<branch>/project/<project>`` on the Pushgateway (HTTP PUT;
 ``branch`` is ``detached`` without one); there ``project`` and ``branch`` come from that grouping
 key instead of the gauges' own labels.
-Failures raise :class:`~pytest_fwmon.errors.FwmonError` (exit 2) with the reason.
+Failures raise :class:`~pytest_fwmon.core.errors.FwmonError` (exit 2) with the reason.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from ..errors import FwmonError
+from ..core.errors import FwmonError
 from .metrics import extract, is_green
 
 _COVERAGE: Final = {

@@ -51,7 +51,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Protocol
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 
 
 class SloRun(Protocol):

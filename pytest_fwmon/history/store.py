@@ -14,7 +14,7 @@ history_url``). SQLite runs in WAL mode with a busy timeout of :data:`BUSY_TIMEO
 ``BEGIN IMMEDIATE`` write transactions, so concurrent writers wait for each other instead of
 failing. On PostgreSQL, schema creation is serialised with an advisory lock.
 
-Every failure to open, read or write raises :class:`~pytest_fwmon.errors.StoreError` (exit 4)
+Every failure to open, read or write raises :class:`~pytest_fwmon.core.errors.StoreError` (exit 4)
 with one line naming the store: a file that is not SQLite, a store of another schema version, a
 read-only folder or file, a server that refuses the connection. The store never overwrites or
 deletes data it did not write itself, and never changes a file whose schema it does not know.
@@ -106,8 +106,8 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from ..errors import ConfigError, ReportError, StoreError
-from ..schema import first_error
+from ..core.errors import ConfigError, ReportError, StoreError
+from ..core.schema import first_error
 from .metrics import extract, gate_verdict, is_green
 
 #: Version of the store's schema. History of versions:

@@ -6,7 +6,7 @@ mode measures the base revision and the working tree **interleaved**:
 
 1. ``git worktree add --detach`` checks REF out into a temporary folder (removed at the end);
 2. for each of ``rounds`` rounds, the perf tests of both trees run **at the same time** in two
-   fresh ``python -m pytest -p pytest_fwmon.perf.fixture -p no:xdist --benchmark-disable
+   fresh ``python -m pytest -p pytest_fwmon.plugin.perf -p no:xdist --benchmark-disable
    --fwmon-perf-samples-out ...`` processes, whose working directory and ``PYTHONPATH`` (the
    tree, and its ``src`` folder when there is one) point at their tree, so the package under
    test is imported from it. Their latency rounds are interleaved by the lockstep protocol
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, FwmonError
+from ..core.errors import ConfigError, FwmonError
 from . import lockstep, stats
 from .baseline import Comparison, compare
 from .settings import Shift
@@ -110,7 +110,7 @@ def _command(out: Path, pytest_args: Sequence[str], budget: float | None) -> lis
         "-m",
         "pytest",
         "-p",
-        "pytest_fwmon.perf.fixture",
+        "pytest_fwmon.plugin.perf",
         "-p",
         "no:xdist",
         "-p",

@@ -29,8 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from ..errors import ConfigError
-from ..report import write_json_atomic
+from ..core.errors import ConfigError
+from ..core.report import write_json_atomic
 from . import stats
 from .settings import HISTORY, Shift, default_path, is_history
 

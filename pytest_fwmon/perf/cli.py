@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..argtypes import number, positive_int
-from ..errors import EXIT_BLOCKED, EXIT_OK, ConfigError
-from ..report import load_report, write_json_atomic
+from ..core.argtypes import number, positive_int
+from ..core.errors import EXIT_BLOCKED, EXIT_OK, ConfigError
+from ..core.report import load_report, write_json_atomic
 from . import ab, baseline
 from .settings import PerfSettingsError, parse_shift
 

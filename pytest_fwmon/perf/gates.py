@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ..model import CheckResult, Finding, fingerprint
+from ..core.model import CheckResult, Finding, fingerprint
 from . import stats
 from .baseline import Comparison
 from .measure import Measurement

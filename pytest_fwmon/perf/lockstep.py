@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
-from ..errors import FwmonError
+from ..core.errors import FwmonError
 from .settings import AB_FDS_ENV
 
 #: Environment variable carrying the worker's pipe ends.

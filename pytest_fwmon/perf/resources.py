@@ -1,6 +1,6 @@
 """Per-test resource figures (``--fwmon-resources``) and the suite-level summary.
 
-No pytest here: :class:`Probe` is driven by the hooks in ``perf/fixture.py``. What is measured,
+No pytest here: :class:`Probe` is driven by the hooks in ``plugin/perf.py``. What is measured,
 per test (setup + call + teardown unless said otherwise):
 
 - ``wall``: seconds from the start of setup (the first ``pytest_runtest_setup`` implementation)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from ...errors import ConfigError
+from ...core.errors import ConfigError
 from .base import Channel, Outcome, SecretMissing, scrub
 from .file import KEYS as FILE_KEYS
 from .file import FileChannel

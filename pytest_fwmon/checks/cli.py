@@ -15,12 +15,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .cache import ResultCache
-from .checks.registry import file_checkers
-from .config import load_config
-from .errors import EXIT_BLOCKED, EXIT_OK, ConfigError
-from .files import relative
-from .items import CheckFailed, format_table, threshold_text
+from ..core.cache import ResultCache
+from ..core.config import load_config
+from ..core.errors import EXIT_BLOCKED, EXIT_OK, ConfigError
+from ..core.files import relative
+from ..plugin.items import CheckFailed, format_table, threshold_text
+from .registry import file_checkers
 from .runner import StaticRunner
 
 #: Pipelines with per-file checkers.

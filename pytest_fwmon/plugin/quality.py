@@ -14,7 +14,7 @@
   combine the data, compute totals, per-file figures and diff coverage, and report one item
   per coverage check (``pyproject.toml::fwmon[coverage]``...) through
   ``pytest_runtest_logreport``, so they pass, fail or error like any item and count in the
-  exit status. Their :class:`~pytest_fwmon.model.CheckResult` and the coverage summary ride on
+  exit status. Their :class:`~pytest_fwmon.core.model.CheckResult` and the coverage summary ride on
   the reports as fwmon payloads.
 * ``pytest_fwmon_update_report``: per-module and per-command integration results go to
   ``report["integration"]``.
@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
+from ..core.model import PIPELINES, CheckResult
 from .items import REPORT_ATTR
-from .model import PIPELINES, CheckResult
 
 if TYPE_CHECKING:
-    from .checks.coverage import Measurement, Summary
+    from ..checks.coverage import Measurement, Summary
 
 # The checks modules (radon, coverage, the integration checkers) are imported only with
 # --fwmon or --fwmon-packaging: a plain run with fwmon installed does not load them.
@@ -99,7 +99,7 @@ def pytest_configure(config: pytest.Config) -> None:
     fwmon's own ``pytest_configure``, which runs after this one); it is restored on exit.
     """
     if config.getoption("fwmon_packaging", False):
-        from .checks.integration import PACKAGING_ENV
+        from ..checks.integration import PACKAGING_ENV
 
         config.stash[_PACKAGING_SAVED] = os.environ.get(PACKAGING_ENV)
         os.environ[PACKAGING_ENV] = "1"
@@ -108,7 +108,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Restore ``FWMON_PACKAGING``."""
     if _PACKAGING_SAVED in config.stash:
-        from .checks.integration import PACKAGING_ENV
+        from ..checks.integration import PACKAGING_ENV
 
         saved = config.stash[_PACKAGING_SAVED]
         if saved is None:
@@ -129,9 +129,9 @@ def _selected(early_config: pytest.Config) -> tuple[bool, dict[str, Any], str | 
     options = early_config.known_args_namespace
     if not getattr(options, "fwmon", False):
         return False, {}, None
-    from .checks.complexity import validate_quality_section
-    from .config import load_config
-    from .errors import ConfigError
+    from ..checks.complexity import validate_quality_section
+    from ..core.config import load_config
+    from ..core.errors import ConfigError
 
     try:
         config = load_config(early_config.rootpath)
@@ -160,7 +160,7 @@ def _nothing_to_measure(root: Path, config: Any, values: dict[str, Any]) -> str 
     and coverage.py's own configuration names no ``source``, ``source_pkgs`` or ``include``.
     The tracer would then only measure the test files, at the cost of tracing every test.
     """
-    from .files import iter_python_files, source_roots
+    from ..core.files import iter_python_files, source_roots
 
     paths = config.list("", "paths")
     roots = source_roots(root, config.pyproject, paths)
@@ -212,7 +212,7 @@ def pytest_load_initial_conftests(
     enabled, values, not_measured = _selected(early_config)
     if not enabled:
         return
-    from .checks.coverage import DATA_ENV, Measurement, worker_data_dir
+    from ..checks.coverage import DATA_ENV, Measurement, worker_data_dir
 
     # config.workerinput (what the rest of fwmon checks) is set by xdist's worker only after
     # this hook has run; the environment variable is set before pytest starts parsing
@@ -283,7 +283,7 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
     state = _state(session.config)
     if state is None:
         return result
-    from .checks.coverage import DATA_ENV
+    from ..checks.coverage import DATA_ENV
 
     if state.worker:
         state.measurement.stop()
@@ -304,7 +304,7 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
 
 
 def _finish(config: pytest.Config, state: QualityState) -> list[CheckResult]:
-    from .checks.coverage import (
+    from ..checks.coverage import (
         CoverageUnavailable,
         Thresholds,
         changed_lines,
@@ -313,7 +313,7 @@ def _finish(config: pytest.Config, state: QualityState) -> list[CheckResult]:
         json_data,
         summarise,
     )
-    from .errors import ConfigError
+    from ..core.errors import ConfigError
 
     measurement = state.measurement
     thresholds = Thresholds.from_section(state.values)
@@ -364,7 +364,7 @@ def _longrepr(check: CheckResult) -> str:
 
 def _log_item(session: pytest.Session, check: CheckResult, state: QualityState) -> None:
     """Report one project-level item as pytest reports a test: logstart, 3 phases, logfinish."""
-    from .checks.coverage import PROJECT_FILE
+    from ..checks.coverage import PROJECT_FILE
 
     hook = session.config.hook
     location = (PROJECT_FILE, None, check.nodeid.partition("::")[2])
@@ -443,7 +443,7 @@ def _pct(value: float | None) -> str:
 
 def pytest_fwmon_update_report(config: pytest.Config, report: dict[str, Any]) -> None:
     """Integration results per module, command and wheel go to ``report["integration"]``."""
-    from .checks.integration import integration_entries
+    from ..checks.integration import integration_entries
 
     existing = {(e.get("kind"), e.get("name")) for e in report.get("integration", [])}
     for check in report.get("checks", []):

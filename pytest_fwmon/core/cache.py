@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from . import __version__
+from .. import __version__
 from .model import SCHEMA_VERSION
 from .report import write_json_atomic
 

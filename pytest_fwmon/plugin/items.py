@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .model import CheckResult, Finding
+from ..core.model import CheckResult, Finding
 
 if TYPE_CHECKING:
     from .session import FwmonSession
 
-#: The run's FwmonSession (defined here so plugin.py need not import session.py until --fwmon).
+#: The run's FwmonSession (defined here so the hooks need not import session.py until --fwmon).
 SESSION_KEY = pytest.StashKey["FwmonSession"]()
 
 #: Payloads attached to an item during its run, copied onto its TestReports.
@@ -246,7 +246,7 @@ class FwmonProjectFile(pytest.File):
 
 
 class NothingToCollect(pytest.File):
-    """Stands in for a test module pytest would otherwise import (see plugin.py)."""
+    """Stands in for a test module pytest would otherwise import (see plugin/__init__.py)."""
 
     def collect(self) -> Iterator[pytest.Item]:
         return iter(())

@@ -158,7 +158,7 @@ def machine_fingerprint() -> str:
 
 def versions() -> dict[str, str]:
     """Versions of fwmon, Python and every installed tool in :data:`TOOLS`."""
-    from . import __version__
+    from .. import __version__
 
     found = {"fwmon": __version__, "python": platform.python_version()}
     for dist in TOOLS:

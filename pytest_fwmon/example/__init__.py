@@ -26,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import EXIT_OK, ConfigError
+from ..core.errors import EXIT_OK, ConfigError
 
 
 def register(subparsers: Any) -> None:
@@ -52,7 +52,7 @@ def _step(title: str, command: list[str], cwd: Path, env: dict[str, str]) -> int
 
 def copy_example(target: Path) -> Path:
     """Copy the bundled example project to ``target`` (replacing an earlier copy)."""
-    source = resources.files("pytest_fwmon").joinpath("example_project")
+    source = resources.files("pytest_fwmon.example").joinpath("project")
     if target.exists():
         if not (target / "pyproject.toml").exists() or not (target / "src" / "demoapp").exists():
             raise ConfigError(

@@ -1,8 +1,8 @@
 """pytest glue of the performance pipeline: the ``perf`` fixture, ``@pytest.mark.perf``, options.
 
-The one pytest-facing module of ``pytest_fwmon.perf`` (listed in ``plugin.py``'s
-``pytest_plugins``; alone: ``-p pytest_fwmon.perf.fixture``). Logic lives in the sibling
-modules; hooks here stay thin and keep their state on :class:`PerfSession` in
+The pytest half of the performance pipeline (listed in ``plugin/__init__.py``'s
+``pytest_plugins``; alone: ``-p pytest_fwmon.plugin.perf``). Logic lives in the
+``pytest_fwmon.perf`` modules; hooks here stay thin and keep their state on :class:`PerfSession` in
 ``config.stash[PERF_KEY]``.
 
 pytest-benchmark stays the engine: ``perf(fn)`` runs the latency rounds through
@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..items import attach
-from .settings import (
+from ..perf.settings import (
     AB_FDS_ENV,
     PerfSettings,
     PerfSettingsError,
@@ -37,12 +36,13 @@ from .settings import (
     is_history,
     validate,
 )
+from .items import attach
 
 if TYPE_CHECKING:
     # Imported where used: a run without perf tests, options or --fwmon does not load them.
-    from . import baseline as baseline_mod
-    from . import gates, lockstep, measure
-    from .resources import Raw
+    from ..perf import baseline as baseline_mod
+    from ..perf import gates, lockstep, measure
+    from ..perf.resources import Raw
 
 #: Name of the xdist group perf tests are pinned to under ``--dist loadgroup``.
 XDIST_GROUP = "fwmon-perf"
@@ -62,7 +62,7 @@ PINNED_KEY = pytest.StashKey[bool]()
 
 def machine_fingerprint() -> str:
     """The machine fingerprint fwmon's report uses (``environment.machine_fingerprint``)."""
-    from ..environment import machine_fingerprint as core
+    from ..core.environment import machine_fingerprint as core
 
     return core()
 
@@ -111,8 +111,8 @@ class PerfSession:
             # mention fwmon has no [tool.fwmon.perf] table, and needs no TOML parse here
             if not _mentions_fwmon(self.config.rootpath / "pyproject.toml"):
                 return from_config({})
-            from ..config import read_pyproject
-            from ..errors import ConfigError
+            from ..core.config import read_pyproject
+            from ..core.errors import ConfigError
 
             try:
                 pyproject = read_pyproject(self.config.rootpath)
@@ -132,8 +132,8 @@ class PerfSession:
         root = self.config.rootpath
         if option is None and not is_history(spec) and not default_path(root, spec).exists():
             return None
-        from ..errors import FwmonError
-        from . import baseline as baseline_mod
+        from ..core.errors import FwmonError
+        from ..perf import baseline as baseline_mod
 
         core = _core_session(self.config)
         history_url = core.config.str("", "history_url") if core is not None else None
@@ -183,14 +183,14 @@ def _lockstep_worker() -> lockstep.Worker | None:
     """The ``fwmon perf-ab`` channel of this process, or None."""
     if not os.environ.get(AB_FDS_ENV):
         return None
-    from .lockstep import Worker
+    from ..perf.lockstep import Worker
 
     return Worker.from_env()
 
 
 def _core_session(config: pytest.Config) -> Any:
     try:
-        from ..items import SESSION_KEY
+        from .items import SESSION_KEY
     except ImportError:  # pragma: no cover - core plugin absent
         return None
     return config.stash.get(SESSION_KEY, None)
@@ -386,8 +386,8 @@ class Perf:
 
     def __call__(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Measure ``fn(*args, **kwargs)``; fail the test on a breach or inconclusive result."""
-        from . import baseline as baseline_mod
-        from . import gates, measure, stats
+        from ..perf import baseline as baseline_mod
+        from ..perf import gates, measure, stats
 
         if self._used:
             raise RuntimeError("the perf fixture can be called once per test")
@@ -488,7 +488,7 @@ class Perf:
         return _through_pedantic(bench, run), "fwmon"
 
     def _runner(self, bench: Any, disabled: bool) -> tuple[measure.RoundsRunner, str]:
-        from . import measure
+        from ..perf import measure
 
         if bench is None:
             return measure.own_rounds, "fwmon"
@@ -517,7 +517,7 @@ class Perf:
         return engine, "pytest-benchmark"
 
     def _record(self, result: gates.PerfResult, t0: float) -> None:
-        from . import gates
+        from ..perf import gates
 
         item = self._request.node
         if not result.fingerprint:
@@ -568,7 +568,7 @@ def pytest_benchmark_update_json(
     session = config.stash.get(PERF_KEY, None)
     if session is None or not session.results:
         return
-    from . import gates
+    from ..perf import gates
 
     for bench in output_json.get("benchmarks", []):
         result = session.results.get(str(bench.get("fullname")))
@@ -594,7 +594,7 @@ class ResourceHooks:
     """
 
     def __init__(self, session: PerfSession) -> None:
-        from .resources import Probe
+        from ..perf.resources import Probe
 
         self.config = session.config
         self.probe = Probe()
@@ -636,7 +636,7 @@ class ResourceHooks:
         done, self.done = self.done, []
         core = _core_session(self.config)
         if done and core is not None:
-            from .resources import record
+            from ..perf.resources import record
 
             core.deliver(("resource", record(raw)) for raw in done)
 
@@ -664,7 +664,7 @@ def pytest_fwmon_update_report(config: pytest.Config, report: dict[str, Any]) ->
     if not durations:
         durations = [r["wall"] for r in report.get("resources", []) if "wall" in r]
     seconds = float(report.get("run", {}).get("duration") or time.perf_counter() - session.t0)
-    from . import resources
+    from ..perf import resources
 
     report.setdefault("extensions", {})["resources_summary"] = resources.summary(
         durations, outcomes, seconds
@@ -702,6 +702,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         }
         for nodeid, r in perf_session.results.items()
     }
-    from ..report import write_json_atomic
+    from ..core.report import write_json_atomic
 
     write_json_atomic(Path(target), out, indent=None)

@@ -1,4 +1,4 @@
-"""State of one ``pytest --fwmon`` run; ``plugin.py``'s hooks delegate here.
+"""State of one ``pytest --fwmon`` run; the hooks in ``plugin/__init__.py`` delegate here.
 
 One :class:`FwmonSession` per pytest process lives in ``config.stash[SESSION_KEY]``. On an
 xdist worker it runs items and sends results and cache entries to the controller as payloads;
@@ -21,14 +21,18 @@ from typing import Any
 
 import pytest
 
-from . import scoring
-from .cache import ResultCache
-from .checks.registry import file_checkers, project_checkers
-from .config import FwmonConfig, load_config
-from .environment import ci_info, git_info, machine_info, utc_now, versions
-from .errors import ConfigError, FwmonError
-from .files import relative
-from .gate.baseline import Baseline, classify, load_baseline
+from ..checks.registry import file_checkers, project_checkers
+from ..checks.runner import StaticRunner
+from ..core import scoring
+from ..core.cache import ResultCache
+from ..core.config import FwmonConfig, load_config
+from ..core.environment import ci_info, git_info, machine_info, utc_now, versions
+from ..core.errors import ConfigError, FwmonError
+from ..core.files import relative
+from ..core.model import PIPELINES, SCHEMA_VERSION, CheckResult
+from ..core.report import write_json_atomic
+from ..core.schema import first_error
+from ..gate.baseline import Baseline, classify, load_baseline
 from .items import (
     REPORT_ATTR,
     SESSION_KEY,
@@ -42,10 +46,6 @@ from .items import (
     result_of,
     take_payloads,
 )
-from .model import PIPELINES, SCHEMA_VERSION, CheckResult
-from .report import write_json_atomic
-from .runner import StaticRunner
-from .schema import first_error
 
 __all__ = ["SESSION_KEY", "FwmonSession"]
 
@@ -454,7 +454,7 @@ class FwmonSession:
 
     def _record_history(self, report: dict[str, Any]) -> None:
         """Append the run to the history store; a store problem is a message, not a crash."""
-        from .history import open_store
+        from ..history import open_store
 
         url = self.config.str("", "history_url") or None
         try:
@@ -472,7 +472,7 @@ class FwmonSession:
 
     def _evaluate_alerts(self, store: Any, report: dict[str, Any]) -> None:
         """--fwmon-alerts: evaluate alert rules on the stored run; never fails the test run."""
-        from .alerts import evaluate_after_run
+        from ..alerts import evaluate_after_run
 
         summary = evaluate_after_run(
             store, report, self.config.raw_sections.get("alerts"), root=self.config.root

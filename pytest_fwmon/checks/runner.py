@@ -21,8 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cache import ResultCache, cache_key
-from .checks.base import (
+from ..core.cache import ResultCache, cache_key
+from ..core.config import FwmonConfig
+from ..core.files import (
+    ProjectFile,
+    decode_source,
+    iter_python_files,
+    read_project_file,
+    source_roots,
+)
+from ..core.model import CheckResult, Finding, assign_fingerprints
+from .base import (
     AnalysedProjectChecker,
     FileAnalyser,
     FileChecker,
@@ -30,15 +39,6 @@ from .checks.base import (
     ProjectChecker,
     SourceFile,
 )
-from .config import FwmonConfig
-from .files import (
-    ProjectFile,
-    decode_source,
-    iter_python_files,
-    read_project_file,
-    source_roots,
-)
-from .model import CheckResult, Finding, assign_fingerprints
 
 #: Below this many cache misses a pool costs more than it saves.
 POOL_THRESHOLD = 16

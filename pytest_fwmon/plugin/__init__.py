@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..core.model import PIPELINES
 from . import hookspec
 from .items import SESSION_KEY
-from .model import PIPELINES
 
 if TYPE_CHECKING:
     from .session import FwmonSession
 
 #: Glue modules of the perf/resources and coverage/quality parts, loaded with fwmon.
-pytest_plugins = ["pytest_fwmon.perf.fixture", "pytest_fwmon.quality_plugin"]
+pytest_plugins = ["pytest_fwmon.plugin.perf", "pytest_fwmon.plugin.quality"]
 
 MARKERS = {
     "fwmon": "an fwmon check item (added by --fwmon)",

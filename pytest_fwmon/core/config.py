@@ -7,7 +7,7 @@ Sources, later ones win (docs/reference/configuration.md):
 3. environment variables in :data:`ENVIRONMENT`;
 4. command-line options (``--fwmon-report`` ...), and ``--fwmon-option SECTION.KEY=VALUE``.
 
-Unknown keys and bad values raise :class:`~pytest_fwmon.errors.ConfigError` naming the key and
+Unknown keys and bad values raise :class:`~pytest_fwmon.core.errors.ConfigError` naming the key and
 the valid choices. Sections owned by the fwmon commands (gate, history, slo, kpis, alerts,
 dashboard) are kept as raw tables here and validated by the command that reads them.
 Standard library only.

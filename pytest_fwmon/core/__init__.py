@@ -1,0 +1,1 @@
+"""pytest-free, standard-library-only shared model: findings, report, config, cache."""
