@@ -332,6 +332,7 @@ def test_ordinary_tests_are_summarised(project: pytest.Pytester) -> None:
         "xfailed": 1,
         "xpassed": 1,
         "exitstatus": 1,
+        "exitstatus_note": None,
     }
 
 

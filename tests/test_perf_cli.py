@@ -22,7 +22,7 @@ def only_perf_commands(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _report(fingerprint: str = "abcd") -> dict[str, Any]:
     return {
-        "schema_version": 1,
+        "schema_version": 2,
         "run": {
             "id": "run-0001",
             "started": "2024-01-01T00:00:00Z",
@@ -35,6 +35,8 @@ def _report(fingerprint: str = "abcd") -> dict[str, Any]:
             "versions": {},
             "selected_pipelines": ["performance"],
             "xdist_workers": 0,
+            "completed": True,
+            "stopped": None,
         },
         "pipelines": {
             p: {
@@ -88,6 +90,7 @@ def _report(fingerprint: str = "abcd") -> dict[str, Any]:
             "xpassed": 0,
             "duration": 1.0,
             "exitstatus": 0,
+            "exitstatus_note": None,
         },
         "extensions": {},
     }

@@ -15,7 +15,11 @@ from typing import Any, Final
 #: Version of ``report.json``. History of versions:
 #:
 #: 1. first release.
-SCHEMA_VERSION: Final = 1
+#: 2. ``run.completed`` and ``run.stopped`` (did pytest run every selected item to the end),
+#:    ``tests.exitstatus`` is pytest's final status or null when unknown, with
+#:    ``tests.exitstatus_note``; a skipped pipeline has no score. Version 1 reports are read
+#:    as version 2 with ``completed`` null (:func:`pytest_fwmon.core.report.upgrade`).
+SCHEMA_VERSION: Final = 2
 
 #: Pipelines fwmon knows, in the order they are shown.
 PIPELINES: Final = ("security", "docs", "quality", "performance", "integration")

@@ -30,22 +30,23 @@ from ..core.environment import ci_info, git_info, machine_info, utc_now, version
 from ..core.errors import ConfigError, FwmonError
 from ..core.files import relative
 from ..core.model import PIPELINES, SCHEMA_VERSION, CheckResult
-from ..core.report import write_json_atomic
+from ..core.report import previous_path, write_report
 from ..core.schema import first_error
 from ..gate.baseline import Baseline, classify, load_baseline
 from .items import (
     REPORT_ATTR,
     SESSION_KEY,
-    FwmonFile,
     FwmonItem,
     FwmonProjectFile,
     FwmonProjectItem,
     NothingToCollect,
     attach,
+    fwmon_file,
     is_fwmon_item,
     result_of,
     take_payloads,
 )
+from .outcome import RunOutcome
 
 __all__ = ["SESSION_KEY", "FwmonSession"]
 
@@ -66,6 +67,16 @@ def _parse_pipelines(text: str | None) -> list[str] | None:
             f"valid pipelines: {', '.join(PIPELINES)}"
         )
     return chosen
+
+
+def _reason(longrepr: Any) -> str | None:
+    """One line from a report's longrepr: a skip's message without pytest's prefix."""
+    if not longrepr:
+        return None
+    if isinstance(longrepr, tuple):  # a skip: (path, line, "Skipped: reason")
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    lines = str(longrepr).strip().splitlines()
+    return lines[-1] if lines else None
 
 
 class FwmonSession:
@@ -125,8 +136,18 @@ class FwmonSession:
         self.test_durations: dict[str, float] = {}
         self.messages: list[str] = []
         self.report_written: Path | None = None
+        #: The report being finalised: built in pytest_sessionfinish, written at unconfigure.
+        self.report: dict[str, Any] | None = None
+        self.outcome = RunOutcome()
+        #: Where the previous run's report was moved when this run started.
+        self.previous: Path | None = None
+        self.scorecard_shown = False
+        #: build() ran (from pytest_sessionfinish, or from the wrapper when that raised).
+        self.built = False
         self.history_recorded = False
         self.alert_lines: list[str] = []
+        #: Messages of the finalisation (history), shown after pytest's summary.
+        self.messages_after: list[str] = []
         if not self.is_worker:
             self._check_report_path()
 
@@ -150,6 +171,24 @@ class FwmonSession:
                 f"fwmon: cannot write the report to {self.report_path}: not writable "
                 "(choose another path with --fwmon-report)"
             )
+
+    def start(self) -> None:
+        """Controller, when the session starts: move the previous report aside.
+
+        A run that crashes, is interrupted or errors before its report is written then
+        leaves no report, rather than an older run's that the gate could take for this one.
+        """
+        if not self.report_path.is_file():
+            return
+        target = previous_path(self.report_path)
+        try:
+            os.replace(self.report_path, target)
+        except OSError as exc:
+            raise pytest.UsageError(
+                f"fwmon: cannot move the previous report {self.report_path} aside to {target}: "
+                f"{exc.strerror or exc} (remove it, or choose another path with --fwmon-report)"
+            ) from None
+        self.previous = target
 
     def _load_baseline(self, explicit: bool) -> Baseline | None:
         path = self._resolve(self.config.str("", "baseline"))
@@ -193,7 +232,7 @@ class FwmonSession:
                 self.visited.add(rel)
                 # hung off the session, not pytest's Package: a Package's setup imports the
                 # package's __init__.py, which a static check must never need (or trigger)
-                return FwmonFile.from_parent(parent.session, path=file_path)
+                return fwmon_file(parent.session, file_path)
             return None
         if (
             file_path == self.config.root / "pyproject.toml"
@@ -217,7 +256,7 @@ class FwmonSession:
         if rel in self.visited:
             return NothingToCollect.from_parent(parent.session, path=path)
         self.visited.add(rel)
-        return FwmonFile.from_parent(parent.session, path=path)
+        return fwmon_file(parent.session, path)
 
     def _args_name_files(self) -> bool:
         for arg in self.pytest_config.args:
@@ -247,7 +286,7 @@ class FwmonSession:
         for rel, project_file in self.runner.files.items():
             if rel in present:
                 continue
-            items.extend(FwmonFile.from_parent(session, path=project_file.path).collect())
+            items.extend(fwmon_file(session, project_file.path).collect())
         if not has_project and self.runner.project_checkers:
             path = self.config.root / "pyproject.toml"
             items.extend(FwmonProjectFile.from_parent(session, path=path).collect())
@@ -295,17 +334,18 @@ class FwmonSession:
             elif report.when == "call":
                 final = "passed" if report.passed else "failed" if report.failed else "skipped"
             if final is not None:
+                why = _reason(report.longrepr)
                 if result is None:
                     result = CheckResult(
                         nodeid=item.nodeid,
                         pipeline=getattr(item, "pipeline", "docs"),
                         checker=getattr(item, "checker_name", "unknown"),
                         outcome=final,
-                        reason=str(report.longrepr).splitlines()[-1] if report.longrepr else None,
+                        reason=why,
                     )
                 result.outcome = final
-                if final == "skipped" and result.reason is None and report.longrepr:
-                    result.reason = str(report.longrepr)
+                if final == "skipped" and result.reason is None:
+                    result.reason = why
                 attach(item, "check", result.to_dict())
             for entry in self.runner.pending if self.cache.enabled else ():
                 attach(
@@ -385,6 +425,7 @@ class FwmonSession:
             "xpassed": outcomes.count("xpassed"),
             "duration": round(sum(self.test_durations.values()), 6),
             "exitstatus": exitstatus,
+            "exitstatus_note": None,
         }
 
     def build_report(self, exitstatus: int | None) -> dict[str, Any]:
@@ -403,6 +444,8 @@ class FwmonSession:
             "versions": versions(),
             "selected_pipelines": list(self.pipelines),
             "xdist_workers": int(workers or 0) if isinstance(workers, int) else 0,
+            "completed": self.outcome.stopped is None,
+            "stopped": self.outcome.stopped,
         }
         return {
             "schema_version": SCHEMA_VERSION,
@@ -420,13 +463,21 @@ class FwmonSession:
     def _has_xdist(self) -> bool:
         return self.pytest_config.pluginmanager.hasplugin("xdist")
 
-    def finish(self, exitstatus: int | None) -> None:
-        """Controller: build, update, validate and write the report; save the cache."""
+    def build(self, session: pytest.Session, exitstatus: int) -> None:
+        """Controller, ``pytest_sessionfinish``: build, update and validate the report; save
+        the cache. The report is written by :meth:`finalise`, once pytest's outcome is known."""
+        self.built = True
+        self.outcome.finishing(session, exitstatus)
         config = self.pytest_config
         report = config.hook.pytest_fwmon_generate_report(config=config)
         config.hook.pytest_fwmon_update_report(config=config, report=report)
         checks = [CheckResult.from_dict(c) for c in report["checks"]]
         report["pipelines"] = scoring.summarise_pipelines(checks, self.pipelines)
+        try:
+            self.cache.save()
+        except OSError as exc:
+            self.messages.append(f"fwmon: cannot write the cache {self.cache.path}: {exc}")
+        self.messages.extend(dict.fromkeys(self.cache.warnings))
         error = first_error("report", report)
         if error is not None:
             # a bug of fwmon or of a plugin's pytest_fwmon_update_report: say which key
@@ -435,22 +486,38 @@ class FwmonSession:
             )
             self._dump_invalid(report)
             return
+        self.report = report
+
+    def finalise(self) -> list[str]:
+        """Controller, ``pytest_unconfigure``: record how pytest ended, write the report
+        atomically, append it to the history. Returns the lines still to show."""
+        report = self.report
+        if report is None:
+            return []
+        exitstatus, note = self.outcome.final()
+        report["tests"]["exitstatus"] = exitstatus
+        report["tests"]["exitstatus_note"] = note
+        lines: list[str] = []
         try:
-            write_json_atomic(self.report_path, report)
+            escaped = write_report(self.report_path, report)
             self.report_written = self.report_path
         except OSError as exc:
-            self.messages.append(
+            lines.append(
                 f"fwmon: cannot write the report to {self.report_path}: {exc.strerror or exc} "
                 "(choose another path with --fwmon-report)"
             )
-        try:
-            self.cache.save()
-        except OSError as exc:
-            self.messages.append(f"fwmon: cannot write the cache {self.cache.path}: {exc}")
-        self.messages.extend(dict.fromkeys(self.cache.warnings))
-        self.report = report
+        else:
+            if escaped:
+                lines.append(
+                    f"fwmon: {escaped} text(s) of the report were not valid Unicode "
+                    "(a file name that is not UTF-8?); written with \\x escapes"
+                )
+        if note is not None:
+            lines.append(f"fwmon: pytest's exit status: {note}")
         if self.report_written is not None and self.config.bool("", "record_history"):
             self._record_history(report)
+            lines.extend(self.messages_after)
+        return lines + self.alert_lines
 
     def _record_history(self, report: dict[str, Any]) -> None:
         """Append the run to the history store; a store problem is a message, not a crash."""
@@ -466,7 +533,9 @@ class FwmonSession:
             finally:
                 store.close()
         except FwmonError as exc:
-            self.messages.append(f"fwmon: the run was not added to the history: {exc.one_line()}")
+            self.messages_after.append(
+                f"fwmon: the run was not added to the history: {exc.one_line()}"
+            )
             return
         self.history_recorded = True
 
@@ -488,8 +557,8 @@ class FwmonSession:
             pass
 
     def scorecard(self) -> list[str]:
-        """Terminal summary lines: one row per pipeline, then where the report is."""
-        report = getattr(self, "report", None)
+        """Terminal summary lines: one row per pipeline, then where the report goes."""
+        report = self.report
         lines: list[str] = []
         if report is not None:
             header = (
@@ -501,13 +570,12 @@ class FwmonSession:
                 c = p["counts"]
                 score = "-" if p["score"] is None else f"{p['score']:.1f}"
                 items = str(p["items"]) if p["status"] != "not-run" else "-"
+                status = p["status"] + (f" ({p['reason']})" if p.get("reason") else "")
                 lines.append(
                     f"{name:<12} {items:>5} {c['critical']:>5} {c['high']:>5} {c['medium']:>5} "
-                    f"{c['low']:>5} {c['info']:>5} {score:>6}  {p['status']}"
+                    f"{c['low']:>5} {c['info']:>5} {score:>6}  {status}"
                 )
-        if self.report_written is not None:
-            lines.append(f"report: {self._display(self.report_written)}")
-        lines.extend(self.alert_lines)
+            lines.append(f"report: {self._display(self.report_path)}")
         return lines
 
     def _display(self, path: Path) -> str:
