@@ -273,10 +273,15 @@ class StaticRunner:
         """Indexes of the file checkers that look at this file."""
         return [i for i, info in enumerate(self.checkers) if info.checker.applies(relpath)]
 
+    def _content(self, relpath: str) -> str:
+        """What a result depends on: the file's content and its path (findings and their
+        fingerprints name the path, so two files with the same content share no entry)."""
+        return f"{relpath}\0{self.files[relpath].digest}"
+
     def key(self, index: int, relpath: str) -> str:
         """Cache key of one (checker, file) result."""
         info = self.checkers[index]
-        return cache_key(self.files[relpath].digest, info.checker.name, info.version, info.settings)
+        return cache_key(self._content(relpath), info.checker.name, info.version, info.settings)
 
     def job_key(self, job: Job, relpath: str) -> str:
         """Cache key of one job on one file."""
@@ -284,7 +289,7 @@ class StaticRunner:
             return self.key(job[1], relpath)
         analyser = self.analysers[job[1]]
         name = f"analysis:{analyser.name}"
-        return cache_key(self.files[relpath].digest, name, "", analyser.settings())
+        return cache_key(self._content(relpath), name, "", analyser.settings())
 
     def _job_name(self, job: Job) -> str:
         if job[0] == "check":

@@ -21,6 +21,7 @@ import fnmatch
 import hashlib
 import io
 import os
+import re
 import tokenize
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -183,11 +184,51 @@ def _excluded(relpath: str, patterns: Iterable[str]) -> bool:
 
 
 def relative(path: Path, root: Path) -> str:
-    """Repository-relative POSIX path (absolute POSIX path when outside the root)."""
+    """Repository-relative POSIX path (absolute POSIX path when outside the root), escaped
+    with :func:`escape_name` so that any file name is plain, encodable, one-line text."""
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        text = path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
-        return path.resolve().as_posix()
+        text = path.resolve().as_posix()
+    return escape_name(text)
+
+
+#: What :func:`escape_name` rewrites: the backslash (so the escaping is reversible),
+#: control characters, surrogates (bytes that are not UTF-8, as ``os.fsdecode`` keeps them),
+#: line and paragraph separators and the bidirectional overrides.
+_UNSAFE = re.compile("[\\\\\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    char = match.group()
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8, as surrogateescape keeps it
+        return f"\\x{code - 0xDC00:02x}"
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}"
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def escape_surrogates(text: str) -> str:
+    """``text`` with only its surrogates escaped as :func:`escape_name` does: the rest of an
+    unencodable message (newlines included) stays as it is."""
+    return _SURROGATE.sub(_escape_one, text)
+
+
+def escape_name(text: str) -> str:
+    """``text`` (a file name or node id) with bytes that are not UTF-8 as ``\\xNN``, control
+    characters as ``\\n``, ``\\t``, ``\\xNN``, separators and bidirectional overrides as
+    ``\\uXXXX`` and the backslash doubled; any other text is returned as it is."""
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(_escape_one, text)
 
 
 def iter_python_files(

@@ -14,10 +14,12 @@ above the thresholds make it *fail*). Either way the result travels to the contr
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..core.files import escape_name
 from ..core.model import CheckResult, Finding
 
 if TYPE_CHECKING:
@@ -163,11 +165,14 @@ class _FwmonItemBase(pytest.Item):
         return str(super().repr_failure(excinfo, style=style))
 
     def _describe_failure(self, failure: CheckFailed) -> str:
-        return format_table(failure, self.nodeid.split("::")[0])
+        return format_table(failure, escape_name(self.nodeid.split("::")[0]))
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         # the domain is the item name: pytest shows dots of a domain as "::"
-        return self.path, 0, self.name
+        path = self.path
+        if escape_name(str(path)) != str(path):  # shown (and sent by xdist) escaped
+            path = self.config.rootpath / self.nodeid.split("::")[0]
+        return path, 0, self.name
 
 
 class FwmonItem(_FwmonItemBase):
@@ -231,6 +236,25 @@ class FwmonFile(pytest.File):
             yield FwmonItem.from_parent(
                 self, name=name, nodeid=_child_id(self, name), checker_index=index, relpath=relpath
             )
+
+
+def fwmon_file(session: pytest.Session, path: Path) -> FwmonFile:
+    """The collector of one project source file.
+
+    A file name that is not plain text (bytes that are not UTF-8, a newline, control
+    characters) gets an escaped name and node id (:func:`escape_name`): pytest-xdist cannot
+    send the raw one to the controller, and the terminal must not receive it.
+    """
+    text = str(path)
+    if escape_name(text) == text:
+        return FwmonFile.from_parent(session, path=path)
+    try:
+        rel = path.relative_to(session.config.rootpath).as_posix()
+    except ValueError:
+        rel = path.as_posix()
+    return FwmonFile.from_parent(
+        session, path=path, name=escape_name(path.name), nodeid=escape_name(rel)
+    )
 
 
 class FwmonProjectFile(pytest.File):
