@@ -14,7 +14,9 @@ Outcome-based pipelines (performance, integration)::
 
     score = 100 * passed / (passed + failed + error)
 
-Scores are rounded to one decimal. A pipeline with no items that ran has score ``None``.
+Scores are rounded to one decimal. No measurement, no score: a pipeline that did not run
+(``not-run``) or whose items were all skipped (``skipped``, e.g. under pytest-benchmark's
+``--benchmark-only``) has score ``None``, and so does any pipeline with nothing to score.
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ def summarise_pipelines(
         # a file is counted once even when several checkers looked at it
         loc = sum({c.path: c.loc for c in items if c.path is not None}.values())
         status = pipeline_status(outcomes, pipeline in selected_set)
-        if status == "not-run":
+        if status in ("not-run", "skipped"):
             score: float | None = None
         elif pipeline in OUTCOME_SCORED:
             score = outcome_score(outcomes)
@@ -111,7 +113,24 @@ def summarise_pipelines(
             "loc": loc,
             "counts": counts,
         }
+        if status == "skipped":
+            summary[pipeline]["reason"] = skip_reason(items)
     return summary
+
+
+def skip_reason(items: Iterable[CheckResult]) -> str | None:
+    """Why a pipeline's items were skipped: the reason they share, else the first one."""
+    reasons = [_one_line(c.reason) for c in items if c.outcome == "skipped" and c.reason]
+    if not reasons:
+        return None
+    first = reasons[0]
+    return first if all(r == first for r in reasons) else f"{first} (and other reasons)"
+
+
+def _one_line(text: str) -> str:
+    """The last line of a skip's text without pytest's ``Skipped: `` prefix."""
+    line = text.strip().splitlines()[-1] if text.strip() else text
+    return line.removeprefix("Skipped: ").strip()
 
 
 __all__ = [
@@ -121,5 +140,6 @@ __all__ = [
     "density_score",
     "outcome_score",
     "pipeline_status",
+    "skip_reason",
     "summarise_pipelines",
 ]
