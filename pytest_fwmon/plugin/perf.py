@@ -400,6 +400,8 @@ class Perf:
         if session.is_worker and not item.stash.get(PINNED_KEY, False):
             reason = not_pinned_reason(session.loadgroup)
             self._record(gates.not_run(nodeid, item.name, reason, settings, ""), t0)
+            # the skip is shown at the test's call of the fixture, not here (-rs)
+            __tracebackhide__ = True
             pytest.skip(f"perf not run: {reason}")
         bench = self._benchmark()
         disabled = bench is None or bool(getattr(bench, "disabled", False))

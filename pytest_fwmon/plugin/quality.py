@@ -93,11 +93,14 @@ _PACKAGING_SAVED = pytest.StashKey[str | None]()
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """``--fwmon-packaging`` turns the packaging check on through ``FWMON_PACKAGING``.
+    """Register :class:`_CoverageLoop` when coverage is measured; ``--fwmon-packaging`` turns
+    the packaging check on through ``FWMON_PACKAGING``.
 
     The checker registry reads that variable when it builds the integration checkers (in
     fwmon's own ``pytest_configure``, which runs after this one); it is restored on exit.
     """
+    if _state(config) is not None:
+        config.pluginmanager.register(_CoverageLoop(), "fwmon-coverage-loop")
     if config.getoption("fwmon_packaging", False):
         from ..checks.integration import PACKAGING_ENV
 
@@ -276,10 +279,60 @@ class _PauseTracer:
                 measurement.resume()
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
-    """After every test (and pytest-cov's own finish): report the coverage items."""
-    result = yield
+class _CountItems:
+    """Adds the coverage items to ``session.testscollected`` when the first test starts.
+
+    The progress column (``[ 50%]``) divides by that number, which pytest (or xdist, once its
+    workers have collected) sets before the first test starts; counted after the loop, the
+    items reported then print past ``[100%]``. The object unregisters itself, so it costs one
+    call per run.
+    """
+
+    def __init__(self, session: pytest.Session, count: int) -> None:
+        self.session = session
+        self.count = count
+
+    def pytest_runtest_logstart(self) -> None:
+        """Count the items once, then leave."""
+        self.session.testscollected += self.count
+        self.session.config.pluginmanager.unregister(self)
+
+
+def _planned(config: pytest.Config, state: QualityState) -> int:
+    """How many coverage items the run will report (as :func:`_finish` configures them)."""
+    from ..checks.coverage import Thresholds, evaluate
+
+    base = config.getoption("fwmon_diff_base") or str(state.values["diff_base"])
+    return len(evaluate(None, Thresholds.from_section(state.values), diff_base=base))
+
+
+class _CoverageLoop:
+    """The ``pytest_runtestloop`` wrapper that reports the coverage items.
+
+    Registered in this module's ``pytest_configure`` (tryfirst), so after pytest-cov's plugin
+    (registered while the initial conftests load) and before pytest's terminal reporter: the
+    wrapper runs after pytest-cov has finished measuring, and the terminal reporter writes
+    its final ``[100%]`` after these items.
+    """
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, Any, Any]:
+        """After every test (and pytest-cov's own finish): report the coverage items."""
+        state = _state(session.config)
+        counter = None
+        if state is not None and not state.worker and not session.config.option.collectonly:
+            counter = _CountItems(session, _planned(session.config, state))
+            session.config.pluginmanager.register(counter)
+        try:
+            result = yield
+        except BaseException:
+            if counter is not None and session.config.pluginmanager.is_registered(counter):
+                session.config.pluginmanager.unregister(counter)
+            raise
+        return _report_items(session, result)
+
+
+def _report_items(session: pytest.Session, result: Any) -> Any:
     state = _state(session.config)
     if state is None:
         return result
@@ -297,7 +350,6 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
     finally:
         state.measurement.cleanup()
         os.environ.pop(DATA_ENV, None)
-    session.testscollected += len(state.results)  # keeps the progress column right
     for check in state.results:
         _log_item(session, check, state)
     return result
