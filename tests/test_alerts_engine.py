@@ -14,7 +14,7 @@ from pytest_fwmon.alerts import AlertSettings, engine, evaluate_run, list_alerts
 from pytest_fwmon.alerts.fingerprint import fingerprint
 from pytest_fwmon.cli import main
 from pytest_fwmon.core.errors import StoreError
-from pytest_fwmon.history.store import open_store
+from pytest_fwmon.history.connect import open_store
 from tests.pgserver import postgres_server, postgres_url  # noqa: F401
 from tests.test_alerts_support import HttpReceiver
 from tests.test_history_support import make_report

@@ -37,9 +37,10 @@ from ..core.errors import ConfigError, FwmonError, ReportError
 from ..core.model import PIPELINES, SEVERITIES
 from ..core.report import load_report
 from ..core.schema import first_error
+from ..history.connect import open_store
 from ..history.improve import opportunities
 from ..history.metrics import extract, gate_verdict, is_green
-from ..history.store import DEFAULT_PATH, RunInfo, Store, iso_to_ts, open_store, parse_time
+from ..history.store import DEFAULT_PATH, RunInfo, Store, iso_to_ts, parse_time
 from ..history.trends import SERIES_WINDOW, analyse
 
 #: Windows of the trends page, name -> seconds (None: every run up to the series window).

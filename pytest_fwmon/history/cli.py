@@ -28,7 +28,8 @@ from ..core.argtypes import positive_int
 from ..core.config import load_config
 from ..core.errors import EXIT_BLOCKED, EXIT_OK, ConfigError, FwmonError, ReportError, StoreError
 from ..core.report import load_report, parse_report
-from .store import Store, iso_to_ts, open_store, parse_time, ts_to_iso
+from .connect import open_store
+from .store import Store, iso_to_ts, parse_time, ts_to_iso
 
 #: Keys of ``[tool.fwmon.history]`` and their defaults.
 HISTORY_KEYS: Final = {"archive_dir": ".fwmon/archive", "retention_days": 365}
