@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from pytest_fwmon.alerts import AlertSettings
-from pytest_fwmon.alerts.rules import BUILTIN_NAMES, parse_duration
+from pytest_fwmon.alerts.rules import BUILTIN_NAMES
+from pytest_fwmon.alerts.values import parse_duration
 from pytest_fwmon.cli import main
 from pytest_fwmon.core.errors import ConfigError
 from pytest_fwmon.history.connect import open_store

@@ -29,7 +29,8 @@ from ..core.schema import first_error
 from ..history.connect import open_store
 from ..history.store import Store, parse_time, ts_to_iso
 from .engine import evaluate_run
-from .rules import AlertSettings, parse_duration, parse_matcher
+from .matchers import parse_matcher
+from .settings import AlertSettings
 from .state import (
     STATES,
     Silence,
@@ -41,6 +42,7 @@ from .state import (
     load_notifications,
     load_silences,
 )
+from .values import parse_duration
 
 
 class _Context:

@@ -64,7 +64,9 @@ from .conditions import Instance, RuleResult, RunContext, evaluate_rule, render
 from .delivery import DeliveryResult, Job, deliver
 from .fingerprint import fingerprint, label_set_string
 from .payload import build_payload, iso_or_zero
-from .rules import LEVELS, AlertSettings, Condition, Route, Rule, matches_all
+from .matchers import matches_all
+from .rules import LEVELS, Condition, Route, Rule
+from .settings import AlertSettings
 from .state import AlertRow, Silence, dumps, ensure, load_alerts, load_silences, save_alerts
 
 #: PostgreSQL advisory lock key serialising alert evaluations ("fwmon" + 7).
