@@ -15,8 +15,9 @@ from typing import Any, Final
 from ..core.model import SEVERITIES, SEVERITY_RANK
 from ..history.store import RunInfo
 from . import fmt
-from .data import WINDOWS, Dashboard, run_info
+from .data import WINDOWS, Dashboard
 from .render import Context, badge, e, layout, table
+from .sources import run_info
 from .svg import Chart, Point, line_chart
 
 #: Trend window -> page file.
