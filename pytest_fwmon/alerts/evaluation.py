@@ -96,6 +96,7 @@ class Evaluation:
     # -- lifecycle ------------------------------------------------------------------------
 
     def identity(self, rule: Rule, instance: Instance) -> dict[str, str]:
+        """The labels that identify an alert of ``rule`` (its fingerprint's input)."""
         labels = {
             **rule.labels,
             **instance.labels,
@@ -107,6 +108,7 @@ class Evaluation:
         return labels
 
     def annotations(self, rule: Rule, row: AlertRow, instance: Instance | None) -> dict[str, str]:
+        """The rule's summary and description rendered for ``row``."""
         context: dict[str, Any] = {
             **row.labels,
             "alertname": rule.name,
@@ -144,6 +146,7 @@ class Evaluation:
         self._transition(row, "firing")
 
     def apply(self, results: Sequence[RuleResult]) -> None:
+        """Move every alert of the repo and branch through its lifecycle for ``results``."""
         existing = {
             r.fingerprint: r
             for r in load_alerts(self.store, "repo = ? AND branch = ?", (self.repo, self.branch))
@@ -268,6 +271,7 @@ class Evaluation:
         return row
 
     def escalate(self, row: AlertRow) -> None:
+        """Raise a firing alert one level when its escalation time or run count is reached."""
         if row.state != "firing" or row.severity == LEVELS[0] or row.firing_runs == 0:
             return
         rule = self.rules.get(row.rule)
@@ -331,12 +335,14 @@ class Evaluation:
         return muted
 
     def group_of(self, row: AlertRow) -> tuple[Route, dict[str, str], str]:
+        """(route, group labels, group key) of ``row`` under its current severity."""
         route = self.settings.routes.get(row.severity) or Route(row.severity, (), frozenset())
         labels = row.sent_labels()
         group_labels = {k: labels[k] for k in self.settings.group_by if k in labels}
         return route, group_labels, f"{route.key}:{label_set_string(group_labels)}"
 
     def plan(self) -> None:
+        """Plan the notifications of every group holding an alert of this repo and branch."""
         entries = self._entries()
         told = set().union(*(e.firing for e in entries.values())) if entries else set()
         rows = load_alerts(self.store, "state = ?", ("firing",))
@@ -366,6 +372,7 @@ class Evaluation:
         muted: set[str],
         entries: Mapping[tuple[str, str], LogEntry],
     ) -> None:
+        """Plan one receiver's notification for one group, if it needs one."""
         entry = entries.get((key, receiver))
         visible = [m for m in members if m.fingerprint not in muted]
         firing = frozenset(m.fingerprint for m in visible if m.state == "firing")
@@ -446,6 +453,7 @@ class Evaluation:
         )
 
     def alert_json(self, row: AlertRow) -> dict[str, Any]:
+        """``row`` as an alert of the Alertmanager v4 webhook payload."""
         labels = row.sent_labels()
         return {
             "status": "firing" if row.state == "firing" else "resolved",

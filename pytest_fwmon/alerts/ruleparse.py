@@ -38,6 +38,7 @@ from .values import as_table, check_keys, number, parse_duration, strings, text,
 
 
 def rule_defaults(section: Mapping[str, Any]) -> dict[str, Any]:
+    """The rule defaults (``for_runs``, ``resolve_after_runs``, escalation) the section sets."""
     defaults: dict[str, Any] = {
         "for_runs": 1,
         "resolve_after_runs": 1,
@@ -138,6 +139,7 @@ def check_template(template: str, where: str, extra: Sequence[str] = ()) -> None
 
 
 def parse_rule(raw: Any, index: int, defaults: Mapping[str, Any]) -> Rule | None:
+    """One ``[[tool.fwmon.alerts.rules]]`` table as a Rule; None for ``enabled = false``."""
     where = f"[[tool.fwmon.alerts.rules]] #{index + 1}"
     table = as_table(raw, where)
     if "name" in table and isinstance(table["name"], str):
@@ -202,6 +204,7 @@ def parse_rule(raw: Any, index: int, defaults: Mapping[str, Any]) -> Rule | None
 
 
 def parse_condition(table: Mapping[str, Any], kind: str, where: str) -> Condition:
+    """The Condition of kind ``kind`` from a rule table, keys checked."""
     allowed = {
         "metric": ("op", "threshold"),
         "trend": ("change", "recent_runs"),
@@ -253,6 +256,7 @@ def parse_condition(table: Mapping[str, Any], kind: str, where: str) -> Conditio
 
 
 def parse_inhibit(raw: Any) -> tuple[InhibitRule, ...]:
+    """The ``[[tool.fwmon.alerts.inhibit]]`` tables as InhibitRules."""
     if not isinstance(raw, list):
         raise ConfigError(
             f"{SECTION} inhibit must be an array of tables ([[tool.fwmon.alerts.inhibit]])"
@@ -281,6 +285,7 @@ def parse_inhibit(raw: Any) -> tuple[InhibitRule, ...]:
 def parse_routes(
     raw: Any, channels: Mapping[str, ChannelConfig], notes: list[str]
 ) -> dict[str, Route]:
+    """Routes by severity: the defaults, then ``[tool.fwmon.alerts.routes]``."""
     where = "[tool.fwmon.alerts.routes]"
     table = as_table(raw if raw is not None else {}, where)
     check_keys(table, LEVELS, where)

@@ -163,6 +163,7 @@ class Condition:
 
 
 def is_glob(name: str) -> bool:
+    """True when ``name`` has glob characters (``*``, ``?``, ``[``)."""
     return any(c in name for c in "*?[")
 
 

@@ -47,24 +47,28 @@ def format_duration(seconds: float) -> str:
 
 
 def check_keys(table: Mapping[str, Any], valid: Sequence[str], where: str) -> None:
+    """ConfigError naming the valid keys when ``table`` has a key not in ``valid``."""
     for key in table:
         if key not in valid:
             raise ConfigError(f"unknown key {where} {key}; valid keys: {', '.join(sorted(valid))}")
 
 
 def as_table(value: Any, where: str) -> Mapping[str, Any]:
+    """``value`` when it is a table, else ConfigError."""
     if not isinstance(value, Mapping):
         raise ConfigError(f"{where} must be a table, got {value!r}")
     return value
 
 
 def whole(value: Any, where: str, minimum: int) -> int:
+    """``value`` when it is a whole number >= ``minimum``, else ConfigError."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"{where} must be a whole number >= {minimum}, got {value!r}")
     return value
 
 
 def number(value: Any, where: str, minimum: float | None = None) -> float:
+    """``value`` as a finite float (>= ``minimum`` when given), else ConfigError."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ConfigError(f"{where} must be a number, got {value!r}")
     if minimum is not None and value < minimum:
@@ -73,12 +77,14 @@ def number(value: Any, where: str, minimum: float | None = None) -> float:
 
 
 def text(value: Any, where: str, *, empty: bool = True) -> str:
+    """``value`` when it is a string (non-empty unless ``empty``), else ConfigError."""
     if not isinstance(value, str) or (not empty and not value):
         raise ConfigError(f"{where} must be a {'' if empty else 'non-empty '}string, got {value!r}")
     return value
 
 
 def strings(value: Any, where: str) -> tuple[str, ...]:
+    """``value`` as a tuple when it is a list of strings, else ConfigError."""
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{where} must be a list of strings, got {value!r}")
     return tuple(value)

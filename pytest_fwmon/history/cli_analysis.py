@@ -32,6 +32,7 @@ def _targets_from_kpis(section: Mapping[str, Any]) -> dict[str, float]:
 
 
 def cmd_trends(args: argparse.Namespace) -> int:
+    """``fwmon trends``: change points and trends of the stored metrics."""
     import fnmatch
 
     from .trends import analyse
@@ -111,6 +112,7 @@ def cmd_trends(args: argparse.Namespace) -> int:
 
 
 def cmd_slo(args: argparse.Namespace) -> int:
+    """``fwmon slo``: availability, error budget and burn rates."""
     from dataclasses import replace
 
     from .slo import SloTargets, compute
@@ -198,6 +200,7 @@ def _arrows_ok() -> bool:
 
 
 def cmd_kpis(args: argparse.Namespace) -> int:
+    """``fwmon kpis``: each KPI against its target."""
     from .kpis import evaluate
 
     ctx = Context(args)
@@ -232,6 +235,7 @@ def cmd_kpis(args: argparse.Namespace) -> int:
 
 
 def cmd_improve(args: argparse.Namespace) -> int:
+    """``fwmon improve``: the ranked improvement opportunities."""
     from .improve import opportunities
 
     ctx = Context(args)
@@ -284,6 +288,7 @@ def cmd_improve(args: argparse.Namespace) -> int:
 
 
 def cmd_export_prometheus(args: argparse.Namespace) -> int:
+    """``fwmon export prometheus``: gauges of a run, printed or pushed."""
     from . import prometheus
 
     if not args.textfile and not args.pushgateway:

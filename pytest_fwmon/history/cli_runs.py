@@ -54,6 +54,7 @@ def _inputs(paths: Sequence[str]) -> Iterator[tuple[str, dict[str, Any] | None, 
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    """``fwmon history import``: add report files and JSONL exports to the store."""
     ctx = Context(args)
     added = duplicates = skipped = 0
     batch: list[dict[str, Any]] = []
@@ -106,6 +107,7 @@ def _output(path: str | None) -> Iterator[TextIO]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    """``fwmon history export``: the stored reports as JSONL."""
     ctx = Context(args)
     count = 0
     with ctx.open() as store:
@@ -148,6 +150,7 @@ def _archive_ids(path: Path) -> dict[str, tuple[float, str]]:
 
 
 def cmd_archive(args: argparse.Namespace) -> int:
+    """``fwmon history archive``: daily JSONL archives, then prune old archived runs."""
     ctx = Context(args)
     settings = history_settings(ctx.sections.get("history", {}))
     folder = Path(args.dir or settings["archive_dir"])
@@ -197,6 +200,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """``fwmon history list``: the stored runs, oldest first."""
     ctx = Context(args)
     with ctx.open() as store:
         runs = store.list_runs(branch=args.branch, since=args.since, limit=args.limit)
@@ -222,6 +226,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_verdict(args: argparse.Namespace) -> int:
+    """``fwmon history verdict``: record a gate verdict for a stored run."""
     ctx = Context(args)
     with ctx.open() as store:
         if not store.set_gate(args.run_id, args.verdict == "pass"):

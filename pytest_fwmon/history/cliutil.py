@@ -57,10 +57,12 @@ class Context:
         self.url: str | None = args.store or configured or None
 
     def open(self, *, create: bool = False) -> Store:
+        """Open the store read-write (``create=False``: a missing SQLite store is an error)."""
         return open_store(self.url, self.root, create=create)
 
 
 def add_store(parser: argparse.ArgumentParser) -> None:
+    """Add ``--store URL``."""
     parser.add_argument(
         "--store",
         metavar="URL",
@@ -71,6 +73,7 @@ def add_store(parser: argparse.ArgumentParser) -> None:
 
 
 def add_window(parser: argparse.ArgumentParser, branch_default: str | None = None) -> None:
+    """Add ``--branch`` and ``--since``."""
     parser.add_argument("--branch", default=branch_default, help="only runs of this branch")
     parser.add_argument(
         "--since", default=None, help="only runs since: an age (30d, 12h, 2w) or an ISO date"
@@ -87,19 +90,23 @@ def fmt(value: float | None, digits: int = 4) -> str:
 
 
 def hours(seconds: float | None) -> str:
+    """Seconds as hours with two decimals, ``-`` for None."""
     return "-" if seconds is None else f"{seconds / 3600:.2f} h"
 
 
 def print_table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
+    """Write ``rows`` as left-aligned columns."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
 
 
 def print_json(data: Any) -> None:
+    """Print ``data`` as indented JSON."""
     json.dump(data, sys.stdout, indent=2, sort_keys=True, allow_nan=False)
     sys.stdout.write("\n")
 
 
 def pvalue(p: float) -> str:
+    """A p-value with three decimals, ``<0.001`` below that."""
     return "<0.001" if p < 0.001 else f"{p:.3f}"

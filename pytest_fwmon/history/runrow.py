@@ -57,6 +57,7 @@ def canonical_json(report: Mapping[str, Any]) -> str:
 
 
 def run_row(report: Mapping[str, Any], text: str) -> tuple[Any, ...]:
+    """The ``fwmon_runs`` row of ``report`` (``text``: its canonical JSON)."""
     run = report["run"]
     git = run.get("git") or {}
     ci = run.get("ci") or {}
@@ -102,6 +103,7 @@ def check_run(report: Mapping[str, Any]) -> None:
 
 
 def filters(branch: str | None, since: float | None) -> tuple[str, tuple[Any, ...]]:
+    """A WHERE clause and its parameters for a branch and a start time."""
     clauses: list[str] = []
     params: list[Any] = []
     if branch is not None:
@@ -114,6 +116,7 @@ def filters(branch: str | None, since: float | None) -> tuple[str, tuple[Any, ..
 
 
 def run_info(row: Sequence[Any]) -> RunInfo:
+    """A RunInfo from a ``fwmon_runs`` row (the list columns, in order)."""
     return RunInfo(
         run_id=str(row[0]),
         ts=float(row[1]),
@@ -131,6 +134,7 @@ def run_info(row: Sequence[Any]) -> RunInfo:
 
 
 def loads(text: str, location: str) -> dict[str, Any]:
+    """A stored report's JSON; StoreError naming the store when it is corrupt."""
     try:
         data: dict[str, Any] = json.loads(text)
     except ValueError:
