@@ -165,7 +165,7 @@ class _FwmonItemBase(pytest.Item):
         return str(super().repr_failure(excinfo, style=style))
 
     def _describe_failure(self, failure: CheckFailed) -> str:
-        return format_table(failure, escape_name(self.nodeid.split("::")[0]))
+        return format_table(failure, self.nodeid.split("::")[0])  # escaped: fwmon_file()
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         # the domain is the item name: pytest shows dots of a domain as "::"
