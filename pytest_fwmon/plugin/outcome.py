@@ -60,6 +60,9 @@ class RunOutcome:
         self.stopped: str | None = None
         #: An exception that left ``pytest_sessionfinish`` (the terminal summary included).
         self.raised: BaseException | None = None
+        #: The exception being handled when pytest started, if any (``pytest.main()`` called
+        #: from an ``except`` block): not one of this run's.
+        self.outer = sys.exc_info()[1]
 
     def finishing(self, session: pytest.Session, exitstatus: int) -> None:
         """``pytest_sessionfinish``: the status so far, and whether the run completed."""
@@ -76,6 +79,8 @@ class RunOutcome:
         ``None`` with the reason when fwmon cannot know it."""
         assert self.session is not None
         in_flight = sys.exc_info()[1]  # an exception on its way out of pytest.main
+        if in_flight is self.outer:
+            in_flight = None
         raised = self.raised
         if in_flight is not None and in_flight is not raised:
             return None, (
