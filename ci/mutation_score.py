@@ -2,8 +2,9 @@
 
 mutmut 3 keeps one ``<module>.py.meta`` JSON file per mutated module, with the exit code of
 the test run for each mutant. This reads them (standard library only) and prints, per module:
-mutants, killed, survived, not covered by any test, timeouts, other (not checked yet,
-suspicious, segfault) and the killed share. ``--survivors`` also lists each surviving mutant.
+mutants, not checked yet, killed, survived, not covered by any test, timeouts, other
+(suspicious, segfault) and the killed share of the mutants checked so far. ``--survivors``
+also lists each surviving mutant.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ KILLED = {1, 3, 37}
 SURVIVED = {0}
 NO_TESTS = {5, 33}
 TIMEOUT = {24, -24, 36, 152, 255}
-COLUMNS = ("mutants", "killed", "survived", "no tests", "timeout", "other")
+COLUMNS = ("mutants", "unchecked", "killed", "survived", "no tests", "timeout", "other")
 
 
 def classify(code: int | None) -> str:
     """Name the column a mutant's exit code counts in."""
+    if code is None:
+        return "unchecked"
     if code in KILLED:
         return "killed"
     if code in SURVIVED:
@@ -68,11 +71,12 @@ def main(argv: list[str] | None = None) -> int:
             total[column] += counts[column]
     rows.append(("total", total))
     width = max(len(name) for name, _ in rows)
-    print(f"{'module':<{width}} " + " ".join(f"{c:>8}" for c in COLUMNS) + "   killed %")
+    print(f"{'module':<{width}} " + " ".join(f"{c:>9}" for c in COLUMNS) + "  killed % of checked")
     for name, counts in rows:
-        share = 100.0 * counts["killed"] / counts["mutants"] if counts["mutants"] else 0.0
-        cells = " ".join(f"{counts[c]:>8}" for c in COLUMNS)
-        print(f"{name:<{width}} {cells}   {share:7.1f}")
+        checked = counts["mutants"] - counts["unchecked"]
+        share = f"{100.0 * counts['killed'] / checked:7.1f}" if checked else "      -"
+        cells = " ".join(f"{counts[c]:>9}" for c in COLUMNS)
+        print(f"{name:<{width}} {cells}  {share}")
     if args.survivors:
         print()
         print("\n".join(survivors))
