@@ -38,7 +38,7 @@ result = json.load(open(".fwmon/gate-result.json"))
 with open(sys.argv[1] + ".reasons", "w") as out:
     out.writelines(r + "\n" for r in result["reasons"])
 with open(sys.argv[1] + ".new", "w") as out:
-    out.writelines(f"{f[\"rule\"]} {f[\"path\"]}\n" for f in result["findings"]["new"])
+    out.writelines(f["rule"] + " " + f["path"] + "\n" for f in result["findings"]["new"])
 ' "$tmp/$1"
     else
         echo "(no gate result: the gate did not run)" >"$tmp/$1.reasons"
