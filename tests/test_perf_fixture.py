@@ -439,7 +439,7 @@ def test_resources_for_every_outcome(pytester: pytest.Pytester, xdist: bool) -> 
     # the test burns at least 50 ms of user CPU in one thread: the span covers it, and CPU
     # time of one thread cannot exceed the wall time it ran in
     assert big["wall"] >= big["cpu_user"] >= 0.05
-    if big["peak_method"] == "vmhwm":  # Linux: the 10 MB bytearray shows in the call's peak
+    if big["peak_method"] == "vmhwm":  # Linux: the 10 MB bytearray shows in the test's peak
         assert big["rss_peak"] >= big["rss_start"] + 9_000_000
     assert big["io_read_bytes"] is not None  # Linux provides I/O counters
     summary = report["extensions"]["resources_summary"]
