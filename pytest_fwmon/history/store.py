@@ -384,9 +384,14 @@ class Store:
 
     # -- runs -----------------------------------------------------------------------------
 
-    def _prepare(
-        self, report: Mapping[str, Any], validate: bool
+    def prepare(
+        self, report: Mapping[str, Any], validate: bool = False
     ) -> tuple[tuple[Any, ...], dict[str, float]]:
+        """The row and metrics ``report`` is stored as; ReportError when it cannot be stored.
+
+        A batch calls this per report first, so one bad report is named and left out instead
+        of failing the transaction of the whole batch (:meth:`add_prepared`).
+        """
         if validate:
             error = first_error("report", report)
             if error is not None:
@@ -413,7 +418,7 @@ class Store:
 
     def add_run(self, report: Mapping[str, Any], *, validate: bool = False) -> bool:
         """Store one run; False when its ``run.id`` is already stored."""
-        row, values = self._prepare(report, validate)
+        row, values = self.prepare(report, validate)
         with self.transaction():
             return self._insert(row, values)
 
@@ -423,23 +428,28 @@ class Store:
         """Store many runs in batched transactions; return (added, already stored)."""
         added = duplicates = 0
         batch: list[tuple[tuple[Any, ...], dict[str, float]]] = []
-
-        def flush() -> None:
-            nonlocal added, duplicates
-            with self.transaction():
-                for row, values in batch:
-                    if self._insert(row, values):
-                        added += 1
-                    else:
-                        duplicates += 1
-            batch.clear()
-
         for report in reports:
-            batch.append(self._prepare(report, validate))
+            batch.append(self.prepare(report, validate))
             if len(batch) >= BATCH:
-                flush()
-        if batch:
-            flush()
+                new, dup = self.add_prepared(batch)
+                added, duplicates = added + new, duplicates + dup
+                batch.clear()
+        new, dup = self.add_prepared(batch)
+        return added + new, duplicates + dup
+
+    def add_prepared(
+        self, prepared: Sequence[tuple[tuple[Any, ...], Mapping[str, float]]]
+    ) -> tuple[int, int]:
+        """Store runs from :meth:`prepare` in one transaction; return (added, already stored)."""
+        added = duplicates = 0
+        if not prepared:
+            return added, duplicates
+        with self.transaction():
+            for row, values in prepared:
+                if self._insert(row, values):
+                    added += 1
+                else:
+                    duplicates += 1
         return added, duplicates
 
     def has_run(self, run_id: str) -> bool:
