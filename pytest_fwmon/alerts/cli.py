@@ -15,10 +15,12 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,6 +30,7 @@ from ..core.report import load_report
 from ..core.schema import first_error
 from ..history.connect import open_store
 from ..history.store import Store, parse_time, ts_to_iso
+from .channels import configured_secrets, scrub
 from .engine import evaluate_run
 from .matchers import parse_matcher
 from .settings import AlertSettings
@@ -155,6 +158,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _secrets(ctx: _Context) -> list[str]:
+    """The configured secret values (to scrub stored text again before it is printed)."""
+    try:
+        settings = AlertSettings.from_config(ctx.sections.get("alerts", {}))
+    except ConfigError:
+        return []
+    return configured_secrets(settings.channels.values(), os.environ)
+
+
 def _list(args: argparse.Namespace) -> int:
     ctx = _Context(args)
     states = args.state or None
@@ -167,6 +179,10 @@ def _list(args: argparse.Namespace) -> int:
             if ready
             else []
         )
+    secrets = _secrets(ctx)
+    notifications = [
+        replace(n, error=scrub(n.error, secrets)) if n.error else n for n in notifications
+    ]
     now = time.time()
     if not args.all_silences:
         silences = [s for s in silences if s.ended is None and s.expires > now]
