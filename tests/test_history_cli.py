@@ -342,9 +342,9 @@ def test_list_and_verdict(project: Path, capsys: pytest.CaptureFixture[str]) -> 
         pytest.param(
             None,
             ["trends"],
-            4,
-            "fwmon: error: history store {dir}/.fwmon/history.db does not exist (run "
-            "`pytest --fwmon` or `fwmon history import REPORT` first)",
+            3,
+            "fwmon: error: no history at {dir}/.fwmon/history.db: run `pytest --fwmon` "
+            "first (or import reports with `fwmon history import REPORT`)",
             id="no-store",
         ),
         pytest.param(

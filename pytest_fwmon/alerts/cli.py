@@ -57,8 +57,8 @@ class _Context:
         self.sections: Mapping[str, Any] = config.raw_sections
         self.url: str | None = args.store or config.str("", "history_url") or None
 
-    def open(self, *, create: bool) -> Store:
-        return open_store(self.url, self.root, create=create)
+    def open(self, *, create: bool = False, readonly: bool = False) -> Store:
+        return open_store(self.url, self.root, create=create, readonly=readonly)
 
 
 def _print_json(data: Any) -> None:
@@ -106,7 +106,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.gate_result:
         gate = load_gate_result(args.gate_result)
     report_file = load_report(args.report) if args.report else None
-    with ctx.open(create=True) as store:
+    # Only a new report is a reason to create the store: evaluating the history needs one.
+    with ctx.open(create=report_file is not None) as store:
         report: dict[str, Any]
         if report_file is not None:
             store.add_run(report_file)
@@ -170,7 +171,7 @@ def _secrets(ctx: _Context) -> list[str]:
 def _list(args: argparse.Namespace) -> int:
     ctx = _Context(args)
     states = args.state or None
-    with ctx.open(create=False) as store:
+    with ctx.open(readonly=True) as store:
         alerts = list_alerts(store, states)
         ready = has_tables(store)
         silences = load_silences(store) if ready else []

@@ -119,7 +119,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     """``fwmon history export``: the stored reports as JSONL."""
     ctx = Context(args)
     count = 0
-    with ctx.open() as store:
+    with ctx.open(readonly=True) as store:
         try:
             with _output(args.output) as out:
                 for _, _, text in store.iter_reports_text(since=args.since, until=args.until):
@@ -211,7 +211,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     """``fwmon history list``: the stored runs, oldest first."""
     ctx = Context(args)
-    with ctx.open() as store:
+    with ctx.open(readonly=True) as store:
         runs = store.list_runs(branch=args.branch, since=args.since, limit=args.limit)
     if args.json:
         print_json([r.to_dict() for r in runs])
