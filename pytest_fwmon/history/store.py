@@ -79,6 +79,7 @@ the connection.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -387,10 +388,8 @@ class Store:
     def prepare(
         self, report: Mapping[str, Any], validate: bool = False
     ) -> tuple[tuple[Any, ...], dict[str, float]]:
-        """The row and metrics ``report`` is stored as; ReportError when it cannot be stored.
-
-        A batch calls this per report first, so one bad report is named and left out instead
-        of failing the transaction of the whole batch (:meth:`add_prepared`).
+        """The row and metrics of ``report``; ReportError when it cannot be stored (a batch
+        prepares each report first, so a bad one is left out, not the batch: :meth:`add_prepared`).
         """
         if validate:
             error = first_error("report", report)
@@ -426,31 +425,22 @@ class Store:
         self, reports: Iterable[Mapping[str, Any]], *, validate: bool = False
     ) -> tuple[int, int]:
         """Store many runs in batched transactions; return (added, already stored)."""
-        added = duplicates = 0
-        batch: list[tuple[tuple[Any, ...], dict[str, float]]] = []
-        for report in reports:
-            batch.append(self.prepare(report, validate))
-            if len(batch) >= BATCH:
-                new, dup = self.add_prepared(batch)
-                added, duplicates = added + new, duplicates + dup
-                batch.clear()
-        new, dup = self.add_prepared(batch)
-        return added + new, duplicates + dup
+        totals = [0, 0]
+        prepared = (self.prepare(report, validate) for report in reports)
+        while chunk := list(itertools.islice(prepared, BATCH)):
+            for i, count in enumerate(self.add_prepared(chunk)):
+                totals[i] += count
+        return totals[0], totals[1]
 
     def add_prepared(
         self, prepared: Sequence[tuple[tuple[Any, ...], Mapping[str, float]]]
     ) -> tuple[int, int]:
         """Store runs from :meth:`prepare` in one transaction; return (added, already stored)."""
-        added = duplicates = 0
         if not prepared:
-            return added, duplicates
+            return 0, 0
         with self.transaction():
-            for row, values in prepared:
-                if self._insert(row, values):
-                    added += 1
-                else:
-                    duplicates += 1
-        return added, duplicates
+            added = sum(1 for row, values in prepared if self._insert(row, values))
+        return added, len(prepared) - added
 
     def has_run(self, run_id: str) -> bool:
         """True when a run with this id is stored."""
