@@ -490,7 +490,7 @@ def test_history_store_as_baseline(
     )
     empty = pytester.runpytest(*PLUGIN, "--fwmon-perf-baseline", "history")
     assert empty.ret == pytest.ExitCode.USAGE_ERROR
-    empty.stderr.fnmatch_lines(["ERROR: fwmon: history store *history.db does not exist*"])
+    empty.stderr.fnmatch_lines(["ERROR: fwmon: no history at *history.db: run `pytest --fwmon`*"])
     first = pytester.runpytest(*PLUGIN, "--fwmon", "--fwmon-pipelines", "performance")
     first.assert_outcomes(passed=1)
     # 2,000 times the work per call: a regression whatever the machine's speed or load
