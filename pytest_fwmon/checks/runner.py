@@ -197,6 +197,12 @@ class StaticRunner:
         cache: ResultCache,
         workers: int = 1,
     ) -> None:
+        """Set up the checkers for ``config``'s project; files are found later, on demand.
+
+        Project checkers that need the same per-file analysis (same name and settings)
+        share one analyser; ``workers`` is how many processes :meth:`prepare` may use (0: one
+        per CPU).
+        """
         self.config = config
         self.root = config.root
         self.cache = cache
@@ -264,7 +270,7 @@ class StaticRunner:
         return self.discover()
 
     def source(self, relpath: str) -> SourceFile:
-        """The file as checkers see it, read now (not kept: see :class:`ProjectFile`)."""
+        """Return the file as checkers see it, read now (not kept: see :class:`ProjectFile`)."""
         project_file = self.files[relpath]
         data = project_file.read()
         return SourceFile(project_file.path, relpath, decode_source(data), data)
@@ -396,7 +402,7 @@ class StaticRunner:
     # -- file results --------------------------------------------------------------------
 
     def file_result(self, index: int, relpath: str, nodeid: str) -> CheckResult:
-        """The result of checker ``index`` on ``relpath``: replayed, prefetched or computed."""
+        """Return checker ``index``'s result on ``relpath``: replayed, prefetched or computed."""
         info = self.checkers[index]
         value, duration, was_cached = self._value(("check", index), relpath)
         return CheckResult(
@@ -424,7 +430,7 @@ class StaticRunner:
         return cache_key(digest.hexdigest(), checker.name, "project", settings)
 
     def project_result(self, checker: ProjectChecker, nodeid: str) -> CheckResult:
-        """Result of a project checker, through the cache."""
+        """Return the result of a project checker, through the cache."""
         key = self.project_key(checker)
         cached = self.cache.get(key)
         if cached is not None and isinstance(cached.get("result"), dict):

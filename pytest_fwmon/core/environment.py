@@ -32,7 +32,7 @@ TOOLS = (
 
 
 def utc_now() -> str:
-    """The current time as ISO 8601 UTC with a ``Z`` and milliseconds."""
+    """Return the current time as ISO 8601 UTC with a ``Z`` and milliseconds."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 

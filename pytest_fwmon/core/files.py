@@ -81,7 +81,7 @@ class ProjectFile:
     size: int
 
     def read(self) -> bytes:
-        """The bytes now; when the file changed since it was hashed, the digest follows."""
+        """Return the bytes now; when the file changed since it was hashed, update the digest."""
         data = self.path.read_bytes()
         if len(data) != self.size or hashlib.sha256(data).hexdigest() != self.digest:
             self.digest, self.size = hashlib.sha256(data).hexdigest(), len(data)
@@ -89,7 +89,7 @@ class ProjectFile:
 
 
 def decode_source(data: bytes) -> str:
-    """Decoded text, honouring a BOM or PEP 263 coding cookie (undecodable bytes replaced)."""
+    """Decode source bytes, honouring a BOM or PEP 263 coding cookie (bad bytes replaced)."""
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError:
@@ -141,7 +141,7 @@ def _packages_in(folder: Path) -> list[Path]:
 
 
 def source_roots(root: Path, pyproject: dict[str, Any], paths: Sequence[str] = ()) -> list[Path]:
-    """The folders and files fwmon checks by default (see the module docstring)."""
+    """Return the folders and files fwmon checks by default (see the module docstring)."""
     if paths:
         return [root / p for p in paths]
     found = _metadata_packages(root, pyproject)

@@ -262,8 +262,11 @@ _QUICK_KEYS = frozenset({"type", "enum", "minimum", "maximum"}) | _ANNOTATIONS
 
 
 def _quick(schema: Any) -> Callable[[Any], bool] | None:
-    """One predicate for a leaf schema of ``type`` (range only on numbers) or a string
-    ``enum`` (None allowed), the properties most values of a report have; None for others."""
+    """Return one fast predicate for a simple leaf schema, or None for any other schema.
+
+    Simple leaves are a ``type`` (with a range only on numbers) or a string ``enum`` (None
+    allowed): the schemas most values of a report have.
+    """
     if not isinstance(schema, Mapping) or not set(schema) <= _QUICK_KEYS or not schema:
         return None
     lo, hi = schema.get("minimum"), schema.get("maximum")
@@ -307,7 +310,7 @@ def _index(values: list[Any], item: Any) -> int:
 
 @cache
 def load_schema(name: str) -> dict[str, Any]:
-    """A schema shipped in ``pytest_fwmon/schemas`` by file stem, e.g. ``"report"``."""
+    """Load a schema shipped in ``pytest_fwmon/schemas`` by file stem, e.g. ``"report"``."""
     text = resources.files("pytest_fwmon.schemas").joinpath(f"{name}.schema.json").read_text()
     data: dict[str, Any] = json.loads(text)
     return data
@@ -315,7 +318,7 @@ def load_schema(name: str) -> dict[str, Any]:
 
 @cache
 def validator(name: str) -> Validator:
-    """The compiled validator of a shipped schema."""
+    """Return the compiled validator of a shipped schema (compiled once, then cached)."""
     return compile_schema(load_schema(name))
 
 

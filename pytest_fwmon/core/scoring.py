@@ -51,7 +51,7 @@ def outcome_score(outcomes: Iterable[str]) -> float | None:
 
 
 def pipeline_status(outcomes: list[str], selected: bool) -> str:
-    """pass | fail | error | skipped | not-run from the outcomes of a pipeline's items.
+    """Return a pipeline's status (pass, fail, error, skipped, not-run) from its items.
 
     An errored item makes the pipeline "error" (never a pass); a failed one makes it "fail";
     a selected pipeline with no items, or with only not-run items, is "not-run".
