@@ -449,7 +449,12 @@ class StaticRunner:
                 earlier += duration if prefetched else 0.0
                 # the other project checker of this analyser asks again: keep it at hand
                 self._prefetched.setdefault((job, rel), (analyses[rel], 0.0))
-            assert isinstance(checker, AnalysedProjectChecker)  # it has an analyser
+            if not isinstance(checker, AnalysedProjectChecker):
+                raise TypeError(
+                    f"checker {checker.name!r} has an analyser but is not an "
+                    "AnalysedProjectChecker: derive it from that class or return None "
+                    "from analyser()"
+                )
             result = checker.run_analysed(analyses, self.root)
         else:
             sources = [self.source(rel) for rel in self.files]

@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
-import subprocess
+
+# subprocess runs git only, with fixed argument lists and no shell (see _git)
+import subprocess  # nosec B404
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib import metadata
@@ -38,7 +40,8 @@ def utc_now() -> str:
 
 def _git(root: Path, *args: str) -> str | None:
     try:
-        proc = subprocess.run(
+        # git from PATH, like the user's shell; the arguments are fixed by the callers here
+        proc = subprocess.run(  # nosec B603 B607
             ["git", *args],
             cwd=root,
             capture_output=True,
@@ -52,7 +55,7 @@ def _git(root: Path, *args: str) -> str | None:
 
 
 def git_info(root: Path, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """sha, branch and dirty flag of the work tree at ``root`` (None where unknown)."""
+    """Return the sha, branch and dirty flag of the work tree at ``root`` (None where unknown)."""
     env = os.environ if environ is None else environ
     sha = _git(root, "rev-parse", "HEAD")
     branch = _git(root, "symbolic-ref", "--short", "-q", "HEAD")
