@@ -269,27 +269,46 @@ def _quick(schema: Any) -> Callable[[Any], bool] | None:
     """
     if not isinstance(schema, Mapping) or not set(schema) <= _QUICK_KEYS or not schema:
         return None
-    lo, hi = schema.get("minimum"), schema.get("maximum")
     if "enum" in schema:
-        options = schema["enum"]
-        if set(schema) & {"type", "minimum", "maximum"} or not all(
-            o is None or isinstance(o, str) for o in options
-        ):
-            return None
-        strings = frozenset(o for o in options if o is not None)
-        nullable = None in options
-        return lambda v: (v is None and nullable) or (type(v) is str and v in strings)
+        return _quick_enum(schema)
     if "type" not in schema:
         return None
+    return _quick_type(schema)
+
+
+def _quick_enum(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
+    """Return a predicate for an ``enum`` of strings and None alone, else None."""
+    options = schema["enum"]
+    if set(schema) & {"type", "minimum", "maximum"} or not all(
+        o is None or isinstance(o, str) for o in options
+    ):
+        return None
+    strings = frozenset(o for o in options if o is not None)
+    nullable = None in options
+    return lambda v: (v is None and nullable) or (type(v) is str and v in strings)
+
+
+def _quick_type(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
+    """Return a predicate for a ``type``, with a range only on numbers (else None)."""
     names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
     type_ok = _type_predicate(names)
+    lo, hi = schema.get("minimum"), schema.get("maximum")
     if lo is None and hi is None:
         return type_ok
     if not set(names) <= {"integer", "number", "null"}:
         return None
-    return lambda v: (
-        type_ok(v) and (v is None or ((lo is None or v >= lo) and (hi is None or v <= hi)))
-    )
+    return _in_range(type_ok, lo, hi)
+
+
+def _in_range(
+    type_ok: Callable[[Any], bool], lo: float | None, hi: float | None
+) -> Callable[[Any], bool]:
+    """Return a predicate: ``type_ok`` and, unless None, from ``lo`` to ``hi`` inclusive."""
+    if lo is None:
+        return lambda v: type_ok(v) and (v is None or v <= hi)
+    if hi is None:
+        return lambda v: type_ok(v) and (v is None or v >= lo)
+    return lambda v: type_ok(v) and (v is None or lo <= v <= hi)
 
 
 def compile_schema(schema: Mapping[str, Any]) -> Validator:
