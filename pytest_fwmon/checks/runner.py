@@ -313,18 +313,36 @@ class StaticRunner:
         self._prepared = True
         if pairs is None:
             pairs = [(i, rel) for rel in self.files for i in self.checkers_for(rel)]
+        misses = self._misses(self._jobs(pairs, project))
+        self._wanted = misses
+        self._prepare_batches(misses)
+        workers = self.workers if self.workers > 0 else (os.cpu_count() or 1)
+        if workers > 1 and sum(len(jobs) for jobs in misses.values()) >= POOL_THRESHOLD:
+            self._run_pool(misses, workers)
+
+    def _jobs(
+        self, pairs: Sequence[tuple[int, str]], project: Iterable[int]
+    ) -> dict[str, list[Job]]:
+        """Return the jobs per file: the asked checks, then the project checkers' analyses."""
         wanted: dict[str, list[Job]] = {}
         for i, rel in pairs:
             wanted.setdefault(rel, []).append(("check", i))
         analysers = sorted({self._analyser_of[i] for i in project if i in self._analyser_of})
         for rel in self.files if analysers else ():
             wanted.setdefault(rel, []).extend(("analyse", a) for a in analysers)
+        return wanted
+
+    def _misses(self, wanted: dict[str, list[Job]]) -> dict[str, list[Job]]:
+        """Return the jobs the cache has no entry for, per file (files with none left out)."""
         misses: dict[str, list[Job]] = {}
         for rel, jobs in wanted.items():
             missing = [job for job in jobs if self.cache.get(self.job_key(job, rel)) is None]
             if missing:
                 misses[rel] = missing
-        self._wanted = misses
+        return misses
+
+    def _prepare_batches(self, misses: dict[str, list[Job]]) -> None:
+        """Show each checker that overrides ``prepare`` all the missed files it will check."""
         batch: dict[int, list[SourceFile]] = {}
         for rel, jobs in misses.items():
             for kind, i in jobs:
@@ -334,9 +352,6 @@ class StaticRunner:
                     batch.setdefault(i, []).append(self.source(rel))
         for i, sources in batch.items():
             self.checkers[i].checker.prepare(sources)
-        workers = self.workers if self.workers > 0 else (os.cpu_count() or 1)
-        if workers > 1 and sum(len(jobs) for jobs in misses.values()) >= POOL_THRESHOLD:
-            self._run_pool(misses, workers)
 
     def _run_pool(self, misses: dict[str, list[Job]], workers: int) -> None:
         # big files first, so the last task to finish is a small one
