@@ -65,28 +65,33 @@ def git_info(root: Path, environ: Mapping[str, str] | None = None) -> dict[str, 
     return {"sha": sha, "branch": branch or None, "dirty": None if status is None else bool(status)}
 
 
+def _github_info(env: Mapping[str, str]) -> dict[str, Any]:
+    """Return the run identity GitHub Actions gives, with the run's URL and PR number."""
+    server = env.get("GITHUB_SERVER_URL", "https://github.com")
+    repo = env.get("GITHUB_REPOSITORY")
+    run_id = env.get("GITHUB_RUN_ID")
+    ref = env.get("GITHUB_REF", "")
+    pull = ref.split("/")[2] if ref.startswith("refs/pull/") and ref.count("/") >= 3 else None
+    return {
+        "provider": "github-actions",
+        "run_id": run_id,
+        "run_attempt": env.get("GITHUB_RUN_ATTEMPT"),
+        "run_url": f"{server}/{repo}/actions/runs/{run_id}" if repo and run_id else None,
+        "workflow": env.get("GITHUB_WORKFLOW"),
+        "job": env.get("GITHUB_JOB"),
+        "event": env.get("GITHUB_EVENT_NAME"),
+        "ref": ref or None,
+        "repository": repo,
+        "pull_request": pull,
+        "base_ref": env.get("GITHUB_BASE_REF") or None,
+    }
+
+
 def ci_info(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """CI provider and run identity from well-known variables (GitHub Actions in full)."""
+    """Return the CI provider and run identity from well-known variables (GitHub in full)."""
     env = os.environ if environ is None else environ
     if env.get("GITHUB_ACTIONS") == "true":
-        server = env.get("GITHUB_SERVER_URL", "https://github.com")
-        repo = env.get("GITHUB_REPOSITORY")
-        run_id = env.get("GITHUB_RUN_ID")
-        ref = env.get("GITHUB_REF", "")
-        pull = ref.split("/")[2] if ref.startswith("refs/pull/") and ref.count("/") >= 3 else None
-        return {
-            "provider": "github-actions",
-            "run_id": run_id,
-            "run_attempt": env.get("GITHUB_RUN_ATTEMPT"),
-            "run_url": f"{server}/{repo}/actions/runs/{run_id}" if repo and run_id else None,
-            "workflow": env.get("GITHUB_WORKFLOW"),
-            "job": env.get("GITHUB_JOB"),
-            "event": env.get("GITHUB_EVENT_NAME"),
-            "ref": ref or None,
-            "repository": repo,
-            "pull_request": pull,
-            "base_ref": env.get("GITHUB_BASE_REF") or None,
-        }
+        return _github_info(env)
     if env.get("GITLAB_CI") == "true":
         return {
             "provider": "gitlab-ci",
