@@ -197,6 +197,12 @@ class StaticRunner:
         cache: ResultCache,
         workers: int = 1,
     ) -> None:
+        """Set up the checkers for ``config``'s project; files are found later, on demand.
+
+        Project checkers that need the same per-file analysis (same name and settings)
+        share one analyser; ``workers`` is how many processes :meth:`prepare` may use (0: one
+        per CPU).
+        """
         self.config = config
         self.root = config.root
         self.cache = cache
@@ -264,7 +270,7 @@ class StaticRunner:
         return self.discover()
 
     def source(self, relpath: str) -> SourceFile:
-        """The file as checkers see it, read now (not kept: see :class:`ProjectFile`)."""
+        """Return the file as checkers see it, read now (not kept: see :class:`ProjectFile`)."""
         project_file = self.files[relpath]
         data = project_file.read()
         return SourceFile(project_file.path, relpath, decode_source(data), data)
@@ -312,18 +318,36 @@ class StaticRunner:
         self._prepared = True
         if pairs is None:
             pairs = [(i, rel) for rel in self.files for i in self.checkers_for(rel)]
+        misses = self._misses(self._jobs(pairs, project))
+        self._wanted = misses
+        self._prepare_batches(misses)
+        workers = self.workers if self.workers > 0 else (os.cpu_count() or 1)
+        if workers > 1 and sum(len(jobs) for jobs in misses.values()) >= POOL_THRESHOLD:
+            self._run_pool(misses, workers)
+
+    def _jobs(
+        self, pairs: Sequence[tuple[int, str]], project: Iterable[int]
+    ) -> dict[str, list[Job]]:
+        """Return the jobs per file: the asked checks, then the project checkers' analyses."""
         wanted: dict[str, list[Job]] = {}
         for i, rel in pairs:
             wanted.setdefault(rel, []).append(("check", i))
         analysers = sorted({self._analyser_of[i] for i in project if i in self._analyser_of})
         for rel in self.files if analysers else ():
             wanted.setdefault(rel, []).extend(("analyse", a) for a in analysers)
+        return wanted
+
+    def _misses(self, wanted: dict[str, list[Job]]) -> dict[str, list[Job]]:
+        """Return the jobs the cache has no entry for, per file (files with none left out)."""
         misses: dict[str, list[Job]] = {}
         for rel, jobs in wanted.items():
             missing = [job for job in jobs if self.cache.get(self.job_key(job, rel)) is None]
             if missing:
                 misses[rel] = missing
-        self._wanted = misses
+        return misses
+
+    def _prepare_batches(self, misses: dict[str, list[Job]]) -> None:
+        """Show each checker that overrides ``prepare`` all the missed files it will check."""
         batch: dict[int, list[SourceFile]] = {}
         for rel, jobs in misses.items():
             for kind, i in jobs:
@@ -333,9 +357,6 @@ class StaticRunner:
                     batch.setdefault(i, []).append(self.source(rel))
         for i, sources in batch.items():
             self.checkers[i].checker.prepare(sources)
-        workers = self.workers if self.workers > 0 else (os.cpu_count() or 1)
-        if workers > 1 and sum(len(jobs) for jobs in misses.values()) >= POOL_THRESHOLD:
-            self._run_pool(misses, workers)
 
     def _run_pool(self, misses: dict[str, list[Job]], workers: int) -> None:
         # big files first, so the last task to finish is a small one
@@ -401,7 +422,7 @@ class StaticRunner:
     # -- file results --------------------------------------------------------------------
 
     def file_result(self, index: int, relpath: str, nodeid: str) -> CheckResult:
-        """The result of checker ``index`` on ``relpath``: replayed, prefetched or computed."""
+        """Return checker ``index``'s result on ``relpath``: replayed, prefetched or computed."""
         info = self.checkers[index]
         value, duration, was_cached = self._value(("check", index), relpath)
         return CheckResult(
@@ -429,7 +450,7 @@ class StaticRunner:
         return cache_key(digest.hexdigest(), checker.name, "project", settings)
 
     def project_result(self, checker: ProjectChecker, nodeid: str) -> CheckResult:
-        """Result of a project checker, through the cache."""
+        """Return the result of a project checker, through the cache."""
         key = self.project_key(checker)
         cached = self.cache.get(key)
         if cached is not None and isinstance(cached.get("result"), dict):
@@ -448,7 +469,12 @@ class StaticRunner:
                 earlier += duration if prefetched else 0.0
                 # the other project checker of this analyser asks again: keep it at hand
                 self._prefetched.setdefault((job, rel), (analyses[rel], 0.0))
-            assert isinstance(checker, AnalysedProjectChecker)  # it has an analyser
+            if not isinstance(checker, AnalysedProjectChecker):
+                raise TypeError(
+                    f"checker {checker.name!r} has an analyser but is not an "
+                    "AnalysedProjectChecker: derive it from that class or return None "
+                    "from analyser()"
+                )
             result = checker.run_analysed(analyses, self.root)
         else:
             sources = [self.source(rel) for rel in self.files]

@@ -44,12 +44,12 @@ PIPELINE_STATUSES: Final = ("pass", "fail", "error", "skipped", "not-run")
 
 
 def severity_at_least(severity: str, threshold: str) -> bool:
-    """True when ``severity`` is as bad as ``threshold`` or worse."""
+    """Tell whether ``severity`` is as bad as ``threshold`` or worse."""
     return SEVERITY_RANK[severity] >= SEVERITY_RANK[threshold]
 
 
 def confidence_at_least(confidence: str, threshold: str) -> bool:
-    """True when ``confidence`` is at least ``threshold``."""
+    """Tell whether ``confidence`` is at least ``threshold``."""
     return CONFIDENCE_RANK[confidence] >= CONFIDENCE_RANK[threshold]
 
 
@@ -184,5 +184,5 @@ def assign_fingerprints(findings: Iterable[Finding], source_lines: Sequence[str]
 
 
 def empty_counts() -> dict[str, int]:
-    """A severity -> count mapping with every severity present."""
+    """Return a severity -> count mapping with every severity present at zero."""
     return dict.fromkeys(SEVERITIES, 0)

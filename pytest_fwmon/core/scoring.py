@@ -53,7 +53,7 @@ def outcome_score(outcomes: Iterable[str]) -> float | None:
 
 
 def pipeline_status(outcomes: list[str], selected: bool) -> str:
-    """pass | fail | error | skipped | not-run from the outcomes of a pipeline's items.
+    """Return a pipeline's status (pass, fail, error, skipped, not-run) from its items.
 
     An errored item makes the pipeline "error" (never a pass); a failed one makes it "fail";
     a selected pipeline with no items, or with only not-run items, is "not-run".
@@ -71,12 +71,57 @@ def pipeline_status(outcomes: list[str], selected: bool) -> str:
     return "pass"
 
 
+def _counts(findings: Iterable[Finding]) -> dict[str, int]:
+    """Return the number of findings per severity, suppressed ones left out."""
+    counts = empty_counts()
+    for f in findings:
+        if f.status != "suppressed":
+            counts[f.severity] += 1
+    return counts
+
+
+def _score(
+    pipeline: str, status: str, outcomes: list[str], findings: list[Finding], loc: int
+) -> float | None:
+    """Return the pipeline's score: none when skipped or not run, else by outcomes or density."""
+    if status in ("not-run", "skipped"):
+        return None
+    if pipeline in OUTCOME_SCORED:
+        return outcome_score(outcomes)
+    return density_score(pipeline, findings, loc)
+
+
+def _pipeline_summary(
+    pipeline: str, items: list[CheckResult], outcomes: list[str], selected: bool
+) -> dict[str, Any]:
+    """Return one pipeline's entry of :func:`summarise_pipelines`."""
+    findings = [f for c in items for f in c.findings]
+    # a file is counted once even when several checkers looked at it
+    loc = sum({c.path: c.loc for c in items if c.path is not None}.values())
+    status = pipeline_status(outcomes, selected)
+    summary: dict[str, Any] = {
+        "status": status,
+        "score": _score(pipeline, status, outcomes, findings, loc),
+        "items": len(outcomes),
+        "passed": outcomes.count("passed"),
+        "failed": outcomes.count("failed"),
+        "errors": outcomes.count("error"),
+        "skipped": outcomes.count("skipped") + outcomes.count("not-run"),
+        "cached": sum(c.cached for c in items),
+        "loc": loc,
+        "counts": _counts(findings),
+    }
+    if status == "skipped":
+        summary["reason"] = skip_reason(items)
+    return summary
+
+
 def summarise_pipelines(
     checks: Iterable[CheckResult],
     selected: Iterable[str],
     extra_outcomes: Mapping[str, list[str]] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Per-pipeline summary for the report: status, score, item counts, finding counts.
+    """Summarise each pipeline for the report: status, score, item and finding counts.
 
     ``extra_outcomes`` adds outcomes of items that are not CheckResults (perf tests).
     """
@@ -84,37 +129,11 @@ def summarise_pipelines(
     by_pipeline: dict[str, list[CheckResult]] = {p: [] for p in PIPELINES}
     for check in checks:
         by_pipeline.setdefault(check.pipeline, []).append(check)
+    extra = extra_outcomes or {}
     summary: dict[str, dict[str, Any]] = {}
     for pipeline, items in by_pipeline.items():
-        outcomes = [c.outcome for c in items] + list((extra_outcomes or {}).get(pipeline, []))
-        findings = [f for c in items for f in c.findings]
-        counts = empty_counts()
-        for f in findings:
-            if f.status != "suppressed":
-                counts[f.severity] += 1
-        # a file is counted once even when several checkers looked at it
-        loc = sum({c.path: c.loc for c in items if c.path is not None}.values())
-        status = pipeline_status(outcomes, pipeline in selected_set)
-        if status in ("not-run", "skipped"):
-            score: float | None = None
-        elif pipeline in OUTCOME_SCORED:
-            score = outcome_score(outcomes)
-        else:
-            score = density_score(pipeline, findings, loc)
-        summary[pipeline] = {
-            "status": status,
-            "score": score,
-            "items": len(outcomes),
-            "passed": outcomes.count("passed"),
-            "failed": outcomes.count("failed"),
-            "errors": outcomes.count("error"),
-            "skipped": outcomes.count("skipped") + outcomes.count("not-run"),
-            "cached": sum(c.cached for c in items),
-            "loc": loc,
-            "counts": counts,
-        }
-        if status == "skipped":
-            summary[pipeline]["reason"] = skip_reason(items)
+        outcomes = [c.outcome for c in items] + list(extra.get(pipeline, []))
+        summary[pipeline] = _pipeline_summary(pipeline, items, outcomes, pipeline in selected_set)
     return summary
 
 
