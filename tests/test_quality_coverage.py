@@ -204,6 +204,34 @@ def test_no_coverage_option(project: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("option", "expect"),
+    [
+        pytest.param("quality.coverage=false", None, id="coverage-off"),
+        pytest.param("quality.branch=false", False, id="branch-off"),
+    ],
+)
+def test_quality_options_on_the_command_line_take_effect(
+    project: Path, option: str, expect: bool | None
+) -> None:
+    """``--fwmon-option quality.*`` reaches coverage (it was read without the overrides)."""
+    done, report = fwmon(project, "--fwmon-option", option)
+    assert done.returncode == 0, done.stdout
+    if expect is None:
+        assert report["coverage"] is None
+    else:
+        assert report["coverage"]["branch"] is expect
+        assert report["coverage"]["total_branches"] == 0
+
+
+def test_coverage_rcfile_option_is_used(project: Path) -> None:
+    (project / "cov.ini").write_text("[run]\nbranch = false\nsource = covpkg\nomit = */unused.py\n")
+    done, report = fwmon(project, "--fwmon-option", "quality.coverage_rcfile=cov.ini")
+    assert done.returncode == 0, done.stdout
+    assert report["coverage"]["files"]
+    assert not [f for f in report["coverage"]["files"] if f.endswith("unused.py")]
+
+
+@pytest.mark.parametrize(
     ("extra_config", "args", "measured"),
     [
         pytest.param("", (), False, id="nothing-to-measure"),

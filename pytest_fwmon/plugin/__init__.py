@@ -16,6 +16,7 @@ import pytest
 from ..core.model import PIPELINES
 from . import hookspec
 from .items import SESSION_KEY
+from .runconfig import run_config
 
 if TYPE_CHECKING:
     from .session import FwmonSession
@@ -103,6 +104,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="evaluate the [tool.fwmon.alerts] rules on this run (needs the history)",
     )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """With --fwmon, build and validate the run's configuration (every source, every
+    section) before any part reads it: coverage starts in this hook too."""
+    if getattr(early_config.known_args_namespace, "fwmon", False):
+        run_config(early_config)
 
 
 def pytest_configure(config: pytest.Config) -> None:

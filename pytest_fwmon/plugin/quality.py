@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
-from ..core.model import PIPELINES, CheckResult
+from ..core.model import CheckResult
 from .items import REPORT_ATTR
+from .runconfig import run_config
 
 if TYPE_CHECKING:
     from ..checks.coverage import Measurement, Summary
@@ -88,35 +89,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-_PACKAGING_SAVED = pytest.StashKey[str | None]()
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_configure(config: pytest.Config) -> None:
-    """``--fwmon-packaging`` turns the packaging check on through ``FWMON_PACKAGING``.
-
-    The checker registry reads that variable when it builds the integration checkers (in
-    fwmon's own ``pytest_configure``, which runs after this one); it is restored on exit.
-    """
-    if config.getoption("fwmon_packaging", False):
-        from ..checks.integration import PACKAGING_ENV
-
-        config.stash[_PACKAGING_SAVED] = os.environ.get(PACKAGING_ENV)
-        os.environ[PACKAGING_ENV] = "1"
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """Restore ``FWMON_PACKAGING``."""
-    if _PACKAGING_SAVED in config.stash:
-        from ..checks.integration import PACKAGING_ENV
-
-        saved = config.stash[_PACKAGING_SAVED]
-        if saved is None:
-            os.environ.pop(PACKAGING_ENV, None)
-        else:
-            os.environ[PACKAGING_ENV] = saved
-
-
 NOTHING_TO_MEASURE = (
     "no source files to measure: fwmon found no package or module of this project, and "
     "coverage.py is given no source or include; --fwmon-coverage measures the tests themselves"
@@ -129,24 +101,15 @@ def _selected(early_config: pytest.Config) -> tuple[bool, dict[str, Any], str | 
     options = early_config.known_args_namespace
     if not getattr(options, "fwmon", False):
         return False, {}, None
-    from ..checks.complexity import validate_quality_section
-    from ..core.config import load_config
     from ..core.errors import ConfigError
 
+    config = run_config(early_config)
     try:
-        config = load_config(early_config.rootpath)
-        quality = config.raw_sections.get("quality", {})
-        values = validate_quality_section(quality)
-    except ConfigError as exc:
+        values: dict[str, Any] = config.validated("quality")
+    except ConfigError as exc:  # pragma: no cover - run_config validated every set section
         raise pytest.UsageError(f"fwmon: {exc.one_line()}") from None
-    text = getattr(options, "fwmon_pipelines", None)
-    if text:
-        pipelines = [p.strip() for p in str(text).split(",") if p.strip() in PIPELINES]
-    else:
-        pipelines = config.list("", "pipelines")
-    wanted = getattr(options, "fwmon_coverage", None)
-    enabled = bool(values["coverage"] if wanted is None else wanted) and "quality" in pipelines
-    if not enabled or wanted is not None or "coverage" in quality:
+    enabled = bool(values["coverage"]) and "quality" in config.list("", "pipelines")
+    if not enabled or "coverage" in config.raw_sections.get("quality", {}):
         return enabled, values, None  # asked for explicitly: always measured
     return True, values, _nothing_to_measure(early_config.rootpath, config, values)
 
@@ -317,7 +280,7 @@ def _finish(config: pytest.Config, state: QualityState) -> list[CheckResult]:
 
     measurement = state.measurement
     thresholds = Thresholds.from_section(state.values)
-    base = config.getoption("fwmon_diff_base") or str(state.values["diff_base"])
+    base = str(state.values["diff_base"])
     if state.not_measured is not None:
         skipped = evaluate(None, thresholds, diff_base=base, error=state.not_measured)
         for check in skipped:

@@ -25,11 +25,11 @@ from ..checks.registry import file_checkers, project_checkers
 from ..checks.runner import StaticRunner
 from ..core import scoring
 from ..core.cache import ResultCache
-from ..core.config import FwmonConfig, load_config
+from ..core.config import FwmonConfig
 from ..core.environment import ci_info, git_info, machine_info, utc_now, versions
 from ..core.errors import ConfigError, FwmonError
 from ..core.files import relative
-from ..core.model import PIPELINES, SCHEMA_VERSION, CheckResult
+from ..core.model import SCHEMA_VERSION, CheckResult
 from ..core.report import write_json_atomic
 from ..core.schema import first_error
 from ..gate.baseline import Baseline, classify, load_baseline
@@ -46,6 +46,7 @@ from .items import (
     result_of,
     take_payloads,
 )
+from .runconfig import run_config
 
 __all__ = ["SESSION_KEY", "FwmonSession"]
 
@@ -55,43 +56,15 @@ OWN_PLUGIN = "pytest_fwmon.plugin"
 LIST_KINDS = {"benchmark": "benchmarks", "resource": "resources", "integration": "integration"}
 
 
-def _parse_pipelines(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    chosen = [p.strip() for p in text.split(",") if p.strip()]
-    unknown = [p for p in chosen if p not in PIPELINES]
-    if unknown or not chosen:
-        raise pytest.UsageError(
-            f"--fwmon-pipelines: unknown pipeline {', '.join(unknown) or '(none given)'}; "
-            f"valid pipelines: {', '.join(PIPELINES)}"
-        )
-    return chosen
-
-
 class FwmonSession:
     """Everything fwmon keeps for one pytest process."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.pytest_config = config
         self.is_worker = hasattr(config, "workerinput")
-        root = config.rootpath
-        cli: dict[str, Any] = {"report": config.getoption("fwmon_report")}
-        if config.getoption("fwmon_no_cache"):
-            cli["cache"] = False
-        if config.getoption("fwmon_workers") is not None:
-            cli["workers"] = config.getoption("fwmon_workers")
-        if config.getoption("fwmon_no_history"):
-            cli["record_history"] = False
-        if config.getoption("fwmon_baseline"):
-            cli["baseline"] = config.getoption("fwmon_baseline")
-        if config.getoption("fwmon_history"):
-            cli["history_url"] = config.getoption("fwmon_history")
-        try:
-            self.config: FwmonConfig = load_config(root, config.getoption("fwmon_option"), cli)
-        except ConfigError as exc:
-            raise pytest.UsageError(f"fwmon: {exc.one_line()}") from None
-        chosen = _parse_pipelines(config.getoption("fwmon_pipelines"))
-        self.pipelines: list[str] = chosen or self.config.list("", "pipelines")
+        #: The run's one validated configuration (built in the earliest hook, .runconfig).
+        self.config: FwmonConfig = run_config(config)
+        self.pipelines: list[str] = self.config.list("", "pipelines")
         self.report_path = self._resolve(self.config.str("", "report"))
         #: gc.freeze() collection's objects when the run starts ([tool.fwmon] freeze_gc).
         self.freeze_gc = self.config.bool("", "freeze_gc")
@@ -475,7 +448,11 @@ class FwmonSession:
         from ..alerts import evaluate_after_run
 
         summary = evaluate_after_run(
-            store, report, self.config.raw_sections.get("alerts"), root=self.config.root
+            store,
+            report,
+            self.config.raw_sections.get("alerts"),
+            root=self.config.root,
+            slo_section=self.config.raw_sections.get("slo", {}),
         )
         self.alert_lines = summary.lines()
 
