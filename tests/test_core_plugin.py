@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_fwmon.core.cache import CACHE_FORMAT
 from tests.reportcheck import copy_project, normalised, read_report
 
 STATIC = ["--fwmon", "--fwmon-pipelines", "security,docs", "-p", "no:cacheprovider"]
@@ -180,7 +181,7 @@ def test_corrupt_cache_is_recomputed_with_a_message(project: pytest.Pytester) ->
     result.assert_outcomes(passed=7, failed=3)
     result.stdout.fnmatch_lines(["fwmon cache */results.json is corrupt; recomputing every result"])
     assert not any(c["cached"] for c in report_of(project)["checks"])
-    assert json.loads(cache.read_text())["format"] == 1
+    assert json.loads(cache.read_text())["format"] == CACHE_FORMAT
 
 
 def test_corrupt_cache_entry_is_recomputed(project: pytest.Pytester) -> None:

@@ -87,7 +87,6 @@ SPEC: Final[dict[str, Key]] = {
 }
 
 #: Environment variable that turns the packaging check on (the ``--fwmon-packaging`` option).
-PACKAGING_ENV: Final = "FWMON_PACKAGING"
 
 #: Folder names never taken for the project's packages when they are found automatically.
 _NOT_PACKAGES: Final = frozenset(

@@ -5,7 +5,7 @@
   unless pytest-cov (``--cov``) or ``coverage run`` is already measuring. The controller
   announces a private data folder to xdist workers through ``FWMON_COVERAGE_DATA``; each
   worker measures itself and saves its data file before it reports that it has finished.
-  When there is nothing of the project's to measure (:func:`_nothing_to_measure`) the tracer
+  When there is nothing of the project's to measure (:data:`NOTHING_TO_MEASURE`) the tracer
   is not started and the coverage items are skipped with the reason.
 * fwmon's own check items run with the tracer paused (they are not the project's tests); that
   hook is registered only while fwmon measures, and the checks modules are imported only with
@@ -51,7 +51,7 @@ class QualityState:
         #: Coverage summary shown in the terminal (controller).
         self.summary: Summary | None = None
         self.results: list[CheckResult] = []
-        #: Why coverage was not started although it is on (see :func:`_nothing_to_measure`).
+        #: Why coverage was not started although it is on (see :data:`NOTHING_TO_MEASURE`).
         self.not_measured: str | None = None
 
 
@@ -95,54 +95,63 @@ NOTHING_TO_MEASURE = (
 )
 
 
-def _selected(early_config: pytest.Config) -> tuple[bool, dict[str, Any], str | None]:
-    """Whether coverage is on for this run, the quality values, and why it is on but
-    not started (:func:`_nothing_to_measure`)."""
+def _selected(
+    early_config: pytest.Config,
+) -> tuple[bool, dict[str, Any], str | None, list[str] | None]:
+    """Whether coverage is on for this run, the quality values, why it is on but not
+    started (:data:`NOTHING_TO_MEASURE`), and the source to give coverage (None: its own
+    configuration says what to measure)."""
     options = early_config.known_args_namespace
     if not getattr(options, "fwmon", False):
-        return False, {}, None
-    from ..core.errors import ConfigError
-
+        return False, {}, None, None
     config = run_config(early_config)
-    try:
-        values: dict[str, Any] = config.validated("quality")
-    except ConfigError as exc:  # pragma: no cover - run_config validated every set section
-        raise pytest.UsageError(f"fwmon: {exc.one_line()}") from None
-    enabled = bool(values["coverage"]) and "quality" in config.list("", "pipelines")
-    if not enabled or "coverage" in config.raw_sections.get("quality", {}):
-        return enabled, values, None  # asked for explicitly: always measured
-    return True, values, _nothing_to_measure(early_config.rootpath, config, values)
+    values: dict[str, Any] = config.validated("quality")
+    if not values["coverage"] or "quality" not in config.list("", "pipelines"):
+        return False, values, None, None
+    root = early_config.rootpath
+    if _coverage_names_what_to_measure(root, config, values):
+        return True, values, None, None
+    source = default_source(root, config)
+    explicit = "coverage" in config.raw_sections.get("quality", {})
+    if not source:
+        # asked for explicitly: measured anyway (the tests themselves)
+        return True, values, None if explicit else NOTHING_TO_MEASURE, None
+    return True, values, None, source
 
 
-def _nothing_to_measure(root: Path, config: Any, values: dict[str, Any]) -> str | None:
-    """:data:`NOTHING_TO_MEASURE` when coverage, on by default, has nothing of the project's
-    code to measure; None to measure.
+def default_source(root: Path, config: Any) -> list[str]:
+    """coverage's ``source`` by default: the folders of the packages fwmon's file discovery
+    finds (the files the static items check), and single-file modules by name.
 
-    That is when fwmon's file discovery (the files its static checkers read: the packages and
-    modules of ``[tool.fwmon] paths`` or found from the project metadata) finds no source file,
-    and coverage.py's own configuration names no ``source``, ``source_pkgs`` or ``include``.
-    The tracer would then only measure the test files, at the cost of tracing every test.
+    Folders and module names, never fwmon's own code, site-packages or the test folders
+    (discovery leaves those out), whatever the install mode.
     """
     from ..core.files import iter_python_files, source_roots
 
     paths = config.list("", "paths")
     roots = source_roots(root, config.pyproject, paths)
-    if iter_python_files(roots, root, config.list("", "exclude"), skip_tests=not paths):
-        return None
+    if not iter_python_files(roots, root, config.list("", "exclude"), skip_tests=not paths):
+        return []
+    return [str(path) if path.is_dir() else path.stem for path in roots if path.exists()]
+
+
+def _coverage_names_what_to_measure(root: Path, config: Any, values: dict[str, Any]) -> bool:
+    """Whether coverage.py's own configuration names ``source``, ``source_pkgs`` or
+    ``include`` (then it decides what is measured)."""
     rcfile = str(values["coverage_rcfile"])
     if not rcfile and not _coverage_rc_elsewhere(root):
         # only pyproject.toml can configure coverage here: read it without importing coverage
         run = config.pyproject.get("tool", {}).get("coverage", {}).get("run", {})
         named = [run.get(key) for key in _NAMING_KEYS] if isinstance(run, dict) else [True]
-        return None if any(named) else NOTHING_TO_MEASURE
+        return any(named)
     import coverage
 
     try:
         cov = coverage.Coverage(config_file=rcfile or True)
         named = [cov.get_option(f"run:{key}") for key in _NAMING_KEYS]
     except Exception:  # a bad coverage configuration: starting reports it on the item
-        return None
-    return None if any(named) else NOTHING_TO_MEASURE
+        return True
+    return any(named)
 
 
 #: coverage.py ``[run]`` settings that say what to measure.
@@ -172,7 +181,7 @@ def pytest_load_initial_conftests(
     early_config: pytest.Config, parser: pytest.Parser, args: list[str]
 ) -> None:
     """Start measuring before conftest files and test modules are imported."""
-    enabled, values, not_measured = _selected(early_config)
+    enabled, values, not_measured, source = _selected(early_config)
     if not enabled:
         return
     from ..checks.coverage import DATA_ENV, Measurement, worker_data_dir
@@ -181,7 +190,10 @@ def pytest_load_initial_conftests(
     # this hook has run; the environment variable is set before pytest starts parsing
     worker = "PYTEST_XDIST_WORKER" in os.environ
     measurement = Measurement(
-        early_config.rootpath, branch=bool(values["branch"]), rcfile=str(values["coverage_rcfile"])
+        early_config.rootpath,
+        branch=bool(values["branch"]),
+        rcfile=str(values["coverage_rcfile"]),
+        source=source,
     )
     options = early_config.known_args_namespace
     pytest_cov = bool(getattr(options, "cov_source", None)) and not getattr(
