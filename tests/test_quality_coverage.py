@@ -488,3 +488,32 @@ def test_bad_coverage_configuration_is_an_error_item(project: Path) -> None:
     assert check["outcome"] == "error"
     assert check["reason"].startswith("coverage could not start: ")
     assert report["tests"]["passed"] == 7  # the tests still ran
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        pytest.param(("-k", "not nothing_matches_this"), None, id="whole-suite"),
+        pytest.param(("-m", "fwmon_quality"), "test(s) deselected", id="marker"),
+        pytest.param(("-k", "not area"), "test(s) deselected", id="keyword"),
+        pytest.param(("tests/test_shapes.py::test_bad_shape",), "selected: tests/", id="node-id"),
+    ],
+)
+def test_a_partial_run_does_not_judge_coverage(
+    project: Path, args: tuple[str, ...], reason: str | None
+) -> None:
+    """``-m``/``-k``/node ids that leave ordinary tests out: the coverage items are skipped
+    with the reason and the report says the run was partial (a figure went in, judged)."""
+    done, report = fwmon(project, *args)
+    selection = report["run"]["selection"]
+    coverage_items = [c for c in report["checks"] if c["checker"] == "coverage"]
+    assert coverage_items, done.stdout
+    if reason is None:
+        assert selection == {"partial": False, "reasons": []}
+        assert {c["outcome"] for c in coverage_items} <= {"passed", "failed"}
+        return
+    assert selection["partial"] is True
+    assert any(reason in r for r in selection["reasons"]), selection
+    for check in coverage_items:
+        assert check["outcome"] == "skipped"
+        assert "coverage thresholds are not judged" in check["reason"]

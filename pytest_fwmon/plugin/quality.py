@@ -253,29 +253,118 @@ class _PauseTracer:
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
-    """After every test (and pytest-cov's own finish): report the coverage items."""
-    result = yield
-    state = _state(session.config)
-    if state is None:
-        return result
+    """After every test (and pytest-cov's own finish): report the coverage items.
+
+    A run that stops early (``-x``, ``--maxfail``: pytest raises out of its loop) still
+    reports them, skipped: a partial run's coverage is not judged (:func:`partial_reasons`).
+    """
+    stopped: BaseException | None = None
+    try:
+        result = yield
+    except (session.Failed, session.Interrupted) as exc:
+        stopped, result = exc, None
+    config = session.config
+    if config.getoption("fwmon", False) and not hasattr(config, "workerinput"):
+        config.stash[SELECTION_KEY] = partial_reasons(session, stopped is not None)
+    state = _state(config)
+    if state is not None:
+        _after_tests(session, state)
+    if stopped is not None:
+        raise stopped
+    return result
+
+
+def _after_tests(session: pytest.Session, state: QualityState) -> None:
     from ..checks.coverage import DATA_ENV
 
     if state.worker:
         state.measurement.stop()
-        return result
+        return
     if session.config.option.collectonly:
         state.measurement.stop()
         state.measurement.cleanup()
-        return result
+        return
     try:
         state.results = _finish(session.config, state)
     finally:
         state.measurement.cleanup()
         os.environ.pop(DATA_ENV, None)
+    reasons = session.config.stash.get(SELECTION_KEY, [])
+    if reasons:
+        why = "partial run (" + "; ".join(reasons) + "): coverage thresholds are not judged"
+        for check in state.results:
+            if check.outcome in ("passed", "failed"):
+                check.outcome, check.reason = "skipped", why
     session.testscollected += len(state.results)  # keeps the progress column right
     for check in state.results:
         _log_item(session, check, state)
-    return result
+
+
+#: Why this run did not run the whole ordinary suite (empty: it did), for the report.
+SELECTION_KEY = pytest.StashKey[list[str]]()
+_DESELECTED_KEY = pytest.StashKey[int]()
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Count deselected tests (``-k``, ``-m``, ``--lf``, ``--deselect``) of an fwmon run."""
+    if items and items[0].config.getoption("fwmon", False):
+        config = items[0].config
+        ordinary = [i for i in items if "fwmon" not in i.keywords]
+        config.stash[_DESELECTED_KEY] = config.stash.get(_DESELECTED_KEY, 0) + len(ordinary)
+
+
+def partial_reasons(session: pytest.Session, stopped: bool) -> list[str]:
+    """Why the run did not run the whole ordinary suite: deselection, an early stop, paths or
+    node ids narrower than the suite, or a pipeline choice without quality (no coverage)."""
+    config = session.config
+    reasons: list[str] = []
+    deselected = config.stash.get(_DESELECTED_KEY, 0)
+    if deselected:
+        reasons.append(f"{deselected} test(s) deselected")
+    lf = config.pluginmanager.get_plugin("lfplugin")
+    if config.getoption("lf", False) and getattr(lf, "active", False):
+        reasons.append("--lf runs the last failures only")
+    if stopped or session.shouldfail or session.shouldstop:
+        reasons.append(f"stopped early: {session.shouldfail or session.shouldstop or 'stopped'}")
+    narrowed = _narrowed_args(config)
+    if narrowed:
+        reasons.append("selected: " + " ".join(narrowed))
+    if "quality" not in run_config(config).list("", "pipelines"):
+        reasons.append("the quality pipeline is not selected: no coverage")
+    return reasons
+
+
+def _narrowed_args(config: pytest.Config) -> list[str]:
+    """Command-line arguments that name less than the whole suite (node ids, files, folders
+    inside the test paths)."""
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        return []
+    base = config.invocation_params.dir
+    whole = [config.rootpath] + [config.rootpath / p for p in config.getini("testpaths")]
+    narrowed = []
+    for arg in config.args:
+        path = Path(arg.split("::")[0])
+        path = (path if path.is_absolute() else base / path).resolve()
+        if "::" in arg or not any(
+            path == w.resolve() or w.resolve().is_relative_to(path) for w in whole
+        ):
+            narrowed.append(arg)
+    return narrowed
+
+
+def pytest_fwmon_update_report(config: pytest.Config, report: dict[str, Any]) -> None:
+    """Integration results per module, command and wheel go to ``report["integration"]``;
+    ``run.selection`` says whether the run was partial and why."""
+    reasons = config.stash.get(SELECTION_KEY, None)
+    if reasons is not None:
+        report["run"]["selection"] = {"partial": bool(reasons), "reasons": list(reasons)}
+    from ..checks.integration import integration_entries
+
+    existing = {(e.get("kind"), e.get("name")) for e in report.get("integration", [])}
+    for check in report.get("checks", []):
+        for entry in integration_entries(check):
+            if (entry.get("kind"), entry.get("name")) not in existing:
+                report.setdefault("integration", []).append(entry)
 
 
 def _finish(config: pytest.Config, state: QualityState) -> list[CheckResult]:
@@ -414,14 +503,3 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}%"
-
-
-def pytest_fwmon_update_report(config: pytest.Config, report: dict[str, Any]) -> None:
-    """Integration results per module, command and wheel go to ``report["integration"]``."""
-    from ..checks.integration import integration_entries
-
-    existing = {(e.get("kind"), e.get("name")) for e in report.get("integration", [])}
-    for check in report.get("checks", []):
-        for entry in integration_entries(check):
-            if (entry.get("kind"), entry.get("name")) not in existing:
-                report.setdefault("integration", []).append(entry)
