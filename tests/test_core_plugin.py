@@ -616,3 +616,34 @@ def test_collection_objects_are_frozen_unless_configured_not_to(
     found = re.search(r"FROZEN (\d+)", result.stdout.str())
     assert found is not None
     assert (int(found.group(1)) > 1000) is frozen
+
+
+def test_first_run_without_baseline_ends_with_the_adoption_command(
+    project: pytest.Pytester,
+) -> None:
+    """Items fail on findings the code already has: the summary says how to record them; once
+    recorded, the same run passes and the hint is gone."""
+    result = project.runpytest(*STATIC, "--fwmon-no-history")
+    result.assert_outcomes(passed=7, failed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "fwmon: 3 item(s) failed on * finding(s) the code already has: there is no "
+            "baseline yet. To adopt fwmon on this project, record them:",
+            "    fwmon baseline write .fwmon/report.json -o fwmon-baseline.json",
+            "  then commit the baseline: * `fwmon gate` blocks only findings that are not in it*",
+        ]
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_fwmon.cli", "baseline", "write", ".fwmon/report.json"],
+        cwd=project.path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = project.runpytest(*STATIC, "--fwmon-no-history")
+    result.assert_outcomes(passed=10)
+    assert "no baseline yet" not in result.stdout.str()
