@@ -517,3 +517,40 @@ def test_a_partial_run_does_not_judge_coverage(
     for check in coverage_items:
         assert check["outcome"] == "skipped"
         assert "coverage thresholds are not judged" in check["reason"]
+
+
+@pytest.mark.parametrize(
+    "xdist", [pytest.param([], id="serial"), pytest.param(["-n", "2"], id="n2")]
+)
+def test_coverage_items_are_selected_like_any_item(project: Path, xdist: list[str]) -> None:
+    """``-m`` without quality leaves the coverage items out, and no figure goes into the
+    report; naming a coverage item selects it alone (a partial run: skipped, not judged)."""
+    for selection in (["-m", "fwmon_security"], ["-k", "not fwmon"]):
+        done = run(
+            project,
+            PYTHON,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            *FWMON,
+            *selection,
+            *xdist,
+            check=False,
+        )
+        assert done.returncode in (0, 5), done.stdout + done.stderr
+        report = json.loads((project / ".fwmon" / "report.json").read_text(encoding="utf-8"))
+        assert not [c for c in report["checks"] if c["checker"] == "coverage"], done.stdout
+        assert report["coverage"] is None
+        assert "fwmon coverage (" not in done.stdout
+    done, report = fwmon(project, "pyproject.toml::fwmon[coverage]", *xdist)
+    checks = {c["nodeid"]: c for c in report["checks"]}
+    assert list(checks) == ["pyproject.toml::fwmon[coverage]"], done.stdout
+    assert checks["pyproject.toml::fwmon[coverage]"]["outcome"] == "skipped"
+    assert report["tests"]["total"] == 0
+    assert report["run"]["selection"]["partial"] is True
+
+
+def test_collect_only_lists_the_coverage_items(project: Path) -> None:
+    done = run(project, PYTHON, "-m", "pytest", "-p", "no:cacheprovider", *FWMON, "--co", "-q")
+    assert "pyproject.toml::fwmon[coverage]" in done.stdout

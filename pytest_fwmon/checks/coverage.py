@@ -357,6 +357,20 @@ class Thresholds:
         )
 
 
+def checker_names(thresholds: Thresholds, diff_base: str) -> list[str]:
+    """The coverage items the configuration asks for, in report order."""
+    checkers = ["coverage"]
+    if thresholds.min_line > 0:
+        checkers.append("coverage-line")
+    if thresholds.min_branch > 0:
+        checkers.append("coverage-branch")
+    if thresholds.min_file > 0:
+        checkers.append("coverage-files")
+    if diff_base:
+        checkers.append("diff-coverage")
+    return checkers
+
+
 def nodeid(checker: str) -> str:
     """Node id of a project-level coverage item."""
     return f"{PROJECT_FILE}::fwmon[{checker}]"
@@ -411,15 +425,7 @@ def evaluate(
 ) -> list[CheckResult]:
     """The coverage items of a run: one per configured check, errors when data is missing."""
     start = time.perf_counter()
-    checkers = ["coverage"]
-    if thresholds.min_line > 0:
-        checkers.append("coverage-line")
-    if thresholds.min_branch > 0:
-        checkers.append("coverage-branch")
-    if thresholds.min_file > 0:
-        checkers.append("coverage-files")
-    if diff_base:
-        checkers.append("diff-coverage")
+    checkers = checker_names(thresholds, diff_base)
     if summary is None:
         reason = error or "no coverage data"
         return [

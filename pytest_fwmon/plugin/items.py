@@ -33,6 +33,9 @@ PAYLOAD_KEY = pytest.StashKey[list[tuple[str, dict[str, Any]]]]()
 #: Attribute name on ``TestReport`` that carries payloads (survives xdist serialisation).
 REPORT_ATTR = "fwmon_payload"
 
+#: Names of the coverage items this run collects (set by plugin/quality.py when it measures).
+COVERAGE_ITEMS_KEY = pytest.StashKey[list[str]]()
+
 
 def attach(item: pytest.Item, kind: str, data: dict[str, Any]) -> None:
     """Attach a JSON-able payload to ``item``; it reaches the controller on the next report.
@@ -178,7 +181,7 @@ class FwmonFile(pytest.File):
 
 
 class FwmonProjectFile(pytest.File):
-    """``pyproject.toml``: one item per project checker."""
+    """``pyproject.toml``: one item per project checker, and the coverage items."""
 
     def collect(self) -> Iterator[pytest.Item]:
         session = self.config.stash[SESSION_KEY]
@@ -187,6 +190,32 @@ class FwmonProjectFile(pytest.File):
             yield FwmonProjectItem.from_parent(
                 self, name=name, nodeid=_child_id(self, name), checker_index=index
             )
+        for checker_name in self.config.stash.get(COVERAGE_ITEMS_KEY, []):
+            name = f"fwmon[{checker_name}]"
+            yield CoverageItem.from_parent(
+                self, name=name, nodeid=_child_id(self, name), checker_name=checker_name
+            )
+
+
+class CoverageItem(pytest.Item):
+    """A coverage item (``pyproject.toml::fwmon[coverage]``): collected and selected like any
+    item (``-k``, ``-m fwmon_quality``, ``--lf``, node ids), then taken out of the run queue by
+    plugin/quality.py, which judges the selected ones on the controller once every test has
+    run (the figure exists only then) and reports them like tests."""
+
+    def __init__(self, *, checker_name: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.checker_name = checker_name
+        self.add_marker("fwmon")
+        self.add_marker("fwmon_quality")
+
+    def runtest(self) -> None:
+        """Never run in the queue (see the class docstring)."""
+        pytest.skip("coverage items are judged after the tests, on the controller")
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        """Where the item is shown: ``pyproject.toml``."""
+        return self.path, 0, self.name
 
 
 class NothingToCollect(pytest.File):

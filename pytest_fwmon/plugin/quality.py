@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pytest
 
 from ..core.model import CheckResult
-from .items import REPORT_ATTR
+from .items import COVERAGE_ITEMS_KEY, REPORT_ATTR, CoverageItem
 from .runconfig import run_config
 
 if TYPE_CHECKING:
@@ -53,6 +53,9 @@ class QualityState:
         self.results: list[CheckResult] = []
         #: Why coverage was not started although it is on (see :data:`NOTHING_TO_MEASURE`).
         self.not_measured: str | None = None
+        #: Names of the coverage items the run selected (``-k``, ``-m``, ``--lf``, node ids);
+        #: None until collection (or, under xdist, the workers) said.
+        self.selected: set[str] | None = None
 
 
 STATE_KEY = pytest.StashKey[QualityState]()
@@ -201,6 +204,11 @@ def pytest_load_initial_conftests(
     )
     state = QualityState(measurement, values, worker)
     early_config.stash[STATE_KEY] = state
+    from ..checks.coverage import Thresholds, checker_names
+
+    early_config.stash[COVERAGE_ITEMS_KEY] = checker_names(
+        Thresholds.from_section(values), str(values["diff_base"])
+    )
     if not_measured is not None:
         state.not_measured = not_measured
         return
@@ -285,10 +293,12 @@ def _after_tests(session: pytest.Session, state: QualityState) -> None:
         state.measurement.cleanup()
         return
     try:
-        state.results = _finish(session.config, state)
+        results = _finish(session.config, state)
     finally:
         state.measurement.cleanup()
         os.environ.pop(DATA_ENV, None)
+    selected = state.selected if state.selected is not None else set()
+    state.results = [check for check in results if check.checker in selected]
     reasons = session.config.stash.get(SELECTION_KEY, [])
     if reasons:
         why = "partial run (" + "; ".join(reasons) + "): coverage thresholds are not judged"
@@ -298,6 +308,49 @@ def _after_tests(session: pytest.Session, state: QualityState) -> None:
     session.testscollected += len(state.results)  # keeps the progress column right
     for check in state.results:
         _log_item(session, check, state)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> Generator[None, None, None]:
+    """Once every plugin has selected (``-k``, ``-m``, ``--lf``, ``--deselect``): note which
+    coverage items are left and take them out of the queue (judged after the tests)."""
+    yield
+    state = _state(config)
+    if state is None:
+        return
+    ours = [i for i in items if isinstance(i, CoverageItem)]
+    state.selected = {i.checker_name for i in ours}
+    if ours and not config.option.collectonly:
+        items[:] = [i for i in items if not isinstance(i, CoverageItem)]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """xdist worker: tell the controller what it selected (``workeroutput``)."""
+    config = session.config
+    output = getattr(config, "workeroutput", None)
+    if output is None or not config.getoption("fwmon", False):
+        return
+    state = _state(config)
+    output["fwmon_selection"] = {
+        "coverage": sorted(state.selected or ()) if state is not None else [],
+        "deselected": config.stash.get(_DESELECTED_KEY, 0),
+    }
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: gather each worker's selection (every worker collects the same)."""
+    config = node.config
+    data = getattr(node, "workeroutput", {}).get("fwmon_selection")
+    if not isinstance(data, dict):
+        return
+    state = _state(config)
+    if state is not None:
+        state.selected = (state.selected or set()) | set(data.get("coverage", []))
+    deselected = int(data.get("deselected", 0))
+    config.stash[_DESELECTED_KEY] = max(config.stash.get(_DESELECTED_KEY, 0), deselected)
 
 
 #: Why this run did not run the whole ordinary suite (empty: it did), for the report.
@@ -439,7 +492,7 @@ def _log_item(session: pytest.Session, check: CheckResult, state: QualityState) 
     }
     hook.pytest_runtest_logstart(nodeid=check.nodeid, location=location)
     payloads: list[tuple[str, dict[str, Any]]] = [("check", check.to_dict())]
-    if check.checker == "coverage" and state.summary is not None:
+    if check is state.results[0] and state.summary is not None:
         payloads.insert(0, ("coverage", state.summary.report))
     phases: list[tuple[str, str, Any]]
     if check.outcome == "error":
@@ -478,8 +531,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if state.not_measured is not None:
         terminalreporter.write_line(f"fwmon coverage: not measured: {state.not_measured}")
         return
-    if state.summary is None:
-        return
+    if state.summary is None or not state.results:
+        return  # no coverage item selected: no figure either
     report = state.summary.report
     text = (
         f"fwmon coverage ({report['source']}): lines {_pct(report['line_percent'])} "

@@ -34,8 +34,10 @@ from ..core.report import write_json_atomic
 from ..core.schema import first_error
 from ..gate.baseline import Baseline, classify, load_baseline
 from .items import (
+    COVERAGE_ITEMS_KEY,
     REPORT_ATTR,
     SESSION_KEY,
+    CoverageItem,
     FwmonFile,
     FwmonItem,
     FwmonProjectFile,
@@ -171,7 +173,7 @@ class FwmonSession:
         if (
             file_path == self.config.root / "pyproject.toml"
             and not self.project_file_visited
-            and self.runner.project_checkers
+            and self._has_project_items()
         ):
             self.project_file_visited = True
             return FwmonProjectFile.from_parent(parent.session, path=file_path)
@@ -216,14 +218,19 @@ class FwmonSession:
         # what pytest kept: it also lists files beside the paths it walks towards and then
         # drops them, so "our collect hook saw it" does not mean "it is collected"
         present = {i.relpath for i in items if isinstance(i, FwmonItem)}
-        has_project = any(isinstance(i, FwmonProjectItem) for i in items)
+        has_project = any(isinstance(i, FwmonProjectItem | CoverageItem) for i in items)
         for rel, project_file in self.runner.files.items():
             if rel in present:
                 continue
             items.extend(FwmonFile.from_parent(session, path=project_file.path).collect())
-        if not has_project and self.runner.project_checkers:
+        if not has_project and self._has_project_items():
             path = self.config.root / "pyproject.toml"
             items.extend(FwmonProjectFile.from_parent(session, path=path).collect())
+
+    def _has_project_items(self) -> bool:
+        return bool(
+            self.runner.project_checkers or self.pytest_config.stash.get(COVERAGE_ITEMS_KEY, None)
+        )
 
     # -- running -------------------------------------------------------------------------
 
