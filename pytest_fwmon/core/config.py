@@ -105,10 +105,10 @@ SECTION_VALIDATORS: Final = {
     "integration": "pytest_fwmon.checks.integration:validate_integration_section",
     "perf": "pytest_fwmon.perf.settings:from_config",
     "gate": "pytest_fwmon.gate.policy:validate_gate_section",
-    "history": "pytest_fwmon.history.cli:history_settings",
+    "history": "pytest_fwmon.history.cliutil:history_settings",
     "slo": "pytest_fwmon.history.slo:SloTargets.from_config",
     "kpis": "pytest_fwmon.history.kpis:parse_config",
-    "alerts": "pytest_fwmon.alerts.rules:AlertSettings.from_config",
+    "alerts": "pytest_fwmon.alerts.settings:AlertSettings.from_config",
     "dashboard": "pytest_fwmon.dashboard.data:Options.from_config",
 }
 
