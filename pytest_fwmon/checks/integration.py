@@ -8,7 +8,6 @@ plus :func:`integration_entries`, the report's ``integration`` section.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any, Final
 

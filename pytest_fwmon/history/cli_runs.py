@@ -56,13 +56,14 @@ def _inputs(paths: Sequence[str]) -> Iterator[tuple[str, dict[str, Any] | None, 
 def cmd_import(args: argparse.Namespace) -> int:
     """``fwmon history import``: add report files and JSONL exports to the store."""
     ctx = Context(args)
+    partial = bool(history_settings(ctx.sections.get("history", {}))["partial_metrics"])
     added = duplicates = skipped = 0
     batch: list[dict[str, Any]] = []
     with ctx.open(create=True) as store:
 
         def flush() -> None:
             nonlocal added, duplicates
-            new, dup = store.add_runs(batch, validate=False)
+            new, dup = store.add_runs(batch, validate=False, partial_metrics=partial)
             added += new
             duplicates += dup
             batch.clear()

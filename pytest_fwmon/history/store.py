@@ -385,7 +385,7 @@ class Store:
     # -- runs -----------------------------------------------------------------------------
 
     def _prepare(
-        self, report: Mapping[str, Any], validate: bool
+        self, report: Mapping[str, Any], validate: bool, partial_metrics: bool = False
     ) -> tuple[tuple[Any, ...], dict[str, float]]:
         if validate:
             error = first_error("report", report)
@@ -393,7 +393,7 @@ class Store:
                 raise ReportError(f"report does not match the report schema {error}")
         check_run(report)
         text = canonical_json(report)
-        return run_row(report, text), extract(report)
+        return run_row(report, text), extract(report, partial_metrics=partial_metrics)
 
     def _insert(self, row: tuple[Any, ...], values: Mapping[str, float]) -> bool:
         if self.dialect == "postgresql":
@@ -411,14 +411,24 @@ class Store:
         )
         return True
 
-    def add_run(self, report: Mapping[str, Any], *, validate: bool = False) -> bool:
-        """Store one run; False when its ``run.id`` is already stored."""
-        row, values = self._prepare(report, validate)
+    def add_run(
+        self, report: Mapping[str, Any], *, validate: bool = False, partial_metrics: bool = False
+    ) -> bool:
+        """Store one run; False when its ``run.id`` is already stored.
+
+        ``partial_metrics``: keep a partial run's test and coverage metrics (see
+        :func:`~pytest_fwmon.history.metrics.extract`).
+        """
+        row, values = self._prepare(report, validate, partial_metrics)
         with self.transaction():
             return self._insert(row, values)
 
     def add_runs(
-        self, reports: Iterable[Mapping[str, Any]], *, validate: bool = False
+        self,
+        reports: Iterable[Mapping[str, Any]],
+        *,
+        validate: bool = False,
+        partial_metrics: bool = False,
     ) -> tuple[int, int]:
         """Store many runs in batched transactions; return (added, already stored)."""
         added = duplicates = 0
@@ -435,7 +445,7 @@ class Store:
             batch.clear()
 
         for report in reports:
-            batch.append(self._prepare(report, validate))
+            batch.append(self._prepare(report, validate, partial_metrics))
             if len(batch) >= BATCH:
                 flush()
         if batch:

@@ -440,7 +440,8 @@ class FwmonSession:
         try:
             store = open_store(url, self.config.root)
             try:
-                store.add_run(report)
+                history = self.config.validated("history")
+                store.add_run(report, partial_metrics=bool(history["partial_metrics"]))
                 if self.pytest_config.getoption("fwmon_alerts"):
                     self._evaluate_alerts(store, report)
             finally:
