@@ -181,18 +181,6 @@ def coerce(section: str, key: str, spec: Key, value: Any, *, from_text: bool = F
     return value
 
 
-def mentions_fwmon(root: Path) -> bool:
-    """Whether ``root/pyproject.toml``'s text contains ``fwmon`` (no TOML parse: what a pytest
-    run without ``--fwmon`` asks before it builds the configuration). True when the file
-    cannot be read, so that reading it for real reports why."""
-    try:
-        return b"fwmon" in (root / "pyproject.toml").read_bytes()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True
-
-
 def read_pyproject(root: Path) -> dict[str, Any]:
     """The whole parsed ``pyproject.toml`` under ``root`` ({} when there is none)."""
     path = root / "pyproject.toml"

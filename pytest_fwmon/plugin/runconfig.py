@@ -15,6 +15,7 @@ project whose pyproject.toml does not mention fwmon needs no parse at all (:func
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -97,6 +98,16 @@ def perf_table_needed(config: pytest.Config) -> bool:
         return True
     if config.getoption("fwmon_option", None):
         return True
-    from ..core.config import mentions_fwmon
-
     return mentions_fwmon(config.rootpath)
+
+
+def mentions_fwmon(root: Path) -> bool:
+    """Whether ``root/pyproject.toml``'s text contains ``fwmon``: a byte search, without
+    importing the configuration module or a TOML parser (every pytest run with fwmon installed
+    asks). True when the file cannot be read, so that reading it for real reports why."""
+    try:
+        return b"fwmon" in (root / "pyproject.toml").read_bytes()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
