@@ -113,16 +113,17 @@ def test_perf_settings_come_from_the_run_configuration(pytester: pytest.Pytester
     pytester.makepyprojecttoml('[project]\nname = "x"\nversion = "0"\n')
     pytester.makepyfile(
         test_p=(
-            "def test_rounds(perf, request):\n"
-            "    perf(lambda: None)\n"
-            "    print('ROUNDS', len(perf.result.measurement.samples))\n"
+            "from pytest_fwmon.plugin.perf_session import PERF_KEY\n\n"
+            "def test_rounds(request):\n"
+            "    settings = request.config.stash[PERF_KEY].settings\n"
+            "    print('ROUNDS', settings.min_rounds, settings.max_rounds)\n"
         )
     )
     args = ["--fwmon", "--fwmon-pipelines", "performance", "--fwmon-no-history", "-s"]
     options = ["--fwmon-option", "perf.min_rounds=7", "--fwmon-option", "perf.max_rounds=7"]
     result = pytester.runpytest(*args, *options, "-p", "no:cacheprovider", "-p", "no:xdist")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*ROUNDS 7*"])
+    result.stdout.fnmatch_lines(["*ROUNDS 7 7*"])
 
 
 def test_sources_in_order(tmp_path: Path) -> None:

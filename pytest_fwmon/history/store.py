@@ -411,24 +411,15 @@ class Store:
         )
         return True
 
-    def add_run(
-        self, report: Mapping[str, Any], *, validate: bool = False, partial_metrics: bool = False
-    ) -> bool:
-        """Store one run; False when its ``run.id`` is already stored.
-
-        ``partial_metrics``: keep a partial run's test and coverage metrics (see
-        :func:`~pytest_fwmon.history.metrics.extract`).
-        """
-        row, values = self._prepare(report, validate, partial_metrics)
+    def add_run(self, report: Mapping[str, Any], *, validate: bool = False, **how: bool) -> bool:
+        """Store one run; False when its ``run.id`` is already stored (``partial_metrics=True``
+        keeps a partial run's test and coverage metrics: :func:`.metrics.extract`)."""
+        row, values = self._prepare(report, validate, **how)
         with self.transaction():
             return self._insert(row, values)
 
     def add_runs(
-        self,
-        reports: Iterable[Mapping[str, Any]],
-        *,
-        validate: bool = False,
-        partial_metrics: bool = False,
+        self, reports: Iterable[Mapping[str, Any]], *, validate: bool = False, **how: bool
     ) -> tuple[int, int]:
         """Store many runs in batched transactions; return (added, already stored)."""
         added = duplicates = 0
@@ -445,7 +436,7 @@ class Store:
             batch.clear()
 
         for report in reports:
-            batch.append(self._prepare(report, validate, partial_metrics))
+            batch.append(self._prepare(report, validate, **how))
             if len(batch) >= BATCH:
                 flush()
         if batch:
