@@ -554,3 +554,19 @@ def test_coverage_items_are_selected_like_any_item(project: Path, xdist: list[st
 def test_collect_only_lists_the_coverage_items(project: Path) -> None:
     done = run(project, PYTHON, "-m", "pytest", "-p", "no:cacheprovider", *FWMON, "--co", "-q")
     assert "pyproject.toml::fwmon[coverage]" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "xdist", [pytest.param([], id="serial"), pytest.param(["-n", "2"], id="n2")]
+)
+def test_stopping_early_is_a_partial_run(project: Path, xdist: list[str]) -> None:
+    (project / "tests" / "test_fails.py").write_text("def test_fails():\n    assert False\n")
+    cmd = [PYTHON, "-m", "pytest", "-p", "no:cacheprovider", *FWMON, "-x", *xdist]
+    done = run(project, *cmd, check=False)
+    assert done.returncode in (1, 2), done.stdout  # xdist reports -x as interrupted
+    report = json.loads((project / ".fwmon" / "report.json").read_text(encoding="utf-8"))
+    assert report["run"]["selection"]["partial"] is True, done.stdout
+    assert any(r.startswith("stopped early") for r in report["run"]["selection"]["reasons"])
+    for check in report["checks"]:
+        if check["checker"] == "coverage":
+            assert check["outcome"] == "skipped"

@@ -269,7 +269,8 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
     stopped: BaseException | None = None
     try:
         result = yield
-    except (session.Failed, session.Interrupted) as exc:
+    except (session.Failed, session.Interrupted, KeyboardInterrupt) as exc:
+        # -x / --maxfail: pytest's Failed, or xdist's Interrupted (a KeyboardInterrupt)
         stopped, result = exc, None
     config = session.config
     if config.getoption("fwmon", False) and not hasattr(config, "workerinput"):
