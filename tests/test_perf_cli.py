@@ -228,8 +228,8 @@ def test_perf_ab_flags_a_slowdown_and_leaves_no_worktree(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _git_repo(tmp_path)
-    # the working tree sleeps 0.5 ms per call: far beyond p95:10%
-    (tmp_path / "mod.py").write_text("import time\n\n\ndef work():\n    time.sleep(0.0005)\n")
+    # the working tree does 1,000 times the base's work per call: far beyond p95:10%
+    (tmp_path / "mod.py").write_text("def work():\n    return sum(range(50_000))\n")
     monkeypatch.chdir(tmp_path)
     code = cli.main(["perf-ab", "--base", "HEAD", "--rounds", "2", "--budget", "0.05"])
     out = capsys.readouterr()
