@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import pytest_fwmon.example
+from pytest_fwmon.core.cache import CACHE_FORMAT
 from tests.reportcheck import copy_project, normalised, read_report
 
 EXAMPLE = Path(pytest_fwmon.example.__file__).parent / "project"
@@ -185,7 +186,7 @@ def test_corrupt_cache_is_recomputed_with_a_message(project: pytest.Pytester) ->
     result.assert_outcomes(passed=7, failed=3)
     result.stdout.fnmatch_lines(["fwmon cache */results.json is corrupt; recomputing every result"])
     assert not any(c["cached"] for c in report_of(project)["checks"])
-    assert json.loads(cache.read_text())["format"] == 1
+    assert json.loads(cache.read_text())["format"] == CACHE_FORMAT
 
 
 def test_corrupt_cache_entry_is_recomputed(project: pytest.Pytester) -> None:
@@ -695,3 +696,34 @@ def test_collection_objects_are_frozen_unless_configured_not_to(
     found = re.search(r"FROZEN (\d+)", result.stdout.str())
     assert found is not None
     assert (int(found.group(1)) > 1000) is frozen
+
+
+def test_first_run_without_baseline_ends_with_the_adoption_command(
+    project: pytest.Pytester,
+) -> None:
+    """Items fail on findings the code already has: the summary says how to record them; once
+    recorded, the same run passes and the hint is gone."""
+    result = project.runpytest(*STATIC, "--fwmon-no-history")
+    result.assert_outcomes(passed=7, failed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "fwmon: 3 item(s) failed on * finding(s) the code already has: there is no "
+            "baseline yet. To adopt fwmon on this project, record them:",
+            "    fwmon baseline write .fwmon/report.json -o fwmon-baseline.json",
+            "  then commit the baseline: * `fwmon gate` blocks only findings that are not in it*",
+        ]
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_fwmon.cli", "baseline", "write", ".fwmon/report.json"],
+        cwd=project.path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = project.runpytest(*STATIC, "--fwmon-no-history")
+    result.assert_outcomes(passed=10)
+    assert "no baseline yet" not in result.stdout.str()

@@ -303,7 +303,7 @@ def test_unknown_history_key(project: Path, capsys: pytest.CaptureFixture[str]) 
     assert (code, err.strip()) == (
         2,
         "fwmon: error: unknown key [tool.fwmon.history] retention; valid keys: archive_dir, "
-        "retention_days",
+        "partial_metrics, retention_days",
     )
 
 

@@ -21,7 +21,7 @@ from ..core.config import load_config
 from ..core.errors import EXIT_BLOCKED, EXIT_OK, ConfigError
 from ..core.files import relative
 from ..core.model import CheckResult
-from ..plugin.items import CheckFailed, format_table, threshold_text
+from .failure import CheckFailed, format_table, threshold_text
 from .registry import file_checkers
 from .runner import StaticRunner
 

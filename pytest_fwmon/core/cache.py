@@ -24,7 +24,7 @@ from .model import SCHEMA_VERSION
 from .report import write_json_atomic
 
 #: Version of the cache file layout.
-CACHE_FORMAT: Final = 1
+CACHE_FORMAT: Final = 2
 CACHE_FILE: Final = "results.json"
 
 

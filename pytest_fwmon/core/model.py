@@ -87,6 +87,9 @@ class Finding:
     rule_name: str = ""
     #: Where to read more about the rule.
     help_url: str = ""
+    #: The code object the finding is about, as the tool names it (pydocstyle's definition:
+    #: ``public function `parse```); empty for a whole file or when the tool gives none.
+    symbol: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with every field (all values are plain; no deep copy needed)."""

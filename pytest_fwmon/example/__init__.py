@@ -77,7 +77,6 @@ def run(args: argparse.Namespace) -> int:
         for k, v in os.environ.items()
         if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT_TEST", "FWMON_COVERAGE", "COV_CORE"))
     }
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(target / "src"), env.get("PYTHONPATH")]))
     env.pop("GITHUB_ACTIONS", None)  # the example never writes into a real CI job's outputs
     python = sys.executable
     print(f"fwmon example: project copied to {target}")

@@ -245,6 +245,8 @@ def _findings_ok(checks: list[Any]) -> bool:
                         return False
                     if "help_url" in f and type(f["help_url"]) is not str:
                         return False
+                    if "symbol" in f and type(f["symbol"]) is not str:
+                        return False
     except (KeyError, TypeError):
         return False
     return True

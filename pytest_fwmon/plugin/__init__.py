@@ -17,6 +17,7 @@ import pytest
 from ..core.model import PIPELINES
 from . import hookspec
 from .items import SESSION_KEY
+from .runconfig import run_config
 
 if TYPE_CHECKING:
     from .session import FwmonSession
@@ -104,6 +105,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="evaluate the [tool.fwmon.alerts] rules on this run (needs the history)",
     )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """With --fwmon, build and validate the run's configuration (every source, every
+    section) before any part reads it: coverage starts in this hook too."""
+    if getattr(early_config.known_args_namespace, "fwmon", False):
+        run_config(early_config)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -255,6 +264,13 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(line)
     for message in fwmon.messages:
         terminalreporter.write_line(message, red=True)
+    report = getattr(fwmon, "report", None)
+    if report is not None and fwmon.baseline is None and fwmon.report_written is not None:
+        from .adoption import adoption_lines
+
+        baseline = fwmon._display(fwmon._resolve(fwmon.config.str("", "baseline")))
+        for line in adoption_lines(report, fwmon._display(fwmon.report_written), baseline):
+            terminalreporter.write_line(line, yellow=True)
 
 
 def _show(config: pytest.Config, lines: list[str]) -> None:

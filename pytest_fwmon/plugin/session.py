@@ -25,17 +25,19 @@ from ..checks.registry import file_checkers, project_checkers
 from ..checks.runner import StaticRunner
 from ..core import scoring
 from ..core.cache import ResultCache
-from ..core.config import FwmonConfig, load_config
+from ..core.config import FwmonConfig
 from ..core.environment import ci_info, git_info, machine_info, utc_now, versions
 from ..core.errors import ConfigError, FwmonError
 from ..core.files import relative
-from ..core.model import PIPELINES, SCHEMA_VERSION, CheckResult
+from ..core.model import SCHEMA_VERSION, CheckResult
 from ..core.report import previous_path, write_report
 from ..core.schema import first_error
 from ..gate.baseline import Baseline, classify, load_baseline
 from .items import (
+    COVERAGE_ITEMS_KEY,
     REPORT_ATTR,
     SESSION_KEY,
+    CoverageItem,
     FwmonItem,
     FwmonProjectFile,
     FwmonProjectItem,
@@ -47,6 +49,7 @@ from .items import (
     take_payloads,
 )
 from .outcome import RunOutcome
+from .runconfig import run_config
 
 __all__ = ["SESSION_KEY", "FwmonSession"]
 
@@ -54,19 +57,6 @@ __all__ = ["SESSION_KEY", "FwmonSession"]
 #: Name under which pytest registers fwmon's plugin module (the pytest11 entry point name).
 OWN_PLUGIN = "pytest_fwmon.plugin"
 LIST_KINDS = {"benchmark": "benchmarks", "resource": "resources", "integration": "integration"}
-
-
-def _parse_pipelines(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    chosen = [p.strip() for p in text.split(",") if p.strip()]
-    unknown = [p for p in chosen if p not in PIPELINES]
-    if unknown or not chosen:
-        raise pytest.UsageError(
-            f"--fwmon-pipelines: unknown pipeline {', '.join(unknown) or '(none given)'}; "
-            f"valid pipelines: {', '.join(PIPELINES)}"
-        )
-    return chosen
 
 
 def _reason(longrepr: Any) -> str | None:
@@ -85,24 +75,9 @@ class FwmonSession:
     def __init__(self, config: pytest.Config) -> None:
         self.pytest_config = config
         self.is_worker = hasattr(config, "workerinput")
-        root = config.rootpath
-        cli: dict[str, Any] = {"report": config.getoption("fwmon_report")}
-        if config.getoption("fwmon_no_cache"):
-            cli["cache"] = False
-        if config.getoption("fwmon_workers") is not None:
-            cli["workers"] = config.getoption("fwmon_workers")
-        if config.getoption("fwmon_no_history"):
-            cli["record_history"] = False
-        if config.getoption("fwmon_baseline"):
-            cli["baseline"] = config.getoption("fwmon_baseline")
-        if config.getoption("fwmon_history"):
-            cli["history_url"] = config.getoption("fwmon_history")
-        try:
-            self.config: FwmonConfig = load_config(root, config.getoption("fwmon_option"), cli)
-        except ConfigError as exc:
-            raise pytest.UsageError(f"fwmon: {exc.one_line()}") from None
-        chosen = _parse_pipelines(config.getoption("fwmon_pipelines"))
-        self.pipelines: list[str] = chosen or self.config.list("", "pipelines")
+        #: The run's one validated configuration (built in the earliest hook, .runconfig).
+        self.config: FwmonConfig = run_config(config)
+        self.pipelines: list[str] = self.config.list("", "pipelines")
         self.report_path = self._resolve(self.config.str("", "report"))
         #: gc.freeze() collection's objects when the run starts ([tool.fwmon] freeze_gc).
         self.freeze_gc = self.config.bool("", "freeze_gc")
@@ -237,7 +212,7 @@ class FwmonSession:
         if (
             file_path == self.config.root / "pyproject.toml"
             and not self.project_file_visited
-            and self.runner.project_checkers
+            and self._has_project_items()
         ):
             self.project_file_visited = True
             return FwmonProjectFile.from_parent(parent.session, path=file_path)
@@ -282,14 +257,19 @@ class FwmonSession:
         # what pytest kept: it also lists files beside the paths it walks towards and then
         # drops them, so "our collect hook saw it" does not mean "it is collected"
         present = {i.relpath for i in items if isinstance(i, FwmonItem)}
-        has_project = any(isinstance(i, FwmonProjectItem) for i in items)
+        has_project = any(isinstance(i, FwmonProjectItem | CoverageItem) for i in items)
         for rel, project_file in self.runner.files.items():
             if rel in present:
                 continue
             items.extend(fwmon_file(session, project_file.path).collect())
-        if not has_project and self.runner.project_checkers:
+        if not has_project and self._has_project_items():
             path = self.config.root / "pyproject.toml"
             items.extend(FwmonProjectFile.from_parent(session, path=path).collect())
+
+    def _has_project_items(self) -> bool:
+        return bool(
+            self.runner.project_checkers or self.pytest_config.stash.get(COVERAGE_ITEMS_KEY, None)
+        )
 
     # -- running -------------------------------------------------------------------------
 
@@ -527,7 +507,8 @@ class FwmonSession:
         try:
             store = open_store(url, self.config.root)
             try:
-                store.add_run(report)
+                history = self.config.validated("history")
+                store.add_run(report, partial_metrics=bool(history["partial_metrics"]))
                 if self.pytest_config.getoption("fwmon_alerts"):
                     self._evaluate_alerts(store, report)
             finally:
@@ -544,7 +525,11 @@ class FwmonSession:
         from ..alerts import evaluate_after_run
 
         summary = evaluate_after_run(
-            store, report, self.config.raw_sections.get("alerts"), root=self.config.root
+            store,
+            report,
+            self.config.raw_sections.get("alerts"),
+            root=self.config.root,
+            slo_section=self.config.raw_sections.get("slo", {}),
         )
         self.alert_lines = summary.lines()
 
