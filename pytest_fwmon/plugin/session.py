@@ -187,7 +187,12 @@ class FwmonSession:
 
     def collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
         """The collector for a path pytest visits, if it is a project file or pyproject.toml."""
-        if file_path.suffix == ".py":
+        # pyproject.toml carries the project items; its own file items are added after
+        # collection (add_unvisited) beside them
+        project_file = file_path == self.config.root / "pyproject.toml" and bool(
+            self.runner.project_checkers
+        )
+        if file_path.suffix == ".py" or (self.runner.text_files and not project_file):
             rel = self.relpath(file_path)
             if rel in self.runner.files and rel not in self.visited:
                 self.visited.add(rel)
@@ -195,11 +200,7 @@ class FwmonSession:
                 # package's __init__.py, which a static check must never need (or trigger)
                 return FwmonFile.from_parent(parent.session, path=file_path)
             return None
-        if (
-            file_path == self.config.root / "pyproject.toml"
-            and not self.project_file_visited
-            and self.runner.project_checkers
-        ):
+        if project_file and not self.project_file_visited:
             self.project_file_visited = True
             return FwmonProjectFile.from_parent(parent.session, path=file_path)
         return None
