@@ -100,18 +100,11 @@ def test_no_planted_secret_in_any_output(
         file.write(ALERTS)
     inputs = {p.relative_to(project) for p in project.rglob("*") if p.is_file()}
     env = _environment(tmp_path)
+    command = [sys.executable, "-m", "pytest", "-p", "pytest_fwmon.plugin", "-p", "xdist.plugin"]
+    command += ["-n", "2", "--fwmon", "--fwmon-pipelines", "security,docs,quality"]
+    command += ["-p", "no:cacheprovider", "-rA", "-l", "--tb=long"]
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "pytest_fwmon.plugin", "-p", "xdist.plugin"]
-        + [
-            "-n",
-            "2",
-            "--fwmon",
-            "--fwmon-pipelines",
-            "security,docs,quality",
-            "-p",
-            "no:cacheprovider",
-        ]
-        + ["-rA", "-l", "--tb=long"],
+        command,
         cwd=project,
         env=env,
         capture_output=True,
