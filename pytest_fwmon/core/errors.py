@@ -59,9 +59,3 @@ class StoreError(FwmonError):
     exit_code = EXIT_STORE
     #: The database aborted the transaction to resolve a conflict: redoing it may succeed.
     retryable = False
-
-
-class CheckerError(FwmonError):
-    """A checker could not analyse a file (syntax error, tool crash); the item errors."""
-
-    exit_code = EXIT_USAGE
