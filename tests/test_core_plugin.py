@@ -267,7 +267,7 @@ def test_bad_command_line_values_are_usage_errors(project: pytest.Pytester) -> N
     result.stderr.fnmatch_lines(
         [
             "ERROR: fwmon: unknown key [tool.fwmon.security] level; valid keys: backend, "
-            "fail_on_confidence, fail_on_severity"
+            "fail_on_confidence, fail_on_severity, secrets"
         ]
     )
 
