@@ -117,7 +117,7 @@ def validate_channel(table: Mapping[str, Any], where: str) -> tuple[str, dict[st
 def build_channel(
     name: str, kind: str, options: Mapping[str, Any], environ: Mapping[str, str], root: Path
 ) -> Channel:
-    """A ready channel; SecretMissing when an environment variable it needs is unset."""
+    """Return a ready channel; SecretMissing when an environment variable it needs is unset."""
     if kind == "webhook":
         return WebhookChannel(name, options, environ)
     if kind == "slack":
@@ -128,7 +128,7 @@ def build_channel(
 
 
 def channel_secrets(channel: Channel) -> list[str]:
-    """The secret values a channel holds (to scrub them from any text)."""
+    """Return the secret values a channel holds (to scrub them from any text)."""
     secrets = getattr(channel, "secrets", [])
     return [str(s) for s in secrets]
 

@@ -65,7 +65,7 @@ class Channel(Protocol):
 
 
 def secret_from_env(environ: Mapping[str, str], variable: str, what: str) -> str:
-    """The value of ``variable``; SecretMissing naming it when it is unset or empty."""
+    """Return the value of ``variable``; SecretMissing naming it when it is unset or empty."""
     value = environ.get(variable, "")
     if not value:
         raise SecretMissing(
