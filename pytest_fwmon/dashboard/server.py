@@ -76,7 +76,7 @@ class Response:
 
 
 def openapi_document() -> bytes:
-    """The OpenAPI 3.1 document shipped in ``pytest_fwmon/schemas/openapi.json``."""
+    """Return the OpenAPI 3.1 document shipped in ``pytest_fwmon/schemas/openapi.json``."""
     return resources.files("pytest_fwmon.schemas").joinpath("openapi.json").read_bytes()
 
 
@@ -103,7 +103,7 @@ class BadRequest(Exception):
 
 
 def _refused(path: str) -> bool:
-    """True for paths that try to leave the site (see the module docstring)."""
+    """Return True for paths that try to leave the site (see the module docstring)."""
     if "\\" in path or "\x00" in path:
         return True
     decoded = unquote(path)
@@ -130,6 +130,7 @@ class App:
     """Routing, rendering and caching, independent of the socket server (tests call it)."""
 
     def __init__(self, dash: Dashboard) -> None:
+        """Serve the pages and API of ``dash``."""
         self.dash = dash
         self.openapi = openapi_document()
         self._cache: OrderedDict[str, tuple[str, Response]] = OrderedDict()
@@ -266,7 +267,7 @@ class App:
         return self._cached(f"page:/runs/{name}", render, per_minute=True)
 
     def _run_id(self, name: str) -> str | None:
-        """The run id a page name stands for (ids with unsafe characters are hashed)."""
+        """Return the run id a page name stands for (ids with unsafe characters are hashed)."""
         candidate = name.removesuffix(".html")
         if run_file(candidate) == name and self.dash.source.get_run(candidate) is not None:
             return candidate
@@ -368,6 +369,7 @@ class DashboardServer(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], app: App, *, access_log: bool = False) -> None:
+        """Bind to ``address`` and serve ``app``; log requests when ``access_log``."""
         self.app = app
         self.access_log = access_log
         super().__init__(address, _Handler)
@@ -385,7 +387,7 @@ class _Server6(DashboardServer):
 
 
 def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses."""
+    """Return True for ``localhost`` and loopback addresses."""
     if host == "localhost":
         return True
     try:
@@ -397,7 +399,7 @@ def is_loopback(host: str) -> bool:
 def make_server(
     dash: Dashboard, host: str = "127.0.0.1", port: int = 8080, *, access_log: bool = False
 ) -> DashboardServer:
-    """A server bound to ``host:port`` (port 0: any free port); call ``serve_forever``."""
+    """Return a server bound to ``host:port`` (port 0: any free port); call ``serve_forever``."""
     kind = _Server6 if ":" in host else DashboardServer
     return kind((host, port), App(dash), access_log=access_log)
 
