@@ -52,6 +52,7 @@ class Context:
     """What a command needs: project root, its config sections, and the store URL."""
 
     def __init__(self, args: argparse.Namespace) -> None:
+        """Resolve the store URL and configuration from ``args`` and the current folder."""
         self.root = Path.cwd()
         configured, self.sections = config_sections(self.root)
         self.url: str | None = args.store or configured or None
@@ -81,7 +82,7 @@ def add_window(parser: argparse.ArgumentParser, branch_default: str | None = Non
 
 
 def fmt(value: float | None, digits: int = 4) -> str:
-    """A number for a table: ``-`` for None, 4 significant digits otherwise."""
+    """Return a number for a table: ``-`` for None, 4 significant digits otherwise."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
     if value == int(value) and abs(value) < 1e6:
@@ -108,5 +109,5 @@ def print_json(data: Any) -> None:
 
 
 def pvalue(p: float) -> str:
-    """A p-value with three decimals, ``<0.001`` below that."""
+    """Return a p-value with three decimals, ``<0.001`` below that."""
     return "<0.001" if p < 0.001 else f"{p:.3f}"

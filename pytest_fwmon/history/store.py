@@ -162,6 +162,7 @@ class Store:
     """A connection to one history store (see the module docstring for the API)."""
 
     def __init__(self, conn: Any, dialect: str, location: str, readonly: bool = False) -> None:
+        """Wrap the open connection ``conn`` of ``dialect`` found at ``location``."""
         self._conn = conn
         #: "sqlite" or "postgresql".
         self.dialect = dialect
@@ -377,9 +378,11 @@ class Store:
                 self._conn.close()
 
     def __enter__(self) -> Store:
+        """Return the store itself."""
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Close the store."""
         self.close()
 
     # -- runs -----------------------------------------------------------------------------
@@ -443,16 +446,16 @@ class Store:
         return added, duplicates
 
     def has_run(self, run_id: str) -> bool:
-        """True when a run with this id is stored."""
+        """Return True when a run with this id is stored."""
         return bool(self.query("SELECT 1 FROM fwmon_runs WHERE run_id = ?", (run_id,)))
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
-        """The full report of a run as stored, or None."""
+        """Return the full report of a run as stored, or None."""
         rows = self.query("SELECT report FROM fwmon_runs WHERE run_id = ?", (run_id,))
         return loads(rows[0][0], self.location) if rows else None
 
     def latest_run(self, branch: str | None = None) -> dict[str, Any] | None:
-        """The report of the newest run (on ``branch`` when given), or None."""
+        """Return the report of the newest run (on ``branch`` when given), or None."""
         where, params = filters(branch, None)
         rows = self.query(
             f"SELECT report FROM fwmon_runs{where} ORDER BY ts DESC, run_id DESC LIMIT 1", params
@@ -487,7 +490,7 @@ class Store:
     def list_runs(
         self, branch: str | None = None, since: Any = None, limit: int | None = None
     ) -> list[RunInfo]:
-        """Runs oldest first; ``limit`` keeps the newest ``limit``."""
+        """Return the runs oldest first; ``limit`` keeps the newest ``limit``."""
         where, params = filters(branch, parse_time(since))
         sql = f"SELECT {_RUN_COLUMNS} FROM fwmon_runs{where}"
         if limit is not None:
@@ -498,7 +501,7 @@ class Store:
         return [run_info(r) for r in rows]
 
     def count_runs(self, branch: str | None = None) -> int:
-        """Number of stored runs (on ``branch`` when given)."""
+        """Return the number of stored runs (on ``branch`` when given)."""
         where, params = filters(branch, None)
         return int(self.query(f"SELECT COUNT(*) FROM fwmon_runs{where}", params)[0][0])
 
