@@ -73,6 +73,7 @@ class Measurement:
     """One process's part of the measurement, and on the controller the combined result."""
 
     def __init__(self, root: Path, *, branch: bool = True, rcfile: str = "") -> None:
+        """Collect coverage data for the project at ``root``."""
         self.root = root
         self.branch = branch
         self.rcfile = rcfile
@@ -154,7 +155,7 @@ class Measurement:
     # -- results --------------------------------------------------------------------------
 
     def combined(self) -> Any:
-        """A Coverage object holding every process's data."""
+        """Return a Coverage object holding every process's data."""
         if self.mode != "fwmon":
             if self._cov is None:
                 raise CoverageUnavailable(f"{self.mode} did not start coverage")
@@ -382,7 +383,7 @@ def evaluate(
     error: str | None = None,
     messages: Iterable[str] = (),
 ) -> list[CheckResult]:
-    """The coverage items of a run: one per configured check, errors when data is missing."""
+    """Return the coverage items of a run: one per configured check, errors when data is missing."""
     start = time.perf_counter()
     checkers = ["coverage"]
     if thresholds.min_line > 0:
@@ -534,7 +535,7 @@ def _ranges(lines: list[int]) -> str:
 
 
 def changed_lines(root: Path, base: str) -> tuple[dict[str, set[int]], str]:
-    """Changed lines since the merge base with ``base`` (the gate's git helper) and that base."""
+    """Return the lines changed since the merge base with ``base`` and that base (gate helper)."""
     from ..gate.diff import changed_lines as git_changed_lines
     from ..gate.diff import merge_base
 
@@ -542,6 +543,6 @@ def changed_lines(root: Path, base: str) -> tuple[dict[str, set[int]], str]:
 
 
 def worker_data_dir() -> Path | None:
-    """The data folder the controller announced to this (worker) process, if any."""
+    """Return the data folder the controller announced to this (worker) process, if any."""
     value = os.environ.get(DATA_ENV, "")
     return Path(value) if value else None

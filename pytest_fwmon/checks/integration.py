@@ -55,7 +55,7 @@ PACKAGING_ENV: Final = "FWMON_PACKAGING"
 
 
 def validate_integration_section(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Validated ``[tool.fwmon.integration]`` values with defaults filled in.
+    """Return the validated ``[tool.fwmon.integration]`` values with defaults filled in.
 
     Raises :class:`~pytest_fwmon.core.errors.ConfigError` naming the valid keys for an unknown key.
     """
@@ -65,7 +65,7 @@ def validate_integration_section(raw: Mapping[str, Any]) -> dict[str, Any]:
 def integration_project_checkers(
     config: FwmonConfig, *, packaging: bool | None = None
 ) -> list[ProjectChecker]:
-    """The integration checkers the configuration turns on.
+    """Return the integration checkers the configuration turns on.
 
     ``packaging`` is the ``--fwmon-packaging`` option; when None, the environment variable
     ``FWMON_PACKAGING`` (1/true) and then the ``packaging`` key decide.

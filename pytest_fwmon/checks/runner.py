@@ -197,6 +197,7 @@ class StaticRunner:
         cache: ResultCache,
         workers: int = 1,
     ) -> None:
+        """Prepare to run the checkers under ``config``."""
         self.config = config
         self.root = config.root
         self.cache = cache
@@ -264,7 +265,7 @@ class StaticRunner:
         return self.discover()
 
     def source(self, relpath: str) -> SourceFile:
-        """The file as checkers see it, read now (not kept: see :class:`ProjectFile`)."""
+        """Return the file as checkers see it, read now (not kept: see :class:`ProjectFile`)."""
         project_file = self.files[relpath]
         data = project_file.read()
         return SourceFile(project_file.path, relpath, decode_source(data), data)
@@ -396,7 +397,7 @@ class StaticRunner:
     # -- file results --------------------------------------------------------------------
 
     def file_result(self, index: int, relpath: str, nodeid: str) -> CheckResult:
-        """The result of checker ``index`` on ``relpath``: replayed, prefetched or computed."""
+        """Return checker ``index``'s result on ``relpath``: replayed, prefetched or computed."""
         info = self.checkers[index]
         value, duration, was_cached = self._value(("check", index), relpath)
         return CheckResult(
@@ -424,7 +425,7 @@ class StaticRunner:
         return cache_key(digest.hexdigest(), checker.name, "project", settings)
 
     def project_result(self, checker: ProjectChecker, nodeid: str) -> CheckResult:
-        """Result of a project checker, through the cache."""
+        """Return the result of a project checker, through the cache."""
         key = self.project_key(checker)
         cached = self.cache.get(key)
         if cached is not None and isinstance(cached.get("result"), dict):
@@ -434,7 +435,7 @@ class StaticRunner:
         started = time.perf_counter()
         earlier = 0.0  # analyses computed beside the file items count here too
         index = self.project_checkers.index(checker)
-        if index in self._analyser_of:
+        if index in self._analyser_of and isinstance(checker, AnalysedProjectChecker):
             job: Job = ("analyse", self._analyser_of[index])
             analyses: dict[str, dict[str, Any]] = {}
             for rel in self.files:
@@ -443,7 +444,6 @@ class StaticRunner:
                 earlier += duration if prefetched else 0.0
                 # the other project checker of this analyser asks again: keep it at hand
                 self._prefetched.setdefault((job, rel), (analyses[rel], 0.0))
-            assert isinstance(checker, AnalysedProjectChecker)  # it has an analyser
             result = checker.run_analysed(analyses, self.root)
         else:
             sources = [self.source(rel) for rel in self.files]
