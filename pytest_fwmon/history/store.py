@@ -164,8 +164,7 @@ class Store:
     def __init__(self, conn: Any, dialect: str, location: str, readonly: bool = False) -> None:
         """Wrap the open connection ``conn`` of ``dialect`` found at ``location``."""
         self._conn = conn
-        #: "sqlite" or "postgresql".
-        self.dialect = dialect
+        self.dialect = dialect  #: "sqlite" or "postgresql".
         #: Where the store is, for messages (a path, or a URL without its password).
         self.location = location
         self.readonly = readonly
