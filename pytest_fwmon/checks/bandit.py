@@ -295,7 +295,7 @@ class BanditChecker(FileChecker):
             end_line=int(max(lines)),
             col=int(data.get("col_offset", 0)) + 1,
             message=str(data["issue_text"]).strip().splitlines()[0],
-            help_url=str(data.get("more_info", "")),
+            help_url=_more_info(data["test_id"]),
         )
 
     def fails(self, finding: Finding) -> bool:
@@ -303,3 +303,10 @@ class BanditChecker(FileChecker):
         return severity_at_least(finding.severity, self.fail_on_severity) and confidence_at_least(
             finding.confidence, self.fail_on_confidence
         )
+
+
+def _more_info(test_id: str) -> str:
+    """The rule's documentation URL, as bandit's JSON formatter gives it (``more_info``)."""
+    from bandit.core import docs_utils
+
+    return str(docs_utils.get_url(test_id))

@@ -197,7 +197,12 @@ class StaticRunner:
         cache: ResultCache,
         workers: int = 1,
     ) -> None:
-        """Prepare to run the checkers under ``config``."""
+        """Set up the checkers for ``config``'s project; files are found later, on demand.
+
+        Project checkers that need the same per-file analysis (same name and settings)
+        share one analyser; ``workers`` is how many processes :meth:`prepare` may use (0: one
+        per CPU).
+        """
         self.config = config
         self.root = config.root
         self.cache = cache
@@ -274,10 +279,15 @@ class StaticRunner:
         """Indexes of the file checkers that look at this file."""
         return [i for i, info in enumerate(self.checkers) if info.checker.applies(relpath)]
 
+    def _content(self, relpath: str) -> str:
+        """What a result depends on: the file's content and its path (findings and their
+        fingerprints name the path, so two files with the same content share no entry)."""
+        return f"{relpath}\0{self.files[relpath].digest}"
+
     def key(self, index: int, relpath: str) -> str:
         """Cache key of one (checker, file) result."""
         info = self.checkers[index]
-        return cache_key(self.files[relpath].digest, info.checker.name, info.version, info.settings)
+        return cache_key(self._content(relpath), info.checker.name, info.version, info.settings)
 
     def job_key(self, job: Job, relpath: str) -> str:
         """Cache key of one job on one file."""
@@ -285,7 +295,7 @@ class StaticRunner:
             return self.key(job[1], relpath)
         analyser = self.analysers[job[1]]
         name = f"analysis:{analyser.name}"
-        return cache_key(self.files[relpath].digest, name, "", analyser.settings())
+        return cache_key(self._content(relpath), name, "", analyser.settings())
 
     def _job_name(self, job: Job) -> str:
         if job[0] == "check":
@@ -308,18 +318,36 @@ class StaticRunner:
         self._prepared = True
         if pairs is None:
             pairs = [(i, rel) for rel in self.files for i in self.checkers_for(rel)]
+        misses = self._misses(self._jobs(pairs, project))
+        self._wanted = misses
+        self._prepare_batches(misses)
+        workers = self.workers if self.workers > 0 else (os.cpu_count() or 1)
+        if workers > 1 and sum(len(jobs) for jobs in misses.values()) >= POOL_THRESHOLD:
+            self._run_pool(misses, workers)
+
+    def _jobs(
+        self, pairs: Sequence[tuple[int, str]], project: Iterable[int]
+    ) -> dict[str, list[Job]]:
+        """Return the jobs per file: the asked checks, then the project checkers' analyses."""
         wanted: dict[str, list[Job]] = {}
         for i, rel in pairs:
             wanted.setdefault(rel, []).append(("check", i))
         analysers = sorted({self._analyser_of[i] for i in project if i in self._analyser_of})
         for rel in self.files if analysers else ():
             wanted.setdefault(rel, []).extend(("analyse", a) for a in analysers)
+        return wanted
+
+    def _misses(self, wanted: dict[str, list[Job]]) -> dict[str, list[Job]]:
+        """Return the jobs the cache has no entry for, per file (files with none left out)."""
         misses: dict[str, list[Job]] = {}
         for rel, jobs in wanted.items():
             missing = [job for job in jobs if self.cache.get(self.job_key(job, rel)) is None]
             if missing:
                 misses[rel] = missing
-        self._wanted = misses
+        return misses
+
+    def _prepare_batches(self, misses: dict[str, list[Job]]) -> None:
+        """Show each checker that overrides ``prepare`` all the missed files it will check."""
         batch: dict[int, list[SourceFile]] = {}
         for rel, jobs in misses.items():
             for kind, i in jobs:
@@ -329,9 +357,6 @@ class StaticRunner:
                     batch.setdefault(i, []).append(self.source(rel))
         for i, sources in batch.items():
             self.checkers[i].checker.prepare(sources)
-        workers = self.workers if self.workers > 0 else (os.cpu_count() or 1)
-        if workers > 1 and sum(len(jobs) for jobs in misses.values()) >= POOL_THRESHOLD:
-            self._run_pool(misses, workers)
 
     def _run_pool(self, misses: dict[str, list[Job]], workers: int) -> None:
         # big files first, so the last task to finish is a small one
@@ -435,7 +460,7 @@ class StaticRunner:
         started = time.perf_counter()
         earlier = 0.0  # analyses computed beside the file items count here too
         index = self.project_checkers.index(checker)
-        if index in self._analyser_of and isinstance(checker, AnalysedProjectChecker):
+        if index in self._analyser_of:
             job: Job = ("analyse", self._analyser_of[index])
             analyses: dict[str, dict[str, Any]] = {}
             for rel in self.files:
@@ -444,6 +469,12 @@ class StaticRunner:
                 earlier += duration if prefetched else 0.0
                 # the other project checker of this analyser asks again: keep it at hand
                 self._prefetched.setdefault((job, rel), (analyses[rel], 0.0))
+            if not isinstance(checker, AnalysedProjectChecker):
+                raise TypeError(
+                    f"checker {checker.name!r} has an analyser but is not an "
+                    "AnalysedProjectChecker: derive it from that class or return None "
+                    "from analyser()"
+                )
             result = checker.run_analysed(analyses, self.root)
         else:
             sources = [self.source(rel) for rel in self.files]

@@ -100,6 +100,93 @@ def _describe(value: Any) -> str:
     return "an object"
 
 
+def _type_check(schema: Mapping[str, Any]) -> _Check | None:
+    if "type" not in schema:
+        return None
+    names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    type_ok = _type_predicate(names)
+
+    def check_type(v: Any) -> tuple[str, str] | None:
+        if type_ok(v):
+            return None
+        return "", f"expected {' or '.join(names)}, got {_describe(v)}"
+
+    return check_type
+
+
+def _enum_check(schema: Mapping[str, Any]) -> _Check | None:
+    if "enum" not in schema:
+        return None
+    options = list(schema["enum"])
+
+    def check_enum(v: Any) -> tuple[str, str] | None:
+        if any(v == o and type(v) is type(o) for o in options):
+            return None
+        return "", f"{v!r} is not one of {', '.join(map(repr, options))}"
+
+    return check_enum
+
+
+def _const_check(schema: Mapping[str, Any]) -> _Check | None:
+    if "const" not in schema:
+        return None
+    const = schema["const"]
+
+    def check_const(v: Any) -> tuple[str, str] | None:
+        if v == const and type(v) is type(const):
+            return None
+        return "", f"expected {const!r}, got {v!r}"
+
+    return check_const
+
+
+def _range_check(schema: Mapping[str, Any]) -> _Check | None:
+    if "minimum" not in schema and "maximum" not in schema:
+        return None
+    lo = schema.get("minimum")
+    hi = schema.get("maximum")
+
+    def check_range(v: Any) -> tuple[str, str] | None:
+        if not isinstance(v, int | float) or isinstance(v, bool):
+            return None
+        if lo is not None and v < lo:
+            return "", f"{v} is less than the minimum {lo}"
+        if hi is not None and v > hi:
+            return "", f"{v} is more than the maximum {hi}"
+        return None
+
+    return check_range
+
+
+def _string_check(schema: Mapping[str, Any]) -> _Check | None:
+    if "minLength" not in schema and "pattern" not in schema:
+        return None
+    min_len = schema.get("minLength", 0)
+    regex = re.compile(schema["pattern"]) if "pattern" in schema else None
+
+    def check_string(v: Any) -> tuple[str, str] | None:
+        if not isinstance(v, str):
+            return None
+        if len(v) < min_len:
+            return "", f"string shorter than {min_len} characters"
+        if regex is not None and not regex.search(v):
+            return "", f"{v!r} does not match {regex.pattern!r}"
+        return None
+
+    return check_string
+
+
+def _all_of(checks: list[_Check]) -> _Check:
+    def check_all(v: Any) -> tuple[str, str] | None:
+        for check in checks:
+            error = check(v)
+            if error is not None:
+                return error
+        return None
+
+    return check_all
+
+
 class _Compiler:
     def __init__(self, root: Mapping[str, Any]) -> None:
         self.root = root
@@ -119,106 +206,62 @@ class _Compiler:
         unknown = set(schema) - _SUPPORTED - _ANNOTATIONS
         if unknown:
             raise ValueError(f"unsupported JSON Schema keywords: {sorted(unknown)}")
-        checks: list[_Check] = []
-        if "$ref" in schema:
-            checks.append(self.ref(schema["$ref"]))
-        if "type" in schema:
-            names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-
-            type_ok = _type_predicate(names)
-
-            def check_type(v: Any, names: list[str] = names) -> tuple[str, str] | None:
-                if type_ok(v):
-                    return None
-                return "", f"expected {' or '.join(names)}, got {_describe(v)}"
-
-            checks.append(check_type)
-        if "enum" in schema:
-            options = list(schema["enum"])
-
-            def check_enum(v: Any) -> tuple[str, str] | None:
-                if any(v == o and type(v) is type(o) for o in options):
-                    return None
-                return "", f"{v!r} is not one of {', '.join(map(repr, options))}"
-
-            checks.append(check_enum)
-        if "const" in schema:
-            const = schema["const"]
-
-            def check_const(v: Any) -> tuple[str, str] | None:
-                if v == const and type(v) is type(const):
-                    return None
-                return "", f"expected {const!r}, got {v!r}"
-
-            checks.append(check_const)
-        if "minimum" in schema or "maximum" in schema:
-            lo = schema.get("minimum")
-            hi = schema.get("maximum")
-
-            def check_range(v: Any) -> tuple[str, str] | None:
-                if not isinstance(v, int | float) or isinstance(v, bool):
-                    return None
-                if lo is not None and v < lo:
-                    return "", f"{v} is less than the minimum {lo}"
-                if hi is not None and v > hi:
-                    return "", f"{v} is more than the maximum {hi}"
-                return None
-
-            checks.append(check_range)
-        if "minLength" in schema or "pattern" in schema:
-            min_len = schema.get("minLength", 0)
-            regex = re.compile(schema["pattern"]) if "pattern" in schema else None
-
-            def check_string(v: Any) -> tuple[str, str] | None:
-                if not isinstance(v, str):
-                    return None
-                if len(v) < min_len:
-                    return "", f"string shorter than {min_len} characters"
-                if regex is not None and not regex.search(v):
-                    return "", f"{v!r} does not match {regex.pattern!r}"
-                return None
-
-            checks.append(check_string)
-        if "anyOf" in schema:
-            options_v = [self.compile(s) for s in schema["anyOf"]]
-
-            def check_any(v: Any) -> tuple[str, str] | None:
-                errors = []
-                for option in options_v:
-                    error = option(v)
-                    if error is None:
-                        return None
-                    errors.append(error)
-                # the most specific: deepest path, and a branch whose type matched
-                return max(errors, key=lambda e: (len(e[0]), not e[1].startswith("expected ")))
-
-            checks.append(check_any)
-        if "items" in schema:
-            item_v = self.compile(schema["items"])
-
-            def check_items(v: Any) -> tuple[str, str] | None:
-                if not isinstance(v, list):
-                    return None
-                for item in v:
-                    error = item_v(item)
-                    if error is not None:
-                        return f"[{_index(v, item)}]{error[0]}", error[1]
-                return None
-
-            checks.append(check_items)
-        if {"properties", "required", "additionalProperties"} & set(schema):
-            checks.append(self._object(schema))
+        builders = (
+            self._ref_check,
+            _type_check,
+            _enum_check,
+            _const_check,
+            _range_check,
+            _string_check,
+            self._any_check,
+            self._items_check,
+            self._object_check,
+        )
+        checks = [check for check in (build(schema) for build in builders) if check is not None]
         if len(checks) == 1:
             return checks[0]
+        return _all_of(checks)
 
-        def check_all(v: Any) -> tuple[str, str] | None:
-            for check in checks:
-                error = check(v)
+    def _ref_check(self, schema: Mapping[str, Any]) -> _Check | None:
+        return self.ref(schema["$ref"]) if "$ref" in schema else None
+
+    def _any_check(self, schema: Mapping[str, Any]) -> _Check | None:
+        if "anyOf" not in schema:
+            return None
+        options_v = [self.compile(s) for s in schema["anyOf"]]
+
+        def check_any(v: Any) -> tuple[str, str] | None:
+            errors = []
+            for option in options_v:
+                error = option(v)
+                if error is None:
+                    return None
+                errors.append(error)
+            # the most specific: deepest path, and a branch whose type matched
+            return max(errors, key=lambda e: (len(e[0]), not e[1].startswith("expected ")))
+
+        return check_any
+
+    def _items_check(self, schema: Mapping[str, Any]) -> _Check | None:
+        if "items" not in schema:
+            return None
+        item_v = self.compile(schema["items"])
+
+        def check_items(v: Any) -> tuple[str, str] | None:
+            if not isinstance(v, list):
+                return None
+            for item in v:
+                error = item_v(item)
                 if error is not None:
-                    return error
+                    return f"[{_index(v, item)}]{error[0]}", error[1]
             return None
 
-        return check_all
+        return check_items
+
+    def _object_check(self, schema: Mapping[str, Any]) -> _Check | None:
+        if {"properties", "required", "additionalProperties"} & set(schema):
+            return self._object(schema)
+        return None
 
     def _object(self, schema: Mapping[str, Any]) -> _Check:
         props = {k: self.compile(s) for k, s in schema.get("properties", {}).items()}
@@ -262,31 +305,53 @@ _QUICK_KEYS = frozenset({"type", "enum", "minimum", "maximum"}) | _ANNOTATIONS
 
 
 def _quick(schema: Any) -> Callable[[Any], bool] | None:
-    """One predicate for a leaf schema of ``type`` (range only on numbers) or a string
-    ``enum`` (None allowed), the properties most values of a report have; None for others."""
+    """Return one fast predicate for a simple leaf schema, or None for any other schema.
+
+    Simple leaves are a ``type`` (with a range only on numbers) or a string ``enum`` (None
+    allowed): the schemas most values of a report have.
+    """
     if not isinstance(schema, Mapping) or not set(schema) <= _QUICK_KEYS or not schema:
         return None
-    lo, hi = schema.get("minimum"), schema.get("maximum")
     if "enum" in schema:
-        options = schema["enum"]
-        if set(schema) & {"type", "minimum", "maximum"} or not all(
-            o is None or isinstance(o, str) for o in options
-        ):
-            return None
-        strings = frozenset(o for o in options if o is not None)
-        nullable = None in options
-        return lambda v: (v is None and nullable) or (type(v) is str and v in strings)
+        return _quick_enum(schema)
     if "type" not in schema:
         return None
+    return _quick_type(schema)
+
+
+def _quick_enum(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
+    """Return a predicate for an ``enum`` of strings and None alone, else None."""
+    options = schema["enum"]
+    if set(schema) & {"type", "minimum", "maximum"} or not all(
+        o is None or isinstance(o, str) for o in options
+    ):
+        return None
+    strings = frozenset(o for o in options if o is not None)
+    nullable = None in options
+    return lambda v: (v is None and nullable) or (type(v) is str and v in strings)
+
+
+def _quick_type(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
+    """Return a predicate for a ``type``, with a range only on numbers (else None)."""
     names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
     type_ok = _type_predicate(names)
+    lo, hi = schema.get("minimum"), schema.get("maximum")
     if lo is None and hi is None:
         return type_ok
     if not set(names) <= {"integer", "number", "null"}:
         return None
-    return lambda v: (
-        type_ok(v) and (v is None or ((lo is None or v >= lo) and (hi is None or v <= hi)))
-    )
+    return _in_range(type_ok, lo, hi)
+
+
+def _in_range(
+    type_ok: Callable[[Any], bool], lo: float | None, hi: float | None
+) -> Callable[[Any], bool]:
+    """Return a predicate: ``type_ok`` and, unless None, from ``lo`` to ``hi`` inclusive."""
+    if lo is None:
+        return lambda v: type_ok(v) and (v is None or v <= hi)
+    if hi is None:
+        return lambda v: type_ok(v) and (v is None or v >= lo)
+    return lambda v: type_ok(v) and (v is None or lo <= v <= hi)
 
 
 def compile_schema(schema: Mapping[str, Any]) -> Validator:
@@ -307,7 +372,7 @@ def _index(values: list[Any], item: Any) -> int:
 
 @cache
 def load_schema(name: str) -> dict[str, Any]:
-    """A schema shipped in ``pytest_fwmon/schemas`` by file stem, e.g. ``"report"``."""
+    """Load a schema shipped in ``pytest_fwmon/schemas`` by file stem, e.g. ``"report"``."""
     text = resources.files("pytest_fwmon.schemas").joinpath(f"{name}.schema.json").read_text()
     data: dict[str, Any] = json.loads(text)
     return data
@@ -315,7 +380,7 @@ def load_schema(name: str) -> dict[str, Any]:
 
 @cache
 def validator(name: str) -> Validator:
-    """The compiled validator of a shipped schema."""
+    """Return the compiled validator of a shipped schema (compiled once, then cached)."""
     return compile_schema(load_schema(name))
 
 

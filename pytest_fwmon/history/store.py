@@ -79,6 +79,7 @@ the connection.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -386,16 +387,19 @@ class Store:
 
     # -- runs -----------------------------------------------------------------------------
 
-    def _prepare(
-        self, report: Mapping[str, Any], validate: bool
+    def prepare(
+        self, report: Mapping[str, Any], validate: bool = False, partial_metrics: bool = False
     ) -> tuple[tuple[Any, ...], dict[str, float]]:
+        """The row and metrics of ``report``; ReportError when it cannot be stored (a batch
+        prepares each report first, so a bad one is left out, not the batch: :meth:`add_prepared`).
+        """
         if validate:
             error = first_error("report", report)
             if error is not None:
                 raise ReportError(f"report does not match the report schema {error}")
         check_run(report)
         text = canonical_json(report)
-        return run_row(report, text), extract(report)
+        return run_row(report, text), extract(report, partial_metrics=partial_metrics)
 
     def _insert(self, row: tuple[Any, ...], values: Mapping[str, float]) -> bool:
         if self.dialect == "postgresql":
@@ -413,36 +417,33 @@ class Store:
         )
         return True
 
-    def add_run(self, report: Mapping[str, Any], *, validate: bool = False) -> bool:
-        """Store one run; False when its ``run.id`` is already stored."""
-        row, values = self._prepare(report, validate)
+    def add_run(self, report: Mapping[str, Any], *, validate: bool = False, **how: bool) -> bool:
+        """Store one run; False when its ``run.id`` is already stored (``partial_metrics=True``
+        keeps a partial run's test and coverage metrics: :func:`.metrics.extract`)."""
+        row, values = self.prepare(report, validate, **how)
         with self.transaction():
             return self._insert(row, values)
 
     def add_runs(
-        self, reports: Iterable[Mapping[str, Any]], *, validate: bool = False
+        self, reports: Iterable[Mapping[str, Any]], *, validate: bool = False, **how: bool
     ) -> tuple[int, int]:
         """Store many runs in batched transactions; return (added, already stored)."""
-        added = duplicates = 0
-        batch: list[tuple[tuple[Any, ...], dict[str, float]]] = []
+        totals = [0, 0]
+        prepared = (self.prepare(report, validate, **how) for report in reports)
+        while chunk := list(itertools.islice(prepared, BATCH)):
+            for i, count in enumerate(self.add_prepared(chunk)):
+                totals[i] += count
+        return totals[0], totals[1]
 
-        def flush() -> None:
-            nonlocal added, duplicates
-            with self.transaction():
-                for row, values in batch:
-                    if self._insert(row, values):
-                        added += 1
-                    else:
-                        duplicates += 1
-            batch.clear()
-
-        for report in reports:
-            batch.append(self._prepare(report, validate))
-            if len(batch) >= BATCH:
-                flush()
-        if batch:
-            flush()
-        return added, duplicates
+    def add_prepared(
+        self, prepared: Sequence[tuple[tuple[Any, ...], Mapping[str, float]]]
+    ) -> tuple[int, int]:
+        """Store runs from :meth:`prepare` in one transaction; return (added, already stored)."""
+        if not prepared:
+            return 0, 0
+        with self.transaction():
+            added = sum(1 for row, values in prepared if self._insert(row, values))
+        return added, len(prepared) - added
 
     def has_run(self, run_id: str) -> bool:
         """Return True when a run with this id is stored."""
