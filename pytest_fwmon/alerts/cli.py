@@ -160,7 +160,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _secrets(ctx: _Context) -> list[str]:
-    """The configured secret values (to scrub stored text again before it is printed)."""
+    """Return the configured secret values (to scrub stored text again before it is printed)."""
     try:
         settings = AlertSettings.from_config(ctx.sections.get("alerts", {}))
     except ConfigError:

@@ -306,7 +306,7 @@ class BanditChecker(FileChecker):
 
 
 def _more_info(test_id: str) -> str:
-    """The rule's documentation URL, as bandit's JSON formatter gives it (``more_info``)."""
+    """Return the rule's documentation URL, as bandit's JSON formatter gives it (``more_info``)."""
     from bandit.core import docs_utils
 
     return str(docs_utils.get_url(test_id))

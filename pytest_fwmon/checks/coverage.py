@@ -359,7 +359,7 @@ class Thresholds:
 
 
 def checker_names(thresholds: Thresholds, diff_base: str) -> list[str]:
-    """The coverage items the configuration asks for, in report order."""
+    """Return the coverage items the configuration asks for, in report order."""
     checkers = ["coverage"]
     if thresholds.min_line > 0:
         checkers.append("coverage-line")

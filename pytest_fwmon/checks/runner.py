@@ -280,8 +280,11 @@ class StaticRunner:
         return [i for i, info in enumerate(self.checkers) if info.checker.applies(relpath)]
 
     def _content(self, relpath: str) -> str:
-        """What a result depends on: the file's content and its path (findings and their
-        fingerprints name the path, so two files with the same content share no entry)."""
+        """Return what a result depends on: the file's content and its path.
+
+        Findings and their fingerprints name the path, so two files with the same content share
+        no entry.
+        """
         return f"{relpath}\0{self.files[relpath].digest}"
 
     def key(self, index: int, relpath: str) -> str:

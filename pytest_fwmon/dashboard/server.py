@@ -445,7 +445,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """The standard library's protocol errors (400, 414, 431, 501, …) as our answers."""
+        """Answer the standard library's protocol errors (400, 414, 431, 501, …) our way."""
         self.close_connection = True
         if self.request_version in ("", "HTTP/0.9"):
             self.request_version = "HTTP/1.0"

@@ -34,8 +34,7 @@ def config_sections(root: Path) -> tuple[str, dict[str, dict[str, Any]]]:
 
 
 def history_settings(section: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate ``[tool.fwmon.history]`` (``archive_dir``, ``retention_days``,
-    ``partial_metrics``)."""
+    """Validate ``[tool.fwmon.history]``: archive_dir, retention_days and partial_metrics."""
     for key in section:
         if key not in HISTORY_KEYS:
             raise ConfigError(

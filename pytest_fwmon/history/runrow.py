@@ -71,7 +71,7 @@ def _encodable(text: str) -> bool:
 
 
 def _bad_text(value: Any, where: str) -> str | None:
-    """The JSON path of the first key or string that UTF-8 cannot encode, or None."""
+    """Return the JSON path of the first key or string that UTF-8 cannot encode, or None."""
     if isinstance(value, str):
         return None if _encodable(value) else where
     if isinstance(value, list):

@@ -93,9 +93,7 @@ from .metrics import extract
 from .runrow import RunInfo, canonical_json, check_run, filters, loads, run_info, run_row
 from .times import iso_to_ts, parse_since, parse_time, ts_to_iso
 
-#: Version of the store's schema. History of versions:
-#:
-#: 1. first release: fwmon_meta, fwmon_runs, fwmon_metrics.
+#: Version of the store's schema. Versions: 1. first release: fwmon_meta, fwmon_runs, fwmon_metrics.
 SCHEMA_VERSION: Final = 1
 
 #: Default SQLite store, relative to the project root.
@@ -390,8 +388,9 @@ class Store:
     def prepare(
         self, report: Mapping[str, Any], validate: bool = False, partial_metrics: bool = False
     ) -> tuple[tuple[Any, ...], dict[str, float]]:
-        """The row and metrics of ``report``; ReportError when it cannot be stored (a batch
-        prepares each report first, so a bad one is left out, not the batch: :meth:`add_prepared`).
+        """Return the row and metrics of ``report``; ReportError when it cannot be stored.
+
+        A batch prepares each report first, so a bad one is left out (:meth:`add_prepared`).
         """
         if validate:
             error = first_error("report", report)
@@ -405,21 +404,21 @@ class Store:
         if self.dialect == "postgresql":
             # one statement, one round trip: the metrics go in only if the run did
             names = list(values)
-            found = self.query(
-                _PG_INSERT_RUN_AND_METRICS, (*row, names, [values[n] for n in names])
-            )
+            params = (*row, names, [values[n] for n in names])
+            found = self.query(_PG_INSERT_RUN_AND_METRICS, params)
             return bool(found[0][0])
         if self.execute(INSERT_RUN, row) == 0:
             return False
         run_id, ts, branch = row[0], row[1], row[6]
-        self.executemany(
-            INSERT_METRIC, [(name, ts, run_id, branch, v) for name, v in values.items()]
-        )
+        rows = [(name, ts, run_id, branch, v) for name, v in values.items()]
+        self.executemany(INSERT_METRIC, rows)
         return True
 
     def add_run(self, report: Mapping[str, Any], *, validate: bool = False, **how: bool) -> bool:
-        """Store one run; False when its ``run.id`` is already stored (``partial_metrics=True``
-        keeps a partial run's test and coverage metrics: :func:`.metrics.extract`)."""
+        """Store one run; return False when its ``run.id`` is already stored.
+
+        ``partial_metrics=True`` keeps a partial run's test and coverage metrics (``extract``).
+        """
         row, values = self.prepare(report, validate, **how)
         with self.transaction():
             return self._insert(row, values)

@@ -131,7 +131,7 @@ def build_channel(
 
 
 def configured_secrets(channels: Iterable[ChannelConfig], environ: Mapping[str, str]) -> list[str]:
-    """The values of every environment variable the channels name (``*_env`` options)."""
+    """Return the values of every environment variable the channels name (``*_env`` options)."""
     found = []
     for config in channels:
         for key, variable in config.options.items():
