@@ -5,7 +5,8 @@ For each project (sdist downloaded with ``pip download --no-deps --no-binary :al
 * ``bandit -r PKG -f json`` against the bandit items of ``pytest --fwmon``: the sets of
   (rule, file, line) must be identical; so must every field a finding takes from bandit
   (rule, rule name, file, line, last line, column, severity, confidence, CWE, message and
-  ``help_url`` = ``more_info``), since fwmon runs bandit's visitor on its own parse of each file;
+  ``help_url`` = ``more_info``), since fwmon runs bandit's visitor on its own parse of each file
+  (B105-B107 messages quote the hardcoded string: compared with it redacted on both sides);
 * ``pydocstyle PKG`` against the pydocstyle items: (code, file, line) sets identical, and
   (code, file, line, message, definition) as pydocstyle prints them;
 * then, when present, ``benchmarks/parity_quality.py`` (radon complexity parity, issue 3).
@@ -13,6 +14,7 @@ For each project (sdist downloaded with ``pip download --no-deps --no-binary :al
 Prints one line per comparison and exits 1 if any differs.
 
     python benchmarks/parity.py [--projects requests,flask,sqlalchemy]
+    python benchmarks/parity.py --secrets   (detect-secrets parity: benchmarks/parity_secrets.py)
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _sources import project_copy
+
+from pytest_fwmon.checks.redact import redact_message
 
 BIN = Path(sys.executable).parent
 PYDOCSTYLE_LINE = re.compile(r"^(?P<path>.+?):(?P<line>\d+) ")
@@ -60,7 +64,7 @@ def raw_bandit(project: Path, package: str) -> tuple[set[tuple[str, str, int]], 
             r["issue_severity"].lower(),
             r["issue_confidence"].lower(),
             (r.get("issue_cwe") or {}).get("id"),
-            r["issue_text"].strip().splitlines()[0],
+            redact_message(r["test_id"], r["issue_text"].strip()).splitlines()[0],
             r["more_info"],
         )
         for r in results
@@ -172,7 +176,14 @@ def compare(label: str, raw: set[Any], ours: set[Any]) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--projects", default="requests,flask")
+    parser.add_argument("--secrets", action="store_true", help="detect-secrets parity instead")
     args = parser.parse_args()
+    if args.secrets:
+        from parity_secrets import main as secrets_parity
+
+        same = secrets_parity(args.projects.split(","))
+        print("\nsecrets parity:", "all identical" if same else "DIFFERENCES FOUND")
+        return 0 if same else 1
     ok = True
     for name in args.projects.split(","):
         project = project_copy(name, f"parity-{name}")

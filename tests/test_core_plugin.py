@@ -273,7 +273,7 @@ def test_bad_command_line_values_are_usage_errors(project: pytest.Pytester) -> N
     result.stderr.fnmatch_lines(
         [
             "ERROR: fwmon: unknown key [tool.fwmon.security] level; valid keys: backend, "
-            "fail_on_confidence, fail_on_severity"
+            "fail_on_confidence, fail_on_severity, secrets"
         ]
     )
 
@@ -600,7 +600,12 @@ def test_default_discovery_leaves_tests_and_venvs_out(pytester: pytest.Pytester)
         path.write_text('"""M."""\n')
     pytester.runpytest("--fwmon", "--fwmon-pipelines", "security", "-p", "no:cacheprovider")
     report = read_report(pytester.path / ".fwmon/report.json")
-    assert {c["path"] for c in report["checks"]} == {"flat/__init__.py", "flat/core.py"}
+    # the secrets checker also reads the configuration files of the root
+    assert {c["path"] for c in report["checks"]} == {
+        "flat/__init__.py",
+        "flat/core.py",
+        "pyproject.toml",
+    }
 
 
 def test_runs_with_pytest_cacheprovider_disabled(project: pytest.Pytester) -> None:
@@ -618,9 +623,10 @@ def test_source_is_never_imported(pytester: pytest.Pytester) -> None:
     (package / "__init__.py").write_text('"""P."""\nimport not_installed_dependency\n')
     (package / "mod.py").write_text('"""M."""\nraise SystemExit("imported!")\n')
     args = ["--fwmon", "--fwmon-pipelines", "security", "-p", "no:cacheprovider"]
-    pytester.runpytest(*args).assert_outcomes(passed=2)
+    # bandit and secrets on both modules, secrets on pyproject.toml
+    pytester.runpytest(*args).assert_outcomes(passed=5)
     pytester.runpytest(*args, "needsdep/mod.py::fwmon[bandit]").assert_outcomes(passed=1)
-    pytester.runpytest(*args, "needsdep/mod.py").assert_outcomes(passed=1)
+    pytester.runpytest(*args, "needsdep/mod.py").assert_outcomes(passed=2)
 
 
 def test_alerts_option_evaluates_after_the_run_is_stored(project: pytest.Pytester) -> None:

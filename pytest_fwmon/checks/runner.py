@@ -26,6 +26,8 @@ from ..core.config import FwmonConfig
 from ..core.files import (
     ProjectFile,
     decode_source,
+    is_config_file,
+    iter_config_files,
     iter_python_files,
     read_project_file,
     source_roots,
@@ -252,9 +254,14 @@ class StaticRunner:
         )
         files: dict[str, ProjectFile] = {}
         explicit_paths = explicit is not None or bool(self.config.list("", "paths"))
-        for path in iter_python_files(
-            roots, self.root, self.config.list("", "exclude"), skip_tests=not explicit_paths
-        ):
+        exclude = self.config.list("", "exclude")
+        found = iter_python_files(roots, self.root, exclude, skip_tests=not explicit_paths)
+        if self.text_files:
+            if explicit is None:
+                found += iter_config_files(roots, self.root, exclude, skip_tests=not explicit_paths)
+            else:
+                found += [p for p in roots if p.is_file() and is_config_file(p.name)]
+        for path in found:
             try:
                 project_file = read_project_file(path, self.root)
             except OSError as exc:
@@ -269,6 +276,16 @@ class StaticRunner:
         """Files found by :meth:`discover`."""
         return self.discover()
 
+    @property
+    def text_files(self) -> bool:
+        """Whether a checker looks at configuration files too (see :func:`iter_config_files`)."""
+        return any(info.checker.text_files for info in self.checkers)
+
+    @property
+    def python_files(self) -> list[str]:
+        """Relpaths of the Python files among :attr:`files` (what project checkers read)."""
+        return [rel for rel in self.files if rel.endswith(".py")]
+
     def source(self, relpath: str) -> SourceFile:
         """Return the file as checkers see it, read now (not kept: see :class:`ProjectFile`)."""
         project_file = self.files[relpath]
@@ -276,8 +293,14 @@ class StaticRunner:
         return SourceFile(project_file.path, relpath, decode_source(data), data)
 
     def checkers_for(self, relpath: str) -> list[int]:
-        """Indexes of the file checkers that look at this file."""
-        return [i for i, info in enumerate(self.checkers) if info.checker.applies(relpath)]
+        """Indexes of the file checkers that look at this file (a configuration file: only
+        the checkers of :attr:`FileChecker.text_files`)."""
+        python = relpath.endswith(".py")
+        return [
+            i
+            for i, info in enumerate(self.checkers)
+            if (python or info.checker.text_files) and info.checker.applies(relpath)
+        ]
 
     def _content(self, relpath: str) -> str:
         """Return what a result depends on: the file's content and its path.
@@ -336,7 +359,7 @@ class StaticRunner:
         for i, rel in pairs:
             wanted.setdefault(rel, []).append(("check", i))
         analysers = sorted({self._analyser_of[i] for i in project if i in self._analyser_of})
-        for rel in self.files if analysers else ():
+        for rel in self.python_files if analysers else ():
             wanted.setdefault(rel, []).extend(("analyse", a) for a in analysers)
         return wanted
 
@@ -447,7 +470,7 @@ class StaticRunner:
     def project_key(self, checker: ProjectChecker) -> str:
         """Cache key of a project checker: every file's digest plus the checker's settings."""
         digest = hashlib.sha256()
-        for rel in sorted(self.files):
+        for rel in sorted(self.python_files):
             digest.update(f"{rel}\0{self.files[rel].digest}\n".encode())
         settings = {k: v for k, v in vars(checker).items() if not k.startswith("_")}
         return cache_key(digest.hexdigest(), checker.name, "project", settings)
@@ -466,7 +489,7 @@ class StaticRunner:
         if index in self._analyser_of:
             job: Job = ("analyse", self._analyser_of[index])
             analyses: dict[str, dict[str, Any]] = {}
-            for rel in self.files:
+            for rel in self.python_files:
                 prefetched = (job, rel) in self._prefetched
                 analyses[rel], duration, _ = self._value(job, rel)
                 earlier += duration if prefetched else 0.0
@@ -480,7 +503,7 @@ class StaticRunner:
                 )
             result = checker.run_analysed(analyses, self.root)
         else:
-            sources = [self.source(rel) for rel in self.files]
+            sources = [self.source(rel) for rel in self.python_files]
             with gc_paused():
                 result = checker.run(sources, self.root)
         result.duration = time.perf_counter() - started + earlier

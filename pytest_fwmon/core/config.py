@@ -82,6 +82,7 @@ SPEC: Final[dict[str, dict[str, Key]]] = {
         "fail_on_confidence": Key(
             "medium", "str", choices=_CONF, help="lowest confidence that fails"
         ),
+        "secrets": Key(True, "bool", help="detect-secrets on source and config files"),
     },
     "docs": {
         "backend": Key("pydocstyle", "str", choices=("pydocstyle", "ruff"), help="style backend"),

@@ -308,3 +308,53 @@ def read_project_file(path: Path, root: Path) -> ProjectFile:
         digest=hashlib.sha256(data).hexdigest(),
         size=len(data),
     )
+
+
+#: Text configuration files the secrets checker reads besides the Python source (fnmatch on
+#: the file name).
+CONFIG_FILES = (
+    ".env*",
+    "*.yaml",
+    "*.yml",
+    "*.toml",
+    "*.ini",
+    "*.cfg",
+    "*.json",
+    "*.ipynb",
+    "Dockerfile",
+    "Dockerfile.*",
+)
+
+
+def is_config_file(name: str) -> bool:
+    """Whether a file name is one of :data:`CONFIG_FILES`."""
+    return any(fnmatch.fnmatch(name, pattern) for pattern in CONFIG_FILES)
+
+
+def iter_config_files(
+    roots: Iterable[Path], root: Path, exclude: Sequence[str], *, skip_tests: bool = True
+) -> list[Path]:
+    """The :data:`CONFIG_FILES` under ``roots`` plus those directly in the repository root.
+
+    The same rules as :func:`iter_python_files`: excluded folders, ``exclude`` patterns and,
+    with ``skip_tests``, test folders are left out.
+    """
+    seen: set[Path] = set()
+    result: list[Path] = []
+    starts = list(roots) + sorted(p for p in root.iterdir() if p.is_file())
+    for start in starts:
+        candidates: Iterable[Path] = [start] if start.is_file() else _walk(start)
+        for path in candidates:
+            if not is_config_file(path.name) or not path.is_file():
+                continue
+            resolved = path.resolve()
+            if resolved in seen:
+                continue
+            rel = relative(path, root)
+            if skip_tests and any(part in TEST_DIRS for part in rel.split("/")[:-1]):
+                continue
+            if _excluded(rel, exclude):
+                continue
+            seen.add(resolved)
+            result.append(path)
+    return sorted(result, key=lambda p: relative(p, root))

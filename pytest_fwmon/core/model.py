@@ -172,10 +172,15 @@ def assign_fingerprints(findings: Iterable[Finding], source_lines: Sequence[str]
     The hash covers the flagged lines' normalised text, not their numbers, so code inserted
     above a finding does not change it. Identical findings in one file get occurrence indexes
     0, 1, 2... in line order, so a second copy of a known problem is a new finding.
+
+    A finding that arrives with ``fingerprint`` set brings its own basis in place of the
+    lines' text (the secrets checker: the hashed secret, so no hash of the line exists).
     """
     seen: dict[tuple[str, str, str, str], int] = {}
     for finding in sorted(findings, key=Finding.sort_key):
-        if finding.line > 0:
+        if finding.fingerprint:
+            text = finding.fingerprint
+        elif finding.line > 0:
             end = max(finding.end_line, finding.line)
             text = normalise_source(source_lines[finding.line - 1 : end])
         else:

@@ -264,12 +264,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(line)
     for message in fwmon.messages:
         terminalreporter.write_line(message, red=True)
-    report = getattr(fwmon, "report", None)
-    if report is not None and fwmon.baseline is None and fwmon.report_written is not None:
+    report = fwmon.report  # built at session finish, written to report_path at unconfigure
+    if report is not None and fwmon.baseline is None:
         from .adoption import adoption_lines
 
         baseline = fwmon._display(fwmon._resolve(fwmon.config.str("", "baseline")))
-        for line in adoption_lines(report, fwmon._display(fwmon.report_written), baseline):
+        for line in adoption_lines(report, fwmon._display(fwmon.report_path), baseline):
             terminalreporter.write_line(line, yellow=True)
 
 

@@ -259,14 +259,65 @@ class _PauseTracer:
                 measurement.resume()
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
+class _CountItems:
+    """Add the coverage items to ``session.testscollected`` when the first test starts.
+
+    The progress column (``[ 50%]``) divides by that number, which pytest (or xdist, once its
+    workers have collected) sets before the first test starts; counted after the loop, the
+    items reported then print past ``[100%]``. The object unregisters itself after one call.
+    """
+
+    def __init__(self, session: pytest.Session, count: int) -> None:
+        self.session = session
+        self.count = count
+
+    def pytest_runtest_logstart(self) -> None:
+        """Count the items once, then leave."""
+        self.session.testscollected += self.count
+        self.session.config.pluginmanager.unregister(self)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the coverage loop (:class:`_CoverageLoop`) of an ``--fwmon`` run.
+
+    Registered here (tryfirst), its ``pytest_runtestloop`` wrapper sits outside pytest-cov's
+    (registered while the initial conftests load) and inside pytest's terminal reporter's
+    (registered in the terminal plugin's ``pytest_configure``): it reports the coverage items
+    after pytest-cov has finished measuring and before the terminal writes its ``[100%]``.
+    """
+    if config.getoption("fwmon", False):
+        config.pluginmanager.register(_CoverageLoop(), "fwmon-coverage-loop")
+
+
+class _CoverageLoop:
+    """The ``pytest_runtestloop`` wrapper that reports the coverage items."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, Any, Any]:
+        """Run the tests, then report the coverage items (:func:`_runtestloop`)."""
+        return (yield from _runtestloop(session))
+
+
+def _runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
     """After every test (and pytest-cov's own finish): report the coverage items.
 
     A run that stops early (``-x``, ``--maxfail``: pytest raises out of its loop) still
     reports them, skipped: a partial run's coverage is not judged (:func:`partial_reasons`).
     """
     stopped: BaseException | None = None
+    state = _state(session.config)
+    if state is not None and not state.worker and not session.config.option.collectonly:
+        # serial: what collection selected; xdist's controller collects nothing: every item
+        # the configuration asks for (the workers select the same ones)
+        planned = state.selected
+        count = (
+            len(planned)
+            if planned is not None
+            else len(session.config.stash.get(COVERAGE_ITEMS_KEY, []))
+        )
+        if count:
+            session.config.pluginmanager.register(_CountItems(session, count))
     try:
         result = yield
     except (session.Failed, session.Interrupted, KeyboardInterrupt) as exc:
@@ -306,7 +357,6 @@ def _after_tests(session: pytest.Session, state: QualityState) -> None:
         for check in state.results:
             if check.outcome in ("passed", "failed"):
                 check.outcome, check.reason = "skipped", why
-    session.testscollected += len(state.results)  # keeps the progress column right
     for check in state.results:
         _log_item(session, check, state)
 

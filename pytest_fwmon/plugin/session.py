@@ -201,7 +201,12 @@ class FwmonSession:
 
     def collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
         """The collector for a path pytest visits, if it is a project file or pyproject.toml."""
-        if file_path.suffix == ".py":
+        # pyproject.toml carries the project items; its own file items are added after
+        # collection (add_unvisited) beside them
+        project_file = (
+            file_path == self.config.root / "pyproject.toml" and self._has_project_items()
+        )
+        if file_path.suffix == ".py" or (self.runner.text_files and not project_file):
             rel = self.relpath(file_path)
             if rel in self.runner.files and rel not in self.visited:
                 self.visited.add(rel)
@@ -209,11 +214,7 @@ class FwmonSession:
                 # package's __init__.py, which a static check must never need (or trigger)
                 return fwmon_file(parent.session, file_path)
             return None
-        if (
-            file_path == self.config.root / "pyproject.toml"
-            and not self.project_file_visited
-            and self._has_project_items()
-        ):
+        if project_file and not self.project_file_visited:
             self.project_file_visited = True
             return FwmonProjectFile.from_parent(parent.session, path=file_path)
         return None
