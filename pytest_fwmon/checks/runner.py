@@ -293,8 +293,10 @@ class StaticRunner:
         return SourceFile(project_file.path, relpath, decode_source(data), data)
 
     def checkers_for(self, relpath: str) -> list[int]:
-        """Indexes of the file checkers that look at this file (a configuration file: only
-        the checkers of :attr:`FileChecker.text_files`)."""
+        """Return the indexes of the file checkers that look at this file.
+
+        A configuration file gets only the checkers of :attr:`FileChecker.text_files`.
+        """
         python = relpath.endswith(".py")
         return [
             i
