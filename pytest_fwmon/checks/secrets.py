@@ -111,8 +111,10 @@ def _configure(config: dict[str, Any]) -> None:
 
 
 def read_baseline(path: Path) -> tuple[dict[str, Any], set[tuple[str, str, str]]] | str:
-    """(settings, known secrets as (file, type, hashed secret)) of a ``.secrets.baseline``;
-    a one-line reason when it cannot be used."""
+    """Return the settings and known secrets of a ``.secrets.baseline``, or why it is unusable.
+
+    Known secrets are (file, type, hashed secret); the reason is one line.
+    """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -148,6 +150,7 @@ class SecretsChecker(FileChecker):
         fail_on_confidence: str = "medium",
         fwmon_baseline: str = "fwmon-baseline.json",
     ) -> None:
+        """Scan files of ``root``, comparing with its ``.secrets.baseline`` when there is one."""
         self.root = root
         #: Repository-relative path of fwmon's baseline: a file of hashes, not read.
         self.fwmon_baseline = fwmon_baseline
@@ -159,9 +162,11 @@ class SecretsChecker(FileChecker):
         self.baseline_digest = hashlib.sha256(data).hexdigest() if data is not None else None
 
     def tool_version(self) -> str:
+        """Return the installed detect-secrets version."""
         return metadata.version("detect-secrets")
 
     def settings(self) -> dict[str, Any]:
+        """Return the settings the findings depend on (their cache key)."""
         return {
             "baseline": self.baseline_digest,
             "fwmon_baseline": self.fwmon_baseline,
@@ -171,7 +176,7 @@ class SecretsChecker(FileChecker):
         }
 
     def applies(self, relpath: str) -> bool:
-        """False for the two baselines (detect-secrets' and fwmon's): they hold hashes."""
+        """Return False for the two baselines (detect-secrets' and fwmon's): they hold hashes."""
         return relpath not in (BASELINE_NAME, self.fwmon_baseline)
 
     def _setup(self) -> tuple[set[tuple[str, str, str]], str | None]:
@@ -187,6 +192,7 @@ class SecretsChecker(FileChecker):
         return known, None
 
     def check(self, source: SourceFile) -> FileOutcome:
+        """Return the secrets in one file no baseline knows (an error if a baseline is unusable)."""
         known, problem = self._setup()
         if problem is not None:
             return FileOutcome(error=f"secrets: {problem}; fix it or remove it")
@@ -237,6 +243,7 @@ class SecretsChecker(FileChecker):
         )
 
     def fails(self, finding: Finding) -> bool:
+        """Tell whether a finding reaches both severity and confidence thresholds."""
         return severity_at_least(finding.severity, self.fail_on_severity) and confidence_at_least(
             finding.confidence, self.fail_on_confidence
         )
