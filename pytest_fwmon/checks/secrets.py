@@ -74,7 +74,7 @@ UNKNOWN_TYPE: Final = ("medium", "medium")
 _LOGGERS = ("detect-secrets",)
 
 #: The detect-secrets configuration this process is set up with (see :func:`_configure`).
-_configured: str | None = None
+_configured: tuple[str, str] | None = None
 
 
 def default_config() -> dict[str, Any]:
@@ -85,6 +85,11 @@ def default_config() -> dict[str, Any]:
     return {"plugins_used": [{"name": plugin.__name__} for plugin in plugins]}
 
 
+def _settings_state(settings: Any) -> str:
+    """Return detect-secrets' plugins and filters as they are now, as comparable text."""
+    return json.dumps([settings.plugins, settings.filters], sort_keys=True, default=str)
+
+
 def _configure(config: dict[str, Any]) -> None:
     """Set detect-secrets' process-wide settings to ``config`` (once per configuration).
 
@@ -92,9 +97,6 @@ def _configure(config: dict[str, Any]) -> None:
     loads every plugin, so it is done once per process, not per file.
     """
     global _configured
-    ident = json.dumps(config, sort_keys=True)
-    if _configured == ident:
-        return
     from detect_secrets.settings import (
         cache_bust,
         configure_settings_from_baseline,
@@ -102,12 +104,17 @@ def _configure(config: dict[str, Any]) -> None:
         get_settings,
     )
 
+    ident = json.dumps(config, sort_keys=True)
+    # other code in the process (detect-secrets' own baseline loading, a user's test) may have
+    # changed the global settings since: set up again unless they are exactly as set up
+    if _configured == (ident, _settings_state(get_settings())):
+        return
     get_settings().clear()
     cache_bust()
     configure_settings_from_baseline(config)
     get_settings().disable_filters(VERIFY_FILTER)
     get_filters.cache_clear()
-    _configured = ident
+    _configured = (ident, _settings_state(get_settings()))
 
 
 def read_baseline(path: Path) -> tuple[dict[str, Any], set[tuple[str, str, str]]] | str:
