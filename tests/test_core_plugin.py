@@ -348,6 +348,10 @@ def test_xdist_gives_the_same_report_as_serial_for_every_pipeline(
     monkeypatch.setenv(
         "PYTHONPATH", os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
     )
+    # under an outer `pytest -n`, pytest-benchmark in the inner run would see the outer
+    # worker's variables and disable itself: the perf test would not be measured
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
     args = ["--fwmon", "--fwmon-no-cache", "-p", "no:cacheprovider"]
     # in subprocesses: coverage's C tracer cannot start twice in one interpreter
     serial_run = pytester.runpytest_subprocess(*args)
