@@ -109,8 +109,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
-    """With --fwmon, build and validate the run's configuration (every source, every
-    section) before any part reads it: coverage starts in this hook too."""
+    """Build and validate the run's configuration with --fwmon, before any part reads it.
+
+    Every source and every section is checked here; coverage starts in this hook too.
+    """
     if getattr(early_config.known_args_namespace, "fwmon", False):
         run_config(early_config)
 
@@ -130,14 +132,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    """A project source file (or pyproject.toml) pytest walks into becomes an fwmon file."""
+    """Make a project source file (or pyproject.toml) pytest walks into an fwmon file."""
     session = _session(parent.config)
     return session.collect_file(file_path, parent) if session else None
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> Any:
-    """A project source file named on the command line is fwmon's, not a test module.
+    """Claim a project source file named on the command line: it is not a test module.
 
     pytest imports any ``.py`` file given as an argument as a test module; for a source file
     that does not match ``python_files`` fwmon answers instead, so nothing is imported.
@@ -157,8 +159,10 @@ def pytest_collection_modifyitems(
 
 
 class _ReportHooks:
-    """Per-test hooks of an ``--fwmon`` run (registered in ``pytest_configure``, on xdist
-    workers too), so a run without ``--fwmon`` pays nothing per test."""
+    """Per-test hooks of an ``--fwmon`` run, so a run without ``--fwmon`` pays nothing per test.
+
+    They are registered in ``pytest_configure``, on xdist workers too.
+    """
 
     def __init__(self, session: FwmonSession) -> None:
         self.session = session
@@ -194,7 +198,7 @@ class _ControllerHooks:
         self.session = session
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Controller (and plain runs): gather payloads and count tests."""
+        """Gather payloads and count tests on the controller (and in plain runs)."""
         self.session.on_logreport(report)
 
     @pytest.hookimpl(tryfirst=True)
@@ -204,8 +208,10 @@ class _ControllerHooks:
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
-        """Outside the other implementations (the terminal summary is called from one): see
-        whether something raised after the tests ran, which changes pytest's exit status."""
+        """See whether something raised after the tests ran, which changes the exit status.
+
+        This wraps the other implementations, since the terminal summary is called from one.
+        """
         try:
             return (yield)
         except BaseException as exc:
@@ -217,7 +223,7 @@ class _ControllerHooks:
 
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        """The last hook of the run: finalise and write the report, then the history."""
+        """Finalise and write the report, then the history, in the run's last hook."""
         fwmon = self.session
         shown = fwmon.scorecard_shown
         lines = fwmon.finalise()
@@ -228,7 +234,7 @@ class _ControllerHooks:
 
 @pytest.hookimpl(trylast=True)
 def pytest_fwmon_generate_report(config: pytest.Config) -> dict[str, Any] | None:
-    """fwmon's own report, built from what the controller gathered."""
+    """Build fwmon's own report from what the controller gathered."""
     session = _session(config)
     return session.build_report(config.stash.get(_EXIT_KEY, None)) if session else None
 
@@ -244,7 +250,7 @@ _EXIT_KEY = pytest.StashKey[int]()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Controller: build the report (written in ``pytest_unconfigure``) and save the cache."""
+    """Build the report on the controller (written in ``pytest_unconfigure``); save the cache."""
     fwmon = _session(session.config)
     if fwmon is not None and not fwmon.is_worker:
         session.config.stash[_EXIT_KEY] = int(exitstatus)

@@ -15,8 +15,10 @@ NOT_BASELINED = frozenset({"coverage", "perf"})
 
 
 def adoption_lines(report: Mapping[str, Any], report_path: str, baseline_path: str) -> list[str]:
-    """Lines for the end of the summary when items failed on findings and there is no
-    baseline (the caller checks that); [] when no item failed on findings."""
+    """Return the lines that end the summary when items failed on findings without a baseline.
+
+    The caller checks that there is no baseline; [] when no item failed on findings.
+    """
     failed = [
         check
         for check in report.get("checks", [])

@@ -32,7 +32,7 @@ def pytest_fwmon_update_report(config: pytest.Config, report: dict[str, Any]) ->
 
 
 def pytest_fwmon_payload(config: pytest.Config, kind: str, data: dict[str, Any]) -> None:
-    """A payload attached to a test item (with ``items.attach``) reached the controller.
+    """Receive a payload attached to a test item (with ``items.attach``) on the controller.
 
     Called on the controller for every payload, whether the item ran in this process or on
     an xdist worker. ``kind`` is e.g. ``"check"``, ``"benchmark"``, ``"resource"``. Payloads

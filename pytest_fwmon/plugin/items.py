@@ -126,6 +126,7 @@ class FwmonItem(_FwmonItemBase):
     """One file checker on one file."""
 
     def __init__(self, *, checker_index: int, relpath: str, **kwargs: Any) -> None:
+        """Check ``relpath`` with the runner's file checker number ``checker_index``."""
         super().__init__(**kwargs)
         self.checker_index = checker_index
         self.relpath = relpath
@@ -143,12 +144,14 @@ class FwmonProjectItem(_FwmonItemBase):
     """One project checker on the whole project."""
 
     def __init__(self, *, checker_index: int, **kwargs: Any) -> None:
+        """Run the runner's project checker number ``checker_index``."""
         super().__init__(**kwargs)
         self.checker_index = checker_index
         checker = self.fwmon.runner.project_checkers[checker_index]
         self._init(checker.pipeline, checker.name)
 
     def runtest(self) -> None:
+        """Fail on the project checker's new findings (or on its failure without findings)."""
         # project checkers decide their outcome themselves; a failure whose every finding is
         # baselined or waived passes
         result = self.result
@@ -164,7 +167,7 @@ class FwmonProjectItem(_FwmonItemBase):
 
 
 def _child_id(parent: pytest.Collector, name: str) -> str:
-    """The node id of an item named ``fwmon[CHECKER]``, given as a string.
+    """Return the node id of an item named ``fwmon[CHECKER]``, as a string.
 
     pytest 9 builds a structured id for a child name containing ``[...]`` that differs from
     the id parsed from the same string (``--lf``, node-id selection), so the string is passed.
@@ -176,6 +179,7 @@ class FwmonFile(pytest.File):
     """A project source file: one item per file checker that applies to it."""
 
     def collect(self) -> Iterator[pytest.Item]:
+        """Yield one item per file checker that applies to this file."""
         session = self.config.stash[SESSION_KEY]
         relpath = session.relpath(self.path)
         for index in session.runner.checkers_for(relpath):
@@ -186,7 +190,7 @@ class FwmonFile(pytest.File):
 
 
 def fwmon_file(session: pytest.Session, path: Path) -> FwmonFile:
-    """The collector of one project source file.
+    """Return the collector of one project source file.
 
     A file name that is not plain text (bytes that are not UTF-8, a newline, control
     characters) gets an escaped name and node id (:func:`escape_name`): pytest-xdist cannot
@@ -208,6 +212,7 @@ class FwmonProjectFile(pytest.File):
     """``pyproject.toml``: one item per project checker, and the coverage items."""
 
     def collect(self) -> Iterator[pytest.Item]:
+        """Yield the project checkers' items, then the coverage items."""
         session = self.config.stash[SESSION_KEY]
         for index, checker in enumerate(session.runner.project_checkers):
             name = f"fwmon[{checker.name}]"
@@ -222,12 +227,16 @@ class FwmonProjectFile(pytest.File):
 
 
 class CoverageItem(pytest.Item):
-    """A coverage item (``pyproject.toml::fwmon[coverage]``): collected and selected like any
-    item (``-k``, ``-m fwmon_quality``, ``--lf``, node ids), then taken out of the run queue by
-    plugin/quality.py, which judges the selected ones on the controller once every test has
-    run (the figure exists only then) and reports them like tests."""
+    """A coverage item (``pyproject.toml::fwmon[coverage]``), judged after the tests.
+
+    It is collected and selected like any item (``-k``, ``-m fwmon_quality``, ``--lf``, node
+    ids), then taken out of the run queue by plugin/quality.py, which judges the selected ones
+    on the controller once every test has run (the figure exists only then) and reports them
+    like tests.
+    """
 
     def __init__(self, *, checker_name: str, **kwargs: Any) -> None:
+        """Stand for the coverage checker ``checker_name``, marked fwmon and fwmon_quality."""
         super().__init__(**kwargs)
         self.checker_name = checker_name
         self.add_marker("fwmon")
@@ -246,16 +255,17 @@ class NothingToCollect(pytest.File):
     """Stands in for a test module pytest would otherwise import (see plugin/__init__.py)."""
 
     def collect(self) -> Iterator[pytest.Item]:
+        """Yield nothing: the items are added by the session, not collected here."""
         return iter(())
 
 
 def is_fwmon_item(item: pytest.Item) -> bool:
-    """True for fwmon's own items (not tests)."""
+    """Tell whether an item is one of fwmon's own (not a test)."""
     return isinstance(item, _FwmonItemBase)
 
 
 def result_of(item: pytest.Item) -> CheckResult | None:
-    """The result an fwmon item obtained (None before setup or for other items)."""
+    """Return the result an fwmon item obtained (None before setup or for other items)."""
     if isinstance(item, _FwmonItemBase):
         return item.result
     return None

@@ -1,5 +1,7 @@
-"""How a pytest run ended: the report's ``run.completed``/``run.stopped`` and
-``tests.exitstatus``/``tests.exitstatus_note`` (docs/reference/report.md, "Provenance").
+"""How a pytest run ended, for the report's ``run`` and ``tests.exitstatus`` fields.
+
+The fields are ``run.completed``/``run.stopped`` and ``tests.exitstatus``/
+``tests.exitstatus_note`` (docs/reference/report.md, "Provenance").
 
 pytest settles its exit status late. After every ``pytest_sessionfinish`` implementation has
 run, a plugin can still raise: pytest's terminal reporter calls ``pytest_terminal_summary`` from
@@ -52,6 +54,7 @@ class RunOutcome:
     """What fwmon saw of the end of the run (controller only)."""
 
     def __init__(self) -> None:
+        """Start with nothing known: the hooks fill the fields in."""
         #: The session, from ``pytest_sessionfinish``.
         self.session: pytest.Session | None = None
         #: The exit status ``pytest_sessionfinish`` was called with.
@@ -71,12 +74,15 @@ class RunOutcome:
         self.stopped = stop_reason(session, int(exitstatus))
 
     def saw(self, exc: BaseException) -> None:
-        """An exception left ``pytest_sessionfinish`` (seen from fwmon's outer wrapper)."""
+        """Note an exception that left ``pytest_sessionfinish`` (seen from the outer wrapper)."""
         self.raised = exc
 
     def final(self) -> tuple[int | None, str | None]:
-        """``(exit status, note)`` in ``pytest_unconfigure``: the status pytest returns, or
-        ``None`` with the reason when fwmon cannot know it."""
+        """Return ``(exit status, note)`` in ``pytest_unconfigure``.
+
+        The status is the one pytest returns, or ``None`` with the reason when fwmon cannot
+        know it.
+        """
         assert self.session is not None
         in_flight = sys.exc_info()[1]  # an exception on its way out of pytest.main
         if in_flight is self.outer:

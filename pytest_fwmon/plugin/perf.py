@@ -103,8 +103,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _has_perf_marker(item: pytest.Item) -> bool:
-    """Whether ``item`` or a parent carries ``perf`` (what ``iter_markers`` walks, without a
-    generator: this runs for every collected test)."""
+    """Tell whether ``item`` or a parent carries ``perf``.
+
+    This walks what ``iter_markers`` walks, without a generator: it runs for every collected
+    test.
+    """
     node: Any = item
     while node is not None:
         for mark in node.own_markers:
@@ -170,8 +173,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Announce the perf tests to ``fwmon perf-ab``; on an xdist worker, note which perf items
-    xdist really grouped (``@...fwmon-perf``).
+    """Announce the perf tests to ``fwmon perf-ab``; on a worker, note the grouped perf items.
+
+    The items xdist really grouped carry ``@...fwmon-perf`` in their node id.
 
     pytest-xdist 3.8 groups by rewriting the node id, which pytest 9.2 ignores
     (pytest-xdist#1386): then the group does not pin anything and perf items are not run.

@@ -29,6 +29,7 @@ class Perf:
     """
 
     def __init__(self, request: pytest.FixtureRequest, session: PerfSession) -> None:
+        """Serve the test of ``request`` within the process's perf ``session``."""
         self._request = request
         self._session = session
         self._used = False
@@ -125,7 +126,7 @@ class Perf:
     def _lockstep_runner(
         self, bench: Any, worker: lockstep.Worker, nodeid: str
     ) -> tuple[measure.RoundsRunner, str]:
-        """Rounds timed in turns with the other side of ``fwmon perf-ab``."""
+        """Return a rounds runner timed in turns with the other side of ``fwmon perf-ab``."""
         paired = self._session.paired
 
         def run(
@@ -188,7 +189,7 @@ class Perf:
 
 
 def _through_pedantic(bench: Any, runner: measure.RoundsRunner) -> measure.RoundsRunner:
-    """A rounds runner called once through pytest-benchmark's ``pedantic`` (marks it used)."""
+    """Return a rounds runner called once through pytest-benchmark's ``pedantic``."""
 
     def wrapped(
         fn: Callable[..., Any],

@@ -41,7 +41,7 @@ PINNED_KEY = pytest.StashKey[bool]()
 
 
 def machine_fingerprint() -> str:
-    """The machine fingerprint fwmon's report uses (``environment.machine_fingerprint``)."""
+    """Return the machine fingerprint fwmon's report uses (``environment.machine_fingerprint``)."""
     from ..core.environment import machine_fingerprint as core
 
     return core()
@@ -51,6 +51,7 @@ class PerfSession:
     """State of the performance pipeline for one pytest process."""
 
     def __init__(self, config: pytest.Config) -> None:
+        """Read the perf options and settings of the run ``config`` configures."""
         self.config = config
         self.is_worker = hasattr(config, "workerinput")
         self.loadgroup = bool(config.getoption("loadgroup", False))
@@ -82,9 +83,12 @@ class PerfSession:
             raise pytest.UsageError(f"fwmon: {exc}") from None
 
     def _settings(self) -> PerfSettings:
-        """``[tool.fwmon.perf]`` from the run's configuration (every pytest run with fwmon
-        installed builds this session: one whose pyproject.toml does not mention fwmon, with no
-        fwmon option, uses the defaults without building the configuration)."""
+        """Return ``[tool.fwmon.perf]`` from the run's configuration.
+
+        Every pytest run with fwmon installed builds this session: one whose pyproject.toml
+        does not mention fwmon, with no fwmon option, uses the defaults without building the
+        configuration.
+        """
         if not perf_table_needed(self.config):
             return PerfSettings()
         from ..core.errors import ConfigError
@@ -116,7 +120,7 @@ class PerfSession:
 
     @property
     def fingerprint(self) -> str:
-        """This machine's fingerprint (computed once)."""
+        """Return this machine's fingerprint, computed once."""
         if self._fingerprint is None:
             self._fingerprint = machine_fingerprint()
         return self._fingerprint
@@ -141,7 +145,7 @@ class PerfSession:
 
 
 def _lockstep_worker() -> lockstep.Worker | None:
-    """The ``fwmon perf-ab`` channel of this process, or None."""
+    """Return the ``fwmon perf-ab`` channel of this process, or None."""
     if not os.environ.get(AB_FDS_ENV):
         return None
     from ..perf.lockstep import Worker
@@ -150,6 +154,7 @@ def _lockstep_worker() -> lockstep.Worker | None:
 
 
 def core_session(config: pytest.Config) -> Any:
+    """Return the ``--fwmon`` session of the run, or None without one."""
     try:
         from .items import SESSION_KEY
     except ImportError:  # pragma: no cover - core plugin absent
@@ -168,7 +173,7 @@ def _perf_session(config: pytest.Config) -> PerfSession:
 
 
 def perf_session(config: pytest.Config) -> PerfSession:
-    """The process's :class:`PerfSession` (built on first use)."""
+    """Return the process's :class:`PerfSession` (built on first use)."""
     session = config.stash.get(PERF_KEY, None)
     if session is None:  # configured before us by another plugin's hook: build it now
         session = config.stash[PERF_KEY] = PerfSession(config)

@@ -45,6 +45,7 @@ class QualityState:
     """What this plugin keeps for one pytest process (in ``config.stash``)."""
 
     def __init__(self, measurement: Measurement, values: dict[str, Any], worker: bool) -> None:
+        """Hold the run's coverage ``measurement`` and the quality ``values``."""
         self.measurement = measurement
         #: Validated ``[tool.fwmon.quality]`` values.
         self.values = values
@@ -102,9 +103,11 @@ NOTHING_TO_MEASURE = (
 def _selected(
     early_config: pytest.Config,
 ) -> tuple[bool, dict[str, Any], str | None, list[str] | None]:
-    """Whether coverage is on for this run, the quality values, why it is on but not
-    started (:data:`NOTHING_TO_MEASURE`), and the source to give coverage (None: its own
-    configuration says what to measure)."""
+    """Return whether coverage is on, the quality values, a reason and coverage's source.
+
+    The reason says why coverage is on but not started (:data:`NOTHING_TO_MEASURE`); a source
+    of None means coverage's own configuration says what to measure.
+    """
     options = early_config.known_args_namespace
     if not getattr(options, "fwmon", False):
         return False, {}, None, None
@@ -124,8 +127,10 @@ def _selected(
 
 
 def default_source(root: Path, config: Any) -> list[str]:
-    """coverage's ``source`` by default: the folders of the packages fwmon's file discovery
-    finds (the files the static items check), and single-file modules by name.
+    """Return the ``source`` given to coverage by default.
+
+    That is the folders of the packages fwmon's file discovery finds (the files the static
+    items check), and single-file modules by name.
 
     Folders and module names, never fwmon's own code, site-packages or the test folders
     (discovery leaves those out), whatever the install mode.
@@ -140,8 +145,10 @@ def default_source(root: Path, config: Any) -> list[str]:
 
 
 def _coverage_names_what_to_measure(root: Path, config: Any, values: dict[str, Any]) -> bool:
-    """Whether coverage.py's own configuration names ``source``, ``source_pkgs`` or
-    ``include`` (then it decides what is measured)."""
+    """Tell whether coverage.py's configuration names ``source``, ``source_pkgs`` or ``include``.
+
+    Then it decides what is measured.
+    """
     rcfile = str(values["coverage_rcfile"])
     if not rcfile and not _coverage_rc_elsewhere(root):
         # only pyproject.toml can configure coverage here: read it without importing coverage
@@ -163,9 +170,11 @@ _NAMING_KEYS = ("source", "source_pkgs", "include")
 
 
 def _coverage_rc_elsewhere(root: Path) -> bool:
-    """Whether coverage.py could read settings from somewhere other than pyproject.toml
-    (then coverage itself is asked): ``COVERAGE_RCFILE``, ``.coveragerc``, or a ``coverage:``
-    section in ``setup.cfg`` / ``tox.ini``."""
+    """Tell whether coverage.py could read settings from elsewhere than pyproject.toml.
+
+    Then coverage itself is asked. The places are ``COVERAGE_RCFILE``, ``.coveragerc``, or a
+    ``coverage:`` section in ``setup.cfg`` / ``tox.ini``.
+    """
     if os.environ.get("COVERAGE_RCFILE") or (root / ".coveragerc").exists():
         return True
     for name in ("setup.cfg", "tox.ini"):
@@ -366,8 +375,11 @@ def _after_tests(session: pytest.Session, state: QualityState) -> None:
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> Generator[None, None, None]:
-    """Once every plugin has selected (``-k``, ``-m``, ``--lf``, ``--deselect``): note which
-    coverage items are left and take them out of the queue (judged after the tests)."""
+    """Note the coverage items left after selection and take them out of the queue.
+
+    This runs once every plugin has selected (``-k``, ``-m``, ``--lf``, ``--deselect``); the
+    items are judged after the tests.
+    """
     yield
     state = _state(config)
     if state is None:
@@ -379,7 +391,7 @@ def pytest_collection_modifyitems(
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """xdist worker: tell the controller what it selected (``workeroutput``)."""
+    """Tell the controller what this xdist worker selected (``workeroutput``)."""
     config = session.config
     output = getattr(config, "workeroutput", None)
     if output is None or not config.getoption("fwmon", False):
@@ -393,7 +405,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    """xdist controller: gather each worker's selection (every worker collects the same)."""
+    """Gather each xdist worker's selection on the controller (every worker collects the same)."""
     config = node.config
     data = getattr(node, "workeroutput", {}).get("fwmon_selection")
     if not isinstance(data, dict):
@@ -411,8 +423,11 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 
 
 def pytest_fwmon_update_report(config: pytest.Config, report: dict[str, Any]) -> None:
-    """Integration results per module, command and wheel go to ``report["integration"]``;
-    ``run.selection`` says whether the run was partial and why."""
+    """Add the integration results and the run's selection to the report.
+
+    Integration results per module, command and wheel go to ``report["integration"]``;
+    ``run.selection`` says whether the run was partial and why.
+    """
     reasons = config.stash.get(SELECTION_KEY, None)
     if reasons is not None:
         report["run"]["selection"] = {"partial": bool(reasons), "reasons": list(reasons)}

@@ -32,6 +32,7 @@ class ResourceHooks:
     """
 
     def __init__(self, session: PerfSession) -> None:
+        """Probe this process's resources for the perf ``session``."""
         from ..perf.resources import Probe
 
         self.config = session.config
@@ -70,8 +71,10 @@ class ResourceHooks:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_fwmon_update_report(config: pytest.Config, report: dict[str, Any]) -> None:
-    """Fill each ``resources[]`` record's ``outcome`` and add the suite-level summary under
-    ``report["extensions"]["resources_summary"]``."""
+    """Fill each ``resources[]`` record's ``outcome`` and add the suite-level summary.
+
+    The summary goes under ``report["extensions"]["resources_summary"]``.
+    """
     session = config.stash.get(PERF_KEY, None)
     if session is None:
         return

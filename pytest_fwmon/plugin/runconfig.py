@@ -59,7 +59,7 @@ def parse_pipelines(text: str | None) -> list[str] | None:
 
 
 def command_line(options: Any) -> dict[str, Any]:
-    """The configuration keys the dedicated options of ``options`` (a parsed namespace) set."""
+    """Return the configuration keys the dedicated options of ``options`` (a namespace) set."""
     cli: dict[str, Any] = {}
     for dest, (key, convert) in OPTION_KEYS.items():
         value = convert(getattr(options, dest, None))
@@ -69,7 +69,7 @@ def command_line(options: Any) -> dict[str, Any]:
 
 
 def run_config(config: pytest.Config) -> FwmonConfig:
-    """The run's configuration, built and validated on the first call.
+    """Return the run's configuration, built and validated on the first call.
 
     Before ``pytest_configure`` (in ``pytest_load_initial_conftests``) the options are read
     from ``known_args_namespace``, which pytest fills from the command line and addopts first.
@@ -92,8 +92,11 @@ def run_config(config: pytest.Config) -> FwmonConfig:
 
 
 def perf_table_needed(config: pytest.Config) -> bool:
-    """Whether the perf settings of a run need the configuration: with ``--fwmon``, any
-    ``--fwmon-option``, or a pyproject.toml that mentions fwmon (without parsing it)."""
+    """Tell whether the perf settings of a run need the configuration.
+
+    They do with ``--fwmon``, any ``--fwmon-option``, or a pyproject.toml that mentions fwmon
+    (found without parsing it).
+    """
     if CONFIG_KEY in config.stash or config.getoption("fwmon", False):
         return True
     if config.getoption("fwmon_option", None):
@@ -102,9 +105,12 @@ def perf_table_needed(config: pytest.Config) -> bool:
 
 
 def mentions_fwmon(root: Path) -> bool:
-    """Whether ``root/pyproject.toml``'s text contains ``fwmon``: a byte search, without
-    importing the configuration module or a TOML parser (every pytest run with fwmon installed
-    asks). True when the file cannot be read, so that reading it for real reports why."""
+    """Tell whether ``root/pyproject.toml``'s text contains ``fwmon``.
+
+    A byte search, without importing the configuration module or a TOML parser (every pytest
+    run with fwmon installed asks). True when the file cannot be read, so that reading it for
+    real reports why.
+    """
     try:
         return b"fwmon" in (root / "pyproject.toml").read_bytes()
     except FileNotFoundError:

@@ -26,8 +26,11 @@ def count_deselected(items: list[pytest.Item]) -> None:
 
 
 def partial_reasons(session: pytest.Session, stopped: bool) -> list[str]:
-    """Why the run did not run the whole ordinary suite: deselection, an early stop, paths or
-    node ids narrower than the suite, or a pipeline choice without quality (no coverage)."""
+    """Return why the run did not run the whole ordinary suite ([] when it did).
+
+    The reasons are deselection, an early stop, paths or node ids narrower than the suite, or a
+    pipeline choice without quality (no coverage).
+    """
     config = session.config
     reasons: list[str] = []
     deselected = config.stash.get(DESELECTED_KEY, 0)
@@ -47,8 +50,10 @@ def partial_reasons(session: pytest.Session, stopped: bool) -> list[str]:
 
 
 def _narrowed_args(config: pytest.Config) -> list[str]:
-    """Command-line arguments that name less than the whole suite (node ids, files, folders
-    inside the test paths)."""
+    """Return the command-line arguments that name less than the whole suite.
+
+    Those are node ids, files, and folders inside the test paths.
+    """
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         return []
     base = config.invocation_params.dir

@@ -73,6 +73,7 @@ class FwmonSession:
     """Everything fwmon keeps for one pytest process."""
 
     def __init__(self, config: pytest.Config) -> None:
+        """Set up the ``--fwmon`` run that ``config`` configures."""
         self.pytest_config = config
         self.is_worker = hasattr(config, "workerinput")
         #: The run's one validated configuration (built in the earliest hook, .runconfig).
@@ -148,7 +149,7 @@ class FwmonSession:
             )
 
     def start(self) -> None:
-        """Controller, when the session starts: move the previous report aside.
+        """Move the previous report aside on the controller, when the session starts.
 
         A run that crashes, is interrupted or errors before its report is written then
         leaves no report, rather than an older run's that the gate could take for this one.
@@ -200,7 +201,7 @@ class FwmonSession:
     # -- collection ----------------------------------------------------------------------
 
     def collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-        """The collector for a path pytest visits, if it is a project file or pyproject.toml."""
+        """Return the collector for a path pytest visits, if it is a project file or pyproject."""
         # pyproject.toml carries the project items; its own file items are added after
         # collection (add_unvisited) beside them
         project_file = (
@@ -245,9 +246,11 @@ class FwmonSession:
         return False
 
     def add_unvisited(self, session: pytest.Session, items: list[pytest.Item]) -> None:
-        """Add items for project files pytest did not walk into (see docs: which files), and
-        put the project items last: they read every file's analysis, which the file items
-        compute beside their own checks (one parse per file)."""
+        """Add items for project files pytest did not walk into, and put project items last.
+
+        Which files those are is in the docs. The project items read every file's analysis,
+        which the file items compute beside their own checks (one parse per file).
+        """
         if not self._args_name_files():
             self._add_unvisited(session, items)
         project: list[pytest.Item] = [i for i in items if isinstance(i, FwmonProjectItem)]
@@ -275,7 +278,7 @@ class FwmonSession:
     # -- running -------------------------------------------------------------------------
 
     def obtain(self, item: pytest.Item) -> CheckResult:
-        """The result for an fwmon item (prepares the cache misses on first use)."""
+        """Return the result for an fwmon item (prepares the cache misses on first use)."""
         if not self._prepared:
             self._prepared = True
             # What exists now (pytest's collection tree, the config) lives until the end:
@@ -345,7 +348,7 @@ class FwmonSession:
             setattr(report, REPORT_ATTR, payloads)
 
     def on_logreport(self, report: pytest.TestReport) -> None:
-        """Controller: dispatch payloads and count ordinary tests."""
+        """Dispatch payloads and count ordinary tests on the controller."""
         payloads = getattr(report, REPORT_ATTR, None)
         if payloads:
             # pytest keeps every report until the end: do not keep the findings twice
@@ -367,9 +370,11 @@ class FwmonSession:
             self.test_durations[nodeid] = self.test_durations.get(nodeid, 0.0) + report.duration
 
     def deliver(self, payloads: Iterable[tuple[str, dict[str, Any]]]) -> None:
-        """Controller: hand payloads to ``pytest_fwmon_payload`` (to :meth:`on_payload`
-        directly when fwmon's implementation is the only one: a hook call per payload shows on
-        suites of many small tests)."""
+        """Hand payloads to ``pytest_fwmon_payload`` on the controller.
+
+        They go to :meth:`on_payload` directly when fwmon's implementation is the only one: a
+        hook call per payload shows on suites of many small tests.
+        """
         config = self.pytest_config
         hook = config.hook.pytest_fwmon_payload
         impls = hook.get_hookimpls()
@@ -381,7 +386,7 @@ class FwmonSession:
                 hook(config=config, kind=kind, data=data)
 
     def on_payload(self, kind: str, data: dict[str, Any]) -> None:
-        """Controller: store one payload where it belongs in the report."""
+        """Store one payload where it belongs in the report, on the controller."""
         if kind == "check":
             self.checks[str(data.get("nodeid"))] = data
         elif kind in LIST_KINDS:
@@ -410,7 +415,7 @@ class FwmonSession:
         }
 
     def build_report(self, exitstatus: int | None) -> dict[str, Any]:
-        """The report dict (before other plugins update it)."""
+        """Return the report dict (before other plugins update it)."""
         project = self.config.pyproject.get("project", {}).get("name") or self.config.root.name
         workers = self.pytest_config.getoption("numprocesses", None) if self._has_xdist() else 0
         run = {
@@ -445,8 +450,10 @@ class FwmonSession:
         return self.pytest_config.pluginmanager.hasplugin("xdist")
 
     def build(self, session: pytest.Session, exitstatus: int) -> None:
-        """Controller, ``pytest_sessionfinish``: build, update and validate the report; save
-        the cache. The report is written by :meth:`finalise`, once pytest's outcome is known."""
+        """Build, update and validate the report and save the cache (``pytest_sessionfinish``).
+
+        The report is written by :meth:`finalise`, once pytest's outcome is known.
+        """
         self.built = True
         self.outcome.finishing(session, exitstatus)
         config = self.pytest_config
@@ -470,8 +477,11 @@ class FwmonSession:
         self.report = report
 
     def finalise(self) -> list[str]:
-        """Controller, ``pytest_unconfigure``: record how pytest ended, write the report
-        atomically, append it to the history. Returns the lines still to show."""
+        """Record how pytest ended, write the report, append it to the history.
+
+        Runs on the controller in ``pytest_unconfigure``; the report is written atomically.
+        Returns the lines still to show.
+        """
         report = self.report
         if report is None:
             return []
