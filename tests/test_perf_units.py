@@ -60,11 +60,36 @@ def test_parse_shift(text: str, expected: Shift) -> None:
         pytest.param({"alpha": 1}, "alpha must be less than 1", id="alpha"),
         pytest.param({"memory": 1}, "memory must be true or false", id="memory"),
         pytest.param({"max_regression": "p95:0%"}, "positive percentage", id="zero-shift"),
+        pytest.param({"min_rounds": 2.5}, "min_rounds must be a whole number", id="fraction"),
+        pytest.param({"min_rounds": True}, "min_rounds must be a whole number", id="int-bool"),
+        pytest.param({"min_rounds": 0}, "min_rounds must be at least 1, got 0", id="too-few"),
+        pytest.param({"time_budget": "1"}, "time_budget must be a number", id="float-text"),
+        pytest.param({"time_budget": float("nan")}, "time_budget must be a number", id="nan"),
+        pytest.param({"time_budget": 0}, "time_budget must be greater than 0", id="zero"),
     ],
 )
 def test_marker_validation(values: dict[str, object], message: str) -> None:
     with pytest.raises(PerfSettingsError, match=message):
         validate(values, "@pytest.mark.perf", per_test=True)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        pytest.param({"baseline": 1}, "baseline must be a string, got 1", id="str"),
+        pytest.param({"sample_cap": -1}, "sample_cap must be at least 0", id="cap"),
+    ],
+)
+def test_config_validation(values: dict[str, object], message: str) -> None:
+    with pytest.raises(PerfSettingsError, match=message):
+        from_config(values)
+
+
+def test_config_values_keep_their_kind() -> None:
+    settings = from_config({"baseline": "b.json", "min_rounds": 5.0, "time_budget": 2})
+    assert settings.baseline == "b.json"
+    assert settings.min_rounds == 5 and isinstance(settings.min_rounds, int)
+    assert settings.time_budget == 2.0 and isinstance(settings.time_budget, float)
 
 
 def test_config_then_marker_merge() -> None:
@@ -173,6 +198,79 @@ def test_compare_rules() -> None:
     small = baseline.compare(base[:50], same[:50], **kw)  # type: ignore[arg-type]
     assert small.status == "inconclusive" and "needs 200 samples" in (small.reason or "")
     json.dumps(slow.to_dict(), allow_nan=False)
+
+
+_FP = {"run": {"machine": {"fingerprint": "f"}}}
+
+
+@pytest.mark.parametrize(
+    ("doc", "what"),
+    [
+        pytest.param([], "the top level is not an object", id="not-object"),
+        pytest.param({"format": "x"}, "it is neither a fwmon-perf-baseline file", id="neither"),
+        pytest.param(
+            {"format": baseline.FORMAT, "version": 2}, "version 2 is not supported", id="version"
+        ),
+        pytest.param(
+            {"format": baseline.FORMAT, "version": 1, "machines": []},
+            "'machines' is not an object",
+            id="machines",
+        ),
+        pytest.param(
+            {"format": baseline.FORMAT, "version": 1, "machines": {"m": {}}},
+            "machine 'm' has no 'benchmarks' object",
+            id="benchmarks",
+        ),
+        pytest.param(
+            {"format": baseline.FORMAT, "version": 1, "machines": {"m": {"benchmarks": {"t": 1}}}},
+            "entry 't' is not an object",
+            id="entry",
+        ),
+        pytest.param(
+            {"schema_version": 1, "benchmarks": []},
+            "the report has no run.machine.fingerprint",
+            id="report-machine",
+        ),
+        pytest.param(
+            {"schema_version": 1, "benchmarks": {}, **_FP},
+            "'benchmarks' is not a list",
+            id="report-benchmarks",
+        ),
+        pytest.param(
+            {"schema_version": 1, "benchmarks": [{"nodeid": "t", "samples": [1], "stats": []}]}
+            | _FP,
+            "entry 't' has 'stats' that is not an object",
+            id="report-stats",
+        ),
+    ],
+)
+def test_an_unusable_baseline_says_what_is_wrong(doc: object, what: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        baseline.parse(Path("b.json"), doc)
+    assert raised.value.message.startswith(f"b.json is not a usable perf baseline: {what}")
+
+
+def test_a_report_baseline_keeps_only_benchmarks_with_samples() -> None:
+    doc = {
+        "schema_version": 1,
+        "benchmarks": [{"nodeid": "a", "samples": [0.5]}, {"nodeid": "b", "samples": []}, 3],
+        **_FP,
+    }
+    loaded = baseline.parse(Path("r.json"), doc)
+    assert loaded.kind == "report"
+    assert {fp: list(entries) for fp, entries in loaded.machines.items()} == {"f": ["a"]}
+
+
+def test_baseline_write_refuses_to_merge_into_a_report(tmp_path: Path) -> None:
+    report = {
+        "schema_version": 1,
+        "run": {"machine": {"fingerprint": "f"}},
+        "benchmarks": [{"nodeid": "a", "samples": [0.5]}],
+    }
+    out = tmp_path / "report.json"
+    out.write_text(json.dumps(report))
+    with pytest.raises(ConfigError, match="is a report, not a perf baseline file"):
+        baseline.write_from_report(report, out)
 
 
 def test_baseline_file_round_trip_and_machines(tmp_path: Path) -> None:

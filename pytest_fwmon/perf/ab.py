@@ -231,49 +231,13 @@ def run_ab(
     root = repo_root(cwd)
     sha = resolve(root, base_ref)
     rel_cwd = cwd.resolve().relative_to(root.resolve())
-    tests: dict[str, TestAB] = {}
     with worktree(root, sha) as base_tree, tempfile.TemporaryDirectory() as tmp:
         trees = {"base": base_tree, "head": root}
-        for i in range(rounds):
-            if progress is not None:
-                progress(f"round {i + 1}/{rounds}")
-            outs = {side: Path(tmp) / f"{side}-{i}.json" for side in trees}
-            first = "base" if i % 2 == 0 else "head"
-            done = run_round(trees, rel_cwd, outs, pytest_args, budget, first)
-            for side, samples in done.items():
-                for nodeid, data in samples.items():
-                    entry = tests.setdefault(nodeid, TestAB())
-                    if data.get("paired"):
-                        getattr(entry, side).append([float(v) for v in data["samples"]])
-    results = []
-    for nodeid, test in sorted(tests.items()):
-        if len(test.base) != rounds or len(test.head) != rounds:
-            missing = "base" if len(test.base) != rounds else "head"
-            comparison = Comparison(
-                status="inconclusive",
-                reason=f"the test was not measured in lockstep on the {missing} side",
-            )
-            ratios: list[float] = []
-        else:
-            comparison, ratios = decide(
-                test, regression=regression, improvement=improvement, alpha=alpha
-            )
-        extra = {}
-        if len(test.base) == rounds and len(test.head) == rounds:
-            for shift in also:
-                other, _ = decide(test, regression=shift, improvement=shift, alpha=alpha)
-                extra[str(shift)] = other.to_dict()
-        results.append(
-            {
-                "nodeid": nodeid,
-                "also": extra,
-                "status": comparison.status,
-                "comparison": comparison.to_dict(),
-                "pair_ratios": [round(r, 6) for r in ratios],
-                "n_base": sum(len(r) for r in test.base),
-                "n_head": sum(len(r) for r in test.head),
-            }
-        )
+        tests = _measure(trees, rel_cwd, Path(tmp), pytest_args, budget, rounds, progress)
+    results = [
+        _test_result(nodeid, test, rounds, regression, improvement, alpha, also)
+        for nodeid, test in sorted(tests.items())
+    ]
     return {
         "format": "fwmon-perf-ab",
         "version": FORMAT_VERSION,
@@ -284,4 +248,65 @@ def run_ab(
         "max_improvement": str(improvement),
         "alpha": alpha,
         "tests": results,
+    }
+
+
+def _measure(
+    trees: dict[str, Path],
+    rel_cwd: Path,
+    tmp: Path,
+    pytest_args: Sequence[str],
+    budget: float | None,
+    rounds: int,
+    progress: Any,
+) -> dict[str, TestAB]:
+    """Run the rounds, base first in even ones; return each test's paired samples per round."""
+    tests: dict[str, TestAB] = {}
+    for i in range(rounds):
+        if progress is not None:
+            progress(f"round {i + 1}/{rounds}")
+        outs = {side: tmp / f"{side}-{i}.json" for side in trees}
+        first = "base" if i % 2 == 0 else "head"
+        done = run_round(trees, rel_cwd, outs, pytest_args, budget, first)
+        for side, samples in done.items():
+            for nodeid, data in samples.items():
+                entry = tests.setdefault(nodeid, TestAB())
+                if data.get("paired"):
+                    getattr(entry, side).append([float(v) for v in data["samples"]])
+    return tests
+
+
+def _test_result(
+    nodeid: str,
+    test: TestAB,
+    rounds: int,
+    regression: Shift,
+    improvement: Shift,
+    alpha: float,
+    also: Sequence[Shift],
+) -> dict[str, Any]:
+    """Return the ``tests[]`` entry of one test: inconclusive unless paired in every round."""
+    extra = {}
+    if len(test.base) != rounds or len(test.head) != rounds:
+        missing = "base" if len(test.base) != rounds else "head"
+        comparison = Comparison(
+            status="inconclusive",
+            reason=f"the test was not measured in lockstep on the {missing} side",
+        )
+        ratios: list[float] = []
+    else:
+        comparison, ratios = decide(
+            test, regression=regression, improvement=improvement, alpha=alpha
+        )
+        for shift in also:
+            other, _ = decide(test, regression=shift, improvement=shift, alpha=alpha)
+            extra[str(shift)] = other.to_dict()
+    return {
+        "nodeid": nodeid,
+        "also": extra,
+        "status": comparison.status,
+        "comparison": comparison.to_dict(),
+        "pair_ratios": [round(r, 6) for r in ratios],
+        "n_base": sum(len(r) for r in test.base),
+        "n_head": sum(len(r) for r in test.head),
     }

@@ -108,10 +108,7 @@ def compare(
         out.reason = "an empty sample cannot be compared"
         return out
     out.baseline_value = stats.quantile(baseline, q)
-    current_value = stats.quantile(current, q)
-    out.ratio = current_value / out.baseline_value if out.baseline_value > 0 else math.inf
-    if effect is not None:
-        out.ratio = effect
+    out.ratio = _ratio(baseline, current, q) if effect is None else effect
     lo, hi = stats.bootstrap_ratio_ci(baseline, current, q, confidence=confidence, seed=seed)
     out.ci = [lo, hi]
     if len(baseline) < needed or len(current) < needed:
@@ -130,12 +127,7 @@ def compare(
             f"(limit {1 + regression.fraction:.3f}x, Mann-Whitney p={slower:.2g} < {alpha:g})"
         )
         return out
-    q_imp = improvement.q
-    if q_imp == q or effect is not None:
-        ratio_imp = out.ratio
-    else:
-        base_imp = stats.quantile(baseline, q_imp)
-        ratio_imp = stats.quantile(current, q_imp) / base_imp if base_imp > 0 else math.inf
+    ratio_imp = _improvement_ratio(baseline, current, out.ratio, q, improvement.q, effect)
     faster = stats.mann_whitney_u(current, baseline, alternative="less").pvalue
     if ratio_imp < 1.0 - improvement.fraction and faster < alpha:
         out.status = "stale"
@@ -147,6 +139,26 @@ def compare(
         return out
     out.reason = f"{regression.metric} is {out.ratio:.3f}x the baseline"
     return out
+
+
+def _ratio(baseline: Sequence[float], current: Sequence[float], q: float) -> float:
+    """Return current / baseline of quantile ``q`` (infinite over a zero baseline)."""
+    base = stats.quantile(baseline, q)
+    return stats.quantile(current, q) / base if base > 0 else math.inf
+
+
+def _improvement_ratio(
+    baseline: Sequence[float],
+    current: Sequence[float],
+    ratio: float,
+    q: float,
+    q_imp: float,
+    effect: float | None,
+) -> float:
+    """Return the ratio the stale test uses: ``ratio`` unless it is of another quantile."""
+    if q_imp == q or effect is not None:
+        return ratio
+    return _ratio(baseline, current, q_imp)
 
 
 @dataclass(slots=True)
@@ -215,32 +227,42 @@ def parse(path: Path, doc: Any) -> Baseline:
     if not isinstance(doc, dict):
         raise _bad(path, "the top level is not an object")
     if doc.get("format") == FORMAT:
-        if doc.get("version") != FORMAT_VERSION:
-            raise _bad(path, f"version {doc.get('version')!r} is not supported ({FORMAT_VERSION})")
-        machines_doc = doc.get("machines")
-        if not isinstance(machines_doc, dict):
-            raise _bad(path, "'machines' is not an object")
-        machines: dict[str, dict[str, Entry]] = {}
-        for fp, machine in machines_doc.items():
-            benches = machine.get("benchmarks") if isinstance(machine, dict) else None
-            if not isinstance(benches, dict):
-                raise _bad(path, f"machine {fp!r} has no 'benchmarks' object")
-            machines[fp] = {nodeid: _entry(path, nodeid, e) for nodeid, e in benches.items()}
-        return Baseline(path, machines, "baseline")
+        return _parse_baseline_file(path, doc)
     if "schema_version" in doc and "benchmarks" in doc:
-        try:
-            fp = doc["run"]["machine"]["fingerprint"]
-        except (KeyError, TypeError):
-            raise _bad(path, "the report has no run.machine.fingerprint") from None
-        benches = doc["benchmarks"]
-        if not isinstance(benches, list) or not isinstance(fp, str):
-            raise _bad(path, "'benchmarks' is not a list")
-        entries: dict[str, Entry] = {}
-        for bench in benches:
-            if isinstance(bench, dict) and bench.get("samples") and "nodeid" in bench:
-                entries[str(bench["nodeid"])] = _entry(path, str(bench["nodeid"]), bench)
-        return Baseline(path, {fp: entries}, "report")
+        return _parse_report(path, doc)
     raise _bad(path, f"it is neither a {FORMAT} file nor a fwmon report")
+
+
+def _parse_baseline_file(path: Path, doc: dict[str, Any]) -> Baseline:
+    """Read the entries of every machine of a :data:`FORMAT` file."""
+    if doc.get("version") != FORMAT_VERSION:
+        raise _bad(path, f"version {doc.get('version')!r} is not supported ({FORMAT_VERSION})")
+    machines_doc = doc.get("machines")
+    if not isinstance(machines_doc, dict):
+        raise _bad(path, "'machines' is not an object")
+    machines: dict[str, dict[str, Entry]] = {}
+    for fp, machine in machines_doc.items():
+        benches = machine.get("benchmarks") if isinstance(machine, dict) else None
+        if not isinstance(benches, dict):
+            raise _bad(path, f"machine {fp!r} has no 'benchmarks' object")
+        machines[fp] = {nodeid: _entry(path, nodeid, e) for nodeid, e in benches.items()}
+    return Baseline(path, machines, "baseline")
+
+
+def _parse_report(path: Path, doc: dict[str, Any]) -> Baseline:
+    """Read a report's benchmarks that have samples, under its machine's fingerprint."""
+    try:
+        fp = doc["run"]["machine"]["fingerprint"]
+    except (KeyError, TypeError):
+        raise _bad(path, "the report has no run.machine.fingerprint") from None
+    benches = doc["benchmarks"]
+    if not isinstance(benches, list) or not isinstance(fp, str):
+        raise _bad(path, "'benchmarks' is not a list")
+    entries: dict[str, Entry] = {}
+    for bench in benches:
+        if isinstance(bench, dict) and bench.get("samples") and "nodeid" in bench:
+            entries[str(bench["nodeid"])] = _entry(path, str(bench["nodeid"]), bench)
+    return Baseline(path, {fp: entries}, "report")
 
 
 def load(path: Path) -> Baseline:
@@ -296,22 +318,13 @@ def write_from_report(
         fingerprint = str(report["run"]["machine"]["fingerprint"])
     except (KeyError, TypeError):
         raise ConfigError("the report has no run.machine.fingerprint") from None
-    entries = {
-        str(b["nodeid"]): {"samples": list(b["samples"]), "stats": dict(b.get("stats") or {})}
-        for b in report.get("benchmarks", [])
-        if isinstance(b, dict) and b.get("samples") and b.get("nodeid")
-    }
+    entries = _report_entries(report)
     if not entries:
         raise ConfigError(
             "the report has no benchmark with samples to write",
             hint="run the perf tests with `pytest --fwmon` first",
         )
-    doc: dict[str, Any] = {"format": FORMAT, "version": FORMAT_VERSION, "machines": {}}
-    if output.exists():
-        old = load(output)
-        if old.kind != "baseline":
-            raise ConfigError(f"{output} is a report, not a perf baseline file; choose --output")
-        doc = json.loads(output.read_text(encoding="utf-8"))
+    doc = _existing_baseline(output)
     machines: dict[str, Any] = doc["machines"]
     old_entries = machines.get(fingerprint, {}).get("benchmarks", {})
     merged = entries if replace_machine else {**old_entries, **entries}
@@ -325,3 +338,22 @@ def write_from_report(
     output.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(output, doc)
     return fingerprint, len(merged)
+
+
+def _report_entries(report: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Return the baseline entries of a report's benchmarks that have samples."""
+    return {
+        str(b["nodeid"]): {"samples": list(b["samples"]), "stats": dict(b.get("stats") or {})}
+        for b in report.get("benchmarks", [])
+        if isinstance(b, dict) and b.get("samples") and b.get("nodeid")
+    }
+
+
+def _existing_baseline(output: Path) -> dict[str, Any]:
+    """Return the baseline file at ``output`` to merge into (a new one when there is none)."""
+    if not output.exists():
+        return {"format": FORMAT, "version": FORMAT_VERSION, "machines": {}}
+    if load(output).kind != "baseline":
+        raise ConfigError(f"{output} is a report, not a perf baseline file; choose --output")
+    doc: dict[str, Any] = json.loads(output.read_text(encoding="utf-8"))
+    return doc

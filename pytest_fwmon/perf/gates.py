@@ -121,41 +121,46 @@ def stats_z(confidence: float) -> float:
 
 
 def evaluate_gates(m: Measurement, s: stats.Summary, settings: PerfSettings) -> list[Gate]:
-    """One :class:`Gate` per limit in ``settings``."""
-    gates = []
-    for key, limit in sorted(settings.limits.items()):
-        spec = LIMITS[key]
-        stat = spec.statistic
-        conclusive = True
-        reason = None
-        measured_raw: float | None
-        if stat in stats.REPORTED_QUANTILES:
-            measured_raw = getattr(s, stat)
-            q = stats.REPORTED_QUANTILES[stat]
-            conclusive = stats.is_conclusive(s.n, q)
-            if not conclusive:
-                reason = f"{stat} needs {stats.samples_needed(q)} samples, got {s.n}"
-        elif stat == "mean":
-            measured_raw = s.mean
-        elif stat == "ops":
-            measured_raw = m.ops
-            if m.ops is None:
-                conclusive, reason = False, "throughput was not measured (throughput_time = 0)"
-        else:
-            measured_raw = None if m.mem_peak_bytes is None else float(m.mem_peak_bytes)
-            if m.mem_peak_bytes is None:
-                conclusive, reason = False, "memory was not measured (memory = false)"
-        ci_raw = _ci_for(key, m, s, settings)
-        measured = None if measured_raw is None else measured_raw / spec.scale
-        ci = None if ci_raw is None else [v / spec.scale for v in ci_raw]
-        if measured is None:
-            passed = False
-        elif spec.minimum:
-            passed = measured >= limit
-        else:
-            passed = measured <= limit
-        gates.append(Gate(key, limit, spec.unit, measured, ci, passed, conclusive, reason))
-    return gates
+    """Return one :class:`Gate` per limit in ``settings``."""
+    return [_gate(key, limit, m, s, settings) for key, limit in sorted(settings.limits.items())]
+
+
+def _gate(key: str, limit: float, m: Measurement, s: stats.Summary, settings: PerfSettings) -> Gate:
+    """Check one limit: the figure and its interval in the limit's unit, and the verdict."""
+    spec = LIMITS[key]
+    measured_raw, conclusive, reason = _figure(spec.statistic, m, s)
+    ci_raw = _ci_for(key, m, s, settings)
+    measured = None if measured_raw is None else measured_raw / spec.scale
+    ci = None if ci_raw is None else [v / spec.scale for v in ci_raw]
+    if measured is None:
+        passed = False
+    elif spec.minimum:
+        passed = measured >= limit
+    else:
+        passed = measured <= limit
+    return Gate(key, limit, spec.unit, measured, ci, passed, conclusive, reason)
+
+
+def _figure(stat: str, m: Measurement, s: stats.Summary) -> tuple[float | None, bool, str | None]:
+    """Return the raw figure a statistic gates, whether it is conclusive, and why not."""
+    if stat in stats.REPORTED_QUANTILES:
+        q = stats.REPORTED_QUANTILES[stat]
+        if not stats.is_conclusive(s.n, q):
+            return (
+                getattr(s, stat),
+                False,
+                f"{stat} needs {stats.samples_needed(q)} samples, got {s.n}",
+            )
+        return getattr(s, stat), True, None
+    if stat == "mean":
+        return s.mean, True, None
+    if stat == "ops":
+        if m.ops is None:
+            return None, False, "throughput was not measured (throughput_time = 0)"
+        return m.ops, True, None
+    if m.mem_peak_bytes is None:
+        return None, False, "memory was not measured (memory = false)"
+    return float(m.mem_peak_bytes), True, None
 
 
 def decide(
@@ -164,20 +169,12 @@ def decide(
     """(verdict, reason) from gates and comparison (see the module doc)."""
     breached = [g for g in gates if g.conclusive and not g.passed]
     if breached:
-        return "failed", "; ".join(
-            f"{g.metric} {_fmt(g.measured)} {g.unit} exceeds the limit {_fmt(g.limit)} {g.unit}"
-            if not LIMITS[g.metric].minimum
-            else f"{g.metric} {_fmt(g.measured)} {g.unit} is below the limit {_fmt(g.limit)}"
-            f" {g.unit}"
-            for g in breached
-        )
+        return "failed", "; ".join(_breach_text(g) for g in breached)
     if comparison.status == "regression":
         return "failed", f"regression: {comparison.reason}"
     if comparison.status == "stale" and settings.fail_on_stale:
         return "failed", f"baseline stale: {comparison.reason}"
-    missing = [g.reason for g in gates if not g.conclusive and g.reason]
-    if comparison.status == "inconclusive" and comparison.reason:
-        missing.append(f"baseline comparison: {comparison.reason}")
+    missing = _missing_samples(gates, comparison)
     if missing:
         return "inconclusive", (
             "; ".join(missing)
@@ -185,6 +182,21 @@ def decide(
             " raise time_budget or max_rounds, or gate a lower quantile)"
         )
     return "passed", None
+
+
+def _breach_text(g: Gate) -> str:
+    """Say how a breached gate's figure passes its limit."""
+    if LIMITS[g.metric].minimum:
+        return f"{g.metric} {_fmt(g.measured)} {g.unit} is below the limit {_fmt(g.limit)} {g.unit}"
+    return f"{g.metric} {_fmt(g.measured)} {g.unit} exceeds the limit {_fmt(g.limit)} {g.unit}"
+
+
+def _missing_samples(gates: list[Gate], comparison: Comparison) -> list[str]:
+    """Return why each inconclusive gate, and the baseline comparison, lacks samples."""
+    missing = [g.reason for g in gates if not g.conclusive and g.reason]
+    if comparison.status == "inconclusive" and comparison.reason:
+        missing.append(f"baseline comparison: {comparison.reason}")
+    return missing
 
 
 def _fmt(value: float | None) -> str:
@@ -199,20 +211,12 @@ def table(result: PerfResult) -> str:
     """Return the failure text: the verdict line, then metric | limit | measured | CI rows."""
     lines = [f"perf {result.verdict}: {result.reason}" if result.reason else result.verdict]
     rows = [("metric", "limit", "measured", f"{result.settings.confidence:.0%} CI", "")]
-    for g in result.gates:
-        ci = "-" if g.ci is None else f"[{_fmt(g.ci[0])}, {_fmt(g.ci[1])}]"
-        status = "ok" if g.passed and g.conclusive else "BREACH" if g.conclusive else "n/a"
-        rows.append((g.metric, f"{_fmt(g.limit)} {g.unit}", _fmt(g.measured), ci, status))
+    rows.extend(_gate_row(g) for g in result.gates)
     c = result.comparison
     if c.status not in ("no-baseline",) and c.metric:
-        ci = "-" if not c.ci else f"[{_fmt(c.ci[0])}, {_fmt(c.ci[1])}]"
-        limit = "-" if c.threshold is None else f"<= {1 + c.threshold:.3g}x"
-        measured = "-" if c.ratio is None else f"{c.ratio:.3f}x"
-        rows.append((f"{c.metric} vs baseline", limit, measured, ci, c.status))
+        rows.append(_comparison_row(c))
     if len(rows) > 1:
-        widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        for row in rows:
-            lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+        lines.extend(_aligned(rows))
     if result.summary is not None:
         s = result.summary
         lines.append(
@@ -222,6 +226,28 @@ def table(result: PerfResult) -> str:
     if c.status == "refused" and c.reason:
         lines.append(c.reason)
     return "\n".join(line.rstrip() for line in lines)
+
+
+_Row = tuple[str, str, str, str, str]
+
+
+def _gate_row(g: Gate) -> _Row:
+    ci = "-" if g.ci is None else f"[{_fmt(g.ci[0])}, {_fmt(g.ci[1])}]"
+    status = "ok" if g.passed and g.conclusive else "BREACH" if g.conclusive else "n/a"
+    return (g.metric, f"{_fmt(g.limit)} {g.unit}", _fmt(g.measured), ci, status)
+
+
+def _comparison_row(c: Comparison) -> _Row:
+    ci = "-" if not c.ci else f"[{_fmt(c.ci[0])}, {_fmt(c.ci[1])}]"
+    limit = "-" if c.threshold is None else f"<= {1 + c.threshold:.3g}x"
+    measured = "-" if c.ratio is None else f"{c.ratio:.3f}x"
+    return (f"{c.metric} vs baseline", limit, measured, ci, c.status)
+
+
+def _aligned(rows: list[_Row]) -> list[str]:
+    """Return the rows as lines with every column left-aligned to its widest cell."""
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
 
 
 def _finding(result: PerfResult, rule: str, message: str, key: str) -> Finding:
@@ -267,25 +293,17 @@ def build_findings(result: PerfResult) -> list[Finding]:
 
 def benchmark_payload(result: PerfResult) -> dict[str, Any]:
     """Return the ``benchmarks[]`` entry of the report (schema: ``$defs/benchmark``)."""
-    m = result.measurement
     s = result.summary
     settings = result.settings
     return {
         "nodeid": result.nodeid,
         "name": result.name,
-        "engine": None if m is None else m.engine,
         "verdict": result.verdict,
         "reason": result.reason,
         "n": 0 if s is None else s.n,
         "stats": None if s is None else s.to_dict(),
         "p95_ci": result.p95_ci,
-        "ops": None if m is None else _finite(m.ops),
-        "ops_ci": None if m is None or m.ops_ci is None else [_finite(v) for v in m.ops_ci],
-        "mem_peak_bytes": None if m is None else m.mem_peak_bytes,
-        "rounds": None if m is None else m.plan.rounds,
-        "warmup_rounds": None if m is None else m.plan.warmup,
-        "samples": [] if m is None else stats.capped(m.samples, settings.sample_cap),
-        "samples_capped": m is not None and len(m.samples) > settings.sample_cap,
+        **_measurement_fields(result.measurement, settings.sample_cap),
         "gates": [g.to_dict() for g in result.gates],
         "baseline": result.comparison.to_dict(),
         "machine": result.fingerprint,
@@ -296,6 +314,31 @@ def benchmark_payload(result: PerfResult) -> dict[str, Any]:
             "max_regression": str(settings.max_regression),
             "alpha": settings.alpha,
         },
+    }
+
+
+def _measurement_fields(m: Measurement | None, sample_cap: int) -> dict[str, Any]:
+    """Return the ``benchmarks[]`` fields taken from the measurement (empty without one)."""
+    if m is None:
+        return {
+            "engine": None,
+            "ops": None,
+            "ops_ci": None,
+            "mem_peak_bytes": None,
+            "rounds": None,
+            "warmup_rounds": None,
+            "samples": [],
+            "samples_capped": False,
+        }
+    return {
+        "engine": m.engine,
+        "ops": _finite(m.ops),
+        "ops_ci": None if m.ops_ci is None else [_finite(v) for v in m.ops_ci],
+        "mem_peak_bytes": m.mem_peak_bytes,
+        "rounds": m.plan.rounds,
+        "warmup_rounds": m.plan.warmup,
+        "samples": stats.capped(m.samples, sample_cap),
+        "samples_capped": len(m.samples) > sample_cap,
     }
 
 

@@ -171,6 +171,29 @@ class Controller:
 
     def run(self, first: str = "base") -> None:
         """Serve both runs until each says bye (or exits)."""
+        pending, done, rank = self._greet()
+        flip = first == "head"
+        while not all(done.values()):
+            self._refill(pending, done)
+            a, b = pending["base"], pending["head"]
+            if a is not None and b is not None and a["start"] == b["start"] and a["start"] in rank:
+                self._pair(a, b, flip)
+                flip = not flip
+                pending = {"base": None, "head": None}
+                continue
+            solo = self._solo_side(pending, done, rank)
+            if solo is not None:
+                self.sides[solo].send({"solo": 1})
+                pending[solo] = None
+
+    def _greet(
+        self,
+    ) -> tuple[dict[str, dict[str, Any] | None], dict[str, bool], dict[str, int]]:
+        """Read each side's first message: its test order, a first test, or bye.
+
+        Returns the pending test per side, which sides are done, and the rank of each test
+        both sides run, in the base side's order.
+        """
         pending: dict[str, dict[str, Any] | None] = {"base": None, "head": None}
         done = {"base": False, "head": False}
         order: dict[str, list[str]] = {"base": [], "head": []}
@@ -184,25 +207,17 @@ class Controller:
                 pending[side] = hello
         both = set(order["base"]) & set(order["head"])
         rank = {n: i for i, n in enumerate(n for n in order["base"] if n in both)}
-        flip = first == "head"
-        while not all(done.values()):
-            for side in ("base", "head"):
-                if not done[side] and pending[side] is None:
-                    message = self._recv(side)
-                    if message is None or "bye" in message:
-                        done[side] = True
-                    else:
-                        pending[side] = message
-            a, b = pending["base"], pending["head"]
-            if a is not None and b is not None and a["start"] == b["start"] and a["start"] in rank:
-                self._pair(a, b, flip)
-                flip = not flip
-                pending = {"base": None, "head": None}
-                continue
-            solo = self._solo_side(pending, done, rank)
-            if solo is not None:
-                self.sides[solo].send({"solo": 1})
-                pending[solo] = None
+        return pending, done, rank
+
+    def _refill(self, pending: dict[str, dict[str, Any] | None], done: dict[str, bool]) -> None:
+        """Receive the next message of each side that is not done and has no pending test."""
+        for side in ("base", "head"):
+            if not done[side] and pending[side] is None:
+                message = self._recv(side)
+                if message is None or "bye" in message:
+                    done[side] = True
+                else:
+                    pending[side] = message
 
     @staticmethod
     def _solo_side(

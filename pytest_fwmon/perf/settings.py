@@ -206,29 +206,43 @@ def _limit(key: str, value: Any, where: str) -> float:
 
 def _setting(key: str, spec: Setting, value: Any, where: str) -> Any:
     label = f"{where} {key}"
-    if spec.kind == "bool":
-        if not isinstance(value, bool):
-            raise PerfSettingsError(f"{label} must be true or false, got {value!r}")
-        return value
     if spec.kind == "shift":
         return parse_shift(value, label)
-    if spec.kind == "str":
-        if not isinstance(value, str):
-            raise PerfSettingsError(f"{label} must be a string, got {value!r}")
+    if spec.kind in _PLAIN:
+        kind, wanted = _PLAIN[spec.kind]
+        if not isinstance(value, kind):
+            raise PerfSettingsError(f"{label} must be {wanted}, got {value!r}")
         return value
+    number = _number(spec.kind, value, label)
+    _check_range(spec, number, value, label)
+    return number
+
+
+#: Setting kinds whose value is taken as it is once its type is right, and what they must be.
+_PLAIN: Final[dict[str, tuple[type, str]]] = {
+    "bool": (bool, "true or false"),
+    "str": (str, "a string"),
+}
+
+
+def _number(kind: str, value: Any, label: str) -> float:
+    """Return ``value`` as an int ("int" settings) or a float; raise when it is not one."""
     is_number = isinstance(value, int | float) and not isinstance(value, bool)
-    if spec.kind == "int" and not (is_number and float(value).is_integer()):
+    if kind == "int" and not (is_number and float(value).is_integer()):
         raise PerfSettingsError(f"{label} must be a whole number, got {value!r}")
-    if spec.kind == "float" and (not is_number or math.isnan(value)):
+    if kind == "float" and (not is_number or math.isnan(value)):
         raise PerfSettingsError(f"{label} must be a number, got {value!r}")
-    number = int(value) if spec.kind == "int" else float(value)
+    return int(value) if kind == "int" else float(value)
+
+
+def _check_range(spec: Setting, number: float, value: Any, label: str) -> None:
+    """Raise when ``number`` is outside the setting's bounds (the message quotes ``value``)."""
     if spec.above is not None and not number > spec.above:
         raise PerfSettingsError(f"{label} must be greater than {spec.above:g}, got {value!r}")
     if spec.minimum is not None and number < spec.minimum:
         raise PerfSettingsError(f"{label} must be at least {spec.minimum:g}, got {value!r}")
     if spec.below is not None and not number < spec.below:
         raise PerfSettingsError(f"{label} must be less than {spec.below:g}, got {value!r}")
-    return number
 
 
 def from_config(table: Mapping[str, Any]) -> PerfSettings:

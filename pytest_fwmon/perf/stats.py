@@ -314,36 +314,49 @@ def mann_whitney_u(
     if method not in MWU_METHODS:
         raise ValueError(f"method must be one of {', '.join(MWU_METHODS)}")
     n1, n2 = len(x), len(y)
-    if n1 == 0 or n2 == 0:
-        raise ValueError("both samples must be non-empty")
-    combined = [float(v) for v in x] + [float(v) for v in y]
-    if any(math.isnan(v) for v in combined):
-        raise ValueError("samples must not contain NaN")
-    ranks, ties = rank_with_ties(combined)
+    ranks, ties = rank_with_ties(_mwu_sample(x, y))
     u1 = math.fsum(ranks[:n1]) - n1 * (n1 + 1) / 2.0
-    u2 = n1 * n2 - u1
-    if alternative == "greater":
-        u, factor = u1, 1.0
-    elif alternative == "less":
-        u, factor = u2, 1.0
-    else:
-        u, factor = max(u1, u2), 2.0
+    u, factor = _oriented_u(u1, n1 * n2 - u1, alternative)
     if method == "auto":
         method = "asymptotic" if (n1 > 8 and n2 > 8) or any(t > 1 for t in ties) else "exact"
     if method == "exact":
         p = _exact_sf(u, n1, n2)
     else:
-        n = n1 + n2
-        tie_term = float(sum(t**3 - t for t in ties))
-        variance = n1 * n2 / 12.0 * ((n + 1) - tie_term / (n * (n - 1))) if n > 1 else 0.0
-        numerator = u - n1 * n2 / 2.0 - (0.5 if use_continuity else 0.0)
-        if variance <= 0.0:
-            z = math.copysign(math.inf, numerator) if numerator else math.nan
-        else:
-            z = numerator / math.sqrt(variance)
-        p = _normal_sf(z) if not math.isnan(z) else math.nan
+        p = _asymptotic_sf(u, n1, n2, ties, use_continuity)
     p = min(max(p * factor, 0.0), 1.0) if not math.isnan(p) else p
     return MannWhitneyResult(statistic=u1, pvalue=p, method=method)
+
+
+def _mwu_sample(x: Sequence[float], y: Sequence[float]) -> list[float]:
+    """Return ``x`` then ``y`` as floats; raise ValueError for an empty sample or a NaN."""
+    if len(x) == 0 or len(y) == 0:
+        raise ValueError("both samples must be non-empty")
+    combined = [float(v) for v in x] + [float(v) for v in y]
+    if any(math.isnan(v) for v in combined):
+        raise ValueError("samples must not contain NaN")
+    return combined
+
+
+def _oriented_u(u1: float, u2: float, alternative: str) -> tuple[float, float]:
+    """Return the statistic the p-value is taken of, and the factor for two tails."""
+    if alternative == "greater":
+        return u1, 1.0
+    if alternative == "less":
+        return u2, 1.0
+    return max(u1, u2), 2.0
+
+
+def _asymptotic_sf(u: float, n1: int, n2: int, ties: Sequence[int], use_continuity: bool) -> float:
+    """P(U >= u) from the normal approximation with the tie correction (NaN when undefined)."""
+    n = n1 + n2
+    tie_term = float(sum(t**3 - t for t in ties))
+    variance = n1 * n2 / 12.0 * ((n + 1) - tie_term / (n * (n - 1))) if n > 1 else 0.0
+    numerator = u - n1 * n2 / 2.0 - (0.5 if use_continuity else 0.0)
+    if variance <= 0.0:
+        z = math.copysign(math.inf, numerator) if numerator else math.nan
+    else:
+        z = numerator / math.sqrt(variance)
+    return _normal_sf(z) if not math.isnan(z) else math.nan
 
 
 def seconds_ops(calls: Sequence[int], seconds: Sequence[float]) -> float:
