@@ -507,6 +507,86 @@ def test_config_sources_in_documented_order(tmp_path: Path) -> None:
             id="env",
         ),
         pytest.param("[tool.fwmon\n", {}, "is not valid TOML", id="toml"),
+        pytest.param(
+            "[tool]\nfwmon = 1\n",
+            {},
+            "[tool.fwmon] in pyproject.toml must be a table",
+            id="not-table",
+        ),
+        pytest.param(
+            "[tool.fwmon.lint]\nx = 1\n",
+            {},
+            "unknown section [tool.fwmon.lint]; valid sections: alerts, dashboard, docs, ",
+            id="section",
+        ),
+        pytest.param(
+            "[tool.fwmon]\nspeed = 1\n",
+            {},
+            "unknown key [tool.fwmon] speed; valid keys: baseline, cache, ",
+            id="key",
+        ),
+        pytest.param(
+            "[tool.fwmon.docs]\nmin_coverage = 'high'\n",
+            {},
+            "[tool.fwmon.docs] min_coverage must be a number, got 'high'",
+            id="float",
+        ),
+        pytest.param(
+            "[tool.fwmon.docs]\nmin_coverage = 101\n",
+            {},
+            "[tool.fwmon.docs] min_coverage must be at most 100, got 101",
+            id="maximum",
+        ),
+        pytest.param(
+            "[tool.fwmon]\nworkers = -1\n",
+            {},
+            "[tool.fwmon] workers must be at least 0, got -1",
+            id="minimum",
+        ),
+        pytest.param(
+            "[tool.fwmon]\nworkers = true\n",
+            {},
+            "[tool.fwmon] workers must be a whole number, got True",
+            id="int-bool",
+        ),
+        pytest.param(
+            "[tool.fwmon]\nreport = 3\n",
+            {},
+            "[tool.fwmon] report must be a string, got 3",
+            id="str",
+        ),
+        pytest.param(
+            "[tool.fwmon]\nexclude = 'a'\n",
+            {},
+            "[tool.fwmon] exclude must be a list of strings, got 'a'",
+            id="list",
+        ),
+        pytest.param(
+            "[tool.fwmon]\nquality = 1\n",
+            {},
+            "[tool.fwmon] quality must be a table ([tool.fwmon.quality])",
+            id="owned-table",
+        ),
+        pytest.param(
+            "[tool.fwmon.quality]\nspeed = 1\n",
+            {},
+            "unknown key [tool.fwmon.quality] speed; valid keys: ",
+            id="owned-key",
+        ),
+        pytest.param(
+            "",
+            {"FWMON_CACHE": "maybe"},
+            "environment variable FWMON_CACHE: [tool.fwmon] cache must be true or false, "
+            "got 'maybe'",
+            id="env-bool",
+        ),
+        pytest.param(
+            "",
+            {"FWMON_PIPELINES": "security, speed"},
+            "environment variable FWMON_PIPELINES: [tool.fwmon] pipelines has invalid value "
+            "'speed'",
+            id="env-list",
+        ),
     ],
 )
 def test_config_errors(tmp_path: Path, toml: str, env: dict[str, str], message: str) -> None:
@@ -514,6 +594,47 @@ def test_config_errors(tmp_path: Path, toml: str, env: dict[str, str], message: 
     with pytest.raises(ConfigError) as excinfo:
         load_config(root, environ=env)
     assert message in excinfo.value.message
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        pytest.param(
+            ["workers"], "--fwmon-option 'workers' must look like SECTION.KEY=VALUE", id="no-equals"
+        ),
+        pytest.param(["lint.x=1"], "unknown section [tool.fwmon.lint]", id="section"),
+        pytest.param(["docs.speed=1"], "unknown key [tool.fwmon.docs] speed", id="key"),
+        pytest.param(
+            ["workers=2.5"], "[tool.fwmon] workers must be a whole number, got '2.5'", id="int"
+        ),
+        pytest.param(
+            ["quality.max_complexity=x"], "[tool.fwmon.quality] max_complexity", id="owned"
+        ),
+    ],
+)
+def test_config_option_errors(tmp_path: Path, overrides: list[str], message: str) -> None:
+    root = _project(tmp_path, "")
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(root, overrides=overrides, environ={})
+    assert message in excinfo.value.message
+
+
+def test_config_text_from_the_environment_and_options_is_typed(tmp_path: Path) -> None:
+    root = _project(tmp_path, "[tool.fwmon.quality]\nmax_complexity = 12\n")
+    config = load_config(
+        root,
+        overrides=[" docs.min_coverage = 55.5", "exclude= a, ,b ", "quality.no_assert=yes"],
+        cli={"report": "r.json", "quality.max_complexity": 15, "cache_dir": None},
+        environ={"FWMON_CACHE": " Off ", "FWMON_PACKAGING": "1", "FWMON_REPORT": ""},
+    )
+    assert config.bool("", "cache") is False
+    assert config.float("docs", "min_coverage") == 55.5
+    assert config.list("", "exclude") == ["a", "b"]
+    assert config.str("", "report") == "r.json"
+    assert config.str("", "cache_dir") == ".fwmon/cache"
+    assert config.validated("quality")["max_complexity"] == 15
+    assert config.validated("quality")["no_assert"] is True
+    assert config.raw_sections["integration"] == {"packaging": True}
 
 
 # -- file discovery ---------------------------------------------------------------------------

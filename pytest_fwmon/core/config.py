@@ -21,11 +21,10 @@ Standard library only.
 from __future__ import annotations
 
 import builtins
-import contextlib
 import importlib
 import os
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -137,53 +136,90 @@ def _where(section: str, key: str) -> str:
 def coerce(section: str, key: str, spec: Key, value: Any, *, from_text: bool = False) -> Any:
     """Check (and, for text from env/CLI, convert) one value; raise ConfigError if wrong."""
     where = _where(section, key)
-    kind = spec.kind
     if from_text and isinstance(value, str):
-        text = value.strip()
-        if kind == "bool":
-            if text.lower() in _TRUE:
-                value = True
-            elif text.lower() in _FALSE:
-                value = False
-        elif kind == "int":
-            with contextlib.suppress(ValueError):
-                value = int(text)
-        elif kind == "float":
-            with contextlib.suppress(ValueError):
-                value = float(text)
-        elif kind == "list":
-            value = [item.strip() for item in text.split(",") if item.strip()]
-    if kind == "bool" and not isinstance(value, bool):
-        raise ConfigError(f"{where} must be true or false, got {value!r}")
-    if kind == "int" and (not isinstance(value, int) or isinstance(value, bool)):
-        raise ConfigError(f"{where} must be a whole number, got {value!r}")
-    if kind == "float":
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise ConfigError(f"{where} must be a number, got {value!r}")
-        value = float(value)
-    if kind == "str" and not isinstance(value, str):
-        raise ConfigError(f"{where} must be a string, got {value!r}")
-    if kind == "list" and (
-        not isinstance(value, list) or not all(isinstance(v, str) for v in value)
-    ):
-        raise ConfigError(f"{where} must be a list of strings, got {value!r}")
+        value = _from_text(spec.kind, value)
+    value = _checked_type(where, spec.kind, value)
     if spec.choices is not None:
-        items = value if kind == "list" else [value]
-        for item in items:
-            if item not in spec.choices:
-                raise ConfigError(
-                    f"{where} has invalid value {item!r}; valid choices: {', '.join(spec.choices)}"
-                )
-    if kind in ("int", "float"):
-        if spec.minimum is not None and value < spec.minimum:
-            raise ConfigError(f"{where} must be at least {spec.minimum:g}, got {value:g}")
-        if spec.maximum is not None and value > spec.maximum:
-            raise ConfigError(f"{where} must be at most {spec.maximum:g}, got {value:g}")
+        _check_choices(where, spec.kind, spec.choices, value)
+    if spec.kind in ("int", "float"):
+        _check_bounds(where, spec, value)
     return value
 
 
+def _text_bool(text: str) -> bool:
+    if text.lower() in _TRUE:
+        return True
+    if text.lower() in _FALSE:
+        return False
+    raise ValueError(text)
+
+
+def _text_list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+#: How text from the environment or the command line becomes a value of each kind; text that
+#: does not parse stays text, and the type check below names it.
+_FROM_TEXT: Final[dict[str, Callable[[str], Any]]] = {
+    "bool": _text_bool,
+    "int": int,
+    "float": float,
+    "list": _text_list,
+}
+
+
+def _from_text(kind: str, value: str) -> Any:
+    parse = _FROM_TEXT.get(kind)
+    if parse is None:
+        return value
+    try:
+        return parse(value.strip())
+    except ValueError:
+        return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+#: Per kind: whether a value has that type, and what the error message asks for.
+_TYPES: Final[dict[str, tuple[Callable[[Any], bool], str]]] = {
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
+    "float": (_is_number, "a number"),
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "list": (
+        lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v),
+        "a list of strings",
+    ),
+}
+
+
+def _checked_type(where: str, kind: str, value: Any) -> Any:
+    """Return ``value`` (a float for "float" keys); raise ConfigError when it has another type."""
+    check = _TYPES.get(kind)
+    if check is not None and not check[0](value):
+        raise ConfigError(f"{where} must be {check[1]}, got {value!r}")
+    return float(value) if kind == "float" else value
+
+
+def _check_choices(where: str, kind: str, choices: tuple[str, ...], value: Any) -> None:
+    for item in value if kind == "list" else [value]:
+        if item not in choices:
+            raise ConfigError(
+                f"{where} has invalid value {item!r}; valid choices: {', '.join(choices)}"
+            )
+
+
+def _check_bounds(where: str, spec: Key, value: float) -> None:
+    if spec.minimum is not None and value < spec.minimum:
+        raise ConfigError(f"{where} must be at least {spec.minimum:g}, got {value:g}")
+    if spec.maximum is not None and value > spec.maximum:
+        raise ConfigError(f"{where} must be at most {spec.maximum:g}, got {value:g}")
+
+
 def read_pyproject(root: Path) -> dict[str, Any]:
-    """The whole parsed ``pyproject.toml`` under ``root`` ({} when there is none)."""
+    """Return the whole parsed ``pyproject.toml`` under ``root`` ({} when there is none)."""
     path = root / "pyproject.toml"
     try:
         with path.open("rb") as fh:
@@ -206,6 +242,7 @@ class FwmonConfig:
         raw_sections: dict[str, dict[str, Any]],
         pyproject: dict[str, Any],
     ) -> None:
+        """Hold the merged ``values`` of the SPEC sections and the raw owned sections."""
         #: Project root (pytest's rootdir).
         self.root = root
         self._values = values
@@ -216,42 +253,42 @@ class FwmonConfig:
         self._validated: dict[builtins.str, Any] = {}
 
     def get(self, section: builtins.str, key: builtins.str) -> Any:
-        """The value of one key."""
+        """Return the value of one key."""
         return self._values[section][key]
 
     def str(self, section: builtins.str, key: builtins.str) -> builtins.str:
-        """A string key."""
+        """Return the value of a string key."""
         value: builtins.str = self._values[section][key]
         return value
 
     def int(self, section: builtins.str, key: builtins.str) -> builtins.int:
-        """An integer key."""
+        """Return the value of an integer key."""
         value: builtins.int = self._values[section][key]
         return value
 
     def float(self, section: builtins.str, key: builtins.str) -> builtins.float:
-        """A number key."""
+        """Return the value of a number key."""
         value: builtins.float = self._values[section][key]
         return value
 
     def bool(self, section: builtins.str, key: builtins.str) -> builtins.bool:
-        """A boolean key."""
+        """Return the value of a boolean key."""
         value: builtins.bool = self._values[section][key]
         return value
 
     def list(self, section: builtins.str, key: builtins.str) -> builtins.list[builtins.str]:
-        """A list-of-strings key."""
+        """Return the value of a list-of-strings key."""
         value: builtins.list[builtins.str] = self._values[section][key]
         return value
 
     def section(self, name: builtins.str) -> dict[builtins.str, Any]:
-        """A copy of a section's values (or the raw table of an owned-elsewhere section)."""
+        """Return a copy of a section's values (or the raw table of an owned-elsewhere section)."""
         if name in self._values:
             return dict(self._values[name])
         return dict(self.raw_sections.get(name, {}))
 
     def validated(self, section: builtins.str) -> Any:
-        """The validated values of an owned section (what its validator returns), checked once.
+        """Return the validated values of an owned section (what its validator returns), once.
 
         Raises ConfigError naming the key at fault and the valid choices.
         """
@@ -325,46 +362,69 @@ def load_config(
     values = {s: {k: _copy(spec.default) for k, spec in keys.items()} for s, keys in SPEC.items()}
     raw: dict[str, dict[str, Any]] = {}
     for key, value in table.items():
-        if isinstance(value, dict) and key not in SPEC and key not in OWNED_ELSEWHERE:
-            _spec(key, "")  # raises: unknown section, naming the valid ones
-        if isinstance(value, dict) and (key in SPEC or key in OWNED_ELSEWHERE):
-            if key in OWNED_ELSEWHERE:
-                raw[key] = value
-                continue
-            for sub_key, sub_value in value.items():
-                values[key][sub_key] = coerce(key, sub_key, _spec(key, sub_key), sub_value)
-            continue
-        if key in SPEC or key in OWNED_ELSEWHERE:
-            raise ConfigError(f"[tool.fwmon] {key} must be a table ([tool.fwmon.{key}])")
-        values[""][key] = coerce("", key, _spec("", key), value)
+        _read_pyproject_key(key, value, values, raw)
     config = FwmonConfig(root, values, raw, pyproject)
-    env = os.environ if environ is None else environ
+    _apply_environment(config, os.environ if environ is None else environ)
+    _apply_overrides(config, overrides)
+    _apply_cli(config, cli or {})
+    for section in sorted(config.raw_sections):
+        config.validated(section)
+    return config
+
+
+def _read_pyproject_key(
+    key: str, value: Any, values: dict[str, dict[str, Any]], raw: dict[str, dict[str, Any]]
+) -> None:
+    """Store one key of ``[tool.fwmon]``: a top-level value, or a section's table."""
+    if key not in SPEC and key not in OWNED_ELSEWHERE:
+        if isinstance(value, dict):
+            _spec(key, "")  # raises: unknown section, naming the valid ones
+        values[""][key] = coerce("", key, _spec("", key), value)
+        return
+    if not isinstance(value, dict):
+        raise ConfigError(f"[tool.fwmon] {key} must be a table ([tool.fwmon.{key}])")
+    if key in OWNED_ELSEWHERE:
+        raw[key] = value
+        return
+    for sub_key, sub_value in value.items():
+        values[key][sub_key] = coerce(key, sub_key, _spec(key, sub_key), sub_value)
+
+
+def _apply_environment(config: FwmonConfig, env: Mapping[str, str]) -> None:
+    """Set the keys of the :data:`ENVIRONMENT` variables that are set and not empty."""
     for name, (section, key) in ENVIRONMENT.items():
-        if env.get(name, "") != "":
-            try:
-                word = env[name].strip().lower()
-                if section in OWNED_ELSEWHERE and word in _TRUE | _FALSE:
-                    config.set_raw(section, key, word in _TRUE)  # FWMON_PACKAGING=1
-                else:
-                    _set_text(config, section, key, env[name])
-            except ConfigError as exc:
-                raise ConfigError(f"environment variable {name}: {exc.message}") from None
+        if env.get(name, "") == "":
+            continue
+        try:
+            word = env[name].strip().lower()
+            if section in OWNED_ELSEWHERE and word in _TRUE | _FALSE:
+                config.set_raw(section, key, word in _TRUE)  # FWMON_PACKAGING=1
+            else:
+                _set_text(config, section, key, env[name])
+        except ConfigError as exc:
+            raise ConfigError(f"environment variable {name}: {exc.message}") from None
+
+
+def _apply_overrides(config: FwmonConfig, overrides: Sequence[str]) -> None:
+    """Set the keys of ``--fwmon-option SECTION.KEY=VALUE`` strings."""
     for item in overrides:
         name, sep, text = item.partition("=")
         if not sep:
             raise ConfigError(f"--fwmon-option {item!r} must look like SECTION.KEY=VALUE")
         section, _, key = name.strip().rpartition(".")
         _set_text(config, section, key.strip(), text)
-    for name, value in (cli or {}).items():
-        if value is not None:
-            section, _, key = name.rpartition(".")
-            if section in OWNED_ELSEWHERE:
-                config.set_raw(section, key, value)
-            else:
-                config.set(section, key, value)
-    for section in sorted(config.raw_sections):
-        config.validated(section)
-    return config
+
+
+def _apply_cli(config: FwmonConfig, cli: Mapping[str, Any]) -> None:
+    """Set the keys of dedicated command-line options (typed already; None means unset)."""
+    for name, value in cli.items():
+        if value is None:
+            continue
+        section, _, key = name.rpartition(".")
+        if section in OWNED_ELSEWHERE:
+            config.set_raw(section, key, value)
+        else:
+            config.set(section, key, value)
 
 
 def _set_text(config: FwmonConfig, section: str, key: str, text: str) -> None:
@@ -376,8 +436,10 @@ def _set_text(config: FwmonConfig, section: str, key: str, text: str) -> None:
 
 
 def _toml_value(text: str) -> Any:
-    """A command-line value read as a TOML value (``10``, ``true``, ``[1, 2]``), else a string;
-    the words of :data:`_TRUE` and :data:`_FALSE` other than digits are booleans."""
+    """Read a command-line value as a TOML value (``10``, ``true``, ``[1, 2]``), else a string.
+
+    The words of :data:`_TRUE` and :data:`_FALSE` other than digits are booleans.
+    """
     word = text.strip().lower()
     if word in _TRUE - {"1"}:
         return True

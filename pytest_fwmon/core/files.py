@@ -206,8 +206,11 @@ def _excluded(relpath: str, patterns: Iterable[str]) -> bool:
 
 
 def relative(path: Path, root: Path) -> str:
-    """Repository-relative POSIX path (absolute POSIX path when outside the root), escaped
-    with :func:`escape_name` so that any file name is plain, encodable, one-line text."""
+    """Return the repository-relative POSIX path (absolute POSIX path outside the root).
+
+    It is escaped with :func:`escape_name` so that any file name is plain, encodable, one-line
+    text.
+    """
     try:
         text = path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
@@ -239,15 +242,20 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def escape_surrogates(text: str) -> str:
-    """``text`` with only its surrogates escaped as :func:`escape_name` does: the rest of an
-    unencodable message (newlines included) stays as it is."""
+    """Return ``text`` with only its surrogates escaped as :func:`escape_name` does.
+
+    The rest of an unencodable message (newlines included) stays as it is.
+    """
     return _SURROGATE.sub(_escape_one, text)
 
 
 def escape_name(text: str) -> str:
-    """``text`` (a file name or node id) with bytes that are not UTF-8 as ``\\xNN``, control
-    characters as ``\\n``, ``\\t``, ``\\xNN``, separators and bidirectional overrides as
-    ``\\uXXXX`` and the backslash doubled; any other text is returned as it is."""
+    r"""Return ``text`` (a file name or node id) escaped as one line of plain text.
+
+    Bytes that are not UTF-8 become ``\xNN``, control characters ``\n``, ``\t``, ``\xNN``,
+    separators and bidirectional overrides ``\uXXXX`` and the backslash is doubled; any other
+    text is returned as it is.
+    """
     if _UNSAFE.search(text) is None:
         return text
     return _UNSAFE.sub(_escape_one, text)
@@ -264,11 +272,7 @@ def iter_python_files(
     seen: set[Path] = set()
     result: list[Path] = []
     for start in roots:
-        if start.is_file():
-            candidates: Iterable[Path] = [start]
-        else:
-            candidates = _walk(start)
-        for path in candidates:
+        for path in _candidates(start):
             if not path.is_file():
                 continue
             resolved = path.resolve()
@@ -285,9 +289,19 @@ def _left_out(path: Path, rel: str, exclude: Sequence[str], skip_tests: bool) ->
     """Tell whether an ``exclude`` pattern, or (with ``skip_tests``) a test rule, drops it."""
     if skip_tests and any(fnmatch.fnmatch(path.name, pat) for pat in EXCLUDED_FILES):
         return True
+    return _config_left_out(rel, exclude, skip_tests)
+
+
+def _config_left_out(rel: str, exclude: Sequence[str], skip_tests: bool) -> bool:
+    """Tell whether an ``exclude`` pattern, or (with ``skip_tests``) a test folder, drops it."""
     if skip_tests and any(part in TEST_DIRS for part in rel.split("/")[:-1]):
         return True
     return _excluded(rel, exclude)
+
+
+def _candidates(start: Path) -> Iterable[Path]:
+    """Return ``start`` itself when it is a file, else the files under it."""
+    return [start] if start.is_file() else _walk(start)
 
 
 def _walk(start: Path) -> Iterable[Path]:
@@ -334,7 +348,7 @@ def is_config_file(name: str) -> bool:
 def iter_config_files(
     roots: Iterable[Path], root: Path, exclude: Sequence[str], *, skip_tests: bool = True
 ) -> list[Path]:
-    """The :data:`CONFIG_FILES` under ``roots`` plus those directly in the repository root.
+    """Return the :data:`CONFIG_FILES` under ``roots`` plus those in the repository root.
 
     The same rules as :func:`iter_python_files`: excluded folders, ``exclude`` patterns and,
     with ``skip_tests``, test folders are left out.
@@ -343,17 +357,11 @@ def iter_config_files(
     result: list[Path] = []
     starts = list(roots) + sorted(p for p in root.iterdir() if p.is_file())
     for start in starts:
-        candidates: Iterable[Path] = [start] if start.is_file() else _walk(start)
-        for path in candidates:
+        for path in _candidates(start):
             if not is_config_file(path.name) or not path.is_file():
                 continue
             resolved = path.resolve()
-            if resolved in seen:
-                continue
-            rel = relative(path, root)
-            if skip_tests and any(part in TEST_DIRS for part in rel.split("/")[:-1]):
-                continue
-            if _excluded(rel, exclude):
+            if resolved in seen or _config_left_out(relative(path, root), exclude, skip_tests):
                 continue
             seen.add(resolved)
             result.append(path)

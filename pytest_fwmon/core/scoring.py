@@ -147,7 +147,7 @@ def skip_reason(items: Iterable[CheckResult]) -> str | None:
 
 
 def _one_line(text: str) -> str:
-    """The last line of a skip's text without pytest's ``Skipped: `` prefix."""
+    """Return the last line of a skip's text without pytest's ``Skipped: `` prefix."""
     line = text.strip().splitlines()[-1] if text.strip() else text
     return line.removeprefix("Skipped: ").strip()
 
