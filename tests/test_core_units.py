@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pytest_fwmon.checks import failure
 from pytest_fwmon.checks.base import SourceFile
 from pytest_fwmon.checks.docstrings import (
     DocstringCoverage,
@@ -755,3 +756,76 @@ def test_density_score(findings: list[str], loc: int, score: float) -> None:
 )
 def test_pipeline_status(outcomes: list[str], status: str) -> None:
     assert pipeline_status(outcomes, selected=True) == status
+
+
+# -- failure tables ---------------------------------------------------------------------------
+
+
+def _bandit_finding(path: str, line: int, rule: str, severity: str, cwe: int | None) -> Finding:
+    return Finding(
+        fingerprint="",
+        pipeline="security",
+        checker="bandit",
+        rule=rule,
+        severity=severity,
+        confidence="medium",
+        path=path,
+        line=line,
+        message=f"msg {rule}",
+        cwe=cwe,
+    )
+
+
+@pytest.mark.parametrize(
+    ("show_path", "rows", "expected"),
+    [
+        pytest.param(
+            False,
+            25,
+            [
+                "  rule  line  severity  confidence  message",
+                "  B602    12  medium    medium      msg B602",
+                "  B101     7  high      medium      msg B101 [CWE-703]",
+                "  B105     3  low       medium      msg B105",
+            ],
+            id="file-item",
+        ),
+        pytest.param(
+            True,
+            25,
+            [
+                "  rule  location  severity  confidence  message",
+                "  B602  -         medium    medium      msg B602",
+                "  B101  a.py:7    high      medium      msg B101 [CWE-703]",
+                "  B105  b.py:3    low       medium      msg B105",
+            ],
+            id="project-item",
+        ),
+        pytest.param(
+            False,
+            2,
+            [
+                "  rule  line  severity  confidence  message",
+                "  B602    12  medium    medium      msg B602",
+                "  B101     7  high      medium      msg B101 [CWE-703]",
+                "  ... and 1 more (all of them are in the fwmon report)",
+            ],
+            id="rows-hidden",
+        ),
+    ],
+)
+def test_failure_table(
+    monkeypatch: pytest.MonkeyPatch, show_path: bool, rows: int, expected: list[str]
+) -> None:
+    monkeypatch.setattr(failure, "TABLE_ROWS", rows)
+    findings = [
+        _bandit_finding("a.py", 7, "B101", "high", 703),
+        _bandit_finding("", 12, "B602", "medium", None),
+        _bandit_finding("b.py", 3, "B105", "low", None),
+    ]
+    failed = failure.CheckFailed("bandit", findings, 5, "at or above low severity")
+    assert failure.format_table(failed, "pkg/x.py", show_path=show_path).splitlines() == [
+        "bandit: 3 finding(s) at or above low severity in pkg/x.py",
+        *expected,
+        "  (2 more finding(s) below the threshold are in the report)",
+    ]

@@ -169,6 +169,7 @@ def test_src_layout_and_configured_packages(tmp_path: Path) -> None:
         ("alpha", tmp_path / "src"),
     ]
     assert [p.name for p in find_packages(tmp_path, ["alpha"])] == ["alpha"]
+    assert [p.name for p in find_packages(tmp_path, ["gamma", "beta"])] == ["beta"]
     result = ImportHealthChecker(["alpha"]).run([], tmp_path)
     assert statuses(result) == {"alpha": "ok"}
 
@@ -280,6 +281,34 @@ def test_entry_points_from_metadata(tmp_path: Path) -> None:
         ("gui_scripts", "win", "x.gui:run"),
         ("pytest11", "plug", "x.plugin"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("project", "expected"),
+    [
+        pytest.param(
+            {"name": "pytest-fwmon", "dynamic": ["scripts"], "scripts": {"own": "m:f"}},
+            [
+                ("console_scripts", "fwmon"),
+                ("console_scripts", "own"),
+                ("pytest11", "pytest_fwmon.plugin"),
+            ],
+            id="dynamic-installed",
+        ),
+        pytest.param(
+            {"name": "no-such-distribution-here", "dynamic": ["entry-points"]},
+            [],
+            id="dynamic-not-installed",
+        ),
+        pytest.param({"name": "pytest-fwmon"}, [], id="static"),
+        pytest.param("not a table", [], id="not-a-table"),
+    ],
+)
+def test_dynamic_entry_points_come_from_the_installed_metadata(
+    tmp_path: Path, project: object, expected: list[tuple[str, str]]
+) -> None:
+    found = discover_entry_points(tmp_path, {"project": project})
+    assert [(e.group, e.name) for e in found] == expected
 
 
 def test_no_commands_is_a_skip(tmp_path: Path) -> None:

@@ -13,7 +13,6 @@ imports pytest.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import re
@@ -71,27 +70,42 @@ def discover_entry_points(
     """Scripts and entry points from ``[project]``; installed metadata when they are dynamic."""
     data = read_pyproject(root) if pyproject is None else pyproject
     project = data.get("project", {})
-    found: list[EntryPoint] = []
     if not isinstance(project, dict):
-        return found
+        return []
+    found = _declared_entry_points(project) + _installed_entry_points(project)
+    unique = {(ep.group, ep.name): ep for ep in found}
+    return sorted(unique.values(), key=lambda ep: (not ep.is_command, ep.group, ep.name))
+
+
+def _declared_entry_points(project: Mapping[str, Any]) -> list[EntryPoint]:
+    """Return the entry points written in ``[project]`` (scripts, gui-scripts, entry-points)."""
     tables: dict[str, Any] = {
         "console_scripts": project.get("scripts", {}),
         "gui_scripts": project.get("gui-scripts", {}),
     }
     for group, table in (project.get("entry-points") or {}).items():
         tables[group] = table
-    for group, table in tables.items():
-        if isinstance(table, dict):
-            for name, value in table.items():
-                if isinstance(value, str):
-                    found.append(EntryPoint(name, group, _strip_extras(value)))
+    return [
+        EntryPoint(name, group, _strip_extras(value))
+        for group, table in tables.items()
+        if isinstance(table, dict)
+        for name, value in table.items()
+        if isinstance(value, str)
+    ]
+
+
+def _installed_entry_points(project: Mapping[str, Any]) -> list[EntryPoint]:
+    """Return the installed distribution's entry points when ``[project]`` declares them dynamic."""
     dynamic = set(project.get("dynamic", ()))
-    if dynamic & {"scripts", "gui-scripts", "entry-points"} and project.get("name"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            for ep in metadata.distribution(str(project["name"])).entry_points:
-                found.append(EntryPoint(ep.name, ep.group, _strip_extras(ep.value)))
-    unique = {(ep.group, ep.name): ep for ep in found}
-    return sorted(unique.values(), key=lambda ep: (not ep.is_command, ep.group, ep.name))
+    if not (dynamic & {"scripts", "gui-scripts", "entry-points"} and project.get("name")):
+        return []
+    try:
+        distribution = metadata.distribution(str(project["name"]))
+    except metadata.PackageNotFoundError:
+        return []
+    return [
+        EntryPoint(ep.name, ep.group, _strip_extras(ep.value)) for ep in distribution.entry_points
+    ]
 
 
 #: Loads an entry point: ``python -c LOADER VALUE IS_COMMAND``; exit 0 when it loads.
@@ -171,6 +185,21 @@ class CommandResult:
     details: dict[str, str] = field(default_factory=dict)
 
 
+#: Rule, rule name, severity and message of each unmet criterion (``{n}`` the command, ``{v}``
+#: the entry point).
+_CRITERIA_RULES: Final = {
+    "loads": ("INT201", "entry-point-load", "high", "entry point {v} does not load"),
+    "help": ("INT202", "help-fails", "high", "`{n} --help` does not exit 0"),
+    "documented": (
+        "INT204",
+        "undocumented-command",
+        "low",
+        "command {n} is not mentioned in the README or docs",
+    ),
+    "tested": ("INT205", "untested-command", "low", "no test invokes command {n}"),
+}
+
+
 class CommandReadinessChecker(ProjectChecker):
     """Console scripts load, answer ``--help``, are documented and are tested."""
 
@@ -225,6 +254,27 @@ class CommandReadinessChecker(ProjectChecker):
                 reason="the project declares no scripts or entry points in [project]",
             )
         env = python_env([p.import_root for p in find_packages(root, self.packages)] or [root])
+        docs, tests = self._docs_and_tests(root)
+        workers = max(1, min(4, len(entry_points), os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(
+                pool.map(lambda ep: self._score(ep, root, env, docs, tests), entry_points)
+            )
+        findings = [
+            f for ep, r in zip(entry_points, results, strict=True) for f in self._findings(ep, r)
+        ]
+        return CheckResult(
+            nodeid,
+            self.pipeline,
+            self.name,
+            project_outcome(findings, self.fail_on_severity),
+            findings=findings,
+            duration=time.perf_counter() - start,
+            metrics=self._metrics(entry_points, results),
+        )
+
+    def _docs_and_tests(self, root: Path) -> tuple[list[str], list[tuple[str, list[str]]]]:
+        """Return the docs' texts, and each test module's text with its string literals."""
         docs = [
             p.read_text(encoding="utf-8", errors="replace")
             for p in _expand(root, self.docs_paths, _DOC_SUFFIXES)
@@ -234,32 +284,21 @@ class CommandReadinessChecker(ProjectChecker):
             for p in _expand(root, self.test_paths, frozenset({".py"}))
             if p.name != "__init__.py"
         ]
-        workers = max(1, min(4, len(entry_points), os.cpu_count() or 1))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(
-                pool.map(lambda ep: self._score(ep, root, env, docs, tests), entry_points)
-            )
-        findings = [
-            f for ep, r in zip(entry_points, results, strict=True) for f in self._findings(ep, r)
-        ]
+        return docs, tests
+
+    def _metrics(
+        self, entry_points: Sequence[EntryPoint], results: Sequence[CommandResult]
+    ) -> dict[str, Any]:
+        """Return every entry point's scores and the share of commands that are ready."""
         commands = [r for ep, r in zip(entry_points, results, strict=True) if ep.is_command]
         ready = sum(1 for r in commands if r.score >= self.ready_percent)
-        metrics: dict[str, Any] = {
+        return {
             "commands": [asdict(r) for r in results],
             "total": len(commands),
             "ready": ready,
             "ready_percent": self.ready_percent,
             "ready_share": round(100.0 * ready / len(commands), 2) if commands else None,
         }
-        return CheckResult(
-            nodeid,
-            self.pipeline,
-            self.name,
-            project_outcome(findings, self.fail_on_severity),
-            findings=findings,
-            duration=time.perf_counter() - start,
-            metrics=metrics,
-        )
 
     def _score(
         self,
@@ -270,43 +309,10 @@ class CommandReadinessChecker(ProjectChecker):
         tests: Sequence[tuple[str, list[str]]],
     ) -> CommandResult:
         result = CommandResult(ep.name, ep.group, ep.value)
-        python = sys.executable
-        code, _out, err, _ = run_bounded(
-            [python, "-c", LOADER, ep.value, "1" if ep.is_command else "0"],
-            cwd=root,
-            env=env,
-            timeout=max(self.help_timeout, 30.0),
-        )
-        result.criteria["loads"] = code == 0
-        if code != 0:
-            result.details["loads"] = tail(err) or (
-                "loading timed out" if code is None else f"exit status {code}"
-            )
+        result.criteria["loads"] = self._loads(ep, root, env, result)
         if ep.is_command:
             if ep.group == "console_scripts":
-                help_ok = False
-                if result.criteria["loads"]:
-                    code, out, err, seconds = run_bounded(
-                        [python, "-c", RUNNER, ep.value, ep.name, "--help"],
-                        cwd=root,
-                        env=env,
-                        timeout=self.help_timeout,
-                    )
-                    help_ok = code == 0
-                    if code is None:
-                        result.details["help"] = (
-                            f"timed out after {self.help_timeout:g}s\n{tail(err or out)}"
-                        ).rstrip()
-                    elif code != 0:
-                        result.help_seconds = round(seconds, 3)
-                        result.details["help"] = (
-                            f"exit status {code}\n{tail(err or out)}"
-                        ).rstrip()
-                    else:
-                        result.help_seconds = round(seconds, 3)
-                else:
-                    result.details["help"] = "not run: the entry point does not load"
-                result.criteria["help"] = help_ok
+                result.criteria["help"] = self._help_runs(ep, root, env, result)
             word = _word(ep.name)
             result.criteria["documented"] = any(word.search(text) for text in docs)
             result.criteria["tested"] = self._tested(ep, word, tests)
@@ -314,6 +320,45 @@ class CommandReadinessChecker(ProjectChecker):
         met = sum(1 for ok in result.criteria.values() if ok)
         result.score = round(100.0 * met / applicable, 2) if applicable else 0.0
         return result
+
+    def _loads(
+        self, ep: EntryPoint, root: Path, env: Mapping[str, str], result: CommandResult
+    ) -> bool:
+        """Import the entry point in a fresh interpreter; note why when it does not load."""
+        code, _out, err, _ = run_bounded(
+            [sys.executable, "-c", LOADER, ep.value, "1" if ep.is_command else "0"],
+            cwd=root,
+            env=env,
+            timeout=max(self.help_timeout, 30.0),
+        )
+        if code != 0:
+            result.details["loads"] = tail(err) or (
+                "loading timed out" if code is None else f"exit status {code}"
+            )
+        return code == 0
+
+    def _help_runs(
+        self, ep: EntryPoint, root: Path, env: Mapping[str, str], result: CommandResult
+    ) -> bool:
+        """Run ``COMMAND --help`` as its wrapper would; note its time, or why it failed."""
+        if not result.criteria["loads"]:
+            result.details["help"] = "not run: the entry point does not load"
+            return False
+        code, out, err, seconds = run_bounded(
+            [sys.executable, "-c", RUNNER, ep.value, ep.name, "--help"],
+            cwd=root,
+            env=env,
+            timeout=self.help_timeout,
+        )
+        if code is None:
+            result.details["help"] = (
+                f"timed out after {self.help_timeout:g}s\n{tail(err or out)}"
+            ).rstrip()
+            return False
+        result.help_seconds = round(seconds, 3)
+        if code != 0:
+            result.details["help"] = (f"exit status {code}\n{tail(err or out)}").rstrip()
+        return code == 0
 
     @staticmethod
     def _tested(
@@ -330,32 +375,14 @@ class CommandReadinessChecker(ProjectChecker):
         return False
 
     def _findings(self, ep: EntryPoint, result: CommandResult) -> list[Finding]:
-        rules = {
-            "loads": ("INT201", "entry-point-load", "high", "entry point {v} does not load"),
-            "help": ("INT202", "help-fails", "high", "`{n} --help` does not exit 0"),
-            "documented": (
-                "INT204",
-                "undocumented-command",
-                "low",
-                "command {n} is not mentioned in the README or docs",
-            ),
-            "tested": ("INT205", "untested-command", "low", "no test invokes command {n}"),
-        }
         findings: list[Finding] = []
         for criterion, ok in result.criteria.items():
             if ok:
                 continue
-            rule, rule_name, severity, text = rules[criterion]
             detail = result.details.get(criterion, "")
-            if criterion == "help" and detail.startswith("timed out"):
-                rule, rule_name = "INT203", "help-timeout"
-                text = f"`{{n}} --help` did not finish within {self.help_timeout:g}s"
             if criterion == "help" and detail.startswith("not run"):
                 continue  # the load failure is the finding
-            message = text.format(n=ep.name, v=ep.value)
-            last = [ln for ln in detail.splitlines() if ln.strip()]
-            if last and criterion in ("loads", "help"):
-                message += f": {last[-1].strip()[:300]}"
+            rule, rule_name, severity, message = self._unmet(ep, criterion, detail)
             findings.append(
                 Finding(
                     fingerprint=stable_fingerprint(
@@ -373,3 +400,15 @@ class CommandReadinessChecker(ProjectChecker):
                 )
             )
         return findings
+
+    def _unmet(self, ep: EntryPoint, criterion: str, detail: str) -> tuple[str, str, str, str]:
+        """Return the rule, rule name, severity and message for an unmet ``criterion``."""
+        rule, rule_name, severity, text = _CRITERIA_RULES[criterion]
+        if criterion == "help" and detail.startswith("timed out"):
+            rule, rule_name = "INT203", "help-timeout"
+            text = f"`{{n}} --help` did not finish within {self.help_timeout:g}s"
+        message = text.format(n=ep.name, v=ep.value)
+        last = [ln for ln in detail.splitlines() if ln.strip()]
+        if last and criterion in ("loads", "help"):
+            message += f": {last[-1].strip()[:300]}"
+        return rule, rule_name, severity, message

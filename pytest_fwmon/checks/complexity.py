@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import tokenize
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Final
 
@@ -150,8 +151,6 @@ def maintainability_severity(mi: float, minimum: float) -> str:
 
 
 _END: Final = tokenize.TokenInfo(tokenize.ENDMARKER, "", (0, 0), (0, 0), "")
-_OPEN: Final = frozenset("([{")
-_CLOSE: Final = frozenset(")]}")
 
 
 def raw_metrics(source: str) -> Module:
@@ -172,48 +171,82 @@ def raw_metrics(source: str) -> Module:
         tokens = list(tokenize.generate_tokens(io.StringIO("\n".join(lines)).readline))
     except (tokenize.TokenError, SyntaxError):
         return analyze(source)
-    lloc = comments = single_comments = multi = blank = sloc = 0
-    group: list[tokenize.TokenInfo] = []
-    start = 1
-    depth = 0
-    for tok in tokens:
-        kind = tok.type
-        if kind == tokenize.ENDMARKER:
-            break
-        if kind == tokenize.ERRORTOKEN:
-            return analyze(source)
-        group.append(tok)
-        if kind == tokenize.OP:
-            if tok.string in _OPEN:
-                depth += 1
-            elif tok.string in _CLOSE:
-                depth -= 1
-        elif kind == tokenize.COMMENT:
-            comments += 1
-        elif kind == tokenize.NEWLINE or (kind == tokenize.NL and depth == 0):
-            end = tok.start[0]
-            parsed = lines[start - 1 : end]
-            filled = sum(1 for line in parsed if line)
-            group.append(_END)
-            if is_single_token(tokenize.COMMENT, group):
-                single_comments += 1
-            elif is_single_token(tokenize.STRING, group):
-                if group[0].start[0] == group[0].end[0]:
-                    single_comments += 1
-                else:
-                    multi += filled
-                    blank += len(parsed) - filled
-            else:
-                sloc += filled
-                blank += len(parsed) - filled
-            lloc += _logical(group)
-            group = []
-            start = end + 1
-    if group or depth != 0 or any(lines[start - 1 :]):
+    if any(tok.type == tokenize.ERRORTOKEN for tok in tokens):
         return analyze(source)
-    blank += len(lines) - (start - 1)
-    loc = sloc + blank + multi + single_comments
-    return Module(loc, lloc, sloc, comments, multi, blank, single_comments)
+    counts = _RawCounts()
+    start = counts.scan(tokens, lines)
+    if start is None or any(lines[start - 1 :]):
+        return analyze(source)
+    counts.blank += len(lines) - (start - 1)
+    loc = counts.sloc + counts.blank + counts.multi + counts.single_comments
+    return Module(
+        loc,
+        counts.lloc,
+        counts.sloc,
+        counts.comments,
+        counts.multi,
+        counts.blank,
+        counts.single_comments,
+    )
+
+
+#: How an operator token changes the bracket depth.
+_DEPTH: Final = {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}
+
+
+@dataclass(slots=True)
+class _RawCounts:
+    """radon's raw counts, accumulated one logical line at a time by :func:`raw_metrics`."""
+
+    lloc: int = 0
+    comments: int = 0
+    single_comments: int = 0
+    multi: int = 0
+    blank: int = 0
+    sloc: int = 0
+
+    def scan(self, tokens: list[tokenize.TokenInfo], lines: list[str]) -> int | None:
+        """Count every logical line of ``tokens``; return the line after the last one.
+
+        None when the tokens end inside a logical line or with unbalanced brackets.
+        """
+        group: list[tokenize.TokenInfo] = []
+        start = 1
+        depth = 0
+        for tok in tokens:
+            kind = tok.type
+            if kind == tokenize.ENDMARKER:
+                break
+            group.append(tok)
+            if kind == tokenize.OP:
+                depth += _DEPTH.get(tok.string, 0)
+            elif kind == tokenize.COMMENT:
+                self.comments += 1
+            elif kind == tokenize.NEWLINE or (kind == tokenize.NL and depth == 0):
+                end = tok.start[0]
+                self.add_group(group, lines[start - 1 : end])
+                group = []
+                start = end + 1
+        if group or depth != 0:
+            return None
+        return start
+
+    def add_group(self, group: list[tokenize.TokenInfo], parsed: list[str]) -> None:
+        """Count one logical line: its tokens ``group`` over the stripped lines ``parsed``."""
+        filled = sum(1 for line in parsed if line)
+        group.append(_END)
+        if is_single_token(tokenize.COMMENT, group):
+            self.single_comments += 1
+        elif is_single_token(tokenize.STRING, group):
+            if group[0].start[0] == group[0].end[0]:
+                self.single_comments += 1
+            else:
+                self.multi += filled
+                self.blank += len(parsed) - filled
+        else:
+            self.sloc += filled
+            self.blank += len(parsed) - filled
+        self.lloc += _logical(group)
 
 
 def _blocks(visitor: ComplexityVisitor) -> list[Function]:
@@ -289,32 +322,36 @@ class ComplexityChecker(FileChecker):
         findings = [self._function_finding(source, f) for f in functions]
         kept = [f for f in findings if f is not None]
         if mi < self.min_maintainability:
-            kept.append(
-                Finding(
-                    fingerprint="",
-                    pipeline=self.pipeline,
-                    checker=self.name,
-                    rule="CPX102",
-                    severity=maintainability_severity(mi, self.min_maintainability),
-                    confidence="high",
-                    path=source.relpath,
-                    line=0,
-                    message=(
-                        f"maintainability index {mi:.1f} (rank {mi_rank(mi)}) is below "
-                        f"{self.min_maintainability:g}"
-                    ),
-                    rule_name="low-maintainability",
-                )
-            )
-        worst = max(functions, key=lambda f: (f.complexity, -f.lineno), default=None)
-        metrics: dict[str, Any] = {
+            kept.append(self._maintainability_finding(source, mi))
+        return FileOutcome(findings=kept, metrics=self._metrics(raw, mi, functions))
+
+    def _maintainability_finding(self, source: SourceFile, mi: float) -> Finding:
+        return Finding(
+            fingerprint="",
+            pipeline=self.pipeline,
+            checker=self.name,
+            rule="CPX102",
+            severity=maintainability_severity(mi, self.min_maintainability),
+            confidence="high",
+            path=source.relpath,
+            line=0,
+            message=(
+                f"maintainability index {mi:.1f} (rank {mi_rank(mi)}) is below "
+                f"{self.min_maintainability:g}"
+            ),
+            rule_name="low-maintainability",
+        )
+
+    def _metrics(self, raw: Module, mi: float, functions: list[Function]) -> dict[str, Any]:
+        """Return the file's raw counts, maintainability and complexity figures."""
+        return {
             "loc": raw.loc,
             "sloc": raw.sloc,
             "lloc": raw.lloc,
             "comments": raw.comments,
             "multi": raw.multi,
             "blank": raw.blank,
-            "comment_ratio": round(comment_lines / raw.loc, 4) if raw.loc else 0.0,
+            "comment_ratio": round((raw.comments + raw.multi) / raw.loc, 4) if raw.loc else 0.0,
             "mi": round(mi, 2),
             "mi_rank": mi_rank(mi),
             "functions": len(functions),
@@ -323,21 +360,11 @@ class ComplexityChecker(FileChecker):
                 if functions
                 else 0.0
             ),
-            "worst_function": (
-                None
-                if worst is None
-                else {
-                    "name": worst.fullname,
-                    "line": worst.lineno,
-                    "complexity": worst.complexity,
-                    "rank": cc_rank(worst.complexity),
-                }
-            ),
+            "worst_function": _worst(functions),
             "over_limit": sum(1 for f in functions if f.complexity > self.max_complexity),
             # Every function as [name, line, complexity]: compact, for hotspots and parity.
             "complexity": [[f.fullname, f.lineno, f.complexity] for f in functions],
         }
-        return FileOutcome(findings=kept, metrics=metrics)
 
     def _function_finding(self, source: SourceFile, block: Function) -> Finding | None:
         if block.complexity <= self.max_complexity:
@@ -361,3 +388,16 @@ class ComplexityChecker(FileChecker):
             ),
             rule_name="too-complex",
         )
+
+
+def _worst(functions: list[Function]) -> dict[str, Any] | None:
+    """Return the most complex function (the first of equals), or None without functions."""
+    worst = max(functions, key=lambda f: (f.complexity, -f.lineno), default=None)
+    if worst is None:
+        return None
+    return {
+        "name": worst.fullname,
+        "line": worst.lineno,
+        "complexity": worst.complexity,
+        "rank": cc_rank(worst.complexity),
+    }

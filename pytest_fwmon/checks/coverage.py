@@ -428,99 +428,91 @@ def evaluate(
     start = time.perf_counter()
     checkers = checker_names(thresholds, diff_base)
     if summary is None:
-        reason = error or "no coverage data"
-        return [
-            CheckResult(nodeid(c), PIPELINE, c, "error", reason=reason, duration=0.0)
-            for c in checkers
-        ]
+        return [_error_result(c, error or "no coverage data") for c in checkers]
     report = summary.report
-    results: list[CheckResult] = []
-    totals = {k: report[k] for k in ("percent", "line_percent", "branch_percent")}
-    results.append(
-        _result(
-            "coverage",
-            [],
-            {
-                **totals,
-                "files": len(report["files"]),
-                "source": report["source"],
-                "warnings": list(messages),
-            },
-            start,
-        )
-    )
+    results = [_result("coverage", [], _totals(report, messages), start)]
     if thresholds.min_line > 0:
-        line = report["line_percent"]
-        findings = []
-        if line is None or line < thresholds.min_line:
-            findings.append(
-                _finding(
-                    "COV101",
-                    "line-coverage",
-                    "medium",
-                    f"line coverage {_fmt(line)} ({report['covered_lines']}/"
-                    f"{report['total_lines']} lines) is below {thresholds.min_line:g}%",
-                    PROJECT_FILE,
-                )
-            )
-        results.append(_result("coverage-line", findings, {"line_percent": line}, start))
+        results.append(_line_result(report, thresholds.min_line, start))
     if thresholds.min_branch > 0:
-        branch = report["branch_percent"]
-        if not report["branch"]:
-            results.append(
-                CheckResult(
-                    nodeid("coverage-branch"),
-                    PIPELINE,
-                    "coverage-branch",
-                    "error",
-                    reason="branch coverage was not measured: set branch = true",
-                )
-            )
-        else:
-            findings = []
-            if branch is not None and branch < thresholds.min_branch:
-                findings.append(
-                    _finding(
-                        "COV102",
-                        "branch-coverage",
-                        "medium",
-                        f"branch coverage {_fmt(branch)} ({report['covered_branches']}/"
-                        f"{report['total_branches']} branches) is below "
-                        f"{thresholds.min_branch:g}%",
-                        PROJECT_FILE,
-                    )
-                )
-            results.append(_result("coverage-branch", findings, {"branch_percent": branch}, start))
+        results.append(_branch_result(report, thresholds.min_branch, start))
     if thresholds.min_file > 0:
-        findings = []
-        for path, info in report["files"].items():
-            value = info["line_percent"]
-            if value is not None and value < thresholds.min_file:
-                findings.append(
-                    _finding(
-                        "COV103",
-                        "file-coverage",
-                        "medium",
-                        f"line coverage of {path} is {_fmt(value)} ({info['covered_lines']}/"
-                        f"{info['total_lines']}), below {thresholds.min_file:g}%",
-                        path,
-                    )
-                )
-        results.append(_result("coverage-files", findings, {"below": len(findings)}, start))
+        results.append(_files_result(report, thresholds.min_file, start))
     if diff_base:
-        if diff_error is not None:
-            results.append(
-                CheckResult(
-                    nodeid("diff-coverage"),
-                    PIPELINE,
-                    "diff-coverage",
-                    "error",
-                    reason=diff_error,
-                )
-            )
-        else:
-            results.append(_diff_result(report.get("diff") or {}, thresholds, start))
+        results.append(
+            _diff_result(report.get("diff") or {}, thresholds, start)
+            if diff_error is None
+            else _error_result("diff-coverage", diff_error)
+        )
     return results
+
+
+def _error_result(checker: str, reason: str) -> CheckResult:
+    return CheckResult(nodeid(checker), PIPELINE, checker, "error", reason=reason)
+
+
+def _totals(report: Mapping[str, Any], messages: Iterable[str]) -> dict[str, Any]:
+    """Return the metrics of the ``coverage`` item: the totals, what was measured, warnings."""
+    totals = {k: report[k] for k in ("percent", "line_percent", "branch_percent")}
+    return {
+        **totals,
+        "files": len(report["files"]),
+        "source": report["source"],
+        "warnings": list(messages),
+    }
+
+
+def _line_result(report: Mapping[str, Any], minimum: float, start: float) -> CheckResult:
+    line = report["line_percent"]
+    findings = []
+    if line is None or line < minimum:
+        findings.append(
+            _finding(
+                "COV101",
+                "line-coverage",
+                "medium",
+                f"line coverage {_fmt(line)} ({report['covered_lines']}/"
+                f"{report['total_lines']} lines) is below {minimum:g}%",
+                PROJECT_FILE,
+            )
+        )
+    return _result("coverage-line", findings, {"line_percent": line}, start)
+
+
+def _branch_result(report: Mapping[str, Any], minimum: float, start: float) -> CheckResult:
+    if not report["branch"]:
+        return _error_result(
+            "coverage-branch", "branch coverage was not measured: set branch = true"
+        )
+    branch = report["branch_percent"]
+    findings = []
+    if branch is not None and branch < minimum:
+        findings.append(
+            _finding(
+                "COV102",
+                "branch-coverage",
+                "medium",
+                f"branch coverage {_fmt(branch)} ({report['covered_branches']}/"
+                f"{report['total_branches']} branches) is below {minimum:g}%",
+                PROJECT_FILE,
+            )
+        )
+    return _result("coverage-branch", findings, {"branch_percent": branch}, start)
+
+
+def _files_result(report: Mapping[str, Any], minimum: float, start: float) -> CheckResult:
+    findings = [
+        _finding(
+            "COV103",
+            "file-coverage",
+            "medium",
+            f"line coverage of {path} is {_fmt(info['line_percent'])} ({info['covered_lines']}/"
+            f"{info['total_lines']}), below {minimum:g}%",
+            path,
+        )
+        for path, info in report["files"].items()
+        if info["line_percent"] is not None and info["line_percent"] < minimum
+    ]
+    return _result("coverage-files", findings, {"below": len(findings)}, start)
 
 
 def _diff_result(diff: Mapping[str, Any], thresholds: Thresholds, start: float) -> CheckResult:

@@ -108,18 +108,13 @@ class _Counter(ast.NodeVisitor):
 
     def _visit(self, node: ast.AST, name: str, kind: str) -> None:
         parent = self.stack[-1] if self.stack else None
+        parent_type = parent[0] if parent is not None else None
         node_type = type(node).__name__
-        nested_func = (
-            parent is not None and parent[0] == "FunctionDef" and node_type == "FunctionDef"
-        )
-        nested_cls = (
-            parent is not None
-            and parent[0] in ("ClassDef", "FunctionDef")
-            and node_type == "ClassDef"
-        )
-        qual = f"{parent[1].name}.{name}" if parent is not None and parent[1].name else name
-        if kind == "function" and parent is not None and parent[0] == "ClassDef":
+        nested_func = parent_type == "FunctionDef" and node_type == "FunctionDef"
+        nested_cls = parent_type in ("ClassDef", "FunctionDef") and node_type == "ClassDef"
+        if kind == "function" and parent_type == "ClassDef":
             kind = "method"
+        qual, parent_key = _qualified(parent[1] if parent is not None else None, name)
         definition = Definition(
             self.relpath,
             getattr(node, "lineno", 1),
@@ -127,10 +122,7 @@ class _Counter(ast.NodeVisitor):
             kind,
             _has_doc(node),
         )
-        parent_key = id(parent[1]) if parent is not None else None
-        self.nodes.append(
-            (definition, str(parent_key) if parent_key else None, nested_func, nested_cls)
-        )
+        self.nodes.append((definition, parent_key, nested_func, nested_cls))
         self.stack.append((node_type, definition, nested_cls))
         self.generic_visit(node)
         self.stack.pop()
@@ -155,6 +147,13 @@ class _Counter(ast.NodeVisitor):
 
     visit_FunctionDef = _function
     visit_AsyncFunctionDef = _function
+
+
+def _qualified(parent: Definition | None, name: str) -> tuple[str, str | None]:
+    """Return the qualified name under ``parent`` and the key that groups its children."""
+    if parent is None:
+        return name, None
+    return (f"{parent.name}.{name}" if parent.name else name), str(id(parent))
 
 
 def count_definitions(source: SourceFile, tree: ast.Module | None = None) -> list[Definition]:
@@ -252,15 +251,9 @@ class DocstringCoverage(AnalysedProjectChecker):
                 continue
             found = _definitions(relpath, analysis)
             definitions.extend(found)
-            documented = sum(d.documented for d in found)
-            per_file[relpath] = {
-                "total": len(found),
-                "documented": documented,
-                "percent": round(100.0 * documented / len(found), 2) if found else 100.0,
-            }
-        total = len(definitions)
-        documented = sum(d.documented for d in definitions)
-        percent = round(100.0 * documented / total, 2) if total else 100.0
+            per_file[relpath] = _coverage_figures(found)
+        totals = _coverage_figures(definitions)
+        percent, documented, total = totals["percent"], totals["documented"], totals["total"]
         missing = [d for d in definitions if not d.documented]
         metrics = {
             "coverage_percent": percent,
@@ -305,12 +298,26 @@ class DocstringCoverage(AnalysedProjectChecker):
         )
 
 
+def _coverage_figures(definitions: list[Definition]) -> dict[str, float | int]:
+    """Return how many of ``definitions`` are documented, of how many, and the percentage."""
+    documented = sum(d.documented for d in definitions)
+    return {
+        "total": len(definitions),
+        "documented": documented,
+        "percent": _percent(documented, len(definitions)),
+    }
+
+
+def _percent(part: int, whole: int) -> float:
+    """Return ``part`` as a percentage of ``whole``, rounded to 2 places (100 of nothing)."""
+    return round(100.0 * part / whole, 2) if whole else 100.0
+
+
 # --- accuracy -------------------------------------------------------------------------------
 
 _GOOGLE_HEADERS = re.compile(
     r"^(Args|Arguments|Parameters|Params|Keyword Args|Keyword Arguments|Other Parameters):\s*$"
 )
-_GOOGLE_ANY_HEADER = re.compile(r"^[A-Z][A-Za-z ]*:\s*$")
 _GOOGLE_ITEM = re.compile(r"^(\*{0,2}[A-Za-z_][A-Za-z0-9_]*)\s*(\([^)]*\))?\s*:")
 _NUMPY_HEADERS = {"parameters", "other parameters", "keyword arguments", "keyword args"}
 _NUMPY_ITEM = re.compile(
@@ -348,25 +355,24 @@ def _numpy_params(lines: list[str]) -> list[tuple[str, int]] | None:
         underline = lines[i + 1].strip()
         if header in _NUMPY_HEADERS and underline and set(underline) == {"-"}:
             seen_section = True
-            base = _indent(lines[i])
-            i += 2
-            while i < len(lines):
-                line = lines[i]
-                if (
-                    line.strip()
-                    and i + 1 < len(lines)
-                    and set(lines[i + 1].strip() or "x") == {"-"}
-                ):
-                    break  # next section
-                if line.strip() and _indent(line) <= base:
-                    match = _NUMPY_ITEM.match(line.strip())
-                    if match:
-                        for name in match.group(1).split(","):
-                            result.append((name.strip(), i))
-                i += 1
+            i = _numpy_section(lines, i + 2, _indent(lines[i]), result)
             continue
         i += 1
     return result if seen_section else None
+
+
+def _numpy_section(lines: list[str], i: int, base: int, result: list[tuple[str, int]]) -> int:
+    """Add the items of the section whose body starts at ``i``; return where the section ends."""
+    while i < len(lines):
+        line = lines[i]
+        if line.strip() and i + 1 < len(lines) and set(lines[i + 1].strip() or "x") == {"-"}:
+            break  # next section
+        if line.strip() and _indent(line) <= base:
+            match = _NUMPY_ITEM.match(line.strip())
+            if match:
+                result.extend((name.strip(), i) for name in match.group(1).split(","))
+        i += 1
+    return i
 
 
 def _google_params(lines: list[str]) -> list[tuple[str, int]] | None:
@@ -376,44 +382,55 @@ def _google_params(lines: list[str]) -> list[tuple[str, int]] | None:
     while i < len(lines):
         if _GOOGLE_HEADERS.match(lines[i].strip()):
             seen_section = True
-            base = _indent(lines[i])
-            item_indent: int | None = None
-            i += 1
-            while i < len(lines):
-                line = lines[i]
-                if not line.strip():
-                    i += 1
-                    continue
-                indent = _indent(line)
-                if indent <= base and _GOOGLE_ANY_HEADER.match(line.strip()):
-                    break
-                if indent <= base:
-                    break
-                if item_indent is None:
-                    item_indent = indent
-                if indent == item_indent:
-                    match = _GOOGLE_ITEM.match(line.strip())
-                    if match:
-                        result.append((match.group(1), i))
-                i += 1
+            i = _google_section(lines, i + 1, _indent(lines[i]), result)
             continue
         i += 1
     return result if seen_section else None
+
+
+def _google_section(lines: list[str], i: int, base: int, result: list[tuple[str, int]]) -> int:
+    """Add the items of the section whose body starts at ``i``; return where the section ends.
+
+    The section ends at the first non-blank line indented no deeper than its header (the next
+    header, or text after the section); items are the lines at the first item's indent.
+    """
+    item_indent: int | None = None
+    while i < len(lines):
+        line = lines[i]
+        if not line.strip():
+            i += 1
+            continue
+        indent = _indent(line)
+        if indent <= base:
+            break
+        if item_indent is None:
+            item_indent = indent
+        if indent == item_indent:
+            match = _GOOGLE_ITEM.match(line.strip())
+            if match:
+                result.append((match.group(1), i))
+        i += 1
+    return i
 
 
 def signature_params(node: ast.FunctionDef | ast.AsyncFunctionDef, is_method: bool) -> list[str]:
     """Parameter names as a docstring would write them (``*args``, ``**kwargs``)."""
     args = node.args
     names = [a.arg for a in args.posonlyargs + args.args]
-    static = any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in node.decorator_list)
-    if is_method and not static and names and names[0] in ("self", "cls", "mcs", "metacls"):
-        names = names[1:]
+    if is_method and names and names[0] in ("self", "cls", "mcs", "metacls"):
+        names = names[_bound(node) :]
     if args.vararg:
         names.append("*" + args.vararg.arg)
     names += [a.arg for a in args.kwonlyargs]
     if args.kwarg:
         names.append("**" + args.kwarg.arg)
     return names
+
+
+def _bound(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """Return 1 when a method's first parameter is bound (self, cls), 0 for a staticmethod."""
+    static = any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in node.decorator_list)
+    return 0 if static else 1
 
 
 def _functions(tree: ast.Module) -> Iterator[tuple[ast.FunctionDef | ast.AsyncFunctionDef, bool]]:
@@ -443,59 +460,56 @@ def accuracy_findings(
     checked = accurate = 0
     for node, is_method in _functions(tree):
         doc = ast.get_docstring(node, clean=True)
-        if not doc:
-            continue
-        parsed = documented_params(doc, style)
+        parsed = documented_params(doc, style) if doc else None
         if parsed is None:
             continue
         checked += 1
-        doc_line = node.body[0].lineno if node.body else node.lineno
-        params = signature_params(node, is_method)
-        bare_params = {_bare(p): p for p in params}
-        documented = {_bare(name): offset for name, offset in parsed[1]}
-        missing = [p for p in params if _bare(p) not in documented]
-        extra = [(name, off) for name, off in documented.items() if name not in bare_params]
-        before = len(findings)
-        for name, offset in extra:
-            close = difflib.get_close_matches(name, [_bare(m) for m in missing], n=1, cutoff=0.75)
-            line = doc_line + offset
-            if close:
-                missing = [m for m in missing if _bare(m) != close[0]]
-                findings.append(
-                    _accuracy(
-                        source,
-                        "DOC103",
-                        "medium",
-                        line,
-                        node.name,
-                        f"documented parameter `{name}` looks like a misspelling of `{close[0]}`",
-                    )
-                )
-            else:
-                findings.append(
-                    _accuracy(
-                        source,
-                        "DOC102",
-                        "medium",
-                        line,
-                        node.name,
-                        f"documented parameter `{name}` is not in the signature",
-                    )
-                )
-        for name in missing:
-            findings.append(
-                _accuracy(
-                    source,
-                    "DOC101",
-                    "low",
-                    doc_line,
-                    node.name,
-                    f"parameter `{name}` is not documented",
-                )
-            )
-        if len(findings) == before:
+        found = _function_accuracy(source, node, is_method, parsed[1])
+        findings.extend(found)
+        if not found:
             accurate += 1
     return findings, checked, accurate
+
+
+def _function_accuracy(
+    source: SourceFile,
+    node: ast.FunctionDef | ast.AsyncFunctionDef,
+    is_method: bool,
+    parsed: list[tuple[str, int]],
+) -> list[Finding]:
+    """Return the findings of one function: misspelt, unknown, then undocumented parameters."""
+    doc_line = node.body[0].lineno if node.body else node.lineno
+    params = signature_params(node, is_method)
+    bare_params = {_bare(p): p for p in params}
+    documented = {_bare(name): offset for name, offset in parsed}
+    missing = [p for p in params if _bare(p) not in documented]
+    findings: list[Finding] = []
+    for name, offset in documented.items():
+        if name not in bare_params:
+            rule, message, missing = _not_in_signature(name, missing)
+            findings.append(
+                _accuracy(source, rule, "medium", doc_line + offset, node.name, message)
+            )
+    findings.extend(
+        _accuracy(
+            source, "DOC101", "low", doc_line, node.name, f"parameter `{name}` is not documented"
+        )
+        for name in missing
+    )
+    return findings
+
+
+def _not_in_signature(name: str, missing: list[str]) -> tuple[str, str, list[str]]:
+    """Return the rule and message for a documented ``name`` the signature lacks.
+
+    A close match among the ``missing`` parameters is a misspelling (which then no longer
+    counts as missing); returns the parameters still missing too.
+    """
+    close = difflib.get_close_matches(name, [_bare(m) for m in missing], n=1, cutoff=0.75)
+    if not close:
+        return "DOC102", f"documented parameter `{name}` is not in the signature", missing
+    message = f"documented parameter `{name}` looks like a misspelling of `{close[0]}`"
+    return "DOC103", message, [m for m in missing if _bare(m) != close[0]]
 
 
 def _accuracy(
@@ -542,7 +556,7 @@ class DocstringAccuracy(AnalysedProjectChecker):
             findings.extend(Finding.from_dict(f) for f in analysis.get("findings", []))
             checked += int(analysis.get("checked", 0))
             accurate += int(analysis.get("accurate", 0))
-        percent = round(100.0 * accurate / checked, 2) if checked else 100.0
+        percent = _percent(accurate, checked)
         failing = any(severity_at_least(f.severity, self.fail_on_severity) for f in findings)
         return CheckResult(
             nodeid="",

@@ -34,19 +34,15 @@ def format_table(failure: CheckFailed, where: str, show_path: bool = False) -> s
     Its columns are rule, line (path:line for project items), severity, confidence, message.
     """
     rows = [("rule", "location" if show_path else "line", "severity", "confidence", "message")]
-    for f in sorted(failure.failing, key=Finding.sort_key)[:TABLE_ROWS]:
-        extra = f" [CWE-{f.cwe}]" if f.cwe else ""
-        where_line = (f"{f.path}:{f.line}" if f.path else "-") if show_path else str(f.line)
-        rows.append((f.rule, where_line, f.severity, f.confidence, f.message + extra))
+    rows += [_row(f, show_path) for f in sorted(failure.failing, key=Finding.sort_key)[:TABLE_ROWS]]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    # the location is left-aligned, a bare line number right-aligned
+    align = str.ljust if show_path else str.rjust
     lines = [
         f"{failure.checker}: {len(failure.failing)} finding(s) {failure.threshold} in {where}",
     ]
     for row in rows:
-        cells = [
-            row[0].ljust(widths[0]),
-            row[1].ljust(widths[1]) if show_path else row[1].rjust(widths[1]),
-        ]
+        cells = [row[0].ljust(widths[0]), align(row[1], widths[1])]
         cells += [row[2].ljust(widths[2]), row[3].ljust(widths[3]), row[4]]
         lines.append("  " + "  ".join(cells).rstrip())
     hidden = len(failure.failing) - TABLE_ROWS
@@ -56,6 +52,15 @@ def format_table(failure: CheckFailed, where: str, show_path: bool = False) -> s
     if below > 0:
         lines.append(f"  ({below} more finding(s) below the threshold are in the report)")
     return "\n".join(lines)
+
+
+def _row(f: Finding, show_path: bool) -> tuple[str, str, str, str, str]:
+    """Return one finding's cells: rule, location or line, severity, confidence, message."""
+    extra = f" [CWE-{f.cwe}]" if f.cwe else ""
+    location = str(f.line)
+    if show_path:
+        location = f"{f.path}:{f.line}" if f.path else "-"
+    return (f.rule, location, f.severity, f.confidence, f.message + extra)
 
 
 def threshold_text(checker: object) -> str:

@@ -121,19 +121,26 @@ class Probe:
     def _where(self, exc: BaseException) -> tuple[str, int, str]:
         import traceback  # only once a module failed: it loads modules a bare import does not
 
-        file, line = "", 0
         if isinstance(exc, SyntaxError) and exc.filename:
             file, line = exc.filename, exc.lineno or 0
         else:
-            for frame in traceback.extract_tb(exc.__traceback__):
-                name = frame.filename
-                if name.startswith(self.root) and "<frozen" not in name and name != PROBE_FILE:
-                    file, line = name, frame.lineno or 0
+            file, line = self._innermost_project_frame(exc)
         tb = exc.__traceback__
         while tb is not None and tb.tb_frame.f_code.co_filename == PROBE_FILE:
             tb = tb.tb_next
         text = "".join(traceback.format_exception(type(exc), exc, tb))
         return file, line, text[-4000:]
+
+    def _innermost_project_frame(self, exc: BaseException) -> tuple[str, int]:
+        """Return the file and line of the innermost frame in the project ("", 0 if none)."""
+        import traceback  # loaded by _where already
+
+        file, line = "", 0
+        for frame in traceback.extract_tb(exc.__traceback__):
+            name = frame.filename
+            if name.startswith(self.root) and "<frozen" not in name and name != PROBE_FILE:
+                file, line = name, frame.lineno or 0
+        return file, line
 
     def run(self, name: str) -> None:
         """Import ``name`` under the watchdog, record the outcome, then visit its children."""

@@ -231,30 +231,12 @@ class ImportHealthChecker(ProjectChecker):
         )
         prefix = str(root.resolve()) + os.sep
         for result in results.values():
-            result.message = result.message.replace(prefix, "")
-            if result.status == "timeout":
-                _locate_hang(result, prefix)
+            self._settle(result, prefix)
         findings: list[Finding] = []
         for name, result in results.items():
-            top = result.missing.partition(".")[0]
-            if result.status == "error" and top and top in self.optional:
-                result.status = "skipped"
-                result.message = f"optional dependency {result.missing} is not installed"
             finding = self._finding(result, modules[name], root)
             if finding is not None:
                 findings.append(finding)
-        counts = {s: 0 for s in ("ok", "error", "timeout", "crash", "blocked", "skipped")}
-        for result in results.values():
-            counts[result.status] = counts.get(result.status, 0) + 1
-        metrics: dict[str, Any] = {
-            "modules": [
-                {**asdict(r), "path": relative_path(modules[r.module], root)}
-                for r in results.values()
-            ],
-            "total": len(results),
-            **counts,
-            "import_seconds": round(sum(r.seconds for r in results.values()), 6),
-        }
         return CheckResult(
             nodeid,
             self.pipeline,
@@ -262,8 +244,18 @@ class ImportHealthChecker(ProjectChecker):
             project_outcome(findings, self.fail_on_severity),
             findings=findings,
             duration=time.perf_counter() - start,
-            metrics=metrics,
+            metrics=_metrics(results, modules, root),
         )
+
+    def _settle(self, result: ModuleResult, prefix: str) -> None:
+        """Make a probe result final: project paths relative, hangs located, optional skipped."""
+        result.message = result.message.replace(prefix, "")
+        if result.status == "timeout":
+            _locate_hang(result, prefix)
+        top = result.missing.partition(".")[0]
+        if result.status == "error" and top and top in self.optional:
+            result.status = "skipped"
+            result.message = f"optional dependency {result.missing} is not installed"
 
     def _finding(self, result: ModuleResult, path: Path, root: Path) -> Finding | None:
         if result.status in ("ok", "blocked", "skipped"):
@@ -298,3 +290,20 @@ class ImportHealthChecker(ProjectChecker):
             message=message,
             rule_name=rule_name,
         )
+
+
+def _metrics(
+    results: Mapping[str, ModuleResult], modules: Mapping[str, Path], root: Path
+) -> dict[str, Any]:
+    """Return every module's result and the count of each status."""
+    counts = {s: 0 for s in ("ok", "error", "timeout", "crash", "blocked", "skipped")}
+    for result in results.values():
+        counts[result.status] = counts.get(result.status, 0) + 1
+    return {
+        "modules": [
+            {**asdict(r), "path": relative_path(modules[r.module], root)} for r in results.values()
+        ],
+        "total": len(results),
+        **counts,
+        "import_seconds": round(sum(r.seconds for r in results.values()), 6),
+    }

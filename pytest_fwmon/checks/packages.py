@@ -40,28 +40,35 @@ def find_packages(root: Path, names: Sequence[str] = ()) -> list[Package]:
     hidden ones are not packages. A configured name that is not found is skipped.
     """
     bases = [root, root / "src"]
-    found: list[Package] = []
     if names:
-        for name in names:
-            for base in bases:
-                candidate = base / name
-                if candidate.is_dir():
-                    found.append(Package(name, candidate, base))
-                    break
-        return found
+        return [package for name in names if (package := _named(name, bases)) is not None]
+    return [
+        Package(entry.name, entry, base)
+        for base in bases
+        if base.is_dir()
+        for entry in sorted(base.iterdir())
+        if _is_package(entry)
+    ]
+
+
+def _named(name: str, bases: Sequence[Path]) -> Package | None:
+    """Return the package ``name`` from the first base folder that has it."""
     for base in bases:
-        if not base.is_dir():
-            continue
-        for entry in sorted(base.iterdir()):
-            if (
-                entry.is_dir()
-                and entry.name.isidentifier()
-                and entry.name not in _NOT_PACKAGES
-                and not entry.name.startswith((".", "_"))
-                and (entry / "__init__.py").is_file()
-            ):
-                found.append(Package(entry.name, entry, base))
-    return found
+        candidate = base / name
+        if candidate.is_dir():
+            return Package(name, candidate, base)
+    return None
+
+
+def _is_package(entry: Path) -> bool:
+    """Tell whether a folder is a top-level package that discovery keeps."""
+    return (
+        entry.is_dir()
+        and entry.name.isidentifier()
+        and entry.name not in _NOT_PACKAGES
+        and not entry.name.startswith((".", "_"))
+        and (entry / "__init__.py").is_file()
+    )
 
 
 def package_modules(package: Package) -> dict[str, Path]:

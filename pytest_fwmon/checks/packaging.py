@@ -107,6 +107,34 @@ class WheelReport:
     readme_renders: bool | None = None
 
 
+#: The metadata fields the report shows, by attribute of :class:`WheelReport`.
+_REPORTED_FIELDS: Final = {
+    "name": "Name",
+    "version": "Version",
+    "requires_python": "Requires-Python",
+    "readme_content_type": "Description-Content-Type",
+}
+
+
+def _read_wheel(wheel: Path, report: WheelReport) -> tuple[set[str], str]:
+    """Return the wheel's member names and its METADATA text ("" when it has none)."""
+    report.wheel = wheel.name
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        meta_name = next((n for n in sorted(names) if n.endswith(".dist-info/METADATA")), None)
+        meta_text = archive.read(meta_name).decode("utf-8", "replace") if meta_name else ""
+    return names, meta_text
+
+
+def _description(message: Any) -> str:
+    """Return the long description: the METADATA body, else the ``Description`` field."""
+    body = message.get_payload()
+    description = body if isinstance(body, str) else ""
+    if not description.strip():
+        description = message.get("Description", "") or ""
+    return description
+
+
 class PackagingChecker(ProjectChecker):
     """Build the wheel in a temporary copy of the project and check what it ships."""
 
@@ -176,41 +204,38 @@ class PackagingChecker(ProjectChecker):
                 reason="no pyproject.toml or setup.py: nothing to build",
             )
         report = WheelReport()
-        findings: list[Finding] = []
         with tempfile.TemporaryDirectory(prefix="fwmon-wheel-") as tmp:
-            source, outdir = Path(tmp) / "src", Path(tmp) / "dist"
-            shutil.copytree(root, source, ignore=shutil.ignore_patterns(*_COPY_IGNORE))
-            command, report.isolated = self.build_command(source, outdir, root)
-            shown = {str(outdir): "<outdir>", str(source): "<copy>"}
-            report.command = [Path(command[0]).name, *(shown.get(a, a) for a in command[1:])]
-            code, out, err, seconds = run_bounded(
-                command, cwd=source, env=python_env([]), timeout=self.timeout
-            )
-            report.build_seconds = round(seconds, 3)
-            wheels = sorted(outdir.glob("*.whl")) if outdir.is_dir() else []
+            wheels, code, output = self._build(root, Path(tmp), report)
             if code != 0 or not wheels:
                 why = "timed out" if code is None else f"exited with {code}"
-                findings.append(
-                    self._finding(
-                        "INT301",
-                        "wheel-build-fails",
-                        "high",
-                        f"the wheel build {why}: {_last_line(err or out)}",
-                        "build",
-                    )
+                failure = self._finding(
+                    "INT301",
+                    "wheel-build-fails",
+                    "high",
+                    f"the wheel build {why}: {_last_line(output)}",
+                    "build",
                 )
-                return self._result(nodeid, findings, report, start, tail(err or out))
-            wheel = wheels[0]
-            report.wheel = wheel.name
-            with zipfile.ZipFile(wheel) as archive:
-                names = set(archive.namelist())
-                meta_name = next(
-                    (n for n in sorted(names) if n.endswith(".dist-info/METADATA")), None
-                )
-                meta_text = archive.read(meta_name).decode("utf-8", "replace") if meta_name else ""
-        findings += self._contents(root, names, report)
+                return self._result(nodeid, [failure], report, start, tail(output))
+            names, meta_text = _read_wheel(wheels[0], report)
+        findings = self._contents(root, names, report)
         findings += self._metadata(meta_text, report)
         return self._result(nodeid, findings, report, start, "")
+
+    def _build(
+        self, root: Path, tmp: Path, report: WheelReport
+    ) -> tuple[list[Path], int | None, str]:
+        """Build a wheel of a copy of ``root`` in ``tmp``: the wheels, exit status and output."""
+        source, outdir = tmp / "src", tmp / "dist"
+        shutil.copytree(root, source, ignore=shutil.ignore_patterns(*_COPY_IGNORE))
+        command, report.isolated = self.build_command(source, outdir, root)
+        shown = {str(outdir): "<outdir>", str(source): "<copy>"}
+        report.command = [Path(command[0]).name, *(shown.get(a, a) for a in command[1:])]
+        code, out, err, seconds = run_bounded(
+            command, cwd=source, env=python_env([]), timeout=self.timeout
+        )
+        report.build_seconds = round(seconds, 3)
+        wheels = sorted(outdir.glob("*.whl")) if outdir.is_dir() else []
+        return wheels, code, err or out
 
     def _contents(self, root: Path, names: set[str], report: WheelReport) -> list[Finding]:
         findings: list[Finding] = []
@@ -258,10 +283,8 @@ class PackagingChecker(ProjectChecker):
         from email.parser import Parser
 
         message = Parser().parsestr(text)
-        report.name = message.get("Name", "") or ""
-        report.version = message.get("Version", "") or ""
-        report.requires_python = message.get("Requires-Python", "") or ""
-        report.readme_content_type = message.get("Description-Content-Type", "") or ""
+        for attr, header in _REPORTED_FIELDS.items():
+            setattr(report, attr, message.get(header, "") or "")
         problems = _validate_metadata(text)
         for problem in problems:
             findings.append(
@@ -279,11 +302,7 @@ class PackagingChecker(ProjectChecker):
                     "requires-python",
                 )
             )
-        body = message.get_payload()
-        description = body if isinstance(body, str) else ""
-        if not description.strip():
-            description = message.get("Description", "") or ""
-        rendered, why = render_readme(description, report.readme_content_type)
+        rendered, why = render_readme(_description(message), report.readme_content_type)
         report.readme_renders = rendered
         if rendered is False:
             findings.append(

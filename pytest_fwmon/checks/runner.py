@@ -247,21 +247,8 @@ class StaticRunner:
         """Read and hash the project's files (or ``explicit`` ones), keyed by relpath."""
         if self._files is not None and explicit is None:
             return self._files
-        roots = (
-            list(explicit)
-            if explicit is not None
-            else source_roots(self.root, self.config.pyproject, self.config.list("", "paths"))
-        )
         files: dict[str, ProjectFile] = {}
-        explicit_paths = explicit is not None or bool(self.config.list("", "paths"))
-        exclude = self.config.list("", "exclude")
-        found = iter_python_files(roots, self.root, exclude, skip_tests=not explicit_paths)
-        if self.text_files:
-            if explicit is None:
-                found += iter_config_files(roots, self.root, exclude, skip_tests=not explicit_paths)
-            else:
-                found += [p for p in roots if p.is_file() and is_config_file(p.name)]
-        for path in found:
+        for path in self._found(explicit):
             try:
                 project_file = read_project_file(path, self.root)
             except OSError as exc:
@@ -270,6 +257,26 @@ class StaticRunner:
             files[project_file.relpath] = project_file
         self._files = files
         return files
+
+    def _found(self, explicit: Iterable[Path] | None) -> list[Path]:
+        """Return the paths to check: under the configured roots, or the ``explicit`` ones.
+
+        Test folders are left out unless paths are given (``explicit`` or ``paths``); with
+        explicit paths, a configuration file is checked only when it is named itself.
+        """
+        configured = self.config.list("", "paths")
+        if explicit is None:
+            roots = source_roots(self.root, self.config.pyproject, configured)
+        else:
+            roots = list(explicit)
+        skip_tests = not (explicit is not None or bool(configured))
+        exclude = self.config.list("", "exclude")
+        found = iter_python_files(roots, self.root, exclude, skip_tests=skip_tests)
+        if not self.text_files:
+            return found
+        if explicit is None:
+            return found + iter_config_files(roots, self.root, exclude, skip_tests=skip_tests)
+        return found + [p for p in roots if p.is_file() and is_config_file(p.name)]
 
     @property
     def files(self) -> dict[str, ProjectFile]:

@@ -129,18 +129,22 @@ def read_baseline(path: Path) -> tuple[dict[str, Any], set[tuple[str, str, str]]
     if not isinstance(data, dict) or not isinstance(data.get("results", {}), dict):
         return f"{path.name} is not a detect-secrets baseline (no 'results' object)"
     config = {k: data[k] for k in ("plugins_used", "filters_used") if k in data}
-    known: set[tuple[str, str, str]] = set()
-    for filename, entries in data.get("results", {}).items():
-        for entry in entries if isinstance(entries, list) else []:
-            if isinstance(entry, dict):
-                known.add(
-                    (
-                        Path(str(filename)).as_posix(),
-                        str(entry.get("type", "")),
-                        str(entry.get("hashed_secret", "")),
-                    )
-                )
-    return (config or default_config()), known
+    return (config or default_config()), _known_secrets(data.get("results", {}))
+
+
+def _known_secrets(results: dict[str, Any]) -> set[tuple[str, str, str]]:
+    """Return (file, type, hashed secret) of every well-formed entry of a baseline's results."""
+    return {
+        (
+            Path(str(filename)).as_posix(),
+            str(entry.get("type", "")),
+            str(entry.get("hashed_secret", "")),
+        )
+        for filename, entries in results.items()
+        if isinstance(entries, list)
+        for entry in entries
+        if isinstance(entry, dict)
+    }
 
 
 class SecretsChecker(FileChecker):
