@@ -19,19 +19,10 @@ def adoption_lines(report: Mapping[str, Any], report_path: str, baseline_path: s
 
     The caller checks that there is no baseline; [] when no item failed on findings.
     """
-    failed = [
-        check
-        for check in report.get("checks", [])
-        if check.get("outcome") == "failed"
-        and check.get("checker") not in NOT_BASELINED
-        and check.get("pipeline") != "performance"
-        and any(f.get("status") == "new" for f in check.get("findings", []))
-    ]
+    failed = [check for check in report.get("checks", []) if _baselinable_failure(check)]
     if not failed:
         return []
-    findings = sum(
-        1 for check in failed for f in check.get("findings", []) if f.get("status") == "new"
-    )
+    findings = sum(_new_findings(check) for check in failed)
     return [
         f"fwmon: {len(failed)} item(s) failed on {findings} finding(s) the code already has: "
         "there is no baseline yet. To adopt fwmon on this project, record them:",
@@ -39,3 +30,18 @@ def adoption_lines(report: Mapping[str, Any], report_path: str, baseline_path: s
         "  then commit the baseline: these items pass on the recorded findings, and `fwmon gate` "
         "blocks only findings that are not in it (new ones) and expired waivers.",
     ]
+
+
+def _new_findings(check: Mapping[str, Any]) -> int:
+    """Return how many of an item's findings are new (in no baseline)."""
+    return sum(1 for f in check.get("findings", []) if f.get("status") == "new")
+
+
+def _baselinable_failure(check: Mapping[str, Any]) -> bool:
+    """Tell whether an item failed on new findings that a baseline would record."""
+    return (
+        check.get("outcome") == "failed"
+        and check.get("checker") not in NOT_BASELINED
+        and check.get("pipeline") != "performance"
+        and _new_findings(check) > 0
+    )

@@ -255,8 +255,51 @@ class NothingToCollect(pytest.File):
     """Stands in for a test module pytest would otherwise import (see plugin/__init__.py)."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        """Yield nothing: the items are added by the session, not collected here."""
+        """Yield nothing: the file is project source, which pytest must not import."""
         return iter(())
+
+
+def final_result(item: pytest.Item, report: pytest.TestReport) -> CheckResult | None:
+    """Return an fwmon item's result with the outcome its report settles.
+
+    None for a phase that settles nothing (a passed setup, the teardown). An item that obtained
+    no result (its setup failed first) gets a new one.
+    """
+    final = _final_outcome(report)
+    if final is None:
+        return None
+    why = _reason(report.longrepr)
+    result = result_of(item)
+    if result is None:
+        result = CheckResult(
+            nodeid=item.nodeid,
+            pipeline=getattr(item, "pipeline", "docs"),
+            checker=getattr(item, "checker_name", "unknown"),
+            outcome=final,
+            reason=why,
+        )
+    result.outcome = final
+    if final == "skipped" and result.reason is None:
+        result.reason = why
+    return result
+
+
+def _final_outcome(report: pytest.TestReport) -> str | None:
+    if report.when == "setup" and not report.passed:
+        return "error" if report.failed else "skipped"
+    if report.when == "call":
+        return "passed" if report.passed else "failed" if report.failed else "skipped"
+    return None
+
+
+def _reason(longrepr: Any) -> str | None:
+    """Return one line of a report's longrepr: a skip's message without pytest's prefix."""
+    if not longrepr:
+        return None
+    if isinstance(longrepr, tuple):  # a skip: (path, line, "Skipped: reason")
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    lines = str(longrepr).strip().splitlines()
+    return lines[-1] if lines else None
 
 
 def is_fwmon_item(item: pytest.Item) -> bool:

@@ -181,14 +181,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     (pytest-xdist#1386): then the group does not pin anything and perf items are not run.
     """
     perf_session = session.config.stash.get(PERF_KEY, None)
-    if perf_session is not None and perf_session.lockstep is not None:
-        perf_session.lockstep.hello(
-            [item.stash[NODEID_KEY] for item in session.items if NODEID_KEY in item.stash]
-        )
-    if perf_session is None or not perf_session.is_worker or not perf_session.loadgroup:
+    if perf_session is None:
         return
-    for item in session.items:
-        if NODEID_KEY in item.stash:
+    perf_items = [item for item in session.items if NODEID_KEY in item.stash]
+    if perf_session.lockstep is not None:
+        perf_session.lockstep.hello([item.stash[NODEID_KEY] for item in perf_items])
+    if perf_session.is_worker and perf_session.loadgroup:
+        for item in perf_items:
             suffix = item.nodeid[len(item.stash[NODEID_KEY]) :]
             item.stash[PINNED_KEY] = suffix.startswith("@") and XDIST_GROUP in suffix
 

@@ -18,7 +18,8 @@ from .items import attach
 from .perf_session import NODEID_KEY, PINNED_KEY, PerfSession, not_pinned_reason, perf_session
 
 if TYPE_CHECKING:
-    from ..perf import gates, lockstep, measure
+    from ..perf import baseline, gates, lockstep, measure
+    from ..perf.settings import PerfSettings
 
 
 class Perf:
@@ -44,8 +45,7 @@ class Perf:
 
     def __call__(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Measure ``fn(*args, **kwargs)``; fail the test on a breach or inconclusive result."""
-        from ..perf import baseline as baseline_mod
-        from ..perf import gates, measure, stats
+        from ..perf import gates, measure
 
         if self._used:
             raise RuntimeError("the perf fixture can be called once per test")
@@ -62,7 +62,7 @@ class Perf:
             __tracebackhide__ = True
             pytest.skip(f"perf not run: {reason}")
         bench = self._benchmark()
-        disabled = bench is None or bool(getattr(bench, "disabled", False))
+        disabled = _disabled(bench)
         if session.lockstep is not None:
             settings = dataclasses.replace(settings, throughput_time=0.0, memory=False)
             runner, engine = self._lockstep_runner(bench, session.lockstep, nodeid)
@@ -97,19 +97,7 @@ class Perf:
             runner=runner,
             engine=engine,
         )
-        if entry is not None:
-            comparison = baseline_mod.compare(
-                entry.samples,
-                stats.capped(m.samples, settings.sample_cap),
-                regression=settings.max_regression,
-                improvement=settings.max_improvement,
-                alpha=settings.alpha,
-                confidence=settings.confidence,
-                seed=settings.seed,
-            )
-            comparison.source = why
-        else:
-            comparison = baseline_mod.Comparison(status=status, reason=why)
+        comparison = _compared(entry, status, why, m.samples, settings)
         result = gates.evaluate(
             nodeid=nodeid,
             name=item.name,
@@ -186,6 +174,37 @@ class Perf:
         self._session.results[result.nodeid] = result
         attach(item, "benchmark", gates.benchmark_payload(result))
         attach(item, "check", gates.check_payload(result, time.perf_counter() - t0))
+
+
+def _disabled(bench: Any) -> bool:
+    """Tell whether pytest-benchmark is absent or disabled (``--benchmark-disable``)."""
+    return bench is None or bool(getattr(bench, "disabled", False))
+
+
+def _compared(
+    entry: baseline.Entry | None,
+    status: str,
+    why: str | None,
+    samples: Sequence[float],
+    settings: PerfSettings,
+) -> baseline.Comparison:
+    """Compare the samples with the baseline ``entry``; without one, say why (``status``)."""
+    from ..perf import baseline as baseline_mod
+    from ..perf import stats
+
+    if entry is None:
+        return baseline_mod.Comparison(status=status, reason=why)
+    comparison = baseline_mod.compare(
+        entry.samples,
+        stats.capped(samples, settings.sample_cap),
+        regression=settings.max_regression,
+        improvement=settings.max_improvement,
+        alpha=settings.alpha,
+        confidence=settings.confidence,
+        seed=settings.seed,
+    )
+    comparison.source = why
+    return comparison
 
 
 def _through_pedantic(bench: Any, runner: measure.RoundsRunner) -> measure.RoundsRunner:

@@ -316,18 +316,7 @@ def _runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
     reports them, skipped: a partial run's coverage is not judged (:func:`partial_reasons`).
     """
     stopped: BaseException | None = None
-    state = _state(session.config)
-    if state is not None and not state.worker and not session.config.option.collectonly:
-        # serial: what collection selected; xdist's controller collects nothing: every item
-        # the configuration asks for (the workers select the same ones)
-        planned = state.selected
-        count = (
-            len(planned)
-            if planned is not None
-            else len(session.config.stash.get(COVERAGE_ITEMS_KEY, []))
-        )
-        if count:
-            session.config.pluginmanager.register(_CountItems(session, count))
+    _count_coverage_items(session)
     try:
         result = yield
     except (session.Failed, session.Interrupted, KeyboardInterrupt) as exc:
@@ -342,6 +331,23 @@ def _runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
     if stopped is not None:
         raise stopped
     return result
+
+
+def _count_coverage_items(session: pytest.Session) -> None:
+    """Have the progress column count the coverage items (serial run or xdist controller)."""
+    state = _state(session.config)
+    if state is None or state.worker or session.config.option.collectonly:
+        return
+    # serial: what collection selected; xdist's controller collects nothing: every item
+    # the configuration asks for (the workers select the same ones)
+    planned = state.selected
+    count = (
+        len(planned)
+        if planned is not None
+        else len(session.config.stash.get(COVERAGE_ITEMS_KEY, []))
+    )
+    if count:
+        session.config.pluginmanager.register(_CountItems(session, count))
 
 
 def _after_tests(session: pytest.Session, state: QualityState) -> None:
@@ -499,6 +505,21 @@ def _longrepr(check: CheckResult) -> str:
     return "\n".join(lines) or "failed"
 
 
+def _phases(check: CheckResult, project_file: str) -> list[tuple[str, str, Any]]:
+    """Return the (phase, outcome, longrepr) reports of a project-level item's outcome."""
+    if check.outcome == "error":
+        return [("setup", "failed", f"fwmon: {check.reason}"), ("teardown", "passed", None)]
+    if check.outcome == "skipped":
+        skip = (project_file, 1, f"Skipped: {check.reason}")  # shown as pyproject.toml:1
+        return [("setup", "skipped", skip), ("teardown", "passed", None)]
+    call = "failed" if check.outcome == "failed" else "passed"
+    return [
+        ("setup", "passed", None),
+        ("call", call, _longrepr(check) if call == "failed" else None),
+        ("teardown", "passed", None),
+    ]
+
+
 def _log_item(session: pytest.Session, check: CheckResult, state: QualityState) -> None:
     """Report one project-level item as pytest reports a test: logstart, 3 phases, logfinish."""
     from ..checks.coverage import PROJECT_FILE
@@ -514,20 +535,7 @@ def _log_item(session: pytest.Session, check: CheckResult, state: QualityState) 
     payloads: list[tuple[str, dict[str, Any]]] = [("check", check.to_dict())]
     if check is state.results[0] and state.summary is not None:
         payloads.insert(0, ("coverage", state.summary.report))
-    phases: list[tuple[str, str, Any]]
-    if check.outcome == "error":
-        phases = [("setup", "failed", f"fwmon: {check.reason}"), ("teardown", "passed", None)]
-    elif check.outcome == "skipped":
-        skip = (PROJECT_FILE, 1, f"Skipped: {check.reason}")  # shown as pyproject.toml:1
-        phases = [("setup", "skipped", skip), ("teardown", "passed", None)]
-    else:
-        call = "failed" if check.outcome == "failed" else "passed"
-        phases = [
-            ("setup", "passed", None),
-            ("call", call, _longrepr(check) if call == "failed" else None),
-            ("teardown", "passed", None),
-        ]
-    for when, outcome, longrepr in phases:
+    for when, outcome, longrepr in _phases(check, PROJECT_FILE):
         report = pytest.TestReport(
             check.nodeid,
             location,

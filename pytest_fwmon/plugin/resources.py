@@ -84,12 +84,6 @@ def pytest_fwmon_update_report(config: pytest.Config, report: dict[str, Any]) ->
         if record.get("outcome") is None:
             # a test whose reports never reached the controller (crashed xdist worker)
             record["outcome"] = outcomes_by_test.get(str(record.get("nodeid")), "error")
-    tests = report.get("tests", {})
-    outcomes: list[str] = []
-    for key, name in (("passed", "passed"), ("failed", "failed"), ("errors", "error")):
-        outcomes += [name] * int(tests.get(key, 0) or 0)
-    for key in ("skipped", "xfailed", "xpassed"):
-        outcomes += [key] * int(tests.get(key, 0) or 0)
     durations = list(core.test_durations.values()) if core is not None else []
     if not durations:
         durations = [r["wall"] for r in report.get("resources", []) if "wall" in r]
@@ -97,5 +91,24 @@ def pytest_fwmon_update_report(config: pytest.Config, report: dict[str, Any]) ->
     from ..perf import resources
 
     report.setdefault("extensions", {})["resources_summary"] = resources.summary(
-        durations, outcomes, seconds
+        durations, _outcomes(report.get("tests", {})), seconds
     )
+
+
+#: The outcome of each test the report's ``tests`` counts, by count key.
+_OUTCOME_OF_COUNT = {
+    "passed": "passed",
+    "failed": "failed",
+    "errors": "error",
+    "skipped": "skipped",
+    "xfailed": "xfailed",
+    "xpassed": "xpassed",
+}
+
+
+def _outcomes(tests: dict[str, Any]) -> list[str]:
+    """Return one outcome per test counted in the report's ``tests``, grouped by outcome."""
+    outcomes: list[str] = []
+    for key, name in _OUTCOME_OF_COUNT.items():
+        outcomes += [name] * int(tests.get(key, 0) or 0)
+    return outcomes

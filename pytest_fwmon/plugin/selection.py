@@ -39,8 +39,9 @@ def partial_reasons(session: pytest.Session, stopped: bool) -> list[str]:
     lf = config.pluginmanager.get_plugin("lfplugin")
     if config.getoption("lf", False) and getattr(lf, "active", False):
         reasons.append("--lf runs the last failures only")
-    if stopped or session.shouldfail or session.shouldstop:
-        reasons.append(f"stopped early: {session.shouldfail or session.shouldstop or 'stopped'}")
+    stop = session.shouldfail or session.shouldstop
+    if stopped or stop:
+        reasons.append(f"stopped early: {stop or 'stopped'}")
     narrowed = _narrowed_args(config)
     if narrowed:
         reasons.append("selected: " + " ".join(narrowed))

@@ -43,9 +43,9 @@ from .items import (
     FwmonProjectItem,
     NothingToCollect,
     attach,
+    final_result,
     fwmon_file,
     is_fwmon_item,
-    result_of,
     take_payloads,
 )
 from .outcome import RunOutcome
@@ -59,14 +59,16 @@ OWN_PLUGIN = "pytest_fwmon.plugin"
 LIST_KINDS = {"benchmark": "benchmarks", "resource": "resources", "integration": "integration"}
 
 
-def _reason(longrepr: Any) -> str | None:
-    """One line from a report's longrepr: a skip's message without pytest's prefix."""
-    if not longrepr:
-        return None
-    if isinstance(longrepr, tuple):  # a skip: (path, line, "Skipped: reason")
-        return str(longrepr[2]).removeprefix("Skipped: ")
-    lines = str(longrepr).strip().splitlines()
-    return lines[-1] if lines else None
+def _test_outcome(report: pytest.TestReport) -> str | None:
+    """Return the outcome a report settles for its test (None: a phase that settles none)."""
+    xfail = hasattr(report, "wasxfail")
+    if report.when == "call":
+        return ("xfailed" if report.skipped else "xpassed") if xfail else report.outcome
+    if report.failed:
+        return "error"
+    if report.when == "setup" and report.skipped:
+        return "xfailed" if xfail else "skipped"
+    return None
 
 
 class FwmonSession:
@@ -306,46 +308,33 @@ class FwmonSession:
     def on_makereport(self, item: pytest.Item, report: pytest.TestReport) -> None:
         """Attach the item's result (and new cache entries) to its report."""
         if is_fwmon_item(item):
-            if report.skipped and isinstance(report.longrepr, tuple):
-                # pytest places a skip where pytest.skip() was called, inside fwmon; like its
-                # own skip marks, show the item's place instead (-rs: "pkg/mod.py:1: reason")
-                path, line = item.reportinfo()[:2]
-                report.longrepr = (str(path), (line or 0) + 1, report.longrepr[2])
-            result = result_of(item)
-            final = None
-            if report.when == "setup" and not report.passed:
-                final = "error" if report.failed else "skipped"
-            elif report.when == "call":
-                final = "passed" if report.passed else "failed" if report.failed else "skipped"
-            if final is not None:
-                why = _reason(report.longrepr)
-                if result is None:
-                    result = CheckResult(
-                        nodeid=item.nodeid,
-                        pipeline=getattr(item, "pipeline", "docs"),
-                        checker=getattr(item, "checker_name", "unknown"),
-                        outcome=final,
-                        reason=why,
-                    )
-                result.outcome = final
-                if final == "skipped" and result.reason is None:
-                    result.reason = why
-                attach(item, "check", result.to_dict())
-            for entry in self.runner.pending if self.cache.enabled else ():
-                attach(
-                    item,
-                    "cache",
-                    {
-                        "key": entry.key,
-                        "path": entry.path,
-                        "checker": entry.checker,
-                        "value": entry.value,
-                    },
-                )
-            self.runner.pending.clear()
+            self._fwmon_report(item, report)
         payloads = take_payloads(item)
         if payloads:
             setattr(report, REPORT_ATTR, payloads)
+
+    def _fwmon_report(self, item: pytest.Item, report: pytest.TestReport) -> None:
+        """Place an fwmon item's report; attach its final result and the new cache entries."""
+        if report.skipped and isinstance(report.longrepr, tuple):
+            # pytest places a skip where pytest.skip() was called, inside fwmon; like its
+            # own skip marks, show the item's place instead (-rs: "pkg/mod.py:1: reason")
+            path, line = item.reportinfo()[:2]
+            report.longrepr = (str(path), (line or 0) + 1, report.longrepr[2])
+        result = final_result(item, report)
+        if result is not None:
+            attach(item, "check", result.to_dict())
+        for entry in self.runner.pending if self.cache.enabled else ():
+            attach(
+                item,
+                "cache",
+                {
+                    "key": entry.key,
+                    "path": entry.path,
+                    "checker": entry.checker,
+                    "value": entry.value,
+                },
+            )
+        self.runner.pending.clear()
 
     def on_logreport(self, report: pytest.TestReport) -> None:
         """Dispatch payloads and count ordinary tests on the controller."""
@@ -354,14 +343,7 @@ class FwmonSession:
             # pytest keeps every report until the end: do not keep the findings twice
             delattr(report, REPORT_ATTR)
             self.deliver(payloads)
-        outcome: str | None = None
-        xfail = hasattr(report, "wasxfail")
-        if report.when == "call":
-            outcome = ("xfailed" if report.skipped else "xpassed") if xfail else report.outcome
-        elif report.failed:
-            outcome = "error"
-        elif report.when == "setup" and report.skipped:
-            outcome = "xfailed" if xfail else "skipped"
+        outcome = _test_outcome(report)
         nodeid = report.nodeid
         if outcome is not None and self.outcomes.get(nodeid) != "error":
             # a teardown error keeps the test counted as an error
