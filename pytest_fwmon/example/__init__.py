@@ -71,13 +71,7 @@ def copy_example(target: Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     """Run the three steps and summarise where their outputs are."""
     target = copy_example(args.dir.resolve())
-    # a pytest (or xdist worker) we may run inside must not leak into the example's pytest
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT_TEST", "FWMON_COVERAGE", "COV_CORE"))
-    }
-    env.pop("GITHUB_ACTIONS", None)  # the example never writes into a real CI job's outputs
+    env = _example_env()
     python = sys.executable
     print(f"fwmon example: project copied to {target}")
 
@@ -163,10 +157,27 @@ def run(args: argparse.Namespace) -> int:
         print(f"fwmon example: the dashboard step failed (exit code {dash})", file=sys.stderr)
         return dash or 1
 
+    _summarise(tests, report, gate, site)
+    return EXIT_OK
+
+
+def _example_env() -> dict[str, str]:
+    """Return this process's environment without what must not reach the example's runs."""
+    # a pytest (or xdist worker) we may run inside must not leak into the example's pytest
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT_TEST", "FWMON_COVERAGE", "COV_CORE"))
+    }
+    env.pop("GITHUB_ACTIONS", None)  # the example never writes into a real CI job's outputs
+    return env
+
+
+def _summarise(tests: int, report: Path, gate: int, site: Path) -> None:
+    """Print where each step's output is."""
     verdict = "passed" if gate == 0 else "blocked"
     print("\nfwmon example: done")
     print(f"  pytest exit status : {tests} (fwmon items fail for findings above the thresholds)")
     print(f"  report             : {report}")
     print(f"  gate verdict       : {verdict} (exit {gate}); details in .fwmon/gate.md")
     print(f"  dashboard          : {site / 'index.html'}")
-    return EXIT_OK
