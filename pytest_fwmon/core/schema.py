@@ -227,7 +227,8 @@ class _Compiler:
             checks.append(check_items)
         if {"properties", "required", "additionalProperties"} & set(schema):
             checks.append(self._object(schema))
-        if len(checks) == 1:
+        fast = self._fast_object(schema)
+        if len(checks) == 1 and fast is None:
             return checks[0]
 
         def check_all(v: Any) -> tuple[str, str] | None:
@@ -237,7 +238,55 @@ class _Compiler:
                     return error
             return None
 
-        return check_all
+        if fast is None:
+            return check_all
+        slow = checks[0] if len(checks) == 1 else check_all
+
+        def check_fast(v: Any) -> tuple[str, str] | None:
+            return None if fast(v) else slow(v)
+
+        return check_fast
+
+    def _resolve(self, schema: Any) -> Any:
+        """``schema`` with a lone ``$ref`` followed (for the quick predicates)."""
+        seen = 0
+        while isinstance(schema, Mapping) and set(schema) == {"$ref"} and seen < 8:
+            target = schema["$ref"]
+            if not isinstance(target, str) or not target.startswith("#/$defs/"):
+                return schema
+            schema = self.root["$defs"][target[len("#/$defs/") :]]
+            seen += 1
+        return schema
+
+    def _fast_object(self, schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
+        """One predicate for an object of leaf properties and no other keys (a finding):
+        True only for a valid value; False means "let the full check find the message"."""
+        if (
+            schema.get("type") != "object"
+            or schema.get("additionalProperties", True) is not False
+            or not set(schema) <= {"type", "properties", "required", "additionalProperties"}
+            | _ANNOTATIONS
+        ):
+            return None
+        quicks = {}
+        for key, sub in schema.get("properties", {}).items():
+            quick = _quick(self._resolve(sub))
+            if quick is None:
+                return None
+            quicks[key] = quick
+        required = frozenset(schema.get("required", ()))
+        get = quicks.get
+
+        def fast(v: Any) -> bool:
+            if type(v) is not dict:
+                return False
+            for key, value in v.items():
+                quick = get(key)
+                if quick is None or not quick(value):
+                    return False
+            return required <= v.keys()
+
+        return fast
 
     def _object(self, schema: Mapping[str, Any]) -> _Check:
         props = {k: self.compile(s) for k, s in schema.get("properties", {}).items()}
@@ -277,7 +326,7 @@ class _Compiler:
         return check_object
 
 
-_QUICK_KEYS = frozenset({"type", "enum", "minimum", "maximum"}) | _ANNOTATIONS
+_QUICK_KEYS = frozenset({"type", "enum", "minimum", "maximum", "minLength"}) | _ANNOTATIONS
 
 
 def _quick(schema: Any) -> Callable[[Any], bool] | None:
@@ -286,6 +335,11 @@ def _quick(schema: Any) -> Callable[[Any], bool] | None:
     if not isinstance(schema, Mapping) or not set(schema) <= _QUICK_KEYS or not schema:
         return None
     lo, hi = schema.get("minimum"), schema.get("maximum")
+    if "minLength" in schema:
+        if schema.get("type") != "string" or set(schema) & {"enum", "minimum", "maximum"}:
+            return None
+        least = schema["minLength"]
+        return lambda v: type(v) is str and len(v) >= least
     if "enum" in schema:
         options = schema["enum"]
         if set(schema) & {"type", "minimum", "maximum"} or not all(

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..core.errors import EXIT_BLOCKED, EXIT_OK, EXIT_USAGE, ConfigError, FwmonError
+from ..core.errors import (
+    EXIT_BLOCKED,
+    EXIT_OK,
+    EXIT_USAGE,
+    ConfigError,
+    FwmonError,
+    run_command,
+)
 from ..core.report import DEFAULT_REPORT
 from .baseline import (
     DEFAULT_BASELINE,
@@ -310,16 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"fwmon {__version__}")
     add_gate_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except FwmonError as exc:
-        print(f"fwmon: error: {exc.one_line()}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("fwmon: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return EXIT_BLOCKED
+    return run_command(lambda: args.func(args))
 
 
 def dumps(data: Any) -> str:

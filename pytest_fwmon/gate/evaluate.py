@@ -18,7 +18,6 @@ items exist under ``fail_on_stale``; otherwise "pass".
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +25,7 @@ from typing import Any, Final
 
 from .. import __version__
 from ..core.errors import EXIT_BLOCKED, EXIT_OK, ConfigError, ReportError
-from ..core.model import SCHEMA_VERSION, SEVERITIES
-from ..core.report import load_report, parse_report
-from ..core.schema import compile_schema, load_schema
+from ..core.report import load_report
 from .baseline import DEFAULT_BASELINE, Baseline, Classification, classify, load_baseline
 from .metrics import Metrics
 from .policy import (
@@ -43,16 +40,6 @@ from .policy import (
 
 #: Version of gate-result.json. History: 1. first release.
 RESULT_VERSION: Final = 1
-
-_FINDING_REQUIRED: Final = frozenset(load_schema("report")["$defs"]["finding"]["required"])
-_FINDING_ALL: Final = frozenset(load_schema("report")["$defs"]["finding"]["properties"])
-_SEVERITY_SET: Final = frozenset(SEVERITIES)
-_CONFIDENCES: Final = frozenset(
-    load_schema("report")["$defs"]["finding"]["properties"]["confidence"]["enum"]
-)
-_STATUSES: Final = frozenset(
-    load_schema("report")["$defs"]["finding"]["properties"]["status"]["enum"]
-)
 
 
 @dataclass(slots=True)
@@ -194,96 +181,13 @@ class GateResult:
         }
 
 
-# --- reading the report fast ------------------------------------------------------------------
-
-
-def _findings_ok(checks: list[Any]) -> bool:
-    """A quick check that agrees with the schema's ``finding``; False means "look closer".
-
-    Equivalent to the compiled validator for documents ``json.loads`` returns (plain dict,
-    list, str, int, float, bool, None), about five times faster on big reports.
-    """
-    required = len(_FINDING_REQUIRED)
-    allowed = _FINDING_ALL
-    severities, confidences, statuses = _SEVERITY_SET, _CONFIDENCES, _STATUSES
-    try:
-        for check in checks:
-            for f in check["findings"]:
-                if type(f) is not dict:
-                    return False
-                fp = f["fingerprint"]
-                line = f["line"]
-                end = f["end_line"]
-                col = f["col"]
-                cwe = f["cwe"]
-                if (
-                    type(fp) is not str
-                    or len(fp) < 8
-                    or type(f["pipeline"]) is not str
-                    or type(f["checker"]) is not str
-                    or type(f["rule"]) is not str
-                    or type(f["path"]) is not str
-                    or type(f["message"]) is not str
-                    or f["severity"] not in severities
-                    or f["confidence"] not in confidences
-                    or f["status"] not in statuses
-                    or type(line) is not int
-                    or line < 0
-                    or type(end) is not int
-                    or end < 0
-                    or type(col) is not int
-                    or col < 0
-                    or (cwe is not None and type(cwe) is not int)
-                ):
-                    return False
-                if len(f) != required:
-                    if not f.keys() <= allowed:
-                        return False
-                    if "rule_name" in f and type(f["rule_name"]) is not str:
-                        return False
-                    if "help_url" in f and type(f["help_url"]) is not str:
-                        return False
-    except (KeyError, TypeError):
-        return False
-    return True
-
-
-_shallow: list[Any] = []
-
-
-def _shallow_validator() -> Any:
-    """The report schema with findings left out (checked by :func:`_finding_ok`)."""
-    if not _shallow:
-        schema = json.loads(json.dumps(load_schema("report")))
-        schema["$defs"]["check"]["properties"]["findings"] = {"type": "array"}
-        _shallow.append(compile_schema(schema))
-    return _shallow[0]
+# --- reading the report ---------------------------------------------------------------------
 
 
 def read_report(path: Path | str) -> dict[str, Any]:
-    """Read and validate a report, as :func:`pytest_fwmon.core.report.load_report` but faster.
-
-    The quick path only ever accepts what the full validator accepts; anything it doubts goes
-    through :func:`~pytest_fwmon.core.report.parse_report` for the exact error message.
-    """
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError:
-        return load_report(path)  # raises the ReportError with the right message
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
-        data = None
-    if (
-        type(data) is dict
-        and type(data.get("schema_version")) is int
-        and data["schema_version"] == SCHEMA_VERSION
-        and _shallow_validator()(data, "$") is None
-        and _findings_ok(data["checks"])
-    ):
-        return data
-    return parse_report(raw, source=f"report {path}")
+    """Read and validate a report: :func:`pytest_fwmon.core.report.load_report` (strict JSON,
+    regular files within the size cap, the full schema)."""
+    return load_report(path)
 
 
 # --- evaluation -------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ..core.errors import ConfigError
+from ..core.inputs import read_input
 from ..core.model import PIPELINE_STATUSES, PIPELINES
 from .metrics import METRICS, METRICS_HELP, SCOPES, is_findings_metric, is_text_metric
 
@@ -389,10 +390,7 @@ def _with_origin(policy: Policy, path: Path, table: tuple[str, ...]) -> Policy:
 
 
 def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"policy file {path} cannot be read: {exc.strerror or exc}") from None
+    return read_input(path, f"policy file {path}", ConfigError)
 
 
 # --- the policy guard -------------------------------------------------------------------------
