@@ -70,10 +70,14 @@ def _type_ok(value: Any, name: str) -> bool:
 
 
 def _is_number(value: Any) -> bool:
+    if type(value) is int or type(value) is float:
+        return True
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _is_integer(value: Any) -> bool:
+    if type(value) is int:
+        return True
     if isinstance(value, float):
         return value.is_integer()
     return isinstance(value, int) and not isinstance(value, bool)
@@ -275,16 +279,57 @@ class _Compiler:
                 return None
             quicks[key] = quick
         required = frozenset(schema.get("required", ()))
-        get = quicks.get
+        if not required <= quicks.keys():
+            return None
+        props = {k: self._resolve(v) for k, v in schema.get("properties", {}).items()}
+        # required leaves by kind, each tested inline; the rest through their predicate
+        strings, enums, counts, longs, others = [], [], [], [], []
+        for key in sorted(required):
+            sub = props[key]
+            if sub == {"type": "string"}:
+                strings.append(key)
+            elif set(sub) == {"enum"} and all(type(o) is str for o in sub["enum"]):
+                enums.append((key, frozenset(sub["enum"])))
+            elif set(sub) == {"type", "minimum"} and sub["type"] == "integer":
+                counts.append((key, sub["minimum"]))
+            elif set(sub) == {"type", "minLength"} and sub["type"] == "string":
+                longs.append((key, sub["minLength"]))
+            else:
+                others.append((key, quicks[key]))
+        optional = [(k, q) for k, q in quicks.items() if k not in required]
+        size = len(required)
 
         def fast(v: Any) -> bool:
             if type(v) is not dict:
                 return False
-            for key, value in v.items():
-                quick = get(key)
-                if quick is None or not quick(value):
-                    return False
-            return required <= v.keys()
+            try:
+                for key in strings:
+                    if type(v[key]) is not str:
+                        return False
+                for key, options in enums:
+                    if v[key] not in options:
+                        return False
+                for key, lo in counts:
+                    x = v[key]
+                    if type(x) is not int or x < lo:
+                        return False
+                for key, least in longs:
+                    x = v[key]
+                    if type(x) is not str or len(x) < least:
+                        return False
+                for key, quick in others:
+                    if not quick(v[key]):
+                        return False
+            except (KeyError, TypeError):  # TypeError: an unhashable value tested in an enum
+                return False
+            extra = len(v) - size  # keys beyond the required ones: each must be optional
+            if extra:
+                for key, quick in optional:
+                    if key in v:
+                        if not quick(v[key]):
+                            return False
+                        extra -= 1
+            return extra == 0
 
         return fast
 
