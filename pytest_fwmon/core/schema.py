@@ -268,8 +268,8 @@ class _Compiler:
         if (
             schema.get("type") != "object"
             or schema.get("additionalProperties", True) is not False
-            or not set(schema) <= {"type", "properties", "required", "additionalProperties"}
-            | _ANNOTATIONS
+            or not set(schema)
+            <= {"type", "properties", "required", "additionalProperties"} | _ANNOTATIONS
         ):
             return None
         quicks = {}

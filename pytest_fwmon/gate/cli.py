@@ -28,6 +28,7 @@ from ..core.errors import (
     run_command,
 )
 from ..core.report import DEFAULT_REPORT
+from ..core.textsafe import log_line, log_lines
 from .baseline import (
     DEFAULT_BASELINE,
     build_baseline,
@@ -172,10 +173,12 @@ def cmd_baseline_write(args: argparse.Namespace) -> int:
     _write(path, "the baseline", dumps_baseline(document))
     dropped = c.stale if previous else 0
     print(
-        f"fwmon baseline: wrote {path}: {len(document['entries'])} entries, "
-        f"{len(document['waivers'])} waivers"
-        + (f"; dropped {dropped} stale" if args.prune else "")
-        + (f"; {len(c.new)} new findings not added (--prune)" if args.prune and c.new else "")
+        log_line(
+            f"fwmon baseline: wrote {path}: {len(document['entries'])} entries, "
+            f"{len(document['waivers'])} waivers"
+            + (f"; dropped {dropped} stale" if args.prune else "")
+            + (f"; {len(c.new)} new findings not added (--prune)" if args.prune and c.new else "")
+        )
     )
     return EXIT_OK
 
@@ -219,7 +222,7 @@ def cmd_baseline_check(args: argparse.Namespace) -> int:
         )
     else:
         lines.append("fwmon baseline: ok")
-    print("\n".join(lines))
+    sys.stdout.write(log_lines(lines))
     return EXIT_BLOCKED if problems else EXIT_OK
 
 
