@@ -33,7 +33,7 @@ _ICON: Final = {  # nosec B105 - verdict icons, not passwords
 
 
 #: ASCII punctuation that markdown may read as syntax: each is backslash-escaped.
-_MD_PUNCT: Final = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:])")
+_MD_PUNCT: Final = re.compile(r"([\\`*_{}\[\]()#!|~]|^[-+=])")
 
 
 def md(text: object) -> str:
