@@ -29,12 +29,16 @@ from ..core.report import load_report
 from .baseline import DEFAULT_BASELINE, Baseline, Classification, classify, load_baseline
 from .metrics import Metrics
 from .policy import (
+    PYPROJECT_TABLE,
     Condition,
     Policy,
     compare,
+    dig,
     load_policy,
     load_preset,
     parse_policy,
+    parse_toml,
+    policy_from_table,
     weakenings,
 )
 
@@ -255,39 +259,59 @@ def _judge(
     )
 
 
-def _guard(policy: Policy, root: Path, base: str, notes: list[str]) -> list[str]:
-    """How the policy weakened since the merge base (empty when it did not)."""
-    if policy.path is None:
-        notes.append(f"policy guard: {policy.source} is built into fwmon; nothing to compare")
-        return []
+def _project_policy_at(root: Path, base: str) -> tuple[Policy | None, str]:
+    """What ``fwmon gate`` without ``--policy`` enforced at ``base``: ``[tool.fwmon.gate]`` of
+    pyproject.toml, else the default preset; (None, why) when that cannot be read."""
+    from .diff import show_file
+
+    data = show_file(root, base, root / "pyproject.toml")
+    if data is not None:
+        source = f"pyproject.toml [tool.fwmon.gate] at {base[:12]}"
+        try:
+            node = dig(parse_toml(data, source), PYPROJECT_TABLE)
+            if node is not None:
+                return policy_from_table(node, source), source
+        except ConfigError as exc:
+            return None, exc.message
+    return load_preset("default"), "the default preset (no [tool.fwmon.gate] at the merge base)"
+
+
+def _guard(
+    spec: str | Path | None, policy: Policy, root: Path, base: str, notes: list[str]
+) -> list[str]:
+    """How the effective policy weakened since the merge base (empty when it did not).
+
+    The policy before is what the same command enforced at the merge base: the same policy
+    file when ``--policy`` names a file that existed there, else the project's own policy
+    there (``[tool.fwmon.gate]``, else the default preset), which is also what a preset given
+    with ``--policy`` is held against. A policy file that is a symbolic link, or one that
+    cannot be read at the merge base, counts as a change: the guard cannot judge it.
+    """
     from .diff import show_file  # only with --base-ref: keeps subprocess out of the rest
 
-    data = show_file(root, base, policy.path)
-    if data is None:
-        if policy.table:
-            before = load_preset("default")
-            notes.append(
-                f"policy guard: {policy.path.name} did not exist at the merge base; "
-                "compared with the default preset"
-            )
-            return weakenings(before, policy)
-        notes.append(
-            f"policy guard: {policy.source} did not exist at the merge base; nothing to compare"
+    changes: list[str] = []
+    if policy.path is not None and policy.path.is_symlink():
+        changes.append(
+            f"policy file {policy.path.name} is a symbolic link; commit the policy as a "
+            "regular file"
         )
-        return []
-    try:
-        before = parse_policy(data, f"{policy.source} at {base[:12]}", policy.table)
-    except ConfigError as exc:
-        if policy.table and "has no [tool.fwmon.gate] table" in exc.message:
-            before = load_preset("default")
-            notes.append(
-                "policy guard: the merge base had no [tool.fwmon.gate]; "
-                "compared with the default preset"
+    explicit_file = spec is not None and policy.path is not None
+    data = show_file(root, base, policy.path) if explicit_file and policy.path else None
+    if data is not None:
+        try:
+            before: Policy | None = parse_policy(
+                data, f"{policy.source} at {base[:12]}", policy.table
             )
-            return weakenings(before, policy)
-        notes.append(f"policy guard: the policy at the merge base is invalid ({exc.message})")
-        return []
-    return weakenings(before, policy)
+            what = f"{policy.source} at the merge base"
+        except ConfigError as exc:
+            before, what = None, exc.message
+    else:
+        before, what = _project_policy_at(root, base)
+    if before is None:
+        changes.append(f"the policy at the merge base cannot be read ({what})")
+        return changes
+    notes.append(f"policy guard: compared {policy.source} with {what}")
+    return changes + weakenings(before, policy)
 
 
 def _stale_reason(c: Classification) -> str:
@@ -460,7 +484,7 @@ def run_gate(
 
         base = merge_base(root, base_ref)
         changed = changed_lines(root, base_ref)
-        changes = _guard(policy, root, base, notes)
+        changes = _guard(policy_path, policy, root, base, notes)
     return evaluate(
         report,
         policy,

@@ -310,7 +310,7 @@ def parse_toml(data: bytes, source: str) -> dict[str, Any]:
         raise ConfigError(f"{source} is not valid TOML: nested too deeply") from None
 
 
-def _dig(document: Mapping[str, Any], table: tuple[str, ...]) -> Any:
+def dig(document: Mapping[str, Any], table: tuple[str, ...]) -> Any:
     node: Any = document
     for key in table:
         if not isinstance(node, dict) or key not in node:
@@ -325,7 +325,7 @@ PYPROJECT_TABLE: Final = ("tool", "fwmon", "gate")
 def parse_policy(data: bytes, source: str, table: tuple[str, ...] = ()) -> Policy:
     """A policy from a file's bytes; ``table`` selects a sub-table (pyproject.toml)."""
     document = parse_toml(data, source)
-    node = _dig(document, table) if table else document
+    node = dig(document, table) if table else document
     if node is None:
         raise ConfigError(f"{source} has no [{'.'.join(table)}] table")
     return policy_from_table(node, source)
@@ -352,10 +352,10 @@ def load_policy(spec: str | Path | None, root: Path) -> Policy:
         pyproject = root / "pyproject.toml"
         if pyproject.is_file():
             document = parse_toml(_read(pyproject), str(pyproject))
-            if _dig(document, PYPROJECT_TABLE) is not None:
+            if dig(document, PYPROJECT_TABLE) is not None:
                 return _with_origin(
                     policy_from_table(
-                        _dig(document, PYPROJECT_TABLE), f"{pyproject} [tool.fwmon.gate]"
+                        dig(document, PYPROJECT_TABLE), f"{pyproject} [tool.fwmon.gate]"
                     ),
                     pyproject,
                     PYPROJECT_TABLE,
