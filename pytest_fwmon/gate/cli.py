@@ -27,6 +27,7 @@ from ..core.errors import (
     FwmonError,
     run_command,
 )
+from ..core.inputs import DEFAULT_MAX_MB, MAX_ENV, input_limit
 from ..core.report import DEFAULT_REPORT
 from ..core.textsafe import log_line, log_lines
 from .baseline import (
@@ -120,15 +121,16 @@ def cmd_gate(args: argparse.Namespace) -> int:
     root = Path(args.root)
     env = os.environ
     try:
-        result = run_gate(
-            args.report,
-            args.policy,
-            None if args.no_baseline else args.baseline,
-            args.base_ref,
-            root=root,
-            allow_policy_change=args.allow_policy_change,
-            use_default_baseline=not args.no_baseline,
-        )
+        with input_limit(args.max_input_mb):
+            result = run_gate(
+                args.report,
+                args.policy,
+                None if args.no_baseline else args.baseline,
+                args.base_ref,
+                root=root,
+                allow_policy_change=args.allow_policy_change,
+                use_default_baseline=not args.no_baseline,
+            )
     except FwmonError as exc:
         from . import github
 
@@ -260,6 +262,13 @@ def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--markdown", metavar="PATH", help="write a PR-comment markdown here")
     parser.add_argument(
         "--root", default=".", help="project root: pyproject.toml, baseline, git (default: .)"
+    )
+    parser.add_argument(
+        "--max-input-mb",
+        type=float,
+        metavar="MIB",
+        help=f"refuse a report, policy or baseline larger than this (default: ${MAX_ENV}, "
+        f"else {DEFAULT_MAX_MB})",
     )
     parser.set_defaults(func=cmd_gate)
 
