@@ -162,9 +162,7 @@ def test_exemptions_are_explicit_and_printed(repo: Path) -> None:
     (repo / ".fwmon" / "tiny.toml").write_text(policy, encoding="utf-8")  # ignored by git
     # a policy file new since the merge base is held against the project's policy there
     # (the default preset), which it weakens: accepted here as a reviewer would
-    result = run_gate(
-        report, ".fwmon/tiny.toml", None, "main", root=repo, allow_policy_change=True
-    )
+    result = run_gate(report, ".fwmon/tiny.toml", None, "main", root=repo, allow_policy_change=True)
     assert result.verdict == "pass"
     exempt = result.conditions[0]
     assert (exempt.verdict, exempt.exemption) == ("exempt", "tiny")
