@@ -33,7 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pytest_fwmon.alerts import AlertSettings, evaluate_run
-from pytest_fwmon.history.store import open_store
+from pytest_fwmon.history.connect import open_store
 from tests.test_alerts_support import HttpReceiver, Response, closed_port
 from tests.test_history_support import make_report
 

@@ -45,7 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pytest_fwmon.dashboard.build import build_site  # noqa: E402
-from pytest_fwmon.dashboard.data import Dashboard, Options, StoreSource  # noqa: E402
+from pytest_fwmon.dashboard.data import Dashboard, Options  # noqa: E402
+from pytest_fwmon.dashboard.sources import StoreSource  # noqa: E402
 from pytest_fwmon.history import open_store  # noqa: E402
 from tests.test_dashboard_support import check, finding, make_report  # noqa: E402
 

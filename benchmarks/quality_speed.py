@@ -6,7 +6,7 @@ the same process, on the same files:
 1. quality pipeline, cold (``pytest --fwmon --fwmon-pipelines quality --fwmon-no-cache
    --fwmon-no-coverage``) over ``radon cc`` + ``radon mi`` on the sqlalchemy package
    (target <= 0.7); the complexity checker alone, in process, is printed too;
-2. import health (:func:`~pytest_fwmon.checks.integration.probe_imports`, and the whole
+2. import health (:func:`~pytest_fwmon.checks.imports.probe_imports`, and the whole
    ``pytest --fwmon --fwmon-pipelines integration`` run) over ``python -c "import M"`` run
    serially once per module (target <= 0.5); the per-module results must agree;
 3. coverage on (``pytest --fwmon --fwmon-pipelines quality``) over plain ``pytest`` on the
@@ -34,7 +34,8 @@ from parity_quality import WORK, package_dir, source_tree
 
 from pytest_fwmon.checks.base import SourceFile
 from pytest_fwmon.checks.complexity import ComplexityChecker
-from pytest_fwmon.checks.integration import find_packages, package_modules, probe_imports
+from pytest_fwmon.checks.imports import probe_imports
+from pytest_fwmon.checks.packages import find_packages, package_modules
 
 HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable

@@ -12,7 +12,7 @@ from pytest_fwmon.alerts import AlertSettings, evaluate_run
 from pytest_fwmon.alerts.channels.slack import MAX_ALERT_BLOCKS, render
 from pytest_fwmon.alerts.fingerprint import fingerprint
 from pytest_fwmon.alerts.payload import build_payload, title
-from pytest_fwmon.history.store import open_store
+from pytest_fwmon.history.connect import open_store
 from tests.test_alerts_support import (
     HttpReceiver,
     SmtpReceiver,

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from pytest_fwmon.alerts import AlertSettings
-from pytest_fwmon.alerts.rules import BUILTIN_NAMES, parse_duration
+from pytest_fwmon.alerts.rules import BUILTIN_NAMES
+from pytest_fwmon.alerts.values import parse_duration
 from pytest_fwmon.cli import main
 from pytest_fwmon.core.errors import ConfigError
-from pytest_fwmon.history.store import open_store
+from pytest_fwmon.history.connect import open_store
 from tests.test_history_support import make_report
 
 RULE = {"name": "R", "severity": "high", "metric": "tests.failed", "op": "gt", "threshold": 0}

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from pytest_fwmon.alerts import AlertSettings, engine, evaluate_run, list_alerts
+from pytest_fwmon.alerts import AlertSettings, engine, evaluate_run, evaluation, list_alerts, state
 from pytest_fwmon.alerts.fingerprint import fingerprint
 from pytest_fwmon.cli import main
 from pytest_fwmon.core.errors import StoreError
-from pytest_fwmon.history.store import open_store
+from pytest_fwmon.history.connect import open_store
 from tests.pgserver import postgres_server, postgres_url  # noqa: F401
 from tests.test_alerts_support import HttpReceiver
 from tests.test_history_support import make_report
@@ -84,7 +84,7 @@ def test_the_same_run_evaluated_by_four_runners_at_once_notifies_once(
     report = make_report("run-00000001", at=0, security=50.0)
     with open_store(store_url, tmp_path) as store:
         store.add_run(report)
-        engine.ensure(store)
+        state.ensure(store)
     with HttpReceiver() as http:
         env = {ENV_URL: http.url("/hook")}
 
@@ -114,11 +114,11 @@ def test_two_runners_raising_the_same_alert_at_once_notify_once(
     key) of the notification table alone still lets only one of them notify."""
     if not lock:
         monkeypatch.setattr(engine, "_lock", lambda store: None)
-        monkeypatch.setattr(engine._Evaluation, "_entries", lambda self: {})
+        monkeypatch.setattr(evaluation.Evaluation, "_entries", lambda self: {})
     reports = [make_report(f"run-0000000{i}", at=0, security=50.0) for i in (1, 2)]
     with open_store(store_url, tmp_path) as store:
         store.add_runs(reports)
-        engine.ensure(store)
+        state.ensure(store)
     with HttpReceiver() as http:
         env = {ENV_URL: http.url("/hook")}
 

@@ -16,7 +16,8 @@ import pytest
 from pytest_fwmon.alerts import AlertSettings, evaluate_after_run, evaluate_run
 from pytest_fwmon.alerts.channels.base import parse_retry_after
 from pytest_fwmon.cli import main
-from pytest_fwmon.history.store import Store, open_store
+from pytest_fwmon.history.connect import open_store
+from pytest_fwmon.history.store import Store
 from tests.test_alerts_support import HttpReceiver, Response, closed_port
 from tests.test_history_support import make_report
 
@@ -243,7 +244,7 @@ def test_the_pytest_run_passes_whatever_the_receivers_do(pytester: pytest.Pytest
             f"""
             from pathlib import Path
             from pytest_fwmon.alerts import evaluate_after_run
-            from pytest_fwmon.history.store import open_store
+            from pytest_fwmon.history.connect import open_store
             from tests.test_history_support import make_report
 
             SECTION = {{

@@ -52,7 +52,7 @@ import pytest
 from pytest_fwmon.alerts import AlertSettings, evaluate_run, list_alerts
 from pytest_fwmon.alerts.fingerprint import fingerprint
 from pytest_fwmon.cli import main
-from pytest_fwmon.history.store import open_store
+from pytest_fwmon.history.connect import open_store
 from tests.test_alerts_support import HttpReceiver, SmtpReceiver, channels_config
 from tests.test_history_support import T0, iso, make_report
 

@@ -17,7 +17,7 @@ import pytest
 
 from pytest_fwmon.alerts import evaluate_after_run
 from pytest_fwmon.cli import main
-from pytest_fwmon.history.store import open_store
+from pytest_fwmon.history.connect import open_store
 from tests.pgserver import postgres_server, postgres_url  # noqa: F401
 from tests.test_alerts_support import (
     HttpReceiver,

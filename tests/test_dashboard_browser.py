@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 
 from pytest_fwmon.dashboard.build import build_site
-from pytest_fwmon.dashboard.data import Dashboard, Options, open_source
+from pytest_fwmon.dashboard.data import Dashboard, Options
 from pytest_fwmon.dashboard.render import run_file
 from pytest_fwmon.dashboard.server import DashboardServer, make_server
+from pytest_fwmon.dashboard.sources import open_source
 from pytest_fwmon.history import open_store
 from tests.test_dashboard_support import (
     RUNS,

@@ -13,8 +13,9 @@ from pytest_fwmon.core.errors import ConfigError, ReportError
 from pytest_fwmon.core.report import write_json_atomic
 from pytest_fwmon.dashboard import fmt
 from pytest_fwmon.dashboard.build import MARKER, build_site
-from pytest_fwmon.dashboard.data import Dashboard, Options, ReportSource, open_source
+from pytest_fwmon.dashboard.data import Dashboard, Options
 from pytest_fwmon.dashboard.render import run_file
+from pytest_fwmon.dashboard.sources import ReportSource, open_source
 from pytest_fwmon.dashboard.svg import Chart, Point, line_chart
 from pytest_fwmon.history import open_store
 from tests.test_dashboard_support import (

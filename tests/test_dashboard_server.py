@@ -19,8 +19,9 @@ import pytest
 from pytest_fwmon.cli import main
 from pytest_fwmon.core.report import write_json_atomic
 from pytest_fwmon.dashboard.build import build_site
-from pytest_fwmon.dashboard.data import Dashboard, Options, open_source
+from pytest_fwmon.dashboard.data import Dashboard, Options
 from pytest_fwmon.dashboard.server import DashboardServer, make_server
+from pytest_fwmon.dashboard.sources import open_source
 from pytest_fwmon.history import open_store
 from tests.pgserver import postgres_server, postgres_url  # noqa: F401
 from tests.test_dashboard_support import RUNS, fixture_history, history_reports

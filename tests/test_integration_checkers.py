@@ -10,17 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from pytest_fwmon.checks.commands import CommandReadinessChecker, discover_entry_points
+from pytest_fwmon.checks.imports import ImportHealthChecker, probe_imports
 from pytest_fwmon.checks.integration import (
-    CommandReadinessChecker,
-    ImportHealthChecker,
-    discover_entry_points,
-    find_packages,
     integration_entries,
     integration_project_checkers,
-    package_modules,
-    probe_imports,
     validate_integration_section,
 )
+from pytest_fwmon.checks.packages import find_packages, package_modules
 from pytest_fwmon.core.config import load_config
 from pytest_fwmon.core.errors import ConfigError
 

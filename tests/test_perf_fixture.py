@@ -437,7 +437,7 @@ def test_resources_for_every_outcome(pytester: pytest.Pytester, xdist: bool) -> 
     }
     big = res["test_passes"]
     assert big["wall"] >= big["cpu_user"] * 0 and big["cpu_user"] >= 0
-    if big["peak_method"] == "vmhwm":  # Linux: the 10 MB bytearray shows in the call's peak
+    if big["peak_method"] == "vmhwm":  # Linux: the 10 MB bytearray shows in the test's peak
         assert big["rss_peak"] >= big["rss_start"] + 9_000_000
     assert big["io_read_bytes"] is not None  # Linux provides I/O counters
     summary = report["extensions"]["resources_summary"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from .engine import EvaluationSummary, evaluate_after_run, evaluate_run
 from .fingerprint import fingerprint, labels_to_signature
-from .rules import AlertSettings
+from .settings import AlertSettings
 from .state import AlertView, list_alerts
 
 __all__ = [

@@ -26,9 +26,11 @@ from ..core.config import load_config
 from ..core.errors import EXIT_BLOCKED, EXIT_OK, ConfigError, ReportError
 from ..core.report import load_report
 from ..core.schema import first_error
-from ..history.store import Store, open_store, parse_time, ts_to_iso
+from ..history.connect import open_store
+from ..history.store import Store, parse_time, ts_to_iso
 from .engine import evaluate_run
-from .rules import AlertSettings, parse_duration, parse_matcher
+from .matchers import parse_matcher
+from .settings import AlertSettings
 from .state import (
     STATES,
     Silence,
@@ -40,6 +42,7 @@ from .state import (
     load_notifications,
     load_silences,
 )
+from .values import parse_duration
 
 
 class _Context:

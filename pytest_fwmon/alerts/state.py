@@ -35,7 +35,8 @@ from typing import Any, Final
 
 from ..core.errors import ConfigError, StoreError
 from ..history.store import Store, ts_to_iso
-from .rules import LEVELS, Matcher, matches_all, parse_matcher
+from .matchers import Matcher, matches_all, parse_matcher
+from .rules import LEVELS
 
 #: Version of the alert tables (see the module docstring).
 TABLES_VERSION: Final = 1

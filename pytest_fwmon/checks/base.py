@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.model import CheckResult, Finding
+from ..core.model import CheckResult, Finding, fingerprint, severity_at_least
 
 
 @dataclass(slots=True)
@@ -189,3 +189,14 @@ class AnalysedProjectChecker(ProjectChecker):
     def run(self, files: Sequence[SourceFile], root: Path) -> CheckResult:
         analyser = self.analyser()
         return self.run_analysed({s.relpath: analyser.analyse(s) for s in files}, root)
+
+
+def stable_fingerprint(checker: str, rule: str, path: str, key: str) -> str:
+    """A fingerprint keyed on ``key`` (a module, a command) instead of a line number."""
+    return fingerprint(checker, rule, path, key, 0)
+
+
+def project_outcome(findings: Sequence[Finding], threshold: str) -> str:
+    """ "failed" when a finding reaches ``threshold`` (a severity), else "passed"."""
+    failing = any(severity_at_least(f.severity, threshold) for f in findings)
+    return "failed" if failing else "passed"

@@ -38,7 +38,8 @@ from typing import Any, Final
 from ..core.config import read_pyproject
 from ..core.model import CheckResult, Finding, fingerprint, severity_at_least
 from .base import ProjectChecker, SourceFile
-from .integration import _python_env, _run, find_packages, package_modules, tail
+from .packages import find_packages, package_modules
+from .subproc import python_env, run_bounded, tail
 
 _COPY_IGNORE: Final = (
     ".git",
@@ -181,8 +182,8 @@ class PackagingChecker(ProjectChecker):
             command, report.isolated = self.build_command(source, outdir, root)
             shown = {str(outdir): "<outdir>", str(source): "<copy>"}
             report.command = [Path(command[0]).name, *(shown.get(a, a) for a in command[1:])]
-            code, out, err, seconds = _run(
-                command, cwd=source, env=_python_env([]), timeout=self.timeout
+            code, out, err, seconds = run_bounded(
+                command, cwd=source, env=python_env([]), timeout=self.timeout
             )
             report.build_seconds = round(seconds, 3)
             wheels = sorted(outdir.glob("*.whl")) if outdir.is_dir() else []

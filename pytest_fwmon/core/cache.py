@@ -95,11 +95,6 @@ class ResultCache:
         if self.enabled:
             self._new[key] = {"path": path, "checker": checker, "value": value}
 
-    @property
-    def dirty(self) -> bool:
-        """True when there are new entries to write."""
-        return bool(self._new)
-
     def save(self) -> None:
         """Write the cache once (controller only). Raises OSError if it cannot be written."""
         if not self.enabled or not self._new:

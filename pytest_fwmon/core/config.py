@@ -228,10 +228,6 @@ class FwmonConfig:
             return dict(self._values[name])
         return dict(self.raw_sections.get(name, {}))
 
-    def fingerprint_parts(self, section: builtins.str) -> dict[builtins.str, Any]:
-        """The values of a section, for cache keys."""
-        return dict(sorted(self._values.get(section, self.raw_sections.get(section, {})).items()))
-
     def set(
         self,
         section: builtins.str,

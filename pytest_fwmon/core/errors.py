@@ -63,12 +63,6 @@ class StoreError(FwmonError):
     retryable = False
 
 
-class CheckerError(FwmonError):
-    """A checker could not analyse a file (syntax error, tool crash); the item errors."""
-
-    exit_code = EXIT_USAGE
-
-
 def run_command(call: Callable[[], int], prog: str = "fwmon") -> int:
     """Run one command's handler and turn every way out into its documented exit code.
 

@@ -13,6 +13,7 @@ Standard library only (no JS framework, no external requests).
 from __future__ import annotations
 
 from .build import BuildResult, build_site
-from .data import Dashboard, Options, open_source
+from .data import Dashboard, Options
+from .sources import open_source
 
 __all__ = ["BuildResult", "Dashboard", "Options", "build_site", "open_source"]

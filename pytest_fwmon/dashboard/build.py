@@ -29,8 +29,9 @@ from .. import __version__
 from ..core.errors import ConfigError
 from . import fmt
 from .data import WINDOWS, Dashboard
-from .pages import TREND_FILES, improvements, overview, run_page, runs_list, trends
+from .pages import TREND_FILES, improvements, overview, runs_list, trends
 from .render import Context, run_file
+from .runpage import run_page
 
 #: Marker file of a folder written by the builder.
 MARKER: Final = ".fwmon-site"

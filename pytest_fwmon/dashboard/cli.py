@@ -1,6 +1,6 @@
 """``fwmon dashboard build -o DIR`` and ``fwmon dashboard serve`` (docs/reference/dashboard.md).
 
-Both read the same data (:func:`pytest_fwmon.dashboard.data.open_source`):
+Both read the same data (:func:`pytest_fwmon.dashboard.sources.open_source`):
 
 * the history store: ``--history URL``, else ``FWMON_HISTORY_URL``, else ``[tool.fwmon]
   history_url``, else ``.fwmon/history.db`` under ``--root`` (when it exists);
@@ -30,8 +30,9 @@ from ..core.argtypes import port, whole
 from ..core.config import load_config
 from ..core.errors import EXIT_OK, ConfigError
 from .build import build_site
-from .data import WINDOWS, Dashboard, Options, load_gate_result, open_source
+from .data import WINDOWS, Dashboard, Options, load_gate_result
 from .server import is_loopback, make_server
+from .sources import open_source
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

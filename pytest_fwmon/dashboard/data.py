@@ -1,8 +1,7 @@
 """The dashboard's one data-access layer: what every page and API answer shows.
 
-Sources (:class:`Source`): a history store (:class:`StoreSource`), a single report
-(:class:`ReportSource`), or both (:class:`LayeredSource`: the report is shown as a run when the
-store does not hold it yet). :func:`open_source` picks them the way ``fwmon dashboard`` does.
+It reads a :class:`~pytest_fwmon.dashboard.sources.Source` (a history store, a report, or
+both; :func:`~pytest_fwmon.dashboard.sources.open_source` picks them).
 
 :class:`Dashboard` turns a source into plain JSON-ready dicts: ``summary()``, ``runs()``,
 ``run()``, ``trend()``, ``charts()``, ``alerts()``, ``slo()``, ``kpis()``,
@@ -11,9 +10,8 @@ improvement) and the alert state from :mod:`pytest_fwmon.alerts`; nothing is rec
 
 ``Dashboard.version()`` is a cheap token that changes whenever the data may have changed (a
 new run, a gate verdict, an alert, a changed report or gate-result file): the live server keys
-its response cache and ETags on it. On SQLite it is ``PRAGMA data_version`` (changes when
-another connection commits), on PostgreSQL an aggregate over the runs table plus a
-:data:`PG_VERSION_TTL`-second clock, for a report the file's size and modification time.
+its response cache and ETags on it. It is the source's version token
+(:mod:`pytest_fwmon.dashboard.sources`) plus the gate-result file's modification time.
 
 Windows of the trends page: ``7d`` (default), ``30d`` and ``all``, counted back from the newest
 run (not from now, so a static site built from an old history still shows its last week);
@@ -30,24 +28,21 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, cast
 from urllib.parse import quote
 
 from ..core.errors import ConfigError, FwmonError, ReportError
 from ..core.model import PIPELINES, SEVERITIES
-from ..core.report import load_report
 from ..core.schema import first_error
 from ..history.improve import opportunities
-from ..history.metrics import extract, gate_verdict, is_green
-from ..history.store import DEFAULT_PATH, RunInfo, Store, iso_to_ts, open_store, parse_time
+from ..history.metrics import gate_verdict
+from ..history.store import RunInfo, Store
 from ..history.trends import SERIES_WINDOW, analyse
+from .sources import Source, run_info
 
 #: Windows of the trends page, name -> seconds (None: every run up to the series window).
 WINDOWS: Final[dict[str, float | None]] = {"7d": 7 * 86400.0, "30d": 30 * 86400.0, "all": None}
 DEFAULT_WINDOW: Final = "7d"
-
-#: Seconds a PostgreSQL data version stays valid (it cannot see alert-table changes).
-PG_VERSION_TTL: Final = 5.0
 
 #: Runs listed on the overview and per page of the runs list.
 RECENT_RUNS: Final = 10
@@ -57,312 +52,6 @@ _HEALTH_ORDER: Final = ("error", "fail", "pass", "skipped", "not-run", "unknown"
 
 #: Keys of ``[tool.fwmon.dashboard]``.
 CONFIG_KEYS: Final = ("refresh", "run_pages", "source_url", "title", "window")
-
-
-# -- sources ------------------------------------------------------------------------------
-
-
-class Source(Protocol):
-    """What the dashboard reads (a subset of :class:`~pytest_fwmon.history.store.Store`)."""
-
-    #: Where the data comes from, for messages and the page footer.
-    location: str
-
-    def list_runs(
-        self, branch: str | None = None, since: Any = None, limit: int | None = None
-    ) -> list[RunInfo]: ...
-
-    def get_run(self, run_id: str) -> dict[str, Any] | None: ...
-
-    def latest_run(self, branch: str | None = None) -> dict[str, Any] | None: ...
-
-    def series(
-        self,
-        metric: str,
-        branch: str | None = None,
-        since: Any = None,
-        limit: int | None = None,
-    ) -> list[tuple[float, str, float]]: ...
-
-    def metrics(self) -> list[str]: ...
-
-    def count_runs(self, branch: str | None = None) -> int: ...
-
-    def iter_reports(self) -> Iterator[tuple[RunInfo, dict[str, Any]]]: ...
-
-    def version(self) -> str: ...
-
-    def close(self) -> None: ...
-
-
-def run_info(report: Mapping[str, Any]) -> RunInfo:
-    """The :class:`RunInfo` of a report, as the store would record it."""
-    run = report["run"]
-    git = run.get("git") or {}
-    ci = run.get("ci") or {}
-    return RunInfo(
-        run_id=str(run["id"]),
-        ts=iso_to_ts(run["started"]),
-        started=run["started"],
-        finished=run["finished"],
-        duration=float(run["duration"]),
-        project=str(run["project"]),
-        branch=git.get("branch"),
-        sha=git.get("sha"),
-        ci_url=ci.get("run_url"),
-        green=is_green(report),
-        gate_passed=gate_verdict(report),
-        archived=False,
-    )
-
-
-class StoreSource:
-    """A history store as a dashboard source."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.location = store.location
-        self._pg_cache: tuple[float, str] = (-math.inf, "")
-
-    def list_runs(
-        self, branch: str | None = None, since: Any = None, limit: int | None = None
-    ) -> list[RunInfo]:
-        """Runs oldest first (see :meth:`Store.list_runs`)."""
-        return self.store.list_runs(branch=branch, since=since, limit=limit)
-
-    def get_run(self, run_id: str) -> dict[str, Any] | None:
-        """One report."""
-        return self.store.get_run(run_id)
-
-    def latest_run(self, branch: str | None = None) -> dict[str, Any] | None:
-        """The newest report."""
-        return self.store.latest_run(branch)
-
-    def series(
-        self,
-        metric: str,
-        branch: str | None = None,
-        since: Any = None,
-        limit: int | None = None,
-    ) -> list[tuple[float, str, float]]:
-        """One metric's points."""
-        return self.store.series(metric, branch=branch, since=since, limit=limit)
-
-    def metrics(self) -> list[str]:
-        """Stored metric names."""
-        return self.store.metrics()
-
-    def count_runs(self, branch: str | None = None) -> int:
-        """Number of runs."""
-        return self.store.count_runs(branch)
-
-    def iter_reports(self) -> Iterator[tuple[RunInfo, dict[str, Any]]]:
-        """Every run with its report, oldest first, streamed."""
-        for _run_id, _ts, text in self.store.iter_reports_text():
-            report = json.loads(text)
-            yield run_info(report), report
-
-    def version(self) -> str:
-        """Changes whenever another connection commits (see the module docstring)."""
-        if self.store.dialect == "sqlite":
-            return f"sqlite:{self.store.query('PRAGMA data_version')[0][0]}"
-        now = time.monotonic()
-        if now - self._pg_cache[0] < PG_VERSION_TTL:
-            return self._pg_cache[1]
-        row = self.store.query(
-            "SELECT COUNT(*), MAX(ts), COALESCE(SUM(gate_passed), 0) FROM fwmon_runs"
-        )[0]
-        token = f"pg:{row[0]}:{row[1]}:{row[2]}:{int(time.time() // PG_VERSION_TTL)}"
-        self._pg_cache = (now, token)
-        return token
-
-    def close(self) -> None:
-        """Close the store."""
-        self.store.close()
-
-
-class ReportSource:
-    """One report as a dashboard source (a history of one run)."""
-
-    def __init__(self, report: Mapping[str, Any], location: str, path: Path | None = None) -> None:
-        self.report = dict(report)
-        self.location = location
-        self.path = path
-        self.info = run_info(report)
-        self.values = extract(report)
-
-    @classmethod
-    def load(cls, path: Path) -> ReportSource:
-        """Read and validate a report file (ReportError, exit 3, when it is not usable)."""
-        return cls(load_report(path), str(path), path)
-
-    def _match(self, branch: str | None, since: Any) -> bool:
-        if branch is not None and self.info.branch != branch:
-            return False
-        start = parse_time(since)
-        return start is None or self.info.ts >= start
-
-    def list_runs(
-        self, branch: str | None = None, since: Any = None, limit: int | None = None
-    ) -> list[RunInfo]:
-        """The one run, when it matches."""
-        return [self.info] if self._match(branch, since) and limit != 0 else []
-
-    def get_run(self, run_id: str) -> dict[str, Any] | None:
-        """The report when the id is its run's."""
-        return self.report if run_id == self.info.run_id else None
-
-    def latest_run(self, branch: str | None = None) -> dict[str, Any] | None:
-        """The report (on ``branch`` when given)."""
-        return self.report if self._match(branch, None) else None
-
-    def series(
-        self,
-        metric: str,
-        branch: str | None = None,
-        since: Any = None,
-        limit: int | None = None,
-    ) -> list[tuple[float, str, float]]:
-        """One point, when the report has the metric."""
-        if metric not in self.values or not self._match(branch, since) or limit == 0:
-            return []
-        return [(self.info.ts, self.info.run_id, self.values[metric])]
-
-    def metrics(self) -> list[str]:
-        """The report's metric names."""
-        return sorted(self.values)
-
-    def count_runs(self, branch: str | None = None) -> int:
-        """1, or 0 when the branch differs."""
-        return int(self._match(branch, None))
-
-    def iter_reports(self) -> Iterator[tuple[RunInfo, dict[str, Any]]]:
-        """The one run."""
-        yield self.info, self.report
-
-    def version(self) -> str:
-        """The report file's size and modification time."""
-        if self.path is None:
-            return "report"
-        try:
-            stat = self.path.stat()
-        except OSError:
-            return "report:gone"
-        return f"report:{stat.st_size}:{stat.st_mtime_ns}"
-
-    def close(self) -> None:
-        """Nothing to close."""
-
-
-class LayeredSource:
-    """A store plus one report it does not hold (yet): the report is the newest run."""
-
-    def __init__(self, base: StoreSource, extra: ReportSource) -> None:
-        self.base = base
-        self.extra = extra
-        self.store = base.store
-        self.location = f"{base.location} + {extra.location}"
-
-    def list_runs(
-        self, branch: str | None = None, since: Any = None, limit: int | None = None
-    ) -> list[RunInfo]:
-        """Runs of both, oldest first."""
-        runs = self.base.list_runs(branch, since, limit) + self.extra.list_runs(branch, since)
-        runs.sort(key=lambda r: (r.ts, r.run_id))
-        return runs[-limit:] if limit else runs if limit is None else []
-
-    def get_run(self, run_id: str) -> dict[str, Any] | None:
-        """From the report, else the store."""
-        return self.extra.get_run(run_id) or self.base.get_run(run_id)
-
-    def latest_run(self, branch: str | None = None) -> dict[str, Any] | None:
-        """The newer of the two."""
-        stored = self.base.latest_run(branch)
-        mine = self.extra.latest_run(branch)
-        if stored is None or mine is None:
-            return mine or stored
-        return mine if run_info(mine).ts >= run_info(stored).ts else stored
-
-    def series(
-        self,
-        metric: str,
-        branch: str | None = None,
-        since: Any = None,
-        limit: int | None = None,
-    ) -> list[tuple[float, str, float]]:
-        """Points of both, oldest first."""
-        points = self.base.series(metric, branch, since, limit) + self.extra.series(
-            metric, branch, since
-        )
-        points.sort()
-        return points[-limit:] if limit else points if limit is None else []
-
-    def metrics(self) -> list[str]:
-        """Names of both."""
-        return sorted(set(self.base.metrics()) | set(self.extra.metrics()))
-
-    def count_runs(self, branch: str | None = None) -> int:
-        """Runs of both."""
-        return self.base.count_runs(branch) + self.extra.count_runs(branch)
-
-    def iter_reports(self) -> Iterator[tuple[RunInfo, dict[str, Any]]]:
-        """The store's runs, then the report."""
-        yield from self.base.iter_reports()
-        yield from self.extra.iter_reports()
-
-    def version(self) -> str:
-        """Both versions."""
-        return f"{self.base.version()}+{self.extra.version()}"
-
-    def close(self) -> None:
-        """Close the store."""
-        self.base.close()
-
-
-def open_source(
-    root: Path,
-    *,
-    history: str | None = None,
-    report: str | Path | None = None,
-    no_history: bool = False,
-) -> Source:
-    """The source ``fwmon dashboard`` reads.
-
-    * ``history`` (a path or URL; default ``<root>/.fwmon/history.db``) is opened read-only;
-      an explicit ``history`` that cannot be opened is an error, the default one may be absent;
-    * ``report`` (default ``<root>/.fwmon/report.json`` when there is no store) is shown by
-      itself without a store, and layered over the store when the store does not hold it.
-
-    Raises ReportError (exit 3) when there is neither a store nor a report.
-    """
-    store: Store | None = None
-    if not no_history:
-        default = history is None or history == ""
-        url = None if default else history
-        if not (default and not (root / DEFAULT_PATH).exists()):
-            store = open_store(url, root, readonly=True)
-    if report is None and store is None:
-        candidate = root / ".fwmon/report.json"
-        if not candidate.exists():
-            raise ReportError(
-                f"no history store at {root / '.fwmon/history.db'} and no report at {candidate}",
-                hint="run `pytest --fwmon` first, or pass --history URL or --report PATH",
-            )
-        report = candidate
-    if store is None:
-        assert report is not None
-        return ReportSource.load(Path(report))
-    base = StoreSource(store)
-    if report is None:
-        return base
-    try:
-        extra = ReportSource.load(Path(report))
-        if store.has_run(extra.info.run_id):
-            return base
-    except BaseException:
-        store.close()
-        raise
-    return LayeredSource(base, extra)
 
 
 # -- options ------------------------------------------------------------------------------
@@ -817,13 +506,7 @@ __all__ = [
     "DEFAULT_WINDOW",
     "WINDOWS",
     "Dashboard",
-    "LayeredSource",
     "Options",
-    "ReportSource",
-    "Source",
-    "StoreSource",
     "load_gate_result",
-    "open_source",
-    "run_info",
     "window_since",
 ]

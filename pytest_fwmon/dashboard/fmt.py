@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 #: What a missing value shows as.
 MISSING: Final = "—"
@@ -199,6 +199,11 @@ def value(metric: str, number: float | int | None) -> str:
     return count(number)
 
 
+def general(value: Any) -> str:
+    """A number with four significant digits (``%.4g``), :data:`MISSING` for anything else."""
+    return MISSING if not isinstance(value, int | float) else f"{value:.4g}"
+
+
 __all__ = [
     "MISSING",
     "UNITS",
@@ -206,6 +211,7 @@ __all__ = [
     "count",
     "date",
     "duration",
+    "general",
     "iso",
     "kind",
     "percent",

@@ -1,30 +1,27 @@
-"""The dashboard's pages as HTML text: overview, trends, runs list, run page, improvements.
+"""The dashboard's pages as HTML text: overview, trends, runs list, improvements.
 
 Each function takes the :class:`~pytest_fwmon.dashboard.data.Dashboard`, a render
 :class:`~pytest_fwmon.dashboard.render.Context` and what the page shows, and returns a whole
 HTML document. The static builder and the live server call the same functions, so both show
-the same pages. Every value from the data goes through :func:`~.render.e`.
+the same pages. Every value from the data goes through :func:`~.render.e`. The page of one
+run is :mod:`pytest_fwmon.dashboard.runpage`.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from ..core.model import SEVERITIES, SEVERITY_RANK
+from ..core.model import SEVERITY_RANK
 from ..history.store import RunInfo
 from . import fmt
-from .data import WINDOWS, Dashboard, run_info
+from .data import WINDOWS, Dashboard
 from .render import Context, badge, e, layout, table
 from .svg import Chart, Point, line_chart
 
 #: Trend window -> page file.
 TREND_FILES: Final = {"7d": "trends.html", "30d": "trends-30d.html", "all": "trends-all.html"}
 WINDOW_LABELS: Final = {"7d": "7 days", "30d": "30 days", "all": "all runs"}
-
-#: Rows of the slowest-tests and slowest-checks tables.
-SLOWEST: Final = 10
 
 #: Newest runs listed on the runs page.
 RUNS_LISTED: Final = 500
@@ -56,7 +53,8 @@ def metric_title(metric: str) -> str:
     return metric
 
 
-def _time(ts: float | None, now: float) -> str:
+def time_html(ts: float | None, now: float) -> str:
+    """A ``<time>`` element: how long ago ``ts`` was, the date in its title."""
     if ts is None:
         return fmt.MISSING
     return (
@@ -65,7 +63,8 @@ def _time(ts: float | None, now: float) -> str:
     )
 
 
-def _gate_badge(verdict: str | None) -> str:
+def gate_badge(verdict: str | None) -> str:
+    """The badge of a gate verdict ("pass", "blocked" or no verdict)."""
     if verdict is None:
         return badge("unknown", "no verdict")
     return badge("pass" if verdict == "pass" else "blocked")
@@ -85,12 +84,12 @@ def _runs_table(ctx: Context, runs: Sequence[RunInfo], now: float) -> str:
         rows.append(
             (
                 _run_link(ctx, run.run_id),
-                _time(run.ts, now),
+                time_html(run.ts, now),
                 e(run.branch or fmt.MISSING),
                 f"<code>{e((run.sha or '')[:10] or fmt.MISSING)}</code>",
                 e(fmt.duration(run.duration)),
                 badge("pass" if run.green else "fail", "green" if run.green else "red"),
-                _gate_badge(gate),
+                gate_badge(gate),
             )
         )
     return table(
@@ -123,11 +122,11 @@ def overview(dash: Dashboard, ctx: Context) -> str:
             f'<section class="health" id="health" data-health="{e(summary["health"])}">'
             f"<span>Overall health</span>{badge(summary['health'])}"
             f"<span>latest run {_run_link(ctx, latest['run_id'])} "
-            f"{_time(latest['ts'], now)}</span>"
+            f"{time_html(latest['ts'], now)}</span>"
             f"<span>branch <strong>{e(latest['branch'] or fmt.MISSING)}</strong></span>"
             f"<span>commit <code>{e((latest['sha'] or '')[:10] or fmt.MISSING)}</code></span>"
             f'<span id="gate-verdict" data-verdict="{e(gate["verdict"] or "none")}">gate '
-            f"{_gate_badge(gate['verdict'])}</span>"
+            f"{gate_badge(gate['verdict'])}</span>"
             f"<span>{e(fmt.count(summary['runs']))} run{'' if summary['runs'] == 1 else 's'}"
             "</span></section>"
         )
@@ -391,252 +390,6 @@ def runs_list(dash: Dashboard, ctx: Context) -> str:
     )
 
 
-def run_page(dash: Dashboard, ctx: Context, report: Mapping[str, Any]) -> str:
-    """The page of one run: pipelines, checks, findings, benchmarks, slowest tests."""
-    info = run_info(report)
-    now = dash.now()
-    run = report.get("run") or {}
-    gate = dash.gate(report)
-    tests = report.get("tests") or {}
-    coverage = report.get("coverage") or {}
-    ci_url = info.ci_url
-    head = [
-        f'<h2 id="run">Run <code>{e(info.run_id)}</code></h2>',
-        '<div class="health">',
-        f"<span>status {badge('pass' if info.green else 'fail', 'green' if info.green else 'red')}"
-        "</span>",
-        f'<span id="gate-verdict" data-verdict="{e(gate["verdict"] or "none")}">gate '
-        f"{_gate_badge(gate['verdict'])}</span>",
-        f"<span>started {_time(info.ts, now)}</span>",
-        f"<span>took {e(fmt.duration(info.duration))}</span>",
-        f"<span>branch <strong>{e(info.branch or fmt.MISSING)}</strong></span>",
-        f"<span>commit <code>{e((info.sha or '')[:12] or fmt.MISSING)}</code></span>",
-    ]
-    if ci_url:
-        head.append(f'<span><a href="{e(_safe_url(ci_url))}">CI run</a></span>')
-    head.append("</div>")
-    if gate["reasons"]:
-        head.append(
-            '<ul class="gate-reasons">'
-            + "".join(f"<li>{e(r)}</li>" for r in gate["reasons"])
-            + "</ul>"
-        )
-    body = ["".join(head)]
-    pipes = []
-    for pipe in dash.pipelines(report):
-        counts = pipe["counts"]
-        pipes.append(
-            (
-                e(PIPELINE_TITLES.get(pipe["name"], pipe["name"])),
-                badge(pipe["status"]),
-                e(fmt.score(pipe["score"])),
-                e(fmt.count(pipe["items"])),
-                e(fmt.count(pipe["failed"])),
-                *(e(fmt.count(counts.get(s, 0))) for s in SEVERITIES),
-            )
-        )
-    body.append('<h2 id="pipelines">Pipelines</h2>')
-    body.append(
-        table(
-            ("pipeline", "status", "score", "items", "failed", *SEVERITIES),
-            pipes,
-            numeric=(2, 3, 4, 5, 6, 7, 8, 9),
-        )
-    )
-    body.append(
-        '<div class="cards" style="margin-top:.8rem">'
-        f'<div class="card"><div class="name">tests</div><div class="big">'
-        f'{e(fmt.count(tests.get("total")))}</div><div class="muted">'
-        f"{e(fmt.count(tests.get('failed', 0)))} failed, {e(fmt.count(tests.get('errors', 0)))}"
-        f" errors, {e(fmt.count(tests.get('skipped', 0)))} skipped</div></div>"
-        f'<div class="card"><div class="name">suite duration</div><div class="big">'
-        f"{e(fmt.duration(tests.get('duration')))}</div></div>"
-        f'<div class="card"><div class="name">line coverage</div><div class="big">'
-        f'{e(fmt.percent(coverage.get("line_percent")))}</div><div class="muted">branch '
-        f"{e(fmt.percent(coverage.get('branch_percent')))}</div></div></div>"
-    )
-    body.append(_findings_section(dash, report))
-    body.append(_benchmarks_section(report))
-    body.append(_slowest_section(report))
-    body.append(_checks_section(report))
-    versions = run.get("versions") or {}
-    if versions:
-        body.append(
-            "<details><summary>Tool versions</summary>"
-            + table(
-                ("tool", "version"),
-                ((e(k), f"<code>{e(v)}</code>") for k, v in sorted(versions.items())),
-            )
-            + "</details>"
-        )
-    return layout(
-        ctx,
-        title=f"Run {info.run_id}",
-        site=dash.title(info.project),
-        active="runs",
-        html="".join(body),
-    )
-
-
-def _safe_url(url: str) -> str:
-    """Only http(s) links from report data (no ``javascript:``)."""
-    return url if url.lower().startswith(("https://", "http://")) else "#"
-
-
-def _findings_section(dash: Dashboard, report: Mapping[str, Any]) -> str:
-    groups: dict[str, dict[str, list[Mapping[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-    total = 0
-    for check in report.get("checks") or ():
-        for finding in check.get("findings") or ():
-            groups[str(finding.get("path", ""))][str(finding.get("rule", ""))].append(finding)
-            total += 1
-    out = [f'<h2 id="findings">Findings <span class="muted">({e(fmt.count(total))})</span></h2>']
-    if not total:
-        out.append('<p class="muted">No findings in this run.</p>')
-        return "".join(out)
-    for path in sorted(groups):
-        rules = groups[path]
-        count = sum(len(v) for v in rules.values())
-        out.append(
-            f'<section class="file" data-path="{e(path)}"><h3><code>{e(path or "(project)")}'
-            f'</code> <span class="muted">{e(fmt.count(count))} finding'
-            f"{'s' if count != 1 else ''}</span></h3>"
-        )
-        for rule in sorted(rules):
-            items = sorted(rules[rule], key=lambda f: (f.get("line", 0), f.get("col", 0)))
-            first = items[0]
-            name = first.get("rule_name") or ""
-            rows = []
-            for finding in items:
-                line = int(finding.get("line") or 0)
-                link = dash.source_link(report, path, line)
-                where = f"{path}:{line}"
-                place = (
-                    f'<a class="loc" href="{e(link)}"><code>{e(where)}</code></a>'
-                    if link
-                    else f"<code>{e(where)}</code>"
-                )
-                rows.append(
-                    (
-                        place,
-                        badge(str(finding.get("severity", "info"))),
-                        e(finding.get("status", "")),
-                        f'<span class="msg">{e(finding.get("message", ""))}</span>',
-                    )
-                )
-            help_url = first.get("help_url") or ""
-            rule_html = f"<code>{e(rule)}</code>"
-            if help_url:
-                rule_html = f'<a href="{e(_safe_url(help_url))}">{rule_html}</a>'
-            out.append(
-                f'<div class="rule" data-rule="{e(rule)}"><h4>{rule_html} {e(name)} '
-                f'<span class="muted">({e(first.get("checker", ""))}, {len(items)})</span></h4>'
-                + table(("where", "severity", "status", "message"), rows)
-                + "</div>"
-            )
-        out.append("</section>")
-    return "".join(out)
-
-
-def _benchmarks_section(report: Mapping[str, Any]) -> str:
-    rows = []
-    for bench in report.get("benchmarks") or ():
-        stats = bench.get("stats") or {}
-        gates = []
-        for gate in bench.get("gates") or ():
-            unit = gate.get("unit", "")
-            gates.append(
-                f"{badge('pass' if gate.get('passed') else 'fail')} "
-                f"{e(gate.get('metric'))} {e(_num(gate.get('measured')))} / "
-                f"{e(_num(gate.get('limit')))} {e(unit)}"
-            )
-        rows.append(
-            (
-                f"<code>{e(bench.get('name'))}</code>",
-                badge(str(bench.get("verdict") or "unknown")),
-                e(fmt.count(stats.get("n"))),
-                *(e(fmt.duration(stats.get(k))) for k in ("p50", "p90", "p95", "p99", "mean")),
-                e(fmt.rate(bench.get("ops"))),
-                e(fmt.size(bench.get("mem_peak_bytes"))),
-                "<br>".join(gates) or fmt.MISSING,
-            )
-        )
-    return '<h2 id="benchmarks">Benchmarks</h2>' + table(
-        (
-            "benchmark",
-            "verdict",
-            "n",
-            "P50",
-            "P90",
-            "P95",
-            "P99",
-            "mean",
-            "throughput",
-            "peak memory",
-            "gates",
-        ),
-        rows,
-        numeric=(2, 3, 4, 5, 6, 7, 8, 9),
-        empty="no benchmarks in this run",
-    )
-
-
-def _num(value: Any) -> str:
-    return fmt.MISSING if not isinstance(value, int | float) else f"{value:.4g}"
-
-
-def _slowest_section(report: Mapping[str, Any]) -> str:
-    resources = sorted(report.get("resources") or (), key=lambda r: -float(r.get("wall") or 0.0))[
-        :SLOWEST
-    ]
-    rows = [
-        (
-            f"<code>{e(r.get('nodeid'))}</code>",
-            badge(str(r.get("outcome") or "unknown")),
-            e(fmt.duration(r.get("wall"))),
-            e(fmt.duration(float(r.get("cpu_user") or 0) + float(r.get("cpu_system") or 0))),
-            e(fmt.size(r.get("rss_peak"))),
-        )
-        for r in resources
-    ]
-    return '<h2 id="slowest">Slowest tests</h2>' + table(
-        ("test", "outcome", "wall time", "CPU time", "peak memory"),
-        rows,
-        numeric=(2, 3, 4),
-        empty="no per-test figures: run pytest with --fwmon-resources to record them",
-    )
-
-
-def _checks_section(report: Mapping[str, Any]) -> str:
-    checks = list(report.get("checks") or ())
-    order = {"error": 0, "failed": 1, "not-run": 2, "skipped": 3, "passed": 4}
-    checks.sort(key=lambda c: (order.get(c.get("outcome", ""), 5), -(c.get("duration") or 0)))
-    rows = [
-        (
-            f"<code>{e(c.get('nodeid'))}</code>",
-            badge(str(c.get("outcome") or "unknown")),
-            e(c.get("checker")),
-            e(fmt.count(len(c.get("findings") or ()))),
-            e(fmt.duration(c.get("duration"))) + (" (cached)" if c.get("cached") else ""),
-            e(c.get("reason") or ""),
-        )
-        for c in checks
-    ]
-    failing = sum(1 for c in checks if c.get("outcome") in ("failed", "error"))
-    summary = f"Checks: {fmt.count(len(checks))}, {fmt.count(failing)} failed or errored"
-    return (
-        f'<h2 id="checks">Checks</h2><details{" open" if failing else ""}><summary>'
-        f"{e(summary)}</summary>"
-        + table(
-            ("check", "outcome", "checker", "findings", "duration", "reason"),
-            rows,
-            numeric=(3, 4),
-            empty="no checks in this run",
-        )
-        + "</details>"
-    )
-
-
 # -- improvements ---------------------------------------------------------------------------
 
 
@@ -659,9 +412,9 @@ def improvements(dash: Dashboard, ctx: Context) -> str:
                     e(rank),
                     e(item.get("title", "")),
                     e(item.get("kind", "")),
-                    e(f"{_num(item.get('impact'))} {item.get('impact_unit', '')}"),
-                    e(f"{_num(item.get('effort'))} h"),
-                    e(_num(item.get("roi"))),
+                    e(f"{fmt.general(item.get('impact'))} {item.get('impact_unit', '')}"),
+                    e(f"{fmt.general(item.get('effort'))} h"),
+                    e(fmt.general(item.get("roi"))),
                     f"<code>{e(where)}</code>" if where else "",
                 )
             )
@@ -699,13 +452,15 @@ def not_found(ctx: Context, site: str, what: str) -> str:
 
 
 __all__ = [
+    "PIPELINE_TITLES",
     "TREND_FILES",
     "chart_svg",
+    "gate_badge",
     "improvements",
     "metric_title",
     "not_found",
     "overview",
-    "run_page",
     "runs_list",
+    "time_html",
     "trends",
 ]

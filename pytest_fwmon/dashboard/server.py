@@ -46,8 +46,9 @@ from .. import __version__
 from ..core.errors import FwmonError
 from . import fmt
 from .data import WINDOWS, Dashboard, dumps
-from .pages import TREND_FILES, improvements, not_found, overview, run_page, runs_list, trends
+from .pages import TREND_FILES, improvements, not_found, overview, runs_list, trends
 from .render import CSP, Context, run_file
+from .runpage import run_page
 
 #: Answers kept per server (pages and API bodies together).
 CACHE_SIZE: Final = 256

@@ -14,6 +14,7 @@ The plugin appends a run with ``open_store(url, root).add_run(report)`` at the e
 
 from __future__ import annotations
 
-from .store import SCHEMA_VERSION, RunInfo, Store, open_store
+from .connect import open_store
+from .store import SCHEMA_VERSION, RunInfo, Store
 
 __all__ = ["SCHEMA_VERSION", "RunInfo", "Store", "open_store"]

@@ -1,23 +1,7 @@
 """The history store: one table of runs and one of metric values, on SQLite or PostgreSQL.
 
-Opening
--------
-``open_store(url, root, *, readonly=False) -> Store``
-
-* ``url`` ``None``: ``<root>/.fwmon/history.db`` (SQLite);
-* a path, or ``sqlite:///abs/path``: that SQLite file (a relative path is taken from ``root``);
-* ``postgresql://user:password@host:port/dbname`` (or ``postgres://``): PostgreSQL through
-  psycopg 3, the ``postgres`` extra (``pip install 'pytest-fwmon[postgres]'``).
-
-The caller decides the URL (``--fwmon-history``, ``FWMON_HISTORY_URL``, ``[tool.fwmon]
-history_url``). SQLite runs in WAL mode with a busy timeout of :data:`BUSY_TIMEOUT` seconds and
-``BEGIN IMMEDIATE`` write transactions, so concurrent writers wait for each other instead of
-failing. On PostgreSQL, schema creation is serialised with an advisory lock.
-
-Every failure to open, read or write raises :class:`~pytest_fwmon.core.errors.StoreError` (exit 4)
-with one line naming the store: a file that is not SQLite, a store of another schema version, a
-read-only folder or file, a server that refuses the connection. The store never overwrites or
-deletes data it did not write itself, and never changes a file whose schema it does not know.
+Opening: :func:`pytest_fwmon.history.connect.open_store`. Rows and times:
+:mod:`.runrow`, :mod:`.times`; database errors: :mod:`.dberrors`.
 
 Schema (version :data:`SCHEMA_VERSION`)
 ---------------------------------------
@@ -95,28 +79,23 @@ the connection.
 from __future__ import annotations
 
 import contextlib
-import json
-import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import quote, urlsplit, urlunsplit
 
-from ..core.errors import ConfigError, ReportError, StoreError
+from ..core.errors import ReportError, StoreError
 from ..core.schema import first_error
-from .metrics import extract, gate_verdict, is_green
+from .dberrors import BUSY_TIMEOUT, is_psycopg_error, pg_error, sqlite_error
+from .metrics import extract
+from .runrow import RunInfo, canonical_json, check_run, filters, loads, run_info, run_row
+from .times import iso_to_ts, parse_since, parse_time, ts_to_iso
 
 #: Version of the store's schema. History of versions:
 #:
 #: 1. first release: fwmon_meta, fwmon_runs, fwmon_metrics.
 SCHEMA_VERSION: Final = 1
-
-#: Seconds a SQLite writer waits for another one before giving up.
-BUSY_TIMEOUT: Final = 60.0
 
 #: Default SQLite store, relative to the project root.
 DEFAULT_PATH: Final = Path(".fwmon/history.db")
@@ -126,8 +105,6 @@ BATCH: Final = 500
 
 #: Key of the PostgreSQL advisory lock that serialises schema changes.
 _PG_LOCK: Final = 0x66776D6F6E  # "fwmon"
-
-_SQLITE_HEADER: Final = b"SQLite format 3\x00"
 
 _DDL: Final = (
     "CREATE TABLE IF NOT EXISTS fwmon_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -180,163 +157,6 @@ _PG_INSERT_RUN_AND_METRICS: Final = (
     ") SELECT COUNT(*) FROM r"
 )
 
-_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$")
-_AGE_UNITS: Final = {"m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
-
-
-@dataclass(frozen=True, slots=True)
-class RunInfo:
-    """One stored run, without its report."""
-
-    #: ``run.id`` of the report.
-    run_id: str
-    #: ``run.started`` as Unix seconds (UTC).
-    ts: float
-    #: ``run.started`` as written in the report (ISO 8601, UTC, ``Z``).
-    started: str
-    #: ``run.finished`` as written in the report.
-    finished: str
-    #: ``run.duration`` in seconds.
-    duration: float
-    #: ``run.project``.
-    project: str
-    #: ``run.git.branch`` (None when detached or unknown).
-    branch: str | None
-    #: ``run.git.sha``.
-    sha: str | None
-    #: ``run.ci.run_url``.
-    ci_url: str | None
-    #: Green for SLO purposes (see :func:`~pytest_fwmon.history.metrics.is_green`).
-    green: bool
-    #: The recorded gate verdict, None when none was recorded.
-    gate_passed: bool | None
-    #: True once ``fwmon history archive`` wrote it to a daily archive.
-    archived: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        return asdict(self)
-
-
-def parse_time(value: Any, *, now: float | None = None, what: str = "--since") -> float | None:
-    """Unix seconds from ``None``, a number, a ``datetime``, ISO text or an age like ``"30d"``.
-
-    Ages count back from ``now`` (default: the current time). Raises ConfigError otherwise.
-    """
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise ConfigError(f"{what} must be a time, got {value!r}")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return moment.timestamp()
-    if isinstance(value, str):
-        match = _AGE.match(value)
-        if match:
-            base = datetime.now(UTC).timestamp() if now is None else now
-            return base - float(match.group(1)) * _AGE_UNITS[match.group(2)]
-        try:
-            moment = datetime.fromisoformat(value.strip())
-        except ValueError:
-            pass
-        else:
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            return moment.timestamp()
-    raise ConfigError(
-        f"{what} {value!r} is not a time; use an age like 30d, 12h, 2w, 90m "
-        "or a date like 2024-05-01 or 2024-05-01T12:00:00Z"
-    )
-
-
-parse_since = parse_time
-
-
-def iso_to_ts(text: str) -> float:
-    """Unix seconds of an ISO 8601 time (``Z`` or an offset; naive means UTC)."""
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
-def ts_to_iso(ts: float) -> str:
-    """ISO 8601 UTC text (``Z``, whole seconds) of Unix seconds."""
-    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=round(ts))
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def canonical_json(report: Mapping[str, Any]) -> str:
-    """The one text a report is stored and exported as: sorted keys, no spaces, UTF-8."""
-    try:
-        return json.dumps(
-            report, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
-    except ValueError as exc:
-        raise ReportError(f"report holds a value JSON cannot carry ({exc})") from None
-
-
-def redact(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (for messages)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = (parts.username or "") + ":***"
-    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[-1]}"))
-
-
-def _run_row(report: Mapping[str, Any], text: str) -> tuple[Any, ...]:
-    run = report["run"]
-    git = run.get("git") or {}
-    ci = run.get("ci") or {}
-    verdict = gate_verdict(report)
-    return (
-        run["id"],
-        iso_to_ts(run["started"]),
-        run["started"],
-        run["finished"],
-        float(run["duration"]),
-        run["project"],
-        git.get("branch"),
-        git.get("sha"),
-        ci.get("run_url"),
-        1 if is_green(report) else 0,
-        None if verdict is None else int(verdict),
-        text,
-    )
-
-
-def _check_run(report: Mapping[str, Any]) -> None:
-    """The fields the store relies on; ReportError naming the first bad one."""
-    run = report.get("run") if isinstance(report, Mapping) else None
-    if not isinstance(run, dict):
-        raise ReportError("report has no run object; it is not a fwmon report")
-    for key, kind in (("id", str), ("started", str), ("finished", str), ("project", str)):
-        if not isinstance(run.get(key), kind):
-            raise ReportError(f"report run.{key} is missing or not a string")
-    for key in ("started", "finished"):
-        try:
-            iso_to_ts(run[key])
-        except ValueError:
-            raise ReportError(f"report run.{key} {run[key]!r} is not an ISO 8601 time") from None
-    duration = run.get("duration")
-    if isinstance(duration, bool) or not isinstance(duration, int | float):
-        raise ReportError("report run.duration is missing or not a number")
-    for key in ("git", "ci"):
-        if not isinstance(run.get(key, {}), dict):
-            raise ReportError(f"report run.{key} is not an object")
-    for key in ("tests", "pipelines"):
-        if not isinstance(report.get(key, {}), dict):
-            raise ReportError(f"report {key} is not an object")
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
 
 class Store:
     """A connection to one history store (see the module docstring for the API)."""
@@ -375,10 +195,10 @@ class Store:
         except StoreError:
             raise
         except sqlite3.Error as exc:
-            raise _sqlite_error(exc, self.location, action) from None
+            raise sqlite_error(exc, self.location, action) from None
         except Exception as exc:
-            if _is_psycopg_error(exc):
-                raise _pg_error(exc, self.location, action) from None
+            if is_psycopg_error(exc):
+                raise pg_error(exc, self.location, action) from None
             raise
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
@@ -571,9 +391,9 @@ class Store:
             error = first_error("report", report)
             if error is not None:
                 raise ReportError(f"report does not match the report schema {error}")
-        _check_run(report)
+        check_run(report)
         text = canonical_json(report)
-        return _run_row(report, text), extract(report)
+        return run_row(report, text), extract(report)
 
     def _insert(self, row: tuple[Any, ...], values: Mapping[str, float]) -> bool:
         if self.dialect == "postgresql":
@@ -629,15 +449,15 @@ class Store:
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         """The full report of a run as stored, or None."""
         rows = self.query("SELECT report FROM fwmon_runs WHERE run_id = ?", (run_id,))
-        return _loads(rows[0][0], self.location) if rows else None
+        return loads(rows[0][0], self.location) if rows else None
 
     def latest_run(self, branch: str | None = None) -> dict[str, Any] | None:
         """The report of the newest run (on ``branch`` when given), or None."""
-        where, params = _filters(branch, None)
+        where, params = filters(branch, None)
         rows = self.query(
             f"SELECT report FROM fwmon_runs{where} ORDER BY ts DESC, run_id DESC LIMIT 1", params
         )
-        return _loads(rows[0][0], self.location) if rows else None
+        return loads(rows[0][0], self.location) if rows else None
 
     def set_gate(self, run_id: str, passed: bool) -> bool:
         """Record a gate verdict for a stored run; False when the run is unknown."""
@@ -647,7 +467,7 @@ class Store:
             )
             if not rows:
                 return False
-            report = _loads(rows[0][0], self.location)
+            report = loads(rows[0][0], self.location)
             extensions = report.setdefault("extensions", {})
             gate = extensions.get("gate") if isinstance(extensions.get("gate"), dict) else {}
             extensions["gate"] = {**gate, "passed": bool(passed)}
@@ -668,18 +488,18 @@ class Store:
         self, branch: str | None = None, since: Any = None, limit: int | None = None
     ) -> list[RunInfo]:
         """Runs oldest first; ``limit`` keeps the newest ``limit``."""
-        where, params = _filters(branch, parse_time(since))
+        where, params = filters(branch, parse_time(since))
         sql = f"SELECT {_RUN_COLUMNS} FROM fwmon_runs{where}"
         if limit is not None:
             rows = self.query(f"{sql} ORDER BY ts DESC, run_id DESC LIMIT ?", (*params, limit))
             rows.reverse()
         else:
             rows = self.query(f"{sql} ORDER BY ts, run_id", params)
-        return [_run_info(r) for r in rows]
+        return [run_info(r) for r in rows]
 
     def count_runs(self, branch: str | None = None) -> int:
         """Number of stored runs (on ``branch`` when given)."""
-        where, params = _filters(branch, None)
+        where, params = filters(branch, None)
         return int(self.query(f"SELECT COUNT(*) FROM fwmon_runs{where}", params)[0][0])
 
     def branches(self) -> list[str]:
@@ -764,206 +584,6 @@ class Store:
         return deleted
 
 
-def _filters(branch: str | None, since: float | None) -> tuple[str, tuple[Any, ...]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if branch is not None:
-        clauses.append("branch = ?")
-        params.append(branch)
-    if since is not None:
-        clauses.append("ts >= ?")
-        params.append(since)
-    return (f" WHERE {' AND '.join(clauses)}" if clauses else "", tuple(params))
-
-
-def _run_info(row: Sequence[Any]) -> RunInfo:
-    return RunInfo(
-        run_id=str(row[0]),
-        ts=float(row[1]),
-        started=str(row[2]),
-        finished=str(row[3]),
-        duration=float(row[4]),
-        project=str(row[5]),
-        branch=row[6],
-        sha=row[7],
-        ci_url=row[8],
-        green=bool(row[9]),
-        gate_passed=None if row[10] is None else bool(row[10]),
-        archived=bool(row[11]),
-    )
-
-
-def _loads(text: str, location: str) -> dict[str, Any]:
-    try:
-        data: dict[str, Any] = json.loads(text)
-    except ValueError:
-        raise StoreError(f"history store {location} holds a report that is not JSON") from None
-    return data
-
-
-# -- errors -------------------------------------------------------------------------------
-
-
-def _sqlite_error(exc: sqlite3.Error, location: str, action: str) -> StoreError:
-    text = _reason(exc)
-    low = text.lower()
-    if "readonly" in low or "read-only" in low or "unable to open" in low:
-        return StoreError(
-            f"cannot {action} history store {location}: the file or its folder is read-only "
-            f"({text})",
-            hint="make it writable, point --fwmon-history elsewhere, or use --fwmon-no-history",
-        )
-    if "locked" in low or "busy" in low:
-        return StoreError(
-            f"history store {location} stayed locked by another writer for {BUSY_TIMEOUT:g} s",
-            hint="retry when the other fwmon process has finished",
-        )
-    if "not a database" in low or "malformed" in low or "corrupt" in low:
-        return StoreError(
-            f"history store {location} is corrupt ({text}); it was not changed",
-            hint="restore it from a backup or an export, or point --fwmon-history elsewhere",
-        )
-    if "disk" in low and "full" in low:
-        return StoreError(f"cannot {action} history store {location}: the disk is full")
-    return StoreError(f"cannot {action} history store {location}: {text}")
-
-
-def _is_psycopg_error(exc: BaseException) -> bool:
-    return any(c.__module__.startswith("psycopg") for c in type(exc).__mro__)
-
-
-def _pg_error(exc: BaseException, location: str, action: str) -> StoreError:
-    text = _reason(exc)
-    name = type(exc).__name__
-    if name in ("ReadOnlySqlTransaction", "InsufficientPrivilege"):
-        return StoreError(
-            f"cannot {action} history store {location}: the database is read-only for this "
-            f"user ({text})",
-            hint="grant write access or point --fwmon-history elsewhere",
-        )
-    error = StoreError(f"cannot {action} history store {location}: {text}")
-    # SQLSTATE 40P01 / 40001: PostgreSQL chose this transaction to abort
-    error.retryable = name in ("DeadlockDetected", "SerializationFailure")
-    return error
-
-
-# -- opening ------------------------------------------------------------------------------
-
-
-def _is_postgres(url: str) -> bool:
-    return url.startswith(("postgresql://", "postgres://"))
-
-
-def open_store(
-    url: str | Path | None, root: Path, *, readonly: bool = False, create: bool = True
-) -> Store:
-    """Open the store at ``url``, creating it unless ``readonly`` or ``create=False``.
-
-    See the module docstring for the URL forms. Raises StoreError when it cannot be opened
-    (``create=False``: also when a SQLite store does not exist yet; commands that only read
-    use it so they never leave an empty store behind).
-    """
-    if isinstance(url, str) and _is_postgres(url):
-        return _open_postgres(url, readonly)
-    if url is None or url == "":
-        path = root / DEFAULT_PATH
-    elif isinstance(url, str) and url.startswith("sqlite:///"):
-        path = Path(url[len("sqlite://") :])
-    elif isinstance(url, str) and "://" in url:
-        raise ConfigError(
-            f"history store URL {redact(url)!r} is not supported; "
-            "use a file path, sqlite:///PATH or postgresql://USER@HOST:PORT/DB"
-        )
-    else:
-        path = Path(url)
-    if not path.is_absolute():
-        path = root / path
-    if not create and not readonly and not path.exists():
-        raise StoreError(
-            f"history store {path} does not exist",
-            hint="run `pytest --fwmon` or `fwmon history import REPORT` first",
-        )
-    return _open_sqlite(path, readonly)
-
-
-def _open_sqlite(path: Path, readonly: bool) -> Store:
-    location = str(path)
-    if path.is_dir():
-        raise StoreError(f"history store {location} is a folder, not a file")
-    exists = path.exists()
-    if exists:
-        try:
-            with path.open("rb") as fh:
-                header = fh.read(len(_SQLITE_HEADER))
-        except OSError as exc:
-            raise StoreError(f"history store {location} cannot be read: {_reason(exc)}") from None
-        if header and header != _SQLITE_HEADER:
-            raise StoreError(
-                f"history store {location} is corrupt (not a SQLite file); it was not changed",
-                hint="restore it from a backup or an export, or point --fwmon-history elsewhere",
-            )
-    elif readonly:
-        raise StoreError(
-            f"history store {location} does not exist",
-            hint="run `pytest --fwmon` or `fwmon history import REPORT` first",
-        )
-    else:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(
-                f"cannot create the folder of history store {location}: "
-                f"{exc.strerror or _reason(exc)} (read-only filesystem?)",
-                hint="point --fwmon-history at a writable place, or use --fwmon-no-history",
-            ) from None
-    mode = "ro" if readonly else "rwc"
-    uri = f"file:{quote(str(path))}?mode={mode}"
-    try:
-        conn = sqlite3.connect(
-            uri, uri=True, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
-        )
-    except sqlite3.Error as exc:
-        raise _sqlite_error(exc, location, "open") from None
-    store = Store(conn, "sqlite", location, readonly)
-    try:
-        with store._guard("open"):
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
-            store._init_schema()
-    except BaseException:
-        store.close()
-        raise
-    store._opening = False
-    return store
-
-
-def _open_postgres(url: str, readonly: bool) -> Store:
-    location = redact(url)
-    try:
-        import psycopg
-    except ImportError:
-        raise StoreError(
-            f"history store {location} is on PostgreSQL, which needs psycopg",
-            hint="pip install 'pytest-fwmon[postgres]'",
-        ) from None
-    try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=15)
-    except psycopg.Error as exc:
-        raise StoreError(
-            f"cannot connect to history store {location}: {_reason(exc)}",
-            hint="check the URL, that the server runs, and the credentials",
-        ) from None
-    store = Store(conn, "postgresql", location, readonly)
-    try:
-        if readonly:
-            store.execute("SET default_transaction_read_only = on")
-        store._init_schema()
-    except BaseException:
-        store.close()
-        raise
-    store._opening = False
-    return store
-
-
 __all__ = [
     "BUSY_TIMEOUT",
     "DEFAULT_PATH",
@@ -972,9 +592,7 @@ __all__ = [
     "Store",
     "canonical_json",
     "iso_to_ts",
-    "open_store",
     "parse_since",
     "parse_time",
-    "redact",
     "ts_to_iso",
 ]

@@ -262,7 +262,7 @@ def load(path: Path) -> Baseline:
 
 def load_history(spec: str, root: Path, default_url: str | None) -> Baseline:
     """The newest run of the history store as a baseline (``history`` or ``history:URL``)."""
-    from ..history.store import open_store
+    from ..history.connect import open_store
 
     url = spec[len(HISTORY) + 1 :] if spec.startswith(HISTORY + ":") else default_url
     with open_store(url or None, root, readonly=True, create=False) as store:

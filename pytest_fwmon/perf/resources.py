@@ -10,14 +10,15 @@ per test (setup + call + teardown unless said otherwise):
 - ``rss_start`` / ``rss_end``: resident set size in bytes before setup and after teardown
   (``psutil.Process().memory_info().rss``; on Linux the same ``/proc/self/statm`` field read
   directly with ``pread`` on a file kept open, 15x cheaper — see :class:`ProcFiles`);
-- ``rss_peak``: the highest RSS during the **call phase** (from right before the test function
-  runs until its call report is made). On Linux the kernel's high-water
-  mark ``VmHWM`` is reset before the call (writing ``5`` to ``/proc/self/clear_refs``) and read
-  after it, so the peak is exact and costs no sampling thread (``peak_method: "vmhwm"``); it is
-  read as ``getrusage``'s ``ru_maxrss`` when that provably equals VmHWM (it is not above
-  the RSS right after the call, see :meth:`Probe.call_end`), else from ``/proc/self/status``.
-  Elsewhere, or when the reset is not permitted, it is the larger of the RSS at the start and
-  the end of the call (``peak_method: "endpoints"``, a lower bound);
+- ``rss_peak``: the highest RSS over the same span, never below ``rss_start`` or ``rss_end``.
+  On Linux the kernel's high-water mark ``VmHWM`` is reset before setup (writing ``5`` to
+  ``/proc/self/clear_refs``) and read after teardown, so the peak costs no sampling thread
+  (``peak_method: "vmhwm"``); it is read from ``getrusage``'s ``ru_maxrss`` when that is not
+  above the RSS after teardown (then neither is the mark), else from ``/proc/self/status``.
+  Elsewhere, or when the reset is not permitted, it is the larger of ``rss_start`` and
+  ``rss_end`` (``peak_method: "endpoints"``, a lower bound). See :meth:`Probe.peak` for why the
+  mark and the RSS readings are two sources that disagree by a few pages, and how the
+  invariant ``rss_peak >= max(rss_start, rss_end)`` is kept anyway;
 - ``io_read_bytes`` / ``io_write_bytes``: bytes this process caused to be read from / written to
   storage (on Linux ``getrusage``'s ``ru_inblock`` / ``ru_oublock`` x 512, the kernel's
   ``read_bytes`` / ``write_bytes`` counters that ``/proc/self/io`` and psutil's
@@ -103,11 +104,13 @@ class ProcFiles:
 
 
 _FILES: list[ProcFiles | None] = []  # [] until first use in this process
+_OPEN: list[Probe] = []  # probes between start and finish in this process (nested runs)
 
 
 def _forget_files() -> None:
     """In a forked child: the kept-open files describe the parent; reopen on first use."""
     _FILES.clear()
+    _OPEN.clear()
 
 
 if hasattr(os, "register_at_fork"):
@@ -115,38 +118,31 @@ if hasattr(os, "register_at_fork"):
 
 
 class Probe:
-    """Figures of one test: ``start`` before setup, ``call_start``/``call_end`` around the call,
-    ``finish`` after teardown. One probe is reused test after test.
+    """Figures of one test: :meth:`start` before setup, :meth:`finish` after teardown. One probe
+    is reused test after test.
 
-    On Linux a probe makes seven system calls per test and starts no thread: ``getrusage`` and
-    a ``statm`` read at start; the ``VmHWM`` reset before the call; ``getrusage`` and ``statm``
-    after it; ``getrusage`` and ``statm`` at finish. ``/proc/self/status`` is read only when the
-    call's peak cannot be taken from ``getrusage`` (see :meth:`call_end`). The /proc files stay
-    open for the life of the process (reopened after a fork). These system calls are most of
-    what ``--fwmon-resources`` costs on a suite of trivial tests (about 3 us each there, 0.5 us
-    in a tight loop): each one saved shows in ``benchmarks/overhead.py``.
+    On Linux a probe makes five system calls per test and starts no thread: the ``VmHWM``
+    reset, ``getrusage`` and a ``statm`` read at start; ``getrusage`` (whose ``ru_maxrss`` is
+    the mark) and ``statm`` at finish. ``/proc/self/status`` is read only when the peak cannot
+    be taken from ``getrusage`` (see :meth:`peak`). The /proc files stay open for the life of
+    the process (reopened after a fork). These system calls are most of what
+    ``--fwmon-resources`` costs on a suite of trivial tests (about 3 us each there, 0.5 us in a
+    tight loop): each one saved shows in ``benchmarks/overhead.py``.
+
+    A probe started while another one is open in the same process (a test running pytest
+    in-process with ``--fwmon-resources``, under a run that has it too) resets the mark the
+    open one relies on, so it first hands the mark so far to the open ones.
     """
 
     _process: psutil.Process | None = None
 
-    __slots__ = (
-        "_call_rss",
-        "_files",
-        "_reset",
-        "peak_method",
-        "rss_peak",
-        "rss_start",
-        "t0",
-        "usage0",
-    )
+    __slots__ = ("_carried", "_files", "_reset", "rss_start", "t0", "usage0")
 
     def __init__(self) -> None:
         self.t0 = 0.0
         self.usage0: tuple[float, float, int | None, int | None] = (0.0, 0.0, None, None)
         self.rss_start = 0
-        self.rss_peak: int | None = None
-        self.peak_method: str | None = None
-        self._call_rss = 0
+        self._carried = 0
         self._reset = False
         self._files: ProcFiles | None = None
 
@@ -172,12 +168,9 @@ class Probe:
         return value if value is not None else int(self.process().memory_info().rss)
 
     def _usage(self) -> tuple[float, float, int | None, int | None]:
-        """(user CPU, system CPU, bytes read, bytes written): one ``getrusage`` on Linux, whose
-        block counts are the kernel's read_bytes/write_bytes in 512-byte units; elsewhere
-        ``os.times()`` and psutil's ``io_counters()`` (None where the OS has none)."""
-        if self._files is not None:
-            ru = getrusage(RUSAGE_SELF)
-            return ru.ru_utime, ru.ru_stime, ru.ru_inblock * 512, ru.ru_oublock * 512
+        """(user CPU, system CPU, bytes read, bytes written): ``os.times()`` and psutil's
+        ``io_counters()`` (None where the OS has none); on Linux :meth:`start` and
+        :meth:`finish_raw` read ``getrusage`` instead."""
         import psutil
 
         times = os.times()
@@ -188,41 +181,56 @@ class Probe:
         return times.user, times.system, int(io.read_bytes), int(io.write_bytes)
 
     def start(self) -> None:
-        """Before setup (forgets the previous test)."""
-        self.rss_peak = None
-        self.peak_method = None
-        self._files = self.proc()
-        self.usage0 = self._usage()
+        """Before setup (forgets the previous test): reset the high-water mark, then read."""
+        files = self._files = self.proc()
+        self._carried = 0
+        if _OPEN:
+            self._hand_over(files)
+        _OPEN.append(self)
+        self._reset = files is not None and files.reset_peak()
+        if files is not None:
+            ru = getrusage(RUSAGE_SELF)
+            self.usage0 = ru.ru_utime, ru.ru_stime, ru.ru_inblock * 512, ru.ru_oublock * 512
+        else:
+            self.usage0 = self._usage()
         self.rss_start = self._rss()
         self.t0 = time.perf_counter()
 
-    def call_start(self) -> None:
-        """Right before the call phase: reset the kernel's high-water mark."""
-        proc = self._files
-        self._reset = proc is not None and proc.reset_peak()
-        self._call_rss = 0 if self._reset else self._rss()
+    def _hand_over(self, files: ProcFiles | None) -> None:
+        """Before a nested reset: give the mark so far to the probes still open."""
+        if self in _OPEN:
+            _OPEN.remove(self)
+        mark = files.peak() if files is not None else None
+        if mark is None:
+            return
+        for other in _OPEN:
+            if other._reset:
+                other._carried = max(other._carried, mark)
 
-    def call_end(self) -> None:
-        """Right after the call phase: the peak since :meth:`call_start`.
+    def peak(self, maxrss: int | None, rss_end: int) -> tuple[int, str]:
+        """``(rss_peak, peak_method)`` after teardown, from ``ru_maxrss`` (bytes, or None).
 
-        After the reset, ``getrusage``'s ``ru_maxrss`` is ``max(signal->maxrss, VmHWM)``, where
-        ``signal->maxrss`` is what exited threads (and the exec) left behind, and ``VmHWM`` is
-        at least the RSS now. So when ``ru_maxrss`` is not above the RSS read right after it,
-        all three are equal and that is the call's peak, read without generating
-        ``/proc/self/status``. Otherwise (memory given back before the call ended, or a higher
-        ``signal->maxrss``) the peak is ``VmHWM`` from ``/proc/self/status``.
+        The mark and the RSS come from two sources that disagree by a few pages: ``statm`` and
+        ``/proc/self/status`` sum the kernel's per-CPU RSS counters, while the reset sets the
+        mark from their approximate total, and ``ru_maxrss`` reads it that way (measured on
+        Linux 6.18: one page below ``statm`` right after a reset with one thread, up to 320 KB
+        below with a second thread allocating). The RSS may also fall between a reading and the
+        reset. So the peak is the largest of the mark and every RSS reading of the span, which
+        keeps ``rss_peak >= max(rss_start, rss_end)`` by construction.
+
+        ``ru_maxrss`` is ``max(signal->maxrss, mark)``, where ``signal->maxrss`` is what exited
+        threads and the ``exec`` left behind: when it is not above ``rss_end``, neither is the
+        mark, and the peak is read without generating ``/proc/self/status``; otherwise (memory
+        given back before teardown ended, or a higher ``signal->maxrss``) the mark is
+        ``VmHWM`` from ``/proc/self/status``.
         """
-        proc = self._files
-        if self._reset and proc is not None:
-            maxrss = getrusage(RUSAGE_SELF).ru_maxrss * 1024
-            rss = proc.rss()
-            peak = maxrss if rss is not None and maxrss <= rss else proc.peak()
-            if peak is not None:
-                self.rss_peak = peak
-                self.peak_method = "vmhwm"
-                return
-        self.rss_peak = max(self._call_rss, self._rss())
-        self.peak_method = "endpoints"
+        low = max(self.rss_start, rss_end, self._carried)
+        files = self._files
+        if self._reset and files is not None:
+            mark = maxrss if maxrss is not None and maxrss <= rss_end else files.peak()
+            if mark is not None:
+                return max(low, mark), "vmhwm"
+        return low, "endpoints"
 
     def finish(self, nodeid: str, outcome: str | None = None) -> dict[str, Any]:
         """After teardown: the ``resources[]`` entry of the report (``outcome`` None: filled
@@ -233,17 +241,21 @@ class Probe:
         """After teardown: the figures as read, for :func:`record` later (a tuple costs less
         per test than the record's dict; the records are built together at the end)."""
         wall = time.perf_counter() - self.t0
-        usage1 = self._usage()
-        return (
-            nodeid,
-            wall,
-            self.usage0,
-            usage1,
-            self.rss_start,
-            self._rss(),
-            self.rss_peak,
-            (self.peak_method),
-        )
+        maxrss: int | None = None
+        usage1: tuple[float, float, int | None, int | None]
+        if self._files is not None:
+            ru = getrusage(RUSAGE_SELF)
+            usage1 = ru.ru_utime, ru.ru_stime, ru.ru_inblock * 512, ru.ru_oublock * 512
+            maxrss = ru.ru_maxrss * 1024
+        else:
+            usage1 = self._usage()
+        rss_end = self._rss()
+        peak, method = self.peak(maxrss, rss_end)
+        if _OPEN and _OPEN[-1] is self:
+            _OPEN.pop()
+        elif self in _OPEN:
+            _OPEN.remove(self)
+        return (nodeid, wall, self.usage0, usage1, self.rss_start, rss_end, peak, method)
 
 
 #: (nodeid, wall, usage at start, usage at finish, rss_start, rss_end, rss_peak, peak_method)

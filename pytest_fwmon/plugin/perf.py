@@ -609,20 +609,9 @@ class ResourceHooks:
         self.probe.start()
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> None:
-        """Reset the peak-RSS mark right before the test function runs (the implementation
-        that runs it comes after this one)."""
-        if self.nodeid == item.nodeid:
-            self.probe.call_start()
-
-    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
-        """Read the call's peak as its report is made; finish after teardown."""
-        when = call.when
-        if when == "setup" or self.nodeid != item.nodeid:
-            return
-        if when == "call":
-            self.probe.call_end()
+        """Finish the probe as the teardown report is made."""
+        if call.when != "teardown" or self.nodeid != item.nodeid:
             return
         self.nodeid = None
         if self.per_report:  # the core plugin's makereport wrapper puts it on the report

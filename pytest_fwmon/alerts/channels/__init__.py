@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ...core.errors import ConfigError
+from ..values import env_name
 from .base import Channel, Outcome, SecretMissing, scrub
 from .file import KEYS as FILE_KEYS
 from .file import FileChannel
@@ -40,8 +41,6 @@ def _positive(value: Any, where: str) -> float:
 
 def validate_channel(table: Mapping[str, Any], where: str) -> tuple[str, dict[str, Any]]:
     """(type, options) of one channel table; ConfigError naming the key at fault."""
-    from ..rules import env_name
-
     kind = table.get("type")
     if kind not in TYPES:
         raise ConfigError(f"{where} type must be one of {', '.join(TYPES)}, got {kind!r}")

@@ -1,0 +1,466 @@
+"""One alert evaluation's working state: lifecycle, escalation, silences, grouping, the plan.
+
+The model is described in :mod:`pytest_fwmon.alerts.engine`; :class:`Evaluation` runs inside
+the evaluation's store transaction and plans the notifications that are delivered after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..history.store import Store
+from .conditions import Instance, RuleResult, RunContext, render
+from .delivery import Job
+from .fingerprint import fingerprint, label_set_string
+from .matchers import matches_all
+from .payload import build_payload, iso_or_zero
+from .rules import LEVELS, Condition, Route, Rule
+from .settings import AlertSettings
+from .state import AlertRow, Silence, dumps, load_alerts, load_silences, save_alerts
+from .summary import Transition
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """What a receiver was last told about a group (the notification log)."""
+
+    firing: frozenset[str]
+    resolved: frozenset[str]
+    notified_ts: float
+    notification_id: str
+    delivered: bool
+
+
+def escalated(level: str) -> str:
+    """The level one step more severe than ``level`` (critical stays critical)."""
+    index = LEVELS.index(level)
+    return LEVELS[max(0, index - 1)]
+
+
+def needs_update(
+    entry: LogEntry | None,
+    firing: frozenset[str],
+    resolved: frozenset[str],
+    send_resolved: bool,
+    repeat: float,
+    now: float,
+) -> str | None:
+    """Alertmanager's dedup decision; the reason to notify, or None (module docstring)."""
+    if entry is None:
+        return "first" if firing else None
+    if not entry.delivered:
+        return "retry"
+    if not firing <= entry.firing:
+        return "first" if not entry.firing else "new"
+    if not firing:
+        return "resolved" if entry.firing else None
+    if send_resolved and not resolved <= entry.resolved:
+        return "resolved"
+    if now - entry.notified_ts >= repeat:
+        return "repeat"
+    return None
+
+
+class Evaluation:
+    """One evaluation's working state (inside the transaction)."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: AlertSettings,
+        run: RunContext,
+        *,
+        repo: str,
+        branch: str,
+        now: float,
+        run_url: str,
+        sha: str,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.run = run
+        self.repo = repo
+        self.branch = branch
+        self.now = now
+        self.run_url = run_url
+        self.sha = sha
+        self.rules = {r.name: r for r in settings.rules}
+        self.transitions: list[Transition] = []
+        self.jobs: list[Job] = []
+        self.planned: dict[str, tuple[str, str, int]] = {}
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def identity(self, rule: Rule, instance: Instance) -> dict[str, str]:
+        """The labels that identify an alert of ``rule`` (its fingerprint's input)."""
+        labels = {
+            **rule.labels,
+            **instance.labels,
+            "alertname": rule.name,
+            "repo": self.repo,
+            "branch": self.branch,
+            "severity": rule.severity,
+        }
+        return labels
+
+    def annotations(self, rule: Rule, row: AlertRow, instance: Instance | None) -> dict[str, str]:
+        """The rule's summary and description rendered for ``row``."""
+        context: dict[str, Any] = {
+            **row.labels,
+            "alertname": rule.name,
+            "severity": row.severity,
+            "repo": self.repo,
+            "branch": self.branch,
+            "metric": row.labels.get("metric"),
+            "value": row.value,
+            "run_id": self.run.run_id,
+            "run_url": self.run_url,
+            "sha": self.sha,
+        }
+        if instance is not None:
+            context.update(instance.context)
+        out = {"summary": render(rule.summary, context).strip()}
+        description = render(rule.description, context).strip()
+        if description:
+            out["description"] = description
+        if row.severity != row.base_severity:
+            out["escalated_from"] = row.base_severity
+        return out
+
+    def _transition(self, row: AlertRow, to: str) -> None:
+        self.transitions.append(
+            Transition(row.fingerprint, row.rule, row.sent_labels(), to, row.severity)
+        )
+
+    def _fire(self, row: AlertRow) -> None:
+        row.state = "firing"
+        row.starts_at = self.now
+        row.ends_at = None
+        row.since = self.now
+        row.firing_runs = 0
+        row.inactive_runs = 0
+        self._transition(row, "firing")
+
+    def apply(self, results: Sequence[RuleResult]) -> None:
+        """Move every alert of the repo and branch through its lifecycle for ``results``."""
+        existing = {
+            r.fingerprint: r
+            for r in load_alerts(self.store, "repo = ? AND branch = ?", (self.repo, self.branch))
+        }
+        changed: dict[str, AlertRow] = {}
+        forgotten: list[str] = []
+        seen: set[str] = set()
+        with_data: set[str] = set()
+        for result in results:
+            if result.instances is None:
+                continue
+            with_data.add(result.rule.name)
+            for instance in result.instances:
+                rule = result.rule
+                labels = self.identity(rule, instance)
+                fp = fingerprint(labels)
+                seen.add(fp)
+                row = existing.get(fp)
+                if row is not None and row.last_run_id == self.run.run_id:
+                    continue  # this run already counted for it (re-evaluation with a verdict)
+                updated = self.step(rule, row, fp, labels, instance)
+                if updated is None:
+                    if row is not None:
+                        forgotten.append(fp)
+                        self._transition(row, "forgotten")
+                    continue
+                changed[fp] = updated
+        for fp, row in existing.items():
+            if fp in seen or row.last_run_id == self.run.run_id or row.state == "resolved":
+                continue
+            known = self.rules.get(row.rule)
+            if known is not None and known.name not in with_data:
+                continue  # no data for its rule on this run: unchanged
+            # a rule removed from the configuration resolves its alerts
+            rule = known or Rule(row.rule, row.base_severity, Condition("gate"))
+            updated = self.step(rule, row, fp, row.labels, None)
+            if updated is None:
+                forgotten.append(fp)
+                self._transition(row, "forgotten")
+            else:
+                changed[fp] = updated
+        for row in changed.values():
+            self.escalate(row)
+        if forgotten:
+            self.store.executemany(
+                "DELETE FROM fwmon_alert_state WHERE fingerprint = ?", [(f,) for f in forgotten]
+            )
+        save_alerts(self.store, changed.values())
+
+    def step(
+        self,
+        rule: Rule,
+        row: AlertRow | None,
+        fp: str,
+        labels: Mapping[str, str],
+        instance: Instance | None,
+    ) -> AlertRow | None:
+        """The alert after this run; None when a pending alert is forgotten."""
+        active = instance is not None and instance.active
+        value = instance.value if instance is not None else (row.value if row else None)
+        if row is None:
+            if not active:
+                return None
+            row = AlertRow(
+                fingerprint=fp,
+                rule=rule.name,
+                repo=self.repo,
+                branch=self.branch,
+                labels=dict(labels),
+                annotations={},
+                state="pending",
+                base_severity=rule.severity,
+                severity=rule.severity,
+                value=value,
+                active_runs=0,
+                inactive_runs=0,
+                firing_runs=0,
+                pending_since=self.now,
+                starts_at=None,
+                ends_at=None,
+                escalated_at=None,
+                since=self.now,
+                last_run_id=self.run.run_id,
+                last_notified=None,
+                generator_url=self.run_url,
+            )
+        row.value = value
+        row.last_run_id = self.run.run_id
+        row.generator_url = self.run_url or row.generator_url
+        if active:
+            if row.state == "resolved":
+                row.state = "pending"
+                row.active_runs = 0
+                row.pending_since = self.now
+                row.since = self.now
+                row.severity = row.base_severity
+                row.escalated_at = None
+                row.starts_at = None
+                row.ends_at = None
+            row.active_runs += 1
+            row.inactive_runs = 0
+            if row.state == "pending":
+                if row.active_runs == 1 and rule.for_runs > 1:
+                    self._transition(row, "pending")
+                if row.active_runs >= rule.for_runs:
+                    self._fire(row)
+            else:
+                row.firing_runs += 1
+        else:
+            if row.state == "pending":
+                return None
+            if row.state == "firing":
+                row.active_runs = 0
+                row.inactive_runs += 1
+                row.firing_runs += 1
+                if row.inactive_runs >= rule.resolve_after_runs:
+                    row.state = "resolved"
+                    row.ends_at = self.now
+                    row.since = self.now
+                    self._transition(row, "resolved")
+        row.annotations = self.annotations(rule, row, instance)
+        return row
+
+    def escalate(self, row: AlertRow) -> None:
+        """Raise a firing alert one level when its escalation time or run count is reached."""
+        if row.state != "firing" or row.severity == LEVELS[0] or row.firing_runs == 0:
+            return
+        rule = self.rules.get(row.rule)
+        if rule is None:
+            return
+        since = row.escalated_at if row.escalated_at is not None else row.starts_at
+        by_runs = rule.escalate_after_runs > 0 and row.firing_runs >= rule.escalate_after_runs
+        by_time = (
+            rule.escalate_after > 0
+            and since is not None
+            and self.now - since >= rule.escalate_after
+        )
+        if not (by_runs or by_time):
+            return
+        row.severity = escalated(row.severity)
+        row.escalated_at = self.now
+        row.firing_runs = 0
+        row.annotations = {**row.annotations, "escalated_from": row.base_severity}
+        self._transition(row, "escalated")
+
+    # -- notification ---------------------------------------------------------------------
+
+    def _entries(self) -> dict[tuple[str, str], LogEntry]:
+        rows = self.store.query(
+            "SELECT group_key, receiver, firing, resolved, notified_ts, notification_id, "
+            "delivered FROM fwmon_alert_groups"
+        )
+        return {
+            (str(r[0]), str(r[1])): LogEntry(
+                frozenset(str(r[2]).split()),
+                frozenset(str(r[3]).split()),
+                float(r[4]),
+                str(r[5]),
+                bool(r[6]),
+            )
+            for r in rows
+        }
+
+    def _muted(self, rows: Sequence[AlertRow], silences: Sequence[Silence]) -> set[str]:
+        firing = [r for r in rows if r.state == "firing"]
+        muted: set[str] = set()
+        for row in rows:
+            labels = row.sent_labels()
+            if any(s.mutes(labels, self.now) for s in silences):
+                muted.add(row.fingerprint)
+                continue
+            for rule in self.settings.inhibit:
+                if not matches_all(rule.target, labels):
+                    continue
+                for source in firing:
+                    if source.fingerprint == row.fingerprint:
+                        continue
+                    source_labels = source.sent_labels()
+                    if matches_all(rule.source, source_labels) and all(
+                        source_labels.get(k, "") == labels.get(k, "") for k in rule.equal
+                    ):
+                        muted.add(row.fingerprint)
+                        break
+                if row.fingerprint in muted:
+                    break
+        return muted
+
+    def group_of(self, row: AlertRow) -> tuple[Route, dict[str, str], str]:
+        """(route, group labels, group key) of ``row`` under its current severity."""
+        route = self.settings.routes.get(row.severity) or Route(row.severity, (), frozenset())
+        labels = row.sent_labels()
+        group_labels = {k: labels[k] for k in self.settings.group_by if k in labels}
+        return route, group_labels, f"{route.key}:{label_set_string(group_labels)}"
+
+    def plan(self) -> None:
+        """Plan the notifications of every group holding an alert of this repo and branch."""
+        entries = self._entries()
+        told = set().union(*(e.firing for e in entries.values())) if entries else set()
+        rows = load_alerts(self.store, "state = ?", ("firing",))
+        rows += [
+            r for r in load_alerts(self.store, "state = ?", ("resolved",)) if r.fingerprint in told
+        ]
+        silences = load_silences(self.store)
+        muted = self._muted(rows, silences)
+        groups: dict[str, tuple[Route, dict[str, str], list[AlertRow]]] = {}
+        for row in rows:
+            route, group_labels, key = self.group_of(row)
+            groups.setdefault(key, (route, group_labels, []))[2].append(row)
+        for key in sorted(groups):
+            route, group_labels, members = groups[key]
+            if not any(m.repo == self.repo and m.branch == self.branch for m in members):
+                continue
+            for receiver in route.receivers:
+                self.plan_group(key, route, receiver, group_labels, members, muted, entries)
+
+    def plan_group(
+        self,
+        key: str,
+        route: Route,
+        receiver: str,
+        group_labels: Mapping[str, str],
+        members: Sequence[AlertRow],
+        muted: set[str],
+        entries: Mapping[tuple[str, str], LogEntry],
+    ) -> None:
+        """Plan one receiver's notification for one group, if it needs one."""
+        entry = entries.get((key, receiver))
+        visible = [m for m in members if m.fingerprint not in muted]
+        firing = frozenset(m.fingerprint for m in visible if m.state == "firing")
+        resolved = frozenset(
+            m.fingerprint
+            for m in visible
+            if m.state == "resolved" and entry is not None and m.fingerprint in entry.firing
+        )
+        if not firing and not resolved:
+            return
+        send_resolved = receiver in route.send_resolved
+        reason = needs_update(
+            entry, firing, resolved, send_resolved, self.settings.repeat_interval, self.now
+        )
+        if reason is None:
+            return
+        sent = [m for m in visible if m.fingerprint in firing]
+        if send_resolved:
+            sent += [m for m in visible if m.fingerprint in resolved]
+        change = hashlib.sha256(
+            dumps(
+                [
+                    sorted(firing),
+                    sorted(resolved),
+                    reason,
+                    entry.notification_id if entry else "",
+                ]
+            ).encode()
+        ).hexdigest()[:32]
+        notification_id = uuid.uuid4().hex
+        if sent:
+            channel = self.settings.channels[receiver].type
+            payload = build_payload(
+                receiver=receiver,
+                group_key=key,
+                group_labels=group_labels,
+                alerts=[self.alert_json(m) for m in sent],
+                external_url=self.settings.external_url,
+            )
+            inserted = self.store.execute(
+                "INSERT INTO fwmon_alert_notifications (id, group_key, receiver, change_key, "
+                "channel, run_id, created, reason, status, fingerprints, attempts, error, log, "
+                "sent_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, NULL, ?) "
+                "ON CONFLICT (group_key, receiver, change_key) DO NOTHING",
+                (
+                    notification_id,
+                    key,
+                    receiver,
+                    change,
+                    channel,
+                    self.run.run_id,
+                    self.now,
+                    reason,
+                    "queued",
+                    " ".join(sorted(m.fingerprint for m in sent)),
+                    "[]",
+                    dumps(payload),
+                ),
+            )
+            if inserted == 0:
+                return  # another runner notified this very change
+            self.jobs.append(Job(notification_id, receiver, payload))
+            self.planned[notification_id] = (reason, str(payload["status"]), len(sent))
+        self.store.execute(
+            "INSERT INTO fwmon_alert_groups (group_key, receiver, firing, resolved, notified_ts, "
+            "notification_id, delivered) VALUES (?, ?, ?, ?, ?, ?, 1) "
+            "ON CONFLICT (group_key, receiver) DO UPDATE SET firing = excluded.firing, "
+            "resolved = excluded.resolved, notified_ts = excluded.notified_ts, "
+            "notification_id = excluded.notification_id, delivered = 1",
+            (
+                key,
+                receiver,
+                " ".join(sorted(firing)),
+                " ".join(sorted(resolved)),
+                self.now,
+                notification_id,
+            ),
+        )
+
+    def alert_json(self, row: AlertRow) -> dict[str, Any]:
+        """``row`` as an alert of the Alertmanager v4 webhook payload."""
+        labels = row.sent_labels()
+        return {
+            "status": "firing" if row.state == "firing" else "resolved",
+            "labels": dict(sorted(labels.items())),
+            "annotations": dict(sorted(row.annotations.items())),
+            "startsAt": iso_or_zero(row.starts_at),
+            "endsAt": iso_or_zero(row.ends_at if row.state == "resolved" else None),
+            "generatorURL": row.generator_url,
+            "fingerprint": fingerprint(labels),
+        }

@@ -1,0 +1,314 @@
+"""``fwmon trends|slo|kpis|improve|export prometheus``: what the stored runs say."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import EXIT_BLOCKED, EXIT_OK, ConfigError, FwmonError, StoreError
+from ..core.report import load_report
+from .cliutil import (
+    Context,
+    fmt,
+    hours,
+    print_json,
+    print_table,
+    pvalue,
+)
+from .store import parse_time, ts_to_iso
+
+
+def _targets_from_kpis(section: Mapping[str, Any]) -> dict[str, float]:
+    from .kpis import parse_config
+
+    if not section:
+        return {}
+    specs, _, _ = parse_config(section)
+    return {s.metric: s.target for s in specs if not s.metric.startswith("slo.")}
+
+
+def cmd_trends(args: argparse.Namespace) -> int:
+    """``fwmon trends``: change points and trends of the stored metrics."""
+    import fnmatch
+
+    from .trends import analyse
+
+    ctx = Context(args)
+    parse_time(args.since)
+    targets = _targets_from_kpis(ctx.sections.get("kpis", {}))
+    with ctx.open() as store:
+        stored = store.metrics()
+        if args.metric:
+            names: list[str] = []
+            for pattern in args.metric:
+                matches = fnmatch.filter(stored, pattern)
+                if not matches:
+                    raise ConfigError(
+                        f"no stored metric matches {pattern!r}; stored metrics: "
+                        + (", ".join(stored[:20]) + (" ..." if len(stored) > 20 else "") or "none")
+                    )
+                names.extend(m for m in matches if m not in names)
+        else:
+            names = stored
+        if args.target is not None:
+            if len(names) != 1:
+                raise ConfigError("--target needs exactly one metric (use --metric NAME)")
+            targets = {names[0]: args.target}
+        results = [
+            analyse(
+                store.series(name, branch=args.branch, since=args.since, limit=args.last),
+                metric=name,
+                target=targets.get(name),
+            )
+            for name in names
+        ]
+    if args.json:
+        print_json([r.to_dict() for r in results])
+        return EXIT_OK
+    rows = [
+        [
+            "metric",
+            "runs",
+            "last",
+            "slope/run",
+            "95% CI",
+            "MK p",
+            "trend",
+            "change points",
+            "projection",
+        ]
+    ]
+    for r in results:
+        ci = "-" if r.slope_low is None else f"[{fmt(r.slope_low)}, {fmt(r.slope_high)}]"
+        trend = r.direction if r.verdict == "flat" else f"{r.direction} ({r.verdict})"
+        cps = ", ".join(f"{c.run_id} {c.magnitude:+.0%}" for c in r.change_points[-3:]) or "-"
+        if r.projection is not None:
+            when = f" ~{r.projection.eta[:10]}" if r.projection.eta else ""
+            projection = f"{fmt(r.projection.target)} in {r.projection.runs:.0f} runs{when}"
+        else:
+            projection = "-"
+        rows.append(
+            [
+                r.metric,
+                str(r.n),
+                fmt(r.last_value),
+                fmt(r.slope),
+                ci,
+                pvalue(r.mk_p),
+                trend,
+                cps,
+                projection,
+            ]
+        )
+    print_table(rows, sys.stdout)
+    return EXIT_OK
+
+
+# -- slo ---------------------------------------------------------------------------------------
+
+
+def cmd_slo(args: argparse.Namespace) -> int:
+    """``fwmon slo``: availability, error budget and burn rates."""
+    from dataclasses import replace
+
+    from .slo import SloTargets, compute
+
+    ctx = Context(args)
+    targets = SloTargets.from_config(ctx.sections.get("slo", {}))
+    if args.branch is not None:
+        targets = replace(targets, branch=args.branch or None)
+    if args.target is not None:
+        if not 0 < args.target < 100:
+            raise ConfigError(f"--target must be between 0 and 100, got {args.target:g}")
+        targets = replace(targets, target=args.target)
+    with ctx.open() as store:
+        runs = store.list_runs(branch=targets.branch, since=args.since)
+    result = compute(runs, targets)
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        _print_slo(result)
+    return EXIT_BLOCKED if args.check and not result.compliant else EXIT_OK
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f} %"
+
+
+def _print_slo(result: Any) -> None:
+    span = ""
+    if result.first_ts is not None:
+        span = f", {ts_to_iso(result.first_ts)} .. {ts_to_iso(result.last_ts)}"
+    print(f"SLO figures for branch {result.branch or '(all)'}: {result.runs} run(s){span}")
+    rows = [["figure", "value", "target", "ok"]]
+    targets = {c.name: c for c in result.compliance}
+
+    def row(name: str, label: str, value: str) -> None:
+        check = targets.get(name)
+        target = "-"
+        ok = "-"
+        if check is not None:
+            sign = ">=" if check.op == "ge" else "<="
+            unit = " h" if name.endswith("hours") else (" %" if "burn" not in name else "")
+            target = f"{sign} {fmt(check.target)}{unit}"
+            ok = "-" if check.ok is None else ("yes" if check.ok else "NO")
+        rows.append([label, value, target, ok])
+
+    row("availability", "availability (runs)", _pct(result.availability_runs))
+    row("availability_time", "availability (time)", _pct(result.availability_time))
+    row("mttr_hours", "MTTR", hours(result.mttr_seconds))
+    row("mtbf_hours", "MTBF", hours(result.mtbf_seconds))
+    row("mttd_hours", "MTTD", hours(result.mttd_seconds))
+    row(
+        "gate_pass_rate",
+        f"gate pass rate ({result.gate_runs} verdicts)",
+        _pct(result.gate_pass_rate),
+    )
+    row(
+        "error_budget_remaining",
+        f"error budget remaining (used {_pct(result.budget_used)})",
+        _pct(result.budget_remaining),
+    )
+    for burn in result.burn_rates:
+        row(
+            f"burn_rate.{burn.window}",
+            f"burn rate, last {burn.window} runs ({burn.red} red)",
+            fmt(burn.rate),
+        )
+    print_table(rows, sys.stdout)
+    print(
+        f"incidents: {len(result.incidents)}"
+        + (" (one is open)" if result.incident_open else "")
+        + f"; compliant: {'yes' if result.compliant else 'no'}"
+    )
+
+
+# -- kpis / improve ----------------------------------------------------------------------------
+
+
+def _arrows_ok() -> bool:
+    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+    try:
+        "↑↓→".encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def cmd_kpis(args: argparse.Namespace) -> int:
+    """``fwmon kpis``: each KPI against its target."""
+    from .kpis import evaluate
+
+    ctx = Context(args)
+    with ctx.open() as store:
+        kpis = evaluate(
+            store, ctx.sections.get("kpis", {}), ctx.sections.get("slo", {}), branch=args.branch
+        )
+    if args.json:
+        print_json([k.to_dict() for k in kpis])
+        return EXIT_OK
+    plain = {"↑": "^", "↓": "v", "→": "-"}
+    arrows = _arrows_ok()
+    ops = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+    rows = [["kpi", "value", "target", "achievement", "met", "trend"]]
+    for k in kpis:
+        arrow = k.arrow if arrows else plain.get(k.arrow, "")
+        trend = "-" if k.trend is None else f"{arrow} {k.trend}"
+        if k.better is not None:
+            trend += " (better)" if k.better else " (worse)"
+        rows.append(
+            [
+                k.name,
+                fmt(k.value) + (f" {k.unit}" if k.unit and k.value is not None else ""),
+                f"{ops[k.op]} {fmt(k.target)}{(' ' + k.unit) if k.unit else ''}",
+                "-" if k.achievement is None else f"{k.achievement:.1f} %",
+                "-" if k.met is None else ("yes" if k.met else "NO"),
+                trend,
+            ]
+        )
+    print_table(rows, sys.stdout)
+    return EXIT_OK
+
+
+def cmd_improve(args: argparse.Namespace) -> int:
+    """``fwmon improve``: the ranked improvement opportunities."""
+    from .improve import opportunities
+
+    ctx = Context(args)
+    report: dict[str, Any] | None
+    if args.report:
+        report = load_report(args.report)
+        with contextlib.ExitStack() as stack:
+            store = None
+            with contextlib.suppress(StoreError):
+                store = stack.enter_context(ctx.open())
+            found = opportunities(
+                report, store=store, branch=args.branch, slow_tests=args.slow_tests
+            )
+    else:
+        with ctx.open() as store:
+            report = store.latest_run(args.branch)
+            if report is None:
+                raise FwmonError(
+                    f"history store {store.location} has no runs"
+                    + (f" on branch {args.branch}" if args.branch else ""),
+                    hint="pass --report .fwmon/report.json, or record runs first",
+                )
+            found = opportunities(
+                report, store=store, branch=args.branch, slow_tests=args.slow_tests
+            )
+    found = found[: args.top]
+    if args.json:
+        print_json([o.to_dict() for o in found])
+        return EXIT_OK
+    print(f"improvement opportunities for run {report['run']['id']}, best return first:")
+    rows = [["#", "ROI", "impact", "effort", "opportunity"]]
+    units = {"score points": "pts", "% of suite duration": "% suite", "% of P95": "% P95"}
+    for number, o in enumerate(found, 1):
+        rows.append(
+            [
+                str(number),
+                f"{o.roi:.2f}",
+                f"{fmt(o.impact)} {units[o.impact_unit]}",
+                f"{o.effort:.2f} h",
+                o.title,
+            ]
+        )
+    print_table(rows, sys.stdout)
+    if not found:
+        print("nothing to improve: no findings, slow tests or benchmark rises")
+    return EXIT_OK
+
+
+# -- export prometheus -------------------------------------------------------------------------
+
+
+def cmd_export_prometheus(args: argparse.Namespace) -> int:
+    """``fwmon export prometheus``: gauges of a run, printed or pushed."""
+    from . import prometheus
+
+    if not args.textfile and not args.pushgateway:
+        raise ConfigError("fwmon export prometheus needs --textfile PATH and/or --pushgateway URL")
+    ctx = Context(args)
+    if args.report:
+        report = load_report(args.report)
+    else:
+        with ctx.open() as store:
+            latest = store.latest_run(args.branch)
+            if latest is None:
+                raise FwmonError(
+                    f"history store {store.location} has no runs",
+                    hint="pass --report .fwmon/report.json, or record runs first",
+                )
+            report = latest
+    if args.textfile:
+        prometheus.write_textfile(report, Path(args.textfile))
+        print(f"wrote Prometheus gauges of run {report['run']['id']} to {args.textfile}")
+    if args.pushgateway:
+        prometheus.push(report, args.pushgateway, job=args.job)
+        print(f"pushed Prometheus gauges of run {report['run']['id']} to {args.pushgateway}")
+    return EXIT_OK

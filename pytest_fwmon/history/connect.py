@@ -1,0 +1,161 @@
+"""Opening the history store.
+
+Opening
+-------
+``open_store(url, root, *, readonly=False) -> Store``
+
+* ``url`` ``None``: ``<root>/.fwmon/history.db`` (SQLite);
+* a path, or ``sqlite:///abs/path``: that SQLite file (a relative path is taken from ``root``);
+* ``postgresql://user:password@host:port/dbname`` (or ``postgres://``): PostgreSQL through
+  psycopg 3, the ``postgres`` extra (``pip install 'pytest-fwmon[postgres]'``).
+
+The caller decides the URL (``--fwmon-history``, ``FWMON_HISTORY_URL``, ``[tool.fwmon]
+history_url``). SQLite runs in WAL mode with a busy timeout of :data:`BUSY_TIMEOUT` seconds and
+``BEGIN IMMEDIATE`` write transactions, so concurrent writers wait for each other instead of
+failing. On PostgreSQL, schema creation is serialised with an advisory lock.
+
+Every failure to open, read or write raises :class:`~pytest_fwmon.core.errors.StoreError` (exit 4)
+with one line naming the store: a file that is not SQLite, a store of another schema version, a
+read-only folder or file, a server that refuses the connection. The store never overwrites or
+deletes data it did not write itself, and never changes a file whose schema it does not know.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Final
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from ..core.errors import ConfigError, StoreError
+from .dberrors import BUSY_TIMEOUT, reason, sqlite_error
+from .store import DEFAULT_PATH, Store
+
+_SQLITE_HEADER: Final = b"SQLite format 3\x00"
+
+
+def redact(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for messages)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = (parts.username or "") + ":***"
+    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[-1]}"))
+
+
+def _is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+def open_store(
+    url: str | Path | None, root: Path, *, readonly: bool = False, create: bool = True
+) -> Store:
+    """Open the store at ``url``, creating it unless ``readonly`` or ``create=False``.
+
+    See the module docstring for the URL forms. Raises StoreError when it cannot be opened
+    (``create=False``: also when a SQLite store does not exist yet; commands that only read
+    use it so they never leave an empty store behind).
+    """
+    if isinstance(url, str) and _is_postgres(url):
+        return _open_postgres(url, readonly)
+    if url is None or url == "":
+        path = root / DEFAULT_PATH
+    elif isinstance(url, str) and url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite://") :])
+    elif isinstance(url, str) and "://" in url:
+        raise ConfigError(
+            f"history store URL {redact(url)!r} is not supported; "
+            "use a file path, sqlite:///PATH or postgresql://USER@HOST:PORT/DB"
+        )
+    else:
+        path = Path(url)
+    if not path.is_absolute():
+        path = root / path
+    if not create and not readonly and not path.exists():
+        raise StoreError(
+            f"history store {path} does not exist",
+            hint="run `pytest --fwmon` or `fwmon history import REPORT` first",
+        )
+    return _open_sqlite(path, readonly)
+
+
+def _open_sqlite(path: Path, readonly: bool) -> Store:
+    location = str(path)
+    if path.is_dir():
+        raise StoreError(f"history store {location} is a folder, not a file")
+    exists = path.exists()
+    if exists:
+        try:
+            with path.open("rb") as fh:
+                header = fh.read(len(_SQLITE_HEADER))
+        except OSError as exc:
+            raise StoreError(f"history store {location} cannot be read: {reason(exc)}") from None
+        if header and header != _SQLITE_HEADER:
+            raise StoreError(
+                f"history store {location} is corrupt (not a SQLite file); it was not changed",
+                hint="restore it from a backup or an export, or point --fwmon-history elsewhere",
+            )
+    elif readonly:
+        raise StoreError(
+            f"history store {location} does not exist",
+            hint="run `pytest --fwmon` or `fwmon history import REPORT` first",
+        )
+    else:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the folder of history store {location}: "
+                f"{exc.strerror or reason(exc)} (read-only filesystem?)",
+                hint="point --fwmon-history at a writable place, or use --fwmon-no-history",
+            ) from None
+    mode = "ro" if readonly else "rwc"
+    uri = f"file:{quote(str(path))}?mode={mode}"
+    try:
+        conn = sqlite3.connect(
+            uri, uri=True, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+        )
+    except sqlite3.Error as exc:
+        raise sqlite_error(exc, location, "open") from None
+    store = Store(conn, "sqlite", location, readonly)
+    try:
+        with store._guard("open"):
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+            store._init_schema()
+    except BaseException:
+        store.close()
+        raise
+    store._opening = False
+    return store
+
+
+def _open_postgres(url: str, readonly: bool) -> Store:
+    location = redact(url)
+    try:
+        import psycopg
+    except ImportError:
+        raise StoreError(
+            f"history store {location} is on PostgreSQL, which needs psycopg",
+            hint="pip install 'pytest-fwmon[postgres]'",
+        ) from None
+    try:
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=15)
+    except psycopg.Error as exc:
+        raise StoreError(
+            f"cannot connect to history store {location}: {reason(exc)}",
+            hint="check the URL, that the server runs, and the credentials",
+        ) from None
+    store = Store(conn, "postgresql", location, readonly)
+    try:
+        if readonly:
+            store.execute("SET default_transaction_read_only = on")
+        store._init_schema()
+    except BaseException:
+        store.close()
+        raise
+    store._opening = False
+    return store
+
+
+__all__ = ["open_store", "redact"]
