@@ -348,3 +348,38 @@ def test_surrogates_are_refused_before_any_output(tmp_path: Path) -> None:
     )
     assert code == 3 and "lone surrogate" in out
     assert not (tmp_path / "s.sarif").exists()
+
+
+def test_hostile_text_escapes_no_dashboard_page(tmp_path: Path) -> None:
+    """The same payloads in a report, through the dashboard built from it."""
+    from html.parser import HTMLParser
+
+    from pytest_fwmon.dashboard.build import build_site
+    from pytest_fwmon.dashboard.data import Dashboard, Options
+    from pytest_fwmon.dashboard.sources import open_source
+
+    write_json(tmp_path / "report.json", _hostile_report())
+    dash = Dashboard(
+        open_source(tmp_path, report=tmp_path / "report.json", no_history=True), Options()
+    )
+    build_site(dash, tmp_path / "site")
+
+    class Tags(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tags: list[str] = []
+            self.links: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.tags.append(tag)
+            self.links += [v or "" for k, v in attrs if k in ("href", "src")]
+
+    pages = sorted((tmp_path / "site").rglob("*.html"))
+    assert pages
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "\x1b" not in text and "\x00" not in text, page
+        parser = Tags()
+        parser.feed(text)
+        assert "img" not in parser.tags, page
+        assert not any(link.lower().startswith("javascript:") for link in parser.links), page
