@@ -307,9 +307,9 @@ def test_evaluate_a_report_with_its_gate_result(
         pytest.param(
             "",
             ["alerts", "list"],
-            4,
-            "fwmon: error: history store {root}/.fwmon/history.db does not exist (run "
-            "`pytest --fwmon` or `fwmon history import REPORT` first)",
+            3,
+            "fwmon: error: no history at {root}/.fwmon/history.db: run `pytest --fwmon` "
+            "first (or import reports with `fwmon history import REPORT`)",
             id="list-no-store",
         ),
         pytest.param(

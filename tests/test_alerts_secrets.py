@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from pytest_fwmon.alerts import evaluate_after_run
+from pytest_fwmon.alerts.channels import scrub
 from pytest_fwmon.cli import main
 from pytest_fwmon.history.connect import open_store
 from tests.pgserver import postgres_server, postgres_url  # noqa: F401
@@ -166,3 +168,86 @@ def _alerts_section(root: Path) -> dict[str, object]:
 
     section: dict[str, object] = load_config(root).raw_sections["alerts"]
     return section
+
+
+ECHO_TOKEN = "q7Zx9TkW+4mPp2RvL"
+
+ECHO_PYPROJECT = """
+[tool.fwmon]
+history_url = "history.db"
+
+[tool.fwmon.alerts]
+disable_builtin = ["SloBurnRate", "BenchmarkP95ChangePoint"]
+backoff = 0.01
+delivery_timeout = 10
+max_attempts = 2
+
+[tool.fwmon.alerts.channels.pager]
+type = "webhook"
+url_env = "FWMON_PAGER_URL"
+
+[tool.fwmon.alerts.routes]
+critical = ["pager"]
+high = ["pager"]
+"""
+
+
+@pytest.mark.parametrize("padding", [0, 186], ids=["short-answer", "token-at-the-cut"])
+def test_a_receiver_echoing_the_url_token_leaks_nothing(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    padding: int,
+) -> None:
+    """The token is a query value, percent-encoded in the URL; the receiver echoes it decoded,
+    alone and in its request line, and (``token-at-the-cut``) where the answer is cut."""
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text(ECHO_PYPROJECT)
+    with HttpReceiver() as http:
+        target = f"/hook?token={quote(ECHO_TOKEN, safe='')}&team=ops"
+        http.script(target, *[Response(401, body="x" * padding, echo_request=True)] * 4)
+        url = http.url(target)
+        monkeypatch.setenv("FWMON_PAGER_URL", url)
+        report = make_report("run-00000001", at=0, gate=False, counts={"security": {"high": 3}})
+        (tmp_path / "report.json").write_text(json.dumps(report))
+        assert main(["alerts", "evaluate", "--report", "report.json"]) == 0
+        evaluated = capsys.readouterr()
+        assert main(["alerts", "list", "--notifications"]) == 0
+        listed = capsys.readouterr()
+        assert main(["alerts", "list", "--json", "--notifications"]) == 0
+        as_json = capsys.readouterr()
+        received = [r.path for r in http.requests]
+    # the receiver really got the token and echoed it
+    assert received and all(quote(ECHO_TOKEN, safe="") in path for path in received)
+    assert "undelivered: HTTP 401" in evaluated.out
+    with open_store("history.db", tmp_path) as store:
+        rows = [f"{table}: {row!r}" for table, row in store_dump(store)]
+        errors = [r[0] for r in store.query("SELECT error FROM fwmon_alert_notifications")]
+    assert errors and all(e.startswith("HTTP 401:") for e in errors), errors
+    pieces = (ECHO_TOKEN, quote(ECHO_TOKEN, safe=""), ECHO_TOKEN[:8])
+    texts = {
+        "evaluate": evaluated.out + evaluated.err,
+        "list": listed.out + listed.err,
+        "json": as_json.out + as_json.err,
+        "log": caplog.text,
+        "rows": "\n".join(rows),
+    }
+    found = {name: [p for p in pieces if p in text] for name, text in texts.items()}
+    assert found == {name: [] for name in texts}
+
+
+@pytest.mark.parametrize(
+    ("url", "echoed"),
+    [
+        pytest.param("https://hooks.example/x?token=abc%2Fdef1", "abc/def1", id="decoded-query"),
+        pytest.param("https://hooks.example/x?token=abc%2Fdef1", "abc\\/def1", id="json-slash"),
+        pytest.param("https://bob:pw-98765@hooks.example/x", "pw-98765", id="password"),
+        pytest.param("https://robert:pw@hooks.example/x", "robert", id="user-name"),
+        pytest.param("https://hooks.example/x/9f8e7d6c", "9f8e7d6c", id="path-segment"),
+        pytest.param("https://hooks.example/x#frag-secret", "frag-secret", id="fragment"),
+    ],
+)
+def test_scrub_hides_every_piece_of_a_secret_url(url: str, echoed: str) -> None:
+    assert scrub(f"receiver said: {echoed}!", [url]) == "receiver said: ***!"

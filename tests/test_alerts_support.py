@@ -23,6 +23,7 @@ from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -62,6 +63,8 @@ class Response:
     body: str = "ok"
     #: Echo the request path in the body (a receiver that leaks what it was sent).
     echo_path: bool = False
+    #: Echo the whole request: percent-decoded query values, request line, headers and body.
+    echo_request: bool = False
     #: Never answer (hold the connection until the receiver stops).
     hang: bool = False
 
@@ -92,6 +95,11 @@ class HttpReceiver:
                     receiver._stop.wait(30)
                     return
                 text = (self.path + " " + answer.body) if answer.echo_path else answer.body
+                if answer.echo_request:
+                    query = parse_qs(urlsplit(self.path).query)
+                    values = " ".join(v for vs in query.values() for v in vs)
+                    text = f"{answer.body}: {values}\n{self.requestline}\n{self.headers}\n"
+                    text += body.decode("utf-8", "replace")
                 data = text.encode()
                 self.send_response(answer.status)
                 for key, value in answer.headers.items():

@@ -127,6 +127,58 @@ def test_import_skips_malformed_and_imports_the_rest(
         assert store.has_run("run-good0001")
 
 
+def _poisoned(run_id: str, at: int, kind: str) -> str:
+    """A report that passes the schema but that the store cannot keep as it is."""
+    report = make_report(run_id, at=at)
+    if kind == "surrogate":
+        report["run"]["git"]["branch"] = "ma\ud800in"  # json.dumps writes it as \ud800
+        return json.dumps(report)
+    report["tests"]["duration"] = 987654321
+    return json.dumps(report).replace("987654321", "1e400", 1)
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        pytest.param(
+            "surrogate",
+            "report holds text that is not valid Unicode (a lone surrogate) at $.run.git.branch",
+            id="lone-surrogate",
+        ),
+        pytest.param(
+            "overflow",
+            "report holds a value JSON cannot carry (Out of range float values are not JSON "
+            "compliant)",
+            id="1e400",
+        ),
+    ],
+)
+@pytest.mark.parametrize("container", ["files", "jsonl"])
+def test_import_keeps_the_good_reports_of_a_batch(
+    project: Path, capsys: pytest.CaptureFixture[str], kind: str, reason: str, container: str
+) -> None:
+    good_a = json.dumps(make_report("run-aaaa0001", at=1))
+    good_c = json.dumps(make_report("run-cccc0003", at=3))
+    bad = _poisoned("run-bbbb0002", 2, kind)
+    if container == "files":
+        names = []
+        for name, text in (("a.json", good_a), ("bad.json", bad), ("c.json", good_c)):
+            (project / name).write_text(text)
+            names.append(name)
+        where = "bad.json"
+    else:
+        (project / "runs.jsonl").write_text(f"{good_a}\n{bad}\n{good_c}\n")
+        names = ["runs.jsonl"]
+        where = "runs.jsonl line 2"
+    code, out, err = run(capsys, "history", "import", *names)
+    assert (code, err) == (1, f"fwmon: skipped {where}: {reason}\n")
+    assert out == (
+        f"imported 2 run(s) into {project}/.fwmon/history.db, 0 already stored, 1 skipped\n"
+    )
+    with open_store(None, project) as store:
+        assert [r.run_id for r in store.list_runs()] == ["run-aaaa0001", "run-cccc0003"]
+
+
 def test_import_is_idempotent(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     jsonl = write_jsonl(project / "runs.jsonl", series_reports(10))
     assert run(capsys, "history", "import", str(jsonl))[0] == 0
@@ -290,9 +342,9 @@ def test_list_and_verdict(project: Path, capsys: pytest.CaptureFixture[str]) -> 
         pytest.param(
             None,
             ["trends"],
-            4,
-            "fwmon: error: history store {dir}/.fwmon/history.db does not exist (run "
-            "`pytest --fwmon` or `fwmon history import REPORT` first)",
+            3,
+            "fwmon: error: no history at {dir}/.fwmon/history.db: run `pytest --fwmon` "
+            "first (or import reports with `fwmon history import REPORT`)",
             id="no-store",
         ),
         pytest.param(

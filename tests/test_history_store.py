@@ -309,8 +309,11 @@ def test_unreachable_postgres_is_a_store_error(tmp_path: Path) -> None:
 
 
 def test_readonly_open_of_missing_store(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match=r"does not exist"):
+    with pytest.raises(
+        StoreError, match=r"^no history at .*history\.db: run `pytest --fwmon`"
+    ) as info:
         open_store(None, tmp_path, readonly=True)
+    assert info.value.exit_code == 3
     assert not (tmp_path / ".fwmon").exists()
 
 

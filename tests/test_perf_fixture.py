@@ -488,7 +488,7 @@ def test_history_store_as_baseline(
     )
     empty = pytester.runpytest(*PLUGIN, "--fwmon-perf-baseline", "history")
     assert empty.ret == pytest.ExitCode.USAGE_ERROR
-    empty.stderr.fnmatch_lines(["ERROR: fwmon: history store *history.db does not exist*"])
+    empty.stderr.fnmatch_lines(["ERROR: fwmon: no history at *history.db: run `pytest --fwmon`*"])
     first = pytester.runpytest(*PLUGIN, "--fwmon", "--fwmon-pipelines", "performance")
     first.assert_outcomes(passed=1)
     monkeypatch.setenv("DELAY", "0.0005")  # from sleep(0) to over 0.5 ms per call

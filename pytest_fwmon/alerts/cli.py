@@ -15,10 +15,12 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,6 +30,7 @@ from ..core.report import load_report
 from ..core.schema import first_error
 from ..history.connect import open_store
 from ..history.store import Store, parse_time, ts_to_iso
+from .channels import configured_secrets, scrub
 from .engine import evaluate_run
 from .matchers import parse_matcher
 from .settings import AlertSettings
@@ -54,8 +57,8 @@ class _Context:
         self.sections: Mapping[str, Any] = config.raw_sections
         self.url: str | None = args.store or config.str("", "history_url") or None
 
-    def open(self, *, create: bool) -> Store:
-        return open_store(self.url, self.root, create=create)
+    def open(self, *, create: bool = False, readonly: bool = False) -> Store:
+        return open_store(self.url, self.root, create=create, readonly=readonly)
 
 
 def _print_json(data: Any) -> None:
@@ -103,7 +106,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.gate_result:
         gate = load_gate_result(args.gate_result)
     report_file = load_report(args.report) if args.report else None
-    with ctx.open(create=True) as store:
+    # Only a new report is a reason to create the store: evaluating the history needs one.
+    with ctx.open(create=report_file is not None) as store:
         report: dict[str, Any]
         if report_file is not None:
             store.add_run(report_file)
@@ -155,10 +159,19 @@ def _evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _secrets(ctx: _Context) -> list[str]:
+    """The configured secret values (to scrub stored text again before it is printed)."""
+    try:
+        settings = AlertSettings.from_config(ctx.sections.get("alerts", {}))
+    except ConfigError:
+        return []
+    return configured_secrets(settings.channels.values(), os.environ)
+
+
 def _list(args: argparse.Namespace) -> int:
     ctx = _Context(args)
     states = args.state or None
-    with ctx.open(create=False) as store:
+    with ctx.open(readonly=True) as store:
         alerts = list_alerts(store, states)
         ready = has_tables(store)
         silences = load_silences(store) if ready else []
@@ -167,6 +180,10 @@ def _list(args: argparse.Namespace) -> int:
             if ready
             else []
         )
+    secrets = _secrets(ctx)
+    notifications = [
+        replace(n, error=scrub(n.error, secrets)) if n.error else n for n in notifications
+    ]
     now = time.time()
     if not args.all_silences:
         silences = [s for s in silences if s.ended is None and s.expires > now]

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from .channels import SecretMissing, build_channel, channel_secrets, scrub
+from .channels import SecretMissing, build_channel, channel_secrets, configured_secrets, scrub
 from .rules import ChannelConfig
 
 #: Notifications sent at the same time.
@@ -152,8 +152,16 @@ def deliver(
     if not jobs:
         return []
     deadline = clock() + timeout
+    # Every configured secret, not only the job's own: a receiver may echo anything it got.
+    secrets = configured_secrets(channels.values(), environ)
 
     def run(job: Job) -> DeliveryResult:
+        result = attempt(job)
+        result.error = None if result.error is None else scrub(result.error, secrets)
+        result.log = [scrub(line, secrets) for line in result.log]
+        return result
+
+    def attempt(job: Job) -> DeliveryResult:
         try:
             return _deliver_one(
                 job,
@@ -167,7 +175,6 @@ def deliver(
                 clock=clock,
             )
         except Exception as exc:  # a channel bug must not fail the run: record it
-            secrets: list[str] = []
             return DeliveryResult(
                 job.id,
                 job.receiver,

@@ -15,8 +15,13 @@ Routes (the OpenAPI document at ``/api/v1/openapi.json`` describes the API)::
 Status codes: ``200``; ``304`` when ``If-None-Match`` names the current ETag; ``400`` for a bad
 query parameter and for any path with a ``.`` or ``..`` segment, a backslash, a NUL or an
 empty segment once percent-decoded (path traversal: ``/../``, ``%2e%2e``, ``//etc``);
-``404`` for anything else unknown; ``405`` for other methods; ``500`` with one line when the
-store fails (nothing is cached then).
+``404`` for anything else unknown; ``405`` for the other methods of RFC 9110, ``501`` for
+unknown ones and for any ``Transfer-Encoding``; ``500`` with one line when the store fails
+(nothing is cached then). Every answer, protocol errors included, carries the security headers.
+
+Connections: a request body is read and dropped (never parsed as the next request) or the
+connection is closed; an idle connection is closed after :data:`IDLE_TIMEOUT`; a client that
+goes away prints nothing.
 
 Caching: an answer is rendered once per data version (:meth:`Dashboard.version`; pages also per
 minute, for their "3 minutes ago") and kept in a small LRU; its ETag is a hash of its body, so
@@ -31,6 +36,7 @@ import hashlib
 import ipaddress
 import json
 import socket
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -277,7 +283,9 @@ class App:
     def _not_found(self, what: str, base: str = "") -> Response:
         ctx = Context(base=base, refresh=0)
         body = not_found(ctx, self.dash.title(), what).encode("utf-8")
-        return Response(HTTPStatus.NOT_FOUND, body, "text/html; charset=utf-8")
+        response = Response(HTTPStatus.NOT_FOUND, body, "text/html; charset=utf-8")
+        response.headers["Content-Security-Policy"] = CSP
+        return response
 
     # -- answers and cache --------------------------------------------------------------
 
@@ -327,6 +335,30 @@ class App:
         return response
 
 
+#: Seconds a connection may sit idle (or trickle a request) before the server closes it.
+IDLE_TIMEOUT: Final = 30.0
+
+#: Largest request body read and discarded to keep a connection open; a larger one closes it.
+MAX_DISCARD: Final = 1 << 20
+
+#: Seconds spent draining what a client still sends once its connection is closed.
+LINGER: Final = 1.0
+
+#: Headers on every answer, pages, API and protocol errors alike.
+SECURITY_HEADERS: Final = {
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+#: The policy of an answer that is not a page: it may load and run nothing.
+API_CSP: Final = "default-src 'none'; frame-ancestors 'none'"
+
+#: Errors that only mean the client went away.
+_GONE: Final = (ConnectionError, TimeoutError)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: DashboardServer
     server_version = f"fwmon-dashboard/{__version__}"
@@ -335,24 +367,97 @@ class _Handler(BaseHTTPRequestHandler):
     #: One segment per answer is not delayed by Nagle waiting for the ACK of the headers.
     disable_nagle_algorithm = True
 
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.idle_timeout)
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except _GONE:
+            self.close_connection = True
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        if self.request_version == "HTTP/0.9":
+            # HTTP/0.9 answers have no headers, so no security headers: refused.
+            self.send_error(HTTPStatus.BAD_REQUEST, "HTTP/0.9 is not supported")
+            return False
+        return True
+
+    def _framing_error(self) -> Response | None:
+        """Read and drop the request body, or say why the connection must close.
+
+        A body left unread would be parsed as the next request on this connection (request
+        smuggling), so it is read per ``Content-Length`` or the connection is closed.
+        """
+        if self.headers.get_all("Transfer-Encoding"):
+            self.close_connection = True
+            return _error(HTTPStatus.NOT_IMPLEMENTED, "Transfer-Encoding is not supported")
+        lengths = self.headers.get_all("Content-Length") or []
+        values = {v.strip() for value in lengths for v in value.split(",")}
+        if not values:
+            return None
+        if len(values) > 1 or not all(v.isdigit() for v in values):
+            self.close_connection = True
+            return _error(HTTPStatus.BAD_REQUEST, "Content-Length is not one whole number")
+        length = int(values.pop())
+        if length > MAX_DISCARD:
+            self.close_connection = True
+            return _error(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "the dashboard takes no request body"
+            )
+        while length > 0:
+            chunk = self.rfile.read(min(length, 65536))
+            if not chunk:
+                self.close_connection = True
+                break
+            length -= len(chunk)
+        return None
+
     def _answer(self) -> None:
-        response = self.server.app.handle(self.command, self.path, dict(self.headers.items()))
+        response = self._framing_error()
+        if response is None:
+            headers = dict(self.headers.items())
+            response = self.server.app.handle(self.command, self.path, headers)
+        self._send(response)
+
+    def _send(self, response: Response) -> None:
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.send_header("Referrer-Policy", "no-referrer")
-        self.send_header("X-Frame-Options", "DENY")
+        if response.status != HTTPStatus.NOT_MODIFIED:
+            # A 304 has no body; a Content-Length would have to be the 200's, so none is sent.
+            self.send_header("Content-Length", str(len(response.body)))
+        for name, value in SECURITY_HEADERS.items():
+            self.send_header(name, value)
+        if "Content-Security-Policy" not in response.headers:
+            self.send_header("Content-Security-Policy", API_CSP)
         if response.etag:
             self.send_header("ETag", response.etag)
         for name, value in response.headers.items():
             self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
-        if self.command != "HEAD" and response.body:
+        if self.command != "HEAD" and response.status != HTTPStatus.NOT_MODIFIED:
             self.wfile.write(response.body)
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard library's protocol errors (400, 414, 431, 501, …) as our answers."""
+        self.close_connection = True
+        if self.request_version in ("", "HTTP/0.9"):
+            self.request_version = "HTTP/1.0"
+        status = HTTPStatus(code)
+        self.log_error("code %d, message %s", code, message)
+        response = _error(code, message or status.phrase)
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            response.headers["Allow"] = "GET, HEAD"
+        self._send(response)
+
+    # Methods with a handler are answered 405 but GET and HEAD; any other is 501 (send_error).
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _answer
+    do_TRACE = do_CONNECT = _answer
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.access_log:
@@ -367,10 +472,48 @@ class DashboardServer(ThreadingHTTPServer):
     #: Pending connections (20 polling clients and more fit).
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], app: App, *, access_log: bool = False) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        app: App,
+        *,
+        access_log: bool = False,
+        idle_timeout: float = IDLE_TIMEOUT,
+    ) -> None:
         self.app = app
         self.access_log = access_log
+        self.idle_timeout = idle_timeout
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One line on stderr for a failed request, none for a client that went away."""
+        error = sys.exc_info()[1]
+        if isinstance(error, _GONE):
+            return
+        print(
+            f"fwmon dashboard: request from {client_address[0]} failed: "
+            f"{type(error).__name__}: {error}",
+            file=sys.stderr,
+        )
+
+    def shutdown_request(self, request: Any) -> None:
+        """Close a connection without a reset that could eat the last answer.
+
+        Closing a socket with unread input makes the kernel send a reset, and the client may
+        then lose the answer it has not read yet; so the input is drained for a moment first.
+        """
+        try:
+            request.shutdown(socket.SHUT_WR)
+            request.settimeout(LINGER)
+            drained = 0
+            while drained <= MAX_DISCARD:
+                chunk = request.recv(65536)
+                if not chunk:
+                    break
+                drained += len(chunk)
+        except OSError:
+            pass
+        self.close_request(request)
 
     @property
     def url(self) -> str:
@@ -395,11 +538,16 @@ def is_loopback(host: str) -> bool:
 
 
 def make_server(
-    dash: Dashboard, host: str = "127.0.0.1", port: int = 8080, *, access_log: bool = False
+    dash: Dashboard,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    *,
+    access_log: bool = False,
+    idle_timeout: float = IDLE_TIMEOUT,
 ) -> DashboardServer:
     """A server bound to ``host:port`` (port 0: any free port); call ``serve_forever``."""
     kind = _Server6 if ":" in host else DashboardServer
-    return kind((host, port), App(dash), access_log=access_log)
+    return kind((host, port), App(dash), access_log=access_log, idle_timeout=idle_timeout)
 
 
 __all__ = [

@@ -40,7 +40,7 @@ def cmd_trends(args: argparse.Namespace) -> int:
     ctx = Context(args)
     parse_time(args.since)
     targets = _targets_from_kpis(ctx.sections.get("kpis", {}))
-    with ctx.open() as store:
+    with ctx.open(readonly=True) as store:
         stored = store.metrics()
         if args.metric:
             names: list[str] = []
@@ -125,7 +125,7 @@ def cmd_slo(args: argparse.Namespace) -> int:
         if not 0 < args.target < 100:
             raise ConfigError(f"--target must be between 0 and 100, got {args.target:g}")
         targets = replace(targets, target=args.target)
-    with ctx.open() as store:
+    with ctx.open(readonly=True) as store:
         runs = store.list_runs(branch=targets.branch, since=args.since)
     result = compute(runs, targets)
     if args.json:
@@ -204,7 +204,7 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     from .kpis import evaluate
 
     ctx = Context(args)
-    with ctx.open() as store:
+    with ctx.open(readonly=True) as store:
         kpis = evaluate(
             store, ctx.sections.get("kpis", {}), ctx.sections.get("slo", {}), branch=args.branch
         )
@@ -245,12 +245,12 @@ def cmd_improve(args: argparse.Namespace) -> int:
         with contextlib.ExitStack() as stack:
             store = None
             with contextlib.suppress(StoreError):
-                store = stack.enter_context(ctx.open())
+                store = stack.enter_context(ctx.open(readonly=True))
             found = opportunities(
                 report, store=store, branch=args.branch, slow_tests=args.slow_tests
             )
     else:
-        with ctx.open() as store:
+        with ctx.open(readonly=True) as store:
             report = store.latest_run(args.branch)
             if report is None:
                 raise FwmonError(
@@ -297,7 +297,7 @@ def cmd_export_prometheus(args: argparse.Namespace) -> int:
     if args.report:
         report = load_report(args.report)
     else:
-        with ctx.open() as store:
+        with ctx.open(readonly=True) as store:
             latest = store.latest_run(args.branch)
             if latest is None:
                 raise FwmonError(

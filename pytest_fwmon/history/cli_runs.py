@@ -54,30 +54,39 @@ def _inputs(paths: Sequence[str]) -> Iterator[tuple[str, dict[str, Any] | None, 
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """``fwmon history import``: add report files and JSONL exports to the store."""
+    """``fwmon history import``: add report files and JSONL exports to the store.
+
+    Every input is checked on its own (schema, then what the store needs: valid Unicode,
+    numbers it can hold), so a bad one is named on one line and the others are still stored;
+    the exit status is 1 when any input was skipped.
+    """
     ctx = Context(args)
     added = duplicates = skipped = 0
-    batch: list[dict[str, Any]] = []
+    batch: list[tuple[tuple[Any, ...], dict[str, float]]] = []
     with ctx.open(create=True) as store:
 
         def flush() -> None:
             nonlocal added, duplicates
-            new, dup = store.add_runs(batch, validate=False)
+            new, dup = store.add_prepared(batch)
             added += new
             duplicates += dup
             batch.clear()
 
         for source, report, reason in _inputs(args.files):
+            if report is not None:
+                try:
+                    batch.append(store.prepare(report))
+                except ReportError as exc:
+                    reason = exc.one_line()
+                    report = None
             if report is None:
                 skipped += 1
-                where = "" if reason.startswith(("report ", source)) else f"{source}: "
+                where = "" if source in reason else f"{source}: "
                 print(f"fwmon: skipped {where}{reason}", file=sys.stderr)
                 continue
-            batch.append(report)
             if len(batch) >= _IMPORT_BATCH:
                 flush()
-        if batch:
-            flush()
+        flush()
         location = store.location
     print(
         f"imported {added} run(s) into {location}, {duplicates} already stored, {skipped} skipped"
@@ -110,7 +119,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     """``fwmon history export``: the stored reports as JSONL."""
     ctx = Context(args)
     count = 0
-    with ctx.open() as store:
+    with ctx.open(readonly=True) as store:
         try:
             with _output(args.output) as out:
                 for _, _, text in store.iter_reports_text(since=args.since, until=args.until):
@@ -202,7 +211,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     """``fwmon history list``: the stored runs, oldest first."""
     ctx = Context(args)
-    with ctx.open() as store:
+    with ctx.open(readonly=True) as store:
         runs = store.list_runs(branch=args.branch, since=args.since, limit=args.limit)
     if args.json:
         print_json([r.to_dict() for r in runs])

@@ -56,9 +56,12 @@ class Context:
         configured, self.sections = config_sections(self.root)
         self.url: str | None = args.store or configured or None
 
-    def open(self, *, create: bool = False) -> Store:
-        """Open the store read-write (``create=False``: a missing SQLite store is an error)."""
-        return open_store(self.url, self.root, create=create)
+    def open(self, *, create: bool = False, readonly: bool = False) -> Store:
+        """Open the store (a missing SQLite store is an error unless ``create``).
+
+        Commands that only read pass ``readonly``: SQLite is then opened with ``mode=ro``.
+        """
+        return open_store(self.url, self.root, create=create, readonly=readonly)
 
 
 def add_store(parser: argparse.ArgumentParser) -> None:

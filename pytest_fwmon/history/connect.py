@@ -27,11 +27,28 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from ..core.errors import ConfigError, StoreError
+from ..core.errors import EXIT_REPORT, ConfigError, StoreError
 from .dberrors import BUSY_TIMEOUT, reason, sqlite_error
 from .store import DEFAULT_PATH, Store
 
 _SQLITE_HEADER: Final = b"SQLite format 3\x00"
+
+
+class NoHistory(StoreError):
+    """The SQLite store a command reads does not exist: a missing input (exit 3).
+
+    Commands that only read never create a store, so this is what they say instead of
+    leaving an empty ``history.db`` that a later command would take for a real history.
+    """
+
+    exit_code = EXIT_REPORT
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"no history at {path}: run `pytest --fwmon` first",
+            hint="or import reports with `fwmon history import REPORT`",
+        )
+        self.path = path
 
 
 def redact(url: str) -> str:
@@ -72,11 +89,8 @@ def open_store(
         path = Path(url)
     if not path.is_absolute():
         path = root / path
-    if not create and not readonly and not path.exists():
-        raise StoreError(
-            f"history store {path} does not exist",
-            hint="run `pytest --fwmon` or `fwmon history import REPORT` first",
-        )
+    if (readonly or not create) and not path.exists():
+        raise NoHistory(path)
     return _open_sqlite(path, readonly)
 
 
@@ -97,10 +111,7 @@ def _open_sqlite(path: Path, readonly: bool) -> Store:
                 hint="restore it from a backup or an export, or point --fwmon-history elsewhere",
             )
     elif readonly:
-        raise StoreError(
-            f"history store {location} does not exist",
-            hint="run `pytest --fwmon` or `fwmon history import REPORT` first",
-        )
+        raise NoHistory(path)
     else:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -158,4 +169,4 @@ def _open_postgres(url: str, readonly: bool) -> Store:
     return store
 
 
-__all__ = ["open_store", "redact"]
+__all__ = ["NoHistory", "open_store", "redact"]

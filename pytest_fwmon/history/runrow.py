@@ -49,11 +49,46 @@ class RunInfo:
 def canonical_json(report: Mapping[str, Any]) -> str:
     """The one text a report is stored and exported as: sorted keys, no spaces, UTF-8."""
     try:
-        return json.dumps(
+        text = json.dumps(
             report, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
         )
     except ValueError as exc:
         raise ReportError(f"report holds a value JSON cannot carry ({exc})") from None
+    if not _encodable(text):
+        where = _bad_text(report, "$") or "$"
+        raise ReportError(
+            f"report holds text that is not valid Unicode (a lone surrogate) at {where}"
+        )
+    return text
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _bad_text(value: Any, where: str) -> str | None:
+    """The JSON path of the first key or string that UTF-8 cannot encode, or None."""
+    if isinstance(value, str):
+        return None if _encodable(value) else where
+    if isinstance(value, list):
+        children = [(f"{where}[{i}]", item) for i, item in enumerate(value)]
+    elif isinstance(value, Mapping):
+        children = []
+        for key, item in value.items():
+            if not _encodable(str(key)):
+                return f"{where} (a key)"
+            children.append((f"{where}.{key}", item))
+    else:
+        return None
+    for path, item in children:
+        found = _bad_text(item, path)
+        if found is not None:
+            return found
+    return None
 
 
 def run_row(report: Mapping[str, Any], text: str) -> tuple[Any, ...]:

@@ -79,6 +79,7 @@ the connection.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -384,9 +385,12 @@ class Store:
 
     # -- runs -----------------------------------------------------------------------------
 
-    def _prepare(
-        self, report: Mapping[str, Any], validate: bool
+    def prepare(
+        self, report: Mapping[str, Any], validate: bool = False
     ) -> tuple[tuple[Any, ...], dict[str, float]]:
+        """The row and metrics of ``report``; ReportError when it cannot be stored (a batch
+        prepares each report first, so a bad one is left out, not the batch: :meth:`add_prepared`).
+        """
         if validate:
             error = first_error("report", report)
             if error is not None:
@@ -413,7 +417,7 @@ class Store:
 
     def add_run(self, report: Mapping[str, Any], *, validate: bool = False) -> bool:
         """Store one run; False when its ``run.id`` is already stored."""
-        row, values = self._prepare(report, validate)
+        row, values = self.prepare(report, validate)
         with self.transaction():
             return self._insert(row, values)
 
@@ -421,26 +425,22 @@ class Store:
         self, reports: Iterable[Mapping[str, Any]], *, validate: bool = False
     ) -> tuple[int, int]:
         """Store many runs in batched transactions; return (added, already stored)."""
-        added = duplicates = 0
-        batch: list[tuple[tuple[Any, ...], dict[str, float]]] = []
+        totals = [0, 0]
+        prepared = (self.prepare(report, validate) for report in reports)
+        while chunk := list(itertools.islice(prepared, BATCH)):
+            for i, count in enumerate(self.add_prepared(chunk)):
+                totals[i] += count
+        return totals[0], totals[1]
 
-        def flush() -> None:
-            nonlocal added, duplicates
-            with self.transaction():
-                for row, values in batch:
-                    if self._insert(row, values):
-                        added += 1
-                    else:
-                        duplicates += 1
-            batch.clear()
-
-        for report in reports:
-            batch.append(self._prepare(report, validate))
-            if len(batch) >= BATCH:
-                flush()
-        if batch:
-            flush()
-        return added, duplicates
+    def add_prepared(
+        self, prepared: Sequence[tuple[tuple[Any, ...], Mapping[str, float]]]
+    ) -> tuple[int, int]:
+        """Store runs from :meth:`prepare` in one transaction; return (added, already stored)."""
+        if not prepared:
+            return 0, 0
+        with self.transaction():
+            added = sum(1 for row, values in prepared if self._insert(row, values))
+        return added, len(prepared) - added
 
     def has_run(self, run_id: str) -> bool:
         """True when a run with this id is stored."""

@@ -8,9 +8,9 @@ reading its secrets from the environment then (SecretMissing when one is unset).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ...core.errors import ConfigError
 from ..values import env_name
@@ -23,6 +23,9 @@ from .smtp import KEYS as EMAIL_KEYS
 from .smtp import EmailChannel
 from .webhook import KEYS as WEBHOOK_KEYS
 from .webhook import WebhookChannel
+
+if TYPE_CHECKING:
+    from ..rules import ChannelConfig
 
 #: Channel types and their keys.
 TYPES: Final = {
@@ -127,6 +130,16 @@ def build_channel(
     return FileChannel(name, options, root)
 
 
+def configured_secrets(channels: Iterable[ChannelConfig], environ: Mapping[str, str]) -> list[str]:
+    """The values of every environment variable the channels name (``*_env`` options)."""
+    found = []
+    for config in channels:
+        for key, variable in config.options.items():
+            if key.endswith("_env") and isinstance(variable, str) and environ.get(variable):
+                found.append(environ[variable])
+    return found
+
+
 def channel_secrets(channel: Channel) -> list[str]:
     """The secret values a channel holds (to scrub them from any text)."""
     secrets = getattr(channel, "secrets", [])
@@ -144,6 +157,7 @@ __all__ = [
     "WebhookChannel",
     "build_channel",
     "channel_secrets",
+    "configured_secrets",
     "scrub",
     "validate_channel",
 ]

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import unquote, unquote_plus, urlsplit
 
 from ... import __version__
 
@@ -75,22 +75,35 @@ def secret_from_env(environ: Mapping[str, str], variable: str, what: str) -> str
     return value
 
 
+#: Shortest piece of a secret URL hidden on its own (shorter ones are common words).
+_MIN_PIECE: Final = 4
+
+
 def secret_parts(value: str) -> list[str]:
-    """Strings to hide for one secret: the value, and for a URL its path+query and userinfo."""
+    """Strings to hide for one secret: the value and, for a URL, each piece a receiver may echo.
+
+    A URL's pieces are its path and query, its user name and password, every query value,
+    path segments of 8 characters or more, and the fragment; each both as written and
+    percent-decoded (a receiver usually echoes what it decoded), and with ``/`` escaped as
+    ``\\/`` (as some JSON encoders write it).
+    """
     parts = [value]
     if "://" in value:
         split = urlsplit(value)
         tail = split.path + ("?" + split.query if split.query else "")
         if len(tail) >= 6:
             parts.append(tail)
-        for piece in split.path.split("/"):
-            if len(piece) >= 12:
-                parts.append(piece)
-        if split.password:
-            parts.append(split.password)
-        if split.query and len(split.query) >= 6:
+        parts.extend(piece for piece in split.path.split("/") if len(piece) >= 8)
+        parts.extend(p for p in (split.username, split.password, split.fragment) if p)
+        if split.query:
             parts.append(split.query)
-    return [p for p in parts if len(p) >= 4]
+            for pair in split.query.split("&"):
+                parts.append(pair.partition("=")[2])
+    found: list[str] = []
+    for part in parts:
+        for form in (part, unquote(part), unquote_plus(part)):
+            found.extend((form, form.replace("/", "\\/")))
+    return sorted({p for p in found if len(p) >= _MIN_PIECE}, key=len, reverse=True)
 
 
 def scrub(text: str, secrets: Sequence[str]) -> str:
@@ -164,7 +177,9 @@ def post_json(url: str, body: Mapping[str, Any], timeout: float, secrets: Sequen
             text = ""
         finally:
             exc.close()
-        detail = scrub(f"HTTP {status}" + (f": {one_line(text)}" if text.strip() else ""), secrets)
+        # scrubbed before it is cut, so no cut can leave the start of a secret behind
+        text = one_line(scrub(text, secrets))
+        detail = f"HTTP {status}" + (f": {text}" if text.strip() else "")
         if status == 429:
             after = parse_retry_after(exc.headers.get("Retry-After") if exc.headers else None)
             return Outcome(False, True, detail, after)
