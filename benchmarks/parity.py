@@ -3,14 +3,18 @@
 For each project (sdist downloaded with ``pip download --no-deps --no-binary :all:``):
 
 * ``bandit -r PKG -f json`` against the bandit items of ``pytest --fwmon``: the sets of
-  (rule, file, line) must be identical; so must (rule, file, line, column, severity,
-  confidence, message), since fwmon runs bandit's visitor on its own parse of each file;
-* ``pydocstyle PKG`` against the pydocstyle items: (code, file, line) sets identical;
+  (rule, file, line) must be identical; so must every field a finding takes from bandit
+  (rule, rule name, file, line, last line, column, severity, confidence, CWE, message and
+  ``help_url`` = ``more_info``), since fwmon runs bandit's visitor on its own parse of each file
+  (B105-B107 messages quote the hardcoded string: compared with it redacted on both sides);
+* ``pydocstyle PKG`` against the pydocstyle items: (code, file, line) sets identical, and
+  (code, file, line, message, definition) as pydocstyle prints them;
 * then, when present, ``benchmarks/parity_quality.py`` (radon complexity parity, issue 3).
 
 Prints one line per comparison and exits 1 if any differs.
 
     python benchmarks/parity.py [--projects requests,flask,sqlalchemy]
+    python benchmarks/parity.py --secrets   (detect-secrets parity: benchmarks/parity_secrets.py)
 """
 
 from __future__ import annotations
@@ -28,12 +32,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _sources import project_copy
 
+from pytest_fwmon.checks.redact import redact_message
+
 BIN = Path(sys.executable).parent
 PYDOCSTYLE_LINE = re.compile(r"^(?P<path>.+?):(?P<line>\d+) ")
 PYDOCSTYLE_CODE = re.compile(r"^\s+(?P<code>D\d{3}): ")
 
 
-Detail = tuple[str, str, int, int, str, str, str]
+Detail = tuple[Any, ...]
 
 
 def raw_bandit(project: Path, package: str) -> tuple[set[tuple[str, str, int]], set[Detail]]:
@@ -50,19 +56,23 @@ def raw_bandit(project: Path, package: str) -> tuple[set[tuple[str, str, int]], 
     detail = {
         (
             r["test_id"],
+            r["test_name"],
             Path(r["filename"]).as_posix(),
             r["line_number"],
+            max(r.get("line_range") or [r["line_number"]]),
             r["col_offset"] + 1,
             r["issue_severity"].lower(),
             r["issue_confidence"].lower(),
-            r["issue_text"].strip().splitlines()[0],
+            (r.get("issue_cwe") or {}).get("id"),
+            redact_message(r["test_id"], r["issue_text"].strip()).splitlines()[0],
+            r["more_info"],
         )
         for r in results
     }
     return plain, detail
 
 
-def raw_pydocstyle(project: Path, package: str) -> set[tuple[str, str, int]]:
+def raw_pydocstyle(project: Path, package: str) -> tuple[set[Any], set[Any]]:
     out = subprocess.run(
         [str(BIN / "pydocstyle"), package],
         cwd=project,
@@ -71,16 +81,20 @@ def raw_pydocstyle(project: Path, package: str) -> set[tuple[str, str, int]]:
         check=False,
     )
     found = set()
-    where: tuple[str, int] | None = None
+    detail = set()
+    where: tuple[str, int, str] | None = None
     for line in out.stdout.splitlines():
         head = PYDOCSTYLE_LINE.match(line)
         if head and not line.startswith(" "):
-            where = (Path(head["path"]).as_posix(), int(head["line"]))
+            symbol = line[head.end() :].removeprefix("in ").removesuffix(":")
+            symbol = "" if symbol.split(" ")[1:2] in (["module"], ["package"]) else symbol
+            where = (Path(head["path"]).as_posix(), int(head["line"]), symbol)
             continue
         code = PYDOCSTYLE_CODE.match(line)
         if code and where is not None:
             found.add((code["code"], where[0], where[1]))
-    return found
+            detail.add((code["code"], where[0], where[1], line.strip(), where[2]))
+    return found, detail
 
 
 def fwmon(project: Path) -> dict[str, set[tuple[str, str, int]]]:
@@ -112,7 +126,12 @@ def fwmon(project: Path) -> dict[str, set[tuple[str, str, int]]]:
         check=False,
     )
     report = json.loads((project / ".fwmon/report.json").read_text())
-    found: dict[str, set[Any]] = {"bandit": set(), "pydocstyle": set(), "bandit-detail": set()}
+    found: dict[str, set[Any]] = {
+        "bandit": set(),
+        "pydocstyle": set(),
+        "bandit-detail": set(),
+        "pydocstyle-detail": set(),
+    }
     for check in report["checks"]:
         if check["checker"] in found:
             for f in check["findings"]:
@@ -121,13 +140,21 @@ def fwmon(project: Path) -> dict[str, set[tuple[str, str, int]]]:
                     found["bandit-detail"].add(
                         (
                             f["rule"],
+                            f["rule_name"],
                             f["path"],
                             f["line"],
+                            f["end_line"],
                             f["col"],
                             f["severity"],
                             f["confidence"],
+                            f["cwe"],
                             f["message"],
+                            f["help_url"],
                         )
+                    )
+                else:
+                    found["pydocstyle-detail"].add(
+                        (f["rule"], f["path"], f["line"], f["message"], f.get("symbol", ""))
                     )
     return found
 
@@ -149,7 +176,14 @@ def compare(label: str, raw: set[Any], ours: set[Any]) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--projects", default="requests,flask")
+    parser.add_argument("--secrets", action="store_true", help="detect-secrets parity instead")
     args = parser.parse_args()
+    if args.secrets:
+        from parity_secrets import main as secrets_parity
+
+        same = secrets_parity(args.projects.split(","))
+        print("\nsecrets parity:", "all identical" if same else "DIFFERENCES FOUND")
+        return 0 if same else 1
     ok = True
     for name in args.projects.split(","):
         project = project_copy(name, f"parity-{name}")
@@ -158,7 +192,9 @@ def main() -> int:
         plain, detail = raw_bandit(project, package)
         ok &= compare(f"{name}: bandit", plain, ours["bandit"])
         ok &= compare(f"{name}: bandit (all fields)", detail, ours["bandit-detail"])
-        ok &= compare(f"{name}: pydocstyle", raw_pydocstyle(project, package), ours["pydocstyle"])
+        doc_plain, doc_detail = raw_pydocstyle(project, package)
+        ok &= compare(f"{name}: pydocstyle", doc_plain, ours["pydocstyle"])
+        ok &= compare(f"{name}: pydocstyle (all fields)", doc_detail, ours["pydocstyle-detail"])
     quality = Path(__file__).with_name("parity_quality.py")
     if quality.exists():
         print(f"\n$ python {quality.name}")

@@ -20,7 +20,13 @@ one-file/cold-1 <= 0.15, RSS fwmon/bandit <= 1.3. fwmon's items are the only ite
 projects' own test suites are not collected) and pytest plugins are not auto-loaded, so only
 fwmon (+ pytest-benchmark, which it wraps, + xdist for cold-n2) runs.
 
+Secrets (issue 19): ``--secrets`` measures instead the security pipeline alone, cold in one
+process, with the secrets checker (the default) against without it
+(``--fwmon-option security.secrets=false``), interleaved; then a warm run with secrets, which
+must replay every item from the cache. Target: with / without <= 1.15.
+
     python benchmarks/static_pipelines.py [--repeat 5] [--projects sqlalchemy,flask]
+    python benchmarks/static_pipelines.py --secrets [--repeat 5] [--projects sqlalchemy]
 """
 
 from __future__ import annotations
@@ -170,13 +176,54 @@ def measure(name: str, repeat: int) -> dict[str, float]:
     return ratios
 
 
+def _security(*extra: str) -> list[str]:
+    command = fwmon_command("--fwmon-workers", "1", *extra)
+    command[command.index("security,docs")] = "security"
+    return command
+
+
+def measure_secrets(name: str, repeat: int) -> float:
+    """Cold security pipeline with and without the secrets checker; warm replay check."""
+    project = project_copy(name, f"speed-secrets-{name}")
+    with_secrets = _security("--fwmon-no-cache")
+    without = _security("--fwmon-no-cache", "--fwmon-option", "security.secrets=false")
+    cached = _security()
+    timed(with_secrets, project)  # bytecode caches of every module the runs import
+    timed(without, project)
+    samples: dict[str, list[float]] = {"without": [], "with": [], "warm": []}
+    for _ in range(repeat):
+        samples["without"].append(timed(without, project))
+        samples["with"].append(timed(with_secrets, project))
+    timed(cached, project)  # fill the cache
+    for _ in range(repeat):
+        samples["warm"].append(timed(cached, project))
+    report = json.loads((project / ".fwmon/report.json").read_text())
+    checks = [c for c in report["checks"] if c["checker"] == "secrets"]
+    replayed = sum(1 for c in report["checks"] if c["cached"])
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    print(f"\n{name}: security pipeline, one process, medians of {repeat} interleaved runs")
+    for label, values in samples.items():
+        spread = ", ".join(f"{v:.2f}" for v in values)
+        print(f"  {label:<8} {med[label]:7.2f} s   ({spread})")
+    ratio = med["with"] / med["without"]
+    print(f"  secrets items {len(checks)}; warm run: {replayed}/{len(report['checks'])} replayed")
+    print(f"  with / without secrets (<= 1.15)   {ratio:6.3f}")
+    print(f"  warm / cold with secrets           {med['warm'] / med['with']:6.3f}")
+    return ratio
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--projects", default="sqlalchemy,flask")
+    parser.add_argument("--projects", default=None)
+    parser.add_argument("--secrets", action="store_true", help="the secrets checker's cost")
     args = parser.parse_args()
-    for name in args.projects.split(","):
-        measure(name.strip(), args.repeat)
+    default = "sqlalchemy" if args.secrets else "sqlalchemy,flask"
+    for name in (args.projects or default).split(","):
+        if args.secrets:
+            measure_secrets(name.strip(), args.repeat)
+        else:
+            measure(name.strip(), args.repeat)
     return 0
 
 

@@ -35,7 +35,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The full ``fwmon`` parser with every registered subcommand."""
+    """Build the full ``fwmon`` parser with every registered subcommand."""
     parser = _Parser(
         prog="fwmon",
         description="Gate, baseline, history, trends, SLO, alerts and dashboard for the "

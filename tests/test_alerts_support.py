@@ -13,10 +13,12 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import select
 import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -65,8 +67,13 @@ class Response:
     echo_path: bool = False
     #: Echo the whole request: percent-decoded query values, request line, headers and body.
     echo_request: bool = False
-    #: Never answer (hold the connection until the receiver stops).
+    #: Never answer: hold the connection until the client closes it (recorded in
+    #: ``HttpReceiver.hung_up``), the receiver stops, or ``HANG_LIMIT`` seconds pass.
     hang: bool = False
+
+
+#: Seconds a hanging answer holds the connection at most.
+HANG_LIMIT = 30.0
 
 
 class HttpReceiver:
@@ -74,8 +81,11 @@ class HttpReceiver:
 
     def __init__(self) -> None:
         self.requests: list[Request] = []
+        #: Paths of hanging answers whose client closed the connection first.
+        self.hung_up: list[str] = []
         self.scripts: dict[str, list[Response]] = {}
         self._lock = threading.Lock()
+        self._hang_up = threading.Condition(self._lock)
         self._stop = threading.Event()
         receiver = self
 
@@ -92,7 +102,10 @@ class HttpReceiver:
                     script = receiver.scripts.get(self.path)
                     answer = script.pop(0) if script else Response()
                 if answer.hang:
-                    receiver._stop.wait(30)
+                    if receiver._client_closes(self.connection):
+                        with receiver._hang_up:
+                            receiver.hung_up.append(self.path)
+                            receiver._hang_up.notify_all()
                     return
                 text = (self.path + " " + answer.body) if answer.echo_path else answer.body
                 if answer.echo_request:
@@ -115,6 +128,26 @@ class HttpReceiver:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _client_closes(self, connection: socket.socket) -> bool:
+        """Wait, without answering, until the client closes ``connection`` (True), or the
+        receiver stops or ``HANG_LIMIT`` passes (False)."""
+        end = time.monotonic() + HANG_LIMIT
+        while not self._stop.is_set() and time.monotonic() < end:
+            readable, _, _ = select.select([connection], [], [], 0.05)
+            if readable:
+                try:
+                    if connection.recv(1024) == b"":
+                        return True
+                except OSError:  # reset by the client: closed as well
+                    return True
+        return False
+
+    def wait_hung_up(self, count: int = 1) -> list[str]:
+        """``hung_up`` once it holds ``count`` paths (or after ``HANG_LIMIT`` seconds)."""
+        with self._hang_up:
+            self._hang_up.wait_for(lambda: len(self.hung_up) >= count, HANG_LIMIT)
+            return list(self.hung_up)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"

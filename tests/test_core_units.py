@@ -84,7 +84,7 @@ def valid_report() -> dict[str, Any]:
         "counts": {"critical": 0, "high": 1, "medium": 0, "low": 0, "info": 0},
     }
     return {
-        "schema_version": 1,
+        "schema_version": 2,
         "run": {
             "id": "abcdef0123456789",
             "started": "2026-01-01T00:00:00.000Z",
@@ -97,6 +97,8 @@ def valid_report() -> dict[str, Any]:
             "versions": {"fwmon": "0.1.0"},
             "selected_pipelines": ["security"],
             "xdist_workers": 0,
+            "completed": True,
+            "stopped": None,
         },
         "pipelines": {
             p: dict(pipeline) for p in ("security", "docs", "quality", "performance", "integration")
@@ -144,6 +146,7 @@ def valid_report() -> dict[str, Any]:
             "xpassed": 0,
             "duration": 0.0,
             "exitstatus": 0,
+            "exitstatus_note": None,
         },
         "extensions": {},
     }
@@ -286,7 +289,7 @@ def test_every_shipped_schema_is_a_valid_schema_and_compiles(name: str) -> None:
         ),
         pytest.param(
             b'{"schema_version": 99}',
-            "has schema_version 99; this fwmon reads version 1",
+            "has schema_version 99; this fwmon reads versions 1, 2",
             id="version",
         ),
         pytest.param(

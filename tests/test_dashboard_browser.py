@@ -177,9 +177,11 @@ class Page:
 def open_page(chromium: Any) -> Iterator[Any]:
     pages: list[Page] = []
 
-    def opener(url: str, width: int = 1280) -> Page:
+    def opener(url: str, width: int = 1280, init_script: str | None = None) -> Page:
         page = Page(chromium, width)
         pages.append(page)
+        if init_script is not None:
+            page.page.add_init_script(init_script)
         page.page.goto(url)
         return page
 
@@ -285,6 +287,34 @@ def test_live_server_pages(open_page: Any, live: str, shots: Path) -> None:
     assert all(u.startswith(live) for u in view.requests), view.requests
 
 
+#: Counts, in sessionStorage (it survives reloads), the page's interval callbacks that ran
+#: ("ticks"), the fetch() calls it made ("fetches") and the fetches that settled ("settled").
+COUNT_TICKS_AND_FETCHES = """
+(() => {
+  const store = window.sessionStorage;
+  const bump = (key) => store.setItem(key, String(Number(store.getItem(key) || 0) + 1));
+  const setInterval = window.setInterval.bind(window);
+  window.setInterval = (callback, ms, ...args) =>
+    setInterval(() => { try { callback(...args); } finally { bump("ticks"); } }, ms);
+  const fetch = window.fetch.bind(window);
+  window.fetch = (...args) => {
+    bump("fetches");
+    return fetch(...args).finally(() => bump("settled"));
+  };
+})();
+"""
+
+
+def counters(page: Any) -> dict[str, int]:
+    """The counts COUNT_TICKS_AND_FETCHES kept so far."""
+    return dict(
+        page.evaluate(
+            "() => Object.fromEntries(['ticks', 'fetches', 'settled']"
+            ".map((k) => [k, Number(sessionStorage.getItem(k) || 0)]))"
+        )
+    )
+
+
 @pytest.mark.slow
 def test_auto_refresh_picks_up_a_new_run_and_can_be_paused(
     open_page: Any, tmp_path: Path, shots: Path
@@ -292,7 +322,7 @@ def test_auto_refresh_picks_up_a_new_run_and_can_be_paused(
     fixture_history(tmp_path, runs=3)
     srv, thread = serve(tmp_path, refresh=1)
     try:
-        view = open_page(srv.url)
+        view = open_page(srv.url, init_script=COUNT_TICKS_AND_FETCHES)
         page = view.page
         assert "run-0002-abcdef" in page.locator("#health").inner_text()
         assert page.locator("#refresh-state").inner_text() == "Auto-refresh every 1 s"
@@ -311,9 +341,21 @@ def test_auto_refresh_picks_up_a_new_run_and_can_be_paused(
 
         page.get_by_role("button", name="Pause").click()
         assert page.locator("#refresh-state").inner_text() == "Auto-refresh paused"
+        # a poll sent before the click has been answered before the server gets the new run
+        page.wait_for_function(
+            "() => sessionStorage.getItem('settled') === sessionStorage.getItem('fetches')"
+        )
+        at_pause = counters(page)
+        assert at_pause["fetches"] > 0  # the counter sees the polls that found run 3
         paused = add(4)
-        # the server has it; the paused page keeps what it shows for several intervals
-        page.wait_for_timeout(3500)
+        # the server has it; while three of the page's refresh intervals pass, the paused page
+        # asks for nothing and keeps what it shows
+        page.wait_for_function(
+            "(n) => Number(sessionStorage.getItem('ticks')) >= n",
+            arg=at_pause["ticks"] + 3,
+            timeout=30_000,
+        )
+        assert counters(page)["fetches"] == at_pause["fetches"]
         assert paused not in page.locator("#health").inner_text()
         page.get_by_role("button", name="Resume").click()
         page.locator("#health", has_text=paused).wait_for(timeout=30_000)

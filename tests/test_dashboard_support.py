@@ -181,7 +181,7 @@ def make_report(
         }
     run = run_id or f"run-{index:04d}-abcdef"
     report: dict[str, Any] = {
-        "schema_version": 1,
+        "schema_version": 2,
         "run": {
             "id": run,
             "started": iso(started),
@@ -198,6 +198,8 @@ def make_report(
             "versions": {"fwmon": "0.1.0", "python": "3.11.2"},
             "selected_pipelines": list(PIPELINES),
             "xdist_workers": 0,
+            "completed": True,
+            "stopped": None,
         },
         "pipelines": pipelines,
         "checks": checks or [check("pkg/app.py", [])],
@@ -230,6 +232,7 @@ def make_report(
             "xpassed": 0,
             "duration": 12.5,
             "exitstatus": 0,
+            "exitstatus_note": None,
         },
         "extensions": {} if gate is None else {"gate": {"passed": gate}},
     }

@@ -34,6 +34,10 @@ def _dump(value: Any) -> str | bytes:
 
 def _write(root: Path, files: Files) -> None:
     for name, value in files.items():
+        if isinstance(value, dict) and "run" in value and (root / ".git").is_dir():
+            # a report written in a repository is that repository's HEAD's (provenance)
+            value = json.loads(json.dumps(value))
+            value["run"]["git"]["sha"] = git(root, "rev-parse", "HEAD").strip()
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         data = _dump(value)
@@ -138,12 +142,12 @@ CASES = [
         id="truncated-file",
     ),
     pytest.param(
-        {"report.json": CLEAN | {"schema_version": 2}, **POLICY_FILE},
+        {"report.json": CLEAN | {"schema_version": 3}, **POLICY_FILE},
         [],
         3,
         [
-            "fwmon: error: report report.json has schema_version 2; this fwmon reads version 1 "
-            "(produce the report and read it with the same fwmon version)"
+            "fwmon: error: report report.json has schema_version 3; this fwmon reads versions "
+            "1, 2 (produce the report and read it with the same fwmon version)"
         ],
         id="wrong-schema-version",
     ),
@@ -602,6 +606,7 @@ def test_python_m_gate_imports_only_the_standard_library(tmp_path: Path) -> None
         "pytest_fwmon.core.errors",
         "pytest_fwmon.core.inputs",
         "pytest_fwmon.core.textsafe",
+        "pytest_fwmon.core.files",
         "pytest_fwmon.schemas",
     }
     foreign = [

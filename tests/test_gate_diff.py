@@ -124,7 +124,9 @@ def _report(root: Path, *findings: dict[str, object]) -> Path:
     path.parent.mkdir(exist_ok=True)
     import json
 
-    path.write_text(json.dumps(make_report([dict(f) for f in findings])), encoding="utf-8")
+    report = make_report([dict(f) for f in findings])
+    report["run"]["git"]["sha"] = git(root, "rev-parse", "HEAD").strip()  # this commit's
+    path.write_text(json.dumps(report), encoding="utf-8")
     return path
 
 

@@ -144,6 +144,8 @@ def test_action_gate_step_runs_in_bash(
     env = {
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         "HOME": str(tmp_path),
+        # the fwmon under test, also where the venv's editable install points elsewhere
+        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
         "GITHUB_ACTIONS": "true",
         "GITHUB_OUTPUT": str(output),
         "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),

@@ -95,7 +95,7 @@ def make_report(
             }
         )
     report = {
-        "schema_version": 1,
+        "schema_version": 2,
         "run": {
             "id": "run-0001-abcdef",
             "started": "2024-05-01T10:00:00Z",
@@ -108,6 +108,8 @@ def make_report(
             "versions": {"fwmon": "0.1.0"},
             "selected_pipelines": list(PIPELINES),
             "xdist_workers": 0,
+            "completed": True,
+            "stopped": None,
         },
         "pipelines": {
             p: pipeline(s, None if s in ("not-run", "skipped") else 90.0)
@@ -129,9 +131,12 @@ def make_report(
             "xpassed": 0,
             "duration": 1.5,
             "exitstatus": 0,
+            "exitstatus_note": None,
         },
         "extensions": {},
     }
+    report["tests"].setdefault("exitstatus", 0)
+    report["tests"].setdefault("exitstatus_note", None)
     error = first_error("report", report)
     assert error is None, error
     return report

@@ -76,7 +76,7 @@ def series_reports(n: int = 60, seed: int = 1) -> list[dict[str, Any]]:
             '{"schema_version": 7}',
             "v7.json",
             "fwmon: skipped report {dir}/v7.json has schema_version 7; this fwmon reads "
-            "version 1 (produce the report and read it with the same fwmon version)",
+            "versions 1, 2 (produce the report and read it with the same fwmon version)",
             id="other-version",
         ),
         pytest.param(
@@ -304,7 +304,7 @@ def test_unknown_history_key(project: Path, capsys: pytest.CaptureFixture[str]) 
     assert (code, err.strip()) == (
         2,
         "fwmon: error: unknown key [tool.fwmon.history] retention; valid keys: archive_dir, "
-        "retention_days",
+        "partial_metrics, retention_days",
     )
 
 

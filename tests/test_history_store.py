@@ -563,3 +563,31 @@ def test_a_postgres_deadlock_is_a_retryable_store_error(
     with open_store(postgres_url, tmp_path) as store:
         assert store.query("SELECT SUM(v) FROM deadlock_probe")[0][0] == 2  # one committed
         store.execute("DROP TABLE deadlock_probe")
+
+
+def test_a_partial_run_leaves_its_test_and_coverage_metrics_out(store: Store) -> None:
+    """A run that did not run the whole suite (``run.selection.partial``) keeps its findings
+    and scores in the history, but not its tests and coverage figures (trends, KPIs and SLOs
+    would read a fall that never happened), unless ``partial_metrics`` says to keep them."""
+    whole = make_report("run-a0000001", at=1, coverage=87.5)
+    partial = make_report("run-a0000002", at=2, coverage=24.0)
+    partial["run"]["selection"] = {"partial": True, "reasons": ["5 test(s) deselected"]}
+    kept = make_report("run-a0000003", at=3, coverage=30.0)
+    kept["run"]["selection"] = {"partial": True, "reasons": ["stopped early: -x"]}
+    assert store.add_run(whole) and store.add_run(partial)
+    assert store.add_run(kept, partial_metrics=True)
+    coverage = [run_id for _, run_id, _ in store.series("coverage.line_percent")]
+    assert coverage == ["run-a0000001", "run-a0000003"]
+    tests = [run_id for _, run_id, _ in store.series("tests.total")]
+    assert tests == ["run-a0000001", "run-a0000003"]
+    scores = [run_id for _, run_id, _ in store.series("pipeline.security.score")]
+    assert scores == ["run-a0000001", "run-a0000002", "run-a0000003"]
+
+
+def test_partial_metrics_switch_is_validated() -> None:
+    from pytest_fwmon.history.cliutil import history_settings
+
+    assert history_settings({})["partial_metrics"] is False
+    assert history_settings({"partial_metrics": True})["partial_metrics"] is True
+    with pytest.raises(ConfigError, match="partial_metrics must be true or false"):
+        history_settings({"partial_metrics": "yes"})

@@ -199,7 +199,7 @@ def make_report(
         score = None if status in ("not-run", "error") else scores[name]
         pipelines[name] = pipeline_entry(status, score, (counts or {}).get(name))
     report: dict[str, Any] = {
-        "schema_version": 1,
+        "schema_version": 2,
         "run": {
             "id": run_id,
             "started": iso(started),
@@ -212,6 +212,8 @@ def make_report(
             "versions": {"fwmon": "0.1.0", "python": "3.11.7"},
             "selected_pipelines": list(PIPELINES),
             "xdist_workers": 0,
+            "completed": True,
+            "stopped": None,
         },
         "pipelines": pipelines,
         "checks": checks or [],
@@ -232,6 +234,7 @@ def make_report(
             "xpassed": 0,
             "duration": duration,
             "exitstatus": 0,
+            "exitstatus_note": None,
         },
         "extensions": {},
     }

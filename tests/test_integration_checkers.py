@@ -300,7 +300,10 @@ def test_section_defaults_and_checkers(tmp_path: Path, monkeypatch: pytest.Monke
     assert [c.name for c in integration_project_checkers(config, packaging=True)][-1] == (
         "packaging"
     )
+    # the environment reaches the checkers through the configuration, read once
     monkeypatch.setenv("FWMON_PACKAGING", "1")
+    assert [c.name for c in integration_project_checkers(config)][-1] == "commands"
+    config = load_config(tmp_path, environ={"FWMON_PACKAGING": "1"})
     assert [c.name for c in integration_project_checkers(config)][-1] == "packaging"
 
 

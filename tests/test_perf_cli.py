@@ -22,7 +22,7 @@ def only_perf_commands(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _report(fingerprint: str = "abcd") -> dict[str, Any]:
     return {
-        "schema_version": 1,
+        "schema_version": 2,
         "run": {
             "id": "run-0001",
             "started": "2024-01-01T00:00:00Z",
@@ -35,6 +35,8 @@ def _report(fingerprint: str = "abcd") -> dict[str, Any]:
             "versions": {},
             "selected_pipelines": ["performance"],
             "xdist_workers": 0,
+            "completed": True,
+            "stopped": None,
         },
         "pipelines": {
             p: {
@@ -88,6 +90,7 @@ def _report(fingerprint: str = "abcd") -> dict[str, Any]:
             "xpassed": 0,
             "duration": 1.0,
             "exitstatus": 0,
+            "exitstatus_note": None,
         },
         "extensions": {},
     }
@@ -228,8 +231,8 @@ def test_perf_ab_flags_a_slowdown_and_leaves_no_worktree(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _git_repo(tmp_path)
-    # the working tree sleeps 0.5 ms per call: far beyond p95:10%
-    (tmp_path / "mod.py").write_text("import time\n\n\ndef work():\n    time.sleep(0.0005)\n")
+    # the working tree does 1,000 times the base's work per call: far beyond p95:10%
+    (tmp_path / "mod.py").write_text("def work():\n    return sum(range(50_000))\n")
     monkeypatch.chdir(tmp_path)
     code = cli.main(["perf-ab", "--base", "HEAD", "--rounds", "2", "--budget", "0.05"])
     out = capsys.readouterr()

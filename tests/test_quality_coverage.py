@@ -204,6 +204,34 @@ def test_no_coverage_option(project: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("option", "expect"),
+    [
+        pytest.param("quality.coverage=false", None, id="coverage-off"),
+        pytest.param("quality.branch=false", False, id="branch-off"),
+    ],
+)
+def test_quality_options_on_the_command_line_take_effect(
+    project: Path, option: str, expect: bool | None
+) -> None:
+    """``--fwmon-option quality.*`` reaches coverage (it was read without the overrides)."""
+    done, report = fwmon(project, "--fwmon-option", option)
+    assert done.returncode == 0, done.stdout
+    if expect is None:
+        assert report["coverage"] is None
+    else:
+        assert report["coverage"]["branch"] is expect
+        assert report["coverage"]["total_branches"] == 0
+
+
+def test_coverage_rcfile_option_is_used(project: Path) -> None:
+    (project / "cov.ini").write_text("[run]\nbranch = false\nsource = covpkg\nomit = */unused.py\n")
+    done, report = fwmon(project, "--fwmon-option", "quality.coverage_rcfile=cov.ini")
+    assert done.returncode == 0, done.stdout
+    assert report["coverage"]["files"]
+    assert not [f for f in report["coverage"]["files"] if f.endswith("unused.py")]
+
+
+@pytest.mark.parametrize(
     ("extra_config", "args", "measured"),
     [
         pytest.param("", (), False, id="nothing-to-measure"),
@@ -460,3 +488,85 @@ def test_bad_coverage_configuration_is_an_error_item(project: Path) -> None:
     assert check["outcome"] == "error"
     assert check["reason"].startswith("coverage could not start: ")
     assert report["tests"]["passed"] == 7  # the tests still ran
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        pytest.param(("-k", "not nothing_matches_this"), None, id="whole-suite"),
+        pytest.param(("-m", "fwmon_quality"), "test(s) deselected", id="marker"),
+        pytest.param(("-k", "not area"), "test(s) deselected", id="keyword"),
+        pytest.param(("tests/test_shapes.py::test_bad_shape",), "selected: tests/", id="node-id"),
+    ],
+)
+def test_a_partial_run_does_not_judge_coverage(
+    project: Path, args: tuple[str, ...], reason: str | None
+) -> None:
+    """``-m``/``-k``/node ids that leave ordinary tests out: the coverage items are skipped
+    with the reason and the report says the run was partial (a figure went in, judged)."""
+    done, report = fwmon(project, *args)
+    selection = report["run"]["selection"]
+    coverage_items = [c for c in report["checks"] if c["checker"] == "coverage"]
+    assert coverage_items, done.stdout
+    if reason is None:
+        assert selection == {"partial": False, "reasons": []}
+        assert {c["outcome"] for c in coverage_items} <= {"passed", "failed"}
+        return
+    assert selection["partial"] is True
+    assert any(reason in r for r in selection["reasons"]), selection
+    for check in coverage_items:
+        assert check["outcome"] == "skipped"
+        assert "coverage thresholds are not judged" in check["reason"]
+
+
+@pytest.mark.parametrize(
+    "xdist", [pytest.param([], id="serial"), pytest.param(["-n", "2"], id="n2")]
+)
+def test_coverage_items_are_selected_like_any_item(project: Path, xdist: list[str]) -> None:
+    """``-m`` without quality leaves the coverage items out, and no figure goes into the
+    report; naming a coverage item selects it alone (a partial run: skipped, not judged)."""
+    for selection in (["-m", "fwmon_security"], ["-k", "not fwmon"]):
+        done = run(
+            project,
+            PYTHON,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            *FWMON,
+            *selection,
+            *xdist,
+            check=False,
+        )
+        assert done.returncode in (0, 5), done.stdout + done.stderr
+        report = json.loads((project / ".fwmon" / "report.json").read_text(encoding="utf-8"))
+        assert not [c for c in report["checks"] if c["checker"] == "coverage"], done.stdout
+        assert report["coverage"] is None
+        assert "fwmon coverage (" not in done.stdout
+    done, report = fwmon(project, "pyproject.toml::fwmon[coverage]", *xdist)
+    checks = {c["nodeid"]: c for c in report["checks"]}
+    assert list(checks) == ["pyproject.toml::fwmon[coverage]"], done.stdout
+    assert checks["pyproject.toml::fwmon[coverage]"]["outcome"] == "skipped"
+    assert report["tests"]["total"] == 0
+    assert report["run"]["selection"]["partial"] is True
+
+
+def test_collect_only_lists_the_coverage_items(project: Path) -> None:
+    done = run(project, PYTHON, "-m", "pytest", "-p", "no:cacheprovider", *FWMON, "--co", "-q")
+    assert "pyproject.toml::fwmon[coverage]" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "xdist", [pytest.param([], id="serial"), pytest.param(["-n", "2"], id="n2")]
+)
+def test_stopping_early_is_a_partial_run(project: Path, xdist: list[str]) -> None:
+    (project / "tests" / "test_fails.py").write_text("def test_fails():\n    assert False\n")
+    cmd = [PYTHON, "-m", "pytest", "-p", "no:cacheprovider", *FWMON, "-x", *xdist]
+    done = run(project, *cmd, check=False)
+    assert done.returncode in (1, 2), done.stdout  # xdist reports -x as interrupted
+    report = json.loads((project / ".fwmon" / "report.json").read_text(encoding="utf-8"))
+    assert report["run"]["selection"]["partial"] is True, done.stdout
+    assert any(r.startswith("stopped early") for r in report["run"]["selection"]["reasons"])
+    for check in report["checks"]:
+        if check["checker"] == "coverage":
+            assert check["outcome"] == "skipped"

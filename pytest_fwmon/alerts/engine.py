@@ -295,6 +295,7 @@ def evaluate_after_run(
     config_raw_section: Mapping[str, Any] | None,
     *,
     root: Path,
+    slo_section: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> EvaluationSummary:
     """What ``pytest --fwmon --fwmon-alerts`` calls once the run is stored in the history.
@@ -302,11 +303,9 @@ def evaluate_after_run(
     Never raises for delivery problems (they are recorded as undelivered) and returns within
     ``delivery_timeout`` seconds of delivery work (plus the evaluation itself). Configuration
     or store problems do not raise either: they come back as ``summary.error`` (one line), so
-    the test run is never failed by alerting. ``[tool.fwmon.slo]`` is read from ``root``'s
-    pyproject.toml for SLO conditions.
+    the test run is never failed by alerting. ``slo_section`` is the run configuration's
+    ``[tool.fwmon.slo]`` table, for SLO conditions.
     """
-    from ..core.config import read_pyproject
-
     run = report.get("run") if isinstance(report, Mapping) else None
     run = run if isinstance(run, Mapping) else {}
     git = run.get("git") if isinstance(run.get("git"), Mapping) else {}
@@ -317,14 +316,12 @@ def evaluate_after_run(
     )
     try:
         settings = AlertSettings.from_config(config_raw_section or {})
-        tool = read_pyproject(root).get("tool", {}).get("fwmon", {})
-        slo = tool.get("slo", {}) if isinstance(tool, Mapping) else {}
         return evaluate_run(
             store,
             report,
             settings,
             root=root,
-            slo_section=slo if isinstance(slo, Mapping) else {},
+            slo_section=slo_section or {},
             environ=environ,
         )
     except FwmonError as exc:

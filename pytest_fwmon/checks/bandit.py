@@ -22,6 +22,7 @@ from typing import Any
 
 from ..core.model import Finding, confidence_at_least, severity_at_least
 from .base import FileChecker, FileOutcome, SourceFile, debug_muted
+from .redact import REDACTION_VERSION, redact_message
 
 _LEVEL = {"HIGH": "high", "MEDIUM": "medium", "LOW": "low", "UNDEFINED": "info"}
 _CONF = {"HIGH": "high", "MEDIUM": "medium", "LOW": "low", "UNDEFINED": "undefined"}
@@ -211,6 +212,7 @@ class BanditChecker(FileChecker):
             "tool.bandit": self.tool_config,
             "fail_on_severity": self.fail_on_severity,
             "fail_on_confidence": self.fail_on_confidence,
+            "redaction": REDACTION_VERSION,
         }
 
     def applies(self, relpath: str) -> bool:
@@ -289,11 +291,20 @@ class BanditChecker(FileChecker):
             line=int(data["line_number"]),
             end_line=int(max(lines)),
             col=int(data.get("col_offset", 0)) + 1,
-            message=str(data["issue_text"]).strip().splitlines()[0],
-            help_url=str(data.get("more_info", "")),
+            message=redact_message(data["test_id"], str(data["issue_text"]).strip()).splitlines()[
+                0
+            ],
+            help_url=_more_info(data["test_id"]),
         )
 
     def fails(self, finding: Finding) -> bool:
         return severity_at_least(finding.severity, self.fail_on_severity) and confidence_at_least(
             finding.confidence, self.fail_on_confidence
         )
+
+
+def _more_info(test_id: str) -> str:
+    """The rule's documentation URL, as bandit's JSON formatter gives it (``more_info``)."""
+    from bandit.core import docs_utils
+
+    return str(docs_utils.get_url(test_id))

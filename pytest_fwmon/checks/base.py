@@ -102,6 +102,9 @@ class FileChecker(abc.ABC):
     uses_tree: bool = False
     #: Changes the tree it is given (bandit adds attributes): runs after the others.
     mutates_tree: bool = False
+    #: Also looks at the project's text configuration files
+    #: (:data:`~pytest_fwmon.core.files.CONFIG_FILES`), not only its Python source.
+    text_files: bool = False
 
     @abc.abstractmethod
     def tool_version(self) -> str:

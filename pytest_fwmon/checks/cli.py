@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from ..core.cache import ResultCache
 from ..core.config import load_config
 from ..core.errors import EXIT_BLOCKED, EXIT_OK, ConfigError
 from ..core.files import relative
-from ..plugin.items import CheckFailed, format_table, threshold_text
+from ..core.model import CheckResult
+from .failure import CheckFailed, format_table, threshold_text
 from .registry import file_checkers
 from .runner import StaticRunner
 
@@ -49,51 +51,21 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Check the files; exit 1 when any finding fails its checker's threshold."""
     root = args.root.resolve()
-    pipelines = [p.strip() for p in args.pipelines.split(",") if p.strip()]
-    unknown = [p for p in pipelines if p not in STATIC_PIPELINES]
-    if unknown or not pipelines:
-        raise ConfigError(
-            f"--pipelines: unknown pipeline {', '.join(unknown) or '(none given)'}; "
-            f"valid pipelines: {', '.join(STATIC_PIPELINES)}"
-        )
+    pipelines = _pipelines(args.pipelines)
     config = load_config(root, cli={"cache": False} if args.no_cache else None)
     cache = ResultCache(root / config.str("", "cache_dir"), config.bool("", "cache"))
     runner = StaticRunner(config, file_checkers(config, pipelines), [], cache, 1)
-    files = runner.discover()
-    if args.files:
-        wanted = {relative(Path(f).resolve(), root) for f in args.files}
-        selected = [rel for rel in files if rel in wanted]
-    else:
-        selected = list(files)
+    selected = _selected(runner.discover(), args.files, root)
     pairs = [(i, rel) for rel in selected for i in runner.checkers_for(rel)]
     runner.prepare(pairs)
     failed = errors = 0
     output: list[dict[str, Any]] = []
     for index, rel in pairs:
-        checker = runner.checkers[index].checker
-        result = runner.file_result(index, rel, f"{rel}::fwmon[{checker.name}]")
-        failing = [f for f in result.findings if f.status == "new" and checker.fails(f)]
-        if result.outcome == "error":
-            errors += 1
-            if not args.json:
-                print(f"{rel}::fwmon[{checker.name}] ERROR {result.reason}")
-        elif failing:
-            failed += 1
-            result.outcome = "failed"
-            if not args.json:
-                threshold = threshold_text(checker)
-                print(
-                    format_table(
-                        CheckFailed(checker.name, failing, len(result.findings), threshold), rel
-                    )
-                )
+        result, failing = _judge(runner, index, rel, show=not args.json)
+        failed += failing
+        errors += result.outcome == "error"
         output.append(result.to_dict())
-    try:
-        cache.save()
-    except OSError as exc:
-        print(f"fwmon: cannot write the cache {cache.path}: {exc}", file=sys.stderr)
-    for warning in dict.fromkeys(cache.warnings):
-        print(warning, file=sys.stderr)
+    _save(cache)
     if args.json:
         print(json.dumps(output, indent=2, sort_keys=True))
     else:
@@ -102,3 +74,55 @@ def run(args: argparse.Namespace) -> int:
             f"{failed} failed, {errors} error(s)"
         )
     return EXIT_BLOCKED if failed or errors else EXIT_OK
+
+
+def _pipelines(text: str) -> list[str]:
+    """Return the pipelines named in ``--pipelines``; raise ConfigError on an unknown one."""
+    pipelines = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = [p for p in pipelines if p not in STATIC_PIPELINES]
+    if unknown or not pipelines:
+        raise ConfigError(
+            f"--pipelines: unknown pipeline {', '.join(unknown) or '(none given)'}; "
+            f"valid pipelines: {', '.join(STATIC_PIPELINES)}"
+        )
+    return pipelines
+
+
+def _selected(files: Mapping[str, Any], given: Sequence[Path], root: Path) -> list[str]:
+    """Return the project files among ``given`` (every project file when none is given)."""
+    if not given:
+        return list(files)
+    wanted = {relative(Path(f).resolve(), root) for f in given}
+    return [rel for rel in files if rel in wanted]
+
+
+def _judge(runner: StaticRunner, index: int, rel: str, *, show: bool) -> tuple[CheckResult, bool]:
+    """Return checker ``index``'s result on ``rel`` and whether it fails the thresholds.
+
+    A result that did not error fails when a new finding fails its checker's threshold; its
+    outcome becomes "failed". With ``show``, print the error line or the failing findings.
+    """
+    checker = runner.checkers[index].checker
+    result = runner.file_result(index, rel, f"{rel}::fwmon[{checker.name}]")
+    failing = [f for f in result.findings if f.status == "new" and checker.fails(f)]
+    if result.outcome == "error":
+        if show:
+            print(f"{rel}::fwmon[{checker.name}] ERROR {result.reason}")
+        return result, False
+    if failing:
+        result.outcome = "failed"
+        if show:
+            threshold = threshold_text(checker)
+            table = CheckFailed(checker.name, failing, len(result.findings), threshold)
+            print(format_table(table, rel))
+    return result, bool(failing)
+
+
+def _save(cache: ResultCache) -> None:
+    """Write the cache, and print (once each) what went wrong with it, to stderr."""
+    try:
+        cache.save()
+    except OSError as exc:
+        print(f"fwmon: cannot write the cache {cache.path}: {exc}", file=sys.stderr)
+    for warning in dict.fromkeys(cache.warnings):
+        print(warning, file=sys.stderr)

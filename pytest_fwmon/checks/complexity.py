@@ -77,7 +77,7 @@ def validate_quality_section(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 def quality_file_checkers(config: FwmonConfig) -> list[FileChecker]:
     """The quality pipeline's file checkers: complexity, and ruff when ``lint = "ruff"``."""
-    values = validate_quality_section(config.raw_sections.get("quality", {}))
+    values = config.validated("quality")
     checkers: list[FileChecker] = [ComplexityChecker.from_section(values)]
     if values["lint"] == "ruff":
         from .ruff import ruff_lint_checker

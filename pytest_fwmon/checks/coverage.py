@@ -57,10 +57,19 @@ def coverage_version() -> str:
     return str(coverage.__version__)
 
 
-def _new_coverage(data_file: Path | None, *, branch: bool, rcfile: str, suffix: bool) -> Any:
+def _new_coverage(
+    data_file: Path | None,
+    *,
+    branch: bool,
+    rcfile: str,
+    suffix: bool,
+    source: list[str] | None = None,
+) -> Any:
     import coverage
 
     kwargs: dict[str, Any] = {"config_file": rcfile or True}
+    if source is not None:
+        kwargs["source"] = source
     if data_file is not None:
         kwargs["data_file"] = str(data_file)
         kwargs["data_suffix"] = suffix
@@ -72,10 +81,20 @@ def _new_coverage(data_file: Path | None, *, branch: bool, rcfile: str, suffix: 
 class Measurement:
     """One process's part of the measurement, and on the controller the combined result."""
 
-    def __init__(self, root: Path, *, branch: bool = True, rcfile: str = "") -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        branch: bool = True,
+        rcfile: str = "",
+        source: list[str] | None = None,
+    ) -> None:
         self.root = root
         self.branch = branch
         self.rcfile = rcfile
+        #: What coverage measures when its own configuration does not say (the folders and
+        #: modules fwmon's file discovery finds); None: coverage's configuration decides.
+        self.source = source
         #: "fwmon", "pytest-cov" or "coverage-run".
         self.mode = "fwmon"
         self.data_dir: Path | None = None
@@ -101,7 +120,11 @@ class Measurement:
             warnings.simplefilter("always")
             try:
                 self._cov = _new_coverage(
-                    data_dir / ".coverage", branch=self.branch, rcfile=self.rcfile, suffix=True
+                    data_dir / ".coverage",
+                    branch=self.branch,
+                    rcfile=self.rcfile,
+                    suffix=True,
+                    source=self.source,
                 )
                 self._cov.start()
             except Exception as exc:  # CoverageException for a bad configuration, ...
@@ -169,7 +192,11 @@ class Measurement:
                 f"no coverage data file in {self.data_dir}: no process saved its measurement"
             )
         cov = _new_coverage(
-            self.data_dir / ".coverage", branch=self.branch, rcfile=self.rcfile, suffix=False
+            self.data_dir / ".coverage",
+            branch=self.branch,
+            rcfile=self.rcfile,
+            suffix=False,
+            source=self.source,
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -330,6 +357,20 @@ class Thresholds:
         )
 
 
+def checker_names(thresholds: Thresholds, diff_base: str) -> list[str]:
+    """The coverage items the configuration asks for, in report order."""
+    checkers = ["coverage"]
+    if thresholds.min_line > 0:
+        checkers.append("coverage-line")
+    if thresholds.min_branch > 0:
+        checkers.append("coverage-branch")
+    if thresholds.min_file > 0:
+        checkers.append("coverage-files")
+    if diff_base:
+        checkers.append("diff-coverage")
+    return checkers
+
+
 def nodeid(checker: str) -> str:
     """Node id of a project-level coverage item."""
     return f"{PROJECT_FILE}::fwmon[{checker}]"
@@ -384,15 +425,7 @@ def evaluate(
 ) -> list[CheckResult]:
     """The coverage items of a run: one per configured check, errors when data is missing."""
     start = time.perf_counter()
-    checkers = ["coverage"]
-    if thresholds.min_line > 0:
-        checkers.append("coverage-line")
-    if thresholds.min_branch > 0:
-        checkers.append("coverage-branch")
-    if thresholds.min_file > 0:
-        checkers.append("coverage-files")
-    if diff_base:
-        checkers.append("diff-coverage")
+    checkers = checker_names(thresholds, diff_base)
     if summary is None:
         reason = error or "no coverage data"
         return [

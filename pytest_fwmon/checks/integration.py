@@ -8,7 +8,6 @@ plus :func:`integration_entries`, the report's ``integration`` section.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -51,7 +50,6 @@ SPEC: Final[dict[str, Key]] = {
 }
 
 #: Environment variable that turns the packaging check on (the ``--fwmon-packaging`` option).
-PACKAGING_ENV: Final = "FWMON_PACKAGING"
 
 
 def validate_integration_section(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -67,18 +65,17 @@ def integration_project_checkers(
 ) -> list[ProjectChecker]:
     """The integration checkers the configuration turns on.
 
-    ``packaging`` is the ``--fwmon-packaging`` option; when None, the environment variable
-    ``FWMON_PACKAGING`` (1/true) and then the ``packaging`` key decide.
+    ``packaging`` overrides the ``packaging`` key (which ``--fwmon-packaging`` and
+    ``FWMON_PACKAGING`` set through the configuration).
     """
-    values = validate_integration_section(config.raw_sections.get("integration", {}))
+    values = config.validated("integration")
     checkers: list[ProjectChecker] = []
     if values["import_health"]:
         checkers.append(ImportHealthChecker.from_section(values))
     if values["commands"]:
         checkers.append(CommandReadinessChecker.from_section(values))
     if packaging is None:
-        env = os.environ.get(PACKAGING_ENV, "").strip().lower()
-        packaging = env in {"1", "true", "yes", "on"} if env else bool(values["packaging"])
+        packaging = bool(values["packaging"])
     if packaging:
         from .packaging import PackagingChecker
 

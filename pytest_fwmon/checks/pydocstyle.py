@@ -24,8 +24,6 @@ DEFAULT_MATCH = r"(?!test_).*\.py"
 DEFAULT_MATCH_DIR = r"[^\.].*"
 DEFAULT_PROPERTY_DECORATORS = "property,cached_property,functools.cached_property"
 
-_CODE_PREFIX = re.compile(r"^D\d{3}: ")
-
 
 def _codes(value: Any) -> list[str]:
     if value is None:
@@ -144,12 +142,11 @@ class PydocstyleChecker(FileChecker):
 
     def _finding(self, error: Any, relpath: str) -> Finding:
         definition = error.definition
-        context = ""
-        kind = type(definition).__name__.lower()
-        name = str(getattr(definition, "name", None) or "")
-        if kind not in ("module", "package") and name:
-            context = f" ({kind} `{name}`)"
-        message = _CODE_PREFIX.sub("", str(error.message)) + context
+        # pydocstyle prints "path:line in public function `name`:" then the message
+        symbol = str(definition).removeprefix("in ")
+        if type(definition).__name__ in ("Module", "Package"):
+            symbol = ""
+        message = str(error.message)
         return Finding(
             fingerprint="",
             pipeline=self.pipeline,
@@ -162,6 +159,7 @@ class PydocstyleChecker(FileChecker):
             end_line=int(error.line),
             message=message,
             help_url="https://www.pydocstyle.org/en/stable/error_codes.html",
+            symbol=symbol,
         )
 
     def fails(self, finding: Finding) -> bool:

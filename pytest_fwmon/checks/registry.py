@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..core.config import FwmonConfig
+from ..core.files import relative
 from .base import FileChecker, ProjectChecker
 
 
 def _tool_table(config: FwmonConfig, name: str) -> dict[str, object]:
     table = config.pyproject.get("tool", {}).get(name, {})
     return dict(table) if isinstance(table, dict) else {}
+
+
+def _relative(config: FwmonConfig, value: str) -> str:
+    path = Path(value)
+    return relative(path if path.is_absolute() else config.root / path, config.root)
 
 
 def file_checkers(config: FwmonConfig, pipelines: list[str]) -> list[FileChecker]:
@@ -28,6 +36,17 @@ def file_checkers(config: FwmonConfig, pipelines: list[str]) -> list[FileChecker
                     _tool_table(config, "bandit"),
                     config.str("security", "fail_on_severity"),
                     config.str("security", "fail_on_confidence"),
+                )
+            )
+        if config.bool("security", "secrets"):
+            from .secrets import SecretsChecker
+
+            checkers.append(
+                SecretsChecker(
+                    config.root,
+                    config.str("security", "fail_on_severity"),
+                    config.str("security", "fail_on_confidence"),
+                    _relative(config, config.str("", "baseline")),
                 )
             )
     if "docs" in pipelines:

@@ -26,6 +26,8 @@ from ..core.config import FwmonConfig
 from ..core.files import (
     ProjectFile,
     decode_source,
+    is_config_file,
+    iter_config_files,
     iter_python_files,
     read_project_file,
     source_roots,
@@ -197,6 +199,12 @@ class StaticRunner:
         cache: ResultCache,
         workers: int = 1,
     ) -> None:
+        """Set up the checkers for ``config``'s project; files are found later, on demand.
+
+        Project checkers that need the same per-file analysis (same name and settings)
+        share one analyser; ``workers`` is how many processes :meth:`prepare` may use (0: one
+        per CPU).
+        """
         self.config = config
         self.root = config.root
         self.cache = cache
@@ -246,9 +254,14 @@ class StaticRunner:
         )
         files: dict[str, ProjectFile] = {}
         explicit_paths = explicit is not None or bool(self.config.list("", "paths"))
-        for path in iter_python_files(
-            roots, self.root, self.config.list("", "exclude"), skip_tests=not explicit_paths
-        ):
+        exclude = self.config.list("", "exclude")
+        found = iter_python_files(roots, self.root, exclude, skip_tests=not explicit_paths)
+        if self.text_files:
+            if explicit is None:
+                found += iter_config_files(roots, self.root, exclude, skip_tests=not explicit_paths)
+            else:
+                found += [p for p in roots if p.is_file() and is_config_file(p.name)]
+        for path in found:
             try:
                 project_file = read_project_file(path, self.root)
             except OSError as exc:
@@ -263,20 +276,41 @@ class StaticRunner:
         """Files found by :meth:`discover`."""
         return self.discover()
 
+    @property
+    def text_files(self) -> bool:
+        """Whether a checker looks at configuration files too (see :func:`iter_config_files`)."""
+        return any(info.checker.text_files for info in self.checkers)
+
+    @property
+    def python_files(self) -> list[str]:
+        """Relpaths of the Python files among :attr:`files` (what project checkers read)."""
+        return [rel for rel in self.files if rel.endswith(".py")]
+
     def source(self, relpath: str) -> SourceFile:
-        """The file as checkers see it, read now (not kept: see :class:`ProjectFile`)."""
+        """Return the file as checkers see it, read now (not kept: see :class:`ProjectFile`)."""
         project_file = self.files[relpath]
         data = project_file.read()
         return SourceFile(project_file.path, relpath, decode_source(data), data)
 
     def checkers_for(self, relpath: str) -> list[int]:
-        """Indexes of the file checkers that look at this file."""
-        return [i for i, info in enumerate(self.checkers) if info.checker.applies(relpath)]
+        """Indexes of the file checkers that look at this file (a configuration file: only
+        the checkers of :attr:`FileChecker.text_files`)."""
+        python = relpath.endswith(".py")
+        return [
+            i
+            for i, info in enumerate(self.checkers)
+            if (python or info.checker.text_files) and info.checker.applies(relpath)
+        ]
+
+    def _content(self, relpath: str) -> str:
+        """What a result depends on: the file's content and its path (findings and their
+        fingerprints name the path, so two files with the same content share no entry)."""
+        return f"{relpath}\0{self.files[relpath].digest}"
 
     def key(self, index: int, relpath: str) -> str:
         """Cache key of one (checker, file) result."""
         info = self.checkers[index]
-        return cache_key(self.files[relpath].digest, info.checker.name, info.version, info.settings)
+        return cache_key(self._content(relpath), info.checker.name, info.version, info.settings)
 
     def job_key(self, job: Job, relpath: str) -> str:
         """Cache key of one job on one file."""
@@ -284,7 +318,7 @@ class StaticRunner:
             return self.key(job[1], relpath)
         analyser = self.analysers[job[1]]
         name = f"analysis:{analyser.name}"
-        return cache_key(self.files[relpath].digest, name, "", analyser.settings())
+        return cache_key(self._content(relpath), name, "", analyser.settings())
 
     def _job_name(self, job: Job) -> str:
         if job[0] == "check":
@@ -307,18 +341,36 @@ class StaticRunner:
         self._prepared = True
         if pairs is None:
             pairs = [(i, rel) for rel in self.files for i in self.checkers_for(rel)]
+        misses = self._misses(self._jobs(pairs, project))
+        self._wanted = misses
+        self._prepare_batches(misses)
+        workers = self.workers if self.workers > 0 else (os.cpu_count() or 1)
+        if workers > 1 and sum(len(jobs) for jobs in misses.values()) >= POOL_THRESHOLD:
+            self._run_pool(misses, workers)
+
+    def _jobs(
+        self, pairs: Sequence[tuple[int, str]], project: Iterable[int]
+    ) -> dict[str, list[Job]]:
+        """Return the jobs per file: the asked checks, then the project checkers' analyses."""
         wanted: dict[str, list[Job]] = {}
         for i, rel in pairs:
             wanted.setdefault(rel, []).append(("check", i))
         analysers = sorted({self._analyser_of[i] for i in project if i in self._analyser_of})
-        for rel in self.files if analysers else ():
+        for rel in self.python_files if analysers else ():
             wanted.setdefault(rel, []).extend(("analyse", a) for a in analysers)
+        return wanted
+
+    def _misses(self, wanted: dict[str, list[Job]]) -> dict[str, list[Job]]:
+        """Return the jobs the cache has no entry for, per file (files with none left out)."""
         misses: dict[str, list[Job]] = {}
         for rel, jobs in wanted.items():
             missing = [job for job in jobs if self.cache.get(self.job_key(job, rel)) is None]
             if missing:
                 misses[rel] = missing
-        self._wanted = misses
+        return misses
+
+    def _prepare_batches(self, misses: dict[str, list[Job]]) -> None:
+        """Show each checker that overrides ``prepare`` all the missed files it will check."""
         batch: dict[int, list[SourceFile]] = {}
         for rel, jobs in misses.items():
             for kind, i in jobs:
@@ -328,9 +380,6 @@ class StaticRunner:
                     batch.setdefault(i, []).append(self.source(rel))
         for i, sources in batch.items():
             self.checkers[i].checker.prepare(sources)
-        workers = self.workers if self.workers > 0 else (os.cpu_count() or 1)
-        if workers > 1 and sum(len(jobs) for jobs in misses.values()) >= POOL_THRESHOLD:
-            self._run_pool(misses, workers)
 
     def _run_pool(self, misses: dict[str, list[Job]], workers: int) -> None:
         # big files first, so the last task to finish is a small one
@@ -396,7 +445,7 @@ class StaticRunner:
     # -- file results --------------------------------------------------------------------
 
     def file_result(self, index: int, relpath: str, nodeid: str) -> CheckResult:
-        """The result of checker ``index`` on ``relpath``: replayed, prefetched or computed."""
+        """Return checker ``index``'s result on ``relpath``: replayed, prefetched or computed."""
         info = self.checkers[index]
         value, duration, was_cached = self._value(("check", index), relpath)
         return CheckResult(
@@ -418,13 +467,13 @@ class StaticRunner:
     def project_key(self, checker: ProjectChecker) -> str:
         """Cache key of a project checker: every file's digest plus the checker's settings."""
         digest = hashlib.sha256()
-        for rel in sorted(self.files):
+        for rel in sorted(self.python_files):
             digest.update(f"{rel}\0{self.files[rel].digest}\n".encode())
         settings = {k: v for k, v in vars(checker).items() if not k.startswith("_")}
         return cache_key(digest.hexdigest(), checker.name, "project", settings)
 
     def project_result(self, checker: ProjectChecker, nodeid: str) -> CheckResult:
-        """Result of a project checker, through the cache."""
+        """Return the result of a project checker, through the cache."""
         key = self.project_key(checker)
         cached = self.cache.get(key)
         if cached is not None and isinstance(cached.get("result"), dict):
@@ -437,16 +486,21 @@ class StaticRunner:
         if index in self._analyser_of:
             job: Job = ("analyse", self._analyser_of[index])
             analyses: dict[str, dict[str, Any]] = {}
-            for rel in self.files:
+            for rel in self.python_files:
                 prefetched = (job, rel) in self._prefetched
                 analyses[rel], duration, _ = self._value(job, rel)
                 earlier += duration if prefetched else 0.0
                 # the other project checker of this analyser asks again: keep it at hand
                 self._prefetched.setdefault((job, rel), (analyses[rel], 0.0))
-            assert isinstance(checker, AnalysedProjectChecker)  # it has an analyser
+            if not isinstance(checker, AnalysedProjectChecker):
+                raise TypeError(
+                    f"checker {checker.name!r} has an analyser but is not an "
+                    "AnalysedProjectChecker: derive it from that class or return None "
+                    "from analyser()"
+                )
             result = checker.run_analysed(analyses, self.root)
         else:
-            sources = [self.source(rel) for rel in self.files]
+            sources = [self.source(rel) for rel in self.python_files]
             with gc_paused():
                 result = checker.run(sources, self.root)
         result.duration = time.perf_counter() - started + earlier

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 
 def whole(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
-    """A converter to a whole number from ``minimum`` to ``maximum`` (inclusive)."""
+    """Return a converter to a whole number from ``minimum`` to ``maximum`` (inclusive)."""
 
     def convert(text: str) -> int:
         try:
@@ -28,8 +28,11 @@ def whole(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
 
 
 def number(above: float | None = None, below: float | None = None) -> Callable[[str], float]:
-    """A converter to a finite number, strictly greater than ``above`` and less than ``below``
-    when they are given."""
+    """Return a converter to a finite number within the given bounds.
+
+    The number must be strictly greater than ``above`` and strictly less than ``below``
+    when they are given.
+    """
 
     def convert(text: str) -> float:
         try:
@@ -59,7 +62,7 @@ _port_range = whole(0, 65535)
 
 
 def port(text: str) -> int:
-    """A TCP port number (0: any free port)."""
+    """Convert ``text`` to a TCP port number (0: any free port)."""
     try:
         return _port_range(text)
     except argparse.ArgumentTypeError:

@@ -24,12 +24,12 @@ from .model import SCHEMA_VERSION
 from .report import write_json_atomic
 
 #: Version of the cache file layout.
-CACHE_FORMAT: Final = 1
+CACHE_FORMAT: Final = 2
 CACHE_FILE: Final = "results.json"
 
 
 def cache_key(digest: str, checker: str, tool_version: str, settings: Mapping[str, Any]) -> str:
-    """The key of one (file content, checker, configuration) result."""
+    """Return the key of one (file content, checker, configuration) result."""
     material = json.dumps(
         [digest, checker, tool_version, settings, __version__, SCHEMA_VERSION],
         sort_keys=True,
@@ -42,6 +42,10 @@ class ResultCache:
     """The cache file of one project; ``warnings`` collects what went wrong on reading it."""
 
     def __init__(self, directory: Path, enabled: bool = True) -> None:
+        """Use the cache file in ``directory``; read it lazily, on the first lookup.
+
+        With ``enabled`` false, lookups miss and nothing is read or written.
+        """
         self.directory = directory
         self.enabled = enabled
         self.path = directory / CACHE_FILE
@@ -75,7 +79,7 @@ class ResultCache:
             self._entries = entries
 
     def get(self, key: str) -> dict[str, Any] | None:
-        """The stored entry for ``key``, or None (missing, disabled, or of the wrong shape)."""
+        """Return the stored entry for ``key``, or None (missing, disabled, or wrong shape)."""
         if not self.enabled:
             return None
         if not self._loaded:

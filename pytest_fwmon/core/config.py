@@ -2,14 +2,19 @@
 
 Sources, later ones win (docs/reference/configuration.md):
 
-1. defaults in :data:`SPEC`;
+1. defaults in :data:`SPEC` (and in each owned section's validator);
 2. ``[tool.fwmon]`` in the project's ``pyproject.toml`` (sub-tables per pipeline);
 3. environment variables in :data:`ENVIRONMENT`;
-4. command-line options (``--fwmon-report`` ...), and ``--fwmon-option SECTION.KEY=VALUE``.
+4. ``--fwmon-option SECTION.KEY=VALUE``;
+5. dedicated command-line options (``--fwmon-report``, ``--fwmon-no-coverage`` ...).
 
 Unknown keys and bad values raise :class:`~pytest_fwmon.core.errors.ConfigError` naming the key and
-the valid choices. Sections owned by the fwmon commands (gate, history, slo, kpis, alerts,
-dashboard) are kept as raw tables here and validated by the command that reads them.
+the valid choices. The sections of :data:`SPEC` are checked here; every other section
+(:data:`SECTION_VALIDATORS`: quality, integration, perf, gate, history, slo, kpis, alerts,
+dashboard) is checked by its owner's validator, which :func:`load_config` calls once, after
+all sources are merged, for every such section any source sets (the validator's module is
+imported only then). This is the only module that reads fwmon's settings from
+``pyproject.toml`` or the environment; every other part receives the :class:`FwmonConfig`.
 Standard library only.
 """
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import importlib
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -76,6 +82,7 @@ SPEC: Final[dict[str, dict[str, Key]]] = {
         "fail_on_confidence": Key(
             "medium", "str", choices=_CONF, help="lowest confidence that fails"
         ),
+        "secrets": Key(True, "bool", help="detect-secrets on source and config files"),
     },
     "docs": {
         "backend": Key("pydocstyle", "str", choices=("pydocstyle", "ruff"), help="style backend"),
@@ -91,10 +98,23 @@ SPEC: Final[dict[str, dict[str, Key]]] = {
     },
 }
 
-#: Sections validated by the command that owns them, kept raw here.
-OWNED_ELSEWHERE: Final = frozenset(
-    {"quality", "integration", "perf", "gate", "history", "slo", "kpis", "alerts", "dashboard"}
-)
+#: Validator of each section another package owns, as ``module:callable`` (imported only when
+#: a source sets the section). Each takes the merged raw table and returns the validated
+#: values, raising ConfigError (or ValueError) naming the key and the valid choices.
+SECTION_VALIDATORS: Final = {
+    "quality": "pytest_fwmon.checks.complexity:validate_quality_section",
+    "integration": "pytest_fwmon.checks.integration:validate_integration_section",
+    "perf": "pytest_fwmon.perf.settings:from_config",
+    "gate": "pytest_fwmon.gate.policy:validate_gate_section",
+    "history": "pytest_fwmon.history.cliutil:history_settings",
+    "slo": "pytest_fwmon.history.slo:SloTargets.from_config",
+    "kpis": "pytest_fwmon.history.kpis:parse_config",
+    "alerts": "pytest_fwmon.alerts.settings:AlertSettings.from_config",
+    "dashboard": "pytest_fwmon.dashboard.data:Options.from_config",
+}
+
+#: Sections validated by the package that owns them, kept raw here (see SECTION_VALIDATORS).
+OWNED_ELSEWHERE: Final = frozenset(SECTION_VALIDATORS)
 
 #: Environment variables and the key each one sets.
 ENVIRONMENT: Final = {
@@ -103,6 +123,7 @@ ENVIRONMENT: Final = {
     "FWMON_CACHE": ("", "cache"),
     "FWMON_WORKERS": ("", "workers"),
     "FWMON_HISTORY_URL": ("", "history_url"),
+    "FWMON_PACKAGING": ("integration", "packaging"),
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -192,6 +213,7 @@ class FwmonConfig:
         self.raw_sections = raw_sections
         #: The parsed pyproject.toml, for tool tables (bandit, pydocstyle) and metadata.
         self.pyproject = pyproject
+        self._validated: dict[builtins.str, Any] = {}
 
     def get(self, section: builtins.str, key: builtins.str) -> Any:
         """The value of one key."""
@@ -228,6 +250,36 @@ class FwmonConfig:
             return dict(self._values[name])
         return dict(self.raw_sections.get(name, {}))
 
+    def validated(self, section: builtins.str) -> Any:
+        """The validated values of an owned section (what its validator returns), checked once.
+
+        Raises ConfigError naming the key at fault and the valid choices.
+        """
+        if section not in self._validated:
+            target = SECTION_VALIDATORS.get(section)
+            if target is None:
+                raise ConfigError(f"unknown section [tool.fwmon.{section}]")
+            module, _, attr = target.partition(":")
+            validator: Any = importlib.import_module(module)
+            for part in attr.split("."):
+                validator = getattr(validator, part)
+            raw = self.raw_sections.get(section, {})
+            if not isinstance(raw, dict):
+                where = f"[tool.fwmon.{section}]"
+                raise ConfigError(f"[tool.fwmon] {section} must be a table ({where})")
+            try:
+                self._validated[section] = validator(raw)
+            except ConfigError:
+                raise
+            except ValueError as exc:  # perf's PerfSettingsError names the key itself
+                raise ConfigError(str(exc)) from None
+        return self._validated[section]
+
+    def set_raw(self, section: builtins.str, key: builtins.str, value: Any) -> None:
+        """Set a key of an owned section; checked by :meth:`validated` (as pyproject's are)."""
+        self.raw_sections.setdefault(section, {})[key] = value
+        self._validated.pop(section, None)
+
     def set(
         self,
         section: builtins.str,
@@ -259,10 +311,12 @@ def load_config(
     cli: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> FwmonConfig:
-    """Build the effective configuration for the project at ``root``.
+    """Build the effective, validated configuration for the project at ``root``.
 
     ``overrides`` are ``SECTION.KEY=VALUE`` strings (``KEY=VALUE`` for the top level);
-    ``cli`` maps top-level keys set by dedicated options to their (already typed) values.
+    ``cli`` maps keys set by dedicated options (``KEY`` or ``SECTION.KEY``) to their (already
+    typed) values; None values are left out. Every owned section a source sets is validated
+    before this returns.
     """
     pyproject = read_pyproject(root)
     table = pyproject.get("tool", {}).get("fwmon", {})
@@ -288,27 +342,47 @@ def load_config(
     for name, (section, key) in ENVIRONMENT.items():
         if env.get(name, "") != "":
             try:
-                config.set(section, key, env[name], from_text=True)
+                word = env[name].strip().lower()
+                if section in OWNED_ELSEWHERE and word in _TRUE | _FALSE:
+                    config.set_raw(section, key, word in _TRUE)  # FWMON_PACKAGING=1
+                else:
+                    _set_text(config, section, key, env[name])
             except ConfigError as exc:
                 raise ConfigError(f"environment variable {name}: {exc.message}") from None
-    for name, value in (cli or {}).items():
-        if value is not None:
-            config.set("", name, value)
     for item in overrides:
         name, sep, text = item.partition("=")
         if not sep:
             raise ConfigError(f"--fwmon-option {item!r} must look like SECTION.KEY=VALUE")
         section, _, key = name.strip().rpartition(".")
-        if section in OWNED_ELSEWHERE:
-            # validated by the section's owner, like the table in pyproject.toml
-            config.raw_sections.setdefault(section, {})[key] = _toml_value(text)
-            continue
-        config.set(section, key, text, from_text=True)
+        _set_text(config, section, key.strip(), text)
+    for name, value in (cli or {}).items():
+        if value is not None:
+            section, _, key = name.rpartition(".")
+            if section in OWNED_ELSEWHERE:
+                config.set_raw(section, key, value)
+            else:
+                config.set(section, key, value)
+    for section in sorted(config.raw_sections):
+        config.validated(section)
     return config
 
 
+def _set_text(config: FwmonConfig, section: str, key: str, text: str) -> None:
+    """Set one key from text (environment, ``--fwmon-option``)."""
+    if section in OWNED_ELSEWHERE:
+        config.set_raw(section, key, _toml_value(text))
+    else:
+        config.set(section, key, text, from_text=True)
+
+
 def _toml_value(text: str) -> Any:
-    """A command-line value read as a TOML value (``10``, ``true``, ``[1, 2]``), else a string."""
+    """A command-line value read as a TOML value (``10``, ``true``, ``[1, 2]``), else a string;
+    the words of :data:`_TRUE` and :data:`_FALSE` other than digits are booleans."""
+    word = text.strip().lower()
+    if word in _TRUE - {"1"}:
+        return True
+    if word in _FALSE - {"0"}:
+        return False
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
-import subprocess
+
+# subprocess runs git only, with fixed argument lists and no shell (see _git)
+import subprocess  # nosec B404
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib import metadata
@@ -32,13 +34,14 @@ TOOLS = (
 
 
 def utc_now() -> str:
-    """The current time as ISO 8601 UTC with a ``Z`` and milliseconds."""
+    """Return the current time as ISO 8601 UTC with a ``Z`` and milliseconds."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _git(root: Path, *args: str) -> str | None:
     try:
-        proc = subprocess.run(
+        # git from PATH, like the user's shell; the arguments are fixed by the callers here
+        proc = subprocess.run(  # nosec B603 B607
             ["git", *args],
             cwd=root,
             capture_output=True,
@@ -52,7 +55,7 @@ def _git(root: Path, *args: str) -> str | None:
 
 
 def git_info(root: Path, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """sha, branch and dirty flag of the work tree at ``root`` (None where unknown)."""
+    """Return the sha, branch and dirty flag of the work tree at ``root`` (None where unknown)."""
     env = os.environ if environ is None else environ
     sha = _git(root, "rev-parse", "HEAD")
     branch = _git(root, "symbolic-ref", "--short", "-q", "HEAD")
@@ -62,28 +65,33 @@ def git_info(root: Path, environ: Mapping[str, str] | None = None) -> dict[str, 
     return {"sha": sha, "branch": branch or None, "dirty": None if status is None else bool(status)}
 
 
+def _github_info(env: Mapping[str, str]) -> dict[str, Any]:
+    """Return the run identity GitHub Actions gives, with the run's URL and PR number."""
+    server = env.get("GITHUB_SERVER_URL", "https://github.com")
+    repo = env.get("GITHUB_REPOSITORY")
+    run_id = env.get("GITHUB_RUN_ID")
+    ref = env.get("GITHUB_REF", "")
+    pull = ref.split("/")[2] if ref.startswith("refs/pull/") and ref.count("/") >= 3 else None
+    return {
+        "provider": "github-actions",
+        "run_id": run_id,
+        "run_attempt": env.get("GITHUB_RUN_ATTEMPT"),
+        "run_url": f"{server}/{repo}/actions/runs/{run_id}" if repo and run_id else None,
+        "workflow": env.get("GITHUB_WORKFLOW"),
+        "job": env.get("GITHUB_JOB"),
+        "event": env.get("GITHUB_EVENT_NAME"),
+        "ref": ref or None,
+        "repository": repo,
+        "pull_request": pull,
+        "base_ref": env.get("GITHUB_BASE_REF") or None,
+    }
+
+
 def ci_info(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """CI provider and run identity from well-known variables (GitHub Actions in full)."""
+    """Return the CI provider and run identity from well-known variables (GitHub in full)."""
     env = os.environ if environ is None else environ
     if env.get("GITHUB_ACTIONS") == "true":
-        server = env.get("GITHUB_SERVER_URL", "https://github.com")
-        repo = env.get("GITHUB_REPOSITORY")
-        run_id = env.get("GITHUB_RUN_ID")
-        ref = env.get("GITHUB_REF", "")
-        pull = ref.split("/")[2] if ref.startswith("refs/pull/") and ref.count("/") >= 3 else None
-        return {
-            "provider": "github-actions",
-            "run_id": run_id,
-            "run_attempt": env.get("GITHUB_RUN_ATTEMPT"),
-            "run_url": f"{server}/{repo}/actions/runs/{run_id}" if repo and run_id else None,
-            "workflow": env.get("GITHUB_WORKFLOW"),
-            "job": env.get("GITHUB_JOB"),
-            "event": env.get("GITHUB_EVENT_NAME"),
-            "ref": ref or None,
-            "repository": repo,
-            "pull_request": pull,
-            "base_ref": env.get("GITHUB_BASE_REF") or None,
-        }
+        return _github_info(env)
     if env.get("GITLAB_CI") == "true":
         return {
             "provider": "gitlab-ci",

@@ -34,12 +34,13 @@ class FwmonError(Exception):
     exit_code: int = EXIT_USAGE
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        """Keep ``message`` (what is wrong) and the optional ``hint`` (how to fix it)."""
         super().__init__(message)
         self.message = message
         self.hint = hint
 
     def one_line(self) -> str:
-        """The message as printed: message, then the hint if any."""
+        """Return the message as printed: message, then the hint in parentheses if any."""
         return f"{self.message} ({self.hint})" if self.hint else self.message
 
 

@@ -21,6 +21,7 @@ import fnmatch
 import hashlib
 import io
 import os
+import re
 import tokenize
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -81,7 +82,7 @@ class ProjectFile:
     size: int
 
     def read(self) -> bytes:
-        """The bytes now; when the file changed since it was hashed, the digest follows."""
+        """Return the bytes now; when the file changed since it was hashed, update the digest."""
         data = self.path.read_bytes()
         if len(data) != self.size or hashlib.sha256(data).hexdigest() != self.digest:
             self.digest, self.size = hashlib.sha256(data).hexdigest(), len(data)
@@ -89,7 +90,7 @@ class ProjectFile:
 
 
 def decode_source(data: bytes) -> str:
-    """Decoded text, honouring a BOM or PEP 263 coding cookie (undecodable bytes replaced)."""
+    """Decode source bytes, honouring a BOM or PEP 263 coding cookie (bad bytes replaced)."""
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError:
@@ -105,33 +106,45 @@ def _normalise(name: str) -> str:
 
 
 def _metadata_packages(root: Path, pyproject: dict[str, Any]) -> list[Path]:
+    """Return the existing packages/modules the build backend's settings name."""
     tool = pyproject.get("tool", {})
     found: list[Path] = []
     hatch = tool.get("hatch", {}).get("build", {}).get("targets", {}).get("wheel", {})
     for pkg in hatch.get("packages", []) or []:
         found.append(root / str(pkg))
-    setuptools = tool.get("setuptools", {})
-    packages = setuptools.get("packages")
-    if isinstance(packages, list):
-        pkg_dir = setuptools.get("package-dir", {}).get("", ".")
-        top = {str(p).split(".")[0] for p in packages}
-        found.extend(root / pkg_dir / p for p in sorted(top))
-    elif isinstance(packages, dict) and "find" in packages:
-        for where in packages["find"].get("where", ["."]) or ["."]:
-            base = root / str(where)
-            if base != root:
-                found.append(base)
+    found += _setuptools_packages(root, tool.get("setuptools", {}))
     flit = tool.get("flit", {}).get("module", {})
     if flit.get("name"):
         found.append(root / str(flit["name"]).replace(".", "/"))
     for entry in tool.get("poetry", {}).get("packages", []) or []:
         if isinstance(entry, dict) and entry.get("include"):
             found.append(root / str(entry.get("from", ".")) / str(entry["include"]))
+    return _existing(found)
+
+
+def _existing(found: Iterable[Path]) -> list[Path]:
+    """Return the folders among ``found``, and the ``.py`` files of the others that exist."""
     existing = []
     for path in found:
         if path.is_dir() or path.with_suffix(".py").is_file():
             existing.append(path if path.is_dir() else path.with_suffix(".py"))
     return existing
+
+
+def _setuptools_packages(root: Path, setuptools: dict[str, Any]) -> list[Path]:
+    """Return the top-level packages of ``packages`` or the ``find`` folders (not the root)."""
+    packages = setuptools.get("packages")
+    if isinstance(packages, list):
+        pkg_dir = setuptools.get("package-dir", {}).get("", ".")
+        top = {str(p).split(".")[0] for p in packages}
+        return [root / pkg_dir / p for p in sorted(top)]
+    found: list[Path] = []
+    if isinstance(packages, dict) and "find" in packages:
+        for where in packages["find"].get("where", ["."]) or ["."]:
+            base = root / str(where)
+            if base != root:
+                found.append(base)
+    return found
 
 
 def _packages_in(folder: Path) -> list[Path]:
@@ -140,24 +153,34 @@ def _packages_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and (p / "__init__.py").is_file())
 
 
+def _named_module(root: Path, name: Any) -> Path | None:
+    """Return the package or module named like the project, under ``src/`` or the root."""
+    if not isinstance(name, str) or not name:
+        return None
+    module = _normalise(name)
+    for base in (root / "src", root):
+        if (base / module).is_dir():
+            return base / module
+        if (base / f"{module}.py").is_file():
+            return base / f"{module}.py"
+    return None
+
+
 def source_roots(root: Path, pyproject: dict[str, Any], paths: Sequence[str] = ()) -> list[Path]:
-    """The folders and files fwmon checks by default (see the module docstring)."""
+    """Return the folders and files fwmon checks by default (see the module docstring)."""
     if paths:
         return [root / p for p in paths]
     found = _metadata_packages(root, pyproject)
     if found:
         return found
-    name = pyproject.get("project", {}).get("name")
-    if isinstance(name, str) and name:
-        module = _normalise(name)
-        for base in (root / "src", root):
-            if (base / module).is_dir():
-                return [base / module]
-            if (base / f"{module}.py").is_file():
-                return [base / f"{module}.py"]
-    src_packages = _packages_in(root / "src")
-    if src_packages:
-        return src_packages
+    named = _named_module(root, pyproject.get("project", {}).get("name"))
+    if named is not None:
+        return [named]
+    return _packages_in(root / "src") or _top_level(root)
+
+
+def _top_level(root: Path) -> list[Path]:
+    """Return the root's packages and modules, less tests, tooling and excluded names."""
     fallback: list[Path] = [
         p
         for p in _packages_in(root)
@@ -183,11 +206,51 @@ def _excluded(relpath: str, patterns: Iterable[str]) -> bool:
 
 
 def relative(path: Path, root: Path) -> str:
-    """Repository-relative POSIX path (absolute POSIX path when outside the root)."""
+    """Repository-relative POSIX path (absolute POSIX path when outside the root), escaped
+    with :func:`escape_name` so that any file name is plain, encodable, one-line text."""
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        text = path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
-        return path.resolve().as_posix()
+        text = path.resolve().as_posix()
+    return escape_name(text)
+
+
+#: What :func:`escape_name` rewrites: the backslash (so the escaping is reversible),
+#: control characters, surrogates (bytes that are not UTF-8, as ``os.fsdecode`` keeps them),
+#: line and paragraph separators and the bidirectional overrides.
+_UNSAFE = re.compile("[\\\\\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    char = match.group()
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8, as surrogateescape keeps it
+        return f"\\x{code - 0xDC00:02x}"
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}"
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def escape_surrogates(text: str) -> str:
+    """``text`` with only its surrogates escaped as :func:`escape_name` does: the rest of an
+    unencodable message (newlines included) stays as it is."""
+    return _SURROGATE.sub(_escape_one, text)
+
+
+def escape_name(text: str) -> str:
+    """``text`` (a file name or node id) with bytes that are not UTF-8 as ``\\xNN``, control
+    characters as ``\\n``, ``\\t``, ``\\xNN``, separators and bidirectional overrides as
+    ``\\uXXXX`` and the backslash doubled; any other text is returned as it is."""
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(_escape_one, text)
 
 
 def iter_python_files(
@@ -211,16 +274,20 @@ def iter_python_files(
             resolved = path.resolve()
             if resolved in seen or path.suffix != ".py":
                 continue
-            rel = relative(path, root)
-            if skip_tests and any(fnmatch.fnmatch(path.name, pat) for pat in EXCLUDED_FILES):
-                continue
-            if skip_tests and any(part in TEST_DIRS for part in rel.split("/")[:-1]):
-                continue
-            if _excluded(rel, exclude):
+            if _left_out(path, relative(path, root), exclude, skip_tests):
                 continue
             seen.add(resolved)
             result.append(path)
     return sorted(result, key=lambda p: relative(p, root))
+
+
+def _left_out(path: Path, rel: str, exclude: Sequence[str], skip_tests: bool) -> bool:
+    """Tell whether an ``exclude`` pattern, or (with ``skip_tests``) a test rule, drops it."""
+    if skip_tests and any(fnmatch.fnmatch(path.name, pat) for pat in EXCLUDED_FILES):
+        return True
+    if skip_tests and any(part in TEST_DIRS for part in rel.split("/")[:-1]):
+        return True
+    return _excluded(rel, exclude)
 
 
 def _walk(start: Path) -> Iterable[Path]:
@@ -241,3 +308,53 @@ def read_project_file(path: Path, root: Path) -> ProjectFile:
         digest=hashlib.sha256(data).hexdigest(),
         size=len(data),
     )
+
+
+#: Text configuration files the secrets checker reads besides the Python source (fnmatch on
+#: the file name).
+CONFIG_FILES = (
+    ".env*",
+    "*.yaml",
+    "*.yml",
+    "*.toml",
+    "*.ini",
+    "*.cfg",
+    "*.json",
+    "*.ipynb",
+    "Dockerfile",
+    "Dockerfile.*",
+)
+
+
+def is_config_file(name: str) -> bool:
+    """Whether a file name is one of :data:`CONFIG_FILES`."""
+    return any(fnmatch.fnmatch(name, pattern) for pattern in CONFIG_FILES)
+
+
+def iter_config_files(
+    roots: Iterable[Path], root: Path, exclude: Sequence[str], *, skip_tests: bool = True
+) -> list[Path]:
+    """The :data:`CONFIG_FILES` under ``roots`` plus those directly in the repository root.
+
+    The same rules as :func:`iter_python_files`: excluded folders, ``exclude`` patterns and,
+    with ``skip_tests``, test folders are left out.
+    """
+    seen: set[Path] = set()
+    result: list[Path] = []
+    starts = list(roots) + sorted(p for p in root.iterdir() if p.is_file())
+    for start in starts:
+        candidates: Iterable[Path] = [start] if start.is_file() else _walk(start)
+        for path in candidates:
+            if not is_config_file(path.name) or not path.is_file():
+                continue
+            resolved = path.resolve()
+            if resolved in seen:
+                continue
+            rel = relative(path, root)
+            if skip_tests and any(part in TEST_DIRS for part in rel.split("/")[:-1]):
+                continue
+            if _excluded(rel, exclude):
+                continue
+            seen.add(resolved)
+            result.append(path)
+    return sorted(result, key=lambda p: relative(p, root))

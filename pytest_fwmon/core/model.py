@@ -15,7 +15,11 @@ from typing import Any, Final
 #: Version of ``report.json``. History of versions:
 #:
 #: 1. first release.
-SCHEMA_VERSION: Final = 1
+#: 2. ``run.completed`` and ``run.stopped`` (did pytest run every selected item to the end),
+#:    ``tests.exitstatus`` is pytest's final status or null when unknown, with
+#:    ``tests.exitstatus_note``; a skipped pipeline has no score. Version 1 reports are read
+#:    as version 2 with ``completed`` null (:func:`pytest_fwmon.core.report.upgrade`).
+SCHEMA_VERSION: Final = 2
 
 #: Pipelines fwmon knows, in the order they are shown.
 PIPELINES: Final = ("security", "docs", "quality", "performance", "integration")
@@ -40,12 +44,12 @@ PIPELINE_STATUSES: Final = ("pass", "fail", "error", "skipped", "not-run")
 
 
 def severity_at_least(severity: str, threshold: str) -> bool:
-    """True when ``severity`` is as bad as ``threshold`` or worse."""
+    """Tell whether ``severity`` is as bad as ``threshold`` or worse."""
     return SEVERITY_RANK[severity] >= SEVERITY_RANK[threshold]
 
 
 def confidence_at_least(confidence: str, threshold: str) -> bool:
-    """True when ``confidence`` is at least ``threshold``."""
+    """Tell whether ``confidence`` is at least ``threshold``."""
     return CONFIDENCE_RANK[confidence] >= CONFIDENCE_RANK[threshold]
 
 
@@ -83,6 +87,9 @@ class Finding:
     rule_name: str = ""
     #: Where to read more about the rule.
     help_url: str = ""
+    #: The code object the finding is about, as the tool names it (pydocstyle's definition:
+    #: ``public function `parse```); empty for a whole file or when the tool gives none.
+    symbol: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with every field (all values are plain; no deep copy needed)."""
@@ -165,10 +172,15 @@ def assign_fingerprints(findings: Iterable[Finding], source_lines: Sequence[str]
     The hash covers the flagged lines' normalised text, not their numbers, so code inserted
     above a finding does not change it. Identical findings in one file get occurrence indexes
     0, 1, 2... in line order, so a second copy of a known problem is a new finding.
+
+    A finding that arrives with ``fingerprint`` set brings its own basis in place of the
+    lines' text (the secrets checker: the hashed secret, so no hash of the line exists).
     """
     seen: dict[tuple[str, str, str, str], int] = {}
     for finding in sorted(findings, key=Finding.sort_key):
-        if finding.line > 0:
+        if finding.fingerprint:
+            text = finding.fingerprint
+        elif finding.line > 0:
             end = max(finding.end_line, finding.line)
             text = normalise_source(source_lines[finding.line - 1 : end])
         else:
@@ -180,5 +192,5 @@ def assign_fingerprints(findings: Iterable[Finding], source_lines: Sequence[str]
 
 
 def empty_counts() -> dict[str, int]:
-    """A severity -> count mapping with every severity present."""
+    """Return a severity -> count mapping with every severity present at zero."""
     return dict.fromkeys(SEVERITIES, 0)

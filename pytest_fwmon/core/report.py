@@ -9,9 +9,10 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from .errors import ReportError
+from .files import escape_surrogates
 from .inputs import InputError, loads_strict, read_input
 from .model import SCHEMA_VERSION
 from .schema import first_error
@@ -40,6 +41,58 @@ def write_json_atomic(path: Path, data: Any, *, indent: int | None = 2) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def previous_path(path: Path) -> Path:
+    """Where ``pytest --fwmon`` moves the previous run's report when a run starts:
+    ``report.json`` -> ``report.previous.json``."""
+    return path.with_name(f"{path.stem}.previous{path.suffix}")
+
+
+def write_report(path: Path, report: dict[str, Any]) -> int:
+    """Write a report with :func:`write_json_atomic`; returns how many strings had to be
+    escaped first (0 almost always).
+
+    A text that is not valid Unicode (a lone surrogate: a file name whose bytes are not UTF-8,
+    as ``os.fsdecode`` keeps them) cannot be written as UTF-8; such strings, and only those, are
+    rewritten with ``\\xNN``/``\\uXXXX`` escapes in place and the report written again.
+    Raises ``OSError`` as :func:`write_json_atomic` does.
+    """
+    try:
+        write_json_atomic(path, report)
+        return 0
+    except UnicodeEncodeError:
+        pass
+    count = _escape_unencodable(report)
+    write_json_atomic(path, report)
+    return count
+
+
+def _escape_unencodable(data: Any) -> int:
+    """Escape, in place, the surrogates of every string (and key) in ``data``; count them."""
+    count = 0
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        pairs = list(value.items()) if isinstance(value, dict) else enumerate(value)
+        for key, item in pairs:
+            if isinstance(item, str) and not _encodable(item):
+                value[key] = item = escape_surrogates(item)
+                count += 1
+            elif isinstance(item, dict | list):
+                stack.append(item)
+            if isinstance(value, dict) and isinstance(key, str) and not _encodable(key):
+                value[escape_surrogates(key)] = value.pop(key)
+                count += 1
+    return count
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 _ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
@@ -99,15 +152,49 @@ def parse_report(text: str | bytes, source: str = "report") -> dict[str, Any]:
         ) from None
     if not isinstance(data, dict):
         raise ReportError(f"{source} is not a fwmon report: the top level is not a JSON object")
-    version = data.get("schema_version")
-    if version != SCHEMA_VERSION or isinstance(version, bool):
+    report: dict[str, Any] = data
+    version = report.get("schema_version")
+    if type(version) is int and version in READABLE_VERSIONS and version != SCHEMA_VERSION:
+        report = upgrade(report)
+    elif version != SCHEMA_VERSION or isinstance(version, bool):
         raise ReportError(
-            f"{source} has schema_version {version!r}; this fwmon reads version {SCHEMA_VERSION}",
+            f"{source} has schema_version {version!r}; this fwmon reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}",
             hint="produce the report and read it with the same fwmon version",
         )
-    error = first_error("report", data)
+    error = first_error("report", report)
     if error is not None:
         raise ReportError(f"{source} does not match the report schema {error}")
+    return report
+
+
+#: Report versions this fwmon reads; older ones are upgraded by :func:`upgrade` on reading.
+READABLE_VERSIONS: Final = (1, SCHEMA_VERSION)
+
+#: ``run.stopped`` of a report upgraded from version 1.
+V1_STOPPED: Final = "unknown: written by an fwmon that did not record it (schema_version 1)"
+
+
+def upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """A version 1 report read as version 2 (in place; other shapes are left to the schema).
+
+    Version 1 did not record whether the run completed, so ``run.completed`` is null (the
+    gate refuses to judge it); its skipped pipelines carried a score of a measurement that
+    did not happen, which is dropped.
+    """
+    data["schema_version"] = SCHEMA_VERSION
+    run = data.get("run")
+    if isinstance(run, dict):
+        run.setdefault("completed", None)
+        run.setdefault("stopped", V1_STOPPED)
+    tests = data.get("tests")
+    if isinstance(tests, dict):
+        tests.setdefault("exitstatus_note", None)
+    pipelines = data.get("pipelines")
+    if isinstance(pipelines, dict):
+        for pipeline in pipelines.values():
+            if isinstance(pipeline, dict) and pipeline.get("status") in ("skipped", "not-run"):
+                pipeline["score"] = None
     return data
 
 

@@ -104,6 +104,93 @@ def _describe(value: Any) -> str:
     return "an object"
 
 
+def _type_check(schema: Mapping[str, Any]) -> _Check | None:
+    if "type" not in schema:
+        return None
+    names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    type_ok = _type_predicate(names)
+
+    def check_type(v: Any) -> tuple[str, str] | None:
+        if type_ok(v):
+            return None
+        return "", f"expected {' or '.join(names)}, got {_describe(v)}"
+
+    return check_type
+
+
+def _enum_check(schema: Mapping[str, Any]) -> _Check | None:
+    if "enum" not in schema:
+        return None
+    options = list(schema["enum"])
+
+    def check_enum(v: Any) -> tuple[str, str] | None:
+        if any(v == o and type(v) is type(o) for o in options):
+            return None
+        return "", f"{v!r} is not one of {', '.join(map(repr, options))}"
+
+    return check_enum
+
+
+def _const_check(schema: Mapping[str, Any]) -> _Check | None:
+    if "const" not in schema:
+        return None
+    const = schema["const"]
+
+    def check_const(v: Any) -> tuple[str, str] | None:
+        if v == const and type(v) is type(const):
+            return None
+        return "", f"expected {const!r}, got {v!r}"
+
+    return check_const
+
+
+def _range_check(schema: Mapping[str, Any]) -> _Check | None:
+    if "minimum" not in schema and "maximum" not in schema:
+        return None
+    lo = schema.get("minimum")
+    hi = schema.get("maximum")
+
+    def check_range(v: Any) -> tuple[str, str] | None:
+        if not isinstance(v, int | float) or isinstance(v, bool):
+            return None
+        if lo is not None and v < lo:
+            return "", f"{v} is less than the minimum {lo}"
+        if hi is not None and v > hi:
+            return "", f"{v} is more than the maximum {hi}"
+        return None
+
+    return check_range
+
+
+def _string_check(schema: Mapping[str, Any]) -> _Check | None:
+    if "minLength" not in schema and "pattern" not in schema:
+        return None
+    min_len = schema.get("minLength", 0)
+    regex = re.compile(schema["pattern"]) if "pattern" in schema else None
+
+    def check_string(v: Any) -> tuple[str, str] | None:
+        if not isinstance(v, str):
+            return None
+        if len(v) < min_len:
+            return "", f"string shorter than {min_len} characters"
+        if regex is not None and not regex.search(v):
+            return "", f"{v!r} does not match {regex.pattern!r}"
+        return None
+
+    return check_string
+
+
+def _all_of(checks: list[_Check]) -> _Check:
+    def check_all(v: Any) -> tuple[str, str] | None:
+        for check in checks:
+            error = check(v)
+            if error is not None:
+                return error
+        return None
+
+    return check_all
+
+
 class _Compiler:
     def __init__(self, root: Mapping[str, Any]) -> None:
         self.root = root
@@ -123,114 +210,21 @@ class _Compiler:
         unknown = set(schema) - _SUPPORTED - _ANNOTATIONS
         if unknown:
             raise ValueError(f"unsupported JSON Schema keywords: {sorted(unknown)}")
-        checks: list[_Check] = []
-        if "$ref" in schema:
-            checks.append(self.ref(schema["$ref"]))
-        if "type" in schema:
-            names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-
-            type_ok = _type_predicate(names)
-
-            def check_type(v: Any, names: list[str] = names) -> tuple[str, str] | None:
-                if type_ok(v):
-                    return None
-                return "", f"expected {' or '.join(names)}, got {_describe(v)}"
-
-            checks.append(check_type)
-        if "enum" in schema:
-            options = list(schema["enum"])
-
-            def check_enum(v: Any) -> tuple[str, str] | None:
-                if any(v == o and type(v) is type(o) for o in options):
-                    return None
-                return "", f"{v!r} is not one of {', '.join(map(repr, options))}"
-
-            checks.append(check_enum)
-        if "const" in schema:
-            const = schema["const"]
-
-            def check_const(v: Any) -> tuple[str, str] | None:
-                if v == const and type(v) is type(const):
-                    return None
-                return "", f"expected {const!r}, got {v!r}"
-
-            checks.append(check_const)
-        if "minimum" in schema or "maximum" in schema:
-            lo = schema.get("minimum")
-            hi = schema.get("maximum")
-
-            def check_range(v: Any) -> tuple[str, str] | None:
-                if not isinstance(v, int | float) or isinstance(v, bool):
-                    return None
-                if lo is not None and v < lo:
-                    return "", f"{v} is less than the minimum {lo}"
-                if hi is not None and v > hi:
-                    return "", f"{v} is more than the maximum {hi}"
-                return None
-
-            checks.append(check_range)
-        if "minLength" in schema or "pattern" in schema:
-            min_len = schema.get("minLength", 0)
-            regex = re.compile(schema["pattern"]) if "pattern" in schema else None
-
-            def check_string(v: Any) -> tuple[str, str] | None:
-                if not isinstance(v, str):
-                    return None
-                if len(v) < min_len:
-                    return "", f"string shorter than {min_len} characters"
-                if regex is not None and not regex.search(v):
-                    return "", f"{v!r} does not match {regex.pattern!r}"
-                return None
-
-            checks.append(check_string)
-        if "anyOf" in schema:
-            options_v = [self.compile(s) for s in schema["anyOf"]]
-
-            def check_any(v: Any) -> tuple[str, str] | None:
-                errors = []
-                for option in options_v:
-                    error = option(v)
-                    if error is None:
-                        return None
-                    errors.append(error)
-                # the most specific: deepest path, and a branch whose type matched
-                return max(errors, key=lambda e: (len(e[0]), not e[1].startswith("expected ")))
-
-            checks.append(check_any)
-        if "items" in schema:
-            item_v = self.compile(schema["items"])
-
-            def check_items(v: Any) -> tuple[str, str] | None:
-                if not isinstance(v, list):
-                    return None
-                for item in v:
-                    error = item_v(item)
-                    if error is not None:
-                        return f"[{_index(v, item)}]{error[0]}", error[1]
-                return None
-
-            checks.append(check_items)
-        if {"properties", "required", "additionalProperties"} & set(schema):
-            checks.append(self._object(schema))
+        builders = (
+            self._ref_check,
+            _type_check,
+            _enum_check,
+            _const_check,
+            _range_check,
+            _string_check,
+            self._any_check,
+            self._items_check,
+            self._object_check,
+        )
+        checks = [check for check in (build(schema) for build in builders) if check is not None]
+        check = checks[0] if len(checks) == 1 else _all_of(checks)
         fast = self._fast_object(schema)
-        if len(checks) == 1 and fast is None:
-            return checks[0]
-
-        def check_all(v: Any) -> tuple[str, str] | None:
-            for check in checks:
-                error = check(v)
-                if error is not None:
-                    return error
-            return None
-
-        if fast is None:
-            return check_all
-        slow = checks[0] if len(checks) == 1 else check_all
-
-        def check_fast(v: Any) -> tuple[str, str] | None:
-            return None if fast(v) else slow(v)
-
-        return check_fast
+        return check if fast is None else _with_fast(fast, check)
 
     def _resolve(self, schema: Any) -> Any:
         """``schema`` with a lone ``$ref`` followed (for the quick predicates)."""
@@ -246,73 +240,55 @@ class _Compiler:
     def _fast_object(self, schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
         """One predicate for an object of leaf properties and no other keys (a finding):
         True only for a valid value; False means "let the full check find the message"."""
-        if (
-            schema.get("type") != "object"
-            or schema.get("additionalProperties", True) is not False
-            or not set(schema)
-            <= {"type", "properties", "required", "additionalProperties"} | _ANNOTATIONS
-        ):
-            return None
-        quicks = {}
-        for key, sub in schema.get("properties", {}).items():
-            quick = _quick(self._resolve(sub))
-            if quick is None:
-                return None
-            quicks[key] = quick
-        required = frozenset(schema.get("required", ()))
-        if not required <= quicks.keys():
+        if not _is_flat_object(schema):
             return None
         props = {k: self._resolve(v) for k, v in schema.get("properties", {}).items()}
-        # required leaves by kind, each tested inline; the rest through their predicate
-        strings, enums, counts, longs, others = [], [], [], [], []
-        for key in sorted(required):
-            sub = props[key]
-            if sub == {"type": "string"}:
-                strings.append(key)
-            elif set(sub) == {"enum"} and all(type(o) is str for o in sub["enum"]):
-                enums.append((key, frozenset(sub["enum"])))
-            elif set(sub) == {"type", "minimum"} and sub["type"] == "integer":
-                counts.append((key, sub["minimum"]))
-            elif set(sub) == {"type", "minLength"} and sub["type"] == "string":
-                longs.append((key, sub["minLength"]))
-            else:
-                others.append((key, quicks[key]))
-        optional = [(k, q) for k, q in quicks.items() if k not in required]
-        size = len(required)
+        quicks = _leaf_quicks(props)
+        required = frozenset(schema.get("required", ()))
+        if quicks is None or not required <= quicks.keys():
+            return None
+        return _flat_predicate(props, quicks, required)
 
-        def fast(v: Any) -> bool:
-            if type(v) is not dict:
-                return False
-            try:
-                for key in strings:
-                    if type(v[key]) is not str:
-                        return False
-                for key, options in enums:
-                    if v[key] not in options:
-                        return False
-                for key, lo in counts:
-                    x = v[key]
-                    if type(x) is not int or x < lo:
-                        return False
-                for key, least in longs:
-                    x = v[key]
-                    if type(x) is not str or len(x) < least:
-                        return False
-                for key, quick in others:
-                    if not quick(v[key]):
-                        return False
-            except (KeyError, TypeError):  # TypeError: an unhashable value tested in an enum
-                return False
-            extra = len(v) - size  # keys beyond the required ones: each must be optional
-            if extra:
-                for key, quick in optional:
-                    if key in v:
-                        if not quick(v[key]):
-                            return False
-                        extra -= 1
-            return extra == 0
+    def _ref_check(self, schema: Mapping[str, Any]) -> _Check | None:
+        return self.ref(schema["$ref"]) if "$ref" in schema else None
 
-        return fast
+    def _any_check(self, schema: Mapping[str, Any]) -> _Check | None:
+        if "anyOf" not in schema:
+            return None
+        options_v = [self.compile(s) for s in schema["anyOf"]]
+
+        def check_any(v: Any) -> tuple[str, str] | None:
+            errors = []
+            for option in options_v:
+                error = option(v)
+                if error is None:
+                    return None
+                errors.append(error)
+            # the most specific: deepest path, and a branch whose type matched
+            return max(errors, key=lambda e: (len(e[0]), not e[1].startswith("expected ")))
+
+        return check_any
+
+    def _items_check(self, schema: Mapping[str, Any]) -> _Check | None:
+        if "items" not in schema:
+            return None
+        item_v = self.compile(schema["items"])
+
+        def check_items(v: Any) -> tuple[str, str] | None:
+            if not isinstance(v, list):
+                return None
+            for item in v:
+                error = item_v(item)
+                if error is not None:
+                    return f"[{_index(v, item)}]{error[0]}", error[1]
+            return None
+
+        return check_items
+
+    def _object_check(self, schema: Mapping[str, Any]) -> _Check | None:
+        if {"properties", "required", "additionalProperties"} & set(schema):
+            return self._object(schema)
+        return None
 
     def _object(self, schema: Mapping[str, Any]) -> _Check:
         props = {k: self.compile(s) for k, s in schema.get("properties", {}).items()}
@@ -352,40 +328,206 @@ class _Compiler:
         return check_object
 
 
+def _with_fast(fast: Callable[[Any], bool], slow: _Check) -> _Check:
+    """``slow`` behind ``fast``: a value ``fast`` accepts is valid without the full check."""
+
+    def check_fast(v: Any) -> tuple[str, str] | None:
+        return None if fast(v) else slow(v)
+
+    return check_fast
+
+
+_FLAT_KEYS = frozenset({"type", "properties", "required", "additionalProperties"}) | _ANNOTATIONS
+
+
+def _is_flat_object(schema: Mapping[str, Any]) -> bool:
+    """Whether ``schema`` is a closed object schema with no keywords beyond its properties."""
+    return (
+        schema.get("type") == "object"
+        and schema.get("additionalProperties", True) is False
+        and set(schema) <= _FLAT_KEYS
+    )
+
+
+def _leaf_quicks(props: Mapping[str, Any]) -> dict[str, Callable[[Any], bool]] | None:
+    """The :func:`_quick` predicate of every property, or None when one has none."""
+    quicks = {}
+    for key, sub in props.items():
+        quick = _quick(sub)
+        if quick is None:
+            return None
+        quicks[key] = quick
+    return quicks
+
+
+def _leaf_kind(sub: Any) -> str:
+    """How a required leaf is tested inline: ``string``, ``enum``, ``count``, ``long`` or
+    ``other`` (through its :func:`_quick` predicate)."""
+    keys = set(sub)
+    if sub == {"type": "string"}:
+        return "string"
+    if keys == {"enum"} and all(type(o) is str for o in sub["enum"]):
+        return "enum"
+    if keys == {"type", "minimum"} and sub["type"] == "integer":
+        return "count"
+    if keys == {"type", "minLength"} and sub["type"] == "string":
+        return "long"
+    return "other"
+
+
+def _flat_predicate(
+    props: Mapping[str, Any],
+    quicks: Mapping[str, Callable[[Any], bool]],
+    required: frozenset[str],
+) -> Callable[[Any], bool]:
+    """The predicate of :meth:`_Compiler._fast_object`: required leaves by kind, each tested
+    inline, then the optional keys through their predicate."""
+    kinds: dict[str, list[Any]] = {"string": [], "enum": [], "count": [], "long": [], "other": []}
+    for key in sorted(required):
+        sub = props[key]
+        kind = _leaf_kind(sub)
+        if kind == "string":
+            kinds[kind].append(key)
+        elif kind == "enum":
+            kinds[kind].append((key, frozenset(sub["enum"])))
+        elif kind == "count":
+            kinds[kind].append((key, sub["minimum"]))
+        elif kind == "long":
+            kinds[kind].append((key, sub["minLength"]))
+        else:
+            kinds[kind].append((key, quicks[key]))
+    leaves = _leaves_ok(kinds["string"], kinds["enum"])
+    bounded = _bounded_ok(kinds["count"], kinds["long"], kinds["other"])
+    optional = _optional_ok([(k, q) for k, q in quicks.items() if k not in required], required)
+
+    def fast(v: Any) -> bool:
+        if type(v) is not dict:
+            return False
+        try:
+            return leaves(v) and bounded(v) and optional(v)
+        except (KeyError, TypeError):  # TypeError: an unhashable value tested in an enum
+            return False
+
+    return fast
+
+
+def _leaves_ok(
+    strings: list[str], enums: list[tuple[str, frozenset[str]]]
+) -> Callable[[dict[str, Any]], bool]:
+    """Return a predicate: every key of ``strings`` holds a string, of ``enums`` an option."""
+
+    def ok(v: dict[str, Any]) -> bool:
+        for key in strings:
+            if type(v[key]) is not str:
+                return False
+        return all(v[key] in options for key, options in enums)
+
+    return ok
+
+
+def _bounded_ok(
+    counts: list[tuple[str, int]],
+    longs: list[tuple[str, int]],
+    others: list[tuple[str, Callable[[Any], bool]]],
+) -> Callable[[dict[str, Any]], bool]:
+    """Return a predicate: integers at least their minimum, strings at least their length,
+    the other keys accepted by their predicate."""
+
+    def ok(v: dict[str, Any]) -> bool:
+        for key, lo in counts:
+            x = v[key]
+            if type(x) is not int or x < lo:
+                return False
+        for key, least in longs:
+            x = v[key]
+            if type(x) is not str or len(x) < least:
+                return False
+        return all(quick(v[key]) for key, quick in others)
+
+    return ok
+
+
+def _optional_ok(
+    optional: list[tuple[str, Callable[[Any], bool]]], required: frozenset[str]
+) -> Callable[[dict[str, Any]], bool]:
+    """Return a predicate: every key beyond the ``required`` ones is an optional key whose
+    value its predicate accepts."""
+    size = len(required)
+
+    def ok(v: dict[str, Any]) -> bool:
+        extra = len(v) - size
+        if extra:
+            for key, quick in optional:
+                if key in v:
+                    if not quick(v[key]):
+                        return False
+                    extra -= 1
+        return extra == 0
+
+    return ok
+
+
 _QUICK_KEYS = frozenset({"type", "enum", "minimum", "maximum", "minLength"}) | _ANNOTATIONS
 
 
 def _quick(schema: Any) -> Callable[[Any], bool] | None:
-    """One predicate for a leaf schema of ``type`` (range only on numbers) or a string
-    ``enum`` (None allowed), the properties most values of a report have; None for others."""
+    """Return one fast predicate for a simple leaf schema, or None for any other schema.
+
+    Simple leaves are a ``type`` (with a range only on numbers, a ``minLength`` only on a
+    string) or a string ``enum`` (None allowed): the schemas most values of a report have.
+    """
     if not isinstance(schema, Mapping) or not set(schema) <= _QUICK_KEYS or not schema:
         return None
-    lo, hi = schema.get("minimum"), schema.get("maximum")
     if "minLength" in schema:
-        if schema.get("type") != "string" or set(schema) & {"enum", "minimum", "maximum"}:
-            return None
-        least = schema["minLength"]
-        return lambda v: type(v) is str and len(v) >= least
+        return _quick_string(schema)
     if "enum" in schema:
-        options = schema["enum"]
-        if set(schema) & {"type", "minimum", "maximum"} or not all(
-            o is None or isinstance(o, str) for o in options
-        ):
-            return None
-        strings = frozenset(o for o in options if o is not None)
-        nullable = None in options
-        return lambda v: (v is None and nullable) or (type(v) is str and v in strings)
+        return _quick_enum(schema)
     if "type" not in schema:
         return None
+    return _quick_type(schema)
+
+
+def _quick_string(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
+    """Return a predicate for a string ``type`` with a ``minLength`` alone, else None."""
+    if schema.get("type") != "string" or set(schema) & {"enum", "minimum", "maximum"}:
+        return None
+    least = schema["minLength"]
+    return lambda v: type(v) is str and len(v) >= least
+
+
+def _quick_enum(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
+    """Return a predicate for an ``enum`` of strings and None alone, else None."""
+    options = schema["enum"]
+    if set(schema) & {"type", "minimum", "maximum"} or not all(
+        o is None or isinstance(o, str) for o in options
+    ):
+        return None
+    strings = frozenset(o for o in options if o is not None)
+    nullable = None in options
+    return lambda v: (v is None and nullable) or (type(v) is str and v in strings)
+
+
+def _quick_type(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
+    """Return a predicate for a ``type``, with a range only on numbers (else None)."""
     names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
     type_ok = _type_predicate(names)
+    lo, hi = schema.get("minimum"), schema.get("maximum")
     if lo is None and hi is None:
         return type_ok
     if not set(names) <= {"integer", "number", "null"}:
         return None
-    return lambda v: (
-        type_ok(v) and (v is None or ((lo is None or v >= lo) and (hi is None or v <= hi)))
-    )
+    return _in_range(type_ok, lo, hi)
+
+
+def _in_range(
+    type_ok: Callable[[Any], bool], lo: float | None, hi: float | None
+) -> Callable[[Any], bool]:
+    """Return a predicate: ``type_ok`` and, unless None, from ``lo`` to ``hi`` inclusive."""
+    if lo is None:
+        return lambda v: type_ok(v) and (v is None or v <= hi)
+    if hi is None:
+        return lambda v: type_ok(v) and (v is None or v >= lo)
+    return lambda v: type_ok(v) and (v is None or lo <= v <= hi)
 
 
 def compile_schema(schema: Mapping[str, Any]) -> Validator:
@@ -406,7 +548,7 @@ def _index(values: list[Any], item: Any) -> int:
 
 @cache
 def load_schema(name: str) -> dict[str, Any]:
-    """A schema shipped in ``pytest_fwmon/schemas`` by file stem, e.g. ``"report"``."""
+    """Load a schema shipped in ``pytest_fwmon/schemas`` by file stem, e.g. ``"report"``."""
     text = resources.files("pytest_fwmon.schemas").joinpath(f"{name}.schema.json").read_text()
     data: dict[str, Any] = json.loads(text)
     return data
@@ -414,7 +556,7 @@ def load_schema(name: str) -> dict[str, Any]:
 
 @cache
 def validator(name: str) -> Validator:
-    """The compiled validator of a shipped schema."""
+    """Return the compiled validator of a shipped schema (compiled once, then cached)."""
     return compile_schema(load_schema(name))
 
 

@@ -14,7 +14,9 @@ Outcome-based pipelines (performance, integration)::
 
     score = 100 * passed / (passed + failed + error)
 
-Scores are rounded to one decimal. A pipeline with no items that ran has score ``None``.
+Scores are rounded to one decimal. No measurement, no score: a pipeline that did not run
+(``not-run``) or whose items were all skipped (``skipped``, e.g. under pytest-benchmark's
+``--benchmark-only``) has score ``None``, and so does any pipeline with nothing to score.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def outcome_score(outcomes: Iterable[str]) -> float | None:
 
 
 def pipeline_status(outcomes: list[str], selected: bool) -> str:
-    """pass | fail | error | skipped | not-run from the outcomes of a pipeline's items.
+    """Return a pipeline's status (pass, fail, error, skipped, not-run) from its items.
 
     An errored item makes the pipeline "error" (never a pass); a failed one makes it "fail";
     a selected pipeline with no items, or with only not-run items, is "not-run".
@@ -69,12 +71,57 @@ def pipeline_status(outcomes: list[str], selected: bool) -> str:
     return "pass"
 
 
+def _counts(findings: Iterable[Finding]) -> dict[str, int]:
+    """Return the number of findings per severity, suppressed ones left out."""
+    counts = empty_counts()
+    for f in findings:
+        if f.status != "suppressed":
+            counts[f.severity] += 1
+    return counts
+
+
+def _score(
+    pipeline: str, status: str, outcomes: list[str], findings: list[Finding], loc: int
+) -> float | None:
+    """Return the pipeline's score: none when skipped or not run, else by outcomes or density."""
+    if status in ("not-run", "skipped"):
+        return None
+    if pipeline in OUTCOME_SCORED:
+        return outcome_score(outcomes)
+    return density_score(pipeline, findings, loc)
+
+
+def _pipeline_summary(
+    pipeline: str, items: list[CheckResult], outcomes: list[str], selected: bool
+) -> dict[str, Any]:
+    """Return one pipeline's entry of :func:`summarise_pipelines`."""
+    findings = [f for c in items for f in c.findings]
+    # a file is counted once even when several checkers looked at it
+    loc = sum({c.path: c.loc for c in items if c.path is not None}.values())
+    status = pipeline_status(outcomes, selected)
+    summary: dict[str, Any] = {
+        "status": status,
+        "score": _score(pipeline, status, outcomes, findings, loc),
+        "items": len(outcomes),
+        "passed": outcomes.count("passed"),
+        "failed": outcomes.count("failed"),
+        "errors": outcomes.count("error"),
+        "skipped": outcomes.count("skipped") + outcomes.count("not-run"),
+        "cached": sum(c.cached for c in items),
+        "loc": loc,
+        "counts": _counts(findings),
+    }
+    if status == "skipped":
+        summary["reason"] = skip_reason(items)
+    return summary
+
+
 def summarise_pipelines(
     checks: Iterable[CheckResult],
     selected: Iterable[str],
     extra_outcomes: Mapping[str, list[str]] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Per-pipeline summary for the report: status, score, item counts, finding counts.
+    """Summarise each pipeline for the report: status, score, item and finding counts.
 
     ``extra_outcomes`` adds outcomes of items that are not CheckResults (perf tests).
     """
@@ -82,36 +129,27 @@ def summarise_pipelines(
     by_pipeline: dict[str, list[CheckResult]] = {p: [] for p in PIPELINES}
     for check in checks:
         by_pipeline.setdefault(check.pipeline, []).append(check)
+    extra = extra_outcomes or {}
     summary: dict[str, dict[str, Any]] = {}
     for pipeline, items in by_pipeline.items():
-        outcomes = [c.outcome for c in items] + list((extra_outcomes or {}).get(pipeline, []))
-        findings = [f for c in items for f in c.findings]
-        counts = empty_counts()
-        for f in findings:
-            if f.status != "suppressed":
-                counts[f.severity] += 1
-        # a file is counted once even when several checkers looked at it
-        loc = sum({c.path: c.loc for c in items if c.path is not None}.values())
-        status = pipeline_status(outcomes, pipeline in selected_set)
-        if status == "not-run":
-            score: float | None = None
-        elif pipeline in OUTCOME_SCORED:
-            score = outcome_score(outcomes)
-        else:
-            score = density_score(pipeline, findings, loc)
-        summary[pipeline] = {
-            "status": status,
-            "score": score,
-            "items": len(outcomes),
-            "passed": outcomes.count("passed"),
-            "failed": outcomes.count("failed"),
-            "errors": outcomes.count("error"),
-            "skipped": outcomes.count("skipped") + outcomes.count("not-run"),
-            "cached": sum(c.cached for c in items),
-            "loc": loc,
-            "counts": counts,
-        }
+        outcomes = [c.outcome for c in items] + list(extra.get(pipeline, []))
+        summary[pipeline] = _pipeline_summary(pipeline, items, outcomes, pipeline in selected_set)
     return summary
+
+
+def skip_reason(items: Iterable[CheckResult]) -> str | None:
+    """Why a pipeline's items were skipped: the reason they share, else the first one."""
+    reasons = [_one_line(c.reason) for c in items if c.outcome == "skipped" and c.reason]
+    if not reasons:
+        return None
+    first = reasons[0]
+    return first if all(r == first for r in reasons) else f"{first} (and other reasons)"
+
+
+def _one_line(text: str) -> str:
+    """The last line of a skip's text without pytest's ``Skipped: `` prefix."""
+    line = text.strip().splitlines()[-1] if text.strip() else text
+    return line.removeprefix("Skipped: ").strip()
 
 
 __all__ = [
@@ -121,5 +159,6 @@ __all__ = [
     "density_score",
     "outcome_score",
     "pipeline_status",
+    "skip_reason",
     "summarise_pipelines",
 ]

@@ -233,16 +233,21 @@ class Dashboard:
         }
 
     def pipelines(self, report: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """Status and score per pipeline of a report, in the usual order."""
+        """Status and score per pipeline of a report, in the usual order.
+
+        No measurement, no score: a skipped or not-run pipeline shows none, also for runs
+        stored from version 1 reports, which gave skipped pipelines a score.
+        """
         out = []
         data = report.get("pipelines") or {}
         for name in PIPELINES:
             entry = data.get(name) or {}
+            status = entry.get("status", "not-run")
             out.append(
                 {
                     "name": name,
-                    "status": entry.get("status", "not-run"),
-                    "score": entry.get("score"),
+                    "status": status,
+                    "score": None if status in ("skipped", "not-run") else entry.get("score"),
                     "counts": dict(entry.get("counts") or {}),
                     "items": entry.get("items", 0),
                     "failed": entry.get("failed", 0),

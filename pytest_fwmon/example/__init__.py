@@ -20,7 +20,9 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
+
+# subprocess runs this interpreter's pytest and fwmon, with argv lists and no shell (see _step)
+import subprocess  # nosec B404
 import sys
 from importlib import resources
 from pathlib import Path
@@ -47,7 +49,8 @@ def register(subparsers: Any) -> None:
 
 def _step(title: str, command: list[str], cwd: Path, env: dict[str, str]) -> int:
     print(f"\n$ {' '.join(command)}    # {title}", flush=True)
-    return subprocess.run(command, cwd=cwd, env=env, check=False).returncode
+    # argv lists built in run() from sys.executable and fixed arguments; no shell
+    return subprocess.run(command, cwd=cwd, env=env, check=False).returncode  # nosec B603
 
 
 def copy_example(target: Path) -> Path:
@@ -74,7 +77,6 @@ def run(args: argparse.Namespace) -> int:
         for k, v in os.environ.items()
         if not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT_TEST", "FWMON_COVERAGE", "COV_CORE"))
     }
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(target / "src"), env.get("PYTHONPATH")]))
     env.pop("GITHUB_ACTIONS", None)  # the example never writes into a real CI job's outputs
     python = sys.executable
     print(f"fwmon example: project copied to {target}")

@@ -130,6 +130,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
                 root=root,
                 allow_policy_change=args.allow_policy_change,
                 use_default_baseline=not args.no_baseline,
+                allow_other_commit=args.allow_other_commit,
             )
     except FwmonError as exc:
         from . import github
@@ -256,6 +257,11 @@ def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
         "--allow-policy-change",
         action="store_true",
         help="accept a policy weaker than at the merge base (a reviewer's decision)",
+    )
+    parser.add_argument(
+        "--allow-other-commit",
+        action="store_true",
+        help="judge a report written at another commit than the checked-out HEAD",
     )
     parser.add_argument("--sarif", metavar="PATH", help="write SARIF 2.1.0 here")
     parser.add_argument("--result-json", metavar="PATH", help="write gate-result.json here")

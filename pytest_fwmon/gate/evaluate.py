@@ -3,7 +3,8 @@
 Standard library only. The order of checks, and the exit code each problem gives:
 
 1. the policy loads and validates (else exit 2);
-2. the report exists, is JSON, is schema version 1 and matches the schema (else exit 3);
+2. the report exists, is JSON, is schema version 2 (version 1 is upgraded) and matches the
+   schema, its run completed and it is the checked-out commit's (provenance.py; else exit 3);
 3. every required pipeline is in the report and ran: "not-run" or "skipped" is exit 3, an
    errored required pipeline blocks (exit 1);
 4. the baseline loads (else exit 2); with ``base_ref``, git finds the merge base (else 2);
@@ -41,6 +42,7 @@ from .policy import (
     policy_from_table,
     weakenings,
 )
+from .provenance import check_provenance
 
 #: Version of gate-result.json. History: 1. first release.
 RESULT_VERSION: Final = 1
@@ -334,10 +336,12 @@ def check_required(report: Mapping[str, Any], policy: Policy, report_path: str) 
     """Raise :class:`ReportError` for a required pipeline that did not run; list errored ones."""
     reasons = []
     for name in policy.required_pipelines:
-        status = report["pipelines"].get(name, {}).get("status", "missing")
+        data = report["pipelines"].get(name, {})
+        status = data.get("status", "missing")
         if status in ("not-run", "skipped", "missing"):
+            why = f": {data['reason']}" if data.get("reason") else ""
             raise ReportError(
-                f"report {report_path} lacks required pipeline {name} (status {status})",
+                f"report {report_path} lacks required pipeline {name} (status {status}{why})",
                 hint="run it with `pytest --fwmon`, or remove it from required_pipelines",
             )
         if status == "error":
@@ -457,6 +461,7 @@ def run_gate(
     allow_policy_change: bool = False,
     use_default_baseline: bool = True,
     today: dt.date | None = None,
+    allow_other_commit: bool = False,
 ) -> GateResult:
     """Run the gate; the plain-Python face of ``fwmon gate``.
 
@@ -473,12 +478,12 @@ def run_gate(
     if not report_file.is_absolute():
         report_file = root / report_file
     report = read_report(report_file)
+    notes = check_provenance(report, str(report_path), root, allow_other_commit=allow_other_commit)
     check_required(report, policy, str(report_path))
     baseline = resolve_baseline(baseline_path, root, use_default=use_default_baseline)
     changed = None
     base = None
     changes: list[str] = []
-    notes: list[str] = []
     if base_ref is not None:
         from .diff import changed_lines, merge_base
 

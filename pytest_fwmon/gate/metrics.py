@@ -6,7 +6,7 @@ Standard library only. Names (documented in docs/reference/policy.md)::
     findings.<pipeline>.total | findings.<pipeline>.<severity> | ..._or_worse
     pipeline.<pipeline>.score | .status | .failed | .errors | .items
     coverage.line_percent | coverage.branch_percent | coverage.diff_percent
-    tests.total | tests.passed | tests.failed | tests.errors | tests.skipped
+    tests.total | tests.passed | tests.failed | tests.errors | tests.skipped | tests.exitstatus
     benchmarks.total | benchmarks.regressions | benchmarks.failed
     integration.total | integration.failed
     checks.errors | baseline.stale | waivers.expired
@@ -53,6 +53,7 @@ _FIXED: Final = (
     "tests.failed",
     "tests.errors",
     "tests.skipped",
+    "tests.exitstatus",
     "benchmarks.total",
     "benchmarks.regressions",
     "benchmarks.failed",
@@ -213,6 +214,11 @@ class Metrics:
 
     def _tests(self, field: str) -> tuple[float | str | None, str]:
         tests = self.report.get("tests", {})
+        if field == "exitstatus":
+            status = tests.get("exitstatus")
+            if status is None:
+                return None, f"pytest's exit status is not known ({tests.get('exitstatus_note')})"
+            return status, ""
         if field != "total" and not tests.get("total"):
             return None, "no tests ran (tests.total is 0)"
         return tests.get(field, 0), ""

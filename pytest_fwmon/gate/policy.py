@@ -255,6 +255,11 @@ def policy_from_table(table: Any, source: str) -> Policy:
         raise ConfigError(f"policy {source}: {exc.message}", hint=exc.hint) from None
 
 
+def validate_gate_section(table: Any) -> Policy:
+    """``[tool.fwmon.gate]`` of pyproject.toml as the run's configuration checks it."""
+    return policy_from_table(table, "pyproject.toml [tool.fwmon.gate]")
+
+
 def _policy(table: Any, source: str) -> Policy:
     if not isinstance(table, dict):
         raise ConfigError("the policy must be a table")

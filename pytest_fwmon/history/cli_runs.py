@@ -61,6 +61,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     the exit status is 1 when any input was skipped.
     """
     ctx = Context(args)
+    partial = bool(history_settings(ctx.sections.get("history", {}))["partial_metrics"])
     added = duplicates = skipped = 0
     batch: list[tuple[tuple[Any, ...], dict[str, float]]] = []
     with ctx.open(create=True) as store:
@@ -75,7 +76,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         for source, report, reason in _inputs(args.files):
             if report is not None:
                 try:
-                    batch.append(store.prepare(report))
+                    batch.append(store.prepare(report, partial_metrics=partial))
                 except ReportError as exc:
                     reason = exc.one_line()
                     report = None

@@ -20,7 +20,11 @@ from .connect import open_store
 from .store import Store
 
 #: Keys of ``[tool.fwmon.history]`` and their defaults.
-HISTORY_KEYS: Final = {"archive_dir": ".fwmon/archive", "retention_days": 365}
+HISTORY_KEYS: Final = {
+    "archive_dir": ".fwmon/archive",
+    "retention_days": 365,
+    "partial_metrics": False,
+}
 
 
 def config_sections(root: Path) -> tuple[str, dict[str, dict[str, Any]]]:
@@ -30,7 +34,8 @@ def config_sections(root: Path) -> tuple[str, dict[str, dict[str, Any]]]:
 
 
 def history_settings(section: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate ``[tool.fwmon.history]`` (``archive_dir``, ``retention_days``)."""
+    """Validate ``[tool.fwmon.history]`` (``archive_dir``, ``retention_days``,
+    ``partial_metrics``)."""
     for key in section:
         if key not in HISTORY_KEYS:
             raise ConfigError(
@@ -44,6 +49,11 @@ def history_settings(section: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(days, bool) or not isinstance(days, int) or days < 0:
         raise ConfigError(
             f"[tool.fwmon.history] retention_days must be a whole number >= 0, got {days!r}"
+        )
+    if not isinstance(settings["partial_metrics"], bool):
+        raise ConfigError(
+            "[tool.fwmon.history] partial_metrics must be true or false, "
+            f"got {settings['partial_metrics']!r}"
         )
     return settings
 

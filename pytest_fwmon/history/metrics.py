@@ -119,9 +119,22 @@ def is_green(report: Mapping[str, Any]) -> bool:
     return True
 
 
-def extract(report: Mapping[str, Any]) -> dict[str, float]:
-    """Every metric one report gives, name -> value (see the table in the module docstring)."""
+def is_partial(report: Mapping[str, Any]) -> bool:
+    """Whether the run did not run the whole ordinary suite (``run.selection.partial``)."""
+    selection = (report.get("run") or {}).get("selection")
+    return isinstance(selection, Mapping) and selection.get("partial") is True
+
+
+def extract(report: Mapping[str, Any], *, partial_metrics: bool = False) -> dict[str, float]:
+    """Every metric one report gives, name -> value (see the table in the module docstring).
+
+    A partial run (:func:`is_partial`: deselected tests, an early stop...) gives no
+    ``tests.*`` and ``coverage.*`` metrics unless ``partial_metrics`` (``[tool.fwmon.history]
+    partial_metrics = true``): its few tests and their coverage are not the suite's figures,
+    and trends, KPIs and SLOs would read them as a fall.
+    """
     out: dict[str, float] = {}
+    whole = partial_metrics or not is_partial(report)
     pipelines: Mapping[str, Any] = report.get("pipelines") or {}
     selected = set((report.get("run") or {}).get("selected_pipelines") or ())
     for pipeline in PIPELINES:
@@ -150,7 +163,7 @@ def extract(report: Mapping[str, Any]) -> dict[str, float]:
         for severity in SEVERITIES:
             out[f"findings.{severity}"] = sum(out[f"findings.{p}.{severity}"] for p in ran)
         out["findings.total"] = sum(out[f"findings.{p}.total"] for p in ran)
-    coverage = report.get("coverage")
+    coverage = report.get("coverage") if whole else None
     if isinstance(coverage, dict):
         for key in ("percent", "line_percent", "branch_percent"):
             percent = _number(coverage.get(key))
@@ -161,7 +174,7 @@ def extract(report: Mapping[str, Any]) -> dict[str, float]:
             percent = _number(diff.get("percent"))
             if percent is not None:
                 out["coverage.diff_percent"] = percent
-    tests = report.get("tests")
+    tests = report.get("tests") if whole else None
     if isinstance(tests, dict):
         tests_total = _number(tests.get("total"))
         if tests_total is not None:

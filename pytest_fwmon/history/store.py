@@ -386,7 +386,7 @@ class Store:
     # -- runs -----------------------------------------------------------------------------
 
     def prepare(
-        self, report: Mapping[str, Any], validate: bool = False
+        self, report: Mapping[str, Any], validate: bool = False, partial_metrics: bool = False
     ) -> tuple[tuple[Any, ...], dict[str, float]]:
         """The row and metrics of ``report``; ReportError when it cannot be stored (a batch
         prepares each report first, so a bad one is left out, not the batch: :meth:`add_prepared`).
@@ -397,7 +397,7 @@ class Store:
                 raise ReportError(f"report does not match the report schema {error}")
         check_run(report)
         text = canonical_json(report)
-        return run_row(report, text), extract(report)
+        return run_row(report, text), extract(report, partial_metrics=partial_metrics)
 
     def _insert(self, row: tuple[Any, ...], values: Mapping[str, float]) -> bool:
         if self.dialect == "postgresql":
@@ -415,18 +415,19 @@ class Store:
         )
         return True
 
-    def add_run(self, report: Mapping[str, Any], *, validate: bool = False) -> bool:
-        """Store one run; False when its ``run.id`` is already stored."""
-        row, values = self.prepare(report, validate)
+    def add_run(self, report: Mapping[str, Any], *, validate: bool = False, **how: bool) -> bool:
+        """Store one run; False when its ``run.id`` is already stored (``partial_metrics=True``
+        keeps a partial run's test and coverage metrics: :func:`.metrics.extract`)."""
+        row, values = self.prepare(report, validate, **how)
         with self.transaction():
             return self._insert(row, values)
 
     def add_runs(
-        self, reports: Iterable[Mapping[str, Any]], *, validate: bool = False
+        self, reports: Iterable[Mapping[str, Any]], *, validate: bool = False, **how: bool
     ) -> tuple[int, int]:
         """Store many runs in batched transactions; return (added, already stored)."""
         totals = [0, 0]
-        prepared = (self.prepare(report, validate) for report in reports)
+        prepared = (self.prepare(report, validate, **how) for report in reports)
         while chunk := list(itertools.islice(prepared, BATCH)):
             for i, count in enumerate(self.add_prepared(chunk)):
                 totals[i] += count

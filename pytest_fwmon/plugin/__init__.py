@@ -7,6 +7,7 @@ Loaded through the ``pytest11`` entry point (or ``-p pytest_fwmon.plugin``). Wit
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ import pytest
 from ..core.model import PIPELINES
 from . import hookspec
 from .items import SESSION_KEY
+from .runconfig import run_config
 
 if TYPE_CHECKING:
     from .session import FwmonSession
@@ -105,6 +107,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """With --fwmon, build and validate the run's configuration (every source, every
+    section) before any part reads it: coverage starts in this hook too."""
+    if getattr(early_config.known_args_namespace, "fwmon", False):
+        run_config(early_config)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Register markers; with --fwmon, build the session object."""
     for name, text in MARKERS.items():
@@ -187,6 +197,34 @@ class _ControllerHooks:
         """Controller (and plain runs): gather payloads and count tests."""
         self.session.on_logreport(report)
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Move the previous run's report aside before anything can fail."""
+        self.session.start()
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
+        """Outside the other implementations (the terminal summary is called from one): see
+        whether something raised after the tests ran, which changes pytest's exit status."""
+        try:
+            return (yield)
+        except BaseException as exc:
+            self.session.outcome.saw(exc)
+            if not self.session.built:  # it left before fwmon's own implementation ran
+                session.config.stash[_EXIT_KEY] = int(session.exitstatus)
+                self.session.build(session, int(session.exitstatus))
+            raise
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """The last hook of the run: finalise and write the report, then the history."""
+        fwmon = self.session
+        shown = fwmon.scorecard_shown
+        lines = fwmon.finalise()
+        if not shown and fwmon.report is not None:
+            lines = [*fwmon.scorecard(), *lines]  # the terminal summary did not run
+        _show(config, lines)
+
 
 @pytest.hookimpl(trylast=True)
 def pytest_fwmon_generate_report(config: pytest.Config) -> dict[str, Any] | None:
@@ -206,11 +244,11 @@ _EXIT_KEY = pytest.StashKey[int]()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Controller: write the report and the cache once."""
+    """Controller: build the report (written in ``pytest_unconfigure``) and save the cache."""
     fwmon = _session(session.config)
     if fwmon is not None and not fwmon.is_worker:
         session.config.stash[_EXIT_KEY] = int(exitstatus)
-        fwmon.finish(int(exitstatus))
+        fwmon.build(session, int(exitstatus))
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -218,6 +256,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     fwmon = _session(config)
     if fwmon is None or fwmon.is_worker:
         return
+    fwmon.scorecard_shown = True
     lines = fwmon.scorecard()
     if lines:
         terminalreporter.section("fwmon scorecard")
@@ -225,3 +264,22 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(line)
     for message in fwmon.messages:
         terminalreporter.write_line(message, red=True)
+    report = fwmon.report  # built at session finish, written to report_path at unconfigure
+    if report is not None and fwmon.baseline is None:
+        from .adoption import adoption_lines
+
+        baseline = fwmon._display(fwmon._resolve(fwmon.config.str("", "baseline")))
+        for line in adoption_lines(report, fwmon._display(fwmon.report_path), baseline):
+            terminalreporter.write_line(line, yellow=True)
+
+
+def _show(config: pytest.Config, lines: list[str]) -> None:
+    """Lines after pytest's summary: on its terminal, else on stderr."""
+    if not lines:
+        return
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is not None:
+        for line in lines:
+            terminal.write_line(line)
+    else:
+        sys.stderr.write("".join(f"{line}\n" for line in lines))

@@ -14,10 +14,13 @@ above the thresholds make it *fail*). Either way the result travels to the contr
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..checks.failure import CheckErrored, CheckFailed, format_table, threshold_text
+from ..core.files import escape_name
 from ..core.model import CheckResult, Finding
 
 if TYPE_CHECKING:
@@ -32,8 +35,8 @@ PAYLOAD_KEY = pytest.StashKey[list[tuple[str, dict[str, Any]]]]()
 #: Attribute name on ``TestReport`` that carries payloads (survives xdist serialisation).
 REPORT_ATTR = "fwmon_payload"
 
-#: Most rows a failure table shows; the report has them all.
-TABLE_ROWS = 25
+#: Names of the coverage items this run collects (set by plugin/quality.py when it measures).
+COVERAGE_ITEMS_KEY = pytest.StashKey[list[str]]()
 
 
 def attach(item: pytest.Item, kind: str, data: dict[str, Any]) -> None:
@@ -51,60 +54,6 @@ def take_payloads(item: pytest.Item) -> list[tuple[str, dict[str, Any]]]:
     if payloads:
         item.stash[PAYLOAD_KEY] = []
     return payloads
-
-
-class CheckErrored(Exception):
-    """The checker could not analyse its input; the item errors with this one line."""
-
-
-class CheckFailed(Exception):
-    """Findings at or above the thresholds; the item fails with a table of them."""
-
-    def __init__(self, checker: str, failing: list[Finding], total: int, threshold: str) -> None:
-        super().__init__(f"{len(failing)} finding(s)")
-        self.checker = checker
-        self.failing = failing
-        self.total = total
-        self.threshold = threshold
-
-
-def format_table(failure: CheckFailed, where: str, show_path: bool = False) -> str:
-    """The compact failure table: rule, line (path:line for project items), severity,
-    confidence, message."""
-    rows = [("rule", "location" if show_path else "line", "severity", "confidence", "message")]
-    for f in sorted(failure.failing, key=Finding.sort_key)[:TABLE_ROWS]:
-        extra = f" [CWE-{f.cwe}]" if f.cwe else ""
-        where_line = (f"{f.path}:{f.line}" if f.path else "-") if show_path else str(f.line)
-        rows.append((f.rule, where_line, f.severity, f.confidence, f.message + extra))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = [
-        f"{failure.checker}: {len(failure.failing)} finding(s) {failure.threshold} in {where}",
-    ]
-    for row in rows:
-        cells = [
-            row[0].ljust(widths[0]),
-            row[1].ljust(widths[1]) if show_path else row[1].rjust(widths[1]),
-        ]
-        cells += [row[2].ljust(widths[2]), row[3].ljust(widths[3]), row[4]]
-        lines.append("  " + "  ".join(cells).rstrip())
-    hidden = len(failure.failing) - TABLE_ROWS
-    if hidden > 0:
-        lines.append(f"  ... and {hidden} more (all of them are in the fwmon report)")
-    below = failure.total - len(failure.failing)
-    if below > 0:
-        lines.append(f"  ({below} more finding(s) below the threshold are in the report)")
-    return "\n".join(lines)
-
-
-def threshold_text(checker: object) -> str:
-    """How a checker's failing threshold reads in a failure table."""
-    severity = getattr(checker, "fail_on_severity", None)
-    confidence = getattr(checker, "fail_on_confidence", None)
-    if severity and confidence:
-        return f"at or above {severity} severity and {confidence} confidence"
-    if severity:
-        return f"at or above {severity} severity"
-    return "at or above the threshold"
 
 
 class _FwmonItemBase(pytest.Item):
@@ -163,11 +112,14 @@ class _FwmonItemBase(pytest.Item):
         return str(super().repr_failure(excinfo, style=style))
 
     def _describe_failure(self, failure: CheckFailed) -> str:
-        return format_table(failure, self.nodeid.split("::")[0])
+        return format_table(failure, self.nodeid.split("::")[0])  # escaped: fwmon_file()
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         # the domain is the item name: pytest shows dots of a domain as "::"
-        return self.path, 0, self.name
+        path = self.path
+        if escape_name(str(path)) != str(path):  # shown (and sent by xdist) escaped
+            path = self.config.rootpath / self.nodeid.split("::")[0]
+        return path, 0, self.name
 
 
 class FwmonItem(_FwmonItemBase):
@@ -233,8 +185,27 @@ class FwmonFile(pytest.File):
             )
 
 
+def fwmon_file(session: pytest.Session, path: Path) -> FwmonFile:
+    """The collector of one project source file.
+
+    A file name that is not plain text (bytes that are not UTF-8, a newline, control
+    characters) gets an escaped name and node id (:func:`escape_name`): pytest-xdist cannot
+    send the raw one to the controller, and the terminal must not receive it.
+    """
+    text = str(path)
+    if escape_name(text) == text:
+        return FwmonFile.from_parent(session, path=path)
+    try:
+        rel = path.relative_to(session.config.rootpath).as_posix()
+    except ValueError:
+        rel = path.as_posix()
+    return FwmonFile.from_parent(
+        session, path=path, name=escape_name(path.name), nodeid=escape_name(rel)
+    )
+
+
 class FwmonProjectFile(pytest.File):
-    """``pyproject.toml``: one item per project checker."""
+    """``pyproject.toml``: one item per project checker, and the coverage items."""
 
     def collect(self) -> Iterator[pytest.Item]:
         session = self.config.stash[SESSION_KEY]
@@ -243,6 +214,32 @@ class FwmonProjectFile(pytest.File):
             yield FwmonProjectItem.from_parent(
                 self, name=name, nodeid=_child_id(self, name), checker_index=index
             )
+        for checker_name in self.config.stash.get(COVERAGE_ITEMS_KEY, []):
+            name = f"fwmon[{checker_name}]"
+            yield CoverageItem.from_parent(
+                self, name=name, nodeid=_child_id(self, name), checker_name=checker_name
+            )
+
+
+class CoverageItem(pytest.Item):
+    """A coverage item (``pyproject.toml::fwmon[coverage]``): collected and selected like any
+    item (``-k``, ``-m fwmon_quality``, ``--lf``, node ids), then taken out of the run queue by
+    plugin/quality.py, which judges the selected ones on the controller once every test has
+    run (the figure exists only then) and reports them like tests."""
+
+    def __init__(self, *, checker_name: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.checker_name = checker_name
+        self.add_marker("fwmon")
+        self.add_marker("fwmon_quality")
+
+    def runtest(self) -> None:
+        """Never run in the queue (see the class docstring)."""
+        pytest.skip("coverage items are judged after the tests, on the controller")
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        """Where the item is shown: ``pyproject.toml``."""
+        return self.path, 0, self.name
 
 
 class NothingToCollect(pytest.File):

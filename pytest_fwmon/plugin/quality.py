@@ -5,7 +5,7 @@
   unless pytest-cov (``--cov``) or ``coverage run`` is already measuring. The controller
   announces a private data folder to xdist workers through ``FWMON_COVERAGE_DATA``; each
   worker measures itself and saves its data file before it reports that it has finished.
-  When there is nothing of the project's to measure (:func:`_nothing_to_measure`) the tracer
+  When there is nothing of the project's to measure (:data:`NOTHING_TO_MEASURE`) the tracer
   is not started and the coverage items are skipped with the reason.
 * fwmon's own check items run with the tracer paused (they are not the project's tests); that
   hook is registered only while fwmon measures, and the checks modules are imported only with
@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
-from ..core.model import PIPELINES, CheckResult
-from .items import REPORT_ATTR
+from ..core.model import CheckResult
+from .items import COVERAGE_ITEMS_KEY, REPORT_ATTR, CoverageItem
+from .runconfig import run_config
 
 if TYPE_CHECKING:
     from ..checks.coverage import Measurement, Summary
@@ -50,8 +51,11 @@ class QualityState:
         #: Coverage summary shown in the terminal (controller).
         self.summary: Summary | None = None
         self.results: list[CheckResult] = []
-        #: Why coverage was not started although it is on (see :func:`_nothing_to_measure`).
+        #: Why coverage was not started although it is on (see :data:`NOTHING_TO_MEASURE`).
         self.not_measured: str | None = None
+        #: Names of the coverage items the run selected (``-k``, ``-m``, ``--lf``, node ids);
+        #: None until collection (or, under xdist, the workers) said.
+        self.selected: set[str] | None = None
 
 
 STATE_KEY = pytest.StashKey[QualityState]()
@@ -88,98 +92,69 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-_PACKAGING_SAVED = pytest.StashKey[str | None]()
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_configure(config: pytest.Config) -> None:
-    """``--fwmon-packaging`` turns the packaging check on through ``FWMON_PACKAGING``.
-
-    The checker registry reads that variable when it builds the integration checkers (in
-    fwmon's own ``pytest_configure``, which runs after this one); it is restored on exit.
-    """
-    if config.getoption("fwmon_packaging", False):
-        from ..checks.integration import PACKAGING_ENV
-
-        config.stash[_PACKAGING_SAVED] = os.environ.get(PACKAGING_ENV)
-        os.environ[PACKAGING_ENV] = "1"
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """Restore ``FWMON_PACKAGING``."""
-    if _PACKAGING_SAVED in config.stash:
-        from ..checks.integration import PACKAGING_ENV
-
-        saved = config.stash[_PACKAGING_SAVED]
-        if saved is None:
-            os.environ.pop(PACKAGING_ENV, None)
-        else:
-            os.environ[PACKAGING_ENV] = saved
-
-
 NOTHING_TO_MEASURE = (
     "no source files to measure: fwmon found no package or module of this project, and "
     "coverage.py is given no source or include; --fwmon-coverage measures the tests themselves"
 )
 
 
-def _selected(early_config: pytest.Config) -> tuple[bool, dict[str, Any], str | None]:
-    """Whether coverage is on for this run, the quality values, and why it is on but
-    not started (:func:`_nothing_to_measure`)."""
+def _selected(
+    early_config: pytest.Config,
+) -> tuple[bool, dict[str, Any], str | None, list[str] | None]:
+    """Whether coverage is on for this run, the quality values, why it is on but not
+    started (:data:`NOTHING_TO_MEASURE`), and the source to give coverage (None: its own
+    configuration says what to measure)."""
     options = early_config.known_args_namespace
     if not getattr(options, "fwmon", False):
-        return False, {}, None
-    from ..checks.complexity import validate_quality_section
-    from ..core.config import load_config
-    from ..core.errors import ConfigError
-
-    try:
-        config = load_config(early_config.rootpath)
-        quality = config.raw_sections.get("quality", {})
-        values = validate_quality_section(quality)
-    except ConfigError as exc:
-        raise pytest.UsageError(f"fwmon: {exc.one_line()}") from None
-    text = getattr(options, "fwmon_pipelines", None)
-    if text:
-        pipelines = [p.strip() for p in str(text).split(",") if p.strip() in PIPELINES]
-    else:
-        pipelines = config.list("", "pipelines")
-    wanted = getattr(options, "fwmon_coverage", None)
-    enabled = bool(values["coverage"] if wanted is None else wanted) and "quality" in pipelines
-    if not enabled or wanted is not None or "coverage" in quality:
-        return enabled, values, None  # asked for explicitly: always measured
-    return True, values, _nothing_to_measure(early_config.rootpath, config, values)
+        return False, {}, None, None
+    config = run_config(early_config)
+    values: dict[str, Any] = config.validated("quality")
+    if not values["coverage"] or "quality" not in config.list("", "pipelines"):
+        return False, values, None, None
+    root = early_config.rootpath
+    if _coverage_names_what_to_measure(root, config, values):
+        return True, values, None, None
+    source = default_source(root, config)
+    explicit = "coverage" in config.raw_sections.get("quality", {})
+    if not source:
+        # asked for explicitly: measured anyway (the tests themselves)
+        return True, values, None if explicit else NOTHING_TO_MEASURE, None
+    return True, values, None, source
 
 
-def _nothing_to_measure(root: Path, config: Any, values: dict[str, Any]) -> str | None:
-    """:data:`NOTHING_TO_MEASURE` when coverage, on by default, has nothing of the project's
-    code to measure; None to measure.
+def default_source(root: Path, config: Any) -> list[str]:
+    """coverage's ``source`` by default: the folders of the packages fwmon's file discovery
+    finds (the files the static items check), and single-file modules by name.
 
-    That is when fwmon's file discovery (the files its static checkers read: the packages and
-    modules of ``[tool.fwmon] paths`` or found from the project metadata) finds no source file,
-    and coverage.py's own configuration names no ``source``, ``source_pkgs`` or ``include``.
-    The tracer would then only measure the test files, at the cost of tracing every test.
+    Folders and module names, never fwmon's own code, site-packages or the test folders
+    (discovery leaves those out), whatever the install mode.
     """
     from ..core.files import iter_python_files, source_roots
 
     paths = config.list("", "paths")
     roots = source_roots(root, config.pyproject, paths)
-    if iter_python_files(roots, root, config.list("", "exclude"), skip_tests=not paths):
-        return None
+    if not iter_python_files(roots, root, config.list("", "exclude"), skip_tests=not paths):
+        return []
+    return [str(path) if path.is_dir() else path.stem for path in roots if path.exists()]
+
+
+def _coverage_names_what_to_measure(root: Path, config: Any, values: dict[str, Any]) -> bool:
+    """Whether coverage.py's own configuration names ``source``, ``source_pkgs`` or
+    ``include`` (then it decides what is measured)."""
     rcfile = str(values["coverage_rcfile"])
     if not rcfile and not _coverage_rc_elsewhere(root):
         # only pyproject.toml can configure coverage here: read it without importing coverage
         run = config.pyproject.get("tool", {}).get("coverage", {}).get("run", {})
         named = [run.get(key) for key in _NAMING_KEYS] if isinstance(run, dict) else [True]
-        return None if any(named) else NOTHING_TO_MEASURE
+        return any(named)
     import coverage
 
     try:
         cov = coverage.Coverage(config_file=rcfile or True)
         named = [cov.get_option(f"run:{key}") for key in _NAMING_KEYS]
     except Exception:  # a bad coverage configuration: starting reports it on the item
-        return None
-    return None if any(named) else NOTHING_TO_MEASURE
+        return True
+    return any(named)
 
 
 #: coverage.py ``[run]`` settings that say what to measure.
@@ -209,7 +184,7 @@ def pytest_load_initial_conftests(
     early_config: pytest.Config, parser: pytest.Parser, args: list[str]
 ) -> None:
     """Start measuring before conftest files and test modules are imported."""
-    enabled, values, not_measured = _selected(early_config)
+    enabled, values, not_measured, source = _selected(early_config)
     if not enabled:
         return
     from ..checks.coverage import DATA_ENV, Measurement, worker_data_dir
@@ -218,7 +193,10 @@ def pytest_load_initial_conftests(
     # this hook has run; the environment variable is set before pytest starts parsing
     worker = "PYTEST_XDIST_WORKER" in os.environ
     measurement = Measurement(
-        early_config.rootpath, branch=bool(values["branch"]), rcfile=str(values["coverage_rcfile"])
+        early_config.rootpath,
+        branch=bool(values["branch"]),
+        rcfile=str(values["coverage_rcfile"]),
+        source=source,
     )
     options = early_config.known_args_namespace
     pytest_cov = bool(getattr(options, "cov_source", None)) and not getattr(
@@ -226,6 +204,11 @@ def pytest_load_initial_conftests(
     )
     state = QualityState(measurement, values, worker)
     early_config.stash[STATE_KEY] = state
+    from ..checks.coverage import Thresholds, checker_names
+
+    early_config.stash[COVERAGE_ITEMS_KEY] = checker_names(
+        Thresholds.from_section(values), str(values["diff_base"])
+    )
     if not_measured is not None:
         state.not_measured = not_measured
         return
@@ -276,31 +259,216 @@ class _PauseTracer:
                 measurement.resume()
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
-    """After every test (and pytest-cov's own finish): report the coverage items."""
-    result = yield
+class _CountItems:
+    """Add the coverage items to ``session.testscollected`` when the first test starts.
+
+    The progress column (``[ 50%]``) divides by that number, which pytest (or xdist, once its
+    workers have collected) sets before the first test starts; counted after the loop, the
+    items reported then print past ``[100%]``. The object unregisters itself after one call.
+    """
+
+    def __init__(self, session: pytest.Session, count: int) -> None:
+        self.session = session
+        self.count = count
+
+    def pytest_runtest_logstart(self) -> None:
+        """Count the items once, then leave."""
+        self.session.testscollected += self.count
+        self.session.config.pluginmanager.unregister(self)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the coverage loop (:class:`_CoverageLoop`) of an ``--fwmon`` run.
+
+    Registered here (tryfirst), its ``pytest_runtestloop`` wrapper sits outside pytest-cov's
+    (registered while the initial conftests load) and inside pytest's terminal reporter's
+    (registered in the terminal plugin's ``pytest_configure``): it reports the coverage items
+    after pytest-cov has finished measuring and before the terminal writes its ``[100%]``.
+    """
+    if config.getoption("fwmon", False):
+        config.pluginmanager.register(_CoverageLoop(), "fwmon-coverage-loop")
+
+
+class _CoverageLoop:
+    """The ``pytest_runtestloop`` wrapper that reports the coverage items."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, Any, Any]:
+        """Run the tests, then report the coverage items (:func:`_runtestloop`)."""
+        return (yield from _runtestloop(session))
+
+
+def _runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
+    """After every test (and pytest-cov's own finish): report the coverage items.
+
+    A run that stops early (``-x``, ``--maxfail``: pytest raises out of its loop) still
+    reports them, skipped: a partial run's coverage is not judged (:func:`partial_reasons`).
+    """
+    stopped: BaseException | None = None
     state = _state(session.config)
-    if state is None:
-        return result
+    if state is not None and not state.worker and not session.config.option.collectonly:
+        # serial: what collection selected; xdist's controller collects nothing: every item
+        # the configuration asks for (the workers select the same ones)
+        planned = state.selected
+        count = (
+            len(planned)
+            if planned is not None
+            else len(session.config.stash.get(COVERAGE_ITEMS_KEY, []))
+        )
+        if count:
+            session.config.pluginmanager.register(_CountItems(session, count))
+    try:
+        result = yield
+    except (session.Failed, session.Interrupted, KeyboardInterrupt) as exc:
+        # -x / --maxfail: pytest's Failed, or xdist's Interrupted (a KeyboardInterrupt)
+        stopped, result = exc, None
+    config = session.config
+    if config.getoption("fwmon", False) and not hasattr(config, "workerinput"):
+        config.stash[SELECTION_KEY] = partial_reasons(session, stopped is not None)
+    state = _state(config)
+    if state is not None:
+        _after_tests(session, state)
+    if stopped is not None:
+        raise stopped
+    return result
+
+
+def _after_tests(session: pytest.Session, state: QualityState) -> None:
     from ..checks.coverage import DATA_ENV
 
     if state.worker:
         state.measurement.stop()
-        return result
+        return
     if session.config.option.collectonly:
         state.measurement.stop()
         state.measurement.cleanup()
-        return result
+        return
     try:
-        state.results = _finish(session.config, state)
+        results = _finish(session.config, state)
     finally:
         state.measurement.cleanup()
         os.environ.pop(DATA_ENV, None)
-    session.testscollected += len(state.results)  # keeps the progress column right
+    selected = state.selected if state.selected is not None else set()
+    state.results = [check for check in results if check.checker in selected]
+    reasons = session.config.stash.get(SELECTION_KEY, [])
+    if reasons:
+        why = "partial run (" + "; ".join(reasons) + "): coverage thresholds are not judged"
+        for check in state.results:
+            if check.outcome in ("passed", "failed"):
+                check.outcome, check.reason = "skipped", why
     for check in state.results:
         _log_item(session, check, state)
-    return result
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> Generator[None, None, None]:
+    """Once every plugin has selected (``-k``, ``-m``, ``--lf``, ``--deselect``): note which
+    coverage items are left and take them out of the queue (judged after the tests)."""
+    yield
+    state = _state(config)
+    if state is None:
+        return
+    ours = [i for i in items if isinstance(i, CoverageItem)]
+    state.selected = {i.checker_name for i in ours}
+    if ours and not config.option.collectonly:
+        items[:] = [i for i in items if not isinstance(i, CoverageItem)]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """xdist worker: tell the controller what it selected (``workeroutput``)."""
+    config = session.config
+    output = getattr(config, "workeroutput", None)
+    if output is None or not config.getoption("fwmon", False):
+        return
+    state = _state(config)
+    output["fwmon_selection"] = {
+        "coverage": sorted(state.selected or ()) if state is not None else [],
+        "deselected": config.stash.get(_DESELECTED_KEY, 0),
+    }
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: gather each worker's selection (every worker collects the same)."""
+    config = node.config
+    data = getattr(node, "workeroutput", {}).get("fwmon_selection")
+    if not isinstance(data, dict):
+        return
+    state = _state(config)
+    if state is not None:
+        state.selected = (state.selected or set()) | set(data.get("coverage", []))
+    deselected = int(data.get("deselected", 0))
+    config.stash[_DESELECTED_KEY] = max(config.stash.get(_DESELECTED_KEY, 0), deselected)
+
+
+#: Why this run did not run the whole ordinary suite (empty: it did), for the report.
+SELECTION_KEY = pytest.StashKey[list[str]]()
+_DESELECTED_KEY = pytest.StashKey[int]()
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Count deselected tests (``-k``, ``-m``, ``--lf``, ``--deselect``) of an fwmon run."""
+    if items and items[0].config.getoption("fwmon", False):
+        config = items[0].config
+        ordinary = [i for i in items if "fwmon" not in i.keywords]
+        config.stash[_DESELECTED_KEY] = config.stash.get(_DESELECTED_KEY, 0) + len(ordinary)
+
+
+def partial_reasons(session: pytest.Session, stopped: bool) -> list[str]:
+    """Why the run did not run the whole ordinary suite: deselection, an early stop, paths or
+    node ids narrower than the suite, or a pipeline choice without quality (no coverage)."""
+    config = session.config
+    reasons: list[str] = []
+    deselected = config.stash.get(_DESELECTED_KEY, 0)
+    if deselected:
+        reasons.append(f"{deselected} test(s) deselected")
+    lf = config.pluginmanager.get_plugin("lfplugin")
+    if config.getoption("lf", False) and getattr(lf, "active", False):
+        reasons.append("--lf runs the last failures only")
+    if stopped or session.shouldfail or session.shouldstop:
+        reasons.append(f"stopped early: {session.shouldfail or session.shouldstop or 'stopped'}")
+    narrowed = _narrowed_args(config)
+    if narrowed:
+        reasons.append("selected: " + " ".join(narrowed))
+    if "quality" not in run_config(config).list("", "pipelines"):
+        reasons.append("the quality pipeline is not selected: no coverage")
+    return reasons
+
+
+def _narrowed_args(config: pytest.Config) -> list[str]:
+    """Command-line arguments that name less than the whole suite (node ids, files, folders
+    inside the test paths)."""
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        return []
+    base = config.invocation_params.dir
+    whole = [config.rootpath] + [config.rootpath / p for p in config.getini("testpaths")]
+    narrowed = []
+    for arg in config.args:
+        path = Path(arg.split("::")[0])
+        path = (path if path.is_absolute() else base / path).resolve()
+        if "::" in arg or not any(
+            path == w.resolve() or w.resolve().is_relative_to(path) for w in whole
+        ):
+            narrowed.append(arg)
+    return narrowed
+
+
+def pytest_fwmon_update_report(config: pytest.Config, report: dict[str, Any]) -> None:
+    """Integration results per module, command and wheel go to ``report["integration"]``;
+    ``run.selection`` says whether the run was partial and why."""
+    reasons = config.stash.get(SELECTION_KEY, None)
+    if reasons is not None:
+        report["run"]["selection"] = {"partial": bool(reasons), "reasons": list(reasons)}
+    from ..checks.integration import integration_entries
+
+    existing = {(e.get("kind"), e.get("name")) for e in report.get("integration", [])}
+    for check in report.get("checks", []):
+        for entry in integration_entries(check):
+            if (entry.get("kind"), entry.get("name")) not in existing:
+                report.setdefault("integration", []).append(entry)
 
 
 def _finish(config: pytest.Config, state: QualityState) -> list[CheckResult]:
@@ -317,7 +485,7 @@ def _finish(config: pytest.Config, state: QualityState) -> list[CheckResult]:
 
     measurement = state.measurement
     thresholds = Thresholds.from_section(state.values)
-    base = config.getoption("fwmon_diff_base") or str(state.values["diff_base"])
+    base = str(state.values["diff_base"])
     if state.not_measured is not None:
         skipped = evaluate(None, thresholds, diff_base=base, error=state.not_measured)
         for check in skipped:
@@ -375,7 +543,7 @@ def _log_item(session: pytest.Session, check: CheckResult, state: QualityState) 
     }
     hook.pytest_runtest_logstart(nodeid=check.nodeid, location=location)
     payloads: list[tuple[str, dict[str, Any]]] = [("check", check.to_dict())]
-    if check.checker == "coverage" and state.summary is not None:
+    if check is state.results[0] and state.summary is not None:
         payloads.insert(0, ("coverage", state.summary.report))
     phases: list[tuple[str, str, Any]]
     if check.outcome == "error":
@@ -414,8 +582,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if state.not_measured is not None:
         terminalreporter.write_line(f"fwmon coverage: not measured: {state.not_measured}")
         return
-    if state.summary is None:
-        return
+    if state.summary is None or not state.results:
+        return  # no coverage item selected: no figure either
     report = state.summary.report
     text = (
         f"fwmon coverage ({report['source']}): lines {_pct(report['line_percent'])} "
@@ -439,14 +607,3 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}%"
-
-
-def pytest_fwmon_update_report(config: pytest.Config, report: dict[str, Any]) -> None:
-    """Integration results per module, command and wheel go to ``report["integration"]``."""
-    from ..checks.integration import integration_entries
-
-    existing = {(e.get("kind"), e.get("name")) for e in report.get("integration", [])}
-    for check in report.get("checks", []):
-        for entry in integration_entries(check):
-            if (entry.get("kind"), entry.get("name")) not in existing:
-                report.setdefault("integration", []).append(entry)

@@ -25,27 +25,31 @@ from ..checks.registry import file_checkers, project_checkers
 from ..checks.runner import StaticRunner
 from ..core import scoring
 from ..core.cache import ResultCache
-from ..core.config import FwmonConfig, load_config
+from ..core.config import FwmonConfig
 from ..core.environment import ci_info, git_info, machine_info, utc_now, versions
 from ..core.errors import ConfigError, FwmonError
 from ..core.files import relative
-from ..core.model import PIPELINES, SCHEMA_VERSION, CheckResult
-from ..core.report import write_json_atomic
+from ..core.model import SCHEMA_VERSION, CheckResult
+from ..core.report import previous_path, write_report
 from ..core.schema import first_error
 from ..gate.baseline import Baseline, classify, load_baseline
 from .items import (
+    COVERAGE_ITEMS_KEY,
     REPORT_ATTR,
     SESSION_KEY,
-    FwmonFile,
+    CoverageItem,
     FwmonItem,
     FwmonProjectFile,
     FwmonProjectItem,
     NothingToCollect,
     attach,
+    fwmon_file,
     is_fwmon_item,
     result_of,
     take_payloads,
 )
+from .outcome import RunOutcome
+from .runconfig import run_config
 
 __all__ = ["SESSION_KEY", "FwmonSession"]
 
@@ -55,17 +59,14 @@ OWN_PLUGIN = "pytest_fwmon.plugin"
 LIST_KINDS = {"benchmark": "benchmarks", "resource": "resources", "integration": "integration"}
 
 
-def _parse_pipelines(text: str | None) -> list[str] | None:
-    if text is None:
+def _reason(longrepr: Any) -> str | None:
+    """One line from a report's longrepr: a skip's message without pytest's prefix."""
+    if not longrepr:
         return None
-    chosen = [p.strip() for p in text.split(",") if p.strip()]
-    unknown = [p for p in chosen if p not in PIPELINES]
-    if unknown or not chosen:
-        raise pytest.UsageError(
-            f"--fwmon-pipelines: unknown pipeline {', '.join(unknown) or '(none given)'}; "
-            f"valid pipelines: {', '.join(PIPELINES)}"
-        )
-    return chosen
+    if isinstance(longrepr, tuple):  # a skip: (path, line, "Skipped: reason")
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    lines = str(longrepr).strip().splitlines()
+    return lines[-1] if lines else None
 
 
 class FwmonSession:
@@ -74,24 +75,9 @@ class FwmonSession:
     def __init__(self, config: pytest.Config) -> None:
         self.pytest_config = config
         self.is_worker = hasattr(config, "workerinput")
-        root = config.rootpath
-        cli: dict[str, Any] = {"report": config.getoption("fwmon_report")}
-        if config.getoption("fwmon_no_cache"):
-            cli["cache"] = False
-        if config.getoption("fwmon_workers") is not None:
-            cli["workers"] = config.getoption("fwmon_workers")
-        if config.getoption("fwmon_no_history"):
-            cli["record_history"] = False
-        if config.getoption("fwmon_baseline"):
-            cli["baseline"] = config.getoption("fwmon_baseline")
-        if config.getoption("fwmon_history"):
-            cli["history_url"] = config.getoption("fwmon_history")
-        try:
-            self.config: FwmonConfig = load_config(root, config.getoption("fwmon_option"), cli)
-        except ConfigError as exc:
-            raise pytest.UsageError(f"fwmon: {exc.one_line()}") from None
-        chosen = _parse_pipelines(config.getoption("fwmon_pipelines"))
-        self.pipelines: list[str] = chosen or self.config.list("", "pipelines")
+        #: The run's one validated configuration (built in the earliest hook, .runconfig).
+        self.config: FwmonConfig = run_config(config)
+        self.pipelines: list[str] = self.config.list("", "pipelines")
         self.report_path = self._resolve(self.config.str("", "report"))
         #: gc.freeze() collection's objects when the run starts ([tool.fwmon] freeze_gc).
         self.freeze_gc = self.config.bool("", "freeze_gc")
@@ -125,8 +111,18 @@ class FwmonSession:
         self.test_durations: dict[str, float] = {}
         self.messages: list[str] = []
         self.report_written: Path | None = None
+        #: The report being finalised: built in pytest_sessionfinish, written at unconfigure.
+        self.report: dict[str, Any] | None = None
+        self.outcome = RunOutcome()
+        #: Where the previous run's report was moved when this run started.
+        self.previous: Path | None = None
+        self.scorecard_shown = False
+        #: build() ran (from pytest_sessionfinish, or from the wrapper when that raised).
+        self.built = False
         self.history_recorded = False
         self.alert_lines: list[str] = []
+        #: Messages of the finalisation (history), shown after pytest's summary.
+        self.messages_after: list[str] = []
         if not self.is_worker:
             self._check_report_path()
 
@@ -150,6 +146,24 @@ class FwmonSession:
                 f"fwmon: cannot write the report to {self.report_path}: not writable "
                 "(choose another path with --fwmon-report)"
             )
+
+    def start(self) -> None:
+        """Controller, when the session starts: move the previous report aside.
+
+        A run that crashes, is interrupted or errors before its report is written then
+        leaves no report, rather than an older run's that the gate could take for this one.
+        """
+        if not self.report_path.is_file():
+            return
+        target = previous_path(self.report_path)
+        try:
+            os.replace(self.report_path, target)
+        except OSError as exc:
+            raise pytest.UsageError(
+                f"fwmon: cannot move the previous report {self.report_path} aside to {target}: "
+                f"{exc.strerror or exc} (remove it, or choose another path with --fwmon-report)"
+            ) from None
+        self.previous = target
 
     def _load_baseline(self, explicit: bool) -> Baseline | None:
         path = self._resolve(self.config.str("", "baseline"))
@@ -187,19 +201,20 @@ class FwmonSession:
 
     def collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
         """The collector for a path pytest visits, if it is a project file or pyproject.toml."""
-        if file_path.suffix == ".py":
+        # pyproject.toml carries the project items; its own file items are added after
+        # collection (add_unvisited) beside them
+        project_file = (
+            file_path == self.config.root / "pyproject.toml" and self._has_project_items()
+        )
+        if file_path.suffix == ".py" or (self.runner.text_files and not project_file):
             rel = self.relpath(file_path)
             if rel in self.runner.files and rel not in self.visited:
                 self.visited.add(rel)
                 # hung off the session, not pytest's Package: a Package's setup imports the
                 # package's __init__.py, which a static check must never need (or trigger)
-                return FwmonFile.from_parent(parent.session, path=file_path)
+                return fwmon_file(parent.session, file_path)
             return None
-        if (
-            file_path == self.config.root / "pyproject.toml"
-            and not self.project_file_visited
-            and self.runner.project_checkers
-        ):
+        if project_file and not self.project_file_visited:
             self.project_file_visited = True
             return FwmonProjectFile.from_parent(parent.session, path=file_path)
         return None
@@ -217,7 +232,7 @@ class FwmonSession:
         if rel in self.visited:
             return NothingToCollect.from_parent(parent.session, path=path)
         self.visited.add(rel)
-        return FwmonFile.from_parent(parent.session, path=path)
+        return fwmon_file(parent.session, path)
 
     def _args_name_files(self) -> bool:
         for arg in self.pytest_config.args:
@@ -243,14 +258,19 @@ class FwmonSession:
         # what pytest kept: it also lists files beside the paths it walks towards and then
         # drops them, so "our collect hook saw it" does not mean "it is collected"
         present = {i.relpath for i in items if isinstance(i, FwmonItem)}
-        has_project = any(isinstance(i, FwmonProjectItem) for i in items)
+        has_project = any(isinstance(i, FwmonProjectItem | CoverageItem) for i in items)
         for rel, project_file in self.runner.files.items():
             if rel in present:
                 continue
-            items.extend(FwmonFile.from_parent(session, path=project_file.path).collect())
-        if not has_project and self.runner.project_checkers:
+            items.extend(fwmon_file(session, project_file.path).collect())
+        if not has_project and self._has_project_items():
             path = self.config.root / "pyproject.toml"
             items.extend(FwmonProjectFile.from_parent(session, path=path).collect())
+
+    def _has_project_items(self) -> bool:
+        return bool(
+            self.runner.project_checkers or self.pytest_config.stash.get(COVERAGE_ITEMS_KEY, None)
+        )
 
     # -- running -------------------------------------------------------------------------
 
@@ -295,17 +315,18 @@ class FwmonSession:
             elif report.when == "call":
                 final = "passed" if report.passed else "failed" if report.failed else "skipped"
             if final is not None:
+                why = _reason(report.longrepr)
                 if result is None:
                     result = CheckResult(
                         nodeid=item.nodeid,
                         pipeline=getattr(item, "pipeline", "docs"),
                         checker=getattr(item, "checker_name", "unknown"),
                         outcome=final,
-                        reason=str(report.longrepr).splitlines()[-1] if report.longrepr else None,
+                        reason=why,
                     )
                 result.outcome = final
-                if final == "skipped" and result.reason is None and report.longrepr:
-                    result.reason = str(report.longrepr)
+                if final == "skipped" and result.reason is None:
+                    result.reason = why
                 attach(item, "check", result.to_dict())
             for entry in self.runner.pending if self.cache.enabled else ():
                 attach(
@@ -385,6 +406,7 @@ class FwmonSession:
             "xpassed": outcomes.count("xpassed"),
             "duration": round(sum(self.test_durations.values()), 6),
             "exitstatus": exitstatus,
+            "exitstatus_note": None,
         }
 
     def build_report(self, exitstatus: int | None) -> dict[str, Any]:
@@ -403,6 +425,8 @@ class FwmonSession:
             "versions": versions(),
             "selected_pipelines": list(self.pipelines),
             "xdist_workers": int(workers or 0) if isinstance(workers, int) else 0,
+            "completed": self.outcome.stopped is None,
+            "stopped": self.outcome.stopped,
         }
         return {
             "schema_version": SCHEMA_VERSION,
@@ -420,13 +444,21 @@ class FwmonSession:
     def _has_xdist(self) -> bool:
         return self.pytest_config.pluginmanager.hasplugin("xdist")
 
-    def finish(self, exitstatus: int | None) -> None:
-        """Controller: build, update, validate and write the report; save the cache."""
+    def build(self, session: pytest.Session, exitstatus: int) -> None:
+        """Controller, ``pytest_sessionfinish``: build, update and validate the report; save
+        the cache. The report is written by :meth:`finalise`, once pytest's outcome is known."""
+        self.built = True
+        self.outcome.finishing(session, exitstatus)
         config = self.pytest_config
         report = config.hook.pytest_fwmon_generate_report(config=config)
         config.hook.pytest_fwmon_update_report(config=config, report=report)
         checks = [CheckResult.from_dict(c) for c in report["checks"]]
         report["pipelines"] = scoring.summarise_pipelines(checks, self.pipelines)
+        try:
+            self.cache.save()
+        except OSError as exc:
+            self.messages.append(f"fwmon: cannot write the cache {self.cache.path}: {exc}")
+        self.messages.extend(dict.fromkeys(self.cache.warnings))
         error = first_error("report", report)
         if error is not None:
             # a bug of fwmon or of a plugin's pytest_fwmon_update_report: say which key
@@ -435,22 +467,38 @@ class FwmonSession:
             )
             self._dump_invalid(report)
             return
+        self.report = report
+
+    def finalise(self) -> list[str]:
+        """Controller, ``pytest_unconfigure``: record how pytest ended, write the report
+        atomically, append it to the history. Returns the lines still to show."""
+        report = self.report
+        if report is None:
+            return []
+        exitstatus, note = self.outcome.final()
+        report["tests"]["exitstatus"] = exitstatus
+        report["tests"]["exitstatus_note"] = note
+        lines: list[str] = []
         try:
-            write_json_atomic(self.report_path, report)
+            escaped = write_report(self.report_path, report)
             self.report_written = self.report_path
         except OSError as exc:
-            self.messages.append(
+            lines.append(
                 f"fwmon: cannot write the report to {self.report_path}: {exc.strerror or exc} "
                 "(choose another path with --fwmon-report)"
             )
-        try:
-            self.cache.save()
-        except OSError as exc:
-            self.messages.append(f"fwmon: cannot write the cache {self.cache.path}: {exc}")
-        self.messages.extend(dict.fromkeys(self.cache.warnings))
-        self.report = report
+        else:
+            if escaped:
+                lines.append(
+                    f"fwmon: {escaped} text(s) of the report were not valid Unicode "
+                    "(a file name that is not UTF-8?); written with \\x escapes"
+                )
+        if note is not None:
+            lines.append(f"fwmon: pytest's exit status: {note}")
         if self.report_written is not None and self.config.bool("", "record_history"):
             self._record_history(report)
+            lines.extend(self.messages_after)
+        return lines + self.alert_lines
 
     def _record_history(self, report: dict[str, Any]) -> None:
         """Append the run to the history store; a store problem is a message, not a crash."""
@@ -460,13 +508,16 @@ class FwmonSession:
         try:
             store = open_store(url, self.config.root)
             try:
-                store.add_run(report)
+                history = self.config.validated("history")
+                store.add_run(report, partial_metrics=bool(history["partial_metrics"]))
                 if self.pytest_config.getoption("fwmon_alerts"):
                     self._evaluate_alerts(store, report)
             finally:
                 store.close()
         except FwmonError as exc:
-            self.messages.append(f"fwmon: the run was not added to the history: {exc.one_line()}")
+            self.messages_after.append(
+                f"fwmon: the run was not added to the history: {exc.one_line()}"
+            )
             return
         self.history_recorded = True
 
@@ -475,7 +526,11 @@ class FwmonSession:
         from ..alerts import evaluate_after_run
 
         summary = evaluate_after_run(
-            store, report, self.config.raw_sections.get("alerts"), root=self.config.root
+            store,
+            report,
+            self.config.raw_sections.get("alerts"),
+            root=self.config.root,
+            slo_section=self.config.raw_sections.get("slo", {}),
         )
         self.alert_lines = summary.lines()
 
@@ -488,8 +543,8 @@ class FwmonSession:
             pass
 
     def scorecard(self) -> list[str]:
-        """Terminal summary lines: one row per pipeline, then where the report is."""
-        report = getattr(self, "report", None)
+        """Terminal summary lines: one row per pipeline, then where the report goes."""
+        report = self.report
         lines: list[str] = []
         if report is not None:
             header = (
@@ -501,13 +556,12 @@ class FwmonSession:
                 c = p["counts"]
                 score = "-" if p["score"] is None else f"{p['score']:.1f}"
                 items = str(p["items"]) if p["status"] != "not-run" else "-"
+                status = p["status"] + (f" ({p['reason']})" if p.get("reason") else "")
                 lines.append(
                     f"{name:<12} {items:>5} {c['critical']:>5} {c['high']:>5} {c['medium']:>5} "
-                    f"{c['low']:>5} {c['info']:>5} {score:>6}  {p['status']}"
+                    f"{c['low']:>5} {c['info']:>5} {score:>6}  {status}"
                 )
-        if self.report_written is not None:
-            lines.append(f"report: {self._display(self.report_written)}")
-        lines.extend(self.alert_lines)
+            lines.append(f"report: {self._display(self.report_path)}")
         return lines
 
     def _display(self, path: Path) -> str:

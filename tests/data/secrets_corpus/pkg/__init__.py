@@ -1,0 +1,1 @@
+"""A package with planted fake secrets."""
