@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Acceptance check of issue 20: `.ci/run` fails on a commit that adds a high-severity bandit
+# Acceptance check of issue 20: `.ci/run` with the self-gate on (FWMON_SELF_GATE=1) fails on a commit that adds a high-severity bandit
 # finding or a failing test, and passes again when it is removed. In a temporary clone of HEAD
 # it runs .ci/run on five commits: the clean tree; + a module calling subprocess with
 # shell=True (bandit B602, high); its revert; + a failing test; its revert. It checks that each
@@ -30,7 +30,7 @@ fi
 # run_state NAME: .ci/run on HEAD; keeps its exit status and the gate's reasons
 run_state() {
     local rc=0
-    bash .ci/run "${args[@]}" >"$tmp/$1.log" 2>&1 || rc=$?
+    FWMON_SELF_GATE=1 bash .ci/run "${args[@]}" >"$tmp/$1.log" 2>&1 || rc=$?
     echo "$rc" >"$tmp/$1.rc"
     if [ -f .fwmon/gate-result.json ]; then
         python3 -c 'import json, sys

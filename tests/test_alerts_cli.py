@@ -361,6 +361,13 @@ def test_evaluate_a_report_with_its_gate_result(
         ),
         pytest.param(
             "",
+            ["alerts", "silence", "severity=high", "--reason", "r", "--expires", ""],
+            2,
+            "fwmon: error: --expires needs a time, e.g. 2024-05-01T18:00:00Z",
+            id="silence-expires-empty",
+        ),
+        pytest.param(
+            "",
             ["alerts", "silence", "severity=high", "--reason", " ", "--duration", "1h"],
             2,
             "fwmon: error: a silence needs a --reason (who is fixing what, or why it is muted)",

@@ -99,6 +99,19 @@ def test_findings_types_severities_and_pragma(corpus: Path) -> None:
     assert result["pkg/__init__.py"] == []
 
 
+def test_settings_changed_by_other_code_are_set_up_again(corpus: Path) -> None:
+    from detect_secrets.settings import cache_bust, get_settings
+
+    assert found(runner_for(corpus))["pkg/settings.py"]
+    # what detect-secrets' own baseline loading does to its global settings
+    get_settings().clear()
+    cache_bust()
+    assert found(runner_for(corpus))["pkg/settings.py"] == [
+        (3, "AWS Access Key", "high"),
+        (4, "Secret Keyword", "medium"),
+    ]
+
+
 def test_fingerprint_from_the_hashed_secret_not_the_line(tmp_path: Path) -> None:
     checker = SecretsChecker(tmp_path)
     path = tmp_path / "a.env"

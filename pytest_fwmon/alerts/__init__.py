@@ -1,7 +1,8 @@
-"""Alerts: rules on report metrics, trends, SLO burn rates and the gate verdict, with
-Alertmanager's noise model (pending/firing/resolved counted in runs, grouping, repeat interval,
-inhibition, silences, deduplication across runners, escalation) and notifications by webhook
-(Alertmanager v4 payload), Slack, email and file.
+"""Alerts: rules on report metrics, trends, SLO burn rates and the gate verdict.
+
+They follow Alertmanager's noise model (pending/firing/resolved counted in runs, grouping,
+repeat interval, inhibition, silences, deduplication across runners, escalation) and notify by
+webhook (Alertmanager v4 payload), Slack, email and file.
 
 Entry points:
 

@@ -73,7 +73,7 @@ def _table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
 
 
 def load_gate_result(path: str) -> tuple[bool, str | None]:
-    """(passed, run id or None) from a gate-result.json; ReportError when unusable."""
+    """Return (passed, run id or None) from a gate-result.json; ReportError when unusable."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -160,7 +160,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _secrets(ctx: _Context) -> list[str]:
-    """The configured secret values (to scrub stored text again before it is printed)."""
+    """Return the configured secret values (to scrub stored text again before it is printed)."""
     try:
         settings = AlertSettings.from_config(ctx.sections.get("alerts", {}))
     except ConfigError:
@@ -249,8 +249,8 @@ def _silence(args: argparse.Namespace) -> int:
     if not reason:
         raise ConfigError("a silence needs a --reason (who is fixing what, or why it is muted)")
     now = time.time()
-    starts = parse_time(args.starts, what="--starts") if args.starts else now
-    assert starts is not None
+    parsed = parse_time(args.starts, what="--starts") if args.starts else None
+    starts = now if parsed is None else parsed
     if (args.duration is None) == (args.expires is None):
         raise ConfigError("give exactly one of --duration (e.g. 2h) or --expires (a time)")
     if args.duration is not None:
@@ -265,7 +265,8 @@ def _silence(args: argparse.Namespace) -> int:
                 "or an ISO time such as 2024-05-01T18:00:00Z"
             )
         found = parse_time(args.expires, what="--expires")
-        assert found is not None
+        if found is None:
+            raise ConfigError("--expires needs a time, e.g. 2024-05-01T18:00:00Z")
         expires = found
     if expires <= starts:
         raise ConfigError(

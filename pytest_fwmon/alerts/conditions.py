@@ -118,7 +118,7 @@ class RunContext:
 
 
 def evaluate_rule(rule: Rule, run: RunContext, store: Store | None) -> RuleResult:
-    """The rule's instances on ``run`` (see the module docstring)."""
+    """Return the rule's instances on ``run`` (see the module docstring)."""
     if rule.branches and run.branch not in rule.branches:
         return RuleResult(rule, None)
     condition = rule.condition

@@ -86,9 +86,11 @@ _T = TypeVar("_T")
 
 
 def _retrying(work: Callable[[], _T]) -> _T:
-    """Run a store transaction, again when PostgreSQL aborted it to break a deadlock or a
-    serialization conflict (``StoreError.retryable``), as PostgreSQL advises; at most
-    :data:`RETRIES` times."""
+    """Run a store transaction, retrying it at most :data:`RETRIES` times.
+
+    It runs again when PostgreSQL aborted it to break a deadlock or a serialization conflict
+    (``StoreError.retryable``), as PostgreSQL advises.
+    """
     for attempt in range(1, RETRIES + 1):
         try:
             return work()
@@ -102,8 +104,11 @@ def _retrying(work: Callable[[], _T]) -> _T:
 def _record(
     store: Store, results: Sequence[DeliveryResult], jobs: Sequence[Job], now: float
 ) -> None:
-    """Record the delivery outcomes (one transaction; it may meet another runner's evaluation
-    on the same alert rows, so it is retried like the evaluation)."""
+    """Record the delivery outcomes in one transaction.
+
+    It may meet another runner's evaluation on the same alert rows, so it is retried like the
+    evaluation.
+    """
     _retrying(lambda: _record_once(store, results, jobs, now))
 
 
@@ -298,7 +303,7 @@ def evaluate_after_run(
     slo_section: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> EvaluationSummary:
-    """What ``pytest --fwmon --fwmon-alerts`` calls once the run is stored in the history.
+    """Evaluate alerts after ``pytest --fwmon --fwmon-alerts`` stored the run in the history.
 
     Never raises for delivery problems (they are recorded as undelivered) and returns within
     ``delivery_timeout`` seconds of delivery work (plus the evaluation itself). Configuration

@@ -36,7 +36,7 @@ class LogEntry:
 
 
 def escalated(level: str) -> str:
-    """The level one step more severe than ``level`` (critical stays critical)."""
+    """Return the level one step more severe than ``level`` (critical stays critical)."""
     index = LEVELS.index(level)
     return LEVELS[max(0, index - 1)]
 
@@ -80,6 +80,7 @@ class Evaluation:
         run_url: str,
         sha: str,
     ) -> None:
+        """Prepare to evaluate alerts against ``store`` with ``settings``."""
         self.store = store
         self.settings = settings
         self.run = run
@@ -96,7 +97,7 @@ class Evaluation:
     # -- lifecycle ------------------------------------------------------------------------
 
     def identity(self, rule: Rule, instance: Instance) -> dict[str, str]:
-        """The labels that identify an alert of ``rule`` (its fingerprint's input)."""
+        """Return the labels that identify an alert of ``rule`` (its fingerprint's input)."""
         labels = {
             **rule.labels,
             **instance.labels,
@@ -108,7 +109,7 @@ class Evaluation:
         return labels
 
     def annotations(self, rule: Rule, row: AlertRow, instance: Instance | None) -> dict[str, str]:
-        """The rule's summary and description rendered for ``row``."""
+        """Return the rule's summary and description rendered for ``row``."""
         context: dict[str, Any] = {
             **row.labels,
             "alertname": rule.name,
@@ -204,7 +205,7 @@ class Evaluation:
         labels: Mapping[str, str],
         instance: Instance | None,
     ) -> AlertRow | None:
-        """The alert after this run; None when a pending alert is forgotten."""
+        """Return the alert after this run; None when a pending alert is forgotten."""
         active = instance is not None and instance.active
         value = instance.value if instance is not None else (row.value if row else None)
         if row is None:

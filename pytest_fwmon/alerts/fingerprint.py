@@ -1,4 +1,4 @@
-"""Alert identity as Prometheus Alertmanager computes it. Standard library only.
+r"""Alert identity as Prometheus Alertmanager computes it. Standard library only.
 
 An alert is identified by its label set, never by the run that raised it. The fingerprint is
 ``model.LabelSet.Fingerprint()`` of prometheus/common: FNV-1a 64 over the label names sorted
@@ -6,7 +6,7 @@ byte-wise, each name and value followed by the separator byte ``0xff``::
 
     h = 14695981039346656037                       # FNV-1a 64 offset basis
     for name in sorted(labels):                    # UTF-8 byte order (= code point order)
-        for byte in name.encode() + b"\\xff" + labels[name].encode() + b"\\xff":
+        for byte in name.encode() + b"\xff" + labels[name].encode() + b"\xff":
             h = ((h ^ byte) * 1099511628211) mod 2**64
 
 The empty label set hashes to the offset basis. Alertmanager prints a fingerprint as 16
@@ -49,7 +49,7 @@ def labels_to_signature(labels: Mapping[str, str]) -> int:
 
 
 def fingerprint(labels: Mapping[str, str]) -> str:
-    """The fingerprint as Alertmanager prints it: 16 lower-case hex digits."""
+    """Return the fingerprint as Alertmanager prints it: 16 lower-case hex digits."""
     return f"{labels_to_signature(labels):016x}"
 
 

@@ -34,11 +34,12 @@ class Matcher:
         return found if self.op == "=~" else not found
 
     def __str__(self) -> str:
+        """Return the matcher as written in configuration: ``name="value"``."""
         return f'{self.name}{self.op}"{self.value}"'
 
 
 def parse_matcher(text: Any, what: str = "matcher") -> Matcher:
-    """A :class:`Matcher` from ``name=value`` (the value may be double-quoted)."""
+    """Return a :class:`Matcher` from ``name=value`` (the value may be double-quoted)."""
     if not isinstance(text, str):
         raise ConfigError(f"{what} must be a string like alertname=GateBlockedMain, got {text!r}")
     match = _MATCHER.match(text)
@@ -59,7 +60,7 @@ def parse_matcher(text: Any, what: str = "matcher") -> Matcher:
 
 
 def parse_matchers(values: Any, what: str) -> tuple[Matcher, ...]:
-    """A list of matcher strings (an inline table ``{name = "value"}`` means equality)."""
+    """Return a list of matcher strings (an inline table ``{name = "value"}`` means equality)."""
     if isinstance(values, Mapping):
         return tuple(parse_matcher(f"{k}={v}", what) for k, v in values.items())
     if not isinstance(values, list) or not values:
@@ -68,5 +69,5 @@ def parse_matchers(values: Any, what: str) -> tuple[Matcher, ...]:
 
 
 def matches_all(matchers: Sequence[Matcher], labels: Mapping[str, str]) -> bool:
-    """True when every matcher matches."""
+    """Return True when every matcher matches."""
     return all(m.matches(labels) for m in matchers)

@@ -1,10 +1,10 @@
-"""The notification payload: Alertmanager's webhook message, version 4. Standard library only.
+r"""The notification payload: Alertmanager's webhook message, version 4. Standard library only.
 
 One notification = one group of alerts for one receiver::
 
     {
       "version": "4",
-      "groupKey": "{}/{severity=\\"high\\"}:{branch=\\"main\\", repo=\\"demo\\"}",
+      "groupKey": "{}/{severity=\"high\"}:{branch=\"main\", repo=\"demo\"}",
       "truncatedAlerts": 0,
       "status": "firing",                 # "resolved" when no alert in it is firing
       "receiver": "slack",
@@ -66,8 +66,11 @@ def build_payload(
     external_url: str = "",
     max_alerts: int = 0,
 ) -> dict[str, Any]:
-    """The v4 message for ``alerts`` (each: status, labels, annotations, startsAt, endsAt,
-    generatorURL, fingerprint), sorted firing first, then by alertname and fingerprint."""
+    """Return the v4 message for ``alerts``, sorted firing first, then by alertname and fingerprint.
+
+    Each alert has its status, labels, annotations, startsAt, endsAt, generatorURL and
+    fingerprint.
+    """
     ordered = sorted(
         (dict(a) for a in alerts),
         key=lambda a: (a["status"] != "firing", a["labels"].get("alertname", ""), a["fingerprint"]),

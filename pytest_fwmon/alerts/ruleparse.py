@@ -38,7 +38,7 @@ from .values import as_table, check_keys, number, parse_duration, strings, text,
 
 
 def rule_defaults(section: Mapping[str, Any]) -> dict[str, Any]:
-    """The rule defaults (``for_runs``, ``resolve_after_runs``, escalation) the section sets."""
+    """Return the section's rule defaults: ``for_runs``, ``resolve_after_runs``, escalation."""
     defaults: dict[str, Any] = {
         "for_runs": 1,
         "resolve_after_runs": 1,
@@ -62,7 +62,7 @@ def rule_defaults(section: Mapping[str, Any]) -> dict[str, Any]:
 def builtin_rules(
     main_branch: str = "main", coverage_target: float = 80.0, defaults: Mapping[str, Any] = {}
 ) -> list[Rule]:
-    """The rules fwmon ships (see docs/reference/alerts.md), with the section's defaults."""
+    """Return the rules fwmon ships (see docs/reference/alerts.md), with the section's defaults."""
     common = dict(defaults)
     return [
         Rule(
@@ -122,7 +122,7 @@ def builtin_rules(
 
 
 def check_template(template: str, where: str, extra: Sequence[str] = ()) -> None:
-    """ConfigError when ``template`` is not a valid format string of known placeholders."""
+    """Raise ConfigError when ``template`` is not a valid format string of known placeholders."""
     valid = set(PLACEHOLDERS) | set(extra)
     try:
         parts = list(string.Formatter().parse(template))
@@ -204,7 +204,7 @@ def parse_rule(raw: Any, index: int, defaults: Mapping[str, Any]) -> Rule | None
 
 
 def parse_condition(table: Mapping[str, Any], kind: str, where: str) -> Condition:
-    """The Condition of kind ``kind`` from a rule table, keys checked."""
+    """Return the Condition of kind ``kind`` from a rule table, keys checked."""
     allowed = {
         "metric": ("op", "threshold"),
         "trend": ("change", "recent_runs"),
@@ -256,7 +256,7 @@ def parse_condition(table: Mapping[str, Any], kind: str, where: str) -> Conditio
 
 
 def parse_inhibit(raw: Any) -> tuple[InhibitRule, ...]:
-    """The ``[[tool.fwmon.alerts.inhibit]]`` tables as InhibitRules."""
+    """Return the ``[[tool.fwmon.alerts.inhibit]]`` tables as InhibitRules."""
     if not isinstance(raw, list):
         raise ConfigError(
             f"{SECTION} inhibit must be an array of tables ([[tool.fwmon.alerts.inhibit]])"

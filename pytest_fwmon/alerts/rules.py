@@ -152,7 +152,7 @@ class Condition:
     figure: str = ""
 
     def metric_label(self) -> str | None:
-        """The ``metric`` label of alerts of a non-glob condition (None: per match or none)."""
+        """Return the ``metric`` label of alerts of a non-glob condition (None: per match/none)."""
         if self.kind == "metric" and not any(is_glob(m) for m in self.metrics):
             return "+".join(self.metrics)
         if self.kind == "slo" and self.figure != "burn_rate":
@@ -163,7 +163,7 @@ class Condition:
 
 
 def is_glob(name: str) -> bool:
-    """True when ``name`` has glob characters (``*``, ``?``, ``[``)."""
+    """Return True when ``name`` has glob characters (``*``, ``?``, ``[``)."""
     return any(c in name for c in "*?[")
 
 

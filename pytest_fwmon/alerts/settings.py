@@ -143,7 +143,7 @@ class AlertSettings:
         return cls(**values)
 
     def rule(self, name: str) -> Rule:
-        """The rule named ``name`` (KeyError when there is none)."""
+        """Return the rule named ``name`` (KeyError when there is none)."""
         for rule in self.rules:
             if rule.name == name:
                 return rule

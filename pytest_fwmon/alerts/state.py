@@ -136,7 +136,7 @@ def ensure(store: Store) -> None:
 
 
 def has_tables(store: Store) -> bool:
-    """True when the alert tables exist (of this version; StoreError for another one)."""
+    """Return True when the alert tables exist (of this version; StoreError for another one)."""
     rows = store.query("SELECT value FROM fwmon_meta WHERE key = ?", ("tables.alerts",))
     if not rows:
         return False

@@ -91,7 +91,7 @@ class EvaluationSummary:
         }
 
     def lines(self) -> list[str]:
-        """Human lines (the CLI prints them; the plugin shows them in the terminal summary)."""
+        """Return the human lines: the CLI prints them, the plugin shows them in its summary."""
         head = f"fwmon alerts: run {self.run_id} ({self.repo} {self.branch})"
         if self.error:
             return [f"{head}: not evaluated: {self.error}"]

@@ -47,7 +47,7 @@ def format_duration(seconds: float) -> str:
 
 
 def check_keys(table: Mapping[str, Any], valid: Sequence[str], where: str) -> None:
-    """ConfigError naming the valid keys when ``table`` has a key not in ``valid``."""
+    """Raise ConfigError naming the valid keys when ``table`` has a key not in ``valid``."""
     for key in table:
         if key not in valid:
             raise ConfigError(f"unknown key {where} {key}; valid keys: {', '.join(sorted(valid))}")
@@ -91,7 +91,7 @@ def strings(value: Any, where: str) -> tuple[str, ...]:
 
 
 def env_name(value: Any, where: str) -> str:
-    """An environment variable name (secrets are only ever read from the environment)."""
+    """Return an environment variable name (secrets are only ever read from the environment)."""
     if not isinstance(value, str) or not _ENV_NAME.match(value):
         raise ConfigError(
             f"{where} must name an environment variable (like FWMON_SLACK_URL), got {value!r}; "

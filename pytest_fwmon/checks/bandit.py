@@ -42,7 +42,7 @@ def _quiet_import(module: str) -> Any:
 
 
 def _visitor_class(base: type, tests: dict[str, Any]) -> type:
-    """bandit's node visitor, minus its per-node work for node types nothing looks at.
+    """Build bandit's node visitor, minus its per-node work for node types nothing looks at.
 
     For every node ``BanditNodeVisitor`` builds a context (a dict, the line range, two debug
     log calls) and then runs the tester, building a score dict only to add zeros when no
@@ -190,6 +190,7 @@ class BanditChecker(FileChecker):
         fail_on_severity: str = "medium",
         fail_on_confidence: str = "medium",
     ) -> None:
+        """Configure bandit for the project at ``root`` with ``tool_config``."""
         self.root = root
         #: ``[tool.bandit]`` as read from pyproject.toml ({} when absent).
         self.tool_config = tool_config
@@ -197,6 +198,7 @@ class BanditChecker(FileChecker):
         self.fail_on_confidence = fail_on_confidence
 
     def __getstate__(self) -> dict[str, Any]:
+        """Return the state to pickle, without the bandit objects."""
         # bandit objects are rebuilt in each worker process
         state = dict(self.__dict__)
         state.pop("_bandit", None)
@@ -204,10 +206,12 @@ class BanditChecker(FileChecker):
         return state
 
     def tool_version(self) -> str:
+        """Return the installed bandit version."""
         # from the metadata: importing bandit costs ~0.1 s, which a fully cached run never needs
         return metadata.version("bandit")
 
     def settings(self) -> dict[str, Any]:
+        """Return the settings the findings depend on (their cache key)."""
         return {
             "tool.bandit": self.tool_config,
             "fail_on_severity": self.fail_on_severity,
@@ -216,7 +220,7 @@ class BanditChecker(FileChecker):
         }
 
     def applies(self, relpath: str) -> bool:
-        """False for files under bandit's ``exclude_dirs``."""
+        """Return False for files under bandit's ``exclude_dirs``."""
         excluded = self.tool_config.get("exclude_dirs") or []
         parts = relpath.split("/")
         for pattern in excluded:
@@ -246,13 +250,14 @@ class BanditChecker(FileChecker):
 
     @cached_property
     def _engine(self) -> _Engine | None:
-        """bandit's own parts, to run them on a tree fwmon parsed (None: use the manager)."""
+        """Return bandit's own parts, to run them on a tree fwmon parsed (None: use the manager)."""
         try:
             return _Engine(self._bandit)
         except (ImportError, AttributeError, TypeError):  # another bandit: the public path
             return None
 
     def check(self, source: SourceFile) -> FileOutcome:
+        """Return bandit's findings for one file."""
         engine = self._engine
         if engine is not None:
             issues, skipped = engine.run(source)
@@ -298,13 +303,14 @@ class BanditChecker(FileChecker):
         )
 
     def fails(self, finding: Finding) -> bool:
+        """Tell whether a finding reaches both severity and confidence thresholds."""
         return severity_at_least(finding.severity, self.fail_on_severity) and confidence_at_least(
             finding.confidence, self.fail_on_confidence
         )
 
 
 def _more_info(test_id: str) -> str:
-    """The rule's documentation URL, as bandit's JSON formatter gives it (``more_info``)."""
+    """Return the rule's documentation URL, as bandit's JSON formatter gives it (``more_info``)."""
     from bandit.core import docs_utils
 
     return str(docs_utils.get_url(test_id))

@@ -43,18 +43,18 @@ class SourceFile:
     parsed: ast.Module | None = None
 
     def tree(self) -> ast.Module:
-        """The parsed module (raises SyntaxError): the shared parse when there is one."""
+        """Return the parsed module (raises SyntaxError): the shared parse when there is one."""
         if self.parsed is not None:
             return self.parsed
         return ast.parse(self.text, filename=self.relpath)
 
     def raw(self) -> bytes:
-        """The file's bytes (read again when they were not kept)."""
+        """Return the file's bytes (read again when they were not kept)."""
         return self.data if self.data is not None else self.path.read_bytes()
 
     @property
     def lines(self) -> list[str]:
-        """The text split into lines (without line ends)."""
+        """Return the text split into lines, without line ends."""
         return self.text.splitlines()
 
 
@@ -118,12 +118,14 @@ class FileChecker(abc.ABC):
         """
 
     def applies(self, relpath: str) -> bool:
-        """Whether this checker looks at the file at all (tool-level excludes, e.g. bandit's
-        ``exclude_dirs`` or pydocstyle's ``match``); no item is made when it does not."""
+        """Tell whether this checker looks at the file at all; no item is made when it does not.
+
+        Tool-level excludes decide, e.g. bandit's ``exclude_dirs`` or pydocstyle's ``match``.
+        """
         return True
 
     def prepare(self, files: Sequence[SourceFile]) -> None:  # noqa: B027 - optional hook
-        """Called once with every file to check before any :meth:`check` (batch checkers)."""
+        """Prepare every file to check, once, before any :meth:`check` (batch checkers)."""
 
     @abc.abstractmethod
     def check(self, source: SourceFile) -> FileOutcome:
@@ -170,7 +172,7 @@ class ProjectChecker(abc.ABC):
         """Check the project; ``files`` are the selected source files."""
 
     def analyser(self) -> FileAnalyser | None:
-        """The per-file half, if any (see :class:`AnalysedProjectChecker`)."""
+        """Return the per-file half, if any (see :class:`AnalysedProjectChecker`)."""
         return None
 
 
@@ -183,23 +185,24 @@ class AnalysedProjectChecker(ProjectChecker):
 
     @abc.abstractmethod
     def analyser(self) -> FileAnalyser:
-        """The per-file half."""
+        """Return the per-file half."""
 
     @abc.abstractmethod
     def run_analysed(self, analyses: Mapping[str, dict[str, Any]], root: Path) -> CheckResult:
         """Check the project from ``analyses`` (relpath -> :meth:`FileAnalyser.analyse`)."""
 
     def run(self, files: Sequence[SourceFile], root: Path) -> CheckResult:
+        """Analyse every file, then combine the analyses."""
         analyser = self.analyser()
         return self.run_analysed({s.relpath: analyser.analyse(s) for s in files}, root)
 
 
 def stable_fingerprint(checker: str, rule: str, path: str, key: str) -> str:
-    """A fingerprint keyed on ``key`` (a module, a command) instead of a line number."""
+    """Return a fingerprint keyed on ``key`` (a module, a command) instead of a line number."""
     return fingerprint(checker, rule, path, key, 0)
 
 
 def project_outcome(findings: Sequence[Finding], threshold: str) -> str:
-    """ "failed" when a finding reaches ``threshold`` (a severity), else "passed"."""
+    """Return "failed" when a finding reaches ``threshold`` (a severity), else "passed"."""
     failing = any(severity_at_least(f.severity, threshold) for f in findings)
     return "failed" if failing else "passed"

@@ -1,4 +1,4 @@
-"""The ``commands`` checker: is every console script of the project ready to use?
+"""The ``commands`` checker: whether every console script of the project is ready to use.
 
 Every console/GUI script of the project (``[project.scripts]``, ``[project.gui-scripts]``) is
 scored on four criteria, 25 % each: the entry point loads; ``NAME --help`` exits 0 within
@@ -139,7 +139,7 @@ def _word(name: str) -> re.Pattern[str]:
 
 
 def _test_strings(path: Path) -> tuple[str, list[str]]:
-    """The text of a test file and the values of its string literals."""
+    """Return the text of a test file and the values of its string literals."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -187,6 +187,7 @@ class CommandReadinessChecker(ProjectChecker):
         ready_percent: float = 80.0,
         fail_on_severity: str = "low",
     ) -> None:
+        """Configure the command checks."""
         self.help_timeout = help_timeout
         self.docs_paths = list(docs_paths)
         self.test_paths = list(test_paths)
@@ -207,7 +208,7 @@ class CommandReadinessChecker(ProjectChecker):
         )
 
     def fails(self, finding: Finding) -> bool:
-        """A finding fails the item when its severity reaches ``fail_on_severity``."""
+        """Tell whether a finding fails the item: its severity reaches ``fail_on_severity``."""
         return severity_at_least(finding.severity, self.fail_on_severity)
 
     def run(self, files: Sequence[SourceFile], root: Path) -> CheckResult:
@@ -318,7 +319,7 @@ class CommandReadinessChecker(ProjectChecker):
     def _tested(
         ep: EntryPoint, word: re.Pattern[str], tests: Sequence[tuple[str, list[str]]]
     ) -> bool:
-        """A test names the command in a string, or imports and calls its function."""
+        """Tell whether a test names the command in a string, or imports and calls its function."""
         attr = ep.attr.rpartition(".")[2]
         call = re.compile(rf"\b{re.escape(attr)}\s*\(") if attr else None
         for text, strings in tests:

@@ -68,7 +68,7 @@ SPEC: Final[dict[str, Key]] = {
 
 
 def validate_quality_section(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Validated ``[tool.fwmon.quality]`` values with defaults filled in.
+    """Return the validated ``[tool.fwmon.quality]`` values with defaults filled in.
 
     Raises :class:`~pytest_fwmon.core.errors.ConfigError` naming the valid keys for an unknown key.
     """
@@ -76,7 +76,7 @@ def validate_quality_section(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def quality_file_checkers(config: FwmonConfig) -> list[FileChecker]:
-    """The quality pipeline's file checkers: complexity, and ruff when ``lint = "ruff"``."""
+    """Return the quality pipeline's file checkers: complexity, and ruff when ``lint = "ruff"``."""
     values = config.validated("quality")
     checkers: list[FileChecker] = [ComplexityChecker.from_section(values)]
     if values["lint"] == "ruff":
@@ -236,6 +236,7 @@ class ComplexityChecker(FileChecker):
         no_assert: bool = False,
         fail_on_severity: str = "low",
     ) -> None:
+        """Configure the complexity and maintainability limits."""
         self.max_complexity = max_complexity
         self.min_maintainability = min_maintainability
         self.no_assert = no_assert
@@ -252,7 +253,7 @@ class ComplexityChecker(FileChecker):
         )
 
     def tool_version(self) -> str:
-        """radon's version."""
+        """Return the installed radon version."""
         return metadata.version("radon")
 
     def settings(self) -> dict[str, Any]:
@@ -264,7 +265,7 @@ class ComplexityChecker(FileChecker):
         }
 
     def fails(self, finding: Finding) -> bool:
-        """A finding fails when its severity reaches ``fail_on_severity``."""
+        """Tell whether a finding fails: its severity reaches ``fail_on_severity``."""
         return severity_at_least(finding.severity, self.fail_on_severity)
 
     def check(self, source: SourceFile) -> FileOutcome:

@@ -89,6 +89,7 @@ class Measurement:
         rcfile: str = "",
         source: list[str] | None = None,
     ) -> None:
+        """Collect coverage data for the project at ``root``."""
         self.root = root
         self.branch = branch
         self.rcfile = rcfile
@@ -177,7 +178,7 @@ class Measurement:
     # -- results --------------------------------------------------------------------------
 
     def combined(self) -> Any:
-        """A Coverage object holding every process's data."""
+        """Return a Coverage object holding every process's data."""
         if self.mode != "fwmon":
             if self._cov is None:
                 raise CoverageUnavailable(f"{self.mode} did not start coverage")
@@ -358,7 +359,7 @@ class Thresholds:
 
 
 def checker_names(thresholds: Thresholds, diff_base: str) -> list[str]:
-    """The coverage items the configuration asks for, in report order."""
+    """Return the coverage items the configuration asks for, in report order."""
     checkers = ["coverage"]
     if thresholds.min_line > 0:
         checkers.append("coverage-line")
@@ -423,7 +424,7 @@ def evaluate(
     error: str | None = None,
     messages: Iterable[str] = (),
 ) -> list[CheckResult]:
-    """The coverage items of a run: one per configured check, errors when data is missing."""
+    """Return the coverage items of a run: one per configured check, errors when data is missing."""
     start = time.perf_counter()
     checkers = checker_names(thresholds, diff_base)
     if summary is None:
@@ -567,7 +568,7 @@ def _ranges(lines: list[int]) -> str:
 
 
 def changed_lines(root: Path, base: str) -> tuple[dict[str, set[int]], str]:
-    """Changed lines since the merge base with ``base`` (the gate's git helper) and that base."""
+    """Return the lines changed since the merge base with ``base`` and that base (gate helper)."""
     from ..gate.diff import changed_lines as git_changed_lines
     from ..gate.diff import merge_base
 
@@ -575,6 +576,6 @@ def changed_lines(root: Path, base: str) -> tuple[dict[str, set[int]], str]:
 
 
 def worker_data_dir() -> Path | None:
-    """The data folder the controller announced to this (worker) process, if any."""
+    """Return the data folder the controller announced to this (worker) process, if any."""
     value = os.environ.get(DATA_ENV, "")
     return Path(value) if value else None

@@ -82,7 +82,7 @@ _BLOCKS = (ast.stmt, ast.excepthandler, ast.match_case)
 
 
 def _statements(node: ast.AST) -> Iterator[ast.AST]:
-    """The statements (and except/case clauses) directly inside ``node``, in field order.
+    """Return the statements (and except/case clauses) directly inside ``node``, in field order.
 
     Definitions only occur in statement lists, so the checks never walk into expressions:
     on sqlalchemy that is four nodes in five, and the walk takes a quarter of the time.
@@ -181,12 +181,15 @@ class DocstringAnalyser(FileAnalyser):
     name = "docstrings"
 
     def __init__(self, style: str = "auto") -> None:
+        """Analyse docstrings written in ``style``."""
         self.style = style
 
     def settings(self) -> dict[str, Any]:
+        """Return the settings the analysis depends on (its cache key)."""
         return {"style": self.style}
 
     def analyse(self, source: SourceFile) -> dict[str, Any]:
+        """Return the docstring facts of one file (``unparsable`` when it cannot be parsed)."""
         try:
             tree = source.tree()
         except (SyntaxError, ValueError, RecursionError) as exc:
@@ -203,6 +206,7 @@ class DocstringAnalyser(FileAnalyser):
         }
 
     def valid(self, value: dict[str, Any]) -> bool:
+        """Tell whether a cached analysis has the shape :meth:`analyse` returns."""
         if "unparsable" in value:
             return isinstance(value["unparsable"], str)
         try:
@@ -228,14 +232,17 @@ class DocstringCoverage(AnalysedProjectChecker):
     pipeline = "docs"
 
     def __init__(self, minimum: float, style: str = "auto") -> None:
+        """Require a coverage of at least ``minimum`` percent."""
         self.minimum = minimum
         #: Docstring style of the accuracy item, so both share one parse of each file.
         self.style = style
 
     def analyser(self) -> DocstringAnalyser:
+        """Return the per-file docstring analyser."""
         return DocstringAnalyser(self.style)
 
     def run_analysed(self, analyses: Mapping[str, dict[str, Any]], root: Path) -> CheckResult:
+        """Return the docstring coverage of the project from the per-file analyses."""
         definitions: list[Definition] = []
         unparsable: list[str] = []
         per_file: dict[str, dict[str, float | int]] = {}
@@ -430,7 +437,7 @@ def _bare(name: str) -> str:
 def accuracy_findings(
     source: SourceFile, style: str = "auto", tree: ast.Module | None = None
 ) -> tuple[list[Finding], int, int]:
-    """Findings of one file plus (functions checked, functions accurate). Raises SyntaxError."""
+    """Return one file's findings and (functions checked, accurate); may raise SyntaxError."""
     tree = source.tree() if tree is None else tree
     findings: list[Finding] = []
     checked = accurate = 0
@@ -515,13 +522,16 @@ class DocstringAccuracy(AnalysedProjectChecker):
     pipeline = "docs"
 
     def __init__(self, style: str = "auto", fail_on_severity: str = "low") -> None:
+        """Check docstrings of ``style``; fail from ``fail_on_severity`` up."""
         self.style = style
         self.fail_on_severity = fail_on_severity
 
     def analyser(self) -> DocstringAnalyser:
+        """Return the per-file docstring analyser."""
         return DocstringAnalyser(self.style)
 
     def run_analysed(self, analyses: Mapping[str, dict[str, Any]], root: Path) -> CheckResult:
+        """Return the docstring accuracy findings from the per-file analyses."""
         findings: list[Finding] = []
         checked = accurate = 0
         unparsable = []

@@ -20,6 +20,7 @@ class CheckFailed(Exception):
     """Findings at or above the thresholds; the item fails with a table of them."""
 
     def __init__(self, checker: str, failing: list[Finding], total: int, threshold: str) -> None:
+        """Record the ``failing`` findings of ``checker`` (of ``total``) at ``threshold``."""
         super().__init__(f"{len(failing)} finding(s)")
         self.checker = checker
         self.failing = failing
@@ -28,8 +29,10 @@ class CheckFailed(Exception):
 
 
 def format_table(failure: CheckFailed, where: str, show_path: bool = False) -> str:
-    """The compact failure table: rule, line (path:line for project items), severity,
-    confidence, message."""
+    """Return the compact failure table.
+
+    Its columns are rule, line (path:line for project items), severity, confidence, message.
+    """
     rows = [("rule", "location" if show_path else "line", "severity", "confidence", "message")]
     for f in sorted(failure.failing, key=Finding.sort_key)[:TABLE_ROWS]:
         extra = f" [CWE-{f.cwe}]" if f.cwe else ""

@@ -64,6 +64,7 @@ class Probe:
     """The fork tree over the wanted modules and the results file it appends to."""
 
     def __init__(self, work: str, timeout: float, root: str) -> None:
+        """Probe imports in ``work`` for the project at ``root``, ``timeout`` seconds each."""
         self.work = work
         self.timeout = timeout
         self.root = root

@@ -174,6 +174,7 @@ class ImportHealthChecker(ProjectChecker):
         timeout: float = 10.0,
         fail_on_severity: str = "low",
     ) -> None:
+        """Configure the import checks of ``packages``."""
         self.packages = list(packages)
         self.exclude = list(exclude)
         self.optional = set(optional)
@@ -192,7 +193,7 @@ class ImportHealthChecker(ProjectChecker):
         )
 
     def fails(self, finding: Finding) -> bool:
-        """A finding fails the item when its severity reaches ``fail_on_severity``."""
+        """Tell whether a finding fails the item: its severity reaches ``fail_on_severity``."""
         return severity_at_least(finding.severity, self.fail_on_severity)
 
     def modules(

@@ -53,7 +53,7 @@ SPEC: Final[dict[str, Key]] = {
 
 
 def validate_integration_section(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Validated ``[tool.fwmon.integration]`` values with defaults filled in.
+    """Return the validated ``[tool.fwmon.integration]`` values with defaults filled in.
 
     Raises :class:`~pytest_fwmon.core.errors.ConfigError` naming the valid keys for an unknown key.
     """
@@ -63,7 +63,7 @@ def validate_integration_section(raw: Mapping[str, Any]) -> dict[str, Any]:
 def integration_project_checkers(
     config: FwmonConfig, *, packaging: bool | None = None
 ) -> list[ProjectChecker]:
-    """The integration checkers the configuration turns on.
+    """Return the integration checkers the configuration turns on.
 
     ``packaging`` overrides the ``packaging`` key (which ``--fwmon-packaging`` and
     ``FWMON_PACKAGING`` set through the configuration).

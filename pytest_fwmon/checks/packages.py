@@ -34,7 +34,7 @@ class Package:
 
 
 def find_packages(root: Path, names: Sequence[str] = ()) -> list[Package]:
-    """The project's top-level packages: ``names`` if given, else folders with ``__init__.py``.
+    """Return the top-level packages: ``names`` if given, else folders with ``__init__.py``.
 
     Folders are looked for in ``root`` and ``root/src``; test, docs and build folders and
     hidden ones are not packages. A configured name that is not found is skipped.

@@ -123,6 +123,7 @@ class PackagingChecker(ProjectChecker):
         fail_on_severity: str = "low",
         python: str = sys.executable,
     ) -> None:
+        """Configure the packaging checks of ``packages``."""
         self.packages = list(packages)
         self.isolation = isolation
         self.exclude = list(exclude)
@@ -141,11 +142,11 @@ class PackagingChecker(ProjectChecker):
         )
 
     def fails(self, finding: Finding) -> bool:
-        """A finding fails the item when its severity reaches ``fail_on_severity``."""
+        """Tell whether a finding fails the item: its severity reaches ``fail_on_severity``."""
         return severity_at_least(finding.severity, self.fail_on_severity)
 
     def build_command(self, source: Path, outdir: Path, root: Path) -> tuple[list[str], bool]:
-        """The build command and whether it builds in an isolated environment."""
+        """Return the build command and whether it builds in an isolated environment."""
         if self.isolation == "auto":
             system = read_pyproject(root).get("build-system", {})
             requires = system.get("requires", ["setuptools>=40.8.0"])

@@ -34,7 +34,7 @@ def _codes(value: Any) -> list[str]:
 
 
 def checked_codes(tool: dict[str, Any], convention: str) -> frozenset[str]:
-    """The codes pydocstyle would check with this ``[tool.pydocstyle]`` table."""
+    """Return the codes pydocstyle would check with this ``[tool.pydocstyle]`` table."""
     from pydocstyle.violations import ErrorRegistry, conventions
 
     every = set(ErrorRegistry.get_error_codes())
@@ -64,6 +64,7 @@ class PydocstyleChecker(FileChecker):
     def __init__(
         self, tool_config: dict[str, Any], convention: str, fail_on_severity: str = "low"
     ) -> None:
+        """Check with ``tool_config`` and ``convention``; fail from ``fail_on_severity`` up."""
         #: ``[tool.pydocstyle]`` as read from pyproject.toml ({} when absent).
         self.tool_config = {k.replace("_", "-"): v for k, v in tool_config.items()}
         self.convention = convention
@@ -80,10 +81,12 @@ class PydocstyleChecker(FileChecker):
         self._ignore_self_only_init = bool(self.tool_config.get("ignore-self-only-init"))
 
     def tool_version(self) -> str:
+        """Return the installed pydocstyle version."""
         # from the metadata: importing pydocstyle costs ~0.1 s, which a cached run never needs
         return metadata.version("pydocstyle")
 
     def settings(self) -> dict[str, Any]:
+        """Return the settings the findings depend on (their cache key)."""
         # the checked codes follow from these and the tool version, so they are not computed
         # (which imports pydocstyle) until a file is actually checked
         return {
@@ -98,14 +101,14 @@ class PydocstyleChecker(FileChecker):
         return checked_codes(self.tool_config, self.convention)
 
     def applies(self, relpath: str) -> bool:
-        """pydocstyle's ``match`` on the file name and ``match-dir`` on every folder."""
+        """Apply pydocstyle's ``match`` on the file name and ``match-dir`` on every folder."""
         parts = PurePosixPath(relpath).parts
         if not self._match.match(parts[-1]):
             return False
         return all(self._match_dir.match(part) for part in parts[:-1])
 
     def check(self, source: SourceFile) -> FileOutcome:
-
+        """Return pydocstyle's findings for one file."""
         logging.getLogger("pydocstyle").setLevel(logging.WARNING)
         # pydocstyle's parser calls log.debug about six times per token (1.4M calls on
         # sqlalchemy); at level WARNING each one only costs the call
@@ -163,4 +166,5 @@ class PydocstyleChecker(FileChecker):
         )
 
     def fails(self, finding: Finding) -> bool:
+        """Tell whether a finding's severity reaches ``fail_on_severity``."""
         return severity_at_least(finding.severity, self.fail_on_severity)

@@ -103,7 +103,7 @@ def _blacklist() -> dict[str, tuple[str, str, int | None]]:
 
 
 def security_rating(code: str) -> tuple[str, str, int | None]:
-    """bandit's (severity, confidence, CWE) for a ruff ``S`` code; medium/medium otherwise."""
+    """Return bandit's (severity, confidence, CWE) of a ruff ``S`` code, else medium/medium."""
     number = code[1:]
     return _BANDIT.get(number) or _blacklist().get(number) or ("medium", "medium", None)
 
@@ -143,6 +143,7 @@ class RuffChecker(FileChecker):
         fail_on_severity: str = "low",
         fail_on_confidence: str = "undefined",
     ) -> None:
+        """Configure one ruff backend of ``pipeline``."""
         self.name = name
         self.pipeline = pipeline
         self.select = list(select)
@@ -233,7 +234,7 @@ class RuffChecker(FileChecker):
             self._results.setdefault(key, []).append(diagnostic)
 
     def check(self, source: SourceFile) -> FileOutcome:
-        """The diagnostics ruff reported for this file."""
+        """Return the diagnostics ruff reported for this file."""
         key = str(source.path.resolve())
         if key not in self._prepared and self._error is None:
             self._run([str(source.path)])
@@ -281,7 +282,7 @@ def _tool_ruff(config: FwmonConfig) -> dict[str, Any]:
 
 
 def ruff_security_checker(config: FwmonConfig) -> RuffChecker:
-    """The security pipeline's ruff backend (``S`` rules)."""
+    """Return the security pipeline's ruff backend (``S`` rules)."""
     return RuffChecker(
         "ruff-security",
         "security",
@@ -294,7 +295,7 @@ def ruff_security_checker(config: FwmonConfig) -> RuffChecker:
 
 
 def ruff_docs_checker(config: FwmonConfig) -> RuffChecker:
-    """The docs pipeline's ruff backend (``D`` rules, pydocstyle's convention)."""
+    """Return the docs pipeline's ruff backend (``D`` rules, pydocstyle's convention)."""
     return RuffChecker(
         "ruff-docs",
         "docs",
@@ -307,7 +308,7 @@ def ruff_docs_checker(config: FwmonConfig) -> RuffChecker:
 
 
 def ruff_lint_checker(config: FwmonConfig, values: Mapping[str, Any]) -> RuffChecker:
-    """The quality pipeline's lint (``[tool.fwmon.quality] lint = "ruff"``)."""
+    """Return the quality pipeline's lint (``[tool.fwmon.quality] lint = "ruff"``)."""
     return RuffChecker(
         "ruff",
         "quality",

@@ -293,8 +293,10 @@ class StaticRunner:
         return SourceFile(project_file.path, relpath, decode_source(data), data)
 
     def checkers_for(self, relpath: str) -> list[int]:
-        """Indexes of the file checkers that look at this file (a configuration file: only
-        the checkers of :attr:`FileChecker.text_files`)."""
+        """Return the indexes of the file checkers that look at this file.
+
+        A configuration file gets only the checkers of :attr:`FileChecker.text_files`.
+        """
         python = relpath.endswith(".py")
         return [
             i
@@ -303,8 +305,11 @@ class StaticRunner:
         ]
 
     def _content(self, relpath: str) -> str:
-        """What a result depends on: the file's content and its path (findings and their
-        fingerprints name the path, so two files with the same content share no entry)."""
+        """Return what a result depends on: the file's content and its path.
+
+        Findings and their fingerprints name the path, so two files with the same content share
+        no entry.
+        """
         return f"{relpath}\0{self.files[relpath].digest}"
 
     def key(self, index: int, relpath: str) -> str:

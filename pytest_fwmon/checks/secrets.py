@@ -74,7 +74,7 @@ UNKNOWN_TYPE: Final = ("medium", "medium")
 _LOGGERS = ("detect-secrets",)
 
 #: The detect-secrets configuration this process is set up with (see :func:`_configure`).
-_configured: str | None = None
+_configured: tuple[str, str] | None = None
 
 
 def default_config() -> dict[str, Any]:
@@ -85,6 +85,11 @@ def default_config() -> dict[str, Any]:
     return {"plugins_used": [{"name": plugin.__name__} for plugin in plugins]}
 
 
+def _settings_state(settings: Any) -> str:
+    """Return detect-secrets' plugins and filters as they are now, as comparable text."""
+    return json.dumps([settings.plugins, settings.filters], sort_keys=True, default=str)
+
+
 def _configure(config: dict[str, Any]) -> None:
     """Set detect-secrets' process-wide settings to ``config`` (once per configuration).
 
@@ -92,9 +97,6 @@ def _configure(config: dict[str, Any]) -> None:
     loads every plugin, so it is done once per process, not per file.
     """
     global _configured
-    ident = json.dumps(config, sort_keys=True)
-    if _configured == ident:
-        return
     from detect_secrets.settings import (
         cache_bust,
         configure_settings_from_baseline,
@@ -102,17 +104,24 @@ def _configure(config: dict[str, Any]) -> None:
         get_settings,
     )
 
+    ident = json.dumps(config, sort_keys=True)
+    # other code in the process (detect-secrets' own baseline loading, a user's test) may have
+    # changed the global settings since: set up again unless they are exactly as set up
+    if _configured == (ident, _settings_state(get_settings())):
+        return
     get_settings().clear()
     cache_bust()
     configure_settings_from_baseline(config)
     get_settings().disable_filters(VERIFY_FILTER)
     get_filters.cache_clear()
-    _configured = ident
+    _configured = (ident, _settings_state(get_settings()))
 
 
 def read_baseline(path: Path) -> tuple[dict[str, Any], set[tuple[str, str, str]]] | str:
-    """(settings, known secrets as (file, type, hashed secret)) of a ``.secrets.baseline``;
-    a one-line reason when it cannot be used."""
+    """Return the settings and known secrets of a ``.secrets.baseline``, or why it is unusable.
+
+    Known secrets are (file, type, hashed secret); the reason is one line.
+    """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -148,6 +157,7 @@ class SecretsChecker(FileChecker):
         fail_on_confidence: str = "medium",
         fwmon_baseline: str = "fwmon-baseline.json",
     ) -> None:
+        """Scan files of ``root``, comparing with its ``.secrets.baseline`` when there is one."""
         self.root = root
         #: Repository-relative path of fwmon's baseline: a file of hashes, not read.
         self.fwmon_baseline = fwmon_baseline
@@ -159,9 +169,11 @@ class SecretsChecker(FileChecker):
         self.baseline_digest = hashlib.sha256(data).hexdigest() if data is not None else None
 
     def tool_version(self) -> str:
+        """Return the installed detect-secrets version."""
         return metadata.version("detect-secrets")
 
     def settings(self) -> dict[str, Any]:
+        """Return the settings the findings depend on (their cache key)."""
         return {
             "baseline": self.baseline_digest,
             "fwmon_baseline": self.fwmon_baseline,
@@ -171,7 +183,7 @@ class SecretsChecker(FileChecker):
         }
 
     def applies(self, relpath: str) -> bool:
-        """False for the two baselines (detect-secrets' and fwmon's): they hold hashes."""
+        """Return False for the two baselines (detect-secrets' and fwmon's): they hold hashes."""
         return relpath not in (BASELINE_NAME, self.fwmon_baseline)
 
     def _setup(self) -> tuple[set[tuple[str, str, str]], str | None]:
@@ -187,6 +199,7 @@ class SecretsChecker(FileChecker):
         return known, None
 
     def check(self, source: SourceFile) -> FileOutcome:
+        """Return the secrets in one file no baseline knows (an error if a baseline is unusable)."""
         known, problem = self._setup()
         if problem is not None:
             return FileOutcome(error=f"secrets: {problem}; fix it or remove it")
@@ -237,6 +250,7 @@ class SecretsChecker(FileChecker):
         )
 
     def fails(self, finding: Finding) -> bool:
+        """Tell whether a finding reaches both severity and confidence thresholds."""
         return severity_at_least(finding.severity, self.fail_on_severity) and confidence_at_least(
             finding.confidence, self.fail_on_confidence
         )

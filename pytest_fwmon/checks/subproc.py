@@ -18,7 +18,7 @@ _TAIL_CHARS: Final = 2000
 
 
 def python_env(import_roots: Sequence[Path]) -> dict[str, str]:
-    """The environment for a subprocess that must import the working tree's code."""
+    """Return the environment for a subprocess that must import the working tree's code."""
     env = dict(os.environ)
     paths = [str(p) for p in dict.fromkeys(import_roots)]
     if env.get("PYTHONPATH"):
@@ -31,7 +31,7 @@ def python_env(import_roots: Sequence[Path]) -> dict[str, str]:
 
 
 def tail(text: str, limit: int = _TAIL_CHARS) -> str:
-    """The last ``limit`` characters of ``text``, cut at a line start when possible."""
+    """Return the last ``limit`` characters of ``text``, cut at a line start when possible."""
     text = text.rstrip()
     if len(text) <= limit:
         return text

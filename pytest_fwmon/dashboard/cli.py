@@ -111,7 +111,7 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def dashboard_from_args(args: argparse.Namespace, *, site: Path | None = None) -> Dashboard:
-    """The :class:`Dashboard` the arguments describe (see the module docstring)."""
+    """Return the :class:`Dashboard` the arguments describe (see the module docstring)."""
     root = Path(args.root or os.getcwd()).resolve()
     config = load_config(root)
     sections = config.raw_sections

@@ -149,6 +149,7 @@ class Dashboard:
     """Everything the pages and the API show, read from one :class:`Source`."""
 
     def __init__(self, source: Source, options: Options | None = None) -> None:
+        """Read the dashboard data from ``source`` with ``options``."""
         self.source = source
         self.options = options or Options()
 
@@ -159,9 +160,11 @@ class Dashboard:
         self.source.close()
 
     def __enter__(self) -> Dashboard:
+        """Return the dashboard itself."""
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Close the source."""
         self.close()
 
     @property
@@ -170,11 +173,11 @@ class Dashboard:
         return cast(Store | None, getattr(self.source, "store", None))
 
     def now(self) -> float:
-        """The time relative ages count from."""
+        """Return the time relative ages count from."""
         return time.time() if self.options.now is None else self.options.now
 
     def version(self) -> str:
-        """A token that changes when the data may have changed (module docstring)."""
+        """Return a token that changes when the data may have changed (module docstring)."""
         token = self.source.version()
         path = self.options.gate_result_path
         if path is not None:
@@ -183,7 +186,7 @@ class Dashboard:
         return token
 
     def title(self, project: str | None = None) -> str:
-        """The site's title."""
+        """Return the site's title."""
         if self.options.title:
             return self.options.title
         return f"fwmon — {project}" if project else "fwmon dashboard"
@@ -209,8 +212,11 @@ class Dashboard:
     # -- summary ----------------------------------------------------------------------
 
     def gate(self, report: Mapping[str, Any] | None) -> dict[str, Any]:
-        """The gate verdict of a run: from gate-result.json when it is that run's, else the
-        verdict recorded with the run, else none."""
+        """Return the gate verdict of a run.
+
+        It comes from gate-result.json when that is the run's, else from the verdict recorded
+        with the run; a run with neither has none.
+        """
         result = self.options.gate_result
         run_id = ((report or {}).get("run") or {}).get("id")
         if result is not None and result["report"].get("run_id") in (None, run_id):
@@ -256,7 +262,7 @@ class Dashboard:
         return out
 
     def summary(self) -> dict[str, Any]:
-        """The overview: newest run, health, gate, alerts, SLO and KPIs in brief."""
+        """Return the overview: newest run, health, gate, alerts, SLO and KPIs in brief."""
         branch = self.options.branch
         report = self.source.latest_run(branch)
         total = self.source.count_runs(branch)
@@ -354,7 +360,7 @@ class Dashboard:
     # -- alerts, SLO, KPIs, improvements ------------------------------------------------
 
     def alerts(self) -> dict[str, Any]:
-        """Active alerts (firing and pending) by severity, from the alert state in the store."""
+        """Return the firing and pending alerts by severity, from the store's alert state."""
         by_severity = {s: 0 for s in SEVERITIES if s != "info"}
         empty: dict[str, Any] = {"available": False, "by_severity": by_severity, "alerts": []}
         store = self.store
@@ -375,7 +381,7 @@ class Dashboard:
         return {"available": True, "by_severity": by_severity, "alerts": alerts}
 
     def _slo_runs(self) -> tuple[list[RunInfo], Any, str | None]:
-        """Runs the SLA figures use, their targets, and a note; read once per data version."""
+        """Return the runs the SLA figures use, their targets and a note (read once per version)."""
         version = self.version()
         memo = getattr(self, "_slo_memo", None)
         if memo is not None and memo[0] == version:
@@ -411,7 +417,7 @@ class Dashboard:
         return result
 
     def kpis(self) -> dict[str, Any]:
-        """KPIs against targets (:func:`pytest_fwmon.history.kpis.evaluate`)."""
+        """Return the KPIs against their targets (:func:`pytest_fwmon.history.kpis.evaluate`)."""
         from ..history.kpis import evaluate
 
         _runs, _targets, note = self._slo_runs()
@@ -425,8 +431,10 @@ class Dashboard:
         return {"kpis": [k.to_dict() for k in kpis], "note": note}
 
     def improvements(self, limit: int = 50) -> dict[str, Any]:
-        """Ranked improvement opportunities of the newest run
-        (:func:`pytest_fwmon.history.improve.opportunities`)."""
+        """Return the ranked improvement opportunities of the newest run.
+
+        See :func:`pytest_fwmon.history.improve.opportunities`.
+        """
         report = self.source.latest_run(self.options.branch)
         if report is None:
             return {"available": False, "reason": "no runs yet", "opportunities": []}

@@ -75,7 +75,7 @@ def percent(value: float | int | None, digits: int = 1) -> str:
 
 
 def score(value: float | int | None) -> str:
-    """A 0-100 score: ``92.5``, ``100``."""
+    """Return a 0-100 score: ``92.5``, ``100``."""
     number = _finite(value)
     if number is None:
         return MISSING
@@ -184,7 +184,7 @@ UNITS: Final = {
 
 
 def value(metric: str, number: float | int | None) -> str:
-    """A metric's value with the unit its name implies (see :func:`kind`)."""
+    """Return a metric's value with the unit its name implies (see :func:`kind`)."""
     shown = kind(metric)
     if shown == "score":
         return score(number)
@@ -200,7 +200,7 @@ def value(metric: str, number: float | int | None) -> str:
 
 
 def general(value: Any) -> str:
-    """A number with four significant digits (``%.4g``), :data:`MISSING` for anything else."""
+    """Return a number to four significant digits (``%.4g``), :data:`MISSING` for non-numbers."""
     return MISSING if not isinstance(value, int | float) else f"{value:.4g}"
 
 

@@ -36,7 +36,7 @@ PIPELINE_TITLES: Final = {
 
 
 def metric_title(metric: str) -> str:
-    """A metric's name for people: "security score", "benchmark parse: P95"."""
+    """Return a metric's name for people: "security score", "benchmark parse: P95"."""
     parts = metric.split(".")
     if metric.startswith("pipeline.") and metric.endswith(".score"):
         return f"{PIPELINE_TITLES.get(parts[1], parts[1])} score"
@@ -54,7 +54,7 @@ def metric_title(metric: str) -> str:
 
 
 def time_html(ts: float | None, now: float) -> str:
-    """A ``<time>`` element: how long ago ``ts`` was, the date in its title."""
+    """Return a ``<time>`` element: how long ago ``ts`` was, the date in its title."""
     if ts is None:
         return fmt.MISSING
     return (
@@ -64,7 +64,7 @@ def time_html(ts: float | None, now: float) -> str:
 
 
 def gate_badge(verdict: str | None) -> str:
-    """The badge of a gate verdict ("pass", "blocked" or no verdict)."""
+    """Return the badge of a gate verdict ("pass", "blocked" or no verdict)."""
     if verdict is None:
         return badge("unknown", "no verdict")
     return badge("pass" if verdict == "pass" else "blocked")
@@ -105,7 +105,7 @@ def _runs_table(ctx: Context, runs: Sequence[RunInfo], now: float) -> str:
 
 
 def overview(dash: Dashboard, ctx: Context) -> str:
-    """The overview page."""
+    """Return the overview page."""
     now = dash.now()
     summary = dash.summary()
     latest = summary["latest"]
@@ -335,7 +335,7 @@ def chart_svg(dash: Dashboard, ctx: Context, data: Mapping[str, Any]) -> str:
 
 
 def trends(dash: Dashboard, ctx: Context, window: str) -> str:
-    """The trends page for one window."""
+    """Return the trends page for one window."""
     summary_title = dash.title(_project(dash))
     tabs = "".join(
         f'<a href="{e(ctx.base + TREND_FILES[name])}"'
@@ -369,7 +369,7 @@ def _project(dash: Dashboard) -> str | None:
 
 
 def runs_list(dash: Dashboard, ctx: Context) -> str:
-    """The runs page: the newest :data:`RUNS_LISTED` runs."""
+    """Return the runs page: the newest :data:`RUNS_LISTED` runs."""
     runs = dash.source.list_runs(dash.options.branch, limit=RUNS_LISTED)
     runs.reverse()
     total = dash.source.count_runs(dash.options.branch)
@@ -394,7 +394,7 @@ def runs_list(dash: Dashboard, ctx: Context) -> str:
 
 
 def improvements(dash: Dashboard, ctx: Context) -> str:
-    """The ranked improvement opportunities of the newest run."""
+    """Return the ranked improvement opportunities of the newest run."""
     data = dash.improvements()
     body = ['<h2 id="improvements">Improvement opportunities</h2>']
     if not data["available"]:
@@ -440,7 +440,7 @@ def improvements(dash: Dashboard, ctx: Context) -> str:
 
 
 def not_found(ctx: Context, site: str, what: str) -> str:
-    """A 404 page."""
+    """Return a 404 page."""
     return layout(
         ctx,
         title="Not found",

@@ -190,7 +190,7 @@ def run_file(run_id: str) -> str:
 
 @lru_cache(maxsize=512)
 def badge(status: str | None, text: str | None = None) -> str:
-    """A status badge: icon and word (and colour), never colour alone."""
+    """Return a status badge: icon and word (and colour), never colour alone."""
     icon, word, css = STATUS.get(status or "unknown", ("?", status or "unknown", "off"))
     return (
         f'<span class="badge {css}" data-status="{e(status or "unknown")}">'
@@ -206,7 +206,7 @@ def table(
     css: str = "",
     empty: str = "nothing to show",
 ) -> str:
-    """A table in a horizontal scroller. Headers are text; cells are already HTML."""
+    """Return a table in a horizontal scroller. Headers are text; cells are already HTML."""
     head = "".join(
         f'<th scope="col"{" class=num" if i in numeric else ""}>{e(h)}</th>'
         for i, h in enumerate(headers)
@@ -259,7 +259,7 @@ NAV: Final = (
 
 
 def layout(ctx: Context, *, title: str, site: str, active: str, html: str) -> str:
-    """A whole page: head with inline CSS, header with navigation and refresh control."""
+    """Return a whole page: head with inline CSS, header with navigation and refresh control."""
     links = "".join(
         f'<li><a href="{e(ctx.base + href)}"'
         f"{' aria-current=page' if key == active else ''}>{e(label)}</a></li>"

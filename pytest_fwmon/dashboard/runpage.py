@@ -22,7 +22,7 @@ SLOWEST: Final = 10
 
 
 def run_page(dash: Dashboard, ctx: Context, report: Mapping[str, Any]) -> str:
-    """The page of one run: pipelines, checks, findings, benchmarks, slowest tests."""
+    """Return the page of one run: pipelines, checks, findings, benchmarks, slowest tests."""
     info = run_info(report)
     now = dash.now()
     run = report.get("run") or {}

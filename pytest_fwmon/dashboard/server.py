@@ -82,7 +82,7 @@ class Response:
 
 
 def openapi_document() -> bytes:
-    """The OpenAPI 3.1 document shipped in ``pytest_fwmon/schemas/openapi.json``."""
+    """Return the OpenAPI 3.1 document shipped in ``pytest_fwmon/schemas/openapi.json``."""
     return resources.files("pytest_fwmon.schemas").joinpath("openapi.json").read_bytes()
 
 
@@ -109,7 +109,7 @@ class BadRequest(Exception):
 
 
 def _refused(path: str) -> bool:
-    """True for paths that try to leave the site (see the module docstring)."""
+    """Return True for paths that try to leave the site (see the module docstring)."""
     if "\\" in path or "\x00" in path:
         return True
     decoded = unquote(path)
@@ -136,6 +136,7 @@ class App:
     """Routing, rendering and caching, independent of the socket server (tests call it)."""
 
     def __init__(self, dash: Dashboard) -> None:
+        """Serve the pages and API of ``dash``."""
         self.dash = dash
         self.openapi = openapi_document()
         self._cache: OrderedDict[str, tuple[str, Response]] = OrderedDict()
@@ -272,7 +273,7 @@ class App:
         return self._cached(f"page:/runs/{name}", render, per_minute=True)
 
     def _run_id(self, name: str) -> str | None:
-        """The run id a page name stands for (ids with unsafe characters are hashed)."""
+        """Return the run id a page name stands for (ids with unsafe characters are hashed)."""
         candidate = name.removesuffix(".html")
         if run_file(candidate) == name and self.dash.source.get_run(candidate) is not None:
             return candidate
@@ -444,7 +445,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """The standard library's protocol errors (400, 414, 431, 501, …) as our answers."""
+        """Answer the standard library's protocol errors (400, 414, 431, 501, …) our way."""
         self.close_connection = True
         if self.request_version in ("", "HTTP/0.9"):
             self.request_version = "HTTP/1.0"
@@ -480,6 +481,10 @@ class DashboardServer(ThreadingHTTPServer):
         access_log: bool = False,
         idle_timeout: float = IDLE_TIMEOUT,
     ) -> None:
+        """Bind to ``address`` and serve ``app``; log requests when ``access_log``.
+
+        A connection idle for ``idle_timeout`` seconds is closed.
+        """
         self.app = app
         self.access_log = access_log
         self.idle_timeout = idle_timeout
@@ -528,7 +533,7 @@ class _Server6(DashboardServer):
 
 
 def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses."""
+    """Return True for ``localhost`` and loopback addresses."""
     if host == "localhost":
         return True
     try:
@@ -545,7 +550,7 @@ def make_server(
     access_log: bool = False,
     idle_timeout: float = IDLE_TIMEOUT,
 ) -> DashboardServer:
-    """A server bound to ``host:port`` (port 0: any free port); call ``serve_forever``."""
+    """Return a server bound to ``host:port`` (port 0: any free port); call ``serve_forever``."""
     kind = _Server6 if ":" in host else DashboardServer
     return kind((host, port), App(dash), access_log=access_log, idle_timeout=idle_timeout)
 

@@ -35,11 +35,14 @@ class Source(Protocol):
 
     def list_runs(
         self, branch: str | None = None, since: Any = None, limit: int | None = None
-    ) -> list[RunInfo]: ...
+    ) -> list[RunInfo]:
+        """Return the runs, oldest first, filtered by branch, start time and count."""
 
-    def get_run(self, run_id: str) -> dict[str, Any] | None: ...
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        """Return the report of run ``run_id``, or None."""
 
-    def latest_run(self, branch: str | None = None) -> dict[str, Any] | None: ...
+    def latest_run(self, branch: str | None = None) -> dict[str, Any] | None:
+        """Return the newest report (on ``branch`` when given), or None."""
 
     def series(
         self,
@@ -47,21 +50,27 @@ class Source(Protocol):
         branch: str | None = None,
         since: Any = None,
         limit: int | None = None,
-    ) -> list[tuple[float, str, float]]: ...
+    ) -> list[tuple[float, str, float]]:
+        """Return the values of ``metric`` over the runs."""
 
-    def metrics(self) -> list[str]: ...
+    def metrics(self) -> list[str]:
+        """Return the metric names the source holds."""
 
-    def count_runs(self, branch: str | None = None) -> int: ...
+    def count_runs(self, branch: str | None = None) -> int:
+        """Return the number of runs (on ``branch`` when given)."""
 
-    def iter_reports(self) -> Iterator[tuple[RunInfo, dict[str, Any]]]: ...
+    def iter_reports(self) -> Iterator[tuple[RunInfo, dict[str, Any]]]:
+        """Yield every run with its report."""
 
-    def version(self) -> str: ...
+    def version(self) -> str:
+        """Return a token that changes when the data may have changed."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release what the source holds open."""
 
 
 def run_info(report: Mapping[str, Any]) -> RunInfo:
-    """The :class:`RunInfo` of a report, as the store would record it."""
+    """Return the :class:`RunInfo` of a report, as the store would record it."""
     run = report["run"]
     git = run.get("git") or {}
     ci = run.get("ci") or {}
@@ -85,6 +94,7 @@ class StoreSource:
     """A history store as a dashboard source."""
 
     def __init__(self, store: Store) -> None:
+        """Read runs from ``store``."""
         self.store = store
         self.location = store.location
         self._pg_cache: tuple[float, str] = (-math.inf, "")
@@ -92,7 +102,7 @@ class StoreSource:
     def list_runs(
         self, branch: str | None = None, since: Any = None, limit: int | None = None
     ) -> list[RunInfo]:
-        """Runs oldest first (see :meth:`Store.list_runs`)."""
+        """Return the runs oldest first (see :meth:`Store.list_runs`)."""
         return self.store.list_runs(branch=branch, since=since, limit=limit)
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
@@ -100,7 +110,7 @@ class StoreSource:
         return self.store.get_run(run_id)
 
     def latest_run(self, branch: str | None = None) -> dict[str, Any] | None:
-        """The newest report."""
+        """Return the newest report."""
         return self.store.latest_run(branch)
 
     def series(
@@ -114,11 +124,11 @@ class StoreSource:
         return self.store.series(metric, branch=branch, since=since, limit=limit)
 
     def metrics(self) -> list[str]:
-        """Stored metric names."""
+        """Return the stored metric names."""
         return self.store.metrics()
 
     def count_runs(self, branch: str | None = None) -> int:
-        """Number of runs."""
+        """Return the number of runs."""
         return self.store.count_runs(branch)
 
     def iter_reports(self) -> Iterator[tuple[RunInfo, dict[str, Any]]]:
@@ -128,7 +138,7 @@ class StoreSource:
             yield run_info(report), report
 
     def version(self) -> str:
-        """Changes whenever another connection commits (see the module docstring)."""
+        """Return a token that changes whenever another connection commits (module docstring)."""
         if self.store.dialect == "sqlite":
             return f"sqlite:{self.store.query('PRAGMA data_version')[0][0]}"
         now = time.monotonic()
@@ -150,6 +160,7 @@ class ReportSource:
     """One report as a dashboard source (a history of one run)."""
 
     def __init__(self, report: Mapping[str, Any], location: str, path: Path | None = None) -> None:
+        """Serve the one ``report``, read from ``path`` when given."""
         self.report = dict(report)
         self.location = location
         self.path = path
@@ -170,15 +181,15 @@ class ReportSource:
     def list_runs(
         self, branch: str | None = None, since: Any = None, limit: int | None = None
     ) -> list[RunInfo]:
-        """The one run, when it matches."""
+        """Return the one run, when it matches."""
         return [self.info] if self._match(branch, since) and limit != 0 else []
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
-        """The report when the id is its run's."""
+        """Return the report when the id is its run's."""
         return self.report if run_id == self.info.run_id else None
 
     def latest_run(self, branch: str | None = None) -> dict[str, Any] | None:
-        """The report (on ``branch`` when given)."""
+        """Return the report (on ``branch`` when given)."""
         return self.report if self._match(branch, None) else None
 
     def series(
@@ -194,7 +205,7 @@ class ReportSource:
         return [(self.info.ts, self.info.run_id, self.values[metric])]
 
     def metrics(self) -> list[str]:
-        """The report's metric names."""
+        """Return the report's metric names."""
         return sorted(self.values)
 
     def count_runs(self, branch: str | None = None) -> int:
@@ -202,11 +213,11 @@ class ReportSource:
         return int(self._match(branch, None))
 
     def iter_reports(self) -> Iterator[tuple[RunInfo, dict[str, Any]]]:
-        """The one run."""
+        """Return the one run."""
         yield self.info, self.report
 
     def version(self) -> str:
-        """The report file's size and modification time."""
+        """Return the report file's size and modification time."""
         if self.path is None:
             return "report"
         try:
@@ -223,6 +234,7 @@ class LayeredSource:
     """A store plus one report it does not hold (yet): the report is the newest run."""
 
     def __init__(self, base: StoreSource, extra: ReportSource) -> None:
+        """Serve the runs of ``base`` with the report of ``extra`` added."""
         self.base = base
         self.extra = extra
         self.store = base.store
@@ -231,7 +243,7 @@ class LayeredSource:
     def list_runs(
         self, branch: str | None = None, since: Any = None, limit: int | None = None
     ) -> list[RunInfo]:
-        """Runs of both, oldest first."""
+        """Return the runs of both, oldest first."""
         runs = self.base.list_runs(branch, since, limit) + self.extra.list_runs(branch, since)
         runs.sort(key=lambda r: (r.ts, r.run_id))
         return runs[-limit:] if limit else runs if limit is None else []
@@ -241,7 +253,7 @@ class LayeredSource:
         return self.extra.get_run(run_id) or self.base.get_run(run_id)
 
     def latest_run(self, branch: str | None = None) -> dict[str, Any] | None:
-        """The newer of the two."""
+        """Return the newer of the two."""
         stored = self.base.latest_run(branch)
         mine = self.extra.latest_run(branch)
         if stored is None or mine is None:
@@ -267,11 +279,11 @@ class LayeredSource:
         return sorted(set(self.base.metrics()) | set(self.extra.metrics()))
 
     def count_runs(self, branch: str | None = None) -> int:
-        """Runs of both."""
+        """Return the number of runs of both."""
         return self.base.count_runs(branch) + self.extra.count_runs(branch)
 
     def iter_reports(self) -> Iterator[tuple[RunInfo, dict[str, Any]]]:
-        """The store's runs, then the report."""
+        """Return the store's runs, then the report."""
         yield from self.base.iter_reports()
         yield from self.extra.iter_reports()
 
@@ -291,7 +303,7 @@ def open_source(
     report: str | Path | None = None,
     no_history: bool = False,
 ) -> Source:
-    """The source ``fwmon dashboard`` reads.
+    """Return the source ``fwmon dashboard`` reads.
 
     * ``history`` (a path or URL; default ``<root>/.fwmon/history.db``) is opened read-only;
       an explicit ``history`` that cannot be opened is an error, the default one may be absent;
@@ -306,16 +318,16 @@ def open_source(
         url = None if default else history
         if not (default and not (root / DEFAULT_PATH).exists()):
             store = open_store(url, root, readonly=True)
-    if report is None and store is None:
-        candidate = root / ".fwmon/report.json"
-        if not candidate.exists():
-            raise ReportError(
-                f"no history store at {root / '.fwmon/history.db'} and no report at {candidate}",
-                hint="run `pytest --fwmon` first, or pass --history URL or --report PATH",
-            )
-        report = candidate
     if store is None:
-        assert report is not None
+        if report is None:
+            candidate = root / ".fwmon/report.json"
+            if not candidate.exists():
+                history_db = root / ".fwmon/history.db"
+                raise ReportError(
+                    f"no history store at {history_db} and no report at {candidate}",
+                    hint="run `pytest --fwmon` first, or pass --history URL or --report PATH",
+                )
+            report = candidate
         return ReportSource.load(Path(report))
     base = StoreSource(store)
     if report is None:

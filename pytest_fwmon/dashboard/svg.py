@@ -1,5 +1,7 @@
-"""Server-side SVG line charts: axes with units, a point per run with a tooltip, change points,
-and the Theil-Sen trend line with the band its slope interval spans.
+"""Server-side SVG line charts.
+
+A chart has axes with units, a point per run with a tooltip, change points, and the Theil-Sen
+trend line with the band its slope interval spans.
 
 Standard library only; the output is inline SVG text for an HTML page (every label escaped).
 
@@ -80,7 +82,7 @@ def _nice_step(span: float, ticks: int) -> float:
 
 
 def nice_ticks(low: float, high: float, ticks: int = 5) -> tuple[float, float, list[float]]:
-    """A rounded domain covering ``[low, high]`` and its tick values."""
+    """Return a rounded domain covering ``[low, high]`` and its tick values."""
     if not (math.isfinite(low) and math.isfinite(high)):
         return 0.0, 1.0, [0.0, 1.0]
     if high == low:
@@ -115,7 +117,7 @@ def _num(value: float) -> str:
 def _trend_values(
     trend: Mapping[str, Any], n: int
 ) -> tuple[list[int], list[float], list[float], list[float]] | None:
-    """Indices of the fitted runs, the fitted values and the band's lower/upper edges."""
+    """Return the indices of the fitted runs, the fitted values and the band's lower/upper edges."""
     slope, intercept = trend.get("slope"), trend.get("intercept")
     if slope is None or intercept is None or n < 2:
         return None
@@ -142,7 +144,7 @@ def _trend_values(
 
 
 def line_chart(chart: Chart) -> str:
-    """The chart as an ``<svg>`` element (see the module docstring)."""
+    """Return the chart as an ``<svg>`` element (see the module docstring)."""
     uid = f"c{next(_ids)}"
     title = escape(chart.title)
     points = list(chart.points)

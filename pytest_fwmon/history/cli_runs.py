@@ -141,7 +141,7 @@ def _day(ts: float) -> str:
 
 
 def _archive_ids(path: Path) -> dict[str, tuple[float, str]]:
-    """run id -> (ts, line) of an existing daily archive."""
+    """Map run id to (ts, line) for the runs of an existing daily archive."""
     found: dict[str, tuple[float, str]] = {}
     if not path.exists():
         return found

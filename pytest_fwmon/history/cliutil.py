@@ -34,8 +34,7 @@ def config_sections(root: Path) -> tuple[str, dict[str, dict[str, Any]]]:
 
 
 def history_settings(section: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate ``[tool.fwmon.history]`` (``archive_dir``, ``retention_days``,
-    ``partial_metrics``)."""
+    """Validate ``[tool.fwmon.history]``: archive_dir, retention_days and partial_metrics."""
     for key in section:
         if key not in HISTORY_KEYS:
             raise ConfigError(
@@ -62,6 +61,7 @@ class Context:
     """What a command needs: project root, its config sections, and the store URL."""
 
     def __init__(self, args: argparse.Namespace) -> None:
+        """Resolve the store URL and configuration from ``args`` and the current folder."""
         self.root = Path.cwd()
         configured, self.sections = config_sections(self.root)
         self.url: str | None = args.store or configured or None
@@ -94,7 +94,7 @@ def add_window(parser: argparse.ArgumentParser, branch_default: str | None = Non
 
 
 def fmt(value: float | None, digits: int = 4) -> str:
-    """A number for a table: ``-`` for None, 4 significant digits otherwise."""
+    """Return a number for a table: ``-`` for None, 4 significant digits otherwise."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
     if value == int(value) and abs(value) < 1e6:
@@ -121,5 +121,5 @@ def print_json(data: Any) -> None:
 
 
 def pvalue(p: float) -> str:
-    """A p-value with three decimals, ``<0.001`` below that."""
+    """Return a p-value with three decimals, ``<0.001`` below that."""
     return "<0.001" if p < 0.001 else f"{p:.3f}"

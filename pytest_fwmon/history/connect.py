@@ -44,6 +44,7 @@ class NoHistory(StoreError):
     exit_code = EXIT_REPORT
 
     def __init__(self, path: Path) -> None:
+        """Say that there is no history store at ``path`` and how to create one."""
         super().__init__(
             f"no history at {path}: run `pytest --fwmon` first",
             hint="or import reports with `fwmon history import REPORT`",

@@ -12,13 +12,13 @@ BUSY_TIMEOUT: Final = 60.0
 
 
 def reason(exc: BaseException) -> str:
-    """The first line of an exception's message (its type name when empty)."""
+    """Return the first line of an exception's message (its type name when empty)."""
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
 
 def sqlite_error(exc: sqlite3.Error, location: str, action: str) -> StoreError:
-    """A sqlite3 error as one StoreError line saying what to do."""
+    """Return a sqlite3 error as one StoreError line saying what to do."""
     text = reason(exc)
     low = text.lower()
     if "readonly" in low or "read-only" in low or "unable to open" in low:
@@ -43,12 +43,12 @@ def sqlite_error(exc: sqlite3.Error, location: str, action: str) -> StoreError:
 
 
 def is_psycopg_error(exc: BaseException) -> bool:
-    """True for exceptions raised by psycopg (without importing it)."""
+    """Return True for exceptions raised by psycopg (without importing it)."""
     return any(c.__module__.startswith("psycopg") for c in type(exc).__mro__)
 
 
 def pg_error(exc: BaseException, location: str, action: str) -> StoreError:
-    """A psycopg error as one StoreError line saying what to do."""
+    """Return a psycopg error as one StoreError line saying what to do."""
     text = reason(exc)
     name = type(exc).__name__
     if name in ("ReadOnlySqlTransaction", "InsufficientPrivilege"):

@@ -78,7 +78,7 @@ def _number(value: Any) -> float | None:
 
 
 def gate_verdict(report: Mapping[str, Any]) -> bool | None:
-    """The gate verdict recorded with a report, or None.
+    """Return the gate verdict recorded with a report, or None.
 
     A verdict is recorded as ``report["extensions"]["gate"]``: an object with a boolean
     ``passed`` or a ``verdict`` of ``"pass"``/``"blocked"`` (as ``gate-result.json`` has it).
@@ -215,7 +215,7 @@ def extract(report: Mapping[str, Any], *, partial_metrics: bool = False) -> dict
 
 
 def higher_is_better(metric: str) -> bool:
-    """True when a rise of ``metric`` is an improvement (scores, coverage, throughput)."""
+    """Return True when a rise of ``metric`` is an improvement (scores, coverage, throughput)."""
     return metric.endswith(HIGHER_IS_BETTER_SUFFIXES)
 
 

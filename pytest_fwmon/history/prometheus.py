@@ -143,7 +143,7 @@ def samples(report: Mapping[str, Any]) -> list[tuple[str, str, dict[str, str], f
 
 
 def registry(report: Mapping[str, Any], *, common_labels: bool = True) -> Any:
-    """A prometheus-client CollectorRegistry holding the gauges of ``report``.
+    """Return a prometheus-client CollectorRegistry holding the gauges of ``report``.
 
     ``common_labels=False`` leaves out ``project`` and ``branch`` (a push's grouping key
     adds them).

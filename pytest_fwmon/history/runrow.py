@@ -47,7 +47,7 @@ class RunInfo:
 
 
 def canonical_json(report: Mapping[str, Any]) -> str:
-    """The one text a report is stored and exported as: sorted keys, no spaces, UTF-8."""
+    """Return the one text a report is stored and exported as: sorted keys, no spaces, UTF-8."""
     try:
         text = json.dumps(
             report, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
@@ -71,7 +71,7 @@ def _encodable(text: str) -> bool:
 
 
 def _bad_text(value: Any, where: str) -> str | None:
-    """The JSON path of the first key or string that UTF-8 cannot encode, or None."""
+    """Return the JSON path of the first key or string that UTF-8 cannot encode, or None."""
     if isinstance(value, str):
         return None if _encodable(value) else where
     if isinstance(value, list):
@@ -92,7 +92,7 @@ def _bad_text(value: Any, where: str) -> str | None:
 
 
 def run_row(report: Mapping[str, Any], text: str) -> tuple[Any, ...]:
-    """The ``fwmon_runs`` row of ``report`` (``text``: its canonical JSON)."""
+    """Return the ``fwmon_runs`` row of ``report`` (``text``: its canonical JSON)."""
     run = report["run"]
     git = run.get("git") or {}
     ci = run.get("ci") or {}
@@ -114,7 +114,7 @@ def run_row(report: Mapping[str, Any], text: str) -> tuple[Any, ...]:
 
 
 def check_run(report: Mapping[str, Any]) -> None:
-    """The fields the store relies on; ReportError naming the first bad one."""
+    """Return the fields the store relies on; ReportError naming the first bad one."""
     run = report.get("run") if isinstance(report, Mapping) else None
     if not isinstance(run, dict):
         raise ReportError("report has no run object; it is not a fwmon report")
@@ -138,7 +138,7 @@ def check_run(report: Mapping[str, Any]) -> None:
 
 
 def filters(branch: str | None, since: float | None) -> tuple[str, tuple[Any, ...]]:
-    """A WHERE clause and its parameters for a branch and a start time."""
+    """Return a WHERE clause and its parameters for a branch and a start time."""
     clauses: list[str] = []
     params: list[Any] = []
     if branch is not None:
@@ -151,7 +151,7 @@ def filters(branch: str | None, since: float | None) -> tuple[str, tuple[Any, ..
 
 
 def run_info(row: Sequence[Any]) -> RunInfo:
-    """A RunInfo from a ``fwmon_runs`` row (the list columns, in order)."""
+    """Return a RunInfo from a ``fwmon_runs`` row (the list columns, in order)."""
     return RunInfo(
         run_id=str(row[0]),
         ts=float(row[1]),
@@ -169,7 +169,7 @@ def run_info(row: Sequence[Any]) -> RunInfo:
 
 
 def loads(text: str, location: str) -> dict[str, Any]:
-    """A stored report's JSON; StoreError naming the store when it is corrupt."""
+    """Return a stored report's JSON; StoreError naming the store when it is corrupt."""
     try:
         data: dict[str, Any] = json.loads(text)
     except ValueError:

@@ -273,9 +273,12 @@ class SloResult:
         return all(c.ok is not False for c in self.compliance)
 
     def figure(self, name: str) -> float | None:
-        """A figure by name: ``availability`` (runs), ``availability_time``,
-        ``gate_pass_rate``, ``mttr_hours``, ``mtbf_hours``, ``mttd_hours``,
-        ``error_budget_remaining``, ``error_budget_used``, ``burn_rate.<window>``."""
+        """Return a figure by name.
+
+        The names are ``availability`` (runs), ``availability_time``, ``gate_pass_rate``,
+        ``mttr_hours``, ``mtbf_hours``, ``mttd_hours``, ``error_budget_remaining``,
+        ``error_budget_used`` and ``burn_rate.<window>``.
+        """
         hours = {
             "mttr_hours": self.mttr_seconds,
             "mtbf_hours": self.mtbf_seconds,

@@ -343,7 +343,7 @@ def _test(
 def _best_split(
     prefix: _Prefix, lo: int, hi: int, candidates: range, window: int, min_magnitude: float
 ) -> int | None:
-    """The split with the largest Welch |t| among those shifting the mean enough (inlined)."""
+    """Return the split of largest Welch |t| among those shifting the mean enough (inlined)."""
     ps, pq, shift = prefix.s, prefix.q, prefix.shift
     best_k: int | None = None
     best_t = -1.0

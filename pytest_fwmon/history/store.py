@@ -93,9 +93,7 @@ from .metrics import extract
 from .runrow import RunInfo, canonical_json, check_run, filters, loads, run_info, run_row
 from .times import iso_to_ts, parse_since, parse_time, ts_to_iso
 
-#: Version of the store's schema. History of versions:
-#:
-#: 1. first release: fwmon_meta, fwmon_runs, fwmon_metrics.
+#: Version of the store's schema. Versions: 1. first release: fwmon_meta, fwmon_runs, fwmon_metrics.
 SCHEMA_VERSION: Final = 1
 
 #: Default SQLite store, relative to the project root.
@@ -163,9 +161,9 @@ class Store:
     """A connection to one history store (see the module docstring for the API)."""
 
     def __init__(self, conn: Any, dialect: str, location: str, readonly: bool = False) -> None:
+        """Wrap the open connection ``conn`` of ``dialect`` found at ``location``."""
         self._conn = conn
-        #: "sqlite" or "postgresql".
-        self.dialect = dialect
+        self.dialect = dialect  #: "sqlite" or "postgresql".
         #: Where the store is, for messages (a path, or a URL without its password).
         self.location = location
         self.readonly = readonly
@@ -378,9 +376,11 @@ class Store:
                 self._conn.close()
 
     def __enter__(self) -> Store:
+        """Return the store itself."""
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Close the store."""
         self.close()
 
     # -- runs -----------------------------------------------------------------------------
@@ -388,8 +388,9 @@ class Store:
     def prepare(
         self, report: Mapping[str, Any], validate: bool = False, partial_metrics: bool = False
     ) -> tuple[tuple[Any, ...], dict[str, float]]:
-        """The row and metrics of ``report``; ReportError when it cannot be stored (a batch
-        prepares each report first, so a bad one is left out, not the batch: :meth:`add_prepared`).
+        """Return the row and metrics of ``report``; ReportError when it cannot be stored.
+
+        A batch prepares each report first, so a bad one is left out (:meth:`add_prepared`).
         """
         if validate:
             error = first_error("report", report)
@@ -403,21 +404,21 @@ class Store:
         if self.dialect == "postgresql":
             # one statement, one round trip: the metrics go in only if the run did
             names = list(values)
-            found = self.query(
-                _PG_INSERT_RUN_AND_METRICS, (*row, names, [values[n] for n in names])
-            )
+            params = (*row, names, [values[n] for n in names])
+            found = self.query(_PG_INSERT_RUN_AND_METRICS, params)
             return bool(found[0][0])
         if self.execute(INSERT_RUN, row) == 0:
             return False
         run_id, ts, branch = row[0], row[1], row[6]
-        self.executemany(
-            INSERT_METRIC, [(name, ts, run_id, branch, v) for name, v in values.items()]
-        )
+        rows = [(name, ts, run_id, branch, v) for name, v in values.items()]
+        self.executemany(INSERT_METRIC, rows)
         return True
 
     def add_run(self, report: Mapping[str, Any], *, validate: bool = False, **how: bool) -> bool:
-        """Store one run; False when its ``run.id`` is already stored (``partial_metrics=True``
-        keeps a partial run's test and coverage metrics: :func:`.metrics.extract`)."""
+        """Store one run; return False when its ``run.id`` is already stored.
+
+        ``partial_metrics=True`` keeps a partial run's test and coverage metrics (``extract``).
+        """
         row, values = self.prepare(report, validate, **how)
         with self.transaction():
             return self._insert(row, values)
@@ -444,16 +445,16 @@ class Store:
         return added, len(prepared) - added
 
     def has_run(self, run_id: str) -> bool:
-        """True when a run with this id is stored."""
+        """Return True when a run with this id is stored."""
         return bool(self.query("SELECT 1 FROM fwmon_runs WHERE run_id = ?", (run_id,)))
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
-        """The full report of a run as stored, or None."""
+        """Return the full report of a run as stored, or None."""
         rows = self.query("SELECT report FROM fwmon_runs WHERE run_id = ?", (run_id,))
         return loads(rows[0][0], self.location) if rows else None
 
     def latest_run(self, branch: str | None = None) -> dict[str, Any] | None:
-        """The report of the newest run (on ``branch`` when given), or None."""
+        """Return the report of the newest run (on ``branch`` when given), or None."""
         where, params = filters(branch, None)
         rows = self.query(
             f"SELECT report FROM fwmon_runs{where} ORDER BY ts DESC, run_id DESC LIMIT 1", params
@@ -488,7 +489,7 @@ class Store:
     def list_runs(
         self, branch: str | None = None, since: Any = None, limit: int | None = None
     ) -> list[RunInfo]:
-        """Runs oldest first; ``limit`` keeps the newest ``limit``."""
+        """Return the runs oldest first; ``limit`` keeps the newest ``limit``."""
         where, params = filters(branch, parse_time(since))
         sql = f"SELECT {_RUN_COLUMNS} FROM fwmon_runs{where}"
         if limit is not None:
@@ -499,7 +500,7 @@ class Store:
         return [run_info(r) for r in rows]
 
     def count_runs(self, branch: str | None = None) -> int:
-        """Number of stored runs (on ``branch`` when given)."""
+        """Return the number of stored runs (on ``branch`` when given)."""
         where, params = filters(branch, None)
         return int(self.query(f"SELECT COUNT(*) FROM fwmon_runs{where}", params)[0][0])
 

@@ -68,7 +68,7 @@ def resolve(root: Path, ref: str) -> str:
 
 @contextmanager
 def worktree(root: Path, sha: str) -> Iterator[Path]:
-    """A detached worktree of ``sha`` in a temporary folder, removed afterwards."""
+    """Return a detached worktree of ``sha`` in a temporary folder, removed afterwards."""
     parent = Path(tempfile.mkdtemp(prefix="fwmon-perf-ab-"))
     path = parent / "base"
     done = _git(root, "worktree", "add", "--detach", str(path), sha)

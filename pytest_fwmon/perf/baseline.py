@@ -163,6 +163,7 @@ class Baseline:
     """Baseline entries per machine fingerprint, loaded from a file."""
 
     def __init__(self, path: Path, machines: dict[str, dict[str, Entry]], kind: str) -> None:
+        """Hold the entries of ``machines`` read from ``path`` (a file of ``kind``)."""
         #: File it was read from.
         self.path = path
         #: fingerprint -> nodeid -> entry.
@@ -210,7 +211,7 @@ def _entry(path: Path, nodeid: str, data: Any) -> Entry:
 
 
 def parse(path: Path, doc: Any) -> Baseline:
-    """A :class:`Baseline` from a parsed baseline file or fwmon report."""
+    """Return a :class:`Baseline` from a parsed baseline file or fwmon report."""
     if not isinstance(doc, dict):
         raise _bad(path, "the top level is not an object")
     if doc.get("format") == FORMAT:
@@ -261,7 +262,7 @@ def load(path: Path) -> Baseline:
 
 
 def load_history(spec: str, root: Path, default_url: str | None) -> Baseline:
-    """The newest run of the history store as a baseline (``history`` or ``history:URL``)."""
+    """Return the newest run of the history store as a baseline (``history`` or ``history:URL``)."""
     from ..history.connect import open_store
 
     url = spec[len(HISTORY) + 1 :] if spec.startswith(HISTORY + ":") else default_url
@@ -277,7 +278,7 @@ def load_history(spec: str, root: Path, default_url: str | None) -> Baseline:
 
 
 def load_spec(spec: str, root: Path, history_url: str | None = None) -> Baseline:
-    """A baseline from a file path (relative to ``root``) or a history spec."""
+    """Return a baseline from a file path (relative to ``root``) or a history spec."""
     if is_history(spec):
         return load_history(spec, root, history_url)
     return load(default_path(root, spec))

@@ -196,7 +196,7 @@ def _fmt(value: float | None) -> str:
 
 
 def table(result: PerfResult) -> str:
-    """The failure text: the verdict line, then metric | limit | measured | CI rows."""
+    """Return the failure text: the verdict line, then metric | limit | measured | CI rows."""
     lines = [f"perf {result.verdict}: {result.reason}" if result.reason else result.verdict]
     rows = [("metric", "limit", "measured", f"{result.settings.confidence:.0%} CI", "")]
     for g in result.gates:
@@ -242,7 +242,7 @@ def _finding(result: PerfResult, rule: str, message: str, key: str) -> Finding:
 
 
 def build_findings(result: PerfResult) -> list[Finding]:
-    """Findings for breaches, inconclusive figures and the baseline status."""
+    """Return the findings for breaches, inconclusive figures and the baseline status."""
     out = []
     for g in result.gates:
         if g.conclusive and not g.passed:
@@ -266,7 +266,7 @@ def build_findings(result: PerfResult) -> list[Finding]:
 
 
 def benchmark_payload(result: PerfResult) -> dict[str, Any]:
-    """The ``benchmarks[]`` entry of the report (schema: ``$defs/benchmark``)."""
+    """Return the ``benchmarks[]`` entry of the report (schema: ``$defs/benchmark``)."""
     m = result.measurement
     s = result.summary
     settings = result.settings
@@ -300,7 +300,7 @@ def benchmark_payload(result: PerfResult) -> dict[str, Any]:
 
 
 def check_payload(result: PerfResult, duration: float) -> dict[str, Any]:
-    """The ``checks[]`` entry (a :class:`CheckResult`) that puts the test in its pipeline."""
+    """Return the ``checks[]`` entry (a :class:`CheckResult`) that puts the test in its pipeline."""
     check = CheckResult(
         nodeid=result.nodeid,
         pipeline="performance",
@@ -359,7 +359,7 @@ def evaluate(
 def not_run(
     nodeid: str, name: str, reason: str, settings: PerfSettings, machine: str
 ) -> PerfResult:
-    """A perf test that could not be measured here."""
+    """Return a perf test that could not be measured here."""
     result = PerfResult(
         nodeid=nodeid,
         name=name,

@@ -50,6 +50,7 @@ class Channel:
     """One line-based JSON channel over a pair of file descriptors."""
 
     def __init__(self, read_fd: int, write_fd: int) -> None:
+        """Talk over the pipe ends ``read_fd`` and ``write_fd``."""
         self.read_fd = read_fd
         self.write_fd = write_fd
         self._buffer = b""
@@ -88,11 +89,12 @@ class Worker:
     """Worker side, inside a perf-ab child run (built from :data:`ENV`)."""
 
     def __init__(self, channel: Channel) -> None:
+        """Talk to the controller over ``channel``."""
         self.channel = channel
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Worker | None:
-        """The worker of this process, or None outside ``fwmon perf-ab``."""
+        """Return the worker of this process, or None outside ``fwmon perf-ab``."""
         value = (os.environ if environ is None else environ).get(ENV, "")
         if not value:
             return None
@@ -152,6 +154,7 @@ class Controller:
     """Controller side: pairs the two runs test by test (see the module doc)."""
 
     def __init__(self, base: Channel, head: Channel, *, timeout: float = TIMEOUT) -> None:
+        """Pair the ``base`` and ``head`` workers, waiting at most ``timeout`` seconds."""
         self.sides = {"base": base, "head": head}
         self.timeout = timeout
         #: Tests measured in lockstep, in order.
@@ -207,7 +210,7 @@ class Controller:
         done: Mapping[str, bool],
         rank: Mapping[str, int],
     ) -> str | None:
-        """The side whose pending test cannot be paired (now or ever), if any."""
+        """Return the side whose pending test cannot be paired (now or ever), if any."""
         for side, other in (("base", "head"), ("head", "base")):
             mine = pending[side]
             if mine is None:

@@ -55,7 +55,8 @@ class RoundsRunner(Protocol):
         kwargs: Mapping[str, Any],
         rounds: int,
         warmup: int,
-    ) -> tuple[list[float], Any]: ...
+    ) -> tuple[list[float], Any]:
+        """Measure ``fn`` called with ``args``."""
 
 
 @contextmanager

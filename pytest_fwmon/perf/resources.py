@@ -60,6 +60,7 @@ class ProcFiles:
     """
 
     def __init__(self) -> None:
+        """Open this process's ``/proc`` files for reading."""
         self.pid = os.getpid()
         self.statm = self._open("/proc/self/statm", os.O_RDONLY)
         self.status = self._open("/proc/self/status", os.O_RDONLY)
@@ -92,7 +93,7 @@ class ProcFiles:
         return True
 
     def peak(self) -> int | None:
-        """VmHWM in bytes."""
+        """Return the peak resident set size (``VmHWM``) in bytes, or None."""
         if self.status is None:
             return None
         try:
@@ -118,8 +119,9 @@ if hasattr(os, "register_at_fork"):
 
 
 class Probe:
-    """Figures of one test: :meth:`start` before setup, :meth:`finish` after teardown. One probe
-    is reused test after test.
+    """Resource figures of one test: :meth:`start` before setup, :meth:`finish` after teardown.
+
+    One probe is reused test after test.
 
     On Linux a probe makes five system calls per test and starts no thread: the ``VmHWM``
     reset, ``getrusage`` and a ``statm`` read at start; ``getrusage`` (whose ``ru_maxrss`` is
@@ -139,6 +141,7 @@ class Probe:
     __slots__ = ("_carried", "_files", "_reset", "rss_start", "t0", "usage0")
 
     def __init__(self) -> None:
+        """Start with no measurement taken."""
         self.t0 = 0.0
         self.usage0: tuple[float, float, int | None, int | None] = (0.0, 0.0, None, None)
         self.rss_start = 0
@@ -148,7 +151,7 @@ class Probe:
 
     @classmethod
     def process(cls) -> psutil.Process:
-        """This process (cached: psutil.Process() costs a system call)."""
+        """Return the psutil handle of this process, cached: creating one costs a system call."""
         if cls._process is None or cls._process.pid != os.getpid():
             import psutil
 
@@ -168,9 +171,11 @@ class Probe:
         return value if value is not None else int(self.process().memory_info().rss)
 
     def _usage(self) -> tuple[float, float, int | None, int | None]:
-        """(user CPU, system CPU, bytes read, bytes written): ``os.times()`` and psutil's
-        ``io_counters()`` (None where the OS has none); on Linux :meth:`start` and
-        :meth:`finish_raw` read ``getrusage`` instead."""
+        """Return (user CPU, system CPU, bytes read, bytes written).
+
+        They come from ``os.times()`` and psutil's ``io_counters()`` (None where the OS has
+        none); on Linux :meth:`start` and :meth:`finish_raw` read ``getrusage`` instead.
+        """
         import psutil
 
         times = os.times()
@@ -233,13 +238,18 @@ class Probe:
         return low, "endpoints"
 
     def finish(self, nodeid: str, outcome: str | None = None) -> dict[str, Any]:
-        """After teardown: the ``resources[]`` entry of the report (``outcome`` None: filled
-        in on the controller)."""
+        """Return, after teardown, the ``resources[]`` entry of the report.
+
+        Its ``outcome`` is None: the controller fills it in.
+        """
         return record(self.finish_raw(nodeid), outcome)
 
     def finish_raw(self, nodeid: str) -> Raw:
-        """After teardown: the figures as read, for :func:`record` later (a tuple costs less
-        per test than the record's dict; the records are built together at the end)."""
+        """Return, after teardown, the figures as read, for :func:`record` later.
+
+        A tuple costs less per test than the record's dict; the records are built together at
+        the end.
+        """
         wall = time.perf_counter() - self.t0
         maxrss: int | None = None
         usage1: tuple[float, float, int | None, int | None]
@@ -272,7 +282,7 @@ Raw = tuple[
 
 
 def record(raw: Raw, outcome: str | None = None) -> dict[str, Any]:
-    """The ``resources[]`` entry of one test from :meth:`Probe.finish_raw`."""
+    """Return the ``resources[]`` entry of one test from :meth:`Probe.finish_raw`."""
     nodeid, wall, (user0, system0, read0, write0), usage1, rss_start, rss_end, peak, method = raw
     user1, system1, read1, write1 = usage1
     return {

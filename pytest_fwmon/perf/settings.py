@@ -62,6 +62,7 @@ class Shift:
         return REPORTED_QUANTILES[self.metric]
 
     def __str__(self) -> str:
+        """Return the gate as written in configuration: ``metric:percent%``."""
         return f"{self.metric}:{self.fraction * 100:g}%"
 
 
@@ -147,7 +148,7 @@ class PerfSettings:
     baseline: str = ".fwmon/perf-baseline.json"
 
     def merged(self, values: Mapping[str, Any], where: str) -> PerfSettings:
-        """A copy with ``values`` (already validated by :func:`validate`) applied."""
+        """Return a copy with ``values`` (already validated by :func:`validate`) applied."""
         limits = dict(self.limits)
         others: dict[str, Any] = {}
         for key, value in values.items():
@@ -231,7 +232,7 @@ def _setting(key: str, spec: Setting, value: Any, where: str) -> Any:
 
 
 def from_config(table: Mapping[str, Any]) -> PerfSettings:
-    """Settings from a ``[tool.fwmon.perf]`` table."""
+    """Return the settings from a ``[tool.fwmon.perf]`` table."""
     values = validate(table, "[tool.fwmon.perf]", per_test=False)
     return PerfSettings().merged(values, "[tool.fwmon.perf]")
 
@@ -245,11 +246,11 @@ AB_FDS_ENV: Final = "FWMON_PERF_AB_FDS"
 
 
 def is_history(spec: str) -> bool:
-    """True for ``history`` and ``history:URL``."""
+    """Return True for ``history`` and ``history:URL``."""
     return spec == HISTORY or spec.startswith(HISTORY + ":")
 
 
 def default_path(root: Path, configured: str) -> Path:
-    """The baseline path: ``configured`` relative to the project root."""
+    """Return the baseline path: ``configured`` relative to the project root."""
     path = Path(os.path.expanduser(configured))
     return path if path.is_absolute() else root / path

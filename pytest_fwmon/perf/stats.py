@@ -57,7 +57,7 @@ MWU_METHODS: Final = ("auto", "asymptotic", "exact")
 
 
 def quantile(data: Sequence[float], q: float, *, presorted: bool = False) -> float:
-    """The ``q`` quantile (0 <= q <= 1) of ``data`` with numpy's "linear" method."""
+    """Return the ``q``-quantile of ``data``, 0 <= q <= 1, by numpy's "linear" method."""
     if not data:
         raise ValueError("quantile of an empty sample")
     if not 0.0 <= q <= 1.0:
@@ -87,7 +87,7 @@ def samples_needed(q: float, tail: int = TAIL_SAMPLES) -> int:
 
 
 def is_conclusive(n: int, q: float, tail: int = TAIL_SAMPLES) -> bool:
-    """True when ``n`` samples leave at least ``tail`` samples beyond quantile ``q``."""
+    """Return True when ``n`` samples leave at least ``tail`` samples beyond quantile ``q``."""
     return n >= samples_needed(q, tail)
 
 
@@ -154,6 +154,7 @@ class QuantileResampler:
     """Draws bootstrap replicates of one quantile of one sample in O(1) each (see module doc)."""
 
     def __init__(self, data: Sequence[float], q: float, *, presorted: bool = False) -> None:
+        """Prepare to bootstrap the ``q`` quantile of ``data`` (ValueError when unusable)."""
         if not data:
             raise ValueError("bootstrap of an empty sample")
         if not 0.0 <= q <= 1.0:
@@ -268,7 +269,7 @@ def rank_with_ties(values: Sequence[float]) -> tuple[list[float], list[int]]:
 
 @lru_cache(maxsize=64)
 def _u_counts(n1: int, n2: int) -> tuple[int, ...]:
-    """Number of orderings giving each U = 0..n1*n2 (Gaussian binomial coefficients)."""
+    """Return the number of orderings giving each U = 0..n1*n2 (Gaussian binomial coefficients)."""
     degree = n1 * n2
     coeffs = [0] * (degree + 1)
     coeffs[0] = 1

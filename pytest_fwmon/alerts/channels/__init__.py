@@ -120,7 +120,7 @@ def validate_channel(table: Mapping[str, Any], where: str) -> tuple[str, dict[st
 def build_channel(
     name: str, kind: str, options: Mapping[str, Any], environ: Mapping[str, str], root: Path
 ) -> Channel:
-    """A ready channel; SecretMissing when an environment variable it needs is unset."""
+    """Return a ready channel; SecretMissing when an environment variable it needs is unset."""
     if kind == "webhook":
         return WebhookChannel(name, options, environ)
     if kind == "slack":
@@ -131,7 +131,7 @@ def build_channel(
 
 
 def configured_secrets(channels: Iterable[ChannelConfig], environ: Mapping[str, str]) -> list[str]:
-    """The values of every environment variable the channels name (``*_env`` options)."""
+    """Return the values of every environment variable the channels name (``*_env`` options)."""
     found = []
     for config in channels:
         for key, variable in config.options.items():
@@ -141,7 +141,7 @@ def configured_secrets(channels: Iterable[ChannelConfig], environ: Mapping[str, 
 
 
 def channel_secrets(channel: Channel) -> list[str]:
-    """The secret values a channel holds (to scrub them from any text)."""
+    """Return the secret values a channel holds (to scrub them from any text)."""
     secrets = getattr(channel, "secrets", [])
     return [str(s) for s in secrets]
 

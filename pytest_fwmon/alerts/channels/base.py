@@ -65,7 +65,7 @@ class Channel(Protocol):
 
 
 def secret_from_env(environ: Mapping[str, str], variable: str, what: str) -> str:
-    """The value of ``variable``; SecretMissing naming it when it is unset or empty."""
+    """Return the value of ``variable``; SecretMissing naming it when it is unset or empty."""
     value = environ.get(variable, "")
     if not value:
         raise SecretMissing(
@@ -80,12 +80,12 @@ _MIN_PIECE: Final = 4
 
 
 def secret_parts(value: str) -> list[str]:
-    """Strings to hide for one secret: the value and, for a URL, each piece a receiver may echo.
+    r"""Strings to hide for one secret: the value and, for a URL, each piece a receiver may echo.
 
     A URL's pieces are its path and query, its user name and password, every query value,
     path segments of 8 characters or more, and the fragment; each both as written and
     percent-decoded (a receiver usually echoes what it decoded), and with ``/`` escaped as
-    ``\\/`` (as some JSON encoders write it).
+    ``\/`` (as some JSON encoders write it).
     """
     parts = [value]
     if "://" in value:

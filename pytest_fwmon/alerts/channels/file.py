@@ -28,6 +28,7 @@ class FileChannel:
     """Appends each notification to a file, or prints it."""
 
     def __init__(self, name: str, options: Mapping[str, Any], root: Path) -> None:
+        """Configure the channel from its ``options`` (``path`` relative to ``root``)."""
         self.name = name
         self.timeout = 5.0
         raw = str(options.get("path", "-"))

@@ -1,4 +1,4 @@
-"""Slack incoming webhook: ``text`` (the fallback and notification line) plus Block Kit ``blocks``.
+r"""Slack incoming webhook: ``text`` (the fallback and notification line) plus Block Kit ``blocks``.
 
 Configuration::
 
@@ -47,7 +47,7 @@ def _escape(text: str) -> str:
 
 
 def render(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The Slack message for a v4 payload."""
+    """Return the Slack message for a v4 payload."""
     heading = title(payload)
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _cut(heading, HEADER_LIMIT)}}
@@ -86,6 +86,7 @@ class SlackChannel:
     """A Slack incoming webhook with its URL read from the environment."""
 
     def __init__(self, name: str, options: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+        """Configure the channel from its ``options``, reading the URL from ``environ``."""
         self.name = name
         self.timeout = float(options.get("timeout", 10.0))
         variable = str(options["url_env"])

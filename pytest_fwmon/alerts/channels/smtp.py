@@ -99,7 +99,7 @@ def _html_body(payload: Mapping[str, Any]) -> str:
 
 
 def render(payload: Mapping[str, Any], sender: str, recipients: list[str]) -> EmailMessage:
-    """The email: subject, text part, HTML alternative."""
+    """Return the email: subject, text part, HTML alternative."""
     message = EmailMessage()
     message["Subject"] = title(payload)
     message["From"] = sender
@@ -116,6 +116,7 @@ class EmailChannel:
     """An SMTP receiver; the login is read from the environment."""
 
     def __init__(self, name: str, options: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+        """Configure the channel from its ``options``, reading secrets from ``environ``."""
         self.name = name
         self.timeout = float(options.get("timeout", 10.0))
         self.host = str(options["host"])

@@ -25,6 +25,7 @@ class WebhookChannel:
     """A webhook receiver with its URL read from the environment."""
 
     def __init__(self, name: str, options: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+        """Configure the channel from its ``options``, reading secrets from ``environ``."""
         self.name = name
         self.timeout = float(options.get("timeout", 10.0))
         self.max_alerts = int(options.get("max_alerts", 0))
@@ -38,7 +39,7 @@ class WebhookChannel:
         return [self._url]
 
     def render(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """The JSON body: the payload, truncated to ``max_alerts``."""
+        """Return the JSON body: the payload, truncated to ``max_alerts``."""
         body = dict(payload)
         alerts = list(body.get("alerts", []))
         if self.max_alerts and len(alerts) > self.max_alerts:
