@@ -164,6 +164,26 @@ def test_not_json_by_rfc_8259_is_refused(tmp_path: Path, raw: bytes, why: str) -
     assert why in out and "Traceback" not in out and len(out.splitlines()) == 1, out
 
 
+def _blocking_with(edit: str) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(REPORT_TEXT)
+    check = next(c for c in doc["checks"] if c["findings"])
+    target = {"finding": check["findings"][0], "check": check}[edit.split(".")[0]]
+    target[edit.split(".")[1]] = "securitx"
+    return doc
+
+
+@pytest.mark.parametrize(
+    "edit", ["finding.pipeline", "check.pipeline", "finding.severity", "finding.status"]
+)
+def test_a_value_the_gate_cannot_classify_is_refused(tmp_path: Path, edit: str) -> None:
+    """The gate counts findings by pipeline, severity and status; an unknown one would vanish."""
+    write_json(tmp_path / "report.json", _blocking_with(edit))
+    (tmp_path / "policy.toml").write_text(POLICY_NEW_HIGH, encoding="utf-8")
+    code, out = _gate(tmp_path, "report.json", "--policy", "policy.toml")
+    assert code == 3, out
+    assert "securitx" in out and len(out.splitlines()) == 1, out
+
+
 @pytest.mark.parametrize("expires", ["20990101", "2099-1-01", "+2099-01-01", "2099-W01-1"])
 def test_waiver_dates_are_strictly_yyyy_mm_dd(tmp_path: Path, expires: str) -> None:
     write_json(tmp_path / "report.json", BLOCKING)
