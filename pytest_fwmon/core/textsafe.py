@@ -8,7 +8,7 @@ colour the terminal, start a new line, or start a GitHub Actions workflow comman
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Any, Final
 
 # C0 and C1 controls, DEL, line/paragraph separators, and lone surrogates
 _UNSAFE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
@@ -44,9 +44,28 @@ def log_line(line: str) -> str:
     return line
 
 
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def well_formed(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings (keys too) replaced by U+FFFD.
+
+    For data that leaves fwmon as UTF-8 (an alert's JSON or email): a lone surrogate (from an
+    environment variable or a file name decoded with ``surrogateescape``) cannot be encoded,
+    and a receiver may reject its ``\\udXXX`` JSON escape. Dicts, lists and tuples are copied.
+    """
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {well_formed(k): well_formed(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [well_formed(v) for v in value]
+    return value
+
+
 def log_lines(lines: list[str]) -> str:
     """Lines (each one line of output) joined, each made safe by :func:`log_line`."""
     return "".join(log_line(line) + "\n" for line in lines)
 
 
-__all__ = ["log_line", "log_lines", "plain"]
+__all__ = ["log_line", "log_lines", "plain", "well_formed"]
