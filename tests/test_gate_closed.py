@@ -403,3 +403,18 @@ def test_hostile_text_escapes_no_dashboard_page(tmp_path: Path) -> None:
         parser.feed(text)
         assert "img" not in parser.tags, page
         assert not any(link.lower().startswith("javascript:") for link in parser.links), page
+
+
+@pytest.mark.parametrize(
+    "text", ["threshold = 1" + "0" * 5000, "x = " + "[" * 5000 + "]" * 5000, "x = '\udcff'"]
+)
+def test_a_toml_file_tomllib_cannot_convert_is_a_usage_error(tmp_path: Path, text: str) -> None:
+    """tomllib raises ValueError (not TOMLDecodeError) for an over-long integer."""
+    write_json(tmp_path / "report.json", BLOCKING)
+    raw = text.encode("utf-8", "surrogateescape")
+    (tmp_path / "policy.toml").write_bytes(raw)
+    code, out = _gate(tmp_path, "report.json", "--policy", "policy.toml")
+    assert code == 2 and "Traceback" not in out and len(out.splitlines()) == 1, out
+    (tmp_path / "pyproject.toml").write_bytes(raw)
+    code, out = _gate(tmp_path, "report.json")
+    assert code == 2 and "pyproject.toml" in out and len(out.splitlines()) == 1, out

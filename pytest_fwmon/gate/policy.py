@@ -309,7 +309,7 @@ def parse_toml(data: bytes, source: str) -> dict[str, Any]:
         return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{source} is not UTF-8 text (byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, or an integer too long to convert
         raise ConfigError(f"{source} is not valid TOML: {exc}") from None
     except RecursionError:
         raise ConfigError(f"{source} is not valid TOML: nested too deeply") from None
