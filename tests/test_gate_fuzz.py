@@ -311,25 +311,27 @@ def _check_report(raw: bytes) -> None:
         assert code == 3, err
 
 
-@_settings(600)
+# At least 2,000 examples each for reports, policies and baselines (with the 150 arbitrary
+# payloads of each above); the baseline's structure mutants run out at about 120 distinct ones.
+@_settings(1000)
 @given(_byte_mutant(GOOD_REPORT))
 def test_report_byte_mutations(report: bytes) -> None:
     _check_report(report)
 
 
-@_settings(600)
+@_settings(1000)
 @given(_structure_mutant(VALID_REPORT))
 def test_report_structure_mutations(report: bytes) -> None:
     _check_report(report)
 
 
-@_settings(300)
+@_settings(1850)
 @given(_byte_mutant(GOOD_POLICY))
 def test_policy_byte_mutations(policy: bytes) -> None:
     _check(*run(GOOD_REPORT, policy, None))
 
 
-@_settings(250)
+@_settings(1750)
 @given(_byte_mutant(GOOD_BASELINE))
 def test_baseline_byte_mutations(baseline: bytes) -> None:
     _check(*run(GOOD_REPORT, GOOD_POLICY, baseline))
