@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pytest_fwmon.core.model import PIPELINES, empty_counts, fingerprint
+from pytest_fwmon.core.model import PIPELINES, SCHEMA_VERSION, empty_counts, fingerprint
 from pytest_fwmon.gate.baseline import build_baseline, dumps_baseline
 
 RULES = [
@@ -92,7 +92,7 @@ def build_report(n: int, new: int) -> dict[str, Any]:
         "counts": empty_counts(),
     }
     return {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "run": {
             "id": "bench-run-0001",
             "started": "2024-05-01T10:00:00Z",
@@ -105,6 +105,8 @@ def build_report(n: int, new: int) -> dict[str, Any]:
             "versions": {},
             "selected_pipelines": list(PIPELINES),
             "xdist_workers": 0,
+            "completed": True,
+            "stopped": None,
         },
         "pipelines": {p: dict(pipeline) for p in PIPELINES},
         "checks": checks,
@@ -122,6 +124,7 @@ def build_report(n: int, new: int) -> dict[str, Any]:
             "xpassed": 0,
             "duration": 10.0,
             "exitstatus": 0,
+            "exitstatus_note": None,
         },
         "extensions": {},
     }

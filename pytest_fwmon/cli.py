@@ -1,8 +1,8 @@
 """The ``fwmon`` command. Each subcommand lives in its own package and registers itself here.
 
 A command module exposes ``register(subparsers) -> None``; the parser it adds sets
-``func=callable(args) -> int``. This module is the one place that turns a
-:class:`~pytest_fwmon.core.errors.FwmonError` into one line on stderr and its exit code.
+``func=callable(args) -> int``. Errors become exit codes in
+:func:`~pytest_fwmon.core.errors.run_command`, shared with ``python -m pytest_fwmon.gate``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .core.errors import EXIT_USAGE, FwmonError
+from .core.errors import EXIT_USAGE, run_command
 
 #: Modules whose ``register`` adds subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -56,17 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    try:
-        code: int = func(args)
-    except FwmonError as exc:
-        print(f"fwmon: error: {exc.one_line()}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("fwmon: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 0
-    return code
+    return run_command(lambda: func(args))
 
 
 if __name__ == "__main__":  # pragma: no cover

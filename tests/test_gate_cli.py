@@ -604,6 +604,8 @@ def test_python_m_gate_imports_only_the_standard_library(tmp_path: Path) -> None
         "pytest_fwmon.core.schema",
         "pytest_fwmon.core.report",
         "pytest_fwmon.core.errors",
+        "pytest_fwmon.core.inputs",
+        "pytest_fwmon.core.textsafe",
         "pytest_fwmon.core.files",
         "pytest_fwmon.schemas",
     }

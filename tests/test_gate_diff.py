@@ -162,15 +162,17 @@ def test_exemptions_are_explicit_and_printed(repo: Path) -> None:
     )
     report = _report(repo, finding("B307", "app.py", 10, severity="medium"))
     (repo / ".fwmon" / "tiny.toml").write_text(policy, encoding="utf-8")  # ignored by git
-    result = run_gate(report, ".fwmon/tiny.toml", None, "main", root=repo)
+    # a policy file new since the merge base is held against the project's policy there
+    # (the default preset), which it weakens: accepted here as a reviewer would
+    result = run_gate(report, ".fwmon/tiny.toml", None, "main", root=repo, allow_policy_change=True)
     assert result.verdict == "pass"
     exempt = result.conditions[0]
     assert (exempt.verdict, exempt.exemption) == ("exempt", "tiny")
-    assert result.notes == [
-        "policy guard: .fwmon/tiny.toml did not exist at the merge base; nothing to compare",
+    assert result.policy_changes
+    assert (
         "condition clean-diff exempt by tiny: diff.changed_lines is 1, lt 3 "
-        "(one-line fixes skip the diff rule)",
-    ]
+        "(one-line fixes skip the diff rule)"
+    ) in result.notes
     # without a diff the exemption's metric is missing, so it does not apply
     result = run_gate(report, ".fwmon/tiny.toml", None, root=repo)
     assert result.conditions[0].verdict == "fail"

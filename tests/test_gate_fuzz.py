@@ -1,18 +1,30 @@
-"""Acceptance 7: arbitrary JSON values and bytes as report, policy or baseline never crash
-the gate and never pass it."""
+"""Arbitrary and mutated reports, policies and baselines never crash the gate and never pass it.
+
+Real documents are mutated at the byte level (RFC 8259's forbidden tokens, huge numbers, lone
+surrogates as escapes and as bytes, duplicate keys, deep nesting, random bytes) and at the
+structure level (one value anywhere replaced by such a value), and the gate runs in-process
+with every output (SARIF, gate-result.json, markdown, GitHub annotations and step summary):
+an exception escaping ``main`` fails the example, so a traceback cannot go unnoticed. A
+report the gate accepts must be valid by an independent oracle (``jsonschema`` on a strict
+parse); an invalid one must exit 3. About 2,400 examples in all; marked slow.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pytest_fwmon.core.schema import load_schema
 from pytest_fwmon.gate import cli
 from tests.test_gate_support import POLICY_NEW_HIGH, finding, make_report
 
@@ -78,7 +90,18 @@ NEAR_REPORT = st.builds(
     JSON,
 )
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+pytestmark = pytest.mark.slow
+
+
+def _settings(n: int) -> Any:
+    return settings(
+        max_examples=n,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
+SETTINGS = _settings(150)
 
 
 def run(report: bytes, policy: bytes, baseline: bytes | None) -> tuple[int, str]:
@@ -93,9 +116,29 @@ def run(report: bytes, policy: bytes, baseline: bytes | None) -> tuple[int, str]
         else:
             (root / "base.json").write_bytes(baseline)
             argv += ["--baseline", str(root / "base.json")]
+        argv += ["--sarif", f"{tmp}/o.sarif", "--result-json", f"{tmp}/o.json"]
+        argv += ["--markdown", f"{tmp}/o.md"]
+        env = {
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_STEP_SUMMARY": f"{tmp}/summary.md",
+            "GITHUB_OUTPUT": f"{tmp}/outputs",
+        }
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
         out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = cli.main(argv)
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = cli.main(argv)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        if code in (0, 1):  # every output was written and is valid
+            json.loads((root / "o.sarif").read_bytes())
+            json.loads((root / "o.json").read_bytes())
+            (root / "o.md").read_text(encoding="utf-8")
     return code, err.getvalue()
 
 
@@ -134,3 +177,167 @@ def test_the_fuzz_harness_can_pass() -> None:
     clean = json.dumps(make_report([])).encode()
     assert run(clean, GOOD_POLICY, None) == (0, "")
     assert run(GOOD_REPORT, GOOD_POLICY, None)[0] == 1
+
+
+# --- mutations of real documents ---------------------------------------------------------------
+
+#: Text that is not RFC 8259 JSON, or that no output can carry, or that strains a parser.
+HOSTILE_TOKENS = [
+    b"NaN",
+    b"Infinity",
+    b"-Infinity",
+    b"1e400",
+    b"-1e999",
+    b"9" * 5000,
+    b"1" + b"0" * 400,
+    b'"\\ud800"',
+    b'"a\\udfffb"',
+    b'"\xed\xa0\x80"',
+    b"\xff",
+    b"\xc3",
+    b"[" * 3000,
+    b'{"a":' * 3000,
+    b'"schema_version": 1, ',
+    b'"x": 1, "x": 2, ',
+    b"\x00",
+    "\ufeff".encode(),
+]
+
+
+def _byte_mutant(doc: bytes) -> Any:
+    @st.composite
+    def build(draw: Any) -> bytes:
+        data = bytearray(doc)
+        for _ in range(draw(st.integers(1, 3))):
+            at = draw(st.integers(0, len(data)))
+            kind = draw(st.sampled_from(["insert", "replace", "delete", "byte"]))
+            token = draw(st.sampled_from(HOSTILE_TOKENS))
+            if kind == "insert":
+                data[at:at] = token
+            elif kind == "replace":
+                data[at : at + draw(st.integers(1, 12))] = token
+            elif kind == "delete":
+                del data[at : at + draw(st.integers(1, 12))]
+            else:
+                data[at:at] = bytes([draw(st.integers(0, 255))])
+        return bytes(data)
+
+    return build()
+
+
+PLACEHOLDER = "\u0000fwmon-hostile\u0000"
+HOSTILE_VALUES = [
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "1e400",
+    "9" * 5000,
+    '"\\ud800"',
+    "[" * 3000 + "]" * 3000,
+    '{"a": 1, "a": 2}',
+    '{"fingerprint": "x", "fingerprint": "y"}',
+]
+
+
+def _structure_mutant(doc: Any) -> Any:
+    """One value anywhere in ``doc`` (a parsed document) replaced by a hostile JSON text."""
+
+    @st.composite
+    def build(draw: Any) -> bytes:
+        copy = json.loads(json.dumps(doc))
+        node = copy
+        while True:
+            keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+            if not keys:
+                break
+            key = draw(st.sampled_from(keys))
+            inner = node[key]
+            if isinstance(inner, dict | list) and inner and draw(st.booleans()):
+                node = inner
+                continue
+            node[key] = PLACEHOLDER
+            break
+        text = json.dumps(copy)
+        return text.replace(json.dumps(PLACEHOLDER), draw(st.sampled_from(HOSTILE_VALUES))).encode()
+
+    return build()
+
+
+def _strict_oracle(raw: bytes) -> Any:
+    """The document, parsed by an oracle independent of fwmon's reader; None if not RFC 8259."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        if len({k for k, _ in items}) != len(items):
+            raise ValueError("duplicate")
+        return dict(items)
+
+    def bad(_: str) -> Any:
+        raise ValueError("constant")
+
+    try:
+        text = raw.decode("utf-8")
+        data = json.loads(text, object_pairs_hook=pairs, parse_constant=bad)
+        json.dumps(data, allow_nan=False).encode("utf-8")
+    except (ValueError, RecursionError, UnicodeError):
+        return None
+    return data
+
+
+REPORT_SCHEMA = load_schema("report")
+
+
+def _valid_report(raw: bytes) -> bool:
+    data = _strict_oracle(raw)
+    if data is None:
+        return False
+    return jsonschema.Draft202012Validator(REPORT_SCHEMA).is_valid(data)
+
+
+GOOD_BASELINE = json.dumps(
+    {
+        "schema_version": 1,
+        "entries": [{"fingerprint": "0123456789abcdef", "count": 1, "rule": "B602"}],
+        "waivers": [
+            {"rule": "B602", "path": "*.py", "reason": "r", "owner": "o", "expires": "2000-01-01"}
+        ],
+    }
+).encode()
+
+
+def _check_report(raw: bytes) -> None:
+    code, err = run(raw, GOOD_POLICY, None)
+    _check(code, err)
+    if not _valid_report(raw):
+        assert code == 3, err
+
+
+# At least 2,000 examples each for reports, policies and baselines (with the 150 arbitrary
+# payloads of each above); the baseline's structure mutants run out at about 120 distinct ones.
+@_settings(1000)
+@given(_byte_mutant(GOOD_REPORT))
+def test_report_byte_mutations(report: bytes) -> None:
+    _check_report(report)
+
+
+@_settings(1000)
+@given(_structure_mutant(VALID_REPORT))
+def test_report_structure_mutations(report: bytes) -> None:
+    _check_report(report)
+
+
+@_settings(1850)
+@given(_byte_mutant(GOOD_POLICY))
+def test_policy_byte_mutations(policy: bytes) -> None:
+    _check(*run(GOOD_REPORT, policy, None))
+
+
+@_settings(1750)
+@given(_byte_mutant(GOOD_BASELINE))
+def test_baseline_byte_mutations(baseline: bytes) -> None:
+    _check(*run(GOOD_REPORT, GOOD_POLICY, baseline))
+
+
+@_settings(250)
+@given(_structure_mutant(json.loads(GOOD_BASELINE)))
+def test_baseline_structure_mutations(baseline: bytes) -> None:
+    _check(*run(GOOD_REPORT, GOOD_POLICY, baseline))

@@ -256,7 +256,7 @@ def test_step_summary_and_comment_stay_under_githubs_limits() -> None:
 
 
 def test_markdown_cells_are_escaped() -> None:
-    assert cell("a|b\nc <script>") == "a\\|b c &lt;script>"
+    assert cell("a|b\nc <script>") == "a\\|b c &lt;script&gt;"
     assert cell(2.50) == "2.5"
 
 

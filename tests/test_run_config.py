@@ -25,6 +25,7 @@ ALLOWED = {
     "dashboard/cli.py": "`fwmon dashboard` builds its configuration with load_config",
     "gate/policy.py": "the gate reads policy files (and [tool.fwmon.gate]) in a bare CI job",
     "gate/cli.py": "GitHub Actions' output files and the step summary path",
+    "core/inputs.py": "FWMON_MAX_INPUT_MB, the input size cap of the gate and history import",
     "core/environment.py": "CI provider detection for the report's run metadata",
     "alerts/channels/base.py": "channel secrets from the environment variables config names",
     "alerts/engine.py": "channel secrets: the environment handed to the channels",

@@ -28,6 +28,7 @@ from ..core.config import load_config
 from ..core.errors import EXIT_BLOCKED, EXIT_OK, ConfigError, ReportError
 from ..core.report import load_report
 from ..core.schema import first_error
+from ..core.textsafe import log_line, plain
 from ..history.connect import open_store
 from ..history.store import Store, parse_time, ts_to_iso
 from .channels import configured_secrets, scrub
@@ -67,9 +68,12 @@ def _print_json(data: Any) -> None:
 
 
 def _table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    """Write ``rows`` as aligned columns; cells from the history are escaped to one line."""
+    cells = [[plain(str(c)) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    for row in cells:
+        line = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        out.write(log_line(line) + "\n")
 
 
 def load_gate_result(path: str) -> tuple[bool, str | None]:
@@ -153,7 +157,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         _print_json(summary.to_dict())
     else:
         for line in summary.lines():
-            print(line)
+            print(log_line(line))
     if args.fail_on_undelivered and summary.undelivered:
         return EXIT_BLOCKED
     return EXIT_OK
@@ -286,8 +290,10 @@ def _silence(args: argparse.Namespace) -> int:
         ensure(store)
         add_silence(store, silence)
     print(
-        f"silence {silence.id}: {', '.join(str(m) for m in matchers)} from "
-        f"{ts_to_iso(starts)} until {ts_to_iso(expires)} ({reason})"
+        log_line(
+            f"silence {silence.id}: {', '.join(str(m) for m in matchers)} from "
+            f"{ts_to_iso(starts)} until {ts_to_iso(expires)} ({reason})"
+        )
     )
     return EXIT_OK
 
@@ -305,7 +311,7 @@ def _unsilence(args: argparse.Namespace) -> int:
         if not has_tables(store):
             raise ConfigError(f"no silence with id {args.id!r}; no silence was ever created")
         silence = end_silence(store, args.id, time.time())
-    print(f"silence {silence.id} ended ({', '.join(str(m) for m in silence.matchers)})")
+    print(log_line(f"silence {silence.id} ended ({', '.join(str(m) for m in silence.matchers)})"))
     return EXIT_OK
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from ..core.textsafe import well_formed
 from ..history.store import ts_to_iso
 
 #: Go's zero ``time.Time`` as JSON: ``endsAt`` of a firing alert.
@@ -69,7 +70,8 @@ def build_payload(
     """Return the v4 message for ``alerts``, sorted firing first, then by alertname and fingerprint.
 
     Each alert has its status, labels, annotations, startsAt, endsAt, generatorURL and
-    fingerprint.
+    fingerprint. Its text is well-formed Unicode (lone surrogates replaced), so every channel
+    can encode it; each channel escapes it for its own medium.
     """
     ordered = sorted(
         (dict(a) for a in alerts),
@@ -80,7 +82,7 @@ def build_payload(
         truncated = len(ordered) - max_alerts
         ordered = ordered[:max_alerts]
     status = "firing" if any(a["status"] == "firing" for a in ordered) else "resolved"
-    return {
+    message = {
         "version": VERSION,
         "groupKey": group_key,
         "truncatedAlerts": truncated,
@@ -92,6 +94,7 @@ def build_payload(
         "externalURL": external_url,
         "alerts": ordered,
     }
+    return dict(well_formed(message))
 
 
 def firing_count(payload: Mapping[str, Any]) -> int:

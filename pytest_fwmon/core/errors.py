@@ -15,6 +15,8 @@ Exit codes (documented in docs/reference/exit-codes.md):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 EXIT_OK = 0
 EXIT_BLOCKED = 1
 EXIT_USAGE = 2
@@ -60,3 +62,48 @@ class StoreError(FwmonError):
     exit_code = EXIT_STORE
     #: The database aborted the transaction to resolve a conflict: redoing it may succeed.
     retryable = False
+
+
+def run_command(call: Callable[[], int], prog: str = "fwmon") -> int:
+    """Run one command's handler and turn every way out into its documented exit code.
+
+    The one handler shared by ``fwmon`` and ``python -m pytest_fwmon.gate``:
+
+    * a :class:`FwmonError` prints one escaped line on stderr and exits with its code;
+    * Ctrl-C exits 130;
+    * a closed stdout (``BrokenPipeError``, e.g. ``fwmon gate | head -1``) exits 1: the
+      output was lost, so the command did not succeed, and a blocked gate stays non-zero.
+    """
+    import os
+    import sys
+
+    from .textsafe import log_line
+
+    try:
+        return int(call())
+    except FwmonError as exc:
+        _stderr(f"{prog}: error: {log_line(exc.one_line())}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _stderr(f"{prog}: interrupted")
+        return 130
+    except BrokenPipeError:
+        # later flushes (and the interpreter's at exit) must not raise again
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+        _stderr(f"{prog}: error: stdout was closed before the output was written")
+        return EXIT_BLOCKED
+
+
+def _stderr(line: str) -> None:
+    import sys
+
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from .errors import ReportError
 from .files import escape_surrogates
+from .inputs import InputError, loads_strict, read_input
 from .model import SCHEMA_VERSION
 from .schema import first_error
 
@@ -143,10 +144,10 @@ def _file_mode() -> int:
 def parse_report(text: str | bytes, source: str = "report") -> dict[str, Any]:
     """Parse and validate a report's text; raises :class:`ReportError` with one clear line."""
     try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:
+        data = loads_strict(text)
+    except InputError as exc:
         raise ReportError(
-            f"{source} is not valid JSON ({_json_reason(exc)})",
+            f"{source} is not valid JSON ({exc})",
             hint="re-run `pytest --fwmon` to write it again",
         ) from None
     if not isinstance(data, dict):
@@ -200,22 +201,14 @@ def upgrade(data: dict[str, Any]) -> dict[str, Any]:
 def load_report(path: Path | str) -> dict[str, Any]:
     """Read and validate a report file; raises :class:`ReportError` on any problem."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ReportError(
-            f"report {path} not found", hint="run `pytest --fwmon` first, or pass the right path"
-        ) from None
-    except OSError as exc:
-        raise ReportError(f"report {path} cannot be read: {exc.strerror or exc}") from None
-    return parse_report(raw, source=f"report {path}")
+    return parse_report(read_report_bytes(path), source=f"report {path}")
 
 
-def _json_reason(exc: BaseException) -> str:
-    if isinstance(exc, json.JSONDecodeError):
-        if exc.pos >= len(exc.doc.rstrip()):
-            return f"truncated at line {exc.lineno} column {exc.colno}"
-        return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
-    if isinstance(exc, RecursionError):
-        return "nested too deeply"
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+def read_report_bytes(path: Path) -> bytes:
+    """The bytes of a report file (regular file, within the size cap) or :class:`ReportError`."""
+    return read_input(
+        path,
+        f"report {path}",
+        ReportError,
+        missing_hint="run `pytest --fwmon` first, or pass the right path",
+    )

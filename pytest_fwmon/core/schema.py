@@ -50,10 +50,14 @@ _SUPPORTED = frozenset(
 
 
 def _is_number(value: Any) -> bool:
+    if type(value) is int or type(value) is float:
+        return True
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _is_integer(value: Any) -> bool:
+    if type(value) is int:
+        return True
     if isinstance(value, float):
         return value.is_integer()
     return isinstance(value, int) and not isinstance(value, bool)
@@ -218,9 +222,32 @@ class _Compiler:
             self._object_check,
         )
         checks = [check for check in (build(schema) for build in builders) if check is not None]
-        if len(checks) == 1:
-            return checks[0]
-        return _all_of(checks)
+        check = checks[0] if len(checks) == 1 else _all_of(checks)
+        fast = self._fast_object(schema)
+        return check if fast is None else _with_fast(fast, check)
+
+    def _resolve(self, schema: Any) -> Any:
+        """``schema`` with a lone ``$ref`` followed (for the quick predicates)."""
+        seen = 0
+        while isinstance(schema, Mapping) and set(schema) == {"$ref"} and seen < 8:
+            target = schema["$ref"]
+            if not isinstance(target, str) or not target.startswith("#/$defs/"):
+                return schema
+            schema = self.root["$defs"][target[len("#/$defs/") :]]
+            seen += 1
+        return schema
+
+    def _fast_object(self, schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
+        """One predicate for an object of leaf properties and no other keys (a finding):
+        True only for a valid value; False means "let the full check find the message"."""
+        if not _is_flat_object(schema):
+            return None
+        props = {k: self._resolve(v) for k, v in schema.get("properties", {}).items()}
+        quicks = _leaf_quicks(props)
+        required = frozenset(schema.get("required", ()))
+        if quicks is None or not required <= quicks.keys():
+            return None
+        return _flat_predicate(props, quicks, required)
 
     def _ref_check(self, schema: Mapping[str, Any]) -> _Check | None:
         return self.ref(schema["$ref"]) if "$ref" in schema else None
@@ -301,22 +328,177 @@ class _Compiler:
         return check_object
 
 
-_QUICK_KEYS = frozenset({"type", "enum", "minimum", "maximum"}) | _ANNOTATIONS
+def _with_fast(fast: Callable[[Any], bool], slow: _Check) -> _Check:
+    """``slow`` behind ``fast``: a value ``fast`` accepts is valid without the full check."""
+
+    def check_fast(v: Any) -> tuple[str, str] | None:
+        return None if fast(v) else slow(v)
+
+    return check_fast
+
+
+_FLAT_KEYS = frozenset({"type", "properties", "required", "additionalProperties"}) | _ANNOTATIONS
+
+
+def _is_flat_object(schema: Mapping[str, Any]) -> bool:
+    """Whether ``schema`` is a closed object schema with no keywords beyond its properties."""
+    return (
+        schema.get("type") == "object"
+        and schema.get("additionalProperties", True) is False
+        and set(schema) <= _FLAT_KEYS
+    )
+
+
+def _leaf_quicks(props: Mapping[str, Any]) -> dict[str, Callable[[Any], bool]] | None:
+    """The :func:`_quick` predicate of every property, or None when one has none."""
+    quicks = {}
+    for key, sub in props.items():
+        quick = _quick(sub)
+        if quick is None:
+            return None
+        quicks[key] = quick
+    return quicks
+
+
+def _leaf_kind(sub: Any) -> str:
+    """How a required leaf is tested inline: ``string``, ``enum``, ``count``, ``long`` or
+    ``other`` (through its :func:`_quick` predicate)."""
+    keys = set(sub)
+    if sub == {"type": "string"}:
+        return "string"
+    if keys == {"enum"} and all(type(o) is str for o in sub["enum"]):
+        return "enum"
+    if keys == {"type", "minimum"} and sub["type"] == "integer":
+        return "count"
+    if keys == {"type", "minLength"} and sub["type"] == "string":
+        return "long"
+    return "other"
+
+
+def _flat_predicate(
+    props: Mapping[str, Any],
+    quicks: Mapping[str, Callable[[Any], bool]],
+    required: frozenset[str],
+) -> Callable[[Any], bool]:
+    """The predicate of :meth:`_Compiler._fast_object`: required leaves by kind, each tested
+    inline, then the optional keys through their predicate."""
+    kinds: dict[str, list[Any]] = {"string": [], "enum": [], "count": [], "long": [], "other": []}
+    for key in sorted(required):
+        sub = props[key]
+        kind = _leaf_kind(sub)
+        if kind == "string":
+            kinds[kind].append(key)
+        elif kind == "enum":
+            kinds[kind].append((key, frozenset(sub["enum"])))
+        elif kind == "count":
+            kinds[kind].append((key, sub["minimum"]))
+        elif kind == "long":
+            kinds[kind].append((key, sub["minLength"]))
+        else:
+            kinds[kind].append((key, quicks[key]))
+    leaves = _leaves_ok(kinds["string"], kinds["enum"])
+    bounded = _bounded_ok(kinds["count"], kinds["long"], kinds["other"])
+    optional = _optional_ok([(k, q) for k, q in quicks.items() if k not in required], required)
+
+    def fast(v: Any) -> bool:
+        if type(v) is not dict:
+            return False
+        try:
+            return leaves(v) and bounded(v) and optional(v)
+        except (KeyError, TypeError):  # TypeError: an unhashable value tested in an enum
+            return False
+
+    return fast
+
+
+def _leaves_ok(
+    strings: list[str], enums: list[tuple[str, frozenset[str]]]
+) -> Callable[[dict[str, Any]], bool]:
+    """Return a predicate: every key of ``strings`` holds a string, of ``enums`` an option."""
+
+    def ok(v: dict[str, Any]) -> bool:
+        for key in strings:
+            if type(v[key]) is not str:
+                return False
+        for key, options in enums:  # noqa: SIM110 - a loop is faster than all() here
+            if v[key] not in options:
+                return False
+        return True
+
+    return ok
+
+
+def _bounded_ok(
+    counts: list[tuple[str, int]],
+    longs: list[tuple[str, int]],
+    others: list[tuple[str, Callable[[Any], bool]]],
+) -> Callable[[dict[str, Any]], bool]:
+    """Return a predicate: integers at least their minimum, strings at least their length,
+    the other keys accepted by their predicate."""
+
+    def ok(v: dict[str, Any]) -> bool:
+        for key, lo in counts:
+            x = v[key]
+            if type(x) is not int or x < lo:
+                return False
+        for key, least in longs:
+            x = v[key]
+            if type(x) is not str or len(x) < least:
+                return False
+        for key, quick in others:  # noqa: SIM110 - a loop is faster than all() here
+            if not quick(v[key]):
+                return False
+        return True
+
+    return ok
+
+
+def _optional_ok(
+    optional: list[tuple[str, Callable[[Any], bool]]], required: frozenset[str]
+) -> Callable[[dict[str, Any]], bool]:
+    """Return a predicate: every key beyond the ``required`` ones is an optional key whose
+    value its predicate accepts."""
+    size = len(required)
+
+    def ok(v: dict[str, Any]) -> bool:
+        extra = len(v) - size
+        if extra:
+            for key, quick in optional:
+                if key in v:
+                    if not quick(v[key]):
+                        return False
+                    extra -= 1
+        return extra == 0
+
+    return ok
+
+
+_QUICK_KEYS = frozenset({"type", "enum", "minimum", "maximum", "minLength"}) | _ANNOTATIONS
 
 
 def _quick(schema: Any) -> Callable[[Any], bool] | None:
     """Return one fast predicate for a simple leaf schema, or None for any other schema.
 
-    Simple leaves are a ``type`` (with a range only on numbers) or a string ``enum`` (None
-    allowed): the schemas most values of a report have.
+    Simple leaves are a ``type`` (with a range only on numbers, a ``minLength`` only on a
+    string) or a string ``enum`` (None allowed): the schemas most values of a report have.
     """
     if not isinstance(schema, Mapping) or not set(schema) <= _QUICK_KEYS or not schema:
         return None
+    if "minLength" in schema:
+        return _quick_string(schema)
     if "enum" in schema:
         return _quick_enum(schema)
     if "type" not in schema:
         return None
     return _quick_type(schema)
+
+
+def _quick_string(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
+    """Return a predicate for a string ``type`` with a ``minLength`` alone, else None."""
+    if schema.get("type") != "string" or set(schema) & {"enum", "minimum", "maximum"}:
+        return None
+    least = schema["minLength"]
+    return lambda v: type(v) is str and len(v) >= least
 
 
 def _quick_enum(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:

@@ -157,15 +157,26 @@ CSP: Final = (
 )
 
 
-_SPECIAL = re.compile(r"[&<>\"']")
+_SPECIAL = re.compile("[&<>\"'\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+#: Characters HTML has no place for (controls, lone surrogates): shown as backslash escapes.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def e(value: object) -> str:
-    """``html.escape`` of ``str(value)`` with quotes (``None`` becomes "")."""
+    """``html.escape`` of ``str(value)`` with quotes, control characters as visible escapes
+    (``None`` becomes "")."""
     if value is None:
         return ""
     text = value if isinstance(value, str) else str(value)
-    return escape(text, quote=True) if _SPECIAL.search(text) else text
+    if not _SPECIAL.search(text):
+        return text
+    text = _CONTROL.sub(
+        lambda m: (
+            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}"
+        ),
+        text,
+    )
+    return escape(text, quote=True)
 
 
 def run_file(run_id: str) -> str:

@@ -30,12 +30,14 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, NoReturn
 
 from ..core.errors import ConfigError
+from ..core.inputs import InputError, loads_strict, read_input
 
 #: Version of the baseline file. History: 1. first release.
 BASELINE_VERSION: Final = 1
@@ -136,8 +138,11 @@ def _bad(source: str, message: str) -> ConfigError:
     )
 
 
+_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def _date(source: str, where: str, value: Any) -> dt.date:
-    if isinstance(value, str):
+    if isinstance(value, str) and _DATE.fullmatch(value):
         try:
             return dt.date.fromisoformat(value)
         except ValueError:
@@ -208,10 +213,9 @@ def _entry_error(source: str, index: int, entry: Any) -> NoReturn:
 def parse_baseline(raw: bytes, source: str) -> Baseline:
     """Parse and validate a baseline's bytes; raises :class:`ConfigError` (exit 2)."""
     try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else "nested too deeply"
-        raise _bad(source, f"not valid JSON ({reason})") from None
+        data = loads_strict(raw)
+    except InputError as exc:
+        raise _bad(source, f"not valid JSON ({exc})") from None
     if not isinstance(data, dict):
         raise _bad(source, "the top level must be a JSON object")
     for key in data:
@@ -266,15 +270,12 @@ def parse_baseline(raw: bytes, source: str) -> Baseline:
 
 def load_baseline(path: Path) -> Baseline:
     """Read and validate a baseline file."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(
-            f"baseline {path} not found",
-            hint="write one with `fwmon baseline write`, or leave out --baseline",
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"baseline {path} cannot be read: {exc.strerror or exc}") from None
+    raw = read_input(
+        path,
+        f"baseline {path}",
+        ConfigError,
+        missing_hint="write one with `fwmon baseline write`, or leave out --baseline",
+    )
     return parse_baseline(raw, str(path))
 
 

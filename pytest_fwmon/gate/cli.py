@@ -19,8 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..core.errors import EXIT_BLOCKED, EXIT_OK, EXIT_USAGE, ConfigError, FwmonError
+from ..core.errors import (
+    EXIT_BLOCKED,
+    EXIT_OK,
+    EXIT_USAGE,
+    ConfigError,
+    FwmonError,
+    run_command,
+)
+from ..core.inputs import DEFAULT_MAX_MB, MAX_ENV, input_limit
 from ..core.report import DEFAULT_REPORT
+from ..core.textsafe import log_line, log_lines
 from .baseline import (
     DEFAULT_BASELINE,
     build_baseline,
@@ -112,16 +121,17 @@ def cmd_gate(args: argparse.Namespace) -> int:
     root = Path(args.root)
     env = os.environ
     try:
-        result = run_gate(
-            args.report,
-            args.policy,
-            None if args.no_baseline else args.baseline,
-            args.base_ref,
-            root=root,
-            allow_policy_change=args.allow_policy_change,
-            use_default_baseline=not args.no_baseline,
-            allow_other_commit=args.allow_other_commit,
-        )
+        with input_limit(args.max_input_mb):
+            result = run_gate(
+                args.report,
+                args.policy,
+                None if args.no_baseline else args.baseline,
+                args.base_ref,
+                root=root,
+                allow_policy_change=args.allow_policy_change,
+                use_default_baseline=not args.no_baseline,
+                allow_other_commit=args.allow_other_commit,
+            )
     except FwmonError as exc:
         from . import github
 
@@ -166,10 +176,12 @@ def cmd_baseline_write(args: argparse.Namespace) -> int:
     _write(path, "the baseline", dumps_baseline(document))
     dropped = c.stale if previous else 0
     print(
-        f"fwmon baseline: wrote {path}: {len(document['entries'])} entries, "
-        f"{len(document['waivers'])} waivers"
-        + (f"; dropped {dropped} stale" if args.prune else "")
-        + (f"; {len(c.new)} new findings not added (--prune)" if args.prune and c.new else "")
+        log_line(
+            f"fwmon baseline: wrote {path}: {len(document['entries'])} entries, "
+            f"{len(document['waivers'])} waivers"
+            + (f"; dropped {dropped} stale" if args.prune else "")
+            + (f"; {len(c.new)} new findings not added (--prune)" if args.prune and c.new else "")
+        )
     )
     return EXIT_OK
 
@@ -213,7 +225,7 @@ def cmd_baseline_check(args: argparse.Namespace) -> int:
         )
     else:
         lines.append("fwmon baseline: ok")
-    print("\n".join(lines))
+    sys.stdout.write(log_lines(lines))
     return EXIT_BLOCKED if problems else EXIT_OK
 
 
@@ -256,6 +268,13 @@ def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--markdown", metavar="PATH", help="write a PR-comment markdown here")
     parser.add_argument(
         "--root", default=".", help="project root: pyproject.toml, baseline, git (default: .)"
+    )
+    parser.add_argument(
+        "--max-input-mb",
+        type=float,
+        metavar="MIB",
+        help=f"refuse a report, policy or baseline larger than this (default: ${MAX_ENV}, "
+        f"else {DEFAULT_MAX_MB})",
     )
     parser.set_defaults(func=cmd_gate)
 
@@ -316,16 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"fwmon {__version__}")
     add_gate_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except FwmonError as exc:
-        print(f"fwmon: error: {exc.one_line()}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("fwmon: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return EXIT_BLOCKED
+    return run_command(lambda: args.func(args))
 
 
 def dumps(data: Any) -> str:

@@ -9,6 +9,7 @@ unchanged lines are not "new code". Paths are POSIX and relative to ``root``.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess  # nosec B404 - runs git with a fixed argument list, no shell
 from pathlib import Path
@@ -170,7 +171,9 @@ def show_file(root: Path, revision: str, path: Path) -> bytes | None:
     """The bytes of ``path`` (a file under ``root``) at ``revision``; None if it did not exist."""
     top = Path(git(root, "rev-parse", "--show-toplevel").decode().strip())
     try:
-        relative = path.resolve().relative_to(top.resolve())
+        # the path itself, not a symlink's target: the guard judges the file it names
+        real = Path(os.path.realpath(path.parent)) / path.name
+        relative = real.relative_to(top.resolve())
     except ValueError:
         return None
     try:

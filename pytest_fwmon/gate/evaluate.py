@@ -19,7 +19,6 @@ items exist under ``fail_on_stale``; otherwise "pass".
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,34 +26,26 @@ from typing import Any, Final
 
 from .. import __version__
 from ..core.errors import EXIT_BLOCKED, EXIT_OK, ConfigError, ReportError
-from ..core.model import SCHEMA_VERSION, SEVERITIES
-from ..core.report import load_report, parse_report
-from ..core.schema import compile_schema, load_schema
+from ..core.report import load_report
 from .baseline import DEFAULT_BASELINE, Baseline, Classification, classify, load_baseline
 from .metrics import Metrics
 from .policy import (
+    PYPROJECT_TABLE,
     Condition,
     Policy,
     compare,
+    dig,
     load_policy,
     load_preset,
     parse_policy,
+    parse_toml,
+    policy_from_table,
     weakenings,
 )
 from .provenance import check_provenance
 
 #: Version of gate-result.json. History: 1. first release.
 RESULT_VERSION: Final = 1
-
-_FINDING_REQUIRED: Final = frozenset(load_schema("report")["$defs"]["finding"]["required"])
-_FINDING_ALL: Final = frozenset(load_schema("report")["$defs"]["finding"]["properties"])
-_SEVERITY_SET: Final = frozenset(SEVERITIES)
-_CONFIDENCES: Final = frozenset(
-    load_schema("report")["$defs"]["finding"]["properties"]["confidence"]["enum"]
-)
-_STATUSES: Final = frozenset(
-    load_schema("report")["$defs"]["finding"]["properties"]["status"]["enum"]
-)
 
 
 @dataclass(slots=True)
@@ -196,98 +187,13 @@ class GateResult:
         }
 
 
-# --- reading the report fast ------------------------------------------------------------------
-
-
-def _findings_ok(checks: list[Any]) -> bool:
-    """A quick check that agrees with the schema's ``finding``; False means "look closer".
-
-    Equivalent to the compiled validator for documents ``json.loads`` returns (plain dict,
-    list, str, int, float, bool, None), about five times faster on big reports.
-    """
-    required = len(_FINDING_REQUIRED)
-    allowed = _FINDING_ALL
-    severities, confidences, statuses = _SEVERITY_SET, _CONFIDENCES, _STATUSES
-    try:
-        for check in checks:
-            for f in check["findings"]:
-                if type(f) is not dict:
-                    return False
-                fp = f["fingerprint"]
-                line = f["line"]
-                end = f["end_line"]
-                col = f["col"]
-                cwe = f["cwe"]
-                if (
-                    type(fp) is not str
-                    or len(fp) < 8
-                    or type(f["pipeline"]) is not str
-                    or type(f["checker"]) is not str
-                    or type(f["rule"]) is not str
-                    or type(f["path"]) is not str
-                    or type(f["message"]) is not str
-                    or f["severity"] not in severities
-                    or f["confidence"] not in confidences
-                    or f["status"] not in statuses
-                    or type(line) is not int
-                    or line < 0
-                    or type(end) is not int
-                    or end < 0
-                    or type(col) is not int
-                    or col < 0
-                    or (cwe is not None and type(cwe) is not int)
-                ):
-                    return False
-                if len(f) != required:
-                    if not f.keys() <= allowed:
-                        return False
-                    if "rule_name" in f and type(f["rule_name"]) is not str:
-                        return False
-                    if "help_url" in f and type(f["help_url"]) is not str:
-                        return False
-                    if "symbol" in f and type(f["symbol"]) is not str:
-                        return False
-    except (KeyError, TypeError):
-        return False
-    return True
-
-
-_shallow: list[Any] = []
-
-
-def _shallow_validator() -> Any:
-    """The report schema with findings left out (checked by :func:`_finding_ok`)."""
-    if not _shallow:
-        schema = json.loads(json.dumps(load_schema("report")))
-        schema["$defs"]["check"]["properties"]["findings"] = {"type": "array"}
-        _shallow.append(compile_schema(schema))
-    return _shallow[0]
+# --- reading the report ---------------------------------------------------------------------
 
 
 def read_report(path: Path | str) -> dict[str, Any]:
-    """Read and validate a report, as :func:`pytest_fwmon.core.report.load_report` but faster.
-
-    The quick path only ever accepts what the full validator accepts; anything it doubts goes
-    through :func:`~pytest_fwmon.core.report.parse_report` for the exact error message.
-    """
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError:
-        return load_report(path)  # raises the ReportError with the right message
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
-        data = None
-    if (
-        type(data) is dict
-        and type(data.get("schema_version")) is int
-        and data["schema_version"] == SCHEMA_VERSION
-        and _shallow_validator()(data, "$") is None
-        and _findings_ok(data["checks"])
-    ):
-        return data
-    return parse_report(raw, source=f"report {path}")
+    """Read and validate a report: :func:`pytest_fwmon.core.report.load_report` (strict JSON,
+    regular files within the size cap, the full schema)."""
+    return load_report(path)
 
 
 # --- evaluation -------------------------------------------------------------------------------
@@ -355,39 +261,59 @@ def _judge(
     )
 
 
-def _guard(policy: Policy, root: Path, base: str, notes: list[str]) -> list[str]:
-    """How the policy weakened since the merge base (empty when it did not)."""
-    if policy.path is None:
-        notes.append(f"policy guard: {policy.source} is built into fwmon; nothing to compare")
-        return []
+def _project_policy_at(root: Path, base: str) -> tuple[Policy | None, str]:
+    """What ``fwmon gate`` without ``--policy`` enforced at ``base``: ``[tool.fwmon.gate]`` of
+    pyproject.toml, else the default preset; (None, why) when that cannot be read."""
+    from .diff import show_file
+
+    data = show_file(root, base, root / "pyproject.toml")
+    if data is not None:
+        source = f"pyproject.toml [tool.fwmon.gate] at {base[:12]}"
+        try:
+            node = dig(parse_toml(data, source), PYPROJECT_TABLE)
+            if node is not None:
+                return policy_from_table(node, source), source
+        except ConfigError as exc:
+            return None, exc.message
+    return load_preset("default"), "the default preset (no [tool.fwmon.gate] at the merge base)"
+
+
+def _guard(
+    spec: str | Path | None, policy: Policy, root: Path, base: str, notes: list[str]
+) -> list[str]:
+    """How the effective policy weakened since the merge base (empty when it did not).
+
+    The policy before is what the same command enforced at the merge base: the same policy
+    file when ``--policy`` names a file that existed there, else the project's own policy
+    there (``[tool.fwmon.gate]``, else the default preset), which is also what a preset given
+    with ``--policy`` is held against. A policy file that is a symbolic link, or one that
+    cannot be read at the merge base, counts as a change: the guard cannot judge it.
+    """
     from .diff import show_file  # only with --base-ref: keeps subprocess out of the rest
 
-    data = show_file(root, base, policy.path)
-    if data is None:
-        if policy.table:
-            before = load_preset("default")
-            notes.append(
-                f"policy guard: {policy.path.name} did not exist at the merge base; "
-                "compared with the default preset"
-            )
-            return weakenings(before, policy)
-        notes.append(
-            f"policy guard: {policy.source} did not exist at the merge base; nothing to compare"
+    changes: list[str] = []
+    if policy.path is not None and policy.path.is_symlink():
+        changes.append(
+            f"policy file {policy.path.name} is a symbolic link; commit the policy as a "
+            "regular file"
         )
-        return []
-    try:
-        before = parse_policy(data, f"{policy.source} at {base[:12]}", policy.table)
-    except ConfigError as exc:
-        if policy.table and "has no [tool.fwmon.gate] table" in exc.message:
-            before = load_preset("default")
-            notes.append(
-                "policy guard: the merge base had no [tool.fwmon.gate]; "
-                "compared with the default preset"
+    explicit_file = spec is not None and policy.path is not None
+    data = show_file(root, base, policy.path) if explicit_file and policy.path else None
+    if data is not None:
+        try:
+            before: Policy | None = parse_policy(
+                data, f"{policy.source} at {base[:12]}", policy.table
             )
-            return weakenings(before, policy)
-        notes.append(f"policy guard: the policy at the merge base is invalid ({exc.message})")
-        return []
-    return weakenings(before, policy)
+            what = f"{policy.source} at the merge base"
+        except ConfigError as exc:
+            before, what = None, exc.message
+    else:
+        before, what = _project_policy_at(root, base)
+    if before is None:
+        changes.append(f"the policy at the merge base cannot be read ({what})")
+        return changes
+    notes.append(f"policy guard: compared {policy.source} with {what}")
+    return changes + weakenings(before, policy)
 
 
 def _stale_reason(c: Classification) -> str:
@@ -563,7 +489,7 @@ def run_gate(
 
         base = merge_base(root, base_ref)
         changed = changed_lines(root, base_ref)
-        changes = _guard(policy, root, base, notes)
+        changes = _guard(policy_path, policy, root, base, notes)
     return evaluate(
         report,
         policy,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from ..core.model import SEVERITIES
+from ..core.textsafe import plain
 from .evaluate import GateResult
 from .markdown import SUMMARY_LIMIT, render_markdown, utf8_len
 
@@ -35,8 +36,9 @@ _KIND: Final = {
 
 
 def escape_data(text: str) -> str:
-    """Escape the message part of a workflow command."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """Escape the message part of a workflow command (GitHub's rules: ``%``, CR, LF), and
+    every other control character as a backslash escape (no ANSI sequence in the log)."""
+    return plain(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def escape_property(text: str) -> str:

@@ -8,10 +8,12 @@ limit is near, then counted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Final
 
 from ..core.model import SEVERITIES
+from ..core.textsafe import plain
 from .evaluate import ConditionResult, GateResult
 
 #: GitHub's limit on the body of an issue or pull-request comment, in characters.
@@ -30,11 +32,37 @@ _ICON: Final = {  # nosec B105 - verdict icons, not passwords
 }
 
 
-def cell(text: object) -> str:
-    """Text made safe for one markdown table cell."""
+#: ASCII punctuation that markdown may read as syntax: each is backslash-escaped.
+_MD_PUNCT: Final = re.compile(r"([\\`*_{}\[\]()#!|~]|^[-+=])")
+
+
+def md(text: object) -> str:
+    """Text shown literally in GitHub markdown on one line: no HTML, link, emphasis, code,
+    table cell boundary or line break can come from it; control characters as escapes."""
     value = f"{text:g}" if isinstance(text, float) else str(text)
-    value = " ".join(value.split())
-    return value.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
+    value = plain(" ".join(value.split()))
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_PUNCT.sub(r"\\\1", value)
+
+
+def cell(text: object) -> str:
+    """Text made safe for one markdown table cell (:func:`md`)."""
+    return md(text)
+
+
+_HTTP_URL: Final = re.compile(r"https?://[^\s<>()\[\]`\\\"'\x00-\x1f\x7f-\x9f]+")
+
+
+def is_http_url(url: str) -> bool:
+    """True for an http(s) URL with nothing markdown or HTML could read as syntax."""
+    return bool(_HTTP_URL.fullmatch(url))
+
+
+def link(url: str, label: str) -> str:
+    """A markdown link to an http(s) URL, or the URL as escaped text when it is not one."""
+    if is_http_url(url):
+        return f"[{md(label)}]({url})"
+    return md(url)
 
 
 def _verdict(r: ConditionResult) -> str:
@@ -46,7 +74,7 @@ def _verdict(r: ConditionResult) -> str:
 def _finding_row(f: dict[str, object]) -> str:
     where = f"{f['path']}:{f['line']}" if f["line"] else str(f["path"])
     return (
-        f"| {cell(f['severity'])} | `{cell(where)}` | {cell(f['checker'])} {cell(f['rule'])} "
+        f"| {cell(f['severity'])} | {cell(where)} | {cell(f['checker'])} {cell(f['rule'])} "
         f"| {cell(f['message'])} |"
     )
 
@@ -62,9 +90,9 @@ def render_markdown(
         MARKER,
         f"## fwmon gate: {'✅ pass' if result.verdict == 'pass' else '❌ blocked'}",
         "",
-        f"Policy `{cell(result.policy.source)}`; "
-        f"baseline `{cell(result.baseline_source or 'none')}`"
-        + (f"; base `{cell(result.base_ref)}`" if result.base_ref else "")
+        f"Policy {cell(result.policy.source)}; "
+        f"baseline {cell(result.baseline_source or 'none')}"
+        + (f"; base {cell(result.base_ref)}" if result.base_ref else "")
         + ".",
         "",
         f"**{counts['new']}** new, **{counts['baselined']}** baselined, "
@@ -79,7 +107,7 @@ def render_markdown(
         c = r.condition
         actual = "n/a" if r.actual is None else cell(r.actual)
         head.append(
-            f"| {cell(c.id)} | `{cell(c.metric)}` | {c.scope} | {actual} | {c.op} "
+            f"| {cell(c.id)} | {cell(c.metric)} | {c.scope} | {actual} | {c.op} "
             f"{cell(c.threshold)} | {c.level} | {_verdict(r)} | {cell(r.why)} |"
         )
     for title, items in (

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ..core.errors import ConfigError
+from ..core.inputs import read_input
 from ..core.model import PIPELINE_STATUSES, PIPELINES
 from .metrics import METRICS, METRICS_HELP, SCOPES, is_findings_metric, is_text_metric
 
@@ -308,13 +309,13 @@ def parse_toml(data: bytes, source: str) -> dict[str, Any]:
         return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{source} is not UTF-8 text (byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, or an integer too long to convert
         raise ConfigError(f"{source} is not valid TOML: {exc}") from None
     except RecursionError:
         raise ConfigError(f"{source} is not valid TOML: nested too deeply") from None
 
 
-def _dig(document: Mapping[str, Any], table: tuple[str, ...]) -> Any:
+def dig(document: Mapping[str, Any], table: tuple[str, ...]) -> Any:
     node: Any = document
     for key in table:
         if not isinstance(node, dict) or key not in node:
@@ -329,7 +330,7 @@ PYPROJECT_TABLE: Final = ("tool", "fwmon", "gate")
 def parse_policy(data: bytes, source: str, table: tuple[str, ...] = ()) -> Policy:
     """A policy from a file's bytes; ``table`` selects a sub-table (pyproject.toml)."""
     document = parse_toml(data, source)
-    node = _dig(document, table) if table else document
+    node = dig(document, table) if table else document
     if node is None:
         raise ConfigError(f"{source} has no [{'.'.join(table)}] table")
     return policy_from_table(node, source)
@@ -356,10 +357,10 @@ def load_policy(spec: str | Path | None, root: Path) -> Policy:
         pyproject = root / "pyproject.toml"
         if pyproject.is_file():
             document = parse_toml(_read(pyproject), str(pyproject))
-            if _dig(document, PYPROJECT_TABLE) is not None:
+            if dig(document, PYPROJECT_TABLE) is not None:
                 return _with_origin(
                     policy_from_table(
-                        _dig(document, PYPROJECT_TABLE), f"{pyproject} [tool.fwmon.gate]"
+                        dig(document, PYPROJECT_TABLE), f"{pyproject} [tool.fwmon.gate]"
                     ),
                     pyproject,
                     PYPROJECT_TABLE,
@@ -394,10 +395,7 @@ def _with_origin(policy: Policy, path: Path, table: tuple[str, ...]) -> Policy:
 
 
 def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"policy file {path} cannot be read: {exc.strerror or exc}") from None
+    return read_input(path, f"policy file {path}", ConfigError)
 
 
 # --- the policy guard -------------------------------------------------------------------------

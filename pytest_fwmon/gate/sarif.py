@@ -27,7 +27,9 @@ from urllib.parse import quote
 
 from .. import __version__
 from ..core.model import PIPELINES, SEVERITIES
+from ..core.textsafe import plain
 from .evaluate import GateResult
+from .markdown import is_http_url, link, md
 from .metrics import FINDING_PIPELINES, RAN
 
 SARIF_SCHEMA: Final = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -66,12 +68,12 @@ def _rule(rule_id: str, findings: list[dict[str, Any]], pipeline: str) -> dict[s
     full = f"{checker} rule {first['rule']}" + (f" ({name})" if name else "")
     full += f". Example finding: {first['message']}"
     help_url = first.get("help_url") or ""
-    help_text = f"{full}\nReported by {checker} in the fwmon {pipeline} pipeline."
-    help_md = f"**{checker} {first['rule']}**" + (f" `{name}`" if name else "")
-    help_md += f"\n\nExample: {first['message']}"
+    help_text = f"{plain(full)}\nReported by {plain(checker)} in the fwmon {pipeline} pipeline."
+    help_md = f"**{md(checker)} {md(first['rule'])}**" + (f" {md(name)}" if name else "")
+    help_md += f"\n\nExample: {md(first['message'])}"
     if help_url:
-        help_text += f" More: {help_url}"
-        help_md += f"\n\n[Rule documentation]({help_url})"
+        help_text += f" More: {plain(help_url)}"
+        help_md += f"\n\n{link(help_url, 'Rule documentation')}"
     tags = [pipeline, checker]
     cwes = sorted({f["cwe"] for f in findings if f.get("cwe")})
     tags += [f"external/cwe/cwe-{cwe}" for cwe in cwes]
@@ -94,7 +96,7 @@ def _rule(rule_id: str, findings: list[dict[str, Any]], pipeline: str) -> dict[s
     }
     if name:
         rule["name"] = name
-    if help_url:
+    if is_http_url(help_url):
         rule["helpUri"] = help_url
     return rule
 

@@ -1,10 +1,16 @@
-"""The human summary printed on stdout: verdict, counts, a table of conditions, reasons."""
+"""The human summary printed on stdout: verdict, counts, a table of conditions, reasons.
+
+Each line goes through :func:`~pytest_fwmon.core.textsafe.log_line`: a newline or an escape
+byte from a file name, message or waiver field is printed as an escape, and no line can start
+a GitHub Actions workflow command.
+"""
 
 from __future__ import annotations
 
 from typing import Final
 
 from ..core.model import SEVERITIES
+from ..core.textsafe import log_lines
 from .evaluate import ConditionResult, GateResult
 
 #: New findings listed under the table (the rest are counted).
@@ -104,4 +110,4 @@ def render_text(result: GateResult) -> str:
     if result.reasons:
         lines.append("")
         lines += [f"blocked: {r}" for r in result.reasons]
-    return "\n".join(lines) + "\n"
+    return log_lines(lines)

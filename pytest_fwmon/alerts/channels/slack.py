@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from ...core.textsafe import plain
 from ..payload import alert_line, title
 from .base import Outcome, check_url, post_json, secret_from_env
 
@@ -42,13 +43,13 @@ def _cut(text: str, limit: int) -> str:
 
 
 def _escape(text: str) -> str:
-    """Slack's three control characters in mrkdwn."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """One line of mrkdwn: controls as escapes, and Slack's three control characters."""
+    return plain(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def render(payload: Mapping[str, Any]) -> dict[str, Any]:
     """Return the Slack message for a v4 payload."""
-    heading = title(payload)
+    heading = plain(title(payload))
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _cut(heading, HEADER_LIMIT)}}
     ]
@@ -61,7 +62,7 @@ def render(payload: Mapping[str, Any]) -> dict[str, Any]:
         text = "*" + _escape(name) + "*" + _escape(line[len(name) :])
         description = annotations.get("description", "")
         if description:
-            text += "\n" + _escape(description)
+            text += "".join("\n" + _escape(line) for line in str(description).splitlines())
         blocks.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, SECTION_LIMIT)}}
         )
@@ -76,10 +77,13 @@ def render(payload: Mapping[str, Any]) -> dict[str, Any]:
     context = " · ".join(f"{k} {_escape(str(v))}" for k, v in sorted(group.items()))
     external = payload.get("externalURL") or ""
     if external:
-        context += (" · " if context else "") + f"<{external}|dashboard>"
+        context += (
+            " · " if context else ""
+        ) + f"<{_escape(external).replace('|', '%7C')}|dashboard>"
     if context:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
-    return {"text": heading, "blocks": blocks}
+    # the top-level text is Slack's notification fallback, read as mrkdwn (mentions too)
+    return {"text": _escape(heading), "blocks": blocks}
 
 
 class SlackChannel:

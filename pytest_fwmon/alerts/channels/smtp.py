@@ -28,6 +28,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, Final
 
+from ...core.textsafe import plain
 from ..payload import ZERO_TIME, alert_line, title
 from .base import Outcome, _reason, one_line, scrub, secret_from_env
 
@@ -45,30 +46,43 @@ KEYS: Final = (
 )
 
 
+def _description(text: str) -> list[str]:
+    """A description's lines, each escaped, indented under its alert."""
+    return [f"  {plain(line)}" for line in str(text).splitlines()]
+
+
 def _text_body(payload: Mapping[str, Any]) -> str:
-    lines = [title(payload), ""]
+    """Return the plain-text part; every value from the payload is escaped to one line."""
+    p = plain
+    lines = [p(title(payload)), ""]
     for alert in payload.get("alerts", []):
         annotations = alert.get("annotations") or {}
-        lines.append(alert_line(alert))
+        lines.append(p(alert_line(alert)))
         if annotations.get("description"):
-            lines.append(f"  {annotations['description']}")
+            lines += _description(annotations["description"])
         labels = alert.get("labels") or {}
-        lines.append("  labels: " + ", ".join(f"{k}={v}" for k, v in sorted(labels.items())))
-        lines.append(f"  starts: {alert.get('startsAt')}")
+        lines.append(
+            "  labels: " + ", ".join(f"{p(k)}={p(str(v))}" for k, v in sorted(labels.items()))
+        )
+        lines.append(f"  starts: {p(str(alert.get('startsAt')))}")
         if alert.get("endsAt") and alert.get("endsAt") != ZERO_TIME:
-            lines.append(f"  ends:   {alert.get('endsAt')}")
+            lines.append(f"  ends:   {p(str(alert.get('endsAt')))}")
         if alert.get("generatorURL"):
-            lines.append(f"  run:    {alert['generatorURL']}")
-        lines.append(f"  fingerprint: {alert.get('fingerprint')}")
+            lines.append(f"  run:    {p(str(alert['generatorURL']))}")
+        lines.append(f"  fingerprint: {p(str(alert.get('fingerprint')))}")
         lines.append("")
     if payload.get("externalURL"):
-        lines.append(f"Dashboard: {payload['externalURL']}")
-    lines.append(f"Group: {payload.get('groupKey')}")
+        lines.append(f"Dashboard: {p(str(payload['externalURL']))}")
+    lines.append(f"Group: {p(str(payload.get('groupKey')))}")
     return "\n".join(lines) + "\n"
 
 
 def _html_body(payload: Mapping[str, Any]) -> str:
-    e = html.escape
+    """Return the HTML part; every value from the payload is escaped for HTML, controls too."""
+
+    def e(text: str) -> str:
+        return html.escape(plain(text))
+
     out = [
         "<!DOCTYPE html><html><body>",
         f"<h2>{e(title(payload))}</h2>",
@@ -101,12 +115,13 @@ def _html_body(payload: Mapping[str, Any]) -> str:
 def render(payload: Mapping[str, Any], sender: str, recipients: list[str]) -> EmailMessage:
     """Return the email: subject, text part, HTML alternative."""
     message = EmailMessage()
-    message["Subject"] = title(payload)
+    # header values on one line: a CR or LF from a label would start a header of its own
+    message["Subject"] = plain(title(payload))
     message["From"] = sender
     message["To"] = ", ".join(recipients)
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "fwmon.invalid")
-    message["X-Fwmon-Group-Key"] = str(payload.get("groupKey", ""))
+    message["X-Fwmon-Group-Key"] = plain(str(payload.get("groupKey", "")))
     message.set_content(_text_body(payload))
     message.add_alternative(_html_body(payload), subtype="html")
     return message

@@ -1,0 +1,1 @@
+"""A clean package: the default gate passes it as it is."""
