@@ -54,7 +54,7 @@ def input_limit(mb: float | None) -> Iterator[None]:
 
 
 def max_bytes() -> int:
-    """The cap in bytes: ``--max-input-mb``, else ``$FWMON_MAX_INPUT_MB``, else 256 MiB."""
+    """Return the cap in bytes: ``--max-input-mb``, else ``$FWMON_MAX_INPUT_MB``, else 256 MiB."""
     value: float = DEFAULT_MAX_MB
     if _override:
         value = _override[-1]
@@ -78,7 +78,7 @@ def read_input(
     missing_hint: str | None = None,
     limit: int | None = None,
 ) -> bytes:
-    """The bytes of the regular file ``path``; every problem is ``error(one line)``.
+    """Return the bytes of the regular file ``path``; every problem is ``error(one line)``.
 
     ``what`` names the file in messages ("report .fwmon/report.json"). The file is opened
     without blocking (a FIFO with no writer does not hang) and checked with ``fstat`` on the
@@ -92,33 +92,43 @@ def read_input(
     except OSError as exc:
         raise error(f"{what} cannot be read: {exc.strerror or exc}") from None
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise error(f"{what} is {kind}; give the path of a regular file")
-        if info.st_size > cap:
-            raise error(
-                f"{what} is {info.st_size} bytes, more than the cap of {cap} bytes "
-                f"(raise it with {MAX_ENV}=MiB or the command's --max-input-mb)"
-            )
-        chunks = []
-        total = 0
-        while True:
-            chunk = os.read(fd, min(1 << 22, cap + 1 - total))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-            if total > cap:
-                raise error(
-                    f"{what} grew beyond the cap of {cap} bytes while being read "
-                    f"(raise it with {MAX_ENV}=MiB or the command's --max-input-mb)"
-                )
+        _check_file(os.fstat(fd), what, error, cap)
+        return _read_capped(fd, what, error, cap)
     except OSError as exc:
         raise error(f"{what} cannot be read: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
-    return b"".join(chunks)
+
+
+def _check_file(
+    info: os.stat_result, what: str, error: Callable[[str], FwmonError], cap: int
+) -> None:
+    """Raise ``error`` unless the open file is a regular file no larger than ``cap``."""
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise error(f"{what} is {kind}; give the path of a regular file")
+    if info.st_size > cap:
+        raise error(
+            f"{what} is {info.st_size} bytes, more than the cap of {cap} bytes "
+            f"(raise it with {MAX_ENV}=MiB or the command's --max-input-mb)"
+        )
+
+
+def _read_capped(fd: int, what: str, error: Callable[[str], FwmonError], cap: int) -> bytes:
+    """Read the file to its end; raise ``error`` as soon as it holds more than ``cap`` bytes."""
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = os.read(fd, min(1 << 22, cap + 1 - total))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > cap:
+            raise error(
+                f"{what} grew beyond the cap of {cap} bytes while being read "
+                f"(raise it with {MAX_ENV}=MiB or the command's --max-input-mb)"
+            )
 
 
 def _constant(name: str) -> Any:
@@ -161,8 +171,8 @@ def _has_lone_surrogate(value: Any) -> bool:
     return False
 
 
-def loads_strict(raw: bytes | str) -> Any:
-    """Parse RFC 8259 JSON strictly; raises :class:`InputError` with a one-line reason."""
+def _text(raw: bytes | str) -> str:
+    """Return the JSON text: bytes decoded as UTF-8, a leading byte order mark left out."""
     if isinstance(raw, bytes):
         try:
             text = raw.decode("utf-8")
@@ -170,8 +180,12 @@ def loads_strict(raw: bytes | str) -> Any:
             raise InputError(f"not UTF-8 text (byte {exc.start})") from None
     else:
         text = raw
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def loads_strict(raw: bytes | str) -> Any:
+    """Parse RFC 8259 JSON strictly; raises :class:`InputError` with a one-line reason."""
+    text = _text(raw)
     try:
         data = json.loads(
             text, parse_constant=_constant, parse_float=_float, object_pairs_hook=_pairs

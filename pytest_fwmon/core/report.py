@@ -44,18 +44,20 @@ def write_json_atomic(path: Path, data: Any, *, indent: int | None = 2) -> None:
 
 
 def previous_path(path: Path) -> Path:
-    """Where ``pytest --fwmon`` moves the previous run's report when a run starts:
-    ``report.json`` -> ``report.previous.json``."""
+    """Return where ``pytest --fwmon`` moves the previous run's report when a run starts.
+
+    ``report.json`` becomes ``report.previous.json``.
+    """
     return path.with_name(f"{path.stem}.previous{path.suffix}")
 
 
 def write_report(path: Path, report: dict[str, Any]) -> int:
-    """Write a report with :func:`write_json_atomic`; returns how many strings had to be
-    escaped first (0 almost always).
+    r"""Write a report with :func:`write_json_atomic`; return how many strings were escaped.
 
-    A text that is not valid Unicode (a lone surrogate: a file name whose bytes are not UTF-8,
-    as ``os.fsdecode`` keeps them) cannot be written as UTF-8; such strings, and only those, are
-    rewritten with ``\\xNN``/``\\uXXXX`` escapes in place and the report written again.
+    That is 0 almost always. A text that is not valid Unicode (a lone surrogate: a file name
+    whose bytes are not UTF-8, as ``os.fsdecode`` keeps them) cannot be written as UTF-8; such
+    strings, and only those, are rewritten with ``\xNN``/``\uXXXX`` escapes in place and the
+    report written again.
     Raises ``OSError`` as :func:`write_json_atomic` does.
     """
     try:
@@ -176,7 +178,7 @@ V1_STOPPED: Final = "unknown: written by an fwmon that did not record it (schema
 
 
 def upgrade(data: dict[str, Any]) -> dict[str, Any]:
-    """A version 1 report read as version 2 (in place; other shapes are left to the schema).
+    """Read a version 1 report as version 2 (in place; other shapes are left to the schema).
 
     Version 1 did not record whether the run completed, so ``run.completed`` is null (the
     gate refuses to judge it); its skipped pipelines carried a score of a measurement that
@@ -205,7 +207,7 @@ def load_report(path: Path | str) -> dict[str, Any]:
 
 
 def read_report_bytes(path: Path) -> bytes:
-    """The bytes of a report file (regular file, within the size cap) or :class:`ReportError`."""
+    """Return the bytes of a report file (regular, within the size cap); else raise ReportError."""
     return read_input(
         path,
         f"report {path}",

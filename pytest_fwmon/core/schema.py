@@ -227,7 +227,7 @@ class _Compiler:
         return check if fast is None else _with_fast(fast, check)
 
     def _resolve(self, schema: Any) -> Any:
-        """``schema`` with a lone ``$ref`` followed (for the quick predicates)."""
+        """Return ``schema`` with a lone ``$ref`` followed (for the quick predicates)."""
         seen = 0
         while isinstance(schema, Mapping) and set(schema) == {"$ref"} and seen < 8:
             target = schema["$ref"]
@@ -238,8 +238,10 @@ class _Compiler:
         return schema
 
     def _fast_object(self, schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
-        """One predicate for an object of leaf properties and no other keys (a finding):
-        True only for a valid value; False means "let the full check find the message"."""
+        """Return one predicate for an object of leaf properties and no other keys (a finding).
+
+        It is True only for a valid value; False means "let the full check find the message".
+        """
         if not _is_flat_object(schema):
             return None
         props = {k: self._resolve(v) for k, v in schema.get("properties", {}).items()}
@@ -350,7 +352,7 @@ def _is_flat_object(schema: Mapping[str, Any]) -> bool:
 
 
 def _leaf_quicks(props: Mapping[str, Any]) -> dict[str, Callable[[Any], bool]] | None:
-    """The :func:`_quick` predicate of every property, or None when one has none."""
+    """Return the :func:`_quick` predicate of every property, or None when one has none."""
     quicks = {}
     for key, sub in props.items():
         quick = _quick(sub)
@@ -361,8 +363,11 @@ def _leaf_quicks(props: Mapping[str, Any]) -> dict[str, Callable[[Any], bool]] |
 
 
 def _leaf_kind(sub: Any) -> str:
-    """How a required leaf is tested inline: ``string``, ``enum``, ``count``, ``long`` or
-    ``other`` (through its :func:`_quick` predicate)."""
+    """Return how a required leaf is tested inline.
+
+    One of ``string``, ``enum``, ``count``, ``long`` or ``other`` (through its :func:`_quick`
+    predicate).
+    """
     keys = set(sub)
     if sub == {"type": "string"}:
         return "string"
@@ -380,8 +385,11 @@ def _flat_predicate(
     quicks: Mapping[str, Callable[[Any], bool]],
     required: frozenset[str],
 ) -> Callable[[Any], bool]:
-    """The predicate of :meth:`_Compiler._fast_object`: required leaves by kind, each tested
-    inline, then the optional keys through their predicate."""
+    """Return the predicate of :meth:`_Compiler._fast_object`.
+
+    It tests the required leaves by kind, each inline, then the optional keys through their
+    predicate.
+    """
     kinds: dict[str, list[Any]] = {"string": [], "enum": [], "count": [], "long": [], "other": []}
     for key in sorted(required):
         sub = props[key]
@@ -433,8 +441,11 @@ def _bounded_ok(
     longs: list[tuple[str, int]],
     others: list[tuple[str, Callable[[Any], bool]]],
 ) -> Callable[[dict[str, Any]], bool]:
-    """Return a predicate: integers at least their minimum, strings at least their length,
-    the other keys accepted by their predicate."""
+    """Return a predicate of bounded keys and the keys other predicates accept.
+
+    Integers are at least their minimum, strings at least their length, the other keys
+    accepted by their predicate.
+    """
 
     def ok(v: dict[str, Any]) -> bool:
         for key, lo in counts:
@@ -456,8 +467,10 @@ def _bounded_ok(
 def _optional_ok(
     optional: list[tuple[str, Callable[[Any], bool]]], required: frozenset[str]
 ) -> Callable[[dict[str, Any]], bool]:
-    """Return a predicate: every key beyond the ``required`` ones is an optional key whose
-    value its predicate accepts."""
+    """Return a predicate: every key beyond the ``required`` ones is an accepted optional key.
+
+    An optional key is accepted when its predicate accepts its value.
+    """
     size = len(required)
 
     def ok(v: dict[str, Any]) -> bool:

@@ -32,11 +32,11 @@ def plain(text: str) -> str:
 
 
 def log_line(line: str) -> str:
-    """One line safe for a terminal and a CI log: :func:`plain`, and no workflow command.
+    r"""Return one line safe for a terminal and a CI log: :func:`plain`, no workflow command.
 
     GitHub's runner runs a line as a command when it starts with ``::`` after leading
     whitespace, or holds ``##[`` anywhere (the old syntax); such lines get a ``| `` prefix
-    and ``##[`` becomes ``#\\#[``.
+    and ``##[`` becomes ``#\#[``.
     """
     line = plain(line).replace("##[", "#\\#[")
     if line.lstrip().startswith("::"):
@@ -48,11 +48,11 @@ _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
 
 def well_formed(value: Any) -> Any:
-    """``value`` with every lone surrogate in its strings (keys too) replaced by U+FFFD.
+    r"""Return ``value`` with every lone surrogate in its strings (keys too) replaced by U+FFFD.
 
     For data that leaves fwmon as UTF-8 (an alert's JSON or email): a lone surrogate (from an
     environment variable or a file name decoded with ``surrogateescape``) cannot be encoded,
-    and a receiver may reject its ``\\udXXX`` JSON escape. Dicts, lists and tuples are copied.
+    and a receiver may reject its ``\udXXX`` JSON escape. Dicts, lists and tuples are copied.
     """
     if isinstance(value, str):
         return _SURROGATE.sub("\ufffd", value)
