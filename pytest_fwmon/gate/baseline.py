@@ -63,7 +63,7 @@ class Waiver:
     path: str | None = None
 
     def matches(self, finding: Mapping[str, Any]) -> bool:
-        """True when this waiver covers ``finding``."""
+        """Return whether this waiver covers ``finding``."""
         if self.fingerprint is not None:
             return bool(finding["fingerprint"] == self.fingerprint)
         return finding["rule"] == self.rule and fnmatch.fnmatchcase(
@@ -71,7 +71,7 @@ class Waiver:
         )
 
     def expired(self, today: dt.date) -> bool:
-        """True after the ``expires`` day."""
+        """Return whether ``today`` is after the ``expires`` day."""
         return today > self.expires
 
     def label(self) -> str:
@@ -357,7 +357,7 @@ def build_baseline(
     tool: str,
     generated: str,
 ) -> dict[str, Any]:
-    """The JSON document of a baseline holding ``findings`` (counted) and ``waivers``."""
+    """Return the JSON document of a baseline holding ``findings`` (counted) and ``waivers``."""
     entries: dict[str, dict[str, Any]] = {}
     for finding in findings:
         fingerprint = finding["fingerprint"]

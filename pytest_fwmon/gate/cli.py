@@ -117,7 +117,7 @@ def write_outputs(
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
-    """Handler of ``fwmon gate``."""
+    """Run ``fwmon gate``: judge the report and write the outputs asked for."""
     root = Path(args.root)
     env = os.environ
     try:
@@ -160,7 +160,7 @@ def _report_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_baseline_write(args: argparse.Namespace) -> int:
-    """Handler of ``fwmon baseline write``: record the report's findings (keep waivers)."""
+    """Run ``fwmon baseline write``: record the report's findings (keep waivers)."""
     report = read_report(_report_path(args))
     path = _baseline_path(args)
     previous = load_baseline(path) if path.exists() else None
@@ -187,7 +187,7 @@ def cmd_baseline_write(args: argparse.Namespace) -> int:
 
 
 def cmd_baseline_check(args: argparse.Namespace) -> int:
-    """Handler of ``fwmon baseline check``: stale entries, expired and expiring waivers."""
+    """Run ``fwmon baseline check``: report stale entries, expired and expiring waivers."""
     path = _baseline_path(args)
     baseline = load_baseline(path)
     report = read_report(_report_path(args))
@@ -230,7 +230,7 @@ def cmd_baseline_check(args: argparse.Namespace) -> int:
 
 
 def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``fwmon gate`` (shared with ``python -m pytest_fwmon.gate``)."""
+    """Add the options of ``fwmon gate`` (shared with ``python -m pytest_fwmon.gate``)."""
     parser.add_argument(
         "report", nargs="?", default=str(DEFAULT_REPORT), help="report.json (default: %(default)s)"
     )

@@ -49,7 +49,7 @@ class _GitFailed(ConfigError):
 
 
 def merge_base(root: Path, base_ref: str) -> str:
-    """The merge base of ``HEAD`` and ``base_ref``; a clear :class:`ConfigError` if none."""
+    """Return the merge base of ``HEAD`` and ``base_ref``; a clear :class:`ConfigError` if none."""
     try:
         git(root, "rev-parse", "--show-toplevel")
     except _GitFailed:
@@ -168,7 +168,7 @@ def changed_lines(root: Path, base_ref: str) -> dict[str, set[int]]:
 
 
 def show_file(root: Path, revision: str, path: Path) -> bytes | None:
-    """The bytes of ``path`` (a file under ``root``) at ``revision``; None if it did not exist."""
+    """Return the bytes of ``path`` (under ``root``) at ``revision``; None if it did not exist."""
     top = Path(git(root, "rev-parse", "--show-toplevel").decode().strip())
     try:
         # the path itself, not a symlink's target: the guard judges the file it names

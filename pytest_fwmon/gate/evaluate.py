@@ -104,7 +104,7 @@ class GateResult:
         return EXIT_OK if self.verdict == "pass" else EXIT_BLOCKED
 
     def counts(self) -> dict[str, int]:
-        """Findings per status, and "diff" for new findings on changed lines."""
+        """Count findings per status, and "diff" for new findings on changed lines."""
         c = self.classification
         return {
             "new": len(c.new),
@@ -191,8 +191,11 @@ class GateResult:
 
 
 def read_report(path: Path | str) -> dict[str, Any]:
-    """Read and validate a report: :func:`pytest_fwmon.core.report.load_report` (strict JSON,
-    regular files within the size cap, the full schema)."""
+    """Read and validate a report.
+
+    This is :func:`pytest_fwmon.core.report.load_report`: strict JSON, regular files within
+    the size cap, the full schema.
+    """
     return load_report(path)
 
 
@@ -262,8 +265,11 @@ def _judge(
 
 
 def _project_policy_at(root: Path, base: str) -> tuple[Policy | None, str]:
-    """What ``fwmon gate`` without ``--policy`` enforced at ``base``: ``[tool.fwmon.gate]`` of
-    pyproject.toml, else the default preset; (None, why) when that cannot be read."""
+    """Return what ``fwmon gate`` without ``--policy`` enforced at ``base``.
+
+    That is ``[tool.fwmon.gate]`` of pyproject.toml, else the default preset; (None, why)
+    when it cannot be read.
+    """
     from .diff import show_file
 
     data = show_file(root, base, root / "pyproject.toml")

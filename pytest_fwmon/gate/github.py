@@ -36,8 +36,11 @@ _KIND: Final = {
 
 
 def escape_data(text: str) -> str:
-    """Escape the message part of a workflow command (GitHub's rules: ``%``, CR, LF), and
-    every other control character as a backslash escape (no ANSI sequence in the log)."""
+    """Escape the message part of a workflow command.
+
+    GitHub's rules escape ``%``, CR and LF; every other control character becomes a
+    backslash escape (no ANSI sequence in the log).
+    """
     return plain(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
@@ -59,7 +62,7 @@ class Annotation:
     col: int = 0
 
     def render(self) -> str:
-        """The workflow command."""
+        """Return the workflow command."""
         props = []
         if self.file:
             props.append(f"file={escape_property(self.file)}")
@@ -76,7 +79,7 @@ class Annotation:
 
 
 def build_annotations(result: GateResult, prefix: str = "") -> list[Annotation]:
-    """The annotations to print, capped per kind, with a notice about the rest.
+    """Return the annotations to print, capped per kind, with a notice about the rest.
 
     ``prefix`` is the project's folder inside the repository ("" at its root), prepended to
     finding paths because GitHub resolves them from the repository root.
@@ -144,7 +147,7 @@ def _append(path: str, text: str) -> None:
 
 
 def project_prefix(root: Path, environ: Mapping[str, str]) -> str:
-    """The project's folder relative to ``GITHUB_WORKSPACE``, with a trailing slash, or ""."""
+    """Return the project's folder relative to ``GITHUB_WORKSPACE`` ("sub/" or "")."""
     workspace = environ.get("GITHUB_WORKSPACE")
     if not workspace:
         return ""
@@ -190,5 +193,5 @@ def _size(path: str) -> int:
 
 
 def in_actions(environ: Mapping[str, Any]) -> bool:
-    """True when running as a GitHub Actions step."""
+    """Return whether fwmon runs as a GitHub Actions step."""
     return environ.get("GITHUB_ACTIONS") == "true"

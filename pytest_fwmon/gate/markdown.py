@@ -37,8 +37,11 @@ _MD_PUNCT: Final = re.compile(r"([\\`*_{}\[\]()#!|~]|^[-+=])")
 
 
 def md(text: object) -> str:
-    """Text shown literally in GitHub markdown on one line: no HTML, link, emphasis, code,
-    table cell boundary or line break can come from it; control characters as escapes."""
+    """Return ``text`` shown literally in GitHub markdown, on one line.
+
+    No HTML, link, emphasis, code, table cell boundary or line break can come from it;
+    control characters become escapes.
+    """
     value = f"{text:g}" if isinstance(text, float) else str(text)
     value = plain(" ".join(value.split()))
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -46,7 +49,7 @@ def md(text: object) -> str:
 
 
 def cell(text: object) -> str:
-    """Text made safe for one markdown table cell (:func:`md`)."""
+    """Return text safe inside one markdown table cell, escaped by :func:`md`."""
     return md(text)
 
 
@@ -54,12 +57,12 @@ _HTTP_URL: Final = re.compile(r"https?://[^\s<>()\[\]`\\\"'\x00-\x1f\x7f-\x9f]+"
 
 
 def is_http_url(url: str) -> bool:
-    """True for an http(s) URL with nothing markdown or HTML could read as syntax."""
+    """Return whether ``url`` is http(s) with nothing markdown or HTML reads as syntax."""
     return bool(_HTTP_URL.fullmatch(url))
 
 
 def link(url: str, label: str) -> str:
-    """A markdown link to an http(s) URL, or the URL as escaped text when it is not one."""
+    """Return a markdown link to an http(s) URL, or the URL as escaped text otherwise."""
     if is_http_url(url):
         return f"[{md(label)}]({url})"
     return md(url)
@@ -84,7 +87,7 @@ def render_markdown(
     limit: int = COMMENT_LIMIT,
     measure: Callable[[str], int] = len,
 ) -> str:
-    """The result as markdown whose ``measure`` (chars by default) is at most ``limit``."""
+    """Return the result as markdown whose ``measure`` (chars by default) is at most ``limit``."""
     counts = result.counts()
     head = [
         MARKER,

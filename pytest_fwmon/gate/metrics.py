@@ -93,12 +93,12 @@ METRICS_HELP: Final = (
 
 
 def is_findings_metric(name: str) -> bool:
-    """True for ``findings.*`` metrics, the ones a scope applies to."""
+    """Return whether ``name`` is a ``findings.*`` metric, the kind a scope applies to."""
     return name.startswith("findings.")
 
 
 def is_text_metric(name: str) -> bool:
-    """True for metrics whose value is a word (pipeline status), compared with ``eq`` only."""
+    """Return whether ``name``'s value is a word (a pipeline status), compared with ``eq``."""
     return name.startswith("pipeline.") and name.endswith(".status")
 
 
@@ -262,6 +262,6 @@ class Metrics:
 
 
 def _is_regression(benchmark: Mapping[str, Any]) -> bool:
-    """A benchmark the perf pipeline compared with its baseline and found slower."""
+    """Return whether the perf pipeline found ``benchmark`` slower than its baseline."""
     baseline = benchmark.get("baseline")
     return isinstance(baseline, dict) and baseline.get("status") == "regression"

@@ -93,7 +93,7 @@ class Condition:
     description: str = ""
 
     def holds(self, actual: float | str) -> bool:
-        """True when ``actual op threshold``."""
+        """Return whether ``actual op threshold`` holds."""
         return compare(actual, self.op, self.threshold)
 
 
@@ -316,6 +316,7 @@ def parse_toml(data: bytes, source: str) -> dict[str, Any]:
 
 
 def dig(document: Mapping[str, Any], table: tuple[str, ...]) -> Any:
+    """Return the sub-table of ``document`` at the keys ``table``, or None when absent."""
     node: Any = document
     for key in table:
         if not isinstance(node, dict) or key not in node:
@@ -328,7 +329,7 @@ PYPROJECT_TABLE: Final = ("tool", "fwmon", "gate")
 
 
 def parse_policy(data: bytes, source: str, table: tuple[str, ...] = ()) -> Policy:
-    """A policy from a file's bytes; ``table`` selects a sub-table (pyproject.toml)."""
+    """Parse a policy from a file's bytes; ``table`` selects a sub-table (pyproject.toml)."""
     document = parse_toml(data, source)
     node = dig(document, table) if table else document
     if node is None:
@@ -337,7 +338,7 @@ def parse_policy(data: bytes, source: str, table: tuple[str, ...] = ()) -> Polic
 
 
 def preset_bytes(name: str) -> bytes:
-    """The text of a shipped preset."""
+    """Return the bytes of a shipped preset."""
     return resources.files("pytest_fwmon.gate").joinpath(f"presets/{name}.toml").read_bytes()
 
 
@@ -347,7 +348,7 @@ def load_preset(name: str) -> Policy:
 
 
 def load_policy(spec: str | Path | None, root: Path) -> Policy:
-    """The policy to use.
+    """Load the policy to use.
 
     ``spec`` is a preset name (``default``, ``strict``, ``legacy``), a TOML file (a
     ``pyproject.toml`` is read at ``[tool.fwmon.gate]``), or None: ``[tool.fwmon.gate]`` of
@@ -426,7 +427,7 @@ def _subset(inner: tuple[float, bool, float, bool], outer: tuple[float, bool, fl
 
 
 def _passes_more(old: Condition, new: Condition) -> bool:
-    """True when ``new`` lets through a value ``old`` would have stopped."""
+    """Return whether ``new`` lets through a value ``old`` would have stopped."""
     if isinstance(old.threshold, str) or isinstance(new.threshold, str):
         return (old.op, old.threshold) != (new.op, new.threshold)
     return not _subset(_interval(new.op, new.threshold), _interval(old.op, old.threshold))

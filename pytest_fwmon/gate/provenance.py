@@ -33,7 +33,7 @@ _OTHER_COMMIT_HINT = (
 
 
 def head_commit(root: Path) -> str | None:
-    """The commit checked out at ``root``, or None (not a git work tree, or no git)."""
+    """Return the commit checked out at ``root``, or None (not a git work tree, or no git)."""
     try:
         proc = subprocess.run(
             ["git", "rev-parse", "--verify", "-q", "HEAD"],

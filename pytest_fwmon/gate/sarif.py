@@ -186,7 +186,7 @@ def _run(
 
 
 def build_sarif(result: GateResult, prefix: str = "") -> dict[str, Any]:
-    """The SARIF log of every finding in the report (statuses as the gate decided).
+    """Build the SARIF log of every finding in the report (statuses as the gate decided).
 
     ``prefix`` ("sub/dir/") is put before every path when the project is not at the root of
     the repository, since code scanning resolves ``%SRCROOT%`` to the repository root.

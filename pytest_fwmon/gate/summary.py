@@ -61,7 +61,7 @@ def table(rows: list[list[str]], header: list[str]) -> list[str]:
 
 
 def render_text(result: GateResult) -> str:
-    """The whole summary, ending with a newline."""
+    """Render the whole summary, ending with a newline."""
     counts = result.counts()
     c = result.classification
     lines = [
