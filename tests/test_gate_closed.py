@@ -418,3 +418,40 @@ def test_a_toml_file_tomllib_cannot_convert_is_a_usage_error(tmp_path: Path, tex
     (tmp_path / "pyproject.toml").write_bytes(raw)
     code, out = _gate(tmp_path, "report.json")
     assert code == 2 and "pyproject.toml" in out and len(out.splitlines()) == 1, out
+
+
+def test_a_threshold_beyond_the_float_range_is_a_usage_error(tmp_path: Path) -> None:
+    """math.isfinite raises OverflowError on such an int: it was a traceback."""
+    write_json(tmp_path / "report.json", BLOCKING)
+    policy = POLICY_NEW_HIGH.replace("threshold = 0", "threshold = 1" + "0" * 400)
+    (tmp_path / "policy.toml").write_text(policy, encoding="utf-8")
+    code, out = _gate(tmp_path, "report.json", "--policy", "policy.toml")
+    assert code == 2 and len(out.splitlines()) == 1, out
+    assert "threshold must be a finite number, got 1000000000" in out and len(out) < 300, out
+
+
+def test_an_integer_beyond_the_float_range_is_refused_in_a_report(tmp_path: Path) -> None:
+    """RFC 7493 (I-JSON): numbers a float cannot hold are refused, like 1e400."""
+    huge = "1" + "0" * 400
+    text = REPORT_TEXT.replace('"line": 5', f'"line": {huge}', 1)
+    assert huge in text
+    (tmp_path / "report.json").write_text(text, encoding="utf-8")
+    (tmp_path / "policy.toml").write_text(POLICY_NEW_HIGH, encoding="utf-8")
+    code, out = _gate(tmp_path, "report.json", "--policy", "policy.toml")
+    assert code == 3 and "is too large for a float" in out and len(out) < 400, out
+
+
+def test_numbers_beyond_the_float_range_in_settings_are_usage_errors() -> None:
+    from pytest_fwmon.alerts.values import number, parse_duration
+    from pytest_fwmon.core.errors import ConfigError
+    from pytest_fwmon.perf.settings import PerfSettingsError, _limit, _number
+
+    huge = 10**400
+    with pytest.raises(ConfigError, match=r"must be a number, got 1000.*\.\.\.$"):
+        number(huge, "threshold")
+    with pytest.raises(ConfigError, match="must be a duration >= 0"):
+        parse_duration(huge, "for")
+    with pytest.raises(PerfSettingsError, match="must be a number"):
+        _limit("max_p95", huge, "[tool.fwmon.perf]")
+    with pytest.raises(PerfSettingsError, match="must be a whole number"):
+        _number("int", huge, "rounds")

@@ -18,13 +18,27 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNITS: Final = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
 
+def _finite(value: float) -> bool:
+    """Return whether ``value`` is finite; an int beyond the float range is not."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _short(value: Any) -> str:
+    """Return ``repr(value)``, cut to 40 characters (a 400-digit number is not a message)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
 def parse_duration(value: Any, what: str) -> float:
     """Seconds from ``"90s" "30m" "4h" "2d" "1w"``, a number of seconds, or ``""``/0 (off)."""
     if isinstance(value, bool):
         raise ConfigError(f"{what} must be a duration like 30m, 4h, 2d, got {value!r}")
     if isinstance(value, int | float):
-        if not math.isfinite(value) or value < 0:
-            raise ConfigError(f"{what} must be a duration >= 0, got {value!r}")
+        if not _finite(value) or value < 0:
+            raise ConfigError(f"{what} must be a duration >= 0, got {_short(value)}")
         return float(value)
     if isinstance(value, str):
         if value.strip() in ("", "0"):
@@ -69,8 +83,8 @@ def whole(value: Any, where: str, minimum: int) -> int:
 
 def number(value: Any, where: str, minimum: float | None = None) -> float:
     """``value`` as a finite float (>= ``minimum`` when given), else ConfigError."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(f"{where} must be a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
+        raise ConfigError(f"{where} must be a number, got {_short(value)}")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{where} must be a number >= {minimum:g}, got {value!r}")
     return float(value)

@@ -183,12 +183,32 @@ def _text(raw: bytes | str) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
+#: A run of digits this long may be an integer beyond a float's range (about 1.8e308).
+_LONG_DIGITS: Final = re.compile(r"[0-9]{309}")
+
+
+def _int(text: str) -> int:
+    value = int(text)
+    if abs(value) >= 2**1024:
+        raise InputError(f"the number {text[:40]}... is too large for a float")
+    return value
+
+
 def loads_strict(raw: bytes | str) -> Any:
-    """Parse RFC 8259 JSON strictly; raises :class:`InputError` with a one-line reason."""
+    """Parse RFC 8259 JSON strictly; raises :class:`InputError` with a one-line reason.
+
+    Numbers must fit a float (RFC 7493, I-JSON): every consumer compares them with floats.
+    """
     text = _text(raw)
+    # the integer check only when a long digit run exists: a Python call per int costs time
+    parse_int = _int if _LONG_DIGITS.search(text) else None
     try:
         data = json.loads(
-            text, parse_constant=_constant, parse_float=_float, object_pairs_hook=_pairs
+            text,
+            parse_constant=_constant,
+            parse_float=_float,
+            parse_int=parse_int,
+            object_pairs_hook=_pairs,
         )
     except InputError:
         raise

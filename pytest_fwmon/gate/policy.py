@@ -166,9 +166,18 @@ def _threshold(where: str, metric: str, op: str, value: Any) -> float | str:
         if op != "eq":
             raise ConfigError(f"{where}: metric {metric} is a status word, so op must be 'eq'")
         return _choices(where, "threshold", value, PIPELINE_STATUSES)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(f"{where}: threshold must be a finite number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+        raise ConfigError(f"{where}: threshold must be a finite number, got {shown}")
     return value
+
+
+def _finite(value: float) -> bool:
+    """Return whether ``value`` is a finite float, or an int a float can hold."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond the float range: no metric can be compared with it
+        return False
 
 
 def _text(where: str, key: str, value: Any, *, required: bool = False) -> str:

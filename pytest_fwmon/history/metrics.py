@@ -73,7 +73,10 @@ METRICS_HELP: Final = (
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond the float range
+        return None
     return number if math.isfinite(number) else None
 
 

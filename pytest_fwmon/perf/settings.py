@@ -193,9 +193,23 @@ def validate(values: Mapping[str, Any], where: str, *, per_test: bool) -> dict[s
     return out
 
 
+def _float_like(value: float) -> bool:
+    """Return whether ``value`` is a number a float can hold (not NaN, no int overflow)."""
+    try:
+        return not math.isnan(float(value))
+    except OverflowError:
+        return False
+
+
+def _short(value: Any) -> str:
+    """Return ``repr(value)``, cut to 40 characters (a 400-digit number is not a message)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
 def _limit(key: str, value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        raise PerfSettingsError(f"{where} {key} must be a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _float_like(value):
+        raise PerfSettingsError(f"{where} {key} must be a number, got {_short(value)}")
     if value < 0:
         raise PerfSettingsError(
             f"{where} {key} must not be negative, got {value!r} "
@@ -227,11 +241,13 @@ _PLAIN: Final[dict[str, tuple[type, str]]] = {
 
 def _number(kind: str, value: Any, label: str) -> float:
     """Return ``value`` as an int ("int" settings) or a float; raise when it is not one."""
-    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    is_number = (
+        isinstance(value, int | float) and not isinstance(value, bool) and _float_like(value)
+    )
     if kind == "int" and not (is_number and float(value).is_integer()):
-        raise PerfSettingsError(f"{label} must be a whole number, got {value!r}")
+        raise PerfSettingsError(f"{label} must be a whole number, got {_short(value)}")
     if kind == "float" and (not is_number or math.isnan(value)):
-        raise PerfSettingsError(f"{label} must be a number, got {value!r}")
+        raise PerfSettingsError(f"{label} must be a number, got {_short(value)}")
     return int(value) if kind == "int" else float(value)
 
 
