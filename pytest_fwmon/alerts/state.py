@@ -198,14 +198,15 @@ def _row(values: Sequence[Any]) -> AlertRow:
 
 def load_alerts(store: Store, where: str = "", params: Sequence[Any] = ()) -> list[AlertRow]:
     """Alert rows, optionally filtered by a SQL ``WHERE`` clause."""
-    sql = f"SELECT {', '.join(_COLUMNS)} FROM fwmon_alert_state"
+    # ``where`` is one of fwmon's fixed clauses with ``?`` placeholders; values are bound
+    sql = f"SELECT {', '.join(_COLUMNS)} FROM fwmon_alert_state"  # nosec B608 # fixed columns
     if where:
-        sql += f" WHERE {where}"
+        sql += f" WHERE {where}"  # nosec B608 # a fixed clause, values bound
     return [_row(r) for r in store.query(sql + " ORDER BY fingerprint", params)]
 
 
-_UPSERT: Final = (
-    f"INSERT INTO fwmon_alert_state ({', '.join(_COLUMNS)}) "
+_UPSERT: Final = (  # fixed column names and "?" placeholders only
+    f"INSERT INTO fwmon_alert_state ({', '.join(_COLUMNS)}) "  # nosec B608 # fixed columns
     f"VALUES ({', '.join('?' * len(_COLUMNS))}) ON CONFLICT (fingerprint) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "fingerprint")
 )

@@ -109,8 +109,11 @@ class Measurement:
 
     # -- fwmon's own tracer ---------------------------------------------------------------
 
-    def start(self, data_dir: Path | None = None) -> None:
-        """Start measuring in this process, writing into ``data_dir`` (made if None)."""
+    def start(self, data_dir: Path | None = None) -> Path:
+        """Start measuring in this process; return ``data_dir`` (made when None) it writes into.
+
+        A configuration coverage refuses leaves :attr:`error` set and nothing measured.
+        """
         if data_dir is None:
             data_dir = Path(tempfile.mkdtemp(prefix="fwmon-coverage-"))
             self._owns_dir = True
@@ -131,10 +134,11 @@ class Measurement:
             except Exception as exc:  # CoverageException for a bad configuration, ...
                 self._cov = None
                 self.error = f"coverage could not start: {exc}"
-                return
+                return data_dir
             finally:
                 self.warnings.extend(str(w.message) for w in caught)
         self._tracing = True
+        return data_dir
 
     @property
     def measuring(self) -> bool:

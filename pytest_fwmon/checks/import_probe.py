@@ -45,7 +45,7 @@ def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except Exception:  # nosec B112 - a closed or broken stream must not stop the probe
+        except Exception:  # nosec B112 # a closed or broken stream must not stop the probe
             continue  # contextlib.suppress would load contextlib into a fresh interpreter
 
 

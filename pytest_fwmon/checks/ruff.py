@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
+import subprocess  # nosec B404 # runs the ruff executable with an argument list, no shell
 import warnings
 from collections.abc import Mapping, Sequence
 from functools import cache
@@ -163,7 +163,9 @@ class RuffChecker(FileChecker):
         command = ruff_command()
         if command is None:
             return "not installed"
-        done = subprocess.run([*command, "--version"], capture_output=True, text=True, check=False)
+        done = subprocess.run(  # nosec B603 # the ruff fwmon found, fixed arguments, no shell
+            [*command, "--version"], capture_output=True, text=True, check=False
+        )
         return done.stdout.strip().removeprefix("ruff ").strip() or "unknown"
 
     def settings(self) -> dict[str, Any]:
@@ -213,7 +215,7 @@ class RuffChecker(FileChecker):
         ]
         for item in self.config:
             args += ["--config", item]
-        done = subprocess.run(
+        done = subprocess.run(  # nosec B603 # argument list after "--", no shell
             [*args, "--", *paths], cwd=self.root, capture_output=True, text=True, check=False
         )
         if done.returncode != 0:

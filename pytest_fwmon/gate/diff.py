@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess  # nosec B404 - runs git with a fixed argument list, no shell
+import subprocess  # nosec B404 # runs git with a fixed argument list, no shell
 from pathlib import Path
 from typing import Final
 

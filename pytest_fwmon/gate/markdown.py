@@ -23,7 +23,7 @@ SUMMARY_LIMIT: Final = 1024 * 1024
 #: The marker a CI step can search for to update its previous comment instead of adding one.
 MARKER: Final = "<!-- fwmon-gate -->"
 
-_ICON: Final = {  # nosec B105 - verdict icons, not passwords
+_ICON: Final = {  # nosec B105 # verdict icons, not passwords
     "pass": "✅",
     "fail": "❌",
     "missing": "❌",

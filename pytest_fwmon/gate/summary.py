@@ -16,7 +16,7 @@ from .evaluate import ConditionResult, GateResult
 #: New findings listed under the table (the rest are counted).
 MAX_LISTED: Final = 20
 
-_VERDICT: Final = {  # nosec B105 - verdict words, not passwords
+_VERDICT: Final = {  # nosec B105 # verdict words, not passwords
     "pass": "PASS",
     "fail": "FAIL",
     "missing": "MISSING",

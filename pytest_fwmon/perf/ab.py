@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
+import subprocess  # nosec B404 # runs git and pytest with argument lists, no shell
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -45,7 +45,10 @@ FORMAT_VERSION = 1
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+    # git from PATH, as the user runs it; fwmon's own argument list, no shell
+    return subprocess.run(  # nosec B603 B607
+        ["git", *args], cwd=root, capture_output=True, text=True, check=False
+    )
 
 
 def repo_root(start: Path) -> Path:
@@ -141,7 +144,7 @@ def run_round(
             from_child_r, from_child_w = os.pipe()
             env = _env(tree)
             env[lockstep.ENV] = f"{to_child_r},{from_child_w}"
-            procs[side] = subprocess.Popen(
+            procs[side] = subprocess.Popen(  # nosec B603 # this interpreter running pytest
                 _command(outs[side], pytest_args, budget),
                 cwd=tree / rel_cwd,
                 env=env,

@@ -189,7 +189,7 @@ def bootstrap_quantile_ci(
     """Percentile-bootstrap interval of the ``q`` quantile of ``data``."""
     _check_confidence(confidence)
     sampler = QuantileResampler(data, q)
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311 # seeded resampling for a statistic, not secrecy
     return _interval([sampler.draw(rng) for _ in range(resamples)], confidence)
 
 
@@ -210,7 +210,7 @@ def bootstrap_ratio_ci(
     _check_confidence(confidence)
     base = QuantileResampler(baseline, q)
     cur = QuantileResampler(current, q)
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311 # seeded resampling for a statistic, not secrecy
     ratios = []
     for _ in range(resamples):
         b = base.draw(rng)
@@ -232,7 +232,7 @@ def bootstrap_ci(
     if not data:
         raise ValueError("bootstrap of an empty sample")
     items = list(data)
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311 # seeded resampling for a statistic, not secrecy
     k = len(items)
     return _interval([statistic(rng.choices(items, k=k)) for _ in range(resamples)], confidence)
 

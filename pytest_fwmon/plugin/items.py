@@ -77,6 +77,12 @@ class _FwmonItemBase(pytest.Item):
     def _obtain(self) -> CheckResult:
         return self.fwmon.obtain(self)
 
+    def _result(self) -> CheckResult:
+        """Return the result :meth:`setup` obtained (pytest runs setup before runtest)."""
+        if self.result is None:
+            raise CheckErrored(f"{self.nodeid}: run before its setup obtained a result")
+        return self.result
+
     def setup(self) -> None:
         self.result = self._obtain()
         if self.result.outcome == "skipped":
@@ -94,8 +100,7 @@ class _FwmonItemBase(pytest.Item):
         return "at or above the threshold"
 
     def runtest(self) -> None:
-        result = self.result
-        assert result is not None
+        result = self._result()
         failing = self._failing(result)
         if failing or result.outcome == "failed":
             raise CheckFailed(self.checker_name, failing, len(result.findings), self._threshold())
@@ -154,15 +159,12 @@ class FwmonProjectItem(_FwmonItemBase):
         """Fail on the project checker's new findings (or on its failure without findings)."""
         # project checkers decide their outcome themselves; a failure whose every finding is
         # baselined or waived passes
-        result = self.result
-        assert result is not None
+        result = self._result()
         new = [f for f in result.findings if f.status == "new"]
         if result.outcome == "failed" and (new or not result.findings):
             raise CheckFailed(self.checker_name, new, len(result.findings), self._threshold())
 
     def _describe_failure(self, failure: CheckFailed) -> str:
-        result = self.result
-        assert result is not None
         return format_table(failure, "the project", show_path=True)
 
 

@@ -83,7 +83,9 @@ class RunOutcome:
         The status is the one pytest returns, or ``None`` with the reason when fwmon cannot
         know it.
         """
-        assert self.session is not None
+        session = self.session
+        if session is None:
+            return None, "unknown: pytest_sessionfinish did not run"
         in_flight = sys.exc_info()[1]  # an exception on its way out of pytest.main
         if in_flight is self.outer:
             in_flight = None
@@ -94,13 +96,13 @@ class RunOutcome:
                 "fwmon sees; pytest's exit status depends on who catches it"
             )
         if raised is None:
-            status = int(self.session.exitstatus)
+            status = int(session.exitstatus)
             if status != self.at_finish:
                 return status, f"exit status changed from {self.at_finish} after the tests ran"
             return status, None
         if isinstance(raised, pytest.exit.Exception):
             # pytest catches it and returns its code (or the status it had)
-            return int(self.session.exitstatus), (
+            return int(session.exitstatus), (
                 f"pytest.exit() after the tests ran: {describe(raised)}"
             )
         if isinstance(raised, pytest.UsageError) and in_flight is raised:

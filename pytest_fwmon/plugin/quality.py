@@ -237,10 +237,9 @@ def pytest_load_initial_conftests(
         if data_dir is not None:
             measurement.start(data_dir)
         return
-    measurement.start()
-    assert measurement.data_dir is not None
+    data_dir = measurement.start()
     # Inherited by xdist workers (and by nothing else fwmon starts: probes drop it).
-    os.environ[DATA_ENV] = str(measurement.data_dir)
+    os.environ[DATA_ENV] = str(data_dir)
 
 
 def _state(config: pytest.Config) -> QualityState | None:

@@ -299,10 +299,11 @@ class FwmonSession:
             self.runner.prepare(pairs, project)
         if isinstance(item, FwmonItem):
             result = self.runner.file_result(item.checker_index, item.relpath, item.nodeid)
-        else:
-            assert isinstance(item, FwmonProjectItem)
+        elif isinstance(item, FwmonProjectItem):
             checker = self.runner.project_checkers[item.checker_index]
             result = self.runner.project_result(checker, item.nodeid)
+        else:
+            raise TypeError(f"{item.nodeid} is not one of fwmon's check items")
         return self._apply_baseline(result)
 
     def on_makereport(self, item: pytest.Item, report: pytest.TestReport) -> None:
