@@ -148,13 +148,8 @@ INSERT_METRIC: Final = (
     "INSERT INTO fwmon_metrics (name, ts, run_id, branch, value) VALUES (?, ?, ?, ?, ?)"
 )
 
-# _SQL_NOTE (bandit B608, nosec below): every SQL text in this module is built from fixed table
-# and column names, fixed clauses (runrow.filters) and "?" placeholders; every value a user
-# or a report supplies is bound as a parameter, never formatted into the text.
 _PG_INSERT_RUN_AND_METRICS: Final = (
-    "WITH r AS ("  # nosec B608 # fixed SQL text (see _SQL_NOTE)
-    + INSERT_RUN
-    + " RETURNING run_id, ts, branch), m AS ("
+    "WITH r AS (" + INSERT_RUN + " RETURNING run_id, ts, branch), m AS ("  # nosec B608
     "INSERT INTO fwmon_metrics (name, ts, run_id, branch, value) "
     "SELECT u.name, r.ts, r.run_id, r.branch, u.value FROM r, "
     "unnest(?::text[], ?::double precision[]) AS u(name, value)"
@@ -461,7 +456,7 @@ class Store:
     def latest_run(self, branch: str | None = None) -> dict[str, Any] | None:
         """Return the report of the newest run (on ``branch`` when given), or None."""
         where, params = filters(branch, None)
-        sql = f"SELECT report FROM fwmon_runs{where}"  # nosec B608 # see _SQL_NOTE
+        sql = f"SELECT report FROM fwmon_runs{where}"  # nosec B608 # fixed text, bound values
         rows = self.query(sql + " ORDER BY ts DESC, run_id DESC LIMIT 1", params)
         return loads(rows[0][0], self.location) if rows else None
 
@@ -495,7 +490,7 @@ class Store:
     ) -> list[RunInfo]:
         """Return the runs oldest first; ``limit`` keeps the newest ``limit``."""
         where, params = filters(branch, parse_time(since))
-        sql = f"SELECT {_RUN_COLUMNS} FROM fwmon_runs{where}"  # nosec B608 # see _SQL_NOTE
+        sql = f"SELECT {_RUN_COLUMNS} FROM fwmon_runs{where}"  # nosec B608 # fixed text, bound values
         if limit is not None:
             rows = self.query(f"{sql} ORDER BY ts DESC, run_id DESC LIMIT ?", (*params, limit))
             rows.reverse()
@@ -506,7 +501,7 @@ class Store:
     def count_runs(self, branch: str | None = None) -> int:
         """Return the number of stored runs (on ``branch`` when given)."""
         where, params = filters(branch, None)
-        sql = f"SELECT COUNT(*) FROM fwmon_runs{where}"  # nosec B608 # see _SQL_NOTE
+        sql = f"SELECT COUNT(*) FROM fwmon_runs{where}"  # nosec B608
         return int(self.query(sql, params)[0][0])
 
     def branches(self) -> list[str]:
@@ -567,7 +562,7 @@ class Store:
             clauses.append("archived = ?")
             params.append(int(archived))
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT run_id, ts, report FROM fwmon_runs{where}"  # nosec B608 # see _SQL_NOTE
+        sql = f"SELECT run_id, ts, report FROM fwmon_runs{where}"  # nosec B608 # fixed text, bound values
         for run_id, ts, text in self._iter(sql + " ORDER BY ts, run_id", params):
             yield str(run_id), float(ts), str(text)
 
@@ -585,10 +580,9 @@ class Store:
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 marks = ", ".join("?" * len(chunk))
-                metrics = f"DELETE FROM fwmon_metrics WHERE run_id IN ({marks})"  # nosec B608
-                runs = f"DELETE FROM fwmon_runs WHERE run_id IN ({marks})"  # nosec B608
-                self.execute(metrics, chunk)
-                deleted += self.execute(runs, chunk)
+                where = f"WHERE run_id IN ({marks})"
+                self.execute(f"DELETE FROM fwmon_metrics {where}", chunk)  # nosec B608
+                deleted += self.execute(f"DELETE FROM fwmon_runs {where}", chunk)  # nosec B608
         return deleted
 
 
