@@ -7,7 +7,7 @@ import contextlib
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import EXIT_BLOCKED, EXIT_OK, ConfigError, FwmonError, StoreError
 from ..core.report import load_report
@@ -21,6 +21,10 @@ from .cliutil import (
 )
 from .store import parse_time, ts_to_iso
 
+if TYPE_CHECKING:
+    from .kpis import Kpi
+    from .trends import TrendResult
+
 
 def _targets_from_kpis(section: Mapping[str, Any]) -> dict[str, float]:
     from .kpis import parse_config
@@ -31,10 +35,63 @@ def _targets_from_kpis(section: Mapping[str, Any]) -> dict[str, float]:
     return {s.metric: s.target for s in specs if not s.metric.startswith("slo.")}
 
 
-def cmd_trends(args: argparse.Namespace) -> int:
-    """``fwmon trends``: change points and trends of the stored metrics."""
+def _matching_metrics(stored: list[str], patterns: list[str]) -> list[str]:
+    """Return the stored metrics matching ``patterns`` in order; ConfigError for a dud."""
     import fnmatch
 
+    names: list[str] = []
+    for pattern in patterns:
+        matches = fnmatch.filter(stored, pattern)
+        if not matches:
+            raise ConfigError(
+                f"no stored metric matches {pattern!r}; stored metrics: "
+                + (", ".join(stored[:20]) + (" ..." if len(stored) > 20 else "") or "none")
+            )
+        names.extend(m for m in matches if m not in names)
+    return names
+
+
+_TREND_HEADER = [
+    "metric",
+    "runs",
+    "last",
+    "slope/run",
+    "95% CI",
+    "MK p",
+    "trend",
+    "change points",
+    "projection",
+]
+
+
+def _projection_text(r: TrendResult) -> str:
+    """Return the table cell of a trend's projection to its target ("-" without one)."""
+    if r.projection is None:
+        return "-"
+    when = f" ~{r.projection.eta[:10]}" if r.projection.eta else ""
+    return f"{fmt(r.projection.target)} in {r.projection.runs:.0f} runs{when}"
+
+
+def _trend_row(r: TrendResult) -> list[str]:
+    """Return the table row of one trend."""
+    ci = "-" if r.slope_low is None else f"[{fmt(r.slope_low)}, {fmt(r.slope_high)}]"
+    trend = r.direction if r.verdict == "flat" else f"{r.direction} ({r.verdict})"
+    cps = ", ".join(f"{c.run_id} {c.magnitude:+.0%}" for c in r.change_points[-3:]) or "-"
+    return [
+        r.metric,
+        str(r.n),
+        fmt(r.last_value),
+        fmt(r.slope),
+        ci,
+        pvalue(r.mk_p),
+        trend,
+        cps,
+        _projection_text(r),
+    ]
+
+
+def cmd_trends(args: argparse.Namespace) -> int:
+    """``fwmon trends``: change points and trends of the stored metrics."""
     from .trends import analyse
 
     ctx = Context(args)
@@ -42,18 +99,7 @@ def cmd_trends(args: argparse.Namespace) -> int:
     targets = _targets_from_kpis(ctx.sections.get("kpis", {}))
     with ctx.open(readonly=True) as store:
         stored = store.metrics()
-        if args.metric:
-            names: list[str] = []
-            for pattern in args.metric:
-                matches = fnmatch.filter(stored, pattern)
-                if not matches:
-                    raise ConfigError(
-                        f"no stored metric matches {pattern!r}; stored metrics: "
-                        + (", ".join(stored[:20]) + (" ..." if len(stored) > 20 else "") or "none")
-                    )
-                names.extend(m for m in matches if m not in names)
-        else:
-            names = stored
+        names = _matching_metrics(stored, args.metric) if args.metric else stored
         if args.target is not None:
             if len(names) != 1:
                 raise ConfigError("--target needs exactly one metric (use --metric NAME)")
@@ -69,42 +115,7 @@ def cmd_trends(args: argparse.Namespace) -> int:
     if args.json:
         print_json([r.to_dict() for r in results])
         return EXIT_OK
-    rows = [
-        [
-            "metric",
-            "runs",
-            "last",
-            "slope/run",
-            "95% CI",
-            "MK p",
-            "trend",
-            "change points",
-            "projection",
-        ]
-    ]
-    for r in results:
-        ci = "-" if r.slope_low is None else f"[{fmt(r.slope_low)}, {fmt(r.slope_high)}]"
-        trend = r.direction if r.verdict == "flat" else f"{r.direction} ({r.verdict})"
-        cps = ", ".join(f"{c.run_id} {c.magnitude:+.0%}" for c in r.change_points[-3:]) or "-"
-        if r.projection is not None:
-            when = f" ~{r.projection.eta[:10]}" if r.projection.eta else ""
-            projection = f"{fmt(r.projection.target)} in {r.projection.runs:.0f} runs{when}"
-        else:
-            projection = "-"
-        rows.append(
-            [
-                r.metric,
-                str(r.n),
-                fmt(r.last_value),
-                fmt(r.slope),
-                ci,
-                pvalue(r.mk_p),
-                trend,
-                cps,
-                projection,
-            ]
-        )
-    print_table(rows, sys.stdout)
+    print_table([_TREND_HEADER] + [_trend_row(r) for r in results], sys.stdout)
     return EXIT_OK
 
 
@@ -199,6 +210,31 @@ def _arrows_ok() -> bool:
     return True
 
 
+_PLAIN_ARROWS = {"↑": "^", "↓": "v", "→": "-"}
+_OP_SIGNS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+
+
+def _kpi_trend(k: Kpi, arrows: bool) -> str:
+    """Return the trend cell of a KPI (plain arrows when the terminal lacks the real ones)."""
+    arrow = k.arrow if arrows else _PLAIN_ARROWS.get(k.arrow, "")
+    trend = "-" if k.trend is None else f"{arrow} {k.trend}"
+    if k.better is not None:
+        trend += " (better)" if k.better else " (worse)"
+    return trend
+
+
+def _kpi_row(k: Kpi, arrows: bool) -> list[str]:
+    """Return the table row of one KPI."""
+    return [
+        k.name,
+        fmt(k.value) + (f" {k.unit}" if k.unit and k.value is not None else ""),
+        f"{_OP_SIGNS[k.op]} {fmt(k.target)}{(' ' + k.unit) if k.unit else ''}",
+        "-" if k.achievement is None else f"{k.achievement:.1f} %",
+        "-" if k.met is None else ("yes" if k.met else "NO"),
+        _kpi_trend(k, arrows),
+    ]
+
+
 def cmd_kpis(args: argparse.Namespace) -> int:
     """``fwmon kpis``: each KPI against its target."""
     from .kpis import evaluate
@@ -211,25 +247,9 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     if args.json:
         print_json([k.to_dict() for k in kpis])
         return EXIT_OK
-    plain = {"↑": "^", "↓": "v", "→": "-"}
     arrows = _arrows_ok()
-    ops = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
     rows = [["kpi", "value", "target", "achievement", "met", "trend"]]
-    for k in kpis:
-        arrow = k.arrow if arrows else plain.get(k.arrow, "")
-        trend = "-" if k.trend is None else f"{arrow} {k.trend}"
-        if k.better is not None:
-            trend += " (better)" if k.better else " (worse)"
-        rows.append(
-            [
-                k.name,
-                fmt(k.value) + (f" {k.unit}" if k.unit and k.value is not None else ""),
-                f"{ops[k.op]} {fmt(k.target)}{(' ' + k.unit) if k.unit else ''}",
-                "-" if k.achievement is None else f"{k.achievement:.1f} %",
-                "-" if k.met is None else ("yes" if k.met else "NO"),
-                trend,
-            ]
-        )
+    rows.extend(_kpi_row(k, arrows) for k in kpis)
     print_table(rows, sys.stdout)
     return EXIT_OK
 

@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from ..core.errors import EXIT_BLOCKED, EXIT_OK, FwmonError, ReportError
 from ..core.report import load_report, parse_report
@@ -22,6 +22,9 @@ from .cliutil import (
     print_table,
 )
 from .store import iso_to_ts
+
+if TYPE_CHECKING:
+    from .store import Store
 
 #: Valid inputs per ``import`` batch before they are written in one transaction.
 _IMPORT_BATCH: Final = 500
@@ -159,6 +162,54 @@ def _archive_ids(path: Path) -> dict[str, tuple[float, str]]:
     return found
 
 
+_Pending = dict[str, list[tuple[str, float, str]]]
+
+
+def _pending_by_day(store: Store) -> _Pending:
+    """Return the runs not archived yet as (run id, start, report text), by UTC day."""
+    pending: _Pending = {}
+    for run_id, ts, text in store.iter_reports_text(archived=False):
+        pending.setdefault(_day(ts), []).append((run_id, ts, text))
+    return pending
+
+
+def _write_day(path: Path, runs: list[tuple[str, float, str]]) -> None:
+    """Merge ``runs`` into the daily archive at ``path``, ordered by start and run id."""
+    lines = _archive_ids(path)
+    for run_id, ts, text in runs:
+        lines[run_id] = (ts, text)
+    with _output(str(path)) as out:
+        for _run, (_, text) in sorted(lines.items(), key=lambda i: (i[1][0], i[0])):
+            out.write(text + "\n")
+
+
+def _write_archives(store: Store, folder: Path, pending: _Pending) -> None:
+    """Write every pending day and mark its runs archived; FwmonError when writing fails."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for day, runs in sorted(pending.items()):
+            _write_day(folder / f"{day}.jsonl", runs)
+            store.mark_archived(r[0] for r in runs)
+    except OSError as exc:
+        raise FwmonError(
+            f"cannot write archives under {folder}: {exc.strerror or exc}; nothing was pruned"
+        ) from None
+
+
+def _prune_archived(store: Store, folder: Path, retention: float) -> int:
+    """Delete archived runs older than ``retention`` days that an archive file holds."""
+    cutoff = datetime.now(UTC).timestamp() - retention * 86400.0
+    old = [r for r in store.list_runs() if r.archived and r.ts < cutoff]
+    by_day: dict[str, list[str]] = {}
+    for run in old:
+        by_day.setdefault(_day(run.ts), []).append(run.run_id)
+    safe: list[str] = []
+    for day, ids in by_day.items():
+        present = _archive_ids(folder / f"{day}.jsonl")
+        safe.extend(i for i in ids if i in present)  # only runs found in an archive
+    return store.delete_runs(safe)
+
+
 def cmd_archive(args: argparse.Namespace) -> int:
     """``fwmon history archive``: daily JSONL archives, then prune old archived runs."""
     ctx = Context(args)
@@ -168,44 +219,15 @@ def cmd_archive(args: argparse.Namespace) -> int:
         folder = ctx.root / folder
     retention = settings["retention_days"] if args.retention_days is None else args.retention_days
     with ctx.open() as store:
-        pending: dict[str, list[tuple[str, float, str]]] = {}
-        for run_id, ts, text in store.iter_reports_text(archived=False):
-            pending.setdefault(_day(ts), []).append((run_id, ts, text))
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            for day, runs in sorted(pending.items()):
-                path = folder / f"{day}.jsonl"
-                lines = _archive_ids(path)
-                for run_id, ts, text in runs:
-                    lines[run_id] = (ts, text)
-                with _output(str(path)) as out:
-                    for _run, (_, text) in sorted(lines.items(), key=lambda i: (i[1][0], i[0])):
-                        out.write(text + "\n")
-                store.mark_archived(r[0] for r in runs)
-        except OSError as exc:
-            raise FwmonError(
-                f"cannot write archives under {folder}: {exc.strerror or exc}; nothing was pruned"
-            ) from None
+        pending = _pending_by_day(store)
+        _write_archives(store, folder, pending)
         archived = sum(len(r) for r in pending.values())
-        pruned = 0
-        if retention > 0:
-            cutoff = datetime.now(UTC).timestamp() - retention * 86400.0
-            old = [r for r in store.list_runs() if r.archived and r.ts < cutoff]
-            by_day: dict[str, list[str]] = {}
-            for run in old:
-                by_day.setdefault(_day(run.ts), []).append(run.run_id)
-            safe: list[str] = []
-            for day, ids in by_day.items():
-                present = _archive_ids(folder / f"{day}.jsonl")
-                safe.extend(i for i in ids if i in present)  # only runs found in an archive
-            pruned = store.delete_runs(safe)
-    print(
-        f"archived {archived} run(s) into {len(pending)} daily file(s) under {folder}; "
-        f"pruned {pruned} archived run(s) older than {retention} days"
-        if retention
-        else f"archived {archived} run(s) into {len(pending)} daily file(s) under {folder}; "
-        "retention 0: nothing pruned"
-    )
+        pruned = _prune_archived(store, folder, retention) if retention > 0 else 0
+    done = f"archived {archived} run(s) into {len(pending)} daily file(s) under {folder}; "
+    if retention:
+        print(f"{done}pruned {pruned} archived run(s) older than {retention} days")
+    else:
+        print(f"{done}retention 0: nothing pruned")
     return EXIT_OK
 
 

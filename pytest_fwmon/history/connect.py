@@ -66,17 +66,8 @@ def _is_postgres(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://"))
 
 
-def open_store(
-    url: str | Path | None, root: Path, *, readonly: bool = False, create: bool = True
-) -> Store:
-    """Open the store at ``url``, creating it unless ``readonly`` or ``create=False``.
-
-    See the module docstring for the URL forms. Raises StoreError when it cannot be opened
-    (``create=False``: also when a SQLite store does not exist yet; commands that only read
-    use it so they never leave an empty store behind).
-    """
-    if isinstance(url, str) and _is_postgres(url):
-        return _open_postgres(url, readonly)
+def _sqlite_path(url: str | Path | None, root: Path) -> Path:
+    """Return the SQLite file a non-PostgreSQL ``url`` names, relative paths under ``root``."""
     if url is None or url == "":
         path = root / DEFAULT_PATH
     elif isinstance(url, str) and url.startswith("sqlite:///"):
@@ -88,40 +79,68 @@ def open_store(
         )
     else:
         path = Path(url)
-    if not path.is_absolute():
-        path = root / path
+    return path if path.is_absolute() else root / path
+
+
+def open_store(
+    url: str | Path | None, root: Path, *, readonly: bool = False, create: bool = True
+) -> Store:
+    """Open the store at ``url``, creating it unless ``readonly`` or ``create=False``.
+
+    See the module docstring for the URL forms. Raises StoreError when it cannot be opened
+    (``create=False``: also when a SQLite store does not exist yet; commands that only read
+    use it so they never leave an empty store behind).
+    """
+    if isinstance(url, str) and _is_postgres(url):
+        return _open_postgres(url, readonly)
+    path = _sqlite_path(url, root)
     if (readonly or not create) and not path.exists():
         raise NoHistory(path)
     return _open_sqlite(path, readonly)
 
 
-def _open_sqlite(path: Path, readonly: bool) -> Store:
-    location = str(path)
+def _check_header(path: Path, location: str) -> None:
+    """Raise StoreError when an existing store cannot be read or is not a SQLite file."""
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise StoreError(f"history store {location} cannot be read: {reason(exc)}") from None
+    if header and header != _SQLITE_HEADER:
+        raise StoreError(
+            f"history store {location} is corrupt (not a SQLite file); it was not changed",
+            hint="restore it from a backup or an export, or point --fwmon-history elsewhere",
+        )
+
+
+def _make_folder(path: Path, location: str) -> None:
+    """Create the folder of a new store, or raise StoreError saying where to point instead."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the folder of history store {location}: "
+            f"{exc.strerror or reason(exc)} (read-only filesystem?)",
+            hint="point --fwmon-history at a writable place, or use --fwmon-no-history",
+        ) from None
+
+
+def _prepare_sqlite(path: Path, location: str, readonly: bool) -> None:
+    """Check the file of an existing store, or make room for a new one (not when readonly)."""
     if path.is_dir():
         raise StoreError(f"history store {location} is a folder, not a file")
-    exists = path.exists()
-    if exists:
-        try:
-            with path.open("rb") as fh:
-                header = fh.read(len(_SQLITE_HEADER))
-        except OSError as exc:
-            raise StoreError(f"history store {location} cannot be read: {reason(exc)}") from None
-        if header and header != _SQLITE_HEADER:
-            raise StoreError(
-                f"history store {location} is corrupt (not a SQLite file); it was not changed",
-                hint="restore it from a backup or an export, or point --fwmon-history elsewhere",
-            )
+    if path.exists():
+        _check_header(path, location)
     elif readonly:
         raise NoHistory(path)
     else:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(
-                f"cannot create the folder of history store {location}: "
-                f"{exc.strerror or reason(exc)} (read-only filesystem?)",
-                hint="point --fwmon-history at a writable place, or use --fwmon-no-history",
-            ) from None
+        _make_folder(path, location)
+
+
+def _open_sqlite(path: Path, readonly: bool) -> Store:
+    """Open (or create) the SQLite store at ``path`` and make sure its schema is current."""
+    location = str(path)
+    _prepare_sqlite(path, location, readonly)
     mode = "ro" if readonly else "rwc"
     uri = f"file:{quote(str(path))}?mode={mode}"
     try:

@@ -17,22 +17,27 @@ def reason(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def _mentions(text: str, *words: str) -> bool:
+    """Return True when ``text`` contains any of ``words``."""
+    return any(word in text for word in words)
+
+
 def sqlite_error(exc: sqlite3.Error, location: str, action: str) -> StoreError:
     """Return a sqlite3 error as one StoreError line saying what to do."""
     text = reason(exc)
     low = text.lower()
-    if "readonly" in low or "read-only" in low or "unable to open" in low:
+    if _mentions(low, "readonly", "read-only", "unable to open"):
         return StoreError(
             f"cannot {action} history store {location}: the file or its folder is read-only "
             f"({text})",
             hint="make it writable, point --fwmon-history elsewhere, or use --fwmon-no-history",
         )
-    if "locked" in low or "busy" in low:
+    if _mentions(low, "locked", "busy"):
         return StoreError(
             f"history store {location} stayed locked by another writer for {BUSY_TIMEOUT:g} s",
             hint="retry when the other fwmon process has finished",
         )
-    if "not a database" in low or "malformed" in low or "corrupt" in low:
+    if _mentions(low, "not a database", "malformed", "corrupt"):
         return StoreError(
             f"history store {location} is corrupt ({text}); it was not changed",
             hint="restore it from a backup or an export, or point --fwmon-history elsewhere",

@@ -169,113 +169,152 @@ def _finding_groups(
             yield "complexity", title, [finding], details
 
 
+def _group_opportunity(
+    pipeline: str,
+    own: list[CheckResult],
+    base: float,
+    group_info: tuple[str, str, list[Finding], dict[str, Any]],
+) -> Opportunity | None:
+    """Return the opportunity of fixing one finding group, or None when it gains nothing."""
+    kind, title, group, details = group_info
+    after = _score(_without(own, {id(f) for f in group}), pipeline)
+    if after is None or after <= base:
+        return None
+    impact = round(after - base, 1)
+    effort = round(findings_effort(group), 2)
+    return Opportunity(
+        kind=kind,
+        title=title,
+        pipeline=pipeline,
+        impact=impact,
+        impact_unit="score points",
+        effort=effort,
+        roi=impact / effort,
+        findings=len(group),
+        lines=sum(_lines(f) for f in group),
+        paths=sorted({f.path for f in group}),
+        rules=sorted({f.rule for f in group}),
+        details={"score": base, "score_after": after, **details},
+    )
+
+
+def _pipeline_opportunities(pipeline: str, checks: list[CheckResult]) -> list[Opportunity]:
+    """Return the score opportunities of one finding pipeline that ran."""
+    own = [c for c in checks if c.pipeline == pipeline]
+    base = _score(own, pipeline)
+    if base is None:
+        return []
+    findings = [f for c in own for f in c.findings if f.status != "suppressed"]
+    out: list[Opportunity] = []
+    for group_info in _finding_groups(pipeline, findings):
+        found = _group_opportunity(pipeline, own, base, group_info)
+        if found is not None:
+            out.append(found)
+    return out
+
+
 def _score_opportunities(report: Mapping[str, Any]) -> list[Opportunity]:
+    """Return the score opportunities of every finding pipeline that ran."""
     checks = [CheckResult.from_dict(c) for c in report.get("checks") or ()]
     pipelines = report.get("pipelines") or {}
     out: list[Opportunity] = []
     for pipeline in FINDING_PIPELINES:
-        if (pipelines.get(pipeline) or {}).get("status") not in RAN:
-            continue
-        own = [c for c in checks if c.pipeline == pipeline]
-        base = _score(own, pipeline)
-        if base is None:
-            continue
-        findings = [f for c in own for f in c.findings if f.status != "suppressed"]
-        if not findings:
-            continue
-        for kind, title, group, details in _finding_groups(pipeline, findings):
-            after = _score(_without(own, {id(f) for f in group}), pipeline)
-            if after is None or after <= base:
-                continue
-            impact = round(after - base, 1)
-            effort = round(findings_effort(group), 2)
-            out.append(
-                Opportunity(
-                    kind=kind,
-                    title=title,
-                    pipeline=pipeline,
-                    impact=impact,
-                    impact_unit="score points",
-                    effort=effort,
-                    roi=impact / effort,
-                    findings=len(group),
-                    lines=sum(_lines(f) for f in group),
-                    paths=sorted({f.path for f in group}),
-                    rules=sorted({f.rule for f in group}),
-                    details={"score": base, "score_after": after, **details},
-                )
-            )
+        if (pipelines.get(pipeline) or {}).get("status") in RAN:
+            out.extend(_pipeline_opportunities(pipeline, checks))
     return out
+
+
+def _timed(entry: Any) -> bool:
+    """Return True when a ``resources[]`` entry has a positive numeric ``wall`` time."""
+    return (
+        isinstance(entry, dict) and isinstance(entry.get("wall"), int | float) and entry["wall"] > 0
+    )
+
+
+def _slow_test(entry: Mapping[str, Any], suite: float) -> Opportunity:
+    """Return the opportunity of speeding up one test that took ``entry["wall"]`` seconds."""
+    share = 100.0 * entry["wall"] / suite
+    return Opportunity(
+        kind="slow-test",
+        title=f"speed up {entry['nodeid']} ({entry['wall']:.2f} s, {share:.1f} % of the suite)",
+        pipeline=None,
+        impact=round(share, 1),
+        impact_unit="% of suite duration",
+        effort=EFFORT_SLOW_TEST,
+        roi=share / EFFORT_SLOW_TEST,
+        paths=[entry["nodeid"].split("::", 1)[0]],
+        details={"nodeid": entry["nodeid"], "wall": entry["wall"], "suite": suite},
+    )
 
 
 def _slow_tests(report: Mapping[str, Any], count: int) -> list[Opportunity]:
+    """Return the ``count`` slowest tests as opportunities, slowest first."""
     suite = (report.get("tests") or {}).get("duration") or 0.0
-    resources = [
-        r
-        for r in report.get("resources") or ()
-        if isinstance(r, dict) and isinstance(r.get("wall"), int | float) and r["wall"] > 0
-    ]
+    resources = [r for r in report.get("resources") or () if _timed(r)]
     if suite <= 0 or not resources:
         return []
-    out = []
-    for entry in sorted(resources, key=lambda r: (-r["wall"], r["nodeid"]))[:count]:
-        share = 100.0 * entry["wall"] / suite
-        out.append(
-            Opportunity(
-                kind="slow-test",
-                title=f"speed up {entry['nodeid']} ({entry['wall']:.2f} s, {share:.1f} % of the "
-                "suite)",
-                pipeline=None,
-                impact=round(share, 1),
-                impact_unit="% of suite duration",
-                effort=EFFORT_SLOW_TEST,
-                roi=share / EFFORT_SLOW_TEST,
-                paths=[entry["nodeid"].split("::", 1)[0]],
-                details={"nodeid": entry["nodeid"], "wall": entry["wall"], "suite": suite},
-            )
-        )
-    return out
+    slowest = sorted(resources, key=lambda r: (-r["wall"], r["nodeid"]))[:count]
+    return [_slow_test(entry, suite) for entry in slowest]
+
+
+def _history_rise(
+    store: SeriesSource, name: str, branch: str | None, details: dict[str, Any]
+) -> float | None:
+    """Return the P95 rise in percent at the newest upward change point of the history."""
+    points = store.series(f"benchmark.{name}.p95", branch=branch, limit=1000)
+    cps = change_points([p[2] for p in points])
+    if not cps or cps[-1].magnitude <= 0:
+        return None
+    cp = cps[-1]
+    details.update(run_id=points[cp.index][1], before=cp.before, after=cp.after, p=cp.p)
+    return 100.0 * cp.magnitude
+
+
+def _baseline_rise(bench: Mapping[str, Any], details: dict[str, Any]) -> float | None:
+    """Return the P95 rise in percent of a benchmark its baseline flags as a regression."""
+    baseline = bench.get("baseline") or {}
+    ratio = baseline.get("ratio")
+    if baseline.get("status") != "regression" or not isinstance(ratio, int | float):
+        return None
+    details.update(ratio=ratio, source=baseline.get("source"))
+    return 100.0 * (ratio - 1.0)
+
+
+def _benchmark(bench: Any, store: SeriesSource | None, branch: str | None) -> Opportunity | None:
+    """Return the opportunity of winning back one benchmark's P95 rise, or None."""
+    if not isinstance(bench, dict) or not isinstance(bench.get("name"), str):
+        return None
+    name = bench["name"]
+    details: dict[str, Any] = {"benchmark": name, "nodeid": bench.get("nodeid")}
+    if store is not None:
+        rise = _history_rise(store, name, branch, details)
+    else:
+        rise = _baseline_rise(bench, details)
+    if rise is None or rise <= 0:
+        return None
+    where = f" since run {details['run_id']}" if "run_id" in details else ""
+    return Opportunity(
+        kind="benchmark",
+        title=f"win back the {rise:.0f} % P95 rise of benchmark {name}{where}",
+        pipeline="performance",
+        impact=round(rise, 1),
+        impact_unit="% of P95",
+        effort=EFFORT_BENCHMARK,
+        roi=rise / EFFORT_BENCHMARK,
+        paths=[str(bench.get("nodeid", "")).split("::", 1)[0]],
+        details=details,
+    )
 
 
 def _benchmarks(
     report: Mapping[str, Any], store: SeriesSource | None, branch: str | None
 ) -> list[Opportunity]:
+    """Return the benchmark opportunities of ``report`` (history or baseline regressions)."""
     out = []
     for bench in report.get("benchmarks") or ():
-        if not isinstance(bench, dict) or not isinstance(bench.get("name"), str):
-            continue
-        name = bench["name"]
-        rise: float | None = None
-        details: dict[str, Any] = {"benchmark": name, "nodeid": bench.get("nodeid")}
-        if store is not None:
-            points = store.series(f"benchmark.{name}.p95", branch=branch, limit=1000)
-            cps = change_points([p[2] for p in points])
-            if cps and cps[-1].magnitude > 0:
-                cp = cps[-1]
-                rise = 100.0 * cp.magnitude
-                details.update(run_id=points[cp.index][1], before=cp.before, after=cp.after, p=cp.p)
-        else:
-            baseline = bench.get("baseline") or {}
-            ratio = baseline.get("ratio")
-            if baseline.get("status") == "regression" and isinstance(ratio, int | float):
-                rise = 100.0 * (ratio - 1.0)
-                details.update(ratio=ratio, source=baseline.get("source"))
-        if rise is None or rise <= 0:
-            continue
-        where = f" since run {details['run_id']}" if "run_id" in details else ""
-        out.append(
-            Opportunity(
-                kind="benchmark",
-                title=f"win back the {rise:.0f} % P95 rise of benchmark {name}{where}",
-                pipeline="performance",
-                impact=round(rise, 1),
-                impact_unit="% of P95",
-                effort=EFFORT_BENCHMARK,
-                roi=rise / EFFORT_BENCHMARK,
-                paths=[str(bench.get("nodeid", "")).split("::", 1)[0]],
-                details=details,
-            )
-        )
+        found = _benchmark(bench, store, branch)
+        if found is not None:
+            out.append(found)
     return out
 
 

@@ -122,53 +122,77 @@ class Kpi:
         return asdict(self)
 
 
-def parse_config(section: Mapping[str, Any]) -> tuple[list[KpiSpec], str | None, int | None]:
-    """Validate ``[tool.fwmon.kpis]``: (specs, branch or None when not set, window)."""
-    where = "[tool.fwmon.kpis]"
+_WHERE: Final = "[tool.fwmon.kpis]"
+
+
+def _check_section(section: Mapping[str, Any]) -> None:
+    """Raise ConfigError for an unknown key, a bad ``branch`` or a bad ``window``."""
     for key in section:
         if key not in VALID_KEYS:
-            raise ConfigError(f"unknown key {where} {key}; valid keys: {', '.join(VALID_KEYS)}")
+            raise ConfigError(f"unknown key {_WHERE} {key}; valid keys: {', '.join(VALID_KEYS)}")
     branch = section.get("branch")
     if branch is not None and not isinstance(branch, str):
-        raise ConfigError(f"{where} branch must be a string, got {branch!r}")
+        raise ConfigError(f"{_WHERE} branch must be a string, got {branch!r}")
     window = section.get("window")
     if window is not None and (
         isinstance(window, bool) or not isinstance(window, int) or window < 2
     ):
-        raise ConfigError(f"{where} window must be a whole number >= 2, got {window!r}")
+        raise ConfigError(f"{_WHERE} window must be a whole number >= 2, got {window!r}")
+
+
+def _check_entry_keys(here: str, entry: Any) -> None:
+    """Raise ConfigError unless ``entry`` is a table with the required and only known keys."""
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{here} must be a table")
+    for key in entry:
+        if key not in KPI_KEYS:
+            raise ConfigError(f"unknown key {here} {key}; valid keys: {', '.join(KPI_KEYS)}")
+    for key in ("metric", "op", "target"):
+        if key not in entry:
+            raise ConfigError(f"{here} needs {key}")
+
+
+def _check_metric(here: str, metric: Any) -> None:
+    """Raise ConfigError unless ``metric`` is a metric name (``slo.*``: a known figure)."""
+    if not isinstance(metric, str) or not metric:
+        raise ConfigError(f"{here} metric must be a metric name, got {metric!r}")
+    if not metric.startswith("slo."):
+        return
+    figure = metric[4:]
+    if figure not in FIGURES and not figure.startswith("burn_rate."):
+        raise ConfigError(
+            f"{here} metric {metric!r} is not an SLO figure; valid: "
+            + ", ".join(f"slo.{f}" for f in (*FIGURES, "burn_rate.<window>"))
+        )
+
+
+def _parse_entry(here: str, entry: Any) -> KpiSpec:
+    """Validate one ``[[tool.fwmon.kpis.kpi]]`` table into a KpiSpec."""
+    _check_entry_keys(here, entry)
+    metric, op, target = entry["metric"], entry["op"], entry["target"]
+    _check_metric(here, metric)
+    if op not in OPS:
+        raise ConfigError(f"{here} op {op!r} is invalid; valid: {', '.join(OPS)}")
+    if isinstance(target, bool) or not isinstance(target, int | float):
+        raise ConfigError(f"{here} target must be a number, got {target!r}")
+    name = entry.get("name", metric)
+    unit = entry.get("unit", "")
+    if not isinstance(name, str) or not isinstance(unit, str):
+        raise ConfigError(f"{here} name and unit must be strings")
+    return KpiSpec(name, metric, op, float(target), unit)
+
+
+def parse_config(section: Mapping[str, Any]) -> tuple[list[KpiSpec], str | None, int | None]:
+    """Validate ``[tool.fwmon.kpis]``: (specs, branch or None when not set, window)."""
+    _check_section(section)
+    branch = section.get("branch")
+    window = section.get("window")
     entries = section.get("kpi", list(DEFAULT_KPIS))
     if not isinstance(entries, list):
-        raise ConfigError(f"{where} kpi must be an array of tables ([[tool.fwmon.kpis.kpi]])")
-    specs = []
-    for number, entry in enumerate(entries, 1):
-        here = f"{where} kpi #{number}"
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{here} must be a table")
-        for key in entry:
-            if key not in KPI_KEYS:
-                raise ConfigError(f"unknown key {here} {key}; valid keys: {', '.join(KPI_KEYS)}")
-        for key in ("metric", "op", "target"):
-            if key not in entry:
-                raise ConfigError(f"{here} needs {key}")
-        metric, op, target = entry["metric"], entry["op"], entry["target"]
-        if not isinstance(metric, str) or not metric:
-            raise ConfigError(f"{here} metric must be a metric name, got {metric!r}")
-        if metric.startswith("slo."):
-            figure = metric[4:]
-            if figure not in FIGURES and not figure.startswith("burn_rate."):
-                raise ConfigError(
-                    f"{here} metric {metric!r} is not an SLO figure; valid: "
-                    + ", ".join(f"slo.{f}" for f in (*FIGURES, "burn_rate.<window>"))
-                )
-        if op not in OPS:
-            raise ConfigError(f"{here} op {op!r} is invalid; valid: {', '.join(OPS)}")
-        if isinstance(target, bool) or not isinstance(target, int | float):
-            raise ConfigError(f"{here} target must be a number, got {target!r}")
-        name = entry.get("name", metric)
-        unit = entry.get("unit", "")
-        if not isinstance(name, str) or not isinstance(unit, str):
-            raise ConfigError(f"{here} name and unit must be strings")
-        specs.append(KpiSpec(name, metric, op, float(target), unit))
+        raise ConfigError(f"{_WHERE} kpi must be an array of tables ([[tool.fwmon.kpis.kpi]])")
+    specs = [
+        _parse_entry(f"{_WHERE} kpi #{number}", entry) for number, entry in enumerate(entries, 1)
+    ]
     return specs, (branch or None) if branch is not None else None, window
 
 
@@ -228,23 +252,31 @@ def evaluate(
         branch = config_branch if "branch" in kpis_section else targets.branch
     window = window or config_window or 20
     results: list[Kpi] = []
-    slo_cache: dict[str, Any] = {}
-    stored: list[str] | None = None
+    cache: dict[str, Any] = {}
     for spec in specs:
-        if spec.metric.startswith("slo."):
-            results.append(_slo_kpi(store, spec, branch, window, targets, slo_cache))
-            continue
-        if any(ch in spec.metric for ch in "*?["):
-            if stored is None:
-                stored = store.metrics()
-            matches = fnmatch.filter(stored, spec.metric)
-            for metric in matches:
-                results.append(
-                    _metric_kpi(store, spec, f"{spec.name} ({metric})", metric, branch, window)
-                )
-            continue
-        results.append(_metric_kpi(store, spec, spec.name, spec.metric, branch, window))
+        results.extend(_spec_kpis(store, spec, branch, window, targets, cache))
     return results
+
+
+def _spec_kpis(
+    store: Store,
+    spec: KpiSpec,
+    branch: str | None,
+    window: int,
+    targets: SloTargets,
+    cache: dict[str, Any],
+) -> list[Kpi]:
+    """Evaluate one spec: an SLO figure, every stored metric a glob matches, or one metric."""
+    if spec.metric.startswith("slo."):
+        return [_slo_kpi(store, spec, branch, window, targets, cache)]
+    if any(ch in spec.metric for ch in "*?["):
+        if "stored_metrics" not in cache:
+            cache["stored_metrics"] = store.metrics()
+        return [
+            _metric_kpi(store, spec, f"{spec.name} ({metric})", metric, branch, window)
+            for metric in fnmatch.filter(cache["stored_metrics"], spec.metric)
+        ]
+    return [_metric_kpi(store, spec, spec.name, spec.metric, branch, window)]
 
 
 def _metric_kpi(

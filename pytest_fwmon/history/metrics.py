@@ -101,6 +101,17 @@ def gate_verdict(report: Mapping[str, Any]) -> bool | None:
     return None
 
 
+def _pipelines_pass(report: Mapping[str, Any]) -> bool:
+    """Return True when every selected pipeline of ``report`` has status ``pass``."""
+    pipelines = report.get("pipelines") or {}
+    selected = (report.get("run") or {}).get("selected_pipelines") or []
+    for name in selected:
+        data = pipelines.get(name)
+        if not isinstance(data, dict) or data.get("status") != "pass":
+            return False
+    return True
+
+
 def is_green(report: Mapping[str, Any]) -> bool:
     """Whether a run counts as green (up) for SLO figures.
 
@@ -113,19 +124,127 @@ def is_green(report: Mapping[str, Any]) -> bool:
     tests = report.get("tests") or {}
     if tests.get("failed", 0) or tests.get("errors", 0):
         return False
-    pipelines = report.get("pipelines") or {}
-    selected = (report.get("run") or {}).get("selected_pipelines") or []
-    for name in selected:
-        data = pipelines.get(name)
-        if not isinstance(data, dict) or data.get("status") != "pass":
-            return False
-    return True
+    return _pipelines_pass(report)
 
 
 def is_partial(report: Mapping[str, Any]) -> bool:
     """Whether the run did not run the whole ordinary suite (``run.selection.partial``)."""
     selection = (report.get("run") or {}).get("selection")
     return isinstance(selection, Mapping) and selection.get("partial") is True
+
+
+def _put(out: dict[str, float], name: str, raw: Any) -> None:
+    """Store ``raw`` as metric ``name`` when it is a finite number."""
+    value = _number(raw)
+    if value is not None:
+        out[name] = value
+
+
+def _finding_counts(out: dict[str, float], pipeline: str, data: Mapping[str, Any]) -> None:
+    """Record the per-severity and total findings of one finding pipeline."""
+    counts = data.get("counts") or {}
+    total = 0.0
+    for severity in SEVERITIES:
+        count = _number(counts.get(severity)) or 0.0
+        out[f"findings.{pipeline}.{severity}"] = count
+        total += count
+    out[f"findings.{pipeline}.total"] = total
+
+
+def _one_pipeline(out: dict[str, float], pipeline: str, data: Any, selected: bool) -> None:
+    """Record the ``pipeline.*`` and ``findings.<pipeline>.*`` metrics of one pipeline."""
+    if not isinstance(data, dict):
+        return
+    status = data.get("status")
+    if selected or status in RAN:
+        out[f"pipeline.{pipeline}.passed"] = 1.0 if status == "pass" else 0.0
+    if status not in RAN:
+        return
+    _put(out, f"pipeline.{pipeline}.score", data.get("score"))
+    if pipeline in FINDING_PIPELINES:
+        _finding_counts(out, pipeline, data)
+
+
+def _pipeline_metrics(out: dict[str, float], report: Mapping[str, Any]) -> None:
+    """Record ``pipeline.*`` and ``findings.<pipeline>.*`` metrics."""
+    pipelines: Mapping[str, Any] = report.get("pipelines") or {}
+    selected = set((report.get("run") or {}).get("selected_pipelines") or ())
+    for pipeline in PIPELINES:
+        _one_pipeline(out, pipeline, pipelines.get(pipeline), pipeline in selected)
+
+
+def _summed_pipelines(report: Mapping[str, Any]) -> list[str]:
+    """Return the finding pipelines that ran, or none when one of them errored."""
+    pipelines: Mapping[str, Any] = report.get("pipelines") or {}
+    statuses = {p: (pipelines.get(p) or {}).get("status") for p in FINDING_PIPELINES}
+    if any(s == "error" for s in statuses.values()):
+        return []
+    return [p for p in FINDING_PIPELINES if statuses[p] in RAN]
+
+
+def _finding_totals(out: dict[str, float], report: Mapping[str, Any]) -> None:
+    """Record ``findings.total`` and ``findings.<severity>`` over the pipelines that ran."""
+    ran = _summed_pipelines(report)
+    if not ran:
+        return
+    for severity in SEVERITIES:
+        out[f"findings.{severity}"] = sum(out[f"findings.{p}.{severity}"] for p in ran)
+    out["findings.total"] = sum(out[f"findings.{p}.total"] for p in ran)
+
+
+def _coverage_metrics(out: dict[str, float], coverage: Any) -> None:
+    """Record ``coverage.*`` metrics from a report's ``coverage`` object."""
+    if not isinstance(coverage, dict):
+        return
+    for key in ("percent", "line_percent", "branch_percent"):
+        _put(out, f"coverage.{key}", coverage.get(key))
+    diff = coverage.get("diff")
+    if isinstance(diff, dict):
+        _put(out, "coverage.diff_percent", diff.get("percent"))
+
+
+def _tests_metrics(out: dict[str, float], tests: Any) -> None:
+    """Record ``tests.*`` metrics from a report's ``tests`` summary."""
+    if not isinstance(tests, dict):
+        return
+    tests_total = _number(tests.get("total"))
+    if tests_total is not None:
+        out["tests.total"] = tests_total
+    if not tests_total:
+        return
+    for key in ("passed", "failed", "errors", "skipped", "duration"):
+        _put(out, f"tests.{key}", tests.get(key))
+
+
+def _checks_metrics(out: dict[str, float], checks: Any) -> None:
+    """Record ``checks.errors``: the fwmon items whose checker errored."""
+    if isinstance(checks, list):
+        out["checks.errors"] = float(
+            sum(1 for c in checks if isinstance(c, dict) and c.get("outcome") == "error")
+        )
+
+
+def _benchmark_entry(out: dict[str, float], bench: Any) -> None:
+    """Record ``benchmark.<name>.<stat>`` for one ``benchmarks[]`` entry."""
+    if not isinstance(bench, dict) or not isinstance(bench.get("name"), str):
+        return
+    stats = bench.get("stats")
+    figures = dict(stats) if isinstance(stats, dict) else {}
+    for key in BENCHMARK_TOP_LEVEL:
+        if key in bench:
+            figures[key] = bench[key]
+    for key, raw in figures.items():
+        if isinstance(key, str) and "." not in key:
+            _put(out, f"benchmark.{bench['name']}.{key}", raw)
+
+
+def _benchmark_metrics(out: dict[str, float], benchmarks: Any) -> None:
+    """Record ``benchmarks.total`` and every benchmark's statistics."""
+    if not isinstance(benchmarks, list):
+        return
+    out["benchmarks.total"] = float(len(benchmarks))
+    for bench in benchmarks:
+        _benchmark_entry(out, bench)
 
 
 def extract(report: Mapping[str, Any], *, partial_metrics: bool = False) -> dict[str, float]:
@@ -138,79 +257,14 @@ def extract(report: Mapping[str, Any], *, partial_metrics: bool = False) -> dict
     """
     out: dict[str, float] = {}
     whole = partial_metrics or not is_partial(report)
-    pipelines: Mapping[str, Any] = report.get("pipelines") or {}
-    selected = set((report.get("run") or {}).get("selected_pipelines") or ())
-    for pipeline in PIPELINES:
-        data = pipelines.get(pipeline)
-        if not isinstance(data, dict):
-            continue
-        status = data.get("status")
-        if pipeline in selected or status in RAN:
-            out[f"pipeline.{pipeline}.passed"] = 1.0 if status == "pass" else 0.0
-        if status not in RAN:
-            continue
-        score = _number(data.get("score"))
-        if score is not None:
-            out[f"pipeline.{pipeline}.score"] = score
-        if pipeline in FINDING_PIPELINES:
-            counts = data.get("counts") or {}
-            total = 0.0
-            for severity in SEVERITIES:
-                count = _number(counts.get(severity)) or 0.0
-                out[f"findings.{pipeline}.{severity}"] = count
-                total += count
-            out[f"findings.{pipeline}.total"] = total
-    statuses = {p: (pipelines.get(p) or {}).get("status") for p in FINDING_PIPELINES}
-    ran = [p for p in FINDING_PIPELINES if statuses[p] in RAN]
-    if ran and not any(s == "error" for s in statuses.values()):
-        for severity in SEVERITIES:
-            out[f"findings.{severity}"] = sum(out[f"findings.{p}.{severity}"] for p in ran)
-        out["findings.total"] = sum(out[f"findings.{p}.total"] for p in ran)
-    coverage = report.get("coverage") if whole else None
-    if isinstance(coverage, dict):
-        for key in ("percent", "line_percent", "branch_percent"):
-            percent = _number(coverage.get(key))
-            if percent is not None:
-                out[f"coverage.{key}"] = percent
-        diff = coverage.get("diff")
-        if isinstance(diff, dict):
-            percent = _number(diff.get("percent"))
-            if percent is not None:
-                out["coverage.diff_percent"] = percent
-    tests = report.get("tests") if whole else None
-    if isinstance(tests, dict):
-        tests_total = _number(tests.get("total"))
-        if tests_total is not None:
-            out["tests.total"] = tests_total
-        if tests_total:
-            for key in ("passed", "failed", "errors", "skipped", "duration"):
-                figure = _number(tests.get(key))
-                if figure is not None:
-                    out[f"tests.{key}"] = figure
-    run = report.get("run") or {}
-    duration = _number(run.get("duration"))
-    if duration is not None:
-        out["run.duration"] = duration
-    checks = report.get("checks")
-    if isinstance(checks, list):
-        out["checks.errors"] = float(
-            sum(1 for c in checks if isinstance(c, dict) and c.get("outcome") == "error")
-        )
-    benchmarks = report.get("benchmarks")
-    if isinstance(benchmarks, list):
-        out["benchmarks.total"] = float(len(benchmarks))
-        for bench in benchmarks:
-            if not isinstance(bench, dict) or not isinstance(bench.get("name"), str):
-                continue
-            stats = bench.get("stats")
-            figures = dict(stats) if isinstance(stats, dict) else {}
-            for key in BENCHMARK_TOP_LEVEL:
-                if key in bench:
-                    figures[key] = bench[key]
-            for key, raw in figures.items():
-                stat = _number(raw)
-                if stat is not None and isinstance(key, str) and "." not in key:
-                    out[f"benchmark.{bench['name']}.{key}"] = stat
+    _pipeline_metrics(out, report)
+    _finding_totals(out, report)
+    if whole:
+        _coverage_metrics(out, report.get("coverage"))
+        _tests_metrics(out, report.get("tests"))
+    _put(out, "run.duration", (report.get("run") or {}).get("duration"))
+    _checks_metrics(out, report.get("checks"))
+    _benchmark_metrics(out, report.get("benchmarks"))
     verdict = gate_verdict(report)
     if verdict is not None:
         out["gate.passed"] = 1.0 if verdict else 0.0

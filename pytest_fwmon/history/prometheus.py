@@ -34,7 +34,7 @@ Failures raise :class:`~pytest_fwmon.core.errors.FwmonError` (exit 2) with the r
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -84,62 +84,81 @@ def samples(report: Mapping[str, Any]) -> list[tuple[str, str, dict[str, str], f
 
         out.append(("fwmon_run_timestamp_seconds", "Start of the run", {}, iso_to_ts(started)))
     for name, value in sorted(values.items()):
-        parts = name.split(".")
-        if name == "run.duration":
-            out.append(("fwmon_run_duration_seconds", "Duration of the run", {}, value))
-        elif name == "gate.passed":
-            out.append(("fwmon_gate_passed", "1 when the gate passed", {}, value))
-        elif parts[0] == "pipeline" and parts[2] == "score":
-            out.append(
-                ("fwmon_pipeline_score", "Pipeline score 0-100", {"pipeline": parts[1]}, value)
-            )
-        elif parts[0] == "pipeline" and parts[2] == "passed":
-            out.append(
-                (
-                    "fwmon_pipeline_passed",
-                    "1 when the pipeline passed",
-                    {"pipeline": parts[1]},
-                    value,
-                )
-            )
-        elif parts[0] == "findings" and len(parts) == 3 and parts[2] != "total":
-            out.append(
-                (
-                    "fwmon_findings",
-                    "Findings by pipeline and severity",
-                    {"pipeline": parts[1], "severity": parts[2]},
-                    value,
-                )
-            )
-        elif name in _COVERAGE:
-            out.append(
-                ("fwmon_coverage_percent", "Test coverage", {"kind": _COVERAGE[name]}, value)
-            )
-        elif parts[0] == "tests" and parts[1] == "duration":
-            out.append(("fwmon_tests_duration_seconds", "Duration of the test suite", {}, value))
-        elif parts[0] == "tests":
-            out.append(("fwmon_tests", "Tests by outcome", {"outcome": parts[1]}, value))
-        elif parts[0] == "benchmark" and parts[-1] in ("p95", "ops"):
-            bench = name[len("benchmark.") : -len(parts[-1]) - 1]
-            if parts[-1] == "p95":
-                out.append(
-                    (
-                        "fwmon_benchmark_p95_seconds",
-                        "Benchmark P95 latency",
-                        {"benchmark": bench},
-                        value,
-                    )
-                )
-            else:
-                out.append(
-                    (
-                        "fwmon_benchmark_ops_per_second",
-                        "Benchmark throughput",
-                        {"benchmark": bench},
-                        value,
-                    )
-                )
+        gauge = _gauge(name)
+        if gauge is not None:
+            out.append((*gauge, value))
     return out
+
+
+_Gauge = tuple[str, str, dict[str, str]]
+
+#: Metrics with a gauge of their own and no labels.
+_FIXED: Final[dict[str, _Gauge]] = {
+    "run.duration": ("fwmon_run_duration_seconds", "Duration of the run", {}),
+    "gate.passed": ("fwmon_gate_passed", "1 when the gate passed", {}),
+}
+
+
+def _pipeline_gauge(name: str, parts: list[str]) -> _Gauge | None:
+    """Return the gauge of ``pipeline.<pipeline>.score|passed``."""
+    if parts[2] == "score":
+        return ("fwmon_pipeline_score", "Pipeline score 0-100", {"pipeline": parts[1]})
+    if parts[2] == "passed":
+        return ("fwmon_pipeline_passed", "1 when the pipeline passed", {"pipeline": parts[1]})
+    return None
+
+
+def _findings_gauge(name: str, parts: list[str]) -> _Gauge | None:
+    """Return the gauge of ``findings.<pipeline>.<severity>`` (totals have none)."""
+    if len(parts) != 3 or parts[2] == "total":
+        return None
+    labels = {"pipeline": parts[1], "severity": parts[2]}
+    return ("fwmon_findings", "Findings by pipeline and severity", labels)
+
+
+def _coverage_gauge(name: str, parts: list[str]) -> _Gauge | None:
+    """Return the gauge of a ``coverage.*`` percentage."""
+    if name not in _COVERAGE:
+        return None
+    return ("fwmon_coverage_percent", "Test coverage", {"kind": _COVERAGE[name]})
+
+
+def _tests_gauge(name: str, parts: list[str]) -> _Gauge:
+    """Return the gauge of a ``tests.*`` figure: the suite duration or a count by outcome."""
+    if parts[1] == "duration":
+        return ("fwmon_tests_duration_seconds", "Duration of the test suite", {})
+    return ("fwmon_tests", "Tests by outcome", {"outcome": parts[1]})
+
+
+def _benchmark_gauge(name: str, parts: list[str]) -> _Gauge | None:
+    """Return the gauge of ``benchmark.<name>.p95|ops`` (other statistics have none)."""
+    stat = parts[-1]
+    if stat not in ("p95", "ops"):
+        return None
+    labels = {"benchmark": name[len("benchmark.") : -len(stat) - 1]}
+    if stat == "p95":
+        return ("fwmon_benchmark_p95_seconds", "Benchmark P95 latency", labels)
+    return ("fwmon_benchmark_ops_per_second", "Benchmark throughput", labels)
+
+
+#: Gauge builders by the first part of a metric name.
+_BY_PREFIX: Final[dict[str, Callable[[str, list[str]], _Gauge | None]]] = {
+    "pipeline": _pipeline_gauge,
+    "findings": _findings_gauge,
+    "coverage": _coverage_gauge,
+    "tests": _tests_gauge,
+    "benchmark": _benchmark_gauge,
+}
+
+
+def _gauge(name: str) -> _Gauge | None:
+    """Return (gauge, help, labels) of one history metric, or None when it is not exported."""
+    if name in _FIXED:
+        gauge, text, labels = _FIXED[name]
+        return gauge, text, dict(labels)
+    parts = name.split(".")
+    builder = _BY_PREFIX.get(parts[0])
+    return None if builder is None else builder(name, parts)
 
 
 def registry(report: Mapping[str, Any], *, common_labels: bool = True) -> Any:

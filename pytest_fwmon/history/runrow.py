@@ -113,25 +113,35 @@ def run_row(report: Mapping[str, Any], text: str) -> tuple[Any, ...]:
     )
 
 
-def check_run(report: Mapping[str, Any]) -> None:
-    """Return the fields the store relies on; ReportError naming the first bad one."""
-    run = report.get("run") if isinstance(report, Mapping) else None
-    if not isinstance(run, dict):
-        raise ReportError("report has no run object; it is not a fwmon report")
-    for key, kind in (("id", str), ("started", str), ("finished", str), ("project", str)):
-        if not isinstance(run.get(key), kind):
-            raise ReportError(f"report run.{key} is missing or not a string")
+def _check_run_times(run: Mapping[str, Any]) -> None:
+    """Raise ReportError unless ``run.started`` and ``run.finished`` are ISO 8601 times."""
     for key in ("started", "finished"):
         try:
             iso_to_ts(run[key])
         except ValueError:
             raise ReportError(f"report run.{key} {run[key]!r} is not an ISO 8601 time") from None
+
+
+def _check_run_object(run: Mapping[str, Any]) -> None:
+    """Raise ReportError naming the first missing or mistyped field of the run object."""
+    for key, kind in (("id", str), ("started", str), ("finished", str), ("project", str)):
+        if not isinstance(run.get(key), kind):
+            raise ReportError(f"report run.{key} is missing or not a string")
+    _check_run_times(run)
     duration = run.get("duration")
     if isinstance(duration, bool) or not isinstance(duration, int | float):
         raise ReportError("report run.duration is missing or not a number")
     for key in ("git", "ci"):
         if not isinstance(run.get(key, {}), dict):
             raise ReportError(f"report run.{key} is not an object")
+
+
+def check_run(report: Mapping[str, Any]) -> None:
+    """Return the fields the store relies on; ReportError naming the first bad one."""
+    run = report.get("run") if isinstance(report, Mapping) else None
+    if not isinstance(run, dict):
+        raise ReportError("report has no run object; it is not a fwmon report")
+    _check_run_object(run)
     for key in ("tests", "pipelines"):
         if not isinstance(report.get(key, {}), dict):
             raise ReportError(f"report {key} is not an object")

@@ -88,6 +88,84 @@ VALID_KEYS: Final = (
 )
 
 
+_WHERE: Final = "[tool.fwmon.slo]"
+
+
+def _check_keys(section: Mapping[str, Any]) -> None:
+    """Raise ConfigError for the first key of ``section`` that is not a valid key."""
+    for key in section:
+        if key not in VALID_KEYS:
+            raise ConfigError(
+                f"unknown key {_WHERE} {key}; valid keys: {', '.join(sorted(VALID_KEYS))}"
+            )
+
+
+def _read_branch(section: Mapping[str, Any], values: dict[str, Any]) -> None:
+    """Validate ``branch`` into ``values`` (an empty string means every branch)."""
+    if "branch" not in section:
+        return
+    branch = section["branch"]
+    if not isinstance(branch, str):
+        raise ConfigError(f"{_WHERE} branch must be a string, got {branch!r}")
+    values["branch"] = branch or None
+
+
+def _read_numbers(section: Mapping[str, Any], values: dict[str, Any]) -> None:
+    """Validate the numeric targets into ``values``; ``target`` must lie in (0, 100)."""
+    for key in _NUMBER_KEYS:
+        if key not in section:
+            continue
+        value = section[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigError(f"{_WHERE} {key} must be a number >= 0, got {value!r}")
+        values[key] = float(value)
+    if "target" in values and not 0 < values["target"] < 100:
+        raise ConfigError(
+            f"{_WHERE} target must be between 0 and 100 (exclusive), got {values['target']!r}"
+        )
+
+
+def _read_window(section: Mapping[str, Any], values: dict[str, Any]) -> None:
+    """Validate ``window_runs`` (a whole number >= 0) into ``values``."""
+    if "window_runs" not in section:
+        return
+    window = section["window_runs"]
+    if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+        raise ConfigError(f"{_WHERE} window_runs must be a whole number >= 0, got {window!r}")
+    values["window_runs"] = window
+
+
+def _positive(value: Any, *, whole: bool) -> bool:
+    """Return True when ``value`` is a number above 0 (a whole number when ``whole``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if whole and not isinstance(value, int):
+        return False
+    return value > 0
+
+
+def _positive_list(value: Any, *, whole: bool) -> bool:
+    """Return True when ``value`` is a list of numbers above 0 (ints only when ``whole``)."""
+    return isinstance(value, list) and all(_positive(v, whole=whole) for v in value)
+
+
+def _read_burn(section: Mapping[str, Any], values: dict[str, Any]) -> None:
+    """Validate ``burn_windows`` and ``max_burn_rates`` (same length) into ``values``."""
+    windows = section.get("burn_windows", list(DEFAULT_BURN_WINDOWS))
+    rates = section.get("max_burn_rates", list(DEFAULT_MAX_BURN_RATES))
+    if not _positive_list(windows, whole=True):
+        raise ConfigError(f"{_WHERE} burn_windows must be a list of whole numbers > 0")
+    if not _positive_list(rates, whole=False):
+        raise ConfigError(f"{_WHERE} max_burn_rates must be a list of numbers > 0")
+    if len(windows) != len(rates):
+        raise ConfigError(
+            f"{_WHERE} burn_windows and max_burn_rates must have the same length "
+            f"({len(windows)} != {len(rates)})"
+        )
+    values["burn_windows"] = tuple(windows)
+    values["max_burn_rates"] = tuple(float(r) for r in rates)
+
+
 @dataclass(frozen=True, slots=True)
 class SloTargets:
     """Targets from ``[tool.fwmon.slo]`` (see the module docstring)."""
@@ -110,52 +188,12 @@ class SloTargets:
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> SloTargets:
         """Validate ``[tool.fwmon.slo]``; unknown keys and bad values raise ConfigError."""
-        where = "[tool.fwmon.slo]"
-        for key in section:
-            if key not in VALID_KEYS:
-                raise ConfigError(
-                    f"unknown key {where} {key}; valid keys: {', '.join(sorted(VALID_KEYS))}"
-                )
+        _check_keys(section)
         values: dict[str, Any] = {}
-        if "branch" in section:
-            branch = section["branch"]
-            if not isinstance(branch, str):
-                raise ConfigError(f"{where} branch must be a string, got {branch!r}")
-            values["branch"] = branch or None
-        for key in _NUMBER_KEYS:
-            if key in section:
-                value = section[key]
-                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                    raise ConfigError(f"{where} {key} must be a number >= 0, got {value!r}")
-                values[key] = float(value)
-        if "target" in values and not 0 < values["target"] < 100:
-            raise ConfigError(
-                f"{where} target must be between 0 and 100 (exclusive), got {values['target']!r}"
-            )
-        if "window_runs" in section:
-            window = section["window_runs"]
-            if isinstance(window, bool) or not isinstance(window, int) or window < 0:
-                raise ConfigError(
-                    f"{where} window_runs must be a whole number >= 0, got {window!r}"
-                )
-            values["window_runs"] = window
-        windows = section.get("burn_windows", list(DEFAULT_BURN_WINDOWS))
-        rates = section.get("max_burn_rates", list(DEFAULT_MAX_BURN_RATES))
-        if not isinstance(windows, list) or not all(
-            isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in windows
-        ):
-            raise ConfigError(f"{where} burn_windows must be a list of whole numbers > 0")
-        if not isinstance(rates, list) or not all(
-            isinstance(r, int | float) and not isinstance(r, bool) and r > 0 for r in rates
-        ):
-            raise ConfigError(f"{where} max_burn_rates must be a list of numbers > 0")
-        if len(windows) != len(rates):
-            raise ConfigError(
-                f"{where} burn_windows and max_burn_rates must have the same length "
-                f"({len(windows)} != {len(rates)})"
-            )
-        values["burn_windows"] = tuple(windows)
-        values["max_burn_rates"] = tuple(float(r) for r in rates)
+        _read_branch(section, values)
+        _read_numbers(section, values)
+        _read_window(section, values)
+        _read_burn(section, values)
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -333,21 +371,27 @@ def _mean(values: Sequence[float]) -> float | None:
     return math.fsum(values) / len(values) if values else None
 
 
-def compute(runs: Sequence[SloRun], targets: SloTargets | None = None) -> SloResult:
-    """SLA figures of ``runs`` (any order) against ``targets``."""
-    targets = targets or SloTargets()
+def _ordered(runs: Sequence[SloRun], targets: SloTargets) -> list[SloRun]:
+    """Return ``runs`` in time order, cut to the newest ``window_runs`` when one is set."""
     ordered = sorted(runs, key=lambda r: (r.ts, r.run_id))
     if targets.window_runs:
         ordered = ordered[-targets.window_runs :]
-    n = len(ordered)
-    green = sum(1 for r in ordered if r.green)
+    return ordered
+
+
+def _state_seconds(ordered: Sequence[SloRun]) -> tuple[float, float]:
+    """Return the green and the red seconds: run ``i``'s state holds until run ``i+1``."""
     green_seconds = red_seconds = 0.0
     for run, after in itertools.pairwise(ordered):
         if run.green:
             green_seconds += after.ts - run.ts
         else:
             red_seconds += after.ts - run.ts
-    span = ordered[-1].ts - ordered[0].ts if n else 0.0
+    return green_seconds, red_seconds
+
+
+def _incidents(ordered: Sequence[SloRun]) -> tuple[list[Incident], bool]:
+    """Return the incidents of ``ordered``, and whether the newest one is still open."""
     incidents: list[Incident] = []
     current: dict[str, Any] | None = None
     for previous, run in itertools.pairwise(ordered):
@@ -366,49 +410,83 @@ def compute(runs: Sequence[SloRun], targets: SloTargets | None = None) -> SloRes
             current = None
     if current is not None:
         incidents.append(Incident(closed_run=None, closed_ts=None, **current))
-    closed = [i.repair_seconds for i in incidents if i.repair_seconds is not None]
-    verdicts = [r.gate_passed for r in ordered if r.gate_passed is not None]
-    allowed = (1 - targets.target / 100.0) * n
-    red = n - green
+    return incidents, current is not None
+
+
+def _percent(part: float, whole: float) -> float | None:
+    """Return ``part`` / ``whole`` in percent, or None when ``whole`` is not above 0."""
+    return part / whole * 100.0 if whole > 0 else None
+
+
+def _burn_rates(ordered: Sequence[SloRun], targets: SloTargets) -> list[BurnRate]:
+    """Return the error-budget burn rate of every burn window of ``targets``."""
+    budget_fraction = 1 - targets.target / 100.0
+    rates: list[BurnRate] = []
+    for window, threshold in zip(targets.burn_windows, targets.max_burn_rates, strict=True):
+        recent = ordered[-window:]
+        bad = sum(1 for r in recent if not r.green)
+        rate = (bad / len(recent)) / budget_fraction if recent else None
+        ok = None if rate is None else rate <= threshold
+        rates.append(BurnRate(window, len(recent), bad, rate, threshold, ok))
+    return rates
+
+
+def _span(ordered: Sequence[SloRun]) -> tuple[float | None, float | None]:
+    """Return the start of the first and of the newest run (None, None without runs)."""
+    if not ordered:
+        return None, None
+    return ordered[0].ts, ordered[-1].ts
+
+
+def _mttr(incidents: Sequence[Incident]) -> float | None:
+    """Return the mean repair time of the closed incidents, or None without one."""
+    return _mean([i.repair_seconds for i in incidents if i.repair_seconds is not None])
+
+
+def _budget(red: int, n: int, target: float) -> tuple[float, float | None, float | None]:
+    """Return the allowed red runs and the error budget used and remaining, in percent."""
+    allowed = (1 - target / 100.0) * n
     used = red / allowed * 100.0 if allowed > 0 else None
+    return allowed, used, None if used is None else 100.0 - used
+
+
+def compute(runs: Sequence[SloRun], targets: SloTargets | None = None) -> SloResult:
+    """SLA figures of ``runs`` (any order) against ``targets``."""
+    targets = targets or SloTargets()
+    ordered = _ordered(runs, targets)
+    n = len(ordered)
+    green = sum(1 for r in ordered if r.green)
+    green_seconds, red_seconds = _state_seconds(ordered)
+    first_ts, last_ts = _span(ordered)
+    span = ordered[-1].ts - ordered[0].ts if n else 0.0
+    incidents, incident_open = _incidents(ordered)
+    verdicts = [r.gate_passed for r in ordered if r.gate_passed is not None]
+    red = n - green
+    allowed, used, remaining = _budget(red, n, targets.target)
     result = SloResult(
         branch=targets.branch,
         target=targets.target,
         runs=n,
         green_runs=green,
         red_runs=red,
-        first_ts=ordered[0].ts if n else None,
-        last_ts=ordered[-1].ts if n else None,
-        availability_runs=green / n * 100.0 if n else None,
-        availability_time=green_seconds / span * 100.0 if span > 0 else None,
+        first_ts=first_ts,
+        last_ts=last_ts,
+        availability_runs=_percent(green, n),
+        availability_time=_percent(green_seconds, span),
         green_seconds=green_seconds,
         red_seconds=red_seconds,
         incidents=incidents,
-        incident_open=current is not None,
-        mttr_seconds=_mean(closed),
+        incident_open=incident_open,
+        mttr_seconds=_mttr(incidents),
         mtbf_seconds=green_seconds / len(incidents) if incidents else None,
         mttd_seconds=_mean([i.detect_seconds for i in incidents]),
-        gate_pass_rate=sum(verdicts) / len(verdicts) * 100.0 if verdicts else None,
+        gate_pass_rate=_percent(sum(verdicts), len(verdicts)),
         gate_runs=len(verdicts),
         budget_allowed_runs=allowed,
         budget_used=used,
-        budget_remaining=None if used is None else 100.0 - used,
+        budget_remaining=remaining,
     )
-    budget_fraction = 1 - targets.target / 100.0
-    for window, threshold in zip(targets.burn_windows, targets.max_burn_rates, strict=True):
-        recent = ordered[-window:]
-        bad = sum(1 for r in recent if not r.green)
-        rate = (bad / len(recent)) / budget_fraction if recent else None
-        result.burn_rates.append(
-            BurnRate(
-                window,
-                len(recent),
-                bad,
-                rate,
-                threshold,
-                None if rate is None else rate <= threshold,
-            )
-        )
+    result.burn_rates.extend(_burn_rates(ordered, targets))
     result.compliance = _compliance(result, targets)
     return result
 

@@ -190,7 +190,11 @@ def _kendall_p_exact(n: int, c: int) -> float:
         return 2.0 / math.factorial(n - 1) if n < 172 else 0.0
     if 4 * c == n * (n - 1):
         return 1.0
-    # counts[k] = permutations of j items with k inversions, for k <= c (Mahonian numbers)
+    return min(max(2 * sum(_inversion_counts(n, c)) / math.factorial(n), 0.0), 1.0)
+
+
+def _inversion_counts(n: int, c: int) -> list[int]:
+    """Return permutations of ``n`` items with k inversions, for k <= c (Mahonian numbers)."""
     counts = [0] * (c + 1)
     counts[0] = counts[1] = 1
     for j in range(3, n + 1):
@@ -203,7 +207,7 @@ def _kendall_p_exact(n: int, c: int) -> float:
             counts = cumulative[:j] + [cumulative[k] - cumulative[k - j] for k in range(j, c + 1)]
         else:
             counts = cumulative
-    return min(max(2 * sum(counts) / math.factorial(n), 0.0), 1.0)
+    return counts
 
 
 def mann_kendall(y: Sequence[float]) -> MannKendall:
@@ -355,10 +359,8 @@ def _best_split(
         m1, m2 = s1 / n1, s2 / n2
         before = m1 + shift
         diff = m2 - m1
-        if before != 0.0:
-            if abs(diff) < min_magnitude * abs(before):
-                continue
-        elif abs(diff) < min_magnitude:
+        # relative shift against a non-zero before-mean, absolute against zero
+        if abs(diff) < (min_magnitude * abs(before) if before != 0.0 else min_magnitude):
             continue
         v1 = (pq[k] - pq[a] - s1 * m1) / (n1 - 1)
         v2 = (pq[b] - pq[k] - s2 * m2) / (n2 - 1)
@@ -384,6 +386,14 @@ def change_points(
     if n < 2 * min_size:
         return []
     prefix = _Prefix(series)
+    points = _split(prefix, n, min_size, window, alpha, min_magnitude)
+    return _prune(prefix, points, n, min_size, window, alpha, min_magnitude)
+
+
+def _split(
+    prefix: _Prefix, n: int, min_size: int, window: int, alpha: float, min_magnitude: float
+) -> list[int]:
+    """Return the candidate change points of binary segmentation, sorted."""
     found: set[int] = set()
     segments = [(0, n)]
     while segments:
@@ -396,15 +406,35 @@ def change_points(
             continue
         found.add(k)
         segments.extend(((lo, k), (k, hi)))
-    points = sorted(found)
+    return sorted(found)
+
+
+def _retest(
+    prefix: _Prefix, points: list[int], n: int, min_size: int, window: int
+) -> list[tuple[int, float, float, float, float, float]]:
+    """Return (k, t, adjusted p, before, after, magnitude) of each point between its neighbours."""
+    results = []
+    for i, k in enumerate(points):
+        lo = points[i - 1] if i else 0
+        hi = points[i + 1] if i + 1 < len(points) else n
+        t, p, before, after, magnitude = _test(prefix, lo, k, hi, window)
+        tries = max(1, min(hi - lo, 2 * window) - 2 * min_size + 1)
+        results.append((k, t, min(1.0, p * tries), before, after, magnitude))
+    return results
+
+
+def _prune(
+    prefix: _Prefix,
+    points: list[int],
+    n: int,
+    min_size: int,
+    window: int,
+    alpha: float,
+    min_magnitude: float,
+) -> list[ChangePoint]:
+    """Drop the weakest failing point until every remaining one passes; return them."""
     while points:
-        results = []
-        for i, k in enumerate(points):
-            lo = points[i - 1] if i else 0
-            hi = points[i + 1] if i + 1 < len(points) else n
-            t, p, before, after, magnitude = _test(prefix, lo, k, hi, window)
-            tries = max(1, min(hi - lo, 2 * window) - 2 * min_size + 1)
-            results.append((k, t, min(1.0, p * tries), before, after, magnitude))
+        results = _retest(prefix, points, n, min_size, window)
         failing = [r for r in results if r[2] > alpha or abs(r[5]) < min_magnitude]
         if not failing:
             return [

@@ -174,18 +174,40 @@ def analyse(
     cp_min_magnitude: float = CP_MIN_MAGNITUDE,
 ) -> TrendResult:
     """Analyse a series of ``(ts, run_id, value)`` (see the module docstring)."""
-    n = len(series)
     values = [p[2] for p in series]
     fit = values[-pairwise_cap:] if pairwise_cap > 0 else values
-    fit_start = n - len(fit)
-    result = TrendResult(
+    fit_start = len(series) - len(fit)
+    result = _flat_result(series, metric, len(fit), confidence, target)
+    if len(fit) < 2:
+        return result
+    _fit(result, fit, confidence, alpha)
+    result.change_points = _trend_change_points(
+        series,
+        values,
+        window=cp_window,
+        min_size=cp_min_size,
+        alpha=cp_alpha,
+        min_magnitude=cp_min_magnitude,
+    )
+    if target is not None:
+        result.projection = _project(result, series, fit_start, target)
+    return result
+
+
+def _flat_result(
+    series: Sequence[Point], metric: str, n_fit: int, confidence: float, target: float | None
+) -> TrendResult:
+    """Return the result of a series without a fitted trend (flat, no slope)."""
+    n = len(series)
+    first, last = (series[0], series[-1]) if n else (None, None)
+    return TrendResult(
         metric=metric,
         n=n,
-        n_fit=len(fit),
-        fit_start=fit_start,
-        first_ts=series[0][0] if n else None,
-        last_ts=series[-1][0] if n else None,
-        last_value=values[-1] if n else None,
+        n_fit=n_fit,
+        fit_start=n - n_fit,
+        first_ts=None if first is None else first[0],
+        last_ts=None if last is None else last[0],
+        last_value=None if last is None else last[2],
         slope=None,
         slope_low=None,
         slope_high=None,
@@ -198,8 +220,10 @@ def analyse(
         verdict="flat",
         target=target,
     )
-    if len(fit) < 2:
-        return result
+
+
+def _fit(result: TrendResult, fit: list[float], confidence: float, alpha: float) -> None:
+    """Set the Theil-Sen slope and the Mann-Kendall direction and verdict of ``result``."""
     ts = theil_sen(fit, confidence)
     mk = mann_kendall(fit)
     result.slope, result.intercept = ts.slope, ts.intercept
@@ -207,9 +231,15 @@ def analyse(
     result.mk_s, result.mk_tau, result.mk_p = mk.s, mk.tau, mk.p
     if mk.p < alpha and mk.s != 0:
         result.direction = "up" if mk.s > 0 else "down"
-        good = (result.direction == "up") == higher_is_better(metric)
+        good = (result.direction == "up") == higher_is_better(result.metric)
         result.verdict = "better" if good else "worse"
-    result.change_points = [
+
+
+def _trend_change_points(
+    series: Sequence[Point], values: list[float], **options: Any
+) -> list[TrendChangePoint]:
+    """Return the change points of ``values`` with the run each one starts at."""
+    return [
         TrendChangePoint(
             index=cp.index,
             run_id=series[cp.index][1],
@@ -219,36 +249,40 @@ def analyse(
             magnitude=cp.magnitude,
             p=cp.p,
         )
-        for cp in change_points(
-            values,
-            window=cp_window,
-            min_size=cp_min_size,
-            alpha=cp_alpha,
-            min_magnitude=cp_min_magnitude,
-        )
+        for cp in change_points(values, **options)
     ]
-    if target is not None:
-        result.projection = _project(result, series, fit_start, target)
-    return result
 
 
-def _project(
-    result: TrendResult, series: Sequence[Point], fit_start: int, target: float
-) -> Projection | None:
+def _significant_fit(result: TrendResult) -> tuple[float, float] | None:
+    """Return (slope, intercept) of a significant non-zero slope along the trend, or None."""
     slope, low, high = result.slope, result.slope_low, result.slope_high
     if slope is None or result.intercept is None or low is None or high is None or slope == 0:
         return None
     if result.direction == "flat" or (slope > 0) != (result.direction == "up"):
         return None
-    if not (low > 0 or high < 0):
+    return (slope, result.intercept) if low > 0 or high < 0 else None
+
+
+def _eta(series: Sequence[Point], fit_start: int, runs: float) -> float | None:
+    """Return when ``runs`` more runs at the median interval of the fitted runs will be done."""
+    gaps = [b[0] - a[0] for a, b in zip(series[fit_start:], series[fit_start + 1 :], strict=False)]
+    interval = median(gaps) if gaps else 0.0
+    return series[-1][0] + runs * interval if interval > 0 else None
+
+
+def _project(
+    result: TrendResult, series: Sequence[Point], fit_start: int, target: float
+) -> Projection | None:
+    """Return when the trend of ``result`` reaches ``target``, or None when it does not."""
+    fit = _significant_fit(result)
+    if fit is None:
         return None
-    now = result.intercept + slope * (len(series) - 1 - fit_start)
+    slope, intercept = fit
+    now = intercept + slope * (len(series) - 1 - fit_start)
     runs = (target - now) / slope
     if runs <= 0:
         return None
-    gaps = [b[0] - a[0] for a, b in zip(series[fit_start:], series[fit_start + 1 :], strict=False)]
-    interval = median(gaps) if gaps else 0.0
-    eta_ts = series[-1][0] + runs * interval if interval > 0 else None
+    eta_ts = _eta(series, fit_start, runs)
     return Projection(
         target=target,
         runs=runs,
