@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,30 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
+def _pick(given: Any, settings: Mapping[str, Any], key: str, default: Any) -> Any:
+    """Return the command line's value when given, else the configured one, else ``default``."""
+    return given if given is not None else settings.get(key, default)
+
+
+def _options(
+    args: argparse.Namespace, settings: Mapping[str, Any], sections: Mapping[str, Any]
+) -> Options:
+    """Return the options of the command line over ``[tool.fwmon.dashboard]`` (and SLO, KPIs)."""
+    gate_path = Path(args.gate_result) if args.gate_result else None
+    return Options(
+        title=_pick(args.title, settings, "title", ""),
+        refresh=_pick(args.refresh, settings, "refresh", 30),
+        branch=args.branch,
+        run_pages=_pick(getattr(args, "run_pages", None), settings, "run_pages", 0),
+        source_url=_pick(args.source_url, settings, "source_url", ""),
+        window=settings.get("window", "7d"),
+        gate_result=load_gate_result(gate_path) if gate_path is not None else None,
+        gate_result_path=gate_path,
+        slo_section=dict(sections.get("slo", {})),
+        kpis_section=dict(sections.get("kpis", {})),
+    )
+
+
 def dashboard_from_args(args: argparse.Namespace, *, site: Path | None = None) -> Dashboard:
     """Return the :class:`Dashboard` the arguments describe (see the module docstring)."""
     root = Path(args.root or os.getcwd()).resolve()
@@ -118,25 +143,7 @@ def dashboard_from_args(args: argparse.Namespace, *, site: Path | None = None) -
     settings = Options.from_config(sections.get("dashboard", {}))
     history = args.history or config.str("", "history_url") or None
     source = open_source(root, history=history, report=args.report, no_history=args.no_history)
-    gate_path = Path(args.gate_result) if args.gate_result else None
-    options = Options(
-        title=args.title if args.title is not None else settings.get("title", ""),
-        refresh=args.refresh if args.refresh is not None else settings.get("refresh", 30),
-        branch=args.branch,
-        run_pages=(
-            args.run_pages
-            if getattr(args, "run_pages", None) is not None
-            else settings.get("run_pages", 0)
-        ),
-        source_url=(
-            args.source_url if args.source_url is not None else settings.get("source_url", "")
-        ),
-        window=settings.get("window", "7d"),
-        gate_result=load_gate_result(gate_path) if gate_path is not None else None,
-        gate_result_path=gate_path,
-        slo_section=dict(sections.get("slo", {})),
-        kpis_section=dict(sections.get("kpis", {})),
-    )
+    options = _options(args, settings, sections)
     if site is not None:
         options.root_prefix = os.path.relpath(root, (site / "runs").resolve()) + "/"
     dash = Dashboard(source, options)

@@ -201,10 +201,9 @@ class Dashboard:
                 return self.options.source_url.format(path=quoted, line=line, sha=sha)
             except (KeyError, IndexError, ValueError):
                 return None
-        ci = run.get("ci") or {}
-        repo = ci.get("repository")
-        if ci.get("provider") == "github-actions" and repo and sha:
-            return f"https://github.com/{quote(repo)}/blob/{sha}/{quoted}#L{line}"
+        github = _github_link(run.get("ci") or {}, sha, quoted, line)
+        if github is not None:
+            return github
         if self.options.root_prefix:
             return f"{self.options.root_prefix}{quoted}#L{line}"
         return None
@@ -269,17 +268,14 @@ class Dashboard:
         latest = run_info(report).to_dict() if report is not None else None
         pipelines = self.pipelines(report) if report is not None else []
         gate = self.gate(report)
-        selected = set(((report or {}).get("run") or {}).get("selected_pipelines") or PIPELINES)
-        statuses = [p["status"] for p in pipelines if p["name"] in selected]
-        health = _health(statuses) if report is not None else "unknown"
-        if gate["verdict"] == "blocked" and health == "pass":
-            health = "fail"
+        health = _overall_health(report, pipelines, gate)
         alerts = self.alerts()
         slo = self.slo()
         kpis = self.kpis()
+        project = latest["project"] if latest else None
         return {
-            "project": latest["project"] if latest else None,
-            "title": self.title(latest["project"] if latest else None),
+            "project": project,
+            "title": self.title(project),
             "source": self.source.location,
             "branch": branch,
             "runs": total,
@@ -287,11 +283,7 @@ class Dashboard:
             "health": health,
             "pipelines": pipelines,
             "gate": gate,
-            "alerts": {
-                "available": alerts["available"],
-                "active": sum(alerts["by_severity"].values()),
-                "by_severity": alerts["by_severity"],
-            },
+            "alerts": _alerts_brief(alerts),
             "slo": _slo_brief(slo),
             "kpis": kpis["kpis"],
             "refresh": self.options.refresh,
@@ -326,12 +318,7 @@ class Dashboard:
         stored = set(self.source.metrics())
         names = [f"pipeline.{p}.score" for p in PIPELINES if f"pipeline.{p}.score" in stored]
         names += [m for m in ("coverage.line_percent", "tests.duration") if m in stored]
-        benches = sorted(
-            m[len("benchmark.") : -len(".p95")]
-            for m in stored
-            if m.startswith("benchmark.") and m.endswith(".p95")
-        )
-        for bench in benches:
+        for bench in _benchmark_names(stored):
             names += [
                 m for m in (f"benchmark.{bench}.p95", f"benchmark.{bench}.ops") if m in stored
             ]
@@ -361,8 +348,11 @@ class Dashboard:
 
     def alerts(self) -> dict[str, Any]:
         """Return the firing and pending alerts by severity, from the store's alert state."""
-        by_severity = {s: 0 for s in SEVERITIES if s != "info"}
-        empty: dict[str, Any] = {"available": False, "by_severity": by_severity, "alerts": []}
+        empty: dict[str, Any] = {
+            "available": False,
+            "by_severity": _zero_severities(),
+            "alerts": [],
+        }
         store = self.store
         if store is None:
             return {**empty, "reason": "no history store: alerts live in the store"}
@@ -374,11 +364,7 @@ class Dashboard:
         except FwmonError as exc:
             return {**empty, "reason": exc.one_line()}
         alerts = [v.to_dict() for v in views]
-        for alert in alerts:
-            severity = alert.get("severity") or (alert.get("labels") or {}).get("severity")
-            if alert.get("state", "firing") == "firing" and severity in by_severity:
-                by_severity[severity] += 1
-        return {"available": True, "by_severity": by_severity, "alerts": alerts}
+        return {"available": True, "by_severity": _firing_by_severity(alerts), "alerts": alerts}
 
     def _slo_runs(self) -> tuple[list[RunInfo], Any, str | None]:
         """Return the runs the SLA figures use, their targets and a note (read once per version)."""
@@ -481,6 +467,62 @@ class _AnyBranch:
 
     def metrics(self) -> list[str]:
         return self._source.metrics()
+
+
+def _github_link(ci: Mapping[str, Any], sha: str, quoted: str, line: int) -> str | None:
+    """Return the GitHub link of a file's line for a GitHub Actions run, else None."""
+    repo = ci.get("repository")
+    if ci.get("provider") == "github-actions" and repo and sha:
+        return f"https://github.com/{quote(repo)}/blob/{sha}/{quoted}#L{line}"
+    return None
+
+
+def _overall_health(
+    report: Mapping[str, Any] | None,
+    pipelines: Sequence[Mapping[str, Any]],
+    gate: Mapping[str, Any],
+) -> str:
+    """Return the worst status of the run's selected pipelines; a blocked gate fails a pass."""
+    if report is None:
+        return "unknown"
+    selected = set((report.get("run") or {}).get("selected_pipelines") or PIPELINES)
+    health = _health([p["status"] for p in pipelines if p["name"] in selected])
+    if gate["verdict"] == "blocked" and health == "pass":
+        return "fail"
+    return health
+
+
+def _alerts_brief(alerts: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the summary's view of the alerts: available, active count, counts by severity."""
+    return {
+        "available": alerts["available"],
+        "active": sum(alerts["by_severity"].values()),
+        "by_severity": alerts["by_severity"],
+    }
+
+
+def _benchmark_names(stored: set[str]) -> list[str]:
+    """Return the names of the benchmarks with a stored P95, sorted."""
+    return sorted(
+        m[len("benchmark.") : -len(".p95")]
+        for m in stored
+        if m.startswith("benchmark.") and m.endswith(".p95")
+    )
+
+
+def _zero_severities() -> dict[str, int]:
+    """Return a zero count per alert severity (every severity but info), in severity order."""
+    return {s: 0 for s in SEVERITIES if s != "info"}
+
+
+def _firing_by_severity(alerts: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Count the firing alerts per severity (the alert's own, else its severity label)."""
+    by_severity = _zero_severities()
+    for alert in alerts:
+        severity = alert.get("severity") or (alert.get("labels") or {}).get("severity")
+        if alert.get("state", "firing") == "firing" and severity in by_severity:
+            by_severity[severity] += 1
+    return by_severity
 
 
 def _slo_brief(slo: Mapping[str, Any]) -> dict[str, Any]:

@@ -54,18 +54,35 @@ def duration(seconds: float | int | None) -> str:
     value = abs(value)
     if value == 0:
         return "0 s"
-    if value < 60:
-        for scale, unit in reversed(_TIME_UNITS):
-            if value >= scale or scale == 1e-9:
-                scaled = value / scale
-                if round(scaled, 1) >= 1000 and unit != "s":
-                    continue
-                return f"{sign}{_sig(scaled)} {unit}"
+    short = _sub_minute(value) if value < 60 else None
+    if short is not None:
+        return f"{sign}{short}"
     if value < 3600:
-        minutes, rest = divmod(round(value), 60)
-        return f"{sign}{minutes} min {rest} s" if rest else f"{sign}{minutes} min"
+        return sign + _minutes(value)
+    return sign + _hours(value)
+
+
+def _sub_minute(value: float) -> str | None:
+    """Return a positive duration below a minute in ns, µs, ms or s (None if none fits)."""
+    for scale, unit in reversed(_TIME_UNITS):
+        if value >= scale or scale == 1e-9:
+            scaled = value / scale
+            if round(scaled, 1) >= 1000 and unit != "s":
+                continue
+            return f"{_sig(scaled)} {unit}"
+    return None
+
+
+def _minutes(value: float) -> str:
+    """Return a positive duration below an hour in whole minutes and seconds."""
+    minutes, rest = divmod(round(value), 60)
+    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+
+
+def _hours(value: float) -> str:
+    """Return a positive duration in whole hours and minutes."""
     hours, rest = divmod(round(value / 60), 60)
-    return f"{sign}{hours} h {rest} min" if rest else f"{sign}{hours} h"
+    return f"{hours} h {rest} min" if rest else f"{hours} h"
 
 
 def percent(value: float | int | None, digits: int = 1) -> str:

@@ -108,41 +108,7 @@ def overview(dash: Dashboard, ctx: Context) -> str:
     """Return the overview page."""
     now = dash.now()
     summary = dash.summary()
-    latest = summary["latest"]
-    parts: list[str] = []
-    gate = summary["gate"]
-    if latest is None:
-        parts.append(
-            '<section class="health" id="health"><span>Overall health</span>'
-            f"{badge('unknown')}<span>No runs recorded yet: run "
-            "<code>pytest --fwmon</code>.</span></section>"
-        )
-    else:
-        parts.append(
-            f'<section class="health" id="health" data-health="{e(summary["health"])}">'
-            f"<span>Overall health</span>{badge(summary['health'])}"
-            f"<span>latest run {_run_link(ctx, latest['run_id'])} "
-            f"{time_html(latest['ts'], now)}</span>"
-            f"<span>branch <strong>{e(latest['branch'] or fmt.MISSING)}</strong></span>"
-            f"<span>commit <code>{e((latest['sha'] or '')[:10] or fmt.MISSING)}</code></span>"
-            f'<span id="gate-verdict" data-verdict="{e(gate["verdict"] or "none")}">gate '
-            f"{gate_badge(gate['verdict'])}</span>"
-            f"<span>{e(fmt.count(summary['runs']))} run{'' if summary['runs'] == 1 else 's'}"
-            "</span></section>"
-        )
-        if gate["reasons"] or gate["warnings"]:
-            items = "".join(f"<li>{e(r)}</li>" for r in gate["reasons"])
-            items += "".join(f"<li>warning: {e(w)}</li>" for w in gate["warnings"])
-            parts.append(f'<ul class="gate-reasons">{items}</ul>')
-        parts.append('<h2 id="pipelines">Pipelines of the latest run</h2><div class="cards">')
-        for pipe in summary["pipelines"]:
-            parts.append(
-                f'<div class="card pipeline" data-pipeline="{e(pipe["name"])}">'
-                f'<div class="name">{e(PIPELINE_TITLES.get(pipe["name"], pipe["name"]))}</div>'
-                f'<div class="big score" aria-label="score">{e(fmt.score(pipe["score"]))}</div>'
-                f"{badge(pipe['status'])}</div>"
-            )
-        parts.append("</div>")
+    parts = _latest_sections(ctx, summary, now)
     parts.append(_alerts_section(dash))
     parts.append(_slo_section(dash, summary))
     parts.append(_kpis_section(summary["kpis"]))
@@ -151,6 +117,73 @@ def overview(dash: Dashboard, ctx: Context) -> str:
     parts.append('<h2 id="recent">Recent runs</h2>' + _runs_table(ctx, recent, now))
     return layout(
         ctx, title="Overview", site=summary["title"], active="overview", html="".join(parts)
+    )
+
+
+def _latest_sections(ctx: Context, summary: Mapping[str, Any], now: float) -> list[str]:
+    """Return the health line, the gate's reasons and the pipeline cards of the newest run."""
+    if summary["latest"] is None:
+        return [
+            '<section class="health" id="health"><span>Overall health</span>'
+            f"{badge('unknown')}<span>No runs recorded yet: run "
+            "<code>pytest --fwmon</code>.</span></section>"
+        ]
+    gate = summary["gate"]
+    parts = [_health_line(ctx, summary, now)]
+    if gate["reasons"] or gate["warnings"]:
+        items = "".join(f"<li>{e(r)}</li>" for r in gate["reasons"])
+        items += "".join(f"<li>warning: {e(w)}</li>" for w in gate["warnings"])
+        parts.append(f'<ul class="gate-reasons">{items}</ul>')
+    parts.append(_pipeline_cards(summary["pipelines"]))
+    return parts
+
+
+def _health_line(ctx: Context, summary: Mapping[str, Any], now: float) -> str:
+    """Return the health section of a history with runs: health, newest run, gate, run count."""
+    latest = summary["latest"]
+    gate = summary["gate"]
+    return (
+        f'<section class="health" id="health" data-health="{e(summary["health"])}">'
+        f"<span>Overall health</span>{badge(summary['health'])}"
+        f"<span>latest run {_run_link(ctx, latest['run_id'])} "
+        f"{time_html(latest['ts'], now)}</span>"
+        f"<span>branch <strong>{e(latest['branch'] or fmt.MISSING)}</strong></span>"
+        f"<span>commit <code>{e((latest['sha'] or '')[:10] or fmt.MISSING)}</code></span>"
+        f'<span id="gate-verdict" data-verdict="{e(gate["verdict"] or "none")}">gate '
+        f"{gate_badge(gate['verdict'])}</span>"
+        f"<span>{e(fmt.count(summary['runs']))} run{'' if summary['runs'] == 1 else 's'}"
+        "</span></section>"
+    )
+
+
+def _pipeline_cards(pipelines: Sequence[Mapping[str, Any]]) -> str:
+    """Return the heading and one card per pipeline of the newest run."""
+    parts = ['<h2 id="pipelines">Pipelines of the latest run</h2><div class="cards">']
+    for pipe in pipelines:
+        parts.append(
+            f'<div class="card pipeline" data-pipeline="{e(pipe["name"])}">'
+            f'<div class="name">{e(PIPELINE_TITLES.get(pipe["name"], pipe["name"]))}</div>'
+            f'<div class="big score" aria-label="score">{e(fmt.score(pipe["score"]))}</div>'
+            f"{badge(pipe['status'])}</div>"
+        )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _alert_field(alert: Mapping[str, Any], inner: str, key: str, default: str) -> Any:
+    """Return ``alert[key]``, else ``alert[inner][key]``, else ``default`` (falsy ones skipped)."""
+    return alert.get(key) or (alert.get(inner) or {}).get(key) or default
+
+
+def _alert_row(alert: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
+    """Return the table row of one alert (fields missing on the alert come from its labels)."""
+    labels = alert.get("labels") or {}
+    return (
+        badge(str(_alert_field(alert, "labels", "severity", "unknown"))),
+        badge(str(alert.get("state") or "firing")),
+        e(_alert_field(alert, "labels", "alertname", fmt.MISSING)),
+        e(_alert_field(alert, "annotations", "summary", "")),
+        e(labels.get("branch") or fmt.MISSING),
     )
 
 
@@ -167,38 +200,22 @@ def _alerts_section(dash: Dashboard) -> str:
             f'{badge(severity)}</div><div class="big">{e(fmt.count(number))}</div></div>'
         )
     out.append("</div>")
-    rows = []
     ordered = sorted(
         alerts["alerts"],
         key=lambda a: -SEVERITY_RANK.get(str(a.get("severity") or "info"), 0),
     )
-    for alert in ordered:
-        labels = alert.get("labels") or {}
-        annotations = alert.get("annotations") or {}
-        rows.append(
-            (
-                badge(str(alert.get("severity") or labels.get("severity") or "unknown")),
-                badge(str(alert.get("state") or "firing")),
-                e(alert.get("alertname") or labels.get("alertname") or fmt.MISSING),
-                e(alert.get("summary") or annotations.get("summary") or ""),
-                e(labels.get("branch") or fmt.MISSING),
-            )
-        )
+    rows = [_alert_row(alert) for alert in ordered]
     out.append(
         table(("severity", "state", "alert", "summary", "branch"), rows, empty="no active alerts")
     )
     return "".join(out)
 
 
-def _slo_section(dash: Dashboard, summary: Mapping[str, Any]) -> str:
-    slo = dash.slo()
-    out = ['<h2 id="slo">SLA compliance and error budget</h2>']
-    if not slo["runs"]:
-        out.append('<p class="muted">No runs to compute SLA figures from.</p>')
-        return "".join(out)
+def _slo_cards(slo: Mapping[str, Any]) -> str:
+    """Return the SLA cards: compliance, availability, error budget and runs."""
     compliant = slo["compliant"]
     scope = f"branch {slo['branch']}" if slo.get("branch") else "every branch"
-    out.append(
+    return (
         '<div class="cards">'
         f'<div class="card" id="slo-compliance"><div class="name">compliance</div>'
         f"{badge('pass' if compliant else 'fail', 'compliant' if compliant else 'breached')}"
@@ -212,23 +229,32 @@ def _slo_section(dash: Dashboard, summary: Mapping[str, Any]) -> str:
         f'<div class="card"><div class="name">runs</div><div class="big">'
         f'{e(fmt.count(slo["runs"]))}</div><div class="muted">{e(scope)}</div></div></div>'
     )
+
+
+def _slo_row(item: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    """Return the table row of one SLA figure against its target."""
+    name = str(item["name"])
+    ok = item["ok"]
+    return (
+        e(name.replace("_", " ")),
+        e(_slo_value(name, item["value"])),
+        e(("≥ " if item["op"] == "ge" else "≤ ") + _slo_value(name, item["target"])),
+        badge("unknown", "no data")
+        if ok is None
+        else badge("pass" if ok else "fail", "met" if ok else "missed"),
+    )
+
+
+def _slo_section(dash: Dashboard, summary: Mapping[str, Any]) -> str:
+    slo = dash.slo()
+    out = ['<h2 id="slo">SLA compliance and error budget</h2>']
+    if not slo["runs"]:
+        out.append('<p class="muted">No runs to compute SLA figures from.</p>')
+        return "".join(out)
+    out.append(_slo_cards(slo))
     if slo.get("note"):
         out.append(f'<p class="muted">{e(slo["note"])}</p>')
-    rows = []
-    for item in slo["compliance"]:
-        name = str(item["name"])
-        shown = _slo_value(name, item["value"])
-        ok = item["ok"]
-        rows.append(
-            (
-                e(name.replace("_", " ")),
-                e(shown),
-                e(("≥ " if item["op"] == "ge" else "≤ ") + _slo_value(name, item["target"])),
-                badge("unknown", "no data")
-                if ok is None
-                else badge("pass" if ok else "fail", "met" if ok else "missed"),
-            )
-        )
+    rows = [_slo_row(item) for item in slo["compliance"]]
     out.append(table(("figure", "value", "target", "status"), rows, numeric=(1, 2)))
     return "".join(out)
 

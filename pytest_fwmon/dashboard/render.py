@@ -163,8 +163,10 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def e(value: object) -> str:
-    """``html.escape`` of ``str(value)`` with quotes, control characters as visible escapes
-    (``None`` becomes "")."""
+    """Return ``html.escape`` of ``str(value)``, quotes included (``None`` becomes "").
+
+    Control characters and lone surrogates are shown as visible backslash escapes.
+    """
     if value is None:
         return ""
     text = value if isinstance(value, str) else str(value)

@@ -42,6 +42,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -186,36 +187,45 @@ class App:
             return self._run_page(unquote(path[len("/runs/") :]))
         if not path.startswith(API):
             return self._not_found(f"There is no page at {unquote(path)}.")
-        name = path[len(API) :]
+        return self._api_route(path, path[len(API) :], query)
+
+    def _api_route(self, path: str, name: str, query: Mapping[str, list[str]]) -> Response:
+        """Answer the API path ``path`` whose name below the API prefix is ``name``."""
+        plain: dict[str, Callable[[], Any]] = {
+            "summary": self.dash.summary,
+            "alerts": self.dash.alerts,
+            "slo": self.dash.slo,
+            "kpis": self.dash.kpis,
+            "improvements": self.dash.improvements,
+        }
+        if name in plain:
+            return self._json(name, plain[name])
         if name == "openapi.json":
             return self._json("openapi", lambda: json.loads(self.openapi))
-        if name == "summary":
-            return self._json(name, self.dash.summary)
         if name == "runs":
-            limit = _int(query, "limit", 50, 1, MAX_LIMIT)
-            offset = _int(query, "offset", 0, 0, 10**9)
-            return self._json(f"runs?{limit}&{offset}", lambda: self.dash.runs(limit, offset))
+            return self._runs_api(query)
         if name.startswith("runs/") and name.count("/") == 1:
             run_id = unquote(name[len("runs/") :])
-            data = self._cached(f"run:{run_id}", lambda: self._run_json(run_id))
-            return data
+            return self._cached(f"run:{run_id}", lambda: self._run_json(run_id))
         if name == "trends":
-            metric = (query.get("metric") or [""])[-1]
-            window = (query.get("window") or [self.dash.options.window])[-1]
-            if not metric:
-                raise BadRequest("metric is required, e.g. ?metric=pipeline.security.score")
-            if window not in WINDOWS:
-                raise BadRequest(f"window must be one of {', '.join(WINDOWS)}, got {window!r}")
-            return self._cached(f"trend:{window}:{metric}", lambda: self._trend(metric, window))
-        if name == "alerts":
-            return self._json(name, self.dash.alerts)
-        if name == "slo":
-            return self._json(name, self.dash.slo)
-        if name == "kpis":
-            return self._json(name, self.dash.kpis)
-        if name == "improvements":
-            return self._json(name, self.dash.improvements)
+            return self._trends_api(query)
         return _error(HTTPStatus.NOT_FOUND, f"unknown API path {unquote(path)}")
+
+    def _runs_api(self, query: Mapping[str, list[str]]) -> Response:
+        """Answer ``runs`` with the page of runs the ``limit`` and ``offset`` parameters select."""
+        limit = _int(query, "limit", 50, 1, MAX_LIMIT)
+        offset = _int(query, "offset", 0, 0, 10**9)
+        return self._json(f"runs?{limit}&{offset}", lambda: self.dash.runs(limit, offset))
+
+    def _trends_api(self, query: Mapping[str, list[str]]) -> Response:
+        """Answer ``trends`` for the ``metric`` and ``window`` parameters (400 when invalid)."""
+        metric = (query.get("metric") or [""])[-1]
+        window = (query.get("window") or [self.dash.options.window])[-1]
+        if not metric:
+            raise BadRequest("metric is required, e.g. ?metric=pipeline.security.score")
+        if window not in WINDOWS:
+            raise BadRequest(f"window must be one of {', '.join(WINDOWS)}, got {window!r}")
+        return self._cached(f"trend:{window}:{metric}", lambda: self._trend(metric, window))
 
     def _health(self) -> dict[str, Any]:
         return {"status": "ok", "version": __version__, "runs": self.dash.source.count_runs()}
@@ -360,6 +370,22 @@ API_CSP: Final = "default-src 'none'; frame-ancestors 'none'"
 _GONE: Final = (ConnectionError, TimeoutError)
 
 
+def _body_framing(headers: Message) -> int | Response:
+    """Return the length of the request body to drop, or the error that closes the connection."""
+    if headers.get_all("Transfer-Encoding"):
+        return _error(HTTPStatus.NOT_IMPLEMENTED, "Transfer-Encoding is not supported")
+    lengths = headers.get_all("Content-Length") or []
+    values = {v.strip() for value in lengths for v in value.split(",")}
+    if not values:
+        return 0
+    if len(values) > 1 or not all(v.isdigit() for v in values):
+        return _error(HTTPStatus.BAD_REQUEST, "Content-Length is not one whole number")
+    length = int(values.pop())
+    if length > MAX_DISCARD:
+        return _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "the dashboard takes no request body")
+    return length
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: DashboardServer
     server_version = f"fwmon-dashboard/{__version__}"
@@ -393,29 +419,21 @@ class _Handler(BaseHTTPRequestHandler):
         A body left unread would be parsed as the next request on this connection (request
         smuggling), so it is read per ``Content-Length`` or the connection is closed.
         """
-        if self.headers.get_all("Transfer-Encoding"):
+        framing = _body_framing(self.headers)
+        if isinstance(framing, Response):
             self.close_connection = True
-            return _error(HTTPStatus.NOT_IMPLEMENTED, "Transfer-Encoding is not supported")
-        lengths = self.headers.get_all("Content-Length") or []
-        values = {v.strip() for value in lengths for v in value.split(",")}
-        if not values:
-            return None
-        if len(values) > 1 or not all(v.isdigit() for v in values):
-            self.close_connection = True
-            return _error(HTTPStatus.BAD_REQUEST, "Content-Length is not one whole number")
-        length = int(values.pop())
-        if length > MAX_DISCARD:
-            self.close_connection = True
-            return _error(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "the dashboard takes no request body"
-            )
+            return framing
+        self._discard(framing)
+        return None
+
+    def _discard(self, length: int) -> None:
+        """Read and drop ``length`` bytes of body, closing the connection if it ends early."""
         while length > 0:
             chunk = self.rfile.read(min(length, 65536))
             if not chunk:
                 self.close_connection = True
                 break
             length -= len(chunk)
-        return None
 
     def _answer(self) -> None:
         response = self._framing_error()

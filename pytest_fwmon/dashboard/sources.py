@@ -312,23 +312,37 @@ def open_source(
 
     Raises ReportError (exit 3) when there is neither a store nor a report.
     """
-    store: Store | None = None
-    if not no_history:
-        default = history is None or history == ""
-        url = None if default else history
-        if not (default and not (root / DEFAULT_PATH).exists()):
-            store = open_store(url, root, readonly=True)
+    store = None if no_history else _open_history(root, history)
     if store is None:
-        if report is None:
-            candidate = root / ".fwmon/report.json"
-            if not candidate.exists():
-                history_db = root / ".fwmon/history.db"
-                raise ReportError(
-                    f"no history store at {history_db} and no report at {candidate}",
-                    hint="run `pytest --fwmon` first, or pass --history URL or --report PATH",
-                )
-            report = candidate
-        return ReportSource.load(Path(report))
+        return _report_only(root, report)
+    return _over_store(store, report)
+
+
+def _open_history(root: Path, history: str | None) -> Store | None:
+    """Open the history store read-only, or return None when the default one is absent."""
+    default = history is None or history == ""
+    url = None if default else history
+    if default and not (root / DEFAULT_PATH).exists():
+        return None
+    return open_store(url, root, readonly=True)
+
+
+def _report_only(root: Path, report: str | Path | None) -> Source:
+    """Return the source of a report by itself (ReportError when there is none)."""
+    if report is None:
+        candidate = root / ".fwmon/report.json"
+        if not candidate.exists():
+            history_db = root / ".fwmon/history.db"
+            raise ReportError(
+                f"no history store at {history_db} and no report at {candidate}",
+                hint="run `pytest --fwmon` first, or pass --history URL or --report PATH",
+            )
+        report = candidate
+    return ReportSource.load(Path(report))
+
+
+def _over_store(store: Store, report: str | Path | None) -> Source:
+    """Return the store's source, with ``report`` layered over it when the store lacks it."""
     base = StoreSource(store)
     if report is None:
         return base

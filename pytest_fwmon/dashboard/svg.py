@@ -143,129 +143,234 @@ def _trend_values(
     return indices, fitted, lower, upper
 
 
-def line_chart(chart: Chart) -> str:
-    """Return the chart as an ``<svg>`` element (see the module docstring)."""
-    uid = f"c{next(_ids)}"
-    title = escape(chart.title)
-    points = list(chart.points)
-    width, height = WIDTH, HEIGHT
-    left, top = MARGIN_LEFT, MARGIN_TOP
-    right, bottom = width - MARGIN_RIGHT, height - MARGIN_BOTTOM
-    head = (
-        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-labelledby="{uid}-t {uid}-d" data-points="{len(points)}">'
+@dataclass(frozen=True, slots=True)
+class _Plot:
+    """The plot area and the scales that map times and values into it."""
+
+    uid: str
+    t0: float
+    t1: float
+    lo: float
+    hi: float
+    left: float = MARGIN_LEFT
+    top: float = MARGIN_TOP
+    right: float = WIDTH - MARGIN_RIGHT
+    bottom: float = HEIGHT - MARGIN_BOTTOM
+
+    def sx(self, ts: float) -> float:
+        """Return the x coordinate of a run start time."""
+        return self.left + (ts - self.t0) / (self.t1 - self.t0) * (self.right - self.left)
+
+    def sy(self, v: float) -> float:
+        """Return the y coordinate of a value."""
+        return self.bottom - (v - self.lo) / (self.hi - self.lo) * (self.bottom - self.top)
+
+    def xy(self, ts: float, v: float) -> str:
+        """Return the ``x,y`` text of a point at time ``ts`` and value ``v``."""
+        return f"{_num(self.sx(ts))},{_num(self.sy(v))}"
+
+
+def _head(uid: str, title: str, n: int) -> str:
+    """Return the opening ``<svg>`` tag and its title."""
+    return (
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-labelledby="{uid}-t {uid}-d" data-points="{n}">'
         f'<title id="{uid}-t">{title}</title>'
     )
-    if not points:
-        return (
-            f'{head}<desc id="{uid}-d">No runs in this window.</desc>'
-            f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" class="empty">'
-            "no runs in this window</text></svg>"
-        )
-    values = [p.value for p in points]
-    stamps = [p.ts for p in points]
-    trend = _trend_values(chart.trend, len(points)) if chart.trend else None
-    shown = values + (trend[1] if trend is not None else [])
-    lo, hi, yticks = nice_ticks(min(shown), max(shown))
-    t0, t1 = min(stamps), max(stamps)
-    if t1 == t0:
-        t0, t1 = t0 - 3600, t1 + 3600
 
-    def sx(ts: float) -> float:
-        return left + (ts - t0) / (t1 - t0) * (right - left)
 
-    def sy(v: float) -> float:
-        return bottom - (v - lo) / (hi - lo) * (bottom - top)
+def _empty_chart(head: str, uid: str) -> str:
+    """Return the whole chart for a window without runs."""
+    return (
+        f'{head}<desc id="{uid}-d">No runs in this window.</desc>'
+        f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" class="empty">'
+        "no runs in this window</text></svg>"
+    )
 
+
+def _description(chart: Chart, points: Sequence[Point]) -> str:
+    """Return the accessible description of a chart with at least one point."""
     fmt = chart.fmt
-    last = points[-1]
-    desc = (
-        f"{len(points)} runs from {datetime.fromtimestamp(stamps[0], UTC):%Y-%m-%d} to "
-        f"{datetime.fromtimestamp(stamps[-1], UTC):%Y-%m-%d}; latest {fmt(last.value)}, "
+    values = [p.value for p in points]
+    first, last = points[0], points[-1]
+    return (
+        f"{len(points)} runs from {datetime.fromtimestamp(first.ts, UTC):%Y-%m-%d} to "
+        f"{datetime.fromtimestamp(last.ts, UTC):%Y-%m-%d}; latest {fmt(last.value)}, "
         f"lowest {fmt(min(values))}, highest {fmt(max(values))}. {chart.note}"
     ).strip()
-    out = [
-        head,
-        f'<desc id="{uid}-d">{escape(desc)}</desc>',
-        f'<defs><clipPath id="{uid}-clip"><rect x="{left}" y="{top}" '
-        f'width="{right - left}" height="{bottom - top}"/></clipPath></defs>',
-        '<g class="axis y">',
-    ]
+
+
+def _y_axis(plot: _Plot, yticks: Sequence[float], chart: Chart) -> list[str]:
+    """Return the y axis group: grid lines, tick labels and the unit label."""
+    left, right = plot.left, plot.right
+    out = ['<g class="axis y">']
     for tick in yticks:
-        y = _num(sy(tick))
+        y = _num(plot.sy(tick))
         out.append(
             f'<line x1="{left}" x2="{right}" y1="{y}" y2="{y}" class="grid"/>'
             f'<text x="{left - 6}" y="{y}" dy="0.32em" text-anchor="end">'
-            f"{escape(fmt(tick))}</text>"
+            f"{escape(chart.fmt(tick))}</text>"
         )
     out.append(
-        f'<text class="label" transform="translate(14 {(top + bottom) / 2}) rotate(-90)" '
-        f'text-anchor="middle">{escape(chart.unit)}</text></g><g class="axis x">'
-        f'<line x1="{left}" x2="{right}" y1="{bottom}" y2="{bottom}" class="base"/>'
+        f'<text class="label" transform="translate(14 {(plot.top + plot.bottom) / 2}) '
+        f'rotate(-90)" text-anchor="middle">{escape(chart.unit)}</text></g>'
     )
-    xticks = _time_ticks(stamps[0], stamps[-1])
+    return out
+
+
+def _tick_anchor(number: int, total: int) -> str:
+    """Return the text anchor of x tick ``number`` of ``total``."""
+    if number == 0:
+        return "start"
+    return "end" if number == total - 1 else "middle"
+
+
+def _x_axis(plot: _Plot, first: float, last: float) -> list[str]:
+    """Return the x axis group: base line, time ticks and the axis label."""
+    left, right, bottom = plot.left, plot.right, plot.bottom
+    out = [
+        '<g class="axis x">'
+        f'<line x1="{left}" x2="{right}" y1="{bottom}" y2="{bottom}" class="base"/>'
+    ]
+    xticks = _time_ticks(first, last)
     for number, (ts, label) in enumerate(xticks):
-        x = _num(sx(ts))
-        anchor = "start" if number == 0 else "end" if number == len(xticks) - 1 else "middle"
+        x = _num(plot.sx(ts))
+        anchor = _tick_anchor(number, len(xticks))
         out.append(
             f'<line x1="{x}" x2="{x}" y1="{bottom}" y2="{bottom + 5}" class="base"/>'
             f'<text x="{x}" y="{bottom + 18}" text-anchor="{anchor}">{escape(label)}</text>'
         )
     out.append(
-        f'<text class="label" x="{(left + right) / 2}" y="{height - 6}" '
+        f'<text class="label" x="{(left + right) / 2}" y="{HEIGHT - 6}" '
         'text-anchor="middle">run start (UTC)</text></g>'
     )
+    return out
+
+
+def _slope_text(fmt: Callable[[float], str], info: Mapping[str, Any]) -> str:
+    """Return the sentence that describes the trend's slope and its significance."""
+    return (
+        f"trend {_signed(fmt, info['slope'])} per run "
+        f"({round(info.get('confidence', 0.95) * 100)} % interval "
+        f"{_signed(fmt, info.get('slope_low'))} to {_signed(fmt, info.get('slope_high'))}), "
+        f"Mann-Kendall p = {info.get('mk_p', 1.0):.3g}, {info.get('direction', 'flat')}"
+    )
+
+
+def _trend_group(
+    plot: _Plot,
+    stamps: Sequence[float],
+    trend: tuple[list[int], list[float], list[float], list[float]],
+    slope_text: str,
+) -> str:
+    """Return the clipped group with the confidence band and the fitted trend line."""
+    indices, fitted, lower, upper = trend
+    xs = [stamps[i] for i in indices]
+    band = [plot.xy(x, v) for x, v in zip(xs, upper, strict=True)]
+    band += [plot.xy(x, v) for x, v in reversed(list(zip(xs, lower, strict=True)))]
+    return (
+        f'<g clip-path="url(#{plot.uid}-clip)"><polygon class="band" points="{" ".join(band)}">'
+        f"<title>{escape('confidence band of the ' + slope_text)}</title></polygon>"
+        f'<polyline class="trend" points="'
+        + " ".join(plot.xy(x, v) for x, v in zip(xs, fitted, strict=True))
+        + f'"><title>{escape(slope_text)}</title></polyline></g>'
+    )
+
+
+def _change_point(
+    plot: _Plot, points: Sequence[Point], cp: Mapping[str, Any], fmt: Callable[[float], str]
+) -> str:
+    """Return the marker of one change point, or "" when its index is not a shown run."""
+    index = cp.get("index")
+    if not isinstance(index, int) or not 0 <= index < len(points):
+        return ""
+    point = points[index]
+    x = _num(plot.sx(point.ts))
+    tip = (
+        f"change point at run {point.run_id} "
+        f"({datetime.fromtimestamp(point.ts, UTC):%Y-%m-%d %H:%M} UTC): "
+        f"mean {fmt(cp.get('before', 0.0))} → {fmt(cp.get('after', 0.0))} "
+        f"({cp.get('magnitude', 0.0) * 100:+.1f} %), p = {cp.get('p', 1.0):.2g}"
+    )
+    return (
+        f'<g class="cp"><line x1="{x}" x2="{x}" y1="{plot.top}" y2="{plot.bottom}"/>'
+        f'<path d="M{x},{plot.top + 10} l-6,-10 h12 z"/><title>{escape(tip)}</title></g>'
+    )
+
+
+def _point_marker(plot: _Plot, point: Point, chart: Chart) -> str:
+    """Return the circle of one run with its tooltip, linked to the run when it has a link."""
+    x, y = _num(plot.sx(point.ts)), _num(plot.sy(point.value))
+    tip = (
+        f"{point.run_id} · {datetime.fromtimestamp(point.ts, UTC):%Y-%m-%d %H:%M} UTC · "
+        f"{chart.fmt(point.value)}"
+    )
+    circle = f'<circle class="pt" cx="{x}" cy="{y}" r="3"><title>{escape(tip)}</title></circle>'
+    href = chart.href(point.run_id) if chart.href is not None else ""
+    if href:
+        circle = f'<a href="{escape(href)}">{circle}</a>'
+    return circle
+
+
+def _make_plot(
+    uid: str, points: Sequence[Point], shown: Sequence[float]
+) -> tuple[_Plot, list[float]]:
+    """Return the plot scaled to the points' times and the shown values, and the y ticks."""
+    lo, hi, yticks = nice_ticks(min(shown), max(shown))
+    stamps = [p.ts for p in points]
+    t0, t1 = min(stamps), max(stamps)
+    if t1 == t0:
+        t0, t1 = t0 - 3600, t1 + 3600
+    return _Plot(uid, t0, t1, lo, hi), yticks
+
+
+def _clip_defs(plot: _Plot) -> str:
+    """Return the ``<defs>`` with the clip path of the plot area."""
+    return (
+        f'<defs><clipPath id="{plot.uid}-clip"><rect x="{plot.left}" y="{plot.top}" '
+        f'width="{plot.right - plot.left}" height="{plot.bottom - plot.top}"/></clipPath></defs>'
+    )
+
+
+def _marks(
+    plot: _Plot,
+    chart: Chart,
+    points: Sequence[Point],
+    trend: tuple[list[int], list[float], list[float], list[float]] | None,
+) -> list[str]:
+    """Return the trend, the data line, the change points and the run markers, in order."""
+    out = []
     if trend is not None and chart.trend is not None:
-        indices, fitted, lower, upper = trend
-        xs = [sx(stamps[i]) for i in indices]
-        band = [f"{_num(x)},{_num(sy(v))}" for x, v in zip(xs, upper, strict=True)]
-        band += [f"{_num(x)},{_num(sy(v))}" for x, v in reversed(list(zip(xs, lower, strict=True)))]
-        info = chart.trend
-        slope_text = (
-            f"trend {_signed(fmt, info['slope'])} per run "
-            f"({round(info.get('confidence', 0.95) * 100)} % interval "
-            f"{_signed(fmt, info.get('slope_low'))} to {_signed(fmt, info.get('slope_high'))}), "
-            f"Mann-Kendall p = {info.get('mk_p', 1.0):.3g}, {info.get('direction', 'flat')}"
-        )
-        out.append(
-            f'<g clip-path="url(#{uid}-clip)"><polygon class="band" points="{" ".join(band)}">'
-            f"<title>{escape('confidence band of the ' + slope_text)}</title></polygon>"
-            f'<polyline class="trend" points="'
-            + " ".join(f"{_num(x)},{_num(sy(v))}" for x, v in zip(xs, fitted, strict=True))
-            + f'"><title>{escape(slope_text)}</title></polyline></g>'
-        )
+        stamps = [p.ts for p in points]
+        out.append(_trend_group(plot, stamps, trend, _slope_text(chart.fmt, chart.trend)))
     out.append(
-        '<polyline class="line" points="'
-        + " ".join(f"{_num(sx(p.ts))},{_num(sy(p.value))}" for p in points)
-        + '"/>'
+        '<polyline class="line" points="' + " ".join(plot.xy(p.ts, p.value) for p in points) + '"/>'
     )
     for cp in (chart.trend or {}).get("change_points") or ():
-        index = cp.get("index")
-        if not isinstance(index, int) or not 0 <= index < len(points):
-            continue
-        x = _num(sx(stamps[index]))
-        tip = (
-            f"change point at run {points[index].run_id} "
-            f"({datetime.fromtimestamp(stamps[index], UTC):%Y-%m-%d %H:%M} UTC): "
-            f"mean {fmt(cp.get('before', 0.0))} → {fmt(cp.get('after', 0.0))} "
-            f"({cp.get('magnitude', 0.0) * 100:+.1f} %), p = {cp.get('p', 1.0):.2g}"
-        )
-        out.append(
-            f'<g class="cp"><line x1="{x}" x2="{x}" y1="{top}" y2="{bottom}"/>'
-            f'<path d="M{x},{top + 10} l-6,-10 h12 z"/><title>{escape(tip)}</title></g>'
-        )
-    for point in points:
-        x, y = _num(sx(point.ts)), _num(sy(point.value))
-        tip = (
-            f"{point.run_id} · {datetime.fromtimestamp(point.ts, UTC):%Y-%m-%d %H:%M} UTC · "
-            f"{fmt(point.value)}"
-        )
-        circle = f'<circle class="pt" cx="{x}" cy="{y}" r="3"><title>{escape(tip)}</title></circle>'
-        href = chart.href(point.run_id) if chart.href is not None else ""
-        if href:
-            circle = f'<a href="{escape(href)}">{circle}</a>'
-        out.append(circle)
-    out.append("</svg>")
+        out.append(_change_point(plot, points, cp, chart.fmt))
+    out.extend(_point_marker(plot, point, chart) for point in points)
+    return out
+
+
+def line_chart(chart: Chart) -> str:
+    """Return the chart as an ``<svg>`` element (see the module docstring)."""
+    uid = f"c{next(_ids)}"
+    points = list(chart.points)
+    head = _head(uid, escape(chart.title), len(points))
+    if not points:
+        return _empty_chart(head, uid)
+    trend = _trend_values(chart.trend, len(points)) if chart.trend else None
+    shown = [p.value for p in points] + (trend[1] if trend is not None else [])
+    plot, yticks = _make_plot(uid, points, shown)
+    out = [
+        head,
+        f'<desc id="{uid}-d">{escape(_description(chart, points))}</desc>',
+        _clip_defs(plot),
+        *_y_axis(plot, yticks, chart),
+        *_x_axis(plot, points[0].ts, points[-1].ts),
+        *_marks(plot, chart, points, trend),
+        "</svg>",
+    ]
     return "".join(out)
 
 
