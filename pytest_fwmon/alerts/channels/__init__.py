@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeGuard
 
 from ...core.errors import ConfigError
 from ..values import env_name
@@ -104,7 +104,7 @@ def _smtp_login(table: Mapping[str, Any], where: str, options: dict[str, Any]) -
         options["password_env"] = env_name(password, f"{where} password_env")
 
 
-def _is_address_list(recipients: Any) -> bool:
+def _is_address_list(recipients: Any) -> TypeGuard[list[str]]:
     """Tell whether a value is a non-empty list of email addresses."""
     return (
         isinstance(recipients, list)
