@@ -37,6 +37,8 @@ from .matchers import parse_matcher
 from .settings import AlertSettings
 from .state import (
     STATES,
+    AlertView,
+    NotificationView,
     Silence,
     add_silence,
     end_silence,
@@ -103,7 +105,48 @@ def load_gate_result(path: str) -> tuple[bool, str | None]:
     return data["verdict"] == "pass", run_id if isinstance(run_id, str) else None
 
 
+def _stored_run(store: Store, args: argparse.Namespace) -> dict[str, Any]:
+    """Return the run ``--run`` names, else the newest (of ``--branch``); error when none."""
+    if args.run:
+        found = store.get_run(args.run)
+        if found is None:
+            raise ConfigError(
+                f"no run {args.run!r} in history store {store.location}",
+                hint="see `fwmon history` for the stored run ids",
+            )
+        return found
+    latest = store.latest_run(args.branch)
+    if latest is None:
+        where = f" on branch {args.branch}" if args.branch else ""
+        raise ReportError(
+            f"history store {store.location} holds no run{where} to evaluate",
+            hint="run `pytest --fwmon` first, or pass --report",
+        )
+    return latest
+
+
+def _record_gate(
+    store: Store,
+    args: argparse.Namespace,
+    gate: tuple[bool, str | None],
+    report: dict[str, Any],
+) -> tuple[dict[str, Any], bool]:
+    """Record the gate verdict on the evaluated run; return the (re-read) run and the verdict."""
+    run_id = str(report["run"]["id"])
+    passed, gate_run = gate
+    if gate_run is not None and gate_run != run_id:
+        raise ConfigError(
+            f"gate result {args.gate_result} is for run {gate_run}, not for the "
+            f"evaluated run {run_id}",
+            hint="pass the matching --run or --report",
+        )
+    if store.set_gate(run_id, passed):
+        report = store.get_run(run_id) or report
+    return report, passed
+
+
 def _evaluate(args: argparse.Namespace) -> int:
+    """Run ``fwmon alerts evaluate``: evaluate the rules on one run and notify."""
     ctx = _Context(args)
     settings = AlertSettings.from_config(ctx.sections.get("alerts", {}))
     gate: tuple[bool, str | None] | None = None
@@ -116,35 +159,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         if report_file is not None:
             store.add_run(report_file)
             report = report_file
-        elif args.run:
-            found = store.get_run(args.run)
-            if found is None:
-                raise ConfigError(
-                    f"no run {args.run!r} in history store {store.location}",
-                    hint="see `fwmon history` for the stored run ids",
-                )
-            report = found
         else:
-            latest = store.latest_run(args.branch)
-            if latest is None:
-                where = f" on branch {args.branch}" if args.branch else ""
-                raise ReportError(
-                    f"history store {store.location} holds no run{where} to evaluate",
-                    hint="run `pytest --fwmon` first, or pass --report",
-                )
-            report = latest
-        run_id = str(report["run"]["id"])
+            report = _stored_run(store, args)
         passed: bool | None = None
         if gate is not None:
-            passed, gate_run = gate
-            if gate_run is not None and gate_run != run_id:
-                raise ConfigError(
-                    f"gate result {args.gate_result} is for run {gate_run}, not for the "
-                    f"evaluated run {run_id}",
-                    hint="pass the matching --run or --report",
-                )
-            if store.set_gate(run_id, passed):
-                report = store.get_run(run_id) or report
+            report, passed = _record_gate(store, args, gate, report)
         summary = evaluate_run(
             store,
             report,
@@ -172,11 +191,12 @@ def _secrets(ctx: _Context) -> list[str]:
     return configured_secrets(settings.channels.values(), os.environ)
 
 
-def _list(args: argparse.Namespace) -> int:
-    ctx = _Context(args)
-    states = args.state or None
+def _read_listing(
+    ctx: _Context, args: argparse.Namespace
+) -> tuple[list[AlertView], list[Silence], list[NotificationView]]:
+    """Return the alerts, silences and notifications to list, errors scrubbed of secrets."""
     with ctx.open(readonly=True) as store:
-        alerts = list_alerts(store, states)
+        alerts = list_alerts(store, args.state or None)
         ready = has_tables(store)
         silences = load_silences(store) if ready else []
         notifications = (
@@ -188,6 +208,73 @@ def _list(args: argparse.Namespace) -> int:
     notifications = [
         replace(n, error=scrub(n.error, secrets)) if n.error else n for n in notifications
     ]
+    return alerts, silences, notifications
+
+
+def _alert_row(a: AlertView) -> list[str]:
+    """Return the table cells of one alert; a changed severity is starred."""
+    severity = a.severity + ("*" if a.severity != a.base_severity else "")
+    state = a.state + (" (silenced)" if a.silenced_by else "")
+    return [
+        state,
+        severity,
+        f"{a.alertname} {a.fingerprint}",
+        a.labels.get("branch", ""),
+        a.since,
+        a.last_notified or "-",
+        str(a.undelivered),
+        a.summary,
+    ]
+
+
+def _write_alerts(alerts: Sequence[AlertView], states: Sequence[str] | None, out: TextIO) -> None:
+    """Write the alerts table, or a line saying there are none (in the states asked for)."""
+    if not alerts:
+        out.write("no alerts" + (f" in state {', '.join(states)}" if states else "") + "\n")
+        return
+    rows = [["STATE", "SEVERITY", "ALERT", "BRANCH", "SINCE", "NOTIFIED", "UNDELIV", "SUMMARY"]]
+    rows.extend(_alert_row(a) for a in alerts)
+    _table(rows, out)
+
+
+def _write_silences(silences: Sequence[Silence], out: TextIO) -> None:
+    """Write the silences table (nothing when there are none)."""
+    if not silences:
+        return
+    out.write("\nsilences:\n")
+    rows = [["ID", "MATCHERS", "STARTS", "EXPIRES", "AUTHOR", "REASON"]]
+    for s in silences:
+        rows.append(
+            [
+                s.id,
+                ",".join(str(m) for m in s.matchers),
+                ts_to_iso(s.starts),
+                ts_to_iso(s.expires if s.ended is None else min(s.ended, s.expires)),
+                s.author,
+                s.reason,
+            ]
+        )
+    _table(rows, out)
+
+
+def _write_notifications(
+    notifications: Sequence[NotificationView], every: bool, out: TextIO
+) -> None:
+    """Write the notifications table (nothing when there are none)."""
+    if not notifications:
+        return
+    title = "notifications" if every else "undelivered notifications"
+    out.write(f"\n{title}:\n")
+    rows = [["CREATED", "RECEIVER", "STATUS", "ATTEMPTS", "REASON", "ERROR"]]
+    for n in notifications:
+        rows.append([n.created, n.receiver, n.status, str(n.attempts), n.reason, n.error or ""])
+    _table(rows, out)
+
+
+def _list(args: argparse.Namespace) -> int:
+    """Run ``fwmon alerts list``: show alerts, silences and notifications."""
+    ctx = _Context(args)
+    alerts, silences, notifications = _read_listing(ctx, args)
     now = time.time()
     if not args.all_silences:
         silences = [s for s in silences if s.ended is None and s.expires > now]
@@ -201,52 +288,34 @@ def _list(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     out = sys.stdout
-    if alerts:
-        rows = [["STATE", "SEVERITY", "ALERT", "BRANCH", "SINCE", "NOTIFIED", "UNDELIV", "SUMMARY"]]
-        for a in alerts:
-            severity = a.severity + ("*" if a.severity != a.base_severity else "")
-            state = a.state + (" (silenced)" if a.silenced_by else "")
-            rows.append(
-                [
-                    state,
-                    severity,
-                    f"{a.alertname} {a.fingerprint}",
-                    a.labels.get("branch", ""),
-                    a.since,
-                    a.last_notified or "-",
-                    str(a.undelivered),
-                    a.summary,
-                ]
-            )
-        _table(rows, out)
-    else:
-        out.write("no alerts" + (f" in state {', '.join(states)}" if states else "") + "\n")
-    if silences:
-        out.write("\nsilences:\n")
-        rows = [["ID", "MATCHERS", "STARTS", "EXPIRES", "AUTHOR", "REASON"]]
-        for s in silences:
-            rows.append(
-                [
-                    s.id,
-                    ",".join(str(m) for m in s.matchers),
-                    ts_to_iso(s.starts),
-                    ts_to_iso(s.expires if s.ended is None else min(s.ended, s.expires)),
-                    s.author,
-                    s.reason,
-                ]
-            )
-        _table(rows, out)
-    if notifications:
-        title = "notifications" if args.notifications else "undelivered notifications"
-        out.write(f"\n{title}:\n")
-        rows = [["CREATED", "RECEIVER", "STATUS", "ATTEMPTS", "REASON", "ERROR"]]
-        for n in notifications:
-            rows.append([n.created, n.receiver, n.status, str(n.attempts), n.reason, n.error or ""])
-        _table(rows, out)
+    _write_alerts(alerts, args.state or None, out)
+    _write_silences(silences, out)
+    _write_notifications(notifications, args.notifications, out)
     return EXIT_OK
 
 
+def _silence_expiry(args: argparse.Namespace, starts: float) -> float:
+    """Return when the silence expires, from ``--duration`` or ``--expires`` (exactly one)."""
+    if (args.duration is None) == (args.expires is None):
+        raise ConfigError("give exactly one of --duration (e.g. 2h) or --expires (a time)")
+    if args.duration is not None:
+        seconds = parse_duration(args.duration, "--duration")
+        if seconds <= 0:
+            raise ConfigError("--duration must be more than 0, e.g. 2h")
+        return starts + seconds
+    if args.expires.strip()[-1:] in ("m", "h", "d", "w") and args.expires.strip()[:1].isdigit():
+        raise ConfigError(
+            f"--expires {args.expires!r} is a duration; use --duration {args.expires} "
+            "or an ISO time such as 2024-05-01T18:00:00Z"
+        )
+    found = parse_time(args.expires, what="--expires")
+    if found is None:
+        raise ConfigError("--expires needs a time, e.g. 2024-05-01T18:00:00Z")
+    return found
+
+
 def _silence(args: argparse.Namespace) -> int:
+    """Run ``fwmon alerts silence``: store a silence for the matchers."""
     ctx = _Context(args)
     matchers = tuple(parse_matcher(m, "silence matcher") for m in args.matchers)
     reason = (args.reason or "").strip()
@@ -255,23 +324,7 @@ def _silence(args: argparse.Namespace) -> int:
     now = time.time()
     parsed = parse_time(args.starts, what="--starts") if args.starts else None
     starts = now if parsed is None else parsed
-    if (args.duration is None) == (args.expires is None):
-        raise ConfigError("give exactly one of --duration (e.g. 2h) or --expires (a time)")
-    if args.duration is not None:
-        seconds = parse_duration(args.duration, "--duration")
-        if seconds <= 0:
-            raise ConfigError("--duration must be more than 0, e.g. 2h")
-        expires = starts + seconds
-    else:
-        if args.expires.strip()[-1:] in ("m", "h", "d", "w") and args.expires.strip()[:1].isdigit():
-            raise ConfigError(
-                f"--expires {args.expires!r} is a duration; use --duration {args.expires} "
-                "or an ISO time such as 2024-05-01T18:00:00Z"
-            )
-        found = parse_time(args.expires, what="--expires")
-        if found is None:
-            raise ConfigError("--expires needs a time, e.g. 2024-05-01T18:00:00Z")
-        expires = found
+    expires = _silence_expiry(args, starts)
     if expires <= starts:
         raise ConfigError(
             f"the silence would expire ({ts_to_iso(expires)}) before it starts "

@@ -26,13 +26,17 @@ import math
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..history.metrics import higher_is_better
 from ..history.stats import CP_WINDOW
 from ..history.store import Store
 from ..history.trends import analyse
 from .rules import Condition, Rule
+
+if TYPE_CHECKING:
+    from ..history.slo import SloResult
+    from ..history.trends import TrendChangePoint
 
 
 @dataclass(slots=True)
@@ -168,40 +172,90 @@ def _direction_ok(change: str, metric: str, before: float, after: float) -> bool
     return after < before if higher_is_better(metric) else after > before
 
 
+def _trend_context(change: str, matching: Sequence[TrendChangePoint]) -> dict[str, Any]:
+    """Return a trend alert's template context, from the newest matching change point."""
+    context: dict[str, Any] = {"change": change}
+    if matching:
+        newest = matching[-1]
+        context.update(
+            before=newest.before,
+            after=newest.after,
+            magnitude=newest.magnitude,
+            change="up" if newest.after > newest.before else "down",
+            change_run=newest.run_id,
+        )
+    return context
+
+
+def _trend_instance(condition: Condition, run: RunContext, store: Store, name: str) -> Instance:
+    """Return the trend instance of one metric: active when a recent change point matches."""
+    limit = condition.recent_runs + 2 * CP_WINDOW
+    series = [p for p in store.series(name, branch=run.branch) if p[0] <= run.ts]
+    series = series[-limit:]
+    result = analyse(series, metric=name)
+    n = len(series)
+    matching = [
+        cp
+        for cp in result.change_points
+        if cp.index >= n - condition.recent_runs
+        and _direction_ok(condition.change, name, cp.before, cp.after)
+    ]
+    context = _trend_context(condition.change, matching)
+    value = series[-1][2] if series else run.values.get(name)
+    return Instance({"metric": name}, bool(matching), value, context)
+
+
 def _trend(condition: Condition, run: RunContext, store: Store | None) -> list[Instance] | None:
+    """Return a trend instance per metric the glob matches (None: no such metric or store)."""
     pattern = condition.metrics[0]
     names = sorted(n for n in run.values if fnmatch.fnmatchcase(n, pattern))
     if not names or store is None:
         return None
-    limit = condition.recent_runs + 2 * CP_WINDOW
+    return [_trend_instance(condition, run, store, name) for name in names]
+
+
+def _burn_instances(condition: Condition, result: SloResult) -> list[Instance] | None:
+    """Return an instance per full burn-rate window the figure names (None: no such window)."""
+    figure = condition.figure
+    op = condition.op
+    wanted = None if figure == "burn_rate" else int(figure.split(".", 1)[1])
     instances = []
-    for name in names:
-        series = [p for p in store.series(name, branch=run.branch) if p[0] <= run.ts]
-        series = series[-limit:]
-        result = analyse(series, metric=name)
-        n = len(series)
-        matching = [
-            cp
-            for cp in result.change_points
-            if cp.index >= n - condition.recent_runs
-            and _direction_ok(condition.change, name, cp.before, cp.after)
-        ]
-        context: dict[str, Any] = {"change": condition.change}
-        if matching:
-            newest = matching[-1]
-            context.update(
-                before=newest.before,
-                after=newest.after,
-                magnitude=newest.magnitude,
-                change="up" if newest.after > newest.before else "down",
-                change_run=newest.run_id,
+    for burn in result.burn_rates:
+        if wanted is not None and burn.window != wanted:
+            continue
+        if burn.rate is None or burn.runs < burn.window:
+            continue  # a window not yet full says little about the pace
+        threshold = burn.threshold if condition.threshold is None else condition.threshold
+        instances.append(
+            Instance(
+                {"metric": f"burn_rate.{burn.window}"},
+                compare(burn.rate, op, threshold),
+                burn.rate,
+                {"threshold": threshold, "op": op},
             )
-        value = series[-1][2] if series else run.values.get(name)
-        instances.append(Instance({"metric": name}, bool(matching), value, context))
-    return instances
+        )
+    return instances or None
+
+
+def _figure_instances(condition: Condition, result: SloResult) -> list[Instance] | None:
+    """Return the one instance of an SLO figure against its threshold (None: no value)."""
+    figure = condition.figure
+    op = condition.op
+    value = result.figure(figure)
+    if value is None or condition.threshold is None:
+        return None
+    return [
+        Instance(
+            {"metric": figure},
+            compare(value, op, condition.threshold),
+            value,
+            {"threshold": condition.threshold, "op": op},
+        )
+    ]
 
 
 def _slo(condition: Condition, run: RunContext, store: Store | None) -> list[Instance] | None:
+    """Return the instances of an SLO condition on the branch's runs (None: no data)."""
     from ..history.slo import SloTargets, compute
 
     if store is None:
@@ -214,36 +268,9 @@ def _slo(condition: Condition, run: RunContext, store: Store | None) -> list[Ins
         return None
     result = compute(runs, targets)
     figure = condition.figure
-    op = condition.op
     if figure == "burn_rate" or figure.startswith("burn_rate."):
-        wanted = None if figure == "burn_rate" else int(figure.split(".", 1)[1])
-        instances = []
-        for burn in result.burn_rates:
-            if wanted is not None and burn.window != wanted:
-                continue
-            if burn.rate is None or burn.runs < burn.window:
-                continue  # a window not yet full says little about the pace
-            threshold = burn.threshold if condition.threshold is None else condition.threshold
-            instances.append(
-                Instance(
-                    {"metric": f"burn_rate.{burn.window}"},
-                    compare(burn.rate, op, threshold),
-                    burn.rate,
-                    {"threshold": threshold, "op": op},
-                )
-            )
-        return instances or None
-    value = result.figure(figure)
-    if value is None or condition.threshold is None:
-        return None
-    return [
-        Instance(
-            {"metric": figure},
-            compare(value, op, condition.threshold),
-            value,
-            {"threshold": condition.threshold, "op": op},
-        )
-    ]
+        return _burn_instances(condition, result)
+    return _figure_instances(condition, result)
 
 
 __all__ = ["Instance", "RuleResult", "RunContext", "compare", "evaluate_rule", "render"]

@@ -27,7 +27,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from .channels import SecretMissing, build_channel, channel_secrets, configured_secrets, scrub
+from .channels import (
+    Channel,
+    Outcome,
+    SecretMissing,
+    build_channel,
+    channel_secrets,
+    configured_secrets,
+    scrub,
+)
 from .rules import ChannelConfig
 
 #: Notifications sent at the same time.
@@ -75,6 +83,82 @@ class DeliveryResult:
         return asdict(self)
 
 
+def _open_channel(
+    job: Job, config: ChannelConfig | None, environ: Mapping[str, str], root: Path
+) -> tuple[Channel | None, str | None]:
+    """Return the job's ready channel, or None and why it cannot be built."""
+    if config is None:
+        return None, f"receiver {job.receiver} is no longer configured"
+    try:
+        return build_channel(config.name, config.type, config.options, environ, root), None
+    except SecretMissing as exc:
+        return None, str(exc)
+
+
+def _try_once(
+    job: Job,
+    channel: Channel,
+    secrets: Sequence[str],
+    result: DeliveryResult,
+    attempt: int,
+    remaining: float,
+) -> Outcome:
+    """Make one attempt within ``remaining`` seconds; log it and its status on ``result``."""
+    outcome = channel.send(job.payload, min(channel.timeout, remaining))
+    result.attempts = attempt
+    detail = scrub(outcome.detail, secrets)
+    if outcome.retry_after is not None:
+        detail += f" (Retry-After {outcome.retry_after:g} s)"
+    result.log.append(detail)
+    log.debug("alert notification %s to %s: attempt %d: %s", job.id, job.receiver, attempt, detail)
+    if outcome.ok:
+        result.status = "sent"
+        result.error = None
+    else:
+        result.error = detail
+    return outcome
+
+
+def _wait_before(outcome: Outcome, attempt: int, backoff: float) -> float:
+    """Return the seconds to wait after ``attempt``: the backoff doubled, or Retry-After."""
+    wait: float = backoff * 2 ** (attempt - 1)
+    if outcome.retry_after is not None:
+        wait = max(wait, outcome.retry_after)
+    return wait
+
+
+def _send_with_retries(
+    job: Job,
+    channel: Channel,
+    result: DeliveryResult,
+    *,
+    deadline: float,
+    max_attempts: int,
+    backoff: float,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> None:
+    """Attempt the job until it is sent, cannot be retried, or attempts or time run out."""
+    secrets = channel_secrets(channel)
+    for attempt in range(1, max_attempts + 1):
+        remaining = deadline - clock()
+        if remaining <= 0:
+            result.error = "the delivery timeout was reached before this attempt"
+            break
+        outcome = _try_once(job, channel, secrets, result, attempt, remaining)
+        if outcome.ok or not outcome.retry or attempt == max_attempts:
+            break
+        wait = _wait_before(outcome, attempt, backoff)
+        if clock() + wait >= deadline:
+            result.error = (
+                f"{result.error}; the delivery timeout leaves no time for the next attempt "
+                f"(in {wait:g} s)"
+            )
+            break
+        sleep(wait)
+        result.waited.append(wait)
+
+
 def _deliver_one(
     job: Job,
     config: ChannelConfig | None,
@@ -87,49 +171,23 @@ def _deliver_one(
     sleep: Callable[[float], None],
     clock: Callable[[], float],
 ) -> DeliveryResult:
+    """Deliver one job (retried with backoff within the deadline); never raise for failures."""
     started = clock()
     result = DeliveryResult(job.id, job.receiver, "undelivered")
-    if config is None:
-        result.error = f"receiver {job.receiver} is no longer configured"
+    channel, error = _open_channel(job, config, environ, root)
+    if channel is None:
+        result.error = error
         return result
-    try:
-        channel = build_channel(config.name, config.type, config.options, environ, root)
-    except SecretMissing as exc:
-        result.error = str(exc)
-        return result
-    secrets = channel_secrets(channel)
-    for attempt in range(1, max_attempts + 1):
-        remaining = deadline - clock()
-        if remaining <= 0:
-            result.error = "the delivery timeout was reached before this attempt"
-            break
-        outcome = channel.send(job.payload, min(channel.timeout, remaining))
-        result.attempts = attempt
-        detail = scrub(outcome.detail, secrets)
-        if outcome.retry_after is not None:
-            detail += f" (Retry-After {outcome.retry_after:g} s)"
-        result.log.append(detail)
-        log.debug(
-            "alert notification %s to %s: attempt %d: %s", job.id, job.receiver, attempt, detail
-        )
-        if outcome.ok:
-            result.status = "sent"
-            result.error = None
-            break
-        result.error = detail
-        if not outcome.retry or attempt == max_attempts:
-            break
-        wait = backoff * 2 ** (attempt - 1)
-        if outcome.retry_after is not None:
-            wait = max(wait, outcome.retry_after)
-        if clock() + wait >= deadline:
-            result.error = (
-                f"{detail}; the delivery timeout leaves no time for the next attempt "
-                f"(in {wait:g} s)"
-            )
-            break
-        sleep(wait)
-        result.waited.append(wait)
+    _send_with_retries(
+        job,
+        channel,
+        result,
+        deadline=deadline,
+        max_attempts=max_attempts,
+        backoff=backoff,
+        sleep=sleep,
+        clock=clock,
+    )
     if result.status != "sent" and result.attempts == max_attempts and result.error:
         result.error = f"{result.error} (after {max_attempts} attempts)"
     result.seconds = clock() - started

@@ -57,7 +57,7 @@ from typing import Any, Final, TypeVar
 from ..core.errors import FwmonError, StoreError
 from ..history.metrics import extract, gate_verdict
 from ..history.store import Store, iso_to_ts, ts_to_iso
-from .conditions import RunContext, evaluate_rule
+from .conditions import RuleResult, RunContext, evaluate_rule
 from .delivery import DeliveryResult, Job, deliver
 from .evaluation import Evaluation
 from .settings import AlertSettings
@@ -150,6 +150,158 @@ def _record_once(
                 )
 
 
+def _claim(store: Store, summary: EvaluationSummary, eval_key: str, ts: float, runner: str) -> bool:
+    """Record this evaluation in its transaction; False (and why, in the summary) to skip it."""
+    repo, branch = summary.repo, summary.branch
+    inserted = store.execute(
+        "INSERT INTO fwmon_alert_evaluations (eval_key, run_id, repo, branch, ts, "
+        "evaluated_at, runner, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (eval_key) DO NOTHING",
+        (eval_key, summary.run_id, repo, branch, ts, time.time(), runner, "evaluated"),
+    )
+    if inserted == 0:
+        summary.skipped = "already evaluated (by this or another runner); nothing to do"
+        return False
+    newer = store.query(
+        "SELECT MAX(ts) FROM fwmon_alert_evaluations WHERE repo = ? AND branch = ? "
+        "AND outcome = ? AND run_id <> ?",
+        (repo, branch, "evaluated", summary.run_id),
+    )[0][0]
+    if newer is not None and float(newer) > ts:
+        store.execute(
+            "UPDATE fwmon_alert_evaluations SET outcome = ? WHERE eval_key = ?",
+            ("older", eval_key),
+        )
+        summary.skipped = (
+            f"older than run evaluated on {repo} {branch} at "
+            f"{ts_to_iso(float(newer))}; alert state only moves forward"
+        )
+        return False
+    return True
+
+
+def _attempt(
+    store: Store,
+    settings: AlertSettings,
+    context: RunContext,
+    summary: EvaluationSummary,
+    results: Sequence[RuleResult],
+    *,
+    run: Mapping[str, Any],
+    now: float,
+    eval_key: str,
+    runner: str,
+) -> Evaluation | None:
+    """Run one evaluation transaction; None when this run is not to be evaluated."""
+    summary.skipped = None
+    git = run.get("git") or {}
+    ci = run.get("ci") or {}
+    evaluation = Evaluation(
+        store,
+        settings,
+        context,
+        repo=summary.repo,
+        branch=summary.branch,
+        now=now,
+        run_url=str(ci.get("run_url") or ""),
+        sha=str(git.get("sha") or ""),
+    )
+    with store.transaction():
+        _lock(store)
+        if not _claim(store, summary, eval_key, context.ts, runner):
+            return None
+        evaluation.apply(results)
+        evaluation.plan()
+    return evaluation
+
+
+def _outcome(evaluation: Evaluation, result: DeliveryResult) -> NotificationOutcome:
+    """Return what the summary reports of one delivered (or undelivered) notification."""
+    job_reason, status, count = evaluation.planned[result.id]
+    job = next(j for j in evaluation.jobs if j.id == result.id)
+    return NotificationOutcome(
+        id=result.id,
+        receiver=result.receiver,
+        group_key=str(job.payload["groupKey"]),
+        reason=job_reason,
+        status=status,
+        delivery=result.status,
+        alerts=count,
+        attempts=result.attempts,
+        error=result.error,
+    )
+
+
+def _notify(
+    store: Store,
+    evaluation: Evaluation,
+    settings: AlertSettings,
+    summary: EvaluationSummary,
+    *,
+    root: Path,
+    environ: Mapping[str, str] | None,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> None:
+    """Deliver the planned notifications, record their outcomes, and add them to the summary."""
+    env = os.environ if environ is None else environ
+    delivery_started = clock()
+    outcomes = deliver(
+        evaluation.jobs,
+        settings.channels,
+        environ=env,
+        root=root,
+        timeout=settings.delivery_timeout,
+        max_attempts=settings.max_attempts,
+        backoff=settings.backoff,
+        sleep=sleep,
+        clock=clock,
+    )
+    summary.delivery_seconds = clock() - delivery_started
+    if outcomes:
+        _record(store, outcomes, evaluation.jobs, evaluation.now)
+    summary.notifications.extend(_outcome(evaluation, result) for result in outcomes)
+
+
+def _state_counts(store: Store, repo: str, branch: str) -> dict[str, int]:
+    """Return the number of alerts of the repo and branch in each state."""
+    rows = store.query(
+        "SELECT state, COUNT(*) FROM fwmon_alert_state WHERE repo = ? AND branch = ? "
+        "GROUP BY state",
+        (repo, branch),
+    )
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+def _new_summary(run: Mapping[str, Any], settings: AlertSettings) -> EvaluationSummary:
+    """Return the summary to fill for a run: its id, repo, branch and the settings' notes."""
+    git = run.get("git") or {}
+    branch = str(git.get("branch") or NO_BRANCH)
+    repo = settings.repo or str(run.get("project") or "")
+    summary = EvaluationSummary(run_id=str(run["id"]), repo=repo, branch=branch)
+    summary.notes.extend(settings.notes)
+    return summary
+
+
+def _run_context(
+    report: Mapping[str, Any],
+    run_id: str,
+    slo_section: Mapping[str, Any] | None,
+    verdict: bool | None,
+) -> RunContext:
+    """Return what the conditions read of the run: its time, branch, values and verdict."""
+    run = report["run"]
+    git = run.get("git") or {}
+    return RunContext(
+        run_id=run_id,
+        ts=iso_to_ts(str(run["started"])),
+        branch=git.get("branch"),
+        values=extract(report),
+        gate_passed=verdict,
+        slo_section=dict(slo_section or {}),
+    )
+
+
 def evaluate_run(
     store: Store,
     report: Mapping[str, Any],
@@ -171,125 +323,46 @@ def evaluate_run(
     """
     started = clock()
     run = report["run"]
-    git = run.get("git") or {}
-    branch = str(git.get("branch") or NO_BRANCH)
-    repo = settings.repo or str(run.get("project") or "")
-    summary = EvaluationSummary(run_id=str(run["id"]), repo=repo, branch=branch)
-    summary.notes.extend(settings.notes)
+    summary = _new_summary(run, settings)
     if not settings.enabled:
         summary.skipped = "alerts are disabled ([tool.fwmon.alerts] enabled = false)"
         return summary
     now = iso_to_ts(str(run["finished"]))
     verdict = gate_passed if gate_passed is not None else gate_verdict(report)
-    context = RunContext(
-        run_id=summary.run_id,
-        ts=iso_to_ts(str(run["started"])),
-        branch=git.get("branch"),
-        values=extract(report),
-        gate_passed=verdict,
-        slo_section=dict(slo_section or {}),
-    )
+    context = _run_context(report, summary.run_id, slo_section, verdict)
     ensure(store)
     results = [evaluate_rule(rule, context, store) for rule in settings.rules]
     eval_key = f"{summary.run_id}|gate={'none' if verdict is None else int(verdict)}"
-    ci = run.get("ci") or {}
-
-    def attempt() -> Evaluation | None:
-        """One evaluation transaction; None when this run is not to be evaluated."""
-        summary.skipped = None
-        evaluation = Evaluation(
+    who = runner or _runner()
+    evaluation = _retrying(
+        lambda: _attempt(
             store,
             settings,
             context,
-            repo=repo,
-            branch=branch,
+            summary,
+            results,
+            run=run,
             now=now,
-            run_url=str(ci.get("run_url") or ""),
-            sha=str(git.get("sha") or ""),
+            eval_key=eval_key,
+            runner=who,
         )
-        with store.transaction():
-            _lock(store)
-            inserted = store.execute(
-                "INSERT INTO fwmon_alert_evaluations (eval_key, run_id, repo, branch, ts, "
-                "evaluated_at, runner, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (eval_key) DO NOTHING",
-                (
-                    eval_key,
-                    summary.run_id,
-                    repo,
-                    branch,
-                    context.ts,
-                    time.time(),
-                    runner or _runner(),
-                    "evaluated",
-                ),
-            )
-            if inserted == 0:
-                summary.skipped = "already evaluated (by this or another runner); nothing to do"
-                return None
-            newer = store.query(
-                "SELECT MAX(ts) FROM fwmon_alert_evaluations WHERE repo = ? AND branch = ? "
-                "AND outcome = ? AND run_id <> ?",
-                (repo, branch, "evaluated", summary.run_id),
-            )[0][0]
-            if newer is not None and float(newer) > context.ts:
-                store.execute(
-                    "UPDATE fwmon_alert_evaluations SET outcome = ? WHERE eval_key = ?",
-                    ("older", eval_key),
-                )
-                summary.skipped = (
-                    f"older than run evaluated on {repo} {branch} at "
-                    f"{ts_to_iso(float(newer))}; alert state only moves forward"
-                )
-                return None
-            evaluation.apply(results)
-            evaluation.plan()
-        return evaluation
-
-    evaluation = _retrying(attempt)
+    )
     if evaluation is None:
         summary.seconds = clock() - started
         return summary
     summary.evaluated = True
     summary.transitions = evaluation.transitions
-    env = os.environ if environ is None else environ
-    delivery_started = clock()
-    outcomes = deliver(
-        evaluation.jobs,
-        settings.channels,
-        environ=env,
+    _notify(
+        store,
+        evaluation,
+        settings,
+        summary,
         root=root,
-        timeout=settings.delivery_timeout,
-        max_attempts=settings.max_attempts,
-        backoff=settings.backoff,
+        environ=environ,
         sleep=sleep,
         clock=clock,
     )
-    summary.delivery_seconds = clock() - delivery_started
-    if outcomes:
-        _record(store, outcomes, evaluation.jobs, now)
-    for result in outcomes:
-        job_reason, status, count = evaluation.planned[result.id]
-        job = next(j for j in evaluation.jobs if j.id == result.id)
-        summary.notifications.append(
-            NotificationOutcome(
-                id=result.id,
-                receiver=result.receiver,
-                group_key=str(job.payload["groupKey"]),
-                reason=job_reason,
-                status=status,
-                delivery=result.status,
-                alerts=count,
-                attempts=result.attempts,
-                error=result.error,
-            )
-        )
-    rows = store.query(
-        "SELECT state, COUNT(*) FROM fwmon_alert_state WHERE repo = ? AND branch = ? "
-        "GROUP BY state",
-        (repo, branch),
-    )
-    summary.counts = {str(r[0]): int(r[1]) for r in rows}
+    summary.counts = _state_counts(store, summary.repo, summary.branch)
     summary.seconds = clock() - started
     return summary
 

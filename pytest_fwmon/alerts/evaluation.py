@@ -6,10 +6,9 @@ the evaluation's store transaction and plans the notifications that are delivere
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..history.store import Store
@@ -17,22 +16,12 @@ from .conditions import Instance, RuleResult, RunContext, render
 from .delivery import Job
 from .fingerprint import fingerprint, label_set_string
 from .matchers import matches_all
+from .notifylog import LogEntry, change_key, needs_update, to_send, visible_members
 from .payload import build_payload, iso_or_zero
-from .rules import LEVELS, Condition, Route, Rule
+from .rules import LEVELS, Condition, InhibitRule, Route, Rule
 from .settings import AlertSettings
 from .state import AlertRow, Silence, dumps, load_alerts, load_silences, save_alerts
 from .summary import Transition
-
-
-@dataclass(frozen=True, slots=True)
-class LogEntry:
-    """What a receiver was last told about a group (the notification log)."""
-
-    firing: frozenset[str]
-    resolved: frozenset[str]
-    notified_ts: float
-    notification_id: str
-    delivered: bool
 
 
 def escalated(level: str) -> str:
@@ -41,28 +30,31 @@ def escalated(level: str) -> str:
     return LEVELS[max(0, index - 1)]
 
 
-def needs_update(
-    entry: LogEntry | None,
-    firing: frozenset[str],
-    resolved: frozenset[str],
-    send_resolved: bool,
-    repeat: float,
-    now: float,
-) -> str | None:
-    """Alertmanager's dedup decision; the reason to notify, or None (module docstring)."""
-    if entry is None:
-        return "first" if firing else None
-    if not entry.delivered:
-        return "retry"
-    if not firing <= entry.firing:
-        return "first" if not entry.firing else "new"
-    if not firing:
-        return "resolved" if entry.firing else None
-    if send_resolved and not resolved <= entry.resolved:
-        return "resolved"
-    if now - entry.notified_ts >= repeat:
-        return "repeat"
-    return None
+def _value_of(instance: Instance | None, row: AlertRow | None) -> float | None:
+    """Return the condition value of this run, else the alert's last one."""
+    if instance is not None:
+        return instance.value
+    return row.value if row else None
+
+
+def _inhibits(
+    rule: InhibitRule, source: AlertRow, row: AlertRow, labels: Mapping[str, str]
+) -> bool:
+    """Tell whether the firing alert ``source`` inhibits ``row`` (labels) under ``rule``."""
+    if source.fingerprint == row.fingerprint:
+        return False
+    source_labels = source.sent_labels()
+    return matches_all(rule.source, source_labels) and all(
+        source_labels.get(k, "") == labels.get(k, "") for k in rule.equal
+    )
+
+
+@dataclass(slots=True)
+class _Changes:
+    """The alerts one evaluation changed, and the fingerprints of those it forgets."""
+
+    changed: dict[str, AlertRow] = field(default_factory=dict)
+    forgotten: list[str] = field(default_factory=list)
 
 
 class Evaluation:
@@ -152,8 +144,32 @@ class Evaluation:
             r.fingerprint: r
             for r in load_alerts(self.store, "repo = ? AND branch = ?", (self.repo, self.branch))
         }
-        changed: dict[str, AlertRow] = {}
-        forgotten: list[str] = []
+        changes = _Changes()
+        seen, with_data = self._apply_results(results, existing, changes)
+        self._apply_unseen(existing, seen, with_data, changes)
+        for row in changes.changed.values():
+            self.escalate(row)
+        if changes.forgotten:
+            self.store.executemany(
+                "DELETE FROM fwmon_alert_state WHERE fingerprint = ?",
+                [(f,) for f in changes.forgotten],
+            )
+        save_alerts(self.store, changes.changed.values())
+
+    def _record(
+        self, fp: str, row: AlertRow | None, updated: AlertRow | None, changes: _Changes
+    ) -> None:
+        """Keep the updated alert, or forget ``row`` when the step dropped it."""
+        if updated is not None:
+            changes.changed[fp] = updated
+        elif row is not None:
+            changes.forgotten.append(fp)
+            self._transition(row, "forgotten")
+
+    def _apply_results(
+        self, results: Sequence[RuleResult], existing: Mapping[str, AlertRow], changes: _Changes
+    ) -> tuple[set[str], set[str]]:
+        """Step the alerts the results hold; return their fingerprints and rules with data."""
         seen: set[str] = set()
         with_data: set[str] = set()
         for result in results:
@@ -168,34 +184,96 @@ class Evaluation:
                 row = existing.get(fp)
                 if row is not None and row.last_run_id == self.run.run_id:
                     continue  # this run already counted for it (re-evaluation with a verdict)
-                updated = self.step(rule, row, fp, labels, instance)
-                if updated is None:
-                    if row is not None:
-                        forgotten.append(fp)
-                        self._transition(row, "forgotten")
-                    continue
-                changed[fp] = updated
+                self._record(fp, row, self.step(rule, row, fp, labels, instance), changes)
+        return seen, with_data
+
+    def _untouched(self, fp: str, row: AlertRow, seen: set[str]) -> bool:
+        """Tell whether an alert the results did not hold is left as it is (no step)."""
+        return fp in seen or row.last_run_id == self.run.run_id or row.state == "resolved"
+
+    def _apply_unseen(
+        self,
+        existing: Mapping[str, AlertRow],
+        seen: set[str],
+        with_data: set[str],
+        changes: _Changes,
+    ) -> None:
+        """Step the open alerts that this run's results no longer hold (they turn inactive)."""
         for fp, row in existing.items():
-            if fp in seen or row.last_run_id == self.run.run_id or row.state == "resolved":
+            if self._untouched(fp, row, seen):
                 continue
             known = self.rules.get(row.rule)
             if known is not None and known.name not in with_data:
                 continue  # no data for its rule on this run: unchanged
             # a rule removed from the configuration resolves its alerts
             rule = known or Rule(row.rule, row.base_severity, Condition("gate"))
-            updated = self.step(rule, row, fp, row.labels, None)
-            if updated is None:
-                forgotten.append(fp)
-                self._transition(row, "forgotten")
-            else:
-                changed[fp] = updated
-        for row in changed.values():
-            self.escalate(row)
-        if forgotten:
-            self.store.executemany(
-                "DELETE FROM fwmon_alert_state WHERE fingerprint = ?", [(f,) for f in forgotten]
-            )
-        save_alerts(self.store, changed.values())
+            self._record(fp, row, self.step(rule, row, fp, row.labels, None), changes)
+
+    def _new_row(
+        self, rule: Rule, fp: str, labels: Mapping[str, str], value: float | None
+    ) -> AlertRow:
+        """Return a new pending alert of ``rule``."""
+        return AlertRow(
+            fingerprint=fp,
+            rule=rule.name,
+            repo=self.repo,
+            branch=self.branch,
+            labels=dict(labels),
+            annotations={},
+            state="pending",
+            base_severity=rule.severity,
+            severity=rule.severity,
+            value=value,
+            active_runs=0,
+            inactive_runs=0,
+            firing_runs=0,
+            pending_since=self.now,
+            starts_at=None,
+            ends_at=None,
+            escalated_at=None,
+            since=self.now,
+            last_run_id=self.run.run_id,
+            last_notified=None,
+            generator_url=self.run_url,
+        )
+
+    def _reopen(self, row: AlertRow) -> None:
+        """Make a resolved alert pending again, at its rule's level."""
+        row.state = "pending"
+        row.active_runs = 0
+        row.pending_since = self.now
+        row.since = self.now
+        row.severity = row.base_severity
+        row.escalated_at = None
+        row.starts_at = None
+        row.ends_at = None
+
+    def _step_active(self, rule: Rule, row: AlertRow) -> None:
+        """Count an active run: a pending alert fires after ``for_runs`` of them."""
+        if row.state == "resolved":
+            self._reopen(row)
+        row.active_runs += 1
+        row.inactive_runs = 0
+        if row.state != "pending":
+            row.firing_runs += 1
+            return
+        if row.active_runs == 1 and rule.for_runs > 1:
+            self._transition(row, "pending")
+        if row.active_runs >= rule.for_runs:
+            self._fire(row)
+
+    def _step_inactive(self, rule: Rule, row: AlertRow) -> None:
+        """Count an inactive run: a firing alert resolves after ``resolve_after_runs``."""
+        if row.state != "firing":
+            return
+        row.active_runs = 0
+        row.inactive_runs += 1
+        row.firing_runs += 1
+        if row.inactive_runs >= rule.resolve_after_runs:
+            row.state = "resolved"
+            row.ends_at = self.now
+            row.since = self.now
+            self._transition(row, "resolved")
 
     def step(
         self,
@@ -207,67 +285,20 @@ class Evaluation:
     ) -> AlertRow | None:
         """Return the alert after this run; None when a pending alert is forgotten."""
         active = instance is not None and instance.active
-        value = instance.value if instance is not None else (row.value if row else None)
+        value = _value_of(instance, row)
         if row is None:
             if not active:
                 return None
-            row = AlertRow(
-                fingerprint=fp,
-                rule=rule.name,
-                repo=self.repo,
-                branch=self.branch,
-                labels=dict(labels),
-                annotations={},
-                state="pending",
-                base_severity=rule.severity,
-                severity=rule.severity,
-                value=value,
-                active_runs=0,
-                inactive_runs=0,
-                firing_runs=0,
-                pending_since=self.now,
-                starts_at=None,
-                ends_at=None,
-                escalated_at=None,
-                since=self.now,
-                last_run_id=self.run.run_id,
-                last_notified=None,
-                generator_url=self.run_url,
-            )
+            row = self._new_row(rule, fp, labels, value)
         row.value = value
         row.last_run_id = self.run.run_id
         row.generator_url = self.run_url or row.generator_url
         if active:
-            if row.state == "resolved":
-                row.state = "pending"
-                row.active_runs = 0
-                row.pending_since = self.now
-                row.since = self.now
-                row.severity = row.base_severity
-                row.escalated_at = None
-                row.starts_at = None
-                row.ends_at = None
-            row.active_runs += 1
-            row.inactive_runs = 0
-            if row.state == "pending":
-                if row.active_runs == 1 and rule.for_runs > 1:
-                    self._transition(row, "pending")
-                if row.active_runs >= rule.for_runs:
-                    self._fire(row)
-            else:
-                row.firing_runs += 1
+            self._step_active(rule, row)
+        elif row.state == "pending":
+            return None
         else:
-            if row.state == "pending":
-                return None
-            if row.state == "firing":
-                row.active_runs = 0
-                row.inactive_runs += 1
-                row.firing_runs += 1
-                if row.inactive_runs >= rule.resolve_after_runs:
-                    row.state = "resolved"
-                    row.ends_at = self.now
-                    row.since = self.now
-                    self._transition(row, "resolved")
+            self._step_inactive(rule, row)
         row.annotations = self.annotations(rule, row, instance)
         return row
 
@@ -276,8 +307,16 @@ class Evaluation:
         if row.state != "firing" or row.severity == LEVELS[0] or row.firing_runs == 0:
             return
         rule = self.rules.get(row.rule)
-        if rule is None:
+        if rule is None or not self._escalation_due(rule, row):
             return
+        row.severity = escalated(row.severity)
+        row.escalated_at = self.now
+        row.firing_runs = 0
+        row.annotations = {**row.annotations, "escalated_from": row.base_severity}
+        self._transition(row, "escalated")
+
+    def _escalation_due(self, rule: Rule, row: AlertRow) -> bool:
+        """Tell whether a firing alert reached its rule's escalation run count or time."""
         since = row.escalated_at if row.escalated_at is not None else row.starts_at
         by_runs = rule.escalate_after_runs > 0 and row.firing_runs >= rule.escalate_after_runs
         by_time = (
@@ -285,13 +324,7 @@ class Evaluation:
             and since is not None
             and self.now - since >= rule.escalate_after
         )
-        if not (by_runs or by_time):
-            return
-        row.severity = escalated(row.severity)
-        row.escalated_at = self.now
-        row.firing_runs = 0
-        row.annotations = {**row.annotations, "escalated_from": row.base_severity}
-        self._transition(row, "escalated")
+        return by_runs or by_time
 
     # -- notification ---------------------------------------------------------------------
 
@@ -312,28 +345,26 @@ class Evaluation:
         }
 
     def _muted(self, rows: Sequence[AlertRow], silences: Sequence[Silence]) -> set[str]:
+        """Return the fingerprints of the alerts a silence or an inhibit rule mutes now."""
         firing = [r for r in rows if r.state == "firing"]
         muted: set[str] = set()
         for row in rows:
             labels = row.sent_labels()
-            if any(s.mutes(labels, self.now) for s in silences):
+            silenced = any(s.mutes(labels, self.now) for s in silences)
+            if silenced or self._inhibited(row, labels, firing):
                 muted.add(row.fingerprint)
-                continue
-            for rule in self.settings.inhibit:
-                if not matches_all(rule.target, labels):
-                    continue
-                for source in firing:
-                    if source.fingerprint == row.fingerprint:
-                        continue
-                    source_labels = source.sent_labels()
-                    if matches_all(rule.source, source_labels) and all(
-                        source_labels.get(k, "") == labels.get(k, "") for k in rule.equal
-                    ):
-                        muted.add(row.fingerprint)
-                        break
-                if row.fingerprint in muted:
-                    break
         return muted
+
+    def _inhibited(
+        self, row: AlertRow, labels: Mapping[str, str], firing: Sequence[AlertRow]
+    ) -> bool:
+        """Tell whether an inhibit rule mutes ``row`` because of another firing alert."""
+        for rule in self.settings.inhibit:
+            if not matches_all(rule.target, labels):
+                continue
+            if any(_inhibits(rule, source, row, labels) for source in firing):
+                return True
+        return False
 
     def group_of(self, row: AlertRow) -> tuple[Route, dict[str, str], str]:
         """(route, group labels, group key) of ``row`` under its current severity."""
@@ -342,14 +373,19 @@ class Evaluation:
         group_labels = {k: labels[k] for k in self.settings.group_by if k in labels}
         return route, group_labels, f"{route.key}:{label_set_string(group_labels)}"
 
-    def plan(self) -> None:
-        """Plan the notifications of every group holding an alert of this repo and branch."""
-        entries = self._entries()
+    def _candidates(self, entries: Mapping[tuple[str, str], LogEntry]) -> list[AlertRow]:
+        """Return the firing alerts, and the resolved ones a receiver was told were firing."""
         told = set().union(*(e.firing for e in entries.values())) if entries else set()
         rows = load_alerts(self.store, "state = ?", ("firing",))
         rows += [
             r for r in load_alerts(self.store, "state = ?", ("resolved",)) if r.fingerprint in told
         ]
+        return rows
+
+    def plan(self) -> None:
+        """Plan the notifications of every group holding an alert of this repo and branch."""
+        entries = self._entries()
+        rows = self._candidates(entries)
         silences = load_silences(self.store)
         muted = self._muted(rows, silences)
         groups: dict[str, tuple[Route, dict[str, str], list[AlertRow]]] = {}
@@ -375,13 +411,7 @@ class Evaluation:
     ) -> None:
         """Plan one receiver's notification for one group, if it needs one."""
         entry = entries.get((key, receiver))
-        visible = [m for m in members if m.fingerprint not in muted]
-        firing = frozenset(m.fingerprint for m in visible if m.state == "firing")
-        resolved = frozenset(
-            m.fingerprint
-            for m in visible
-            if m.state == "resolved" and entry is not None and m.fingerprint in entry.firing
-        )
+        visible, firing, resolved = visible_members(members, muted, entry)
         if not firing and not resolved:
             return
         send_resolved = receiver in route.send_resolved
@@ -390,53 +420,69 @@ class Evaluation:
         )
         if reason is None:
             return
-        sent = [m for m in visible if m.fingerprint in firing]
-        if send_resolved:
-            sent += [m for m in visible if m.fingerprint in resolved]
-        change = hashlib.sha256(
-            dumps(
-                [
-                    sorted(firing),
-                    sorted(resolved),
-                    reason,
-                    entry.notification_id if entry else "",
-                ]
-            ).encode()
-        ).hexdigest()[:32]
+        sent = to_send(visible, firing, resolved, send_resolved)
+        change = change_key(firing, resolved, reason, entry)
         notification_id = uuid.uuid4().hex
-        if sent:
-            channel = self.settings.channels[receiver].type
-            payload = build_payload(
-                receiver=receiver,
-                group_key=key,
-                group_labels=group_labels,
-                alerts=[self.alert_json(m) for m in sent],
-                external_url=self.settings.external_url,
-            )
-            inserted = self.store.execute(
-                "INSERT INTO fwmon_alert_notifications (id, group_key, receiver, change_key, "
-                "channel, run_id, created, reason, status, fingerprints, attempts, error, log, "
-                "sent_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, NULL, ?) "
-                "ON CONFLICT (group_key, receiver, change_key) DO NOTHING",
-                (
-                    notification_id,
-                    key,
-                    receiver,
-                    change,
-                    channel,
-                    self.run.run_id,
-                    self.now,
-                    reason,
-                    "queued",
-                    " ".join(sorted(m.fingerprint for m in sent)),
-                    "[]",
-                    dumps(payload),
-                ),
-            )
-            if inserted == 0:
-                return  # another runner notified this very change
-            self.jobs.append(Job(notification_id, receiver, payload))
-            self.planned[notification_id] = (reason, str(payload["status"]), len(sent))
+        if sent and not self._queue(
+            key, receiver, group_labels, sent, change, notification_id, reason
+        ):
+            return  # another runner notified this very change
+        self._log_group(key, receiver, firing, resolved, notification_id)
+
+    def _queue(
+        self,
+        key: str,
+        receiver: str,
+        group_labels: Mapping[str, str],
+        sent: Sequence[AlertRow],
+        change: str,
+        notification_id: str,
+        reason: str,
+    ) -> bool:
+        """Queue the notification of ``sent``; False when this change was queued already."""
+        channel = self.settings.channels[receiver].type
+        payload = build_payload(
+            receiver=receiver,
+            group_key=key,
+            group_labels=group_labels,
+            alerts=[self.alert_json(m) for m in sent],
+            external_url=self.settings.external_url,
+        )
+        inserted = self.store.execute(
+            "INSERT INTO fwmon_alert_notifications (id, group_key, receiver, change_key, "
+            "channel, run_id, created, reason, status, fingerprints, attempts, error, log, "
+            "sent_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, NULL, ?) "
+            "ON CONFLICT (group_key, receiver, change_key) DO NOTHING",
+            (
+                notification_id,
+                key,
+                receiver,
+                change,
+                channel,
+                self.run.run_id,
+                self.now,
+                reason,
+                "queued",
+                " ".join(sorted(m.fingerprint for m in sent)),
+                "[]",
+                dumps(payload),
+            ),
+        )
+        if inserted == 0:
+            return False
+        self.jobs.append(Job(notification_id, receiver, payload))
+        self.planned[notification_id] = (reason, str(payload["status"]), len(sent))
+        return True
+
+    def _log_group(
+        self,
+        key: str,
+        receiver: str,
+        firing: frozenset[str],
+        resolved: frozenset[str],
+        notification_id: str,
+    ) -> None:
+        """Record in the notification log what the receiver has now been told of the group."""
         self.store.execute(
             "INSERT INTO fwmon_alert_groups (group_key, receiver, firing, resolved, notified_ts, "
             "notification_id, delivered) VALUES (?, ?, ?, ?, ?, ?, 1) "

@@ -102,20 +102,30 @@ def firing_count(payload: Mapping[str, Any]) -> int:
     return sum(1 for a in payload.get("alerts", []) if a.get("status") == "firing")
 
 
-def title(payload: Mapping[str, Any]) -> str:
-    """Alertmanager's default subject: ``[FIRING:2] <group label values> (<other common>)``."""
+def _status_head(payload: Mapping[str, Any]) -> str:
+    """Return the title's head: ``[FIRING:<count>]`` or ``[RESOLVED]``."""
     status = str(payload.get("status", "firing"))
     head = f"[{status.upper()}"
     if status == "firing":
         head += f":{firing_count(payload)}"
-    head += "]"
+    return head + "]"
+
+
+def title(payload: Mapping[str, Any]) -> str:
+    """Alertmanager's default subject: ``[FIRING:2] <group label values> (<other common>)``."""
     group = payload.get("groupLabels") or {}
     common = payload.get("commonLabels") or {}
-    parts = [head, *(str(group[k]) for k in sorted(group))]
+    parts = [_status_head(payload), *(str(group[k]) for k in sorted(group))]
+    parts.append(_other_common(group, common))
+    return " ".join(p for p in parts if p)
+
+
+def _other_common(group: Mapping[str, Any], common: Mapping[str, Any]) -> str:
+    """Return ``(<values>)`` of the common labels that are not group labels, or ``""``."""
     rest = {k: v for k, v in common.items() if k not in group}
     if len(common) > len(group) and rest:
-        parts.append("(" + " ".join(str(rest[k]) for k in sorted(rest)) + ")")
-    return " ".join(p for p in parts if p)
+        return "(" + " ".join(str(rest[k]) for k in sorted(rest)) + ")"
+    return ""
 
 
 def alert_line(alert: Mapping[str, Any]) -> str:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
 
 from ..core.errors import ConfigError
 from .matchers import parse_matchers
@@ -138,31 +138,53 @@ def check_template(template: str, where: str, extra: Sequence[str] = ()) -> None
             )
 
 
-def parse_rule(raw: Any, index: int, defaults: Mapping[str, Any]) -> Rule | None:
-    """One ``[[tool.fwmon.alerts.rules]]`` table as a Rule; None for ``enabled = false``."""
+def _rule_table(raw: Any, index: int) -> tuple[Mapping[str, Any], str]:
+    """Return a rule table, keys checked, and how errors name it (by name when it has one)."""
     where = f"[[tool.fwmon.alerts.rules]] #{index + 1}"
     table = as_table(raw, where)
     if "name" in table and isinstance(table["name"], str):
         where = f"[[tool.fwmon.alerts.rules]] {table['name']!r}"
     check_keys(table, RULE_KEYS, where)
+    return table, where
+
+
+def _rule_name(table: Mapping[str, Any], where: str) -> str:
+    """Return the rule's name; ConfigError when it is missing or not a valid name."""
     name = text(table.get("name"), f"{where} name", empty=False)
     if not RULE_NAME.match(name):
         raise ConfigError(f"{where} name must be letters, digits and _ : . - (no spaces)")
+    return name
+
+
+def _rule_enabled(table: Mapping[str, Any], where: str) -> bool:
+    """Return the rule's ``enabled`` flag (default true)."""
     enabled = table.get("enabled", True)
     if not isinstance(enabled, bool):
         raise ConfigError(f"{where} enabled must be true or false")
-    if not enabled:
-        return None
+    return enabled
+
+
+def _rule_severity(table: Mapping[str, Any], where: str) -> str:
+    """Return the rule's severity, one of the levels."""
     severity = table.get("severity")
     if severity not in LEVELS:
         raise ConfigError(f"{where} severity must be one of {', '.join(LEVELS)}, got {severity!r}")
+    return str(severity)
+
+
+def _rule_kind(table: Mapping[str, Any], where: str) -> str:
+    """Return the one condition key the rule has; ConfigError for none or several."""
     kinds = [k for k in KINDS if k in table]
     if len(kinds) != 1:
         raise ConfigError(
             f"{where} needs exactly one condition key of {', '.join(KINDS)} "
             f"(found {', '.join(kinds) or 'none'})"
         )
-    condition = parse_condition(table, kinds[0], where)
+    return kinds[0]
+
+
+def _rule_labels(table: Mapping[str, Any], where: str) -> dict[str, str]:
+    """Return the rule's extra labels; the labels fwmon sets itself are refused."""
     labels_raw = as_table(table.get("labels", {}), f"{where} labels")
     labels: dict[str, str] = {}
     for key, value in labels_raw.items():
@@ -174,10 +196,13 @@ def parse_rule(raw: Any, index: int, defaults: Mapping[str, Any]) -> Rule | None
                 + ", ".join([*BASE_LABELS, "metric"])
             )
         labels[key] = text(value, f"{where} labels.{key}")
-    summary = text(table.get("summary", "{alertname} on {branch}"), f"{where} summary")
-    description = text(table.get("description", ""), f"{where} description")
-    check_template(summary, f"{where} summary", tuple(labels))
-    check_template(description, f"{where} description", tuple(labels))
+    return labels
+
+
+def _rule_timing(
+    table: Mapping[str, Any], where: str, defaults: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Return the defaults overridden by the rule's run counts and escalation delay."""
     values = dict(defaults)
     for key in ("for_runs", "resolve_after_runs"):
         if key in table:
@@ -190,10 +215,27 @@ def parse_rule(raw: Any, index: int, defaults: Mapping[str, Any]) -> Rule | None
         values["escalate_after"] = parse_duration(
             table["escalate_after"], f"{where} escalate_after"
         )
+    return values
+
+
+def parse_rule(raw: Any, index: int, defaults: Mapping[str, Any]) -> Rule | None:
+    """Return one ``[[tool.fwmon.alerts.rules]]`` table as a Rule; None for ``enabled = false``."""
+    table, where = _rule_table(raw, index)
+    name = _rule_name(table, where)
+    if not _rule_enabled(table, where):
+        return None
+    severity = _rule_severity(table, where)
+    condition = parse_condition(table, _rule_kind(table, where), where)
+    labels = _rule_labels(table, where)
+    summary = text(table.get("summary", "{alertname} on {branch}"), f"{where} summary")
+    description = text(table.get("description", ""), f"{where} description")
+    check_template(summary, f"{where} summary", tuple(labels))
+    check_template(description, f"{where} description", tuple(labels))
+    values = _rule_timing(table, where, defaults)
     branches = strings(table.get("branches", []), f"{where} branches")
     return Rule(
         name=name,
-        severity=str(severity),
+        severity=severity,
         condition=condition,
         labels=labels,
         summary=summary,
@@ -203,56 +245,90 @@ def parse_rule(raw: Any, index: int, defaults: Mapping[str, Any]) -> Rule | None
     )
 
 
+#: Per condition kind, the condition keys it accepts.
+_CONDITION_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
+    "metric": ("op", "threshold"),
+    "trend": ("change", "recent_runs"),
+    "slo": ("op", "threshold"),
+    "gate": (),
+}
+
+
+def _gate_condition(table: Mapping[str, Any], where: str, op: str) -> Condition:
+    """Return a gate condition (``gate = "blocked"``)."""
+    if table["gate"] != "blocked":
+        raise ConfigError(f'{where} gate must be "blocked", got {table["gate"]!r}')
+    return Condition("gate")
+
+
+def _slo_condition(table: Mapping[str, Any], where: str, op: str) -> Condition:
+    """Return an SLO condition; a threshold is required except for burn rates."""
+    from ..history.slo import FIGURES
+
+    figure = text(table["slo"], f"{where} slo", empty=False)
+    valid = [*FIGURES, "burn_rate", "burn_rate.<window>"]
+    ok = figure in FIGURES or figure == "burn_rate"
+    ok = ok or bool(re.fullmatch(r"burn_rate\.[1-9][0-9]*", figure))
+    if not ok:
+        raise ConfigError(f"{where} slo {figure!r} is unknown; valid: {', '.join(valid)}")
+    threshold = table.get("threshold")
+    if threshold is None and figure != "burn_rate" and not figure.startswith("burn_rate."):
+        raise ConfigError(f"{where} threshold is required for slo {figure!r}")
+    value = None if threshold is None else number(threshold, f"{where} threshold")
+    return Condition("slo", op=op, threshold=value, figure=figure)
+
+
+def _metric_names(table: Mapping[str, Any], kind: str, where: str) -> list[str]:
+    """Return the metric names (or globs) of a metric or trend condition."""
+    raw = table[kind]
+    names = [raw] if isinstance(raw, str) else raw
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+        raise ConfigError(f"{where} {kind} must be a metric name or a list of names, got {raw!r}")
+    return names
+
+
+def _trend_condition(table: Mapping[str, Any], where: str, op: str) -> Condition:
+    """Return a trend condition on one metric name or glob."""
+    names = _metric_names(table, "trend", where)
+    if len(names) != 1:
+        raise ConfigError(f"{where} trend must be one metric name or glob")
+    change = table.get("change", "worse")
+    if change not in CHANGES:
+        raise ConfigError(f"{where} change must be one of {', '.join(CHANGES)}, got {change!r}")
+    recent = whole(table.get("recent_runs", 10), f"{where} recent_runs", 1)
+    return Condition("trend", (names[0],), change=str(change), recent_runs=recent)
+
+
+def _metric_condition(table: Mapping[str, Any], where: str, op: str) -> Condition:
+    """Return a metric condition (one glob, or names summed) with its threshold."""
+    names = _metric_names(table, "metric", where)
+    if len(names) > 1 and any(is_glob(n) for n in names):
+        raise ConfigError(f"{where} metric: a glob cannot be summed with other metrics")
+    if "threshold" not in table:
+        raise ConfigError(f"{where} threshold is required for a metric condition")
+    threshold_value = number(table["threshold"], f"{where} threshold")
+    return Condition("metric", tuple(names), op, threshold_value)
+
+
+#: Per condition kind, the function that reads it.
+_CONDITIONS: Final[Mapping[str, Callable[[Mapping[str, Any], str, str], Condition]]] = {
+    "metric": _metric_condition,
+    "trend": _trend_condition,
+    "slo": _slo_condition,
+    "gate": _gate_condition,
+}
+
+
 def parse_condition(table: Mapping[str, Any], kind: str, where: str) -> Condition:
     """Return the Condition of kind ``kind`` from a rule table, keys checked."""
-    allowed = {
-        "metric": ("op", "threshold"),
-        "trend": ("change", "recent_runs"),
-        "slo": ("op", "threshold"),
-        "gate": (),
-    }[kind]
+    allowed = _CONDITION_KEYS[kind]
     for key in ("op", "threshold", "change", "recent_runs"):
         if key in table and key not in allowed:
             raise ConfigError(f"{where} {key} does not apply to a {kind} condition")
     op = table.get("op", "gt")
     if op not in OPS:
         raise ConfigError(f"{where} op must be one of {', '.join(OPS)}, got {op!r}")
-    if kind == "gate":
-        if table["gate"] != "blocked":
-            raise ConfigError(f'{where} gate must be "blocked", got {table["gate"]!r}')
-        return Condition("gate")
-    if kind == "slo":
-        from ..history.slo import FIGURES
-
-        figure = text(table["slo"], f"{where} slo", empty=False)
-        valid = [*FIGURES, "burn_rate", "burn_rate.<window>"]
-        ok = figure in FIGURES or figure == "burn_rate"
-        ok = ok or bool(re.fullmatch(r"burn_rate\.[1-9][0-9]*", figure))
-        if not ok:
-            raise ConfigError(f"{where} slo {figure!r} is unknown; valid: {', '.join(valid)}")
-        threshold = table.get("threshold")
-        if threshold is None and figure != "burn_rate" and not figure.startswith("burn_rate."):
-            raise ConfigError(f"{where} threshold is required for slo {figure!r}")
-        value = None if threshold is None else number(threshold, f"{where} threshold")
-        return Condition("slo", op=str(op), threshold=value, figure=figure)
-    raw = table[kind]
-    names = [raw] if isinstance(raw, str) else raw
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
-        raise ConfigError(f"{where} {kind} must be a metric name or a list of names, got {raw!r}")
-    if kind == "trend":
-        if len(names) != 1:
-            raise ConfigError(f"{where} trend must be one metric name or glob")
-        change = table.get("change", "worse")
-        if change not in CHANGES:
-            raise ConfigError(f"{where} change must be one of {', '.join(CHANGES)}, got {change!r}")
-        recent = whole(table.get("recent_runs", 10), f"{where} recent_runs", 1)
-        return Condition("trend", (names[0],), change=str(change), recent_runs=recent)
-    if len(names) > 1 and any(is_glob(n) for n in names):
-        raise ConfigError(f"{where} metric: a glob cannot be summed with other metrics")
-    if "threshold" not in table:
-        raise ConfigError(f"{where} threshold is required for a metric condition")
-    threshold_value = number(table["threshold"], f"{where} threshold")
-    return Condition("metric", tuple(names), str(op), threshold_value)
+    return _CONDITIONS[kind](table, where, str(op))
 
 
 def parse_inhibit(raw: Any) -> tuple[InhibitRule, ...]:
@@ -282,50 +358,74 @@ def parse_inhibit(raw: Any) -> tuple[InhibitRule, ...]:
     return tuple(rules)
 
 
+def _default_route(level: str, channels: Mapping[str, ChannelConfig], notes: list[str]) -> Route:
+    """Return the default route of a level, less (and noting) receivers not configured."""
+    receivers = tuple(r for r in DEFAULT_ROUTES[level] if r in channels)
+    missing = [r for r in DEFAULT_ROUTES[level] if r not in channels]
+    if channels and missing:
+        notes.append(
+            f"default route {level} names receiver(s) {', '.join(missing)} that are "
+            "not configured; they are left out"
+        )
+    return Route(level, receivers, frozenset(receivers))
+
+
+def _route_receivers(
+    entry: Mapping[str, Any], here: str, channels: Mapping[str, ChannelConfig]
+) -> tuple[str, ...]:
+    """Return a route's receivers; each must be a configured channel."""
+    receivers = strings(entry.get("receivers", []), f"{here} receivers")
+    for name in receivers:
+        if name not in channels:
+            raise ConfigError(
+                f"{here} names receiver {name!r}, which is not configured; configured "
+                f"receivers: {', '.join(sorted(channels)) or 'none'} "
+                "(add [tool.fwmon.alerts.channels." + name + "])"
+            )
+    return receivers
+
+
+def _send_resolved(
+    entry: Mapping[str, Any], here: str, receivers: tuple[str, ...]
+) -> frozenset[str]:
+    """Return the receivers told of resolved alerts: all, none, or those named."""
+    resolved_raw = entry.get("send_resolved", True)
+    if isinstance(resolved_raw, bool):
+        return frozenset(receivers) if resolved_raw else frozenset()
+    chosen = strings(resolved_raw, f"{here} send_resolved")
+    for name in chosen:
+        if name not in receivers:
+            raise ConfigError(
+                f"{here} send_resolved names {name!r}, which is not a receiver of "
+                f"this route ({', '.join(receivers) or 'none'})"
+            )
+    return frozenset(chosen)
+
+
+def _configured_route(
+    level: str, entry: Any, where: str, channels: Mapping[str, ChannelConfig]
+) -> Route:
+    """Return the route a ``routes`` entry (a table or a list of receivers) configures."""
+    here = f"{where} {level}"
+    if isinstance(entry, list):
+        entry = {"receivers": entry}
+    entry = as_table(entry, here)
+    check_keys(entry, ROUTE_KEYS, here)
+    receivers = _route_receivers(entry, here, channels)
+    return Route(level, receivers, _send_resolved(entry, here, receivers))
+
+
 def parse_routes(
     raw: Any, channels: Mapping[str, ChannelConfig], notes: list[str]
 ) -> dict[str, Route]:
-    """Routes by severity: the defaults, then ``[tool.fwmon.alerts.routes]``."""
+    """Return the routes by severity: the defaults, then ``[tool.fwmon.alerts.routes]``."""
     where = "[tool.fwmon.alerts.routes]"
     table = as_table(raw if raw is not None else {}, where)
     check_keys(table, LEVELS, where)
     routes: dict[str, Route] = {}
     for level in LEVELS:
         if level not in table:
-            receivers = tuple(r for r in DEFAULT_ROUTES[level] if r in channels)
-            missing = [r for r in DEFAULT_ROUTES[level] if r not in channels]
-            if channels and missing:
-                notes.append(
-                    f"default route {level} names receiver(s) {', '.join(missing)} that are "
-                    "not configured; they are left out"
-                )
-            routes[level] = Route(level, receivers, frozenset(receivers))
-            continue
-        entry = table[level]
-        here = f"{where} {level}"
-        if isinstance(entry, list):
-            entry = {"receivers": entry}
-        entry = as_table(entry, here)
-        check_keys(entry, ROUTE_KEYS, here)
-        receivers = strings(entry.get("receivers", []), f"{here} receivers")
-        for name in receivers:
-            if name not in channels:
-                raise ConfigError(
-                    f"{here} names receiver {name!r}, which is not configured; configured "
-                    f"receivers: {', '.join(sorted(channels)) or 'none'} "
-                    "(add [tool.fwmon.alerts.channels." + name + "])"
-                )
-        resolved_raw = entry.get("send_resolved", True)
-        if isinstance(resolved_raw, bool):
-            send_resolved = frozenset(receivers) if resolved_raw else frozenset()
+            routes[level] = _default_route(level, channels, notes)
         else:
-            chosen = strings(resolved_raw, f"{here} send_resolved")
-            for name in chosen:
-                if name not in receivers:
-                    raise ConfigError(
-                        f"{here} send_resolved names {name!r}, which is not a receiver of "
-                        f"this route ({', '.join(receivers) or 'none'})"
-                    )
-            send_resolved = frozenset(chosen)
-        routes[level] = Route(level, receivers, send_resolved)
+            routes[level] = _configured_route(level, table[level], where, channels)
     return routes

@@ -446,6 +446,59 @@ def _iso(ts: float | None) -> str | None:
     return None if ts is None else ts_to_iso(ts)
 
 
+def _check_states(states: Sequence[str] | None) -> None:
+    """Raise ConfigError for a state that is not one of :data:`STATES`."""
+    for state in states or ():
+        if state not in STATES:
+            raise ConfigError(f"unknown alert state {state!r}; valid: {', '.join(STATES)}")
+
+
+def _undelivered_counts(store: Store) -> dict[str, int]:
+    """Return, per fingerprint, how many undelivered notifications carried the alert."""
+    undelivered: dict[str, int] = {}
+    for (fingerprints,) in store.query(
+        "SELECT fingerprints FROM fwmon_alert_notifications WHERE status = ?", ("undelivered",)
+    ):
+        for fp in str(fingerprints).split():
+            undelivered[fp] = undelivered.get(fp, 0) + 1
+    return undelivered
+
+
+#: Listing order of the states, and of the levels (most severe first).
+_STATE_ORDER: Final = {"firing": 0, "pending": 1, "resolved": 2}
+_LEVEL_RANK: Final = {level: i for i, level in enumerate(LEVELS)}
+
+
+def _listing_order(row: AlertRow) -> tuple[int, int, float, str]:
+    """Return the sort key of a listing: firing, pending, resolved; most severe; newest."""
+    state, level = _STATE_ORDER.get(row.state, 3), _LEVEL_RANK.get(row.severity, 9)
+    return (state, level, -row.since, row.fingerprint)
+
+
+def _view(
+    r: AlertRow, undelivered: Mapping[str, int], silences: Sequence[Silence], at: float
+) -> AlertView:
+    """Return the listed view of one alert row."""
+    return AlertView(
+        fingerprint=r.fingerprint,
+        alertname=r.rule,
+        labels=dict(r.labels),
+        annotations=dict(r.annotations),
+        state=r.state,
+        severity=r.severity,
+        base_severity=r.base_severity,
+        summary=r.annotations.get("summary", ""),
+        since=ts_to_iso(r.since),
+        starts_at=_iso(r.starts_at),
+        ends_at=_iso(r.ends_at),
+        last_notified=_iso(r.last_notified),
+        undelivered=undelivered.get(r.fingerprint, 0),
+        value=r.value,
+        run_id=r.last_run_id,
+        silenced_by=tuple(s.id for s in silences if s.mutes(r.sent_labels(), at)),
+    )
+
+
 def list_alerts(
     store: Store, states: Sequence[str] | None = None, *, now: float | None = None
 ) -> list[AlertView]:
@@ -454,10 +507,7 @@ def list_alerts(
     An empty list when the store has no alert tables yet (nothing was ever evaluated); works
     on read-only stores.
     """
-    if states is not None:
-        for state in states:
-            if state not in STATES:
-                raise ConfigError(f"unknown alert state {state!r}; valid: {', '.join(STATES)}")
+    _check_states(states)
     if not has_tables(store):
         return []
     where, params = "", tuple[str, ...]()
@@ -467,40 +517,11 @@ def list_alerts(
         where = f"state IN ({', '.join('?' * len(states))})"
         params = tuple(states)
     rows = load_alerts(store, where, params)
-    undelivered: dict[str, int] = {}
-    for (fingerprints,) in store.query(
-        "SELECT fingerprints FROM fwmon_alert_notifications WHERE status = ?", ("undelivered",)
-    ):
-        for fp in str(fingerprints).split():
-            undelivered[fp] = undelivered.get(fp, 0) + 1
+    undelivered = _undelivered_counts(store)
     at = time.time() if now is None else now
     silences = [s for s in load_silences(store) if s.active(at)]
-    rank = {level: i for i, level in enumerate(LEVELS)}
-    order = {"firing": 0, "pending": 1, "resolved": 2}
-    rows.sort(
-        key=lambda r: (order.get(r.state, 3), rank.get(r.severity, 9), -r.since, r.fingerprint)
-    )
-    return [
-        AlertView(
-            fingerprint=r.fingerprint,
-            alertname=r.rule,
-            labels=dict(r.labels),
-            annotations=dict(r.annotations),
-            state=r.state,
-            severity=r.severity,
-            base_severity=r.base_severity,
-            summary=r.annotations.get("summary", ""),
-            since=ts_to_iso(r.since),
-            starts_at=_iso(r.starts_at),
-            ends_at=_iso(r.ends_at),
-            last_notified=_iso(r.last_notified),
-            undelivered=undelivered.get(r.fingerprint, 0),
-            value=r.value,
-            run_id=r.last_run_id,
-            silenced_by=tuple(s.id for s in silences if s.mutes(r.sent_labels(), at)),
-        )
-        for r in rows
-    ]
+    rows.sort(key=_listing_order)
+    return [_view(r, undelivered, silences, at) for r in rows]
 
 
 __all__ = [

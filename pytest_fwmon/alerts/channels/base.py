@@ -89,21 +89,27 @@ def secret_parts(value: str) -> list[str]:
     """
     parts = [value]
     if "://" in value:
-        split = urlsplit(value)
-        tail = split.path + ("?" + split.query if split.query else "")
-        if len(tail) >= 6:
-            parts.append(tail)
-        parts.extend(piece for piece in split.path.split("/") if len(piece) >= 8)
-        parts.extend(p for p in (split.username, split.password, split.fragment) if p)
-        if split.query:
-            parts.append(split.query)
-            for pair in split.query.split("&"):
-                parts.append(pair.partition("=")[2])
+        parts.extend(_url_pieces(value))
     found: list[str] = []
     for part in parts:
         for form in (part, unquote(part), unquote_plus(part)):
             found.extend((form, form.replace("/", "\\/")))
     return sorted({p for p in found if len(p) >= _MIN_PIECE}, key=len, reverse=True)
+
+
+def _url_pieces(value: str) -> list[str]:
+    """Return the pieces of a secret URL a receiver may echo (see :func:`secret_parts`)."""
+    split = urlsplit(value)
+    pieces: list[str] = []
+    tail = split.path + ("?" + split.query if split.query else "")
+    if len(tail) >= 6:
+        pieces.append(tail)
+    pieces.extend(piece for piece in split.path.split("/") if len(piece) >= 8)
+    pieces.extend(p for p in (split.username, split.password, split.fragment) if p)
+    if split.query:
+        pieces.append(split.query)
+        pieces.extend(pair.partition("=")[2] for pair in split.query.split("&"))
+    return pieces
 
 
 def scrub(text: str, secrets: Sequence[str]) -> str:

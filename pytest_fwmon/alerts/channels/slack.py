@@ -47,6 +47,31 @@ def _escape(text: str) -> str:
     return plain(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _alert_text(alert: Mapping[str, Any]) -> str:
+    """Return one alert's section text: its name in bold, its line, then its description."""
+    labels = alert.get("labels") or {}
+    annotations = alert.get("annotations") or {}
+    line = alert_line(alert)
+    name = labels.get("alertname", "alert")
+    text = "*" + _escape(name) + "*" + _escape(line[len(name) :])
+    description = annotations.get("description", "")
+    if description:
+        text += "".join("\n" + _escape(line) for line in str(description).splitlines())
+    return _cut(text, SECTION_LIMIT)
+
+
+def _context(payload: Mapping[str, Any]) -> str:
+    """Return the context line: the group labels and a link to the dashboard (may be empty)."""
+    group = payload.get("groupLabels") or {}
+    context = " · ".join(f"{k} {_escape(str(v))}" for k, v in sorted(group.items()))
+    external = payload.get("externalURL") or ""
+    if external:
+        context += (
+            " · " if context else ""
+        ) + f"<{_escape(external).replace('|', '%7C')}|dashboard>"
+    return context
+
+
 def render(payload: Mapping[str, Any]) -> dict[str, Any]:
     """Return the Slack message for a v4 payload."""
     heading = plain(title(payload))
@@ -55,17 +80,7 @@ def render(payload: Mapping[str, Any]) -> dict[str, Any]:
     ]
     alerts = list(payload.get("alerts", []))
     for alert in alerts[:MAX_ALERT_BLOCKS]:
-        labels = alert.get("labels") or {}
-        annotations = alert.get("annotations") or {}
-        line = alert_line(alert)
-        name = labels.get("alertname", "alert")
-        text = "*" + _escape(name) + "*" + _escape(line[len(name) :])
-        description = annotations.get("description", "")
-        if description:
-            text += "".join("\n" + _escape(line) for line in str(description).splitlines())
-        blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, SECTION_LIMIT)}}
-        )
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _alert_text(alert)}})
     if len(alerts) > MAX_ALERT_BLOCKS:
         blocks.append(
             {
@@ -73,13 +88,7 @@ def render(payload: Mapping[str, Any]) -> dict[str, Any]:
                 "text": {"type": "mrkdwn", "text": f"...and {len(alerts) - MAX_ALERT_BLOCKS} more"},
             }
         )
-    group = payload.get("groupLabels") or {}
-    context = " · ".join(f"{k} {_escape(str(v))}" for k, v in sorted(group.items()))
-    external = payload.get("externalURL") or ""
-    if external:
-        context += (
-            " · " if context else ""
-        ) + f"<{_escape(external).replace('|', '%7C')}|dashboard>"
+    context = _context(payload)
     if context:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
     # the top-level text is Slack's notification fallback, read as mrkdwn (mentions too)

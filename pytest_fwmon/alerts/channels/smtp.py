@@ -47,7 +47,7 @@ KEYS: Final = (
 
 
 def _description(text: str) -> list[str]:
-    """A description's lines, each escaped, indented under its alert."""
+    """Return a description's lines, each escaped, indented under its alert."""
     return [f"  {plain(line)}" for line in str(text).splitlines()]
 
 
@@ -159,33 +159,45 @@ class EmailChannel:
         """One SMTP session: connect, optional STARTTLS, optional AUTH, send."""
         message = render(payload, self.sender, self.recipients)
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=max(timeout, 0.001)) as client:
-                client.ehlo()
-                if self.starttls:
-                    context = ssl.create_default_context(cafile=self.ca_file)
-                    client.starttls(context=context)
-                    client.ehlo()
-                if self._user is not None and self._password is not None:
-                    client.login(self._user, self._password)
-                refused = client.send_message(message)
-        except smtplib.SMTPResponseException as exc:
-            text = (
-                exc.smtp_error.decode("utf-8", "replace")
-                if isinstance(exc.smtp_error, bytes)
-                else str(exc.smtp_error)
-            )
-            detail = scrub(f"SMTP {exc.smtp_code}: {one_line(text)}", self.secrets)
-            return Outcome(False, 400 <= exc.smtp_code < 500, detail)
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = sorted({code for code, _ in exc.recipients.values()})
-            detail = f"SMTP refused every recipient ({', '.join(str(c) for c in codes)})"
-            return Outcome(False, all(400 <= c < 500 for c in codes), detail)
-        except smtplib.SMTPNotSupportedError as exc:
-            return Outcome(False, False, scrub(f"SMTP: {one_line(str(exc))}", self.secrets))
-        except ssl.SSLError as exc:
-            return Outcome(False, False, scrub(f"TLS: {one_line(str(exc))}", self.secrets))
+            refused = self._session(message, timeout)
         except (smtplib.SMTPException, OSError) as exc:
-            return Outcome(False, True, scrub(_reason(exc), self.secrets))
+            return self._failure(exc)
         if refused:
             return Outcome(True, False, f"SMTP 250 (refused: {', '.join(sorted(refused))})")
         return Outcome(True, False, "SMTP 250")
+
+    def _session(self, message: EmailMessage, timeout: float) -> dict[str, tuple[int, bytes]]:
+        """Send ``message`` in one SMTP session; return the recipients the server refused."""
+        with smtplib.SMTP(self.host, self.port, timeout=max(timeout, 0.001)) as client:
+            client.ehlo()
+            if self.starttls:
+                context = ssl.create_default_context(cafile=self.ca_file)
+                client.starttls(context=context)
+                client.ehlo()
+            if self._user is not None and self._password is not None:
+                client.login(self._user, self._password)
+            return client.send_message(message)
+
+    def _failure(self, exc: smtplib.SMTPException | OSError) -> Outcome:
+        """Return the failed outcome of a session (retryable for 4xx and network errors)."""
+        if isinstance(exc, smtplib.SMTPResponseException):
+            return self._answer_failure(exc)
+        if isinstance(exc, smtplib.SMTPRecipientsRefused):
+            codes = sorted({code for code, _ in exc.recipients.values()})
+            detail = f"SMTP refused every recipient ({', '.join(str(c) for c in codes)})"
+            return Outcome(False, all(400 <= c < 500 for c in codes), detail)
+        if isinstance(exc, smtplib.SMTPNotSupportedError):
+            return Outcome(False, False, scrub(f"SMTP: {one_line(str(exc))}", self.secrets))
+        if isinstance(exc, ssl.SSLError):
+            return Outcome(False, False, scrub(f"TLS: {one_line(str(exc))}", self.secrets))
+        return Outcome(False, True, scrub(_reason(exc), self.secrets))
+
+    def _answer_failure(self, exc: smtplib.SMTPResponseException) -> Outcome:
+        """Return the outcome of an error answer: retryable when its code is 4xx."""
+        text = (
+            exc.smtp_error.decode("utf-8", "replace")
+            if isinstance(exc.smtp_error, bytes)
+            else str(exc.smtp_error)
+        )
+        detail = scrub(f"SMTP {exc.smtp_code}: {one_line(text)}", self.secrets)
+        return Outcome(False, 400 <= exc.smtp_code < 500, detail)
