@@ -64,12 +64,12 @@ def duration(seconds: float | int | None) -> str:
 
 def _sub_minute(value: float) -> str | None:
     """Return a positive duration below a minute in ns, µs, ms or s (None if none fits)."""
-    for scale, unit in reversed(_TIME_UNITS):
+    units = _TIME_UNITS[::-1]  # s, ms, µs, ns
+    for index, (scale, unit) in enumerate(units):
         if value >= scale or scale == 1e-9:
-            scaled = value / scale
-            if round(scaled, 1) >= 1000 and unit != "s":
-                continue
-            return f"{_sig(scaled)} {unit}"
+            if round(value / scale, 1) >= 1000 and index:  # 999.99 µs shows as 1 ms
+                scale, unit = units[index - 1]
+            return f"{_sig(value / scale)} {unit}"
     return None
 
 
