@@ -78,20 +78,21 @@ class Annotation:
         return f"{head}::{escape_data(self.message)}"
 
 
+#: (rank, order added, annotation): gate annotations rank -1, findings by severity.
+_Ranked = list[tuple[int, int, Annotation]]
+
+
 def build_annotations(result: GateResult, prefix: str = "") -> list[Annotation]:
     """Return the annotations to print, capped per kind, with a notice about the rest.
 
     ``prefix`` is the project's folder inside the repository ("" at its root), prepended to
     finding paths because GitHub resolves them from the repository root.
     """
-    ranked: list[tuple[int, int, Annotation]] = []
+    ranked: _Ranked = []
     _rank_gate(result, ranked)
     _rank_findings(result, prefix, ranked)
     ranked.sort(key=lambda t: (t[0], t[1]))
     return _capped(ranked)
-
-
-_Ranked = list[tuple[int, int, Annotation]]
 
 
 def _rank_gate(result: GateResult, ranked: _Ranked) -> None:
