@@ -150,10 +150,8 @@ def _date(source: str, where: str, value: Any) -> dt.date:
     raise _bad(source, f"{where}: expires must be a date like 2025-12-31, got {value!r}")
 
 
-def _waiver(source: str, index: int, data: Any) -> Waiver:
-    where = f"waivers[{index}]"
-    if not isinstance(data, dict):
-        raise _bad(source, f"{where} must be an object")
+def _check_waiver_keys(source: str, where: str, data: dict[str, Any]) -> None:
+    """Refuse a waiver with an unknown key or without reason, owner and expires."""
     for key in data:
         if key not in WAIVER_KEYS:
             raise _bad(
@@ -162,39 +160,61 @@ def _waiver(source: str, index: int, data: Any) -> Waiver:
     for key in ("reason", "owner", "expires"):
         if key not in data:
             raise _bad(source, f"{where}: missing {key!r} (a waiver needs reason, owner, expires)")
+
+
+def _check_waiver_strings(source: str, where: str, data: dict[str, Any]) -> None:
+    """Refuse a waiver whose text fields are empty or not strings."""
     for key in ("reason", "owner"):
         if not isinstance(data[key], str) or not data[key].strip():
             raise _bad(source, f"{where}: {key} must be a non-empty string")
     for key in ("fingerprint", "rule", "path"):
         if key in data and (not isinstance(data[key], str) or not data[key]):
             raise _bad(source, f"{where}: {key} must be a non-empty string")
+
+
+def _check_waiver_target(source: str, where: str, data: dict[str, Any]) -> None:
+    """Refuse a waiver that does not name exactly one of a fingerprint or a rule and path."""
     fingerprint = data.get("fingerprint")
     if fingerprint is None and ("rule" not in data or "path" not in data):
         raise _bad(source, f"{where}: give a fingerprint, or both rule and path")
     if fingerprint is not None and ("rule" in data or "path" in data):
         raise _bad(source, f"{where}: give a fingerprint or rule and path, not both")
+
+
+def _waiver(source: str, index: int, data: Any) -> Waiver:
+    """Validate one item of ``waivers`` and return it as a :class:`Waiver`."""
+    where = f"waivers[{index}]"
+    if not isinstance(data, dict):
+        raise _bad(source, f"{where} must be an object")
+    _check_waiver_keys(source, where, data)
+    _check_waiver_strings(source, where, data)
+    _check_waiver_target(source, where, data)
     return Waiver(
         index=index,
         reason=data["reason"],
         owner=data["owner"],
         expires=_date(source, where, data["expires"]),
-        fingerprint=fingerprint,
+        fingerprint=data.get("fingerprint"),
         rule=data.get("rule"),
         path=data.get("path"),
     )
 
 
 _ENTRY_SET: Final = frozenset(ENTRY_KEYS)
+_ENTRY_TEXT: Final = ("checker", "rule", "path", "message")
 
 
-def _entry_error(source: str, index: int, entry: Any) -> NoReturn:
-    """Raise the message for a baseline entry the quick path refused."""
-    where = f"entries[{index}]"
+def _check_entry_shape(source: str, where: str, entry: Any) -> None:
+    """Refuse a baseline entry that is not an object or has an unknown key."""
     if not isinstance(entry, dict):
         raise _bad(source, f"{where} must be an object")
     for key in entry:
         if key not in ENTRY_KEYS:
             raise _bad(source, f"{where}: unknown key {key!r}; valid keys: {', '.join(ENTRY_KEYS)}")
+
+
+def _check_entry_values(source: str, where: str, entry: dict[str, Any]) -> None:
+    """Refuse a baseline entry with a bad fingerprint, count, line or text field."""
     fingerprint = entry.get("fingerprint")
     if not isinstance(fingerprint, str) or len(fingerprint) < 8:
         raise _bad(source, f"{where}: fingerprint must be a string of 8+ characters")
@@ -204,18 +224,45 @@ def _entry_error(source: str, index: int, entry: Any) -> NoReturn:
     line = entry.get("line", 0)
     if type(line) is not int or line < 0:
         raise _bad(source, f"{where}: line must be a whole number >= 0")
-    for key in ("checker", "rule", "path", "message"):
+    for key in _ENTRY_TEXT:
         if not isinstance(entry.get(key, ""), str):
             raise _bad(source, f"{where}: {key} must be a string")
+
+
+def _entry_error(source: str, index: int, entry: Any) -> NoReturn:
+    """Raise the message for a baseline entry the quick path refused."""
+    where = f"entries[{index}]"
+    _check_entry_shape(source, where, entry)
+    _check_entry_values(source, where, entry)
     raise _bad(source, f"{where} is not valid")  # pragma: no cover - quick path agrees
 
 
-def parse_baseline(raw: bytes, source: str) -> Baseline:
-    """Parse and validate a baseline's bytes; raises :class:`ConfigError` (exit 2)."""
-    try:
-        data = loads_strict(raw)
-    except InputError as exc:
-        raise _bad(source, f"not valid JSON ({exc})") from None
+def _entry_numbers_ok(entry: dict[str, Any]) -> bool:
+    """Return whether an entry's fingerprint, count and line are well formed (quick path)."""
+    fingerprint = entry.get("fingerprint")
+    count = entry.get("count", 1)
+    line = entry.get("line", 0)
+    return (
+        type(fingerprint) is str
+        and len(fingerprint) >= 8
+        and type(count) is int
+        and count >= 1
+        and type(line) is int
+        and line >= 0
+    )
+
+
+def _entry_ok(entry: Any) -> bool:
+    """Return whether a baseline entry is well formed, without building a message."""
+    if type(entry) is not dict or not entry.keys() <= _ENTRY_SET:
+        return False
+    if not _entry_numbers_ok(entry):
+        return False
+    return all(type(entry.get(key, "")) is str for key in _ENTRY_TEXT)
+
+
+def _check_document(source: str, data: Any) -> None:
+    """Refuse a baseline document whose top level, keys, version or header fields are wrong."""
     if not isinstance(data, dict):
         raise _bad(source, "the top level must be a JSON object")
     for key in data:
@@ -229,41 +276,44 @@ def parse_baseline(raw: bytes, source: str) -> Baseline:
     for key in ("generated", "tool"):
         if key in data and not isinstance(data[key], str):
             raise _bad(source, f"{key} must be a string")
-    entries_raw = data.get("entries", [])
-    waivers_raw = data.get("waivers", [])
-    if not isinstance(entries_raw, list):
-        raise _bad(source, "entries must be a list")
-    if not isinstance(waivers_raw, list):
-        raise _bad(source, "waivers must be a list")
-    baseline = Baseline(source=source)
+
+
+def _list_of(source: str, data: dict[str, Any], key: str) -> list[Any]:
+    """Return ``data[key]`` (default empty), refusing anything but a list."""
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise _bad(source, f"{key} must be a list")
+    return value
+
+
+def _add_entries(source: str, baseline: Baseline, entries_raw: list[Any]) -> None:
+    """Validate the raw entries and count them into ``baseline`` by fingerprint."""
     entries = baseline.entries
     info = baseline.info
-    allowed = _ENTRY_SET
     for index, entry in enumerate(entries_raw):
-        # quick path for well-formed entries; anything odd gets the exact message below
-        if type(entry) is not dict or not entry.keys() <= allowed:
+        # quick path for well-formed entries; anything odd gets the exact message
+        if not _entry_ok(entry):
             _entry_error(source, index, entry)
-        fingerprint = entry.get("fingerprint")
+        fingerprint = entry["fingerprint"]
         count = entry.get("count", 1)
-        line = entry.get("line", 0)
-        if (
-            type(fingerprint) is not str
-            or len(fingerprint) < 8
-            or type(count) is not int
-            or count < 1
-            or type(line) is not int
-            or line < 0
-            or type(entry.get("checker", "")) is not str
-            or type(entry.get("rule", "")) is not str
-            or type(entry.get("path", "")) is not str
-            or type(entry.get("message", "")) is not str
-        ):
-            _entry_error(source, index, entry)
         if fingerprint in entries:
             entries[fingerprint] += count
         else:
             entries[fingerprint] = count
             info[fingerprint] = entry
+
+
+def parse_baseline(raw: bytes, source: str) -> Baseline:
+    """Parse and validate a baseline's bytes; raises :class:`ConfigError` (exit 2)."""
+    try:
+        data = loads_strict(raw)
+    except InputError as exc:
+        raise _bad(source, f"not valid JSON ({exc})") from None
+    _check_document(source, data)
+    entries_raw = _list_of(source, data, "entries")
+    waivers_raw = _list_of(source, data, "waivers")
+    baseline = Baseline(source=source)
+    _add_entries(source, baseline, entries_raw)
     baseline.waivers = [_waiver(source, i, w) for i, w in enumerate(waivers_raw)]
     return baseline
 
@@ -285,59 +335,116 @@ def iter_findings(report: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
         yield from check["findings"]
 
 
+def _by_target(waivers: Sequence[Waiver]) -> tuple[dict[str, Waiver], list[Waiver]]:
+    """Split ``waivers`` into those by fingerprint (keyed by it) and those by rule and path."""
+    by_fingerprint = {w.fingerprint: w for w in waivers if w.fingerprint is not None}
+    by_rule = [w for w in waivers if w.fingerprint is None]
+    return by_fingerprint, by_rule
+
+
+@dataclass(slots=True)
+class _WaiverIndex:
+    """The waivers of a baseline split into live and expired, looked up by fingerprint or rule."""
+
+    live: list[Waiver]
+    expired: list[Waiver]
+    #: Waiver index -> findings it hides, for live and for expired waivers.
+    hits: dict[int, int]
+    expired_hits: dict[int, int]
+    by_fingerprint: dict[str, Waiver]
+    by_rule: list[Waiver]
+    expired_fp: dict[str, Waiver]
+    expired_rule: list[Waiver]
+
+    @classmethod
+    def build(cls, waivers: Sequence[Waiver], today: dt.date) -> _WaiverIndex:
+        """Index ``waivers`` as they stand on ``today``."""
+        live = [w for w in waivers if not w.expired(today)]
+        expired = [w for w in waivers if w.expired(today)]
+        by_fingerprint, by_rule = _by_target(live)
+        expired_fp, expired_rule = _by_target(expired)
+        return cls(
+            live=live,
+            expired=expired,
+            hits=dict.fromkeys((w.index for w in live), 0),
+            expired_hits=dict.fromkeys((w.index for w in expired), 0),
+            by_fingerprint=by_fingerprint,
+            by_rule=by_rule,
+            expired_fp=expired_fp,
+            expired_rule=expired_rule,
+        )
+
+    def live_match(self, finding: Mapping[str, Any]) -> Waiver | None:
+        """Return the live waiver that covers ``finding``, fingerprint first, and count it."""
+        waiver = self.by_fingerprint.get(finding["fingerprint"]) if self.by_fingerprint else None
+        if waiver is None and self.by_rule:
+            waiver = next((w for w in self.by_rule if w.matches(finding)), None)
+        if waiver is not None:
+            self.hits[waiver.index] += 1
+        return waiver
+
+    def note_expired(self, finding: Mapping[str, Any]) -> None:
+        """Count ``finding`` for the expired waiver that would have hidden it, if any."""
+        if not (self.expired_fp or self.expired_rule):
+            return
+        gone = self.expired_fp.get(finding["fingerprint"]) or next(
+            (w for w in self.expired_rule if w.matches(finding)), None
+        )
+        if gone is not None:
+            self.expired_hits[gone.index] += 1
+
+
+def _classify_one(
+    finding: dict[str, Any],
+    result: Classification,
+    waivers: _WaiverIndex,
+    remaining: dict[str, int],
+) -> None:
+    """Set one finding's status and file it in ``result``; see the module docstring."""
+    if finding["status"] == "suppressed":
+        result.suppressed.append(finding)
+        return
+    fingerprint = finding["fingerprint"]
+    waiver = waivers.live_match(finding)
+    if waiver is not None:
+        result.waived_by[fingerprint] = waiver
+        finding["status"] = "waived"
+        result.waived.append(finding)
+        return
+    waivers.note_expired(finding)
+    left = remaining.get(fingerprint)
+    if left:
+        remaining[fingerprint] = left - 1
+        finding["status"] = "baselined"
+        result.baselined.append(finding)
+    else:
+        finding["status"] = "new"
+        result.new.append(finding)
+
+
 def classify(
     findings: Iterable[dict[str, Any]], baseline: Baseline | None, today: dt.date
 ) -> Classification:
     """Set each finding's ``status`` (in place) and sort them; see the module docstring."""
     result = Classification()
-    new = result.new
-    baselined = result.baselined
     remaining = dict(baseline.entries) if baseline else {}
-    waivers = baseline.waivers if baseline else []
-    live = [w for w in waivers if not w.expired(today)]
-    expired = [w for w in waivers if w.expired(today)]
-    expired_hits = dict.fromkeys((w.index for w in expired), 0)
-    hits = dict.fromkeys((w.index for w in live), 0)
-    by_fingerprint = {w.fingerprint: w for w in live if w.fingerprint is not None}
-    by_rule = [w for w in live if w.fingerprint is None]
-    expired_fp = {w.fingerprint: w for w in expired if w.fingerprint is not None}
-    expired_rule = [w for w in expired if w.fingerprint is None]
+    waivers = _WaiverIndex.build(baseline.waivers if baseline else [], today)
     for finding in findings:
-        if finding["status"] == "suppressed":
-            result.suppressed.append(finding)
-            continue
-        fingerprint = finding["fingerprint"]
-        waiver = by_fingerprint.get(fingerprint) if by_fingerprint else None
-        if waiver is None and by_rule:
-            waiver = next((w for w in by_rule if w.matches(finding)), None)
-        if waiver is not None:
-            hits[waiver.index] += 1
-            result.waived_by[fingerprint] = waiver
-            finding["status"] = "waived"
-            result.waived.append(finding)
-            continue
-        if expired_fp or expired_rule:
-            gone = expired_fp.get(fingerprint) or next(
-                (w for w in expired_rule if w.matches(finding)), None
-            )
-            if gone is not None:
-                expired_hits[gone.index] += 1
-        left = remaining.get(fingerprint)
-        if left:
-            remaining[fingerprint] = left - 1
-            finding["status"] = "baselined"
-            baselined.append(finding)
-        else:
-            finding["status"] = "new"
-            new.append(finding)
+        _classify_one(finding, result, waivers, remaining)
     if baseline:
         result.stale_entries = [
             (fp, n, baseline.info.get(fp, {})) for fp, n in remaining.items() if n > 0
         ]
-    result.stale_waivers = [w for w in live if hits[w.index] == 0]
-    result.expired_waivers = [(w, expired_hits[w.index]) for w in expired]
-    result.waiver_hits = hits
+    _record_waivers(result, waivers)
     return result
+
+
+def _record_waivers(result: Classification, waivers: _WaiverIndex) -> None:
+    """Store in ``result`` the stale and expired waivers and what each live one hid."""
+    hits = waivers.hits
+    result.stale_waivers = [w for w in waivers.live if hits[w.index] == 0]
+    result.expired_waivers = [(w, waivers.expired_hits[w.index]) for w in waivers.expired]
+    result.waiver_hits = hits
 
 
 def _entry(finding: Mapping[str, Any]) -> dict[str, Any]:

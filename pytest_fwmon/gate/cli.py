@@ -32,6 +32,9 @@ from ..core.report import DEFAULT_REPORT
 from ..core.textsafe import log_line, log_lines
 from .baseline import (
     DEFAULT_BASELINE,
+    Baseline,
+    Classification,
+    Waiver,
     build_baseline,
     classify,
     dumps_baseline,
@@ -98,22 +101,35 @@ def write_outputs(
     if result_json:
         _write(result_json, "the gate result", result.to_dict())
     if sarif:
-        from .sarif import build_sarif
-
-        prefix = github.project_prefix(root or Path.cwd(), env) if github.in_actions(env) else ""
-        _write(sarif, "SARIF", build_sarif(result, prefix))
+        _write_sarif(result, sarif, env, root)
     if markdown:
         from .markdown import render_markdown
 
         _write(markdown, "markdown", render_markdown(result))
     if github.in_actions(env):
-        try:
-            github.write_github(result, env, sys.stdout, root)
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot write the GitHub step summary or outputs: {exc.strerror or exc}"
-            ) from None
+        _write_github(result, env, root)
     sys.stdout.flush()
+
+
+def _write_sarif(result: GateResult, sarif: str, env: Mapping[str, str], root: Path | None) -> None:
+    """Write the SARIF log, its paths relative to the repository inside GitHub Actions."""
+    from . import github
+    from .sarif import build_sarif
+
+    prefix = github.project_prefix(root or Path.cwd(), env) if github.in_actions(env) else ""
+    _write(sarif, "SARIF", build_sarif(result, prefix))
+
+
+def _write_github(result: GateResult, env: Mapping[str, str], root: Path | None) -> None:
+    """Write the GitHub step summary, outputs and annotations; an OS error is a ConfigError."""
+    from . import github
+
+    try:
+        github.write_github(result, env, sys.stdout, root)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the GitHub step summary or outputs: {exc.strerror or exc}"
+        ) from None
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
@@ -167,23 +183,41 @@ def cmd_baseline_write(args: argparse.Namespace) -> int:
     if args.prune and previous is None:
         raise ConfigError(f"--prune needs an existing baseline, and {path} does not exist")
     c = classify(list(iter_findings(report)), previous, _today())
-    kept = c.baselined if args.prune else [*c.new, *c.baselined]
-    waivers = previous.waivers if previous else []
-    if args.prune:
-        live = {w.index for w in c.stale_waivers}
-        waivers = [w for w in waivers if w.index not in live]
+    kept, waivers = _to_keep(c, previous, prune=args.prune)
     document = build_baseline(kept, waivers, tool=f"fwmon {__version__}", generated=_now())
     _write(path, "the baseline", dumps_baseline(document))
-    dropped = c.stale if previous else 0
-    print(
-        log_line(
-            f"fwmon baseline: wrote {path}: {len(document['entries'])} entries, "
-            f"{len(document['waivers'])} waivers"
-            + (f"; dropped {dropped} stale" if args.prune else "")
-            + (f"; {len(c.new)} new findings not added (--prune)" if args.prune and c.new else "")
-        )
-    )
+    print(log_line(_written_line(path, document, c, previous, prune=args.prune)))
     return EXIT_OK
+
+
+def _to_keep(
+    c: Classification, previous: Baseline | None, *, prune: bool
+) -> tuple[list[dict[str, Any]], list[Waiver]]:
+    """Return the findings and waivers a new baseline holds (``--prune``: no new, no stale)."""
+    kept = c.baselined if prune else [*c.new, *c.baselined]
+    waivers = previous.waivers if previous else []
+    if prune:
+        live = {w.index for w in c.stale_waivers}
+        waivers = [w for w in waivers if w.index not in live]
+    return kept, waivers
+
+
+def _written_line(
+    path: Path,
+    document: Mapping[str, Any],
+    c: Classification,
+    previous: Baseline | None,
+    *,
+    prune: bool,
+) -> str:
+    """Return the line ``fwmon baseline write`` prints about the file it wrote."""
+    dropped = c.stale if previous else 0
+    return (
+        f"fwmon baseline: wrote {path}: {len(document['entries'])} entries, "
+        f"{len(document['waivers'])} waivers"
+        + (f"; dropped {dropped} stale" if prune else "")
+        + (f"; {len(c.new)} new findings not added (--prune)" if prune and c.new else "")
+    )
 
 
 def cmd_baseline_check(args: argparse.Namespace) -> int:
@@ -193,31 +227,15 @@ def cmd_baseline_check(args: argparse.Namespace) -> int:
     report = read_report(_report_path(args))
     today = _today()
     c = classify(list(iter_findings(report)), baseline, today)
-    problems = 0
     lines = [
         f"fwmon baseline: {path}: {sum(baseline.entries.values())} findings in "
         f"{len(baseline.entries)} entries, {len(baseline.waivers)} waivers; "
         f"report: {len(c.baselined)} baselined, {len(c.waived)} waived, {len(c.new)} new"
     ]
-    for fp, n, info in c.stale_entries:
-        problems += 1
-        lines.append(
-            f"stale: entry {fp} ({info.get('rule', '?')} {info.get('path', '?')}:"
-            f"{info.get('line', '?')}) matches nothing" + (f" ({n} unused)" if n > 1 else "")
-        )
-    for waiver in c.stale_waivers:
-        problems += 1
-        lines.append(f"stale: {waiver.label()} matches nothing")
-    for waiver, hidden in c.expired_waivers:
-        problems += 1
-        lines.append(
-            f"expired: {waiver.label()} expired on {waiver.expires.isoformat()} "
-            f"({hidden} finding{'s' if hidden != 1 else ''} no longer hidden)"
-        )
-    for waiver in baseline.waivers:
-        days = (waiver.expires - today).days
-        if 0 <= days <= EXPIRY_WARNING_DAYS:
-            lines.append(f"expiring: {waiver.label()} expires on {waiver.expires.isoformat()}")
+    found = _problem_lines(c)
+    problems = len(found)
+    lines += found
+    lines += _expiring_lines(baseline, today)
     if problems:
         lines.append(
             f"fwmon baseline: {problems} problem{'s' if problems != 1 else ''}; "
@@ -227,6 +245,32 @@ def cmd_baseline_check(args: argparse.Namespace) -> int:
         lines.append("fwmon baseline: ok")
     sys.stdout.write(log_lines(lines))
     return EXIT_BLOCKED if problems else EXIT_OK
+
+
+def _problem_lines(c: Classification) -> list[str]:
+    """Return one line per problem: stale entries, stale waivers, expired waivers."""
+    lines = [
+        f"stale: entry {fp} ({info.get('rule', '?')} {info.get('path', '?')}:"
+        f"{info.get('line', '?')}) matches nothing" + (f" ({n} unused)" if n > 1 else "")
+        for fp, n, info in c.stale_entries
+    ]
+    lines += [f"stale: {waiver.label()} matches nothing" for waiver in c.stale_waivers]
+    lines += [
+        f"expired: {waiver.label()} expired on {waiver.expires.isoformat()} "
+        f"({hidden} finding{'s' if hidden != 1 else ''} no longer hidden)"
+        for waiver, hidden in c.expired_waivers
+    ]
+    return lines
+
+
+def _expiring_lines(baseline: Baseline, today: dt.date) -> list[str]:
+    """Return a line for each waiver that expires within the warning window (not a problem)."""
+    lines = []
+    for waiver in baseline.waivers:
+        days = (waiver.expires - today).days
+        if 0 <= days <= EXPIRY_WARNING_DAYS:
+            lines.append(f"expiring: {waiver.label()} expires on {waiver.expires.isoformat()}")
+    return lines
 
 
 def add_gate_arguments(parser: argparse.ArgumentParser) -> None:

@@ -94,30 +94,39 @@ def _unquote(raw: bytes) -> bytes:
     return bytes(out)
 
 
+def _new_path(line: bytes) -> str | None:
+    """Return the new-side path of a ``+++ `` line, or None for a deleted file."""
+    target = line[4:].rstrip(b"\r")
+    if target.endswith(b"\t"):
+        target = target[:-1]
+    target = _unquote(target)
+    if target == b"/dev/null":
+        return None
+    if target.startswith(b"b/"):
+        target = target[2:]
+    return target.decode("utf-8", "surrogateescape")
+
+
+def _hunk_lines(line: bytes) -> range:
+    """Return the new-side line numbers of a ``@@`` hunk header (empty if it does not parse)."""
+    match = _HUNK.match(line)
+    if match is None:
+        return range(0)
+    start = int(match.group(1))
+    count = int(match.group(2)) if match.group(2) is not None else 1
+    return range(start, start + count)
+
+
 def parse_unified_diff(text: bytes) -> dict[str, set[int]]:
     """Added/changed line numbers (new side) per file from ``git diff -U0`` output."""
     changed: dict[str, set[int]] = {}
     current: set[int] | None = None
     for line in text.split(b"\n"):
         if line.startswith(b"+++ "):
-            target = line[4:].rstrip(b"\r")
-            if target.endswith(b"\t"):
-                target = target[:-1]
-            target = _unquote(target)
-            if target == b"/dev/null":
-                current = None
-                continue
-            if target.startswith(b"b/"):
-                target = target[2:]
-            path = target.decode("utf-8", "surrogateescape")
-            current = changed.setdefault(path, set())
+            path = _new_path(line)
+            current = None if path is None else changed.setdefault(path, set())
         elif current is not None and line.startswith(b"@@"):
-            match = _HUNK.match(line)
-            if match is None:
-                continue
-            start = int(match.group(1))
-            count = int(match.group(2)) if match.group(2) is not None else 1
-            current.update(range(start, start + count))
+            current.update(_hunk_lines(line))
     return {path: lines for path, lines in changed.items() if lines}
 
 

@@ -355,6 +355,72 @@ def check_required(report: Mapping[str, Any], policy: Policy, report_path: str) 
     return reasons
 
 
+def _diff_findings(
+    c: Classification,
+    policy: Policy,
+    changed: dict[str, set[int]] | None,
+    notes: list[str],
+) -> list[dict[str, Any]]:
+    """Return the new findings on changed lines (all new ones without a diff, with a note)."""
+    if changed is not None:
+        return [f for f in c.new if _in_diff(f, changed)]
+    if any(cond.scope == "diff" for cond in policy.conditions):
+        notes.append('no --base-ref: conditions with scope "diff" count every new finding')
+    return list(c.new)
+
+
+def _condition_outcomes(
+    results: list[ConditionResult], reasons: list[str], warnings: list[str]
+) -> None:
+    """Add a reason for each blocking condition and a warning for each warning one."""
+    for r in results:
+        if r.blocking:
+            reasons.append(f"condition {r.condition.id} failed: {r.why}")
+        elif r.warning:
+            warnings.append(f"condition {r.condition.id} warns: {r.why}")
+
+
+def _expired_warnings(c: Classification) -> list[str]:
+    """Return a warning for each expired waiver, with how many findings count again."""
+    return [
+        f"{waiver.label()} expired on {waiver.expires.isoformat()}; "
+        + (
+            f"its {hidden} finding counts again"
+            if hidden == 1
+            else f"its {hidden} findings count again"
+        )
+        for waiver, hidden in c.expired_waivers
+    ]
+
+
+def _stale_outcome(
+    c: Classification, policy: Policy, reasons: list[str], warnings: list[str]
+) -> None:
+    """Block on stale baseline items under ``fail_on_stale``, else warn about them."""
+    if not c.stale:
+        return
+    if policy.fail_on_stale:
+        reasons.append(_stale_reason(c))
+    else:
+        warnings.append(_stale_reason(c).removeprefix("fail_on_stale: "))
+
+
+def _policy_change_outcome(
+    changes: list[str], allow: bool, reasons: list[str], notes: list[str]
+) -> None:
+    """Block on a weakened policy, or note it when ``--allow-policy-change`` accepts it."""
+    if not changes:
+        return
+    if allow:
+        notes.append("policy weakened, allowed by --allow-policy-change: " + "; ".join(changes))
+    else:
+        reasons.append(
+            "policy weakened: "
+            + "; ".join(changes)
+            + " (a reviewer can accept it with --allow-policy-change)"
+        )
+
+
 def evaluate(
     report: dict[str, Any],
     policy: Policy,
@@ -376,12 +442,7 @@ def evaluate(
     notes = list(notes or [])
     findings = [f for check in report["checks"] for f in check["findings"]]
     c = classify(findings, baseline, today)
-    if changed is None:
-        diff_findings = list(c.new)
-        if any(cond.scope == "diff" for cond in policy.conditions):
-            notes.append('no --base-ref: conditions with scope "diff" count every new finding')
-    else:
-        diff_findings = [f for f in c.new if _in_diff(f, changed)]
+    diff_findings = _diff_findings(c, policy, changed, notes)
     scoped = {
         "overall": [*c.new, *c.baselined, *c.waived],
         "new": c.new,
@@ -395,35 +456,11 @@ def evaluate(
         changed=changed,
     )
     results = [_judge(cond, metrics, policy, notes) for cond in policy.conditions]
-    for r in results:
-        if r.blocking:
-            reasons.append(f"condition {r.condition.id} failed: {r.why}")
-        elif r.warning:
-            warnings.append(f"condition {r.condition.id} warns: {r.why}")
-    for waiver, hidden in c.expired_waivers:
-        warnings.append(
-            f"{waiver.label()} expired on {waiver.expires.isoformat()}; "
-            + (
-                f"its {hidden} finding counts again"
-                if hidden == 1
-                else f"its {hidden} findings count again"
-            )
-        )
-    if c.stale:
-        if policy.fail_on_stale:
-            reasons.append(_stale_reason(c))
-        else:
-            warnings.append(_stale_reason(c).removeprefix("fail_on_stale: "))
+    _condition_outcomes(results, reasons, warnings)
+    warnings += _expired_warnings(c)
+    _stale_outcome(c, policy, reasons, warnings)
     changes = list(policy_changes or [])
-    if changes:
-        if allow_policy_change:
-            notes.append("policy weakened, allowed by --allow-policy-change: " + "; ".join(changes))
-        else:
-            reasons.append(
-                "policy weakened: "
-                + "; ".join(changes)
-                + " (a reviewer can accept it with --allow-policy-change)"
-            )
+    _policy_change_outcome(changes, allow_policy_change, reasons, notes)
     return GateResult(
         verdict="blocked" if reasons else "pass",
         policy=policy,

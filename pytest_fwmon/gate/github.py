@@ -78,13 +78,25 @@ class Annotation:
         return f"{head}::{escape_data(self.message)}"
 
 
+#: (rank, order added, annotation): gate annotations rank -1, findings by severity.
+_Ranked = list[tuple[int, int, Annotation]]
+
+
 def build_annotations(result: GateResult, prefix: str = "") -> list[Annotation]:
     """Return the annotations to print, capped per kind, with a notice about the rest.
 
     ``prefix`` is the project's folder inside the repository ("" at its root), prepended to
     finding paths because GitHub resolves them from the repository root.
     """
-    ranked: list[tuple[int, int, Annotation]] = []
+    ranked: _Ranked = []
+    _rank_gate(result, ranked)
+    _rank_findings(result, prefix, ranked)
+    ranked.sort(key=lambda t: (t[0], t[1]))
+    return _capped(ranked)
+
+
+def _rank_gate(result: GateResult, ranked: _Ranked) -> None:
+    """Add the failed or warning conditions and the other block reasons, ranked first."""
     for r in result.conditions:
         if r.blocking or r.warning:
             kind = "error" if r.blocking else "warning"
@@ -93,6 +105,10 @@ def build_annotations(result: GateResult, prefix: str = "") -> list[Annotation]:
     for reason in result.reasons:
         if not reason.startswith("condition "):
             ranked.append((-1, len(ranked), Annotation("error", reason, "fwmon gate")))
+
+
+def _rank_findings(result: GateResult, prefix: str, ranked: _Ranked) -> None:
+    """Add the new findings worth an annotation, ranked by severity, then path and line."""
     rank = {s: i for i, s in enumerate(SEVERITIES)}
     for f in sorted(
         result.classification.new, key=lambda f: (rank[f["severity"]], f["path"], f["line"])
@@ -109,7 +125,10 @@ def build_annotations(result: GateResult, prefix: str = "") -> list[Annotation]:
                 Annotation(level, f["message"], title, path, f["line"], f["end_line"], f["col"]),
             )
         )
-    ranked.sort(key=lambda t: (t[0], t[1]))
+
+
+def _capped(ranked: _Ranked) -> list[Annotation]:
+    """Keep at most MAX_PER_KIND of each kind, in rank order, and a notice about the rest."""
     shown: list[Annotation] = []
     left = {"error": 0, "warning": 0}
     used = {"error": 0, "warning": 0}

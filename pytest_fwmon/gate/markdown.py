@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from ..core.model import SEVERITIES
 from ..core.textsafe import plain
@@ -82,14 +82,10 @@ def _finding_row(f: dict[str, object]) -> str:
     )
 
 
-def render_markdown(
-    result: GateResult,
-    limit: int = COMMENT_LIMIT,
-    measure: Callable[[str], int] = len,
-) -> str:
-    """Return the result as markdown whose ``measure`` (chars by default) is at most ``limit``."""
+def _intro(result: GateResult) -> list[str]:
+    """Return the marker, verdict heading, inputs and finding counts."""
     counts = result.counts()
-    head = [
+    return [
         MARKER,
         f"## fwmon gate: {'✅ pass' if result.verdict == 'pass' else '❌ blocked'}",
         "",
@@ -103,55 +99,91 @@ def render_markdown(
         + (f"; **{counts['diff']}** new on changed lines" if result.changed is not None else "")
         + ".",
         "",
+    ]
+
+
+def _conditions_table(result: GateResult) -> list[str]:
+    """Return the table of conditions, one row each."""
+    lines = [
         "| condition | metric | scope | actual | threshold | level | verdict | why |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in result.conditions:
         c = r.condition
         actual = "n/a" if r.actual is None else cell(r.actual)
-        head.append(
+        lines.append(
             f"| {cell(c.id)} | {cell(c.metric)} | {c.scope} | {actual} | {c.op} "
             f"{cell(c.threshold)} | {c.level} | {_verdict(r)} | {cell(r.why)} |"
         )
+    return lines
+
+
+def _message_lists(result: GateResult) -> list[str]:
+    """Return the reasons, warnings and notes as bulleted lists under bold titles."""
+    lines: list[str] = []
     for title, items in (
         ("Blocked because", result.reasons),
         ("Warnings", result.warnings),
         ("Notes", result.notes),
     ):
         if items:
-            head += ["", f"**{title}:**", ""]
-            head += [f"- {cell(item)}" for item in items]
-    text = "\n".join(head) + "\n"
-    new = result.classification.new
-    if not new:
-        return _fit(text, limit, measure)
-    rank = {s: i for i, s in enumerate(SEVERITIES)}
-    ordered = sorted(new, key=lambda f: (rank[f["severity"]], f["path"], f["line"], f["rule"]))
-    table = [
-        "",
-        "<details open><summary>New findings, worst first</summary>",
-        "",
-        "| severity | where | rule | message |",
-        "|---|---|---|---|",
-    ]
-    closing = "\n</details>\n"
-    body = text + "\n".join(table) + "\n"
-    size = measure(body)
-    reserve = measure(closing) + measure(f"\n… and {len(ordered)} more new findings not listed.\n")
-    shown = 0
+            lines += ["", f"**{title}:**", ""]
+            lines += [f"- {cell(item)}" for item in items]
+    return lines
+
+
+_FINDINGS_HEAD: Final = (
+    "",
+    "<details open><summary>New findings, worst first</summary>",
+    "",
+    "| severity | where | rule | message |",
+    "|---|---|---|---|",
+)
+_CLOSING: Final = "\n</details>\n"
+
+
+def _rows_that_fit(
+    ordered: list[dict[str, Any]], size: int, budget: int, measure: Callable[[str], int]
+) -> list[str]:
+    """Return the finding rows, in order, while ``size`` plus theirs stays within ``budget``."""
     rows = []
     for f in ordered:
         row = _finding_row(f) + "\n"
         row_size = measure(row)
-        if size + row_size + reserve > limit:
+        if size + row_size > budget:
             break
         rows.append(row)
         size += row_size
-        shown += 1
+    return rows
+
+
+def _with_findings(
+    text: str, new: list[dict[str, Any]], limit: int, measure: Callable[[str], int]
+) -> str:
+    """Append the new findings, worst first, listing as many as ``limit`` leaves room for."""
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    ordered = sorted(new, key=lambda f: (rank[f["severity"]], f["path"], f["line"], f["rule"]))
+    body = text + "\n".join(_FINDINGS_HEAD) + "\n"
+    reserve = measure(_CLOSING) + measure(f"\n… and {len(ordered)} more new findings not listed.\n")
+    rows = _rows_that_fit(ordered, measure(body), limit - reserve, measure)
     body += "".join(rows)
-    if shown < len(ordered):
-        body += f"\n… and {len(ordered) - shown} more new findings not listed.\n"
-    return _fit(body + closing, limit, measure)
+    if len(rows) < len(ordered):
+        body += f"\n… and {len(ordered) - len(rows)} more new findings not listed.\n"
+    return _fit(body + _CLOSING, limit, measure)
+
+
+def render_markdown(
+    result: GateResult,
+    limit: int = COMMENT_LIMIT,
+    measure: Callable[[str], int] = len,
+) -> str:
+    """Return the result as markdown whose ``measure`` (chars by default) is at most ``limit``."""
+    head = _intro(result) + _conditions_table(result) + _message_lists(result)
+    text = "\n".join(head) + "\n"
+    new = result.classification.new
+    if not new:
+        return _fit(text, limit, measure)
+    return _with_findings(text, new, limit, measure)
 
 
 def _fit(text: str, limit: int, measure: Callable[[str], int]) -> str:

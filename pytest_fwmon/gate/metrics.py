@@ -160,24 +160,29 @@ class Metrics:
         return getattr(self, "_" + head)(rest)  # type: ignore[no-any-return]
 
     def _findings(self, rest: str, scope: str) -> tuple[float | str | None, str]:
+        """Count findings of a family in ``scope`` (diff without a diff counts new ones)."""
         pipeline, _, family = rest.rpartition(".")
+        pipelines, reason = self._finding_pipelines(pipeline)
+        if pipelines is None:
+            return None, reason
+        if scope == "diff" and self.changed is None:
+            scope = "new"
+        return _family_counts(self._counts(scope, pipelines), family), ""
+
+    def _finding_pipelines(self, pipeline: str) -> tuple[list[str] | None, str]:
+        """Return the pipelines a findings metric counts, or None and why they are incomplete."""
         if pipeline:
             reason = self._not_ran(pipeline)
             if reason is not None:
                 return None, reason
-            pipelines = [pipeline]
-        else:
-            errored = [p for p in FINDING_PIPELINES if self._status(p) == "error"]
-            if errored:
-                return None, f"pipeline {', '.join(errored)} errored, so findings are incomplete"
-            pipelines = [p for p in PIPELINES if self._status(p) in RAN]
-            if not any(p in FINDING_PIPELINES for p in pipelines):
-                return None, "no finding pipeline (security, docs, quality) ran"
-        if scope == "diff" and self.changed is None:
-            scope_counts = self._counts("new", pipelines)
-        else:
-            scope_counts = self._counts(scope, pipelines)
-        return _family_counts(scope_counts, family), ""
+            return [pipeline], ""
+        errored = [p for p in FINDING_PIPELINES if self._status(p) == "error"]
+        if errored:
+            return None, f"pipeline {', '.join(errored)} errored, so findings are incomplete"
+        pipelines = [p for p in PIPELINES if self._status(p) in RAN]
+        if not any(p in FINDING_PIPELINES for p in pipelines):
+            return None, "no finding pipeline (security, docs, quality) ran"
+        return pipelines, ""
 
     def _counts(self, scope: str, pipelines: list[str]) -> dict[str, int]:
         counts = dict.fromkeys(SEVERITIES, 0)

@@ -186,21 +186,37 @@ def _text(where: str, key: str, value: Any, *, required: bool = False) -> str:
     return value
 
 
-def _condition(index: int, table: Any) -> Condition:
-    where = f"conditions[{index}]"
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where} must be a table ([[conditions]])")
-    ident = table.get("id")
+def _named(where: str, ident: Any, noun: str) -> str:
+    """Return how messages name a table: by its id when that is valid, else by ``where``."""
     if isinstance(ident, str) and _ID.match(ident):
-        where = f"condition {ident!r}"
-    _unknown(where, table, CONDITION_KEYS)
-    for key in ("id", "metric", "op", "threshold"):
+        return f"{noun} {ident!r}"
+    return where
+
+
+def _require(where: str, table: Mapping[str, Any], keys: tuple[str, ...]) -> None:
+    """Refuse a table that lacks one of ``keys``."""
+    for key in keys:
         if key not in table:
             raise ConfigError(f"{where}: missing required key {key!r}")
+
+
+def _ident(where: str, ident: Any) -> str:
+    """Return a valid id, refusing anything but letters, digits, '-', '_' and '.'."""
     if not isinstance(ident, str) or not _ID.match(ident):
         raise ConfigError(
             f"{where}: id {ident!r} must be a string of letters, digits, '-', '_' and '.'"
         )
+    return ident
+
+
+def _condition(index: int, table: Any) -> Condition:
+    where = f"conditions[{index}]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table ([[conditions]])")
+    where = _named(where, table.get("id"), "condition")
+    _unknown(where, table, CONDITION_KEYS)
+    _require(where, table, ("id", "metric", "op", "threshold"))
+    ident = _ident(where, table.get("id"))
     metric = _metric(where, table["metric"])
     op = _choices(where, "op", table["op"], OPS)
     scope = _choices(where, "scope", table.get("scope", "overall"), SCOPES)
@@ -221,22 +237,8 @@ def _condition(index: int, table: Any) -> Condition:
     )
 
 
-def _exemption(index: int, table: Any, ids: set[str]) -> Exemption:
-    where = f"exemptions[{index}]"
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where} must be a table ([[exemptions]])")
-    ident = table.get("id")
-    if isinstance(ident, str) and _ID.match(ident):
-        where = f"exemption {ident!r}"
-    _unknown(where, table, EXEMPTION_KEYS)
-    for key in EXEMPTION_KEYS:
-        if key not in table:
-            raise ConfigError(f"{where}: missing required key {key!r}")
-    if not isinstance(ident, str) or not _ID.match(ident):
-        raise ConfigError(
-            f"{where}: id {ident!r} must be a string of letters, digits, '-', '_' and '.'"
-        )
-    targets = table["conditions"]
+def _targets(where: str, targets: Any, ids: set[str]) -> list[str]:
+    """Return an exemption's condition ids, refusing an empty list or an unknown id."""
     if not isinstance(targets, list) or not targets or not all(isinstance(t, str) for t in targets):
         raise ConfigError(f"{where}: conditions must be a non-empty list of condition ids")
     for target in targets:
@@ -244,6 +246,18 @@ def _exemption(index: int, table: Any, ids: set[str]) -> Exemption:
             raise ConfigError(
                 f"{where}: unknown condition {target!r}; valid conditions: {', '.join(sorted(ids))}"
             )
+    return targets
+
+
+def _exemption(index: int, table: Any, ids: set[str]) -> Exemption:
+    where = f"exemptions[{index}]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table ([[exemptions]])")
+    where = _named(where, table.get("id"), "exemption")
+    _unknown(where, table, EXEMPTION_KEYS)
+    _require(where, table, EXEMPTION_KEYS)
+    ident = _ident(where, table.get("id"))
+    targets = _targets(where, table["conditions"], ids)
     metric = _metric(where, table["metric"])
     op = _choices(where, "op", table["op"], OPS)
     return Exemption(
@@ -269,21 +283,33 @@ def validate_gate_section(table: Any) -> Policy:
     return policy_from_table(table, "pyproject.toml [tool.fwmon.gate]")
 
 
-def _policy(table: Any, source: str) -> Policy:
-    if not isinstance(table, dict):
-        raise ConfigError("the policy must be a table")
-    _unknown("top level", table, POLICY_KEYS)
+def _version(table: Mapping[str, Any]) -> None:
+    """Refuse a policy ``version`` other than 1."""
     version = table.get("version", 1)
     if version != 1 or isinstance(version, bool):
         raise ConfigError(f"version {version!r} is not supported; this fwmon reads version 1")
+
+
+def _required_pipelines(table: Mapping[str, Any]) -> list[Any]:
+    """Return ``required_pipelines`` (default none), each a known pipeline."""
     required = table.get("required_pipelines", [])
     if not isinstance(required, list):
         raise ConfigError(f"required_pipelines must be a list, got {required!r}")
     for name in required:
         _choices("required_pipelines", "pipeline", name, PIPELINES)
+    return required
+
+
+def _fail_on_stale(table: Mapping[str, Any]) -> bool:
+    """Return ``fail_on_stale`` (default false), refusing anything but a boolean."""
     fail_on_stale = table.get("fail_on_stale", False)
     if not isinstance(fail_on_stale, bool):
         raise ConfigError(f"fail_on_stale must be true or false, got {fail_on_stale!r}")
+    return fail_on_stale
+
+
+def _conditions(table: Mapping[str, Any]) -> list[Condition]:
+    """Return the validated ``[[conditions]]``: at least one, each id used once."""
     raw_conditions = table.get("conditions")
     if not isinstance(raw_conditions, list) or not raw_conditions:
         raise ConfigError(
@@ -296,12 +322,30 @@ def _policy(table: Any, source: str) -> Policy:
         if condition.id in ids:
             raise ConfigError(f"condition id {condition.id!r} is used twice")
         ids.add(condition.id)
+    return conditions
+
+
+def _exemptions(table: Mapping[str, Any], ids: set[str]) -> list[Exemption]:
+    """Return the validated ``[[exemptions]]`` (default none), each id used once."""
     raw_exemptions = table.get("exemptions", [])
     if not isinstance(raw_exemptions, list):
         raise ConfigError("exemptions must be a list of tables ([[exemptions]])")
     exemptions = [_exemption(i, t, ids) for i, t in enumerate(raw_exemptions)]
     if len({e.id for e in exemptions}) != len(exemptions):
         raise ConfigError("two exemptions have the same id")
+    return exemptions
+
+
+def _policy(table: Any, source: str) -> Policy:
+    """Validate a policy table, checking its keys in the order the messages expect."""
+    if not isinstance(table, dict):
+        raise ConfigError("the policy must be a table")
+    _unknown("top level", table, POLICY_KEYS)
+    _version(table)
+    required = _required_pipelines(table)
+    fail_on_stale = _fail_on_stale(table)
+    conditions = _conditions(table)
+    exemptions = _exemptions(table, {c.id for c in conditions})
     return Policy(
         conditions=tuple(conditions),
         required_pipelines=tuple(dict.fromkeys(required)),
@@ -446,28 +490,30 @@ def _fmt(condition: Condition) -> str:
     return f"{condition.op} {condition.threshold}"
 
 
+def _condition_weakenings(before: Condition, after: Condition | None) -> list[str]:
+    """How condition ``after`` is weaker than ``before`` (None: it was removed)."""
+    if after is None:
+        return [f"condition {before.id} removed"]
+    if after.metric != before.metric:
+        return [f"condition {before.id} changed metric {before.metric} to {after.metric}"]
+    changes: list[str] = []
+    if _passes_more(before, after):
+        changes.append(f"condition {before.id} relaxed from {_fmt(before)} to {_fmt(after)}")
+    if _STRICTNESS[after.scope] < _STRICTNESS[before.scope]:
+        changes.append(f"condition {before.id} narrowed scope {before.scope} to {after.scope}")
+    if before.level == "error" and after.level == "warn":
+        changes.append(f"condition {before.id} downgraded from error to warn")
+    if before.missing == "fail" and after.missing == "pass":
+        changes.append(f"condition {before.id} now passes when its metric is missing")
+    return changes
+
+
 def weakenings(old: Policy, new: Policy) -> list[str]:
     """How ``new`` is weaker than ``old``, one phrase each; empty when it is not."""
     changes: list[str] = []
     by_id = {c.id: c for c in new.conditions}
     for before in old.conditions:
-        after = by_id.get(before.id)
-        if after is None:
-            changes.append(f"condition {before.id} removed")
-            continue
-        if after.metric != before.metric:
-            changes.append(
-                f"condition {before.id} changed metric {before.metric} to {after.metric}"
-            )
-            continue
-        if _passes_more(before, after):
-            changes.append(f"condition {before.id} relaxed from {_fmt(before)} to {_fmt(after)}")
-        if _STRICTNESS[after.scope] < _STRICTNESS[before.scope]:
-            changes.append(f"condition {before.id} narrowed scope {before.scope} to {after.scope}")
-        if before.level == "error" and after.level == "warn":
-            changes.append(f"condition {before.id} downgraded from error to warn")
-        if before.missing == "fail" and after.missing == "pass":
-            changes.append(f"condition {before.id} now passes when its metric is missing")
+        changes += _condition_weakenings(before, by_id.get(before.id))
     for pipeline in old.required_pipelines:
         if pipeline not in new.required_pipelines:
             changes.append(f"required pipeline {pipeline} removed")

@@ -58,10 +58,8 @@ def _uri(path: str, prefix: str) -> str:
     return quote(prefix + (path or "pyproject.toml"), safe="/")
 
 
-def _rule(rule_id: str, findings: list[dict[str, Any]], pipeline: str) -> dict[str, Any]:
-    first = findings[0]
-    rank = {s: i for i, s in enumerate(SEVERITIES)}
-    worst = min((f["severity"] for f in findings), key=rank.__getitem__)
+def _rule_help(first: dict[str, Any], pipeline: str) -> tuple[str, str, str, str]:
+    """Return a rule's short and full descriptions and its help as text and markdown."""
     name = first.get("rule_name") or ""
     checker = first["checker"]
     short = f"{first['rule']}: {name}" if name else f"{checker} {first['rule']}"
@@ -74,7 +72,13 @@ def _rule(rule_id: str, findings: list[dict[str, Any]], pipeline: str) -> dict[s
     if help_url:
         help_text += f" More: {plain(help_url)}"
         help_md += f"\n\n{link(help_url, 'Rule documentation')}"
-    tags = [pipeline, checker]
+    return short, full, help_text, help_md
+
+
+def _rule_properties(findings: list[dict[str, Any]], pipeline: str, worst: str) -> dict[str, Any]:
+    """Return a rule's tags (pipeline, checker, CWEs), precision and severities."""
+    first = findings[0]
+    tags = [pipeline, first["checker"]]
     cwes = sorted({f["cwe"] for f in findings if f.get("cwe")})
     tags += [f"external/cwe/cwe-{cwe}" for cwe in cwes]
     properties: dict[str, Any] = {
@@ -86,13 +90,24 @@ def _rule(rule_id: str, findings: list[dict[str, Any]], pipeline: str) -> dict[s
     }
     if pipeline == "security":
         properties["security-severity"] = SECURITY_SEVERITY[worst]
+    return properties
+
+
+def _rule(rule_id: str, findings: list[dict[str, Any]], pipeline: str) -> dict[str, Any]:
+    """Return the SARIF rule for ``findings`` of one rule, at their worst severity."""
+    first = findings[0]
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    worst = min((f["severity"] for f in findings), key=rank.__getitem__)
+    name = first.get("rule_name") or ""
+    help_url = first.get("help_url") or ""
+    short, full, help_text, help_md = _rule_help(first, pipeline)
     rule: dict[str, Any] = {
         "id": rule_id,
         "shortDescription": {"text": short},
         "fullDescription": {"text": full},
         "help": {"text": help_text, "markdown": help_md},
         "defaultConfiguration": {"level": LEVEL[worst]},
-        "properties": properties,
+        "properties": _rule_properties(findings, pipeline, worst),
     }
     if name:
         rule["name"] = name

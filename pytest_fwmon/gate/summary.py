@@ -7,7 +7,7 @@ a GitHub Actions workflow command.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from ..core.model import SEVERITIES
 from ..core.textsafe import log_lines
@@ -60,11 +60,23 @@ def table(rows: list[list[str]], header: list[str]) -> list[str]:
     return out
 
 
-def render_text(result: GateResult) -> str:
-    """Render the whole summary, ending with a newline."""
+_HEADER: Final = (
+    "condition",
+    "metric",
+    "scope",
+    "actual",
+    "op",
+    "threshold",
+    "level",
+    "verdict",
+    "why",
+)
+
+
+def _head(result: GateResult) -> list[str]:
+    """Return the verdict, inputs and finding counts lines, then a blank line."""
     counts = result.counts()
-    c = result.classification
-    lines = [
+    return [
         f"fwmon gate: {result.verdict.upper()}",
         f"report: {result.report_path}   policy: {result.policy.source}   "
         f"baseline: {result.baseline_source or 'none'}"
@@ -78,36 +90,43 @@ def render_text(result: GateResult) -> str:
         + (f"; {counts['diff']} new on changed lines" if result.changed is not None else ""),
         "",
     ]
-    header = [
-        "condition",
-        "metric",
-        "scope",
-        "actual",
-        "op",
-        "threshold",
-        "level",
-        "verdict",
-        "why",
-    ]
-    lines += table([_row(r) for r in result.conditions], header)
-    if c.new:
-        rank = {s: i for i, s in enumerate(SEVERITIES)}
-        ordered = sorted(c.new, key=lambda f: (rank[f["severity"]], f["path"], f["line"]))
-        lines += ["", f"new findings ({len(c.new)}, worst first):"]
-        for f in ordered[:MAX_LISTED]:
-            lines.append(
-                f"  {f['severity']:<8} {f['path']}:{f['line']}  {f['checker']} {f['rule']}  "
-                f"{' '.join(f['message'].split())}"
-            )
-        if len(ordered) > MAX_LISTED:
-            lines.append(f"  ... and {len(ordered) - MAX_LISTED} more (see --result-json)")
-    if result.notes:
-        lines.append("")
-        lines += [f"note: {n}" for n in result.notes]
-    if result.warnings:
-        lines.append("")
-        lines += [f"warning: {w}" for w in result.warnings]
-    if result.reasons:
-        lines.append("")
-        lines += [f"blocked: {r}" for r in result.reasons]
+
+
+def _new_findings(new: list[dict[str, Any]]) -> list[str]:
+    """Return the listing of new findings, worst first, at most MAX_LISTED of them."""
+    if not new:
+        return []
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    ordered = sorted(new, key=lambda f: (rank[f["severity"]], f["path"], f["line"]))
+    lines = ["", f"new findings ({len(new)}, worst first):"]
+    for f in ordered[:MAX_LISTED]:
+        lines.append(
+            f"  {f['severity']:<8} {f['path']}:{f['line']}  {f['checker']} {f['rule']}  "
+            f"{' '.join(f['message'].split())}"
+        )
+    if len(ordered) > MAX_LISTED:
+        lines.append(f"  ... and {len(ordered) - MAX_LISTED} more (see --result-json)")
+    return lines
+
+
+def _messages(result: GateResult) -> list[str]:
+    """Return the notes, warnings and block reasons, each group after a blank line."""
+    lines: list[str] = []
+    for prefix, items in (
+        ("note", result.notes),
+        ("warning", result.warnings),
+        ("blocked", result.reasons),
+    ):
+        if items:
+            lines.append("")
+            lines += [f"{prefix}: {item}" for item in items]
+    return lines
+
+
+def render_text(result: GateResult) -> str:
+    """Render the whole summary, ending with a newline."""
+    lines = _head(result)
+    lines += table([_row(r) for r in result.conditions], list(_HEADER))
+    lines += _new_findings(result.classification.new)
+    lines += _messages(result)
     return log_lines(lines)
