@@ -48,7 +48,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
 #: A required text: (string, compared ignoring ASCII case).
@@ -78,7 +78,10 @@ def _plugin_patterns(plugin: Any, filename: str) -> list[re.Pattern[str]] | None
 
     cls = type(plugin)
     if isinstance(plugin, RegexBasedDetector) and cls.analyze_line is BasePlugin.analyze_line:
-        if cls.analyze_string in (RegexBasedDetector.analyze_string, JwtTokenDetector.analyze_string):
+        if cls.analyze_string in (
+            RegexBasedDetector.analyze_string,
+            JwtTokenDetector.analyze_string,
+        ):
             return list(plugin.denylist)
         return None
     if isinstance(plugin, HighEntropyStringsPlugin) and (
@@ -109,26 +112,31 @@ def _best(options: list[frozenset[Factor]]) -> frozenset[Factor] | None:
     return max(options, key=lambda f: (min(len(s) for s, _ in f), -len(f)))
 
 
-def _class_factors(items: Any, ignore_case: bool) -> frozenset[Factor] | None:
-    """Return the characters a small positive class matches, as one-character factors."""
+def _class_chars(items: Any) -> set[str] | None:
+    """Return the characters of a class made of literals and small ranges only, or None."""
     from re._constants import LITERAL, RANGE  # type: ignore[import-not-found]
 
     chars: set[str] = set()
     for op, arg in items:
-        if op is LITERAL:
-            chars.add(chr(arg))
-        elif op is RANGE and arg[1] - arg[0] < _MAX_CLASS:
-            chars.update(chr(c) for c in range(arg[0], arg[1] + 1))
-        else:  # a negation, a category (\\w, \\s...), a large range
+        # anything else is a negation, a category (\\w, \\s...) or a large range
+        if op is not LITERAL and not (op is RANGE and arg[1] - arg[0] < _MAX_CLASS):
             return None
-    if len(chars) > _MAX_CLASS or not all(c.isascii() for c in chars):
+        first, last = (arg, arg) if op is LITERAL else arg
+        chars.update(chr(c) for c in range(first, last + 1))
+    return chars
+
+
+def _class_factors(items: Any, ignore_case: bool) -> frozenset[Factor] | None:
+    """Return the characters a small positive class matches, as one-character factors."""
+    chars = _class_chars(items)
+    if chars is None or len(chars) > _MAX_CLASS or not all(c.isascii() for c in chars):
         return None
     return frozenset((c.lower() if ignore_case else c, ignore_case) for c in chars)
 
 
 def _node_factors(op: Any, arg: Any, ignore_case: bool) -> frozenset[Factor] | None:
     """Return a factor set one of which every match of this node contains, or None."""
-    from re._constants import (  # type: ignore[import-not-found]
+    from re._constants import (
         ATOMIC_GROUP,
         BRANCH,
         IN,
@@ -142,25 +150,32 @@ def _node_factors(op: Any, arg: Any, ignore_case: bool) -> frozenset[Factor] | N
         return _class_factors(arg, ignore_case)
     if op is SUBPATTERN:
         add, remove = arg[1], arg[2]
-        return _seq_factors(arg[3], (ignore_case or bool(add & re.IGNORECASE)) and not remove & re.IGNORECASE)
+        return _seq_factors(
+            arg[3], (ignore_case or bool(add & re.IGNORECASE)) and not remove & re.IGNORECASE
+        )
     if op is ATOMIC_GROUP:
         return _seq_factors(arg, ignore_case)
     if op in (MAX_REPEAT, MIN_REPEAT, POSSESSIVE_REPEAT):
         return _seq_factors(arg[2], ignore_case) if arg[0] >= 1 else None
     if op is BRANCH:
-        union: set[Factor] = set()
-        for branch in arg[1]:
-            found = _seq_factors(branch, ignore_case)
-            if found is None:
-                return None
-            union |= found
-        return frozenset(union)
+        return _branch_factors(arg[1], ignore_case)
     return None
+
+
+def _branch_factors(branches: Any, ignore_case: bool) -> frozenset[Factor] | None:
+    """Return the union of the branches' factor sets; None if one branch has none."""
+    union: set[Factor] = set()
+    for branch in branches:
+        found = _seq_factors(branch, ignore_case)
+        if found is None:
+            return None
+        union |= found
+    return frozenset(union)
 
 
 def _seq_factors(seq: Any, ignore_case: bool) -> frozenset[Factor] | None:
     """Return the most selective factor set among the parts of a sequence, or None."""
-    from re._constants import LITERAL  # type: ignore[import-not-found]
+    from re._constants import LITERAL
 
     options: list[frozenset[Factor]] = []
     run: list[str] = []
@@ -197,7 +212,9 @@ def pattern_factors(pattern: re.Pattern[str]) -> frozenset[Factor] | None:
             tree = _parser.parse(pattern.pattern, pattern.flags)
         except re.error:  # pragma: no cover - it compiled once already
             tree = None
-        found = None if tree is None else _seq_factors(tree.data, bool(pattern.flags & re.IGNORECASE))
+        found = (
+            None if tree is None else _seq_factors(tree.data, bool(pattern.flags & re.IGNORECASE))
+        )
         if found is not None and any("\n" in text for text, _ in found):
             found = None  # a line never holds a newline
         _factor_cache[key] = found
@@ -245,188 +262,9 @@ def matching_lines(lines: Sequence[str], patterns: Sequence[re.Pattern[str]]) ->
     return result
 
 
-def _plugin_patterns(plugin: Any, filename: str) -> list[re.Pattern[str]] | None:
-    """Return the patterns that bound what ``plugin`` reports in ``filename``, or None."""
-    from detect_secrets.plugins.base import BasePlugin, RegexBasedDetector
-    from detect_secrets.plugins.high_entropy_strings import HighEntropyStringsPlugin
-    from detect_secrets.plugins.jwt import JwtTokenDetector
-    from detect_secrets.plugins.keyword import (
-        QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP,
-        REGEX_BY_FILETYPE,
-        KeywordDetector,
-    )
-    from detect_secrets.util.filetype import determine_file_type
-
-    cls = type(plugin)
-    if isinstance(plugin, RegexBasedDetector) and cls.analyze_line is BasePlugin.analyze_line:
-        if cls.analyze_string in (RegexBasedDetector.analyze_string, JwtTokenDetector.analyze_string):
-            return list(plugin.denylist)
-        return None
-    if isinstance(plugin, HighEntropyStringsPlugin) and (
-        cls.analyze_line is HighEntropyStringsPlugin.analyze_line
-        and cls.analyze_string is HighEntropyStringsPlugin.analyze_string
-    ):
-        return [plugin.regex]
-    if isinstance(plugin, KeywordDetector) and (
-        cls.analyze_line is KeywordDetector.analyze_line
-        and cls.analyze_string is KeywordDetector.analyze_string
-    ):
-        regexes = REGEX_BY_FILETYPE.get(
-            determine_file_type(filename), QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
-        )
-        return list(regexes)
-    return None
-
-
-def _ascii_piece(text: str) -> str:
-    """Return the longest run of ASCII characters of ``text``."""
-    return max(re.split(r"[^\x00-\x7f]+", text), key=len)
-
-
-def _best(options: list[frozenset[Factor]]) -> frozenset[Factor] | None:
-    """Return the most selective factor set: longest shortest member, then fewest members."""
-    if not options:
-        return None
-    return max(options, key=lambda f: (min(len(s) for s, _ in f), -len(f)))
-
-
-def _class_factors(items: Any, ignore_case: bool) -> frozenset[Factor] | None:
-    """Return the characters a small positive class matches, as one-character factors."""
-    from re._constants import LITERAL, RANGE  # type: ignore[import-not-found]
-
-    chars: set[str] = set()
-    for op, arg in items:
-        if op is LITERAL:
-            chars.add(chr(arg))
-        elif op is RANGE and arg[1] - arg[0] < _MAX_CLASS:
-            chars.update(chr(c) for c in range(arg[0], arg[1] + 1))
-        else:  # a negation, a category (\\w, \\s...), a large range
-            return None
-    if len(chars) > _MAX_CLASS or not all(c.isascii() for c in chars):
-        return None
-    return frozenset((c.lower() if ignore_case else c, ignore_case) for c in chars)
-
-
-def _node_factors(op: Any, arg: Any, ignore_case: bool) -> frozenset[Factor] | None:
-    """Return a factor set one of which every match of this node contains, or None."""
-    from re._constants import (  # type: ignore[import-not-found]
-        ATOMIC_GROUP,
-        BRANCH,
-        IN,
-        MAX_REPEAT,
-        MIN_REPEAT,
-        POSSESSIVE_REPEAT,
-        SUBPATTERN,
-    )
-
-    if op is IN:
-        return _class_factors(arg, ignore_case)
-    if op is SUBPATTERN:
-        add, remove = arg[1], arg[2]
-        return _seq_factors(arg[3], (ignore_case or bool(add & re.IGNORECASE)) and not remove & re.IGNORECASE)
-    if op is ATOMIC_GROUP:
-        return _seq_factors(arg, ignore_case)
-    if op in (MAX_REPEAT, MIN_REPEAT, POSSESSIVE_REPEAT):
-        return _seq_factors(arg[2], ignore_case) if arg[0] >= 1 else None
-    if op is BRANCH:
-        union: set[Factor] = set()
-        for branch in arg[1]:
-            found = _seq_factors(branch, ignore_case)
-            if found is None:
-                return None
-            union |= found
-        return frozenset(union)
-    return None
-
-
-def _seq_factors(seq: Any, ignore_case: bool) -> frozenset[Factor] | None:
-    """Return the most selective factor set among the parts of a sequence, or None."""
-    from re._constants import LITERAL  # type: ignore[import-not-found]
-
-    options: list[frozenset[Factor]] = []
-    run: list[str] = []
-
-    def close_run() -> None:
-        piece = _ascii_piece("".join(run))
-        if piece:
-            options.append(frozenset({(piece.lower() if ignore_case else piece, ignore_case)}))
-        run.clear()
-
-    for op, arg in seq:
-        if op is LITERAL:
-            run.append(chr(arg))
-            continue
-        close_run()
-        found = _node_factors(op, arg, ignore_case)
-        if found is not None:
-            options.append(found)
-    close_run()
-    return _best(options)
-
-
-def pattern_factors(pattern: re.Pattern[str]) -> frozenset[Factor] | None:
-    """Return texts one of which every match of ``pattern`` on an ASCII line contains.
-
-    A factor marked case-insensitive is lower case and is looked for in the line with ASCII
-    letters lowered. None when no such set is found: the pattern is then tried on every line.
-    """
-    key = (pattern.pattern, pattern.flags)
-    if key not in _factor_cache:
-        from re import _parser  # type: ignore[attr-defined]
-
-        try:
-            tree = _parser.parse(pattern.pattern, pattern.flags)
-        except re.error:  # pragma: no cover - it compiled once already
-            tree = None
-        found = None if tree is None else _seq_factors(tree.data, bool(pattern.flags & re.IGNORECASE))
-        if found is not None and any("\n" in text for text, _ in found):
-            found = None  # a line never holds a newline
-        _factor_cache[key] = found
-    return _factor_cache[key]
-
-
-def _factor_lines(
-    factors: frozenset[Factor], texts: tuple[str, str], starts: list[int]
-) -> set[int]:
-    """Return the indexes of the lines that contain one of ``factors``."""
-    found: set[int] = set()
-    for factor, ignore_case in factors:
-        text = texts[1] if ignore_case else texts[0]
-        pos = text.find(factor)
-        while pos >= 0:
-            index = bisect.bisect_right(starts, pos) - 1
-            found.add(index)
-            # the next line: one hit per line is enough
-            pos = text.find(factor, starts[index + 1]) if index + 1 < len(starts) else -1
-    return found
-
-
-def candidate_lines(lines: Sequence[str], patterns: Sequence[re.Pattern[str]]) -> set[int]:
-    """Return the indexes of ``lines`` (right-stripped) on which one of ``patterns`` searches.
-
-    Exact for every line: non-ASCII lines are always candidates; on the others a pattern is
-    only tried where one of its required factors occurs, and a pattern without factors is
-    tried everywhere.
-    """
-    text = "\n".join(lines)
-    texts = (text, text.translate(_ASCII_LOWER))
-    starts = [0, *itertools.accumulate(len(line) + 1 for line in lines)]
-    candidates = set() if text.isascii() else {i for i, x in enumerate(lines) if not x.isascii()}
-    by_factors: dict[frozenset[Factor] | None, set[int]] = {}
-    for pattern in patterns:
-        factors = pattern_factors(pattern)
-        if factors not in by_factors:
-            by_factors[factors] = (
-                set(range(len(lines))) if factors is None else _factor_lines(factors, texts, starts)
-            )
-        search = pattern.search
-        candidates.update(
-            i for i in by_factors[factors] - candidates if search(lines[i]) is not None
-        )
-    return candidates
-
-
-def plugin_lines(plugins: Sequence[Any], filename: str, lines: Sequence[str]) -> dict[int, list[Any]]:
+def plugin_lines(
+    plugins: Sequence[Any], filename: str, lines: Sequence[str]
+) -> dict[int, list[Any]]:
     """Return, per line index, the plugins that can report something on that line.
 
     A plugin whose results cannot be bounded by patterns is listed on every line.
@@ -435,7 +273,7 @@ def plugin_lines(plugins: Sequence[Any], filename: str, lines: Sequence[str]) ->
     patterns = [pattern for found in bounds if found is not None for pattern in found]
     hits = iter(matching_lines(lines, patterns))
     per_line: dict[int, list[Any]] = {}
-    for plugin, found in zip(plugins, bounds):
+    for plugin, found in zip(plugins, bounds, strict=True):
         where: set[int] = set(range(len(lines))) if found is None else set()
         for _ in found or ():
             where |= next(hits)
