@@ -28,6 +28,11 @@ Why the prefilter drops no finding (detect-secrets 1.5, ``core/scan.py`` and ``p
      ``analyze_line`` selects for the file's type (``REGEX_BY_FILETYPE``, with its default);
      its ``keyword_exclude`` only removes.
 
+   A high-entropy plugin also drops every candidate whose Shannon entropy is not above its
+   limit, and the entropy of a string of n characters is at most log2(n): a line where each
+   of the plugin's own ``analyze_string`` results is shorter than 2 ** limit (with a margin
+   for rounding) gives that plugin nothing, so it does not run there.
+
    Any other plugin (a subclass that overrides these methods, a custom plugin) cannot be
    bounded this way: then every line is scanned, as detect-secrets does.
 3. The patterns are searched together as one alternation (each wrapped in a group with its
@@ -47,6 +52,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any, Final
@@ -59,6 +65,9 @@ _ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklm
 
 #: Largest character class turned into single-character factors.
 _MAX_CLASS: Final = 10
+
+#: Slack on the entropy bound log2(n), far above the rounding of detect-secrets' sum.
+_ENTROPY_MARGIN: Final = 1e-6
 
 #: Required factors per pattern (None: no bound found), by (pattern text, flags).
 _factor_cache: dict[tuple[str, int], frozenset[Factor] | None] = {}
@@ -274,12 +283,47 @@ def plugin_lines(
     hits = iter(matching_lines(lines, patterns))
     per_line: dict[int, list[Any]] = {}
     for plugin, found in zip(plugins, bounds, strict=True):
-        where: set[int] = set(range(len(lines))) if found is None else set()
-        for _ in found or ():
-            where |= next(hits)
+        if found is None:
+            where = set(range(len(lines)))
+        else:
+            where = _plugin_where(plugin, [next(hits) for _ in found], lines)
         for index in where:
             per_line.setdefault(index, []).append(plugin)
     return per_line
+
+
+def _plugin_where(plugin: Any, hits: list[set[int]], lines: Sequence[str]) -> set[int]:
+    """Return the lines where one of the plugin's patterns matched and it can report."""
+    where: set[int] = set().union(*hits)
+    if _is_entropy_plugin(plugin):
+        where = {i for i in where if _long_enough(plugin, lines[i])}
+    return where
+
+
+def _is_entropy_plugin(plugin: Any) -> bool:
+    """Tell whether ``plugin`` is a high-entropy plugin with detect-secrets' own methods."""
+    from detect_secrets.plugins.high_entropy_strings import HighEntropyStringsPlugin
+
+    cls = type(plugin)
+    return (
+        isinstance(plugin, HighEntropyStringsPlugin)
+        and cls.analyze_line is HighEntropyStringsPlugin.analyze_line
+        and cls.calculate_shannon_entropy is HighEntropyStringsPlugin.calculate_shannon_entropy
+    )
+
+
+def _long_enough(plugin: Any, line: str) -> bool:
+    """Tell whether a candidate string of ``line`` is long enough to pass the entropy limit.
+
+    The Shannon entropy of a string of n characters is at most log2(n) (n distinct
+    characters), so a candidate can exceed the plugin's limit only if log2(n) does; the
+    small margin covers the floating-point sum.
+    """
+    return any(
+        math.log2(len(found)) + _ENTROPY_MARGIN > plugin.entropy_limit
+        for found in plugin.analyze_string(line)
+        if found
+    )
 
 
 def _scan_lines(lines: list[str], filename: str) -> Iterator[Any]:
