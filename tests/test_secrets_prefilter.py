@@ -159,8 +159,10 @@ def test_prefilter_drops_lines() -> None:
     """The prefilter does something: most lines of fwmon's own code reach no plugin."""
     path = Path(secrets.__file__)
     lines = [x.rstrip() for x in path.read_text(encoding="utf-8").splitlines()]
+    lines.append("password = 'hunter2-hunter2'")  # one line that must stay
     per_line = secrets_scan.plugin_lines(get_plugins(), str(path), lines)
-    assert 0 < len(per_line) < len(lines) // 2
+    assert len(lines) - 1 in per_line
+    assert len(per_line) < len(lines) // 2
 
 
 class _Unbounded(RegexBasedDetector):
@@ -184,3 +186,16 @@ def test_non_ascii_line_always_candidate() -> None:
     hits = secrets_scan.matching_lines(["pa\u017fsword = 1", "nothing", "PASSWORD"], [pattern])
     assert hits == [{0, 2}]
     assert pattern.search("pa\u017fsword")  # why line 0 must stay: re folds the long s
+
+
+def test_entropy_bound_holds() -> None:
+    """A string's entropy never exceeds log2 of its length: the bound the prefilter uses."""
+    rng = random.Random("fwmon-entropy")
+    plugins = [p for p in get_plugins() if secrets_scan._is_entropy_plugin(p)]
+    assert len(plugins) == 2
+    for plugin in plugins:
+        for _ in range(3000):
+            n = rng.randint(1, 64)
+            text = "".join(rng.choice(plugin.charset) for _ in range(n))
+            if plugin.calculate_shannon_entropy(text) > plugin.entropy_limit:
+                assert secrets_scan._long_enough(plugin, f'x = "{text}"')

@@ -31,7 +31,8 @@ Why the prefilter drops no finding (detect-secrets 1.5, ``core/scan.py`` and ``p
    A high-entropy plugin also drops every candidate whose Shannon entropy is not above its
    limit, and the entropy of a string of n characters is at most log2(n): a line where each
    of the plugin's own ``analyze_string`` results is shorter than 2 ** limit (with a margin
-   for rounding) gives that plugin nothing, so it does not run there.
+   for rounding) gives that plugin nothing, so it does not run there (the hex plugin's own
+   ``calculate_shannon_entropy`` only subtracts from the base value, so the bound holds).
 
    Any other plugin (a subclass that overrides these methods, a custom plugin) cannot be
    bounded this way: then every line is scanned, as detect-secrets does.
@@ -302,13 +303,21 @@ def _plugin_where(plugin: Any, hits: list[set[int]], lines: Sequence[str]) -> se
 
 def _is_entropy_plugin(plugin: Any) -> bool:
     """Tell whether ``plugin`` is a high-entropy plugin with detect-secrets' own methods."""
-    from detect_secrets.plugins.high_entropy_strings import HighEntropyStringsPlugin
+    from detect_secrets.plugins.high_entropy_strings import (
+        HexHighEntropyString,
+        HighEntropyStringsPlugin,
+    )
 
     cls = type(plugin)
+    # the hex plugin's override only lowers the base entropy (all-digit strings)
+    entropy = (
+        HighEntropyStringsPlugin.calculate_shannon_entropy,
+        HexHighEntropyString.calculate_shannon_entropy,
+    )
     return (
         isinstance(plugin, HighEntropyStringsPlugin)
         and cls.analyze_line is HighEntropyStringsPlugin.analyze_line
-        and cls.calculate_shannon_entropy is HighEntropyStringsPlugin.calculate_shannon_entropy
+        and cls.calculate_shannon_entropy in entropy
     )
 
 
