@@ -7,6 +7,10 @@ off (fwmon never sends a secret anywhere; ``scan --no-verify`` does the same). L
 project has a ``.secrets.baseline`` (detect-secrets' baseline), its plugins and filters are
 used instead, and the secrets it lists (same file, type and hashed secret) are not reported.
 
+The scan is detect-secrets' own ``scan_file`` steps with a prefilter in front of the
+per-line work (:mod:`.secrets_scan`, where the argument that it drops no finding is): the
+same results, several times faster.
+
 The secret never leaves this module: a finding carries the type, the file and the line; its
 fingerprint is built from detect-secrets' hashed secret (SHA-1 of the value), and the value
 itself is dropped as soon as the plugins return it.
@@ -23,6 +27,7 @@ from typing import Any, Final
 
 from ..core.model import Finding, confidence_at_least, severity_at_least
 from .base import FileChecker, FileOutcome, SourceFile, debug_muted
+from .secrets_scan import scan_file
 
 #: detect-secrets' own baseline file, at the repository root.
 BASELINE_NAME: Final = ".secrets.baseline"
@@ -223,8 +228,6 @@ class SecretsChecker(FileChecker):
         As in detect-secrets' own results, a secret repeated in one file is reported once, at
         its first line.
         """
-        from detect_secrets.core.scan import scan_file
-
         first: dict[tuple[str, str], int] = {}
         with debug_muted(*_LOGGERS):
             for secret in scan_file(str(source.path)):

@@ -1,0 +1,201 @@
+"""The secrets prefilter drops no finding: prefiltered scan == detect-secrets' own scan_file."""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from detect_secrets.core.scan import scan_file as full_scan_file
+from detect_secrets.plugins.base import RegexBasedDetector
+from detect_secrets.settings import get_plugins
+
+from pytest_fwmon.checks import secrets, secrets_scan
+
+CORPUS = Path(__file__).parent / "data" / "secrets_corpus"
+
+#: Pieces of lines that come close to (or hit) every default plugin's patterns.
+FRAGMENTS = [
+    "password",
+    "PassWord",
+    "pAsSwD",
+    "api_key",
+    "API-KEY",
+    "apikey",
+    "secret",
+    "SECRET_TOKEN",
+    "db_pass",
+    "priv_key",
+    "contraseña",
+    "contrasena",
+    "pwd",
+    "auth_key",
+    "client_key",
+    "=",
+    " = ",
+    ":",
+    ": ",
+    ":=",
+    "==",
+    "!=",
+    "=>",
+    "(",
+    ")",
+    "[",
+    "]",
+    ";",
+    ",",
+    "@",
+    "'",
+    '"',
+    "`",
+    "'",
+    '"',
+    " ",
+    "  ",
+    "\t",
+    "#",
+    "//",
+    "AKIAIOSFODNN7EXAMPLE",
+    "aws_secret_access_key",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "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",
+    "glpat-abcdefghij0123456789",
+    "xoxb-1234-5678-abc",
+    "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+    "SG.abcdefghijklmnop.qrstuvwxyz0123456789",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.abc",
+    "-----BEGIN RSA PRIVATE KEY-----",
+    "8.8.8.8",
+    "192.168.0.1",
+    "172.217.3.14:443",
+    "10.0.0.1",
+    "1.2.3",
+    "999.1.1.1",
+    "https://user:pa55w0rd@example.com",
+    "://",
+    "AccountKey=",
+    "npm_",
+    "//registry/:_authToken=",
+    "0123456789abcdef0123456789abcdef",
+    "ZXhhbXBsZSBiYXNlNjQgc2VjcmV0IHZhbHVl",
+    "deadbeef",
+    "abc",
+    "Kelvin\u212a",
+    "pa\u017fsword",
+    "\u0130",
+    "naïve",
+    "AC" + "a" * 32,
+    "SK" + "0" * 32,
+    "T3BlbkFJ",
+    "sq0csp-",
+    "pypi-AgEIcHlwaS5vcmc",
+    "cloudant",
+    "ibm_cloud_iam_key",
+    "softlayer",
+    "https://hooks.slack.com/services/T00/B00/XXX",
+    "123456789:AAH" + "x" * 32,
+    "-us12",
+]
+
+#: File names whose type changes what detect-secrets does (keyword regexes, transformers).
+NAMES = ["gen.py", "gen.yaml", "gen.env", "gen.ini", "gen.go", "gen.js", "gen.cpp", "gen.txt"]
+
+
+def _keys(found: Any) -> set[tuple[str, str, int]]:
+    return {(str(s.type), str(s.secret_hash), int(s.line_number)) for s in found}
+
+
+def _compare(path: Path) -> set[tuple[str, str, int]]:
+    full = _keys(full_scan_file(str(path)))
+    fast = _keys(secrets_scan.scan_file(str(path)))
+    assert fast == full, path.name
+    return full
+
+
+@pytest.fixture(autouse=True)
+def default_settings() -> None:
+    secrets._configure(secrets.default_config())
+
+
+def test_planted_corpus_same_findings() -> None:
+    files = [p for p in sorted(CORPUS.rglob("*")) if p.is_file()]
+    found = [_compare(p) for p in files]
+    assert sum(map(len, found)) >= 10  # the corpus does hold secrets
+
+
+def _tricky_line(rng: random.Random) -> str:
+    line = "".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(0, 9)))
+    return line + rng.choice(["", " ", "\t", "  "])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_generated_tricky_lines_same_findings(tmp_path: Path, name: str) -> None:
+    rng = random.Random(f"fwmon-{name}")
+    path = tmp_path / name
+    path.write_text("\n".join(_tricky_line(rng) for _ in range(1500)) + "\n", encoding="utf-8")
+    assert _compare(path)  # the generated lines do produce findings
+
+
+def test_patterns_searched_only_where_factors_are() -> None:
+    """Every match of every default pattern contains one of its factors (ASCII lines)."""
+    rng = random.Random("fwmon-factors")
+    lines = [_tricky_line(rng) for _ in range(3000)]
+    ascii_lines = [x for x in lines if x.isascii()]
+    for plugin in get_plugins():
+        for pattern in secrets_scan._plugin_patterns(plugin, "x.py") or []:
+            factors = secrets_scan.pattern_factors(pattern)
+            if factors is None:
+                continue
+            for line in ascii_lines:
+                if pattern.search(line):
+                    low = line.lower()
+                    assert any(f in (low if ic else line) for f, ic in factors), pattern.pattern
+
+
+def test_prefilter_drops_lines() -> None:
+    """The prefilter does something: most lines of fwmon's own code reach no plugin."""
+    path = Path(secrets.__file__)
+    lines = [x.rstrip() for x in path.read_text(encoding="utf-8").splitlines()]
+    lines.append("password = 'hunter2-hunter2'")  # one line that must stay
+    per_line = secrets_scan.plugin_lines(get_plugins(), str(path), lines)
+    assert len(lines) - 1 in per_line
+    assert len(per_line) < len(lines) // 2
+
+
+class _Unbounded(RegexBasedDetector):
+    """A plugin whose ``analyze_string`` the prefilter cannot bound."""
+
+    secret_type = "Unbounded test type"
+    denylist = [re.compile("never")]
+
+    def analyze_string(self, string: str) -> Any:
+        yield from ([string] if "z" in string else [])
+
+
+def test_unbounded_plugin_runs_on_every_line() -> None:
+    lines = ["a", "zz", "password = 'x'"]
+    per_line = secrets_scan.plugin_lines([_Unbounded()], "x.py", lines)
+    assert sorted(per_line) == [0, 1, 2]
+
+
+def test_non_ascii_line_always_candidate() -> None:
+    pattern = re.compile("password", re.IGNORECASE)
+    hits = secrets_scan.matching_lines(["pa\u017fsword = 1", "nothing", "PASSWORD"], [pattern])
+    assert hits == [{0, 2}]
+    assert pattern.search("pa\u017fsword")  # why line 0 must stay: re folds the long s
+
+
+def test_entropy_bound_holds() -> None:
+    """A string's entropy never exceeds log2 of its length: the bound the prefilter uses."""
+    rng = random.Random("fwmon-entropy")
+    plugins = [p for p in get_plugins() if secrets_scan._is_entropy_plugin(p)]
+    assert len(plugins) == 2
+    for plugin in plugins:
+        for _ in range(3000):
+            n = rng.randint(1, 64)
+            text = "".join(rng.choice(plugin.charset) for _ in range(n))
+            if plugin.calculate_shannon_entropy(text) > plugin.entropy_limit:
+                assert secrets_scan._long_enough(plugin, f'x = "{text}"')
