@@ -32,8 +32,8 @@ import pytest
 from ..core.model import CheckResult
 from .items import COVERAGE_ITEMS_KEY, REPORT_ATTR, CoverageItem
 from .runconfig import run_config
-from .shard import keep_coverage
 from .selection import DESELECTED_KEY, SELECTION_KEY, count_deselected, partial_reasons
+from .shard import keep_coverage
 
 if TYPE_CHECKING:
     from ..checks.coverage import Measurement, Summary

@@ -31,8 +31,8 @@ def count_deselected(items: list[pytest.Item]) -> None:
 def partial_reasons(session: pytest.Session, stopped: bool) -> list[str]:
     """Return why the run did not run the whole ordinary suite ([] when it did).
 
-    The reasons are a shard (``--fwmon-shard``), deselection, an early stop, paths or node ids narrower than the suite, or a
-    pipeline choice without quality (no coverage).
+    The reasons are a shard (``--fwmon-shard``), deselection, an early stop, paths or node
+    ids narrower than the suite, or a pipeline choice without quality (no coverage).
     """
     config = session.config
     reasons: list[str] = []

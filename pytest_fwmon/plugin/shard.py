@@ -70,9 +70,7 @@ def read_durations(root: Path) -> dict[str, float]:
         except (OSError, ValueError):
             continue
         if isinstance(data, dict):
-            return {
-                str(k): float(v) for k, v in data.items() if isinstance(v, int | float)
-            }
+            return {str(k): float(v) for k, v in data.items() if isinstance(v, int | float)}
     return {}
 
 
