@@ -97,18 +97,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep: list[pytest.Item] = []
     out: list[pytest.Item] = []
     for item in items:
-        if _is_coverage(item):
-            target = shard.index
-        elif _is_static(item):
-            target = stable_bucket(item.nodeid, shard.count)
-        else:
-            target = tests[item.nodeid]
+        target = _target(item, shard, tests)
         (keep if target == shard.index else out).append(item)
     for item in out:
         setattr(item, OUT_ATTR, True)
     if out:
         config.hook.pytest_deselected(items=out)
         items[:] = keep
+
+
+def _target(item: pytest.Item, shard: Shard, tests: dict[str, int]) -> int:
+    """Return the shard an item belongs to (the coverage items: every shard)."""
+    if _is_coverage(item):
+        return shard.index
+    if _is_static(item):
+        return stable_bucket(item.nodeid, shard.count)
+    return tests[item.nodeid]
 
 
 def coverage_data_path(config: pytest.Config, report_path: Path) -> Path | None:

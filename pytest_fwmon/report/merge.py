@@ -52,7 +52,11 @@ def _check_set(reports: list[dict[str, Any]]) -> None:
         values = {_identity(r["run"], key) for r in reports}
         if len(values) > 1:
             raise ReportError(f"the shards are of different {what}: {', '.join(sorted(values))}")
-    count = int(first["shard"]["count"])
+    _check_indexes(reports, int(first["shard"]["count"]))
+
+
+def _check_indexes(reports: list[dict[str, Any]], count: int) -> None:
+    """Refuse a disagreeing shard count, a shard given twice and a missing shard."""
     indexes = [int(r["run"]["shard"]["index"]) for r in reports]
     counts = {int(r["run"]["shard"]["count"]) for r in reports}
     if len(counts) > 1:
