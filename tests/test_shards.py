@@ -3,6 +3,7 @@ unsharded report (tests, findings, coverage per file), and bad shard sets exit 3
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -184,3 +185,26 @@ def test_bad_shard_option_is_one_line(tmp_path: Path) -> None:
     run = _pytest(tmp_path, "--fwmon-shard", "5/4")
     assert run.returncode == 4
     assert "I must be between 1 and N" in run.stderr
+
+
+def test_retain_durations() -> None:
+    from pytest_fwmon.core.argtypes import retain_days
+
+    assert (retain_days("90d"), retain_days("12w"), retain_days("0d")) == (90, 84, 0)
+    for bad in ("90", "d", "-3d", "9m", "1.5d"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            retain_days(bad)
+
+
+@pytest.mark.slow
+def test_merged_report_is_one_history_run_and_retain_prunes_only_archived(project: Path) -> None:
+    store = str(project / ".fwmon" / "retain.db")
+    imported = _fwmon(project, "history", "import", ".fwmon/merged.json", "--store", store)
+    assert imported.returncode == 0, imported.stderr
+    assert "imported 1 run(s)" in imported.stdout
+    archive = _fwmon(project, "history", "archive", "--retain", "90d", "--store", store)
+    assert archive.returncode == 0, archive.stderr
+    assert "older than 90 days" in archive.stdout
+    bad = _fwmon(project, "history", "archive", "--retain", "90x", "--store", store)
+    assert bad.returncode == 2
+    assert len(bad.stderr.strip().splitlines()) == 1
