@@ -45,8 +45,12 @@ def compare(whole: dict[str, Any], merged: dict[str, Any]) -> dict[str, Any]:
         == [_untimed(c) for c in merged["checks"]],
         "findings": sum(len(c["findings"]) for c in whole["checks"]),
         "coverage_files_equal": cov_w.get("files") == cov_m.get("files"),
-        "coverage_unsharded": {k: cov_w.get(k) for k in ("percent", "covered_lines", "covered_branches")},
-        "coverage_merged": {k: cov_m.get(k) for k in ("percent", "covered_lines", "covered_branches")},
+        "coverage_unsharded": {
+            k: cov_w.get(k) for k in ("percent", "covered_lines", "covered_branches")
+        },
+        "coverage_merged": {
+            k: cov_m.get(k) for k in ("percent", "covered_lines", "covered_branches")
+        },
     }
 
 
@@ -61,8 +65,9 @@ def main(project: Path, count: int) -> None:
             project, *base, "--fwmon-shard", f"{index}/{count}", "--fwmon-report", report
         )
         shards.append(report)
-    times["merge"] = _run(project, "-m", "pytest_fwmon.cli", "report", "merge", *shards,
-                          "-o", ".fwmon/merged.json")
+    times["merge"] = _run(
+        project, "-m", "pytest_fwmon.cli", "report", "merge", *shards, "-o", ".fwmon/merged.json"
+    )
     load = lambda name: json.loads((project / ".fwmon" / name).read_text(encoding="utf-8"))  # noqa: E731
     result = compare(load("unsharded.json"), load("merged.json"))
     result["seconds"] = {k: round(v, 1) for k, v in times.items()}

@@ -208,3 +208,56 @@ def test_merged_report_is_one_history_run_and_retain_prunes_only_archived(projec
     bad = _fwmon(project, "history", "archive", "--retain", "90x", "--store", store)
     assert bad.returncode == 2
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def _collected(root: Path, *args: str) -> set[str]:
+    run = _pytest(root, "--collect-only", *args)
+    return {line for line in run.stdout.splitlines() if "::" in line}
+
+
+@pytest.mark.slow
+def test_shards_partition_and_cooperate_with_pytest_split(project: Path) -> None:
+    whole = _collected(project)
+    parts = [_collected(project, "--fwmon-shard", f"{i}/3") for i in (1, 2, 3)]
+    assert set().union(*parts) == whole
+    # the coverage items are in every shard's data (judged at merge); the rest in exactly one
+    shared = {n for n in whole if "fwmon[coverage" in n}
+    assert shared and all(shared <= p for p in parts)
+    assert sum(len(p - shared) for p in parts) == len(whole - shared)
+    group = _collected(project, "--splits", "2", "--group", "1")
+    both = _collected(
+        project,
+        "-p",
+        "pytest_split.plugin",
+        "--splits",
+        "2",
+        "--group",
+        "1",
+        "--fwmon-shard",
+        "1/2",
+    )
+    assert both < group  # the shard split runs after pytest-split's own
+
+
+@pytest.mark.slow
+def test_shard_under_xdist_runs_the_same_share(project: Path) -> None:
+    pytest.importorskip("xdist")
+    serial = _pytest(project, "--fwmon-shard", "2/4", "--fwmon-report", ".fwmon/s2.json")
+    xdist = _pytest(
+        project,
+        "-n",
+        "2",
+        "--dist",
+        "loadgroup",
+        "--fwmon-shard",
+        "2/4",
+        "--fwmon-report",
+        ".fwmon/x2.json",
+    )
+    assert serial.returncode == xdist.returncode
+    one, two = _load(project, "s2.json"), _load(project, "x2.json")
+    # the same tests fail or error (a perf test may be skipped on an xdist worker)
+    same = ("total", "failed", "errors", "xfailed", "exitstatus")
+    assert {k: one["tests"][k] for k in same} == {k: two["tests"][k] for k in same}
+    assert [c["nodeid"] for c in one["checks"]] == [c["nodeid"] for c in two["checks"]]
+    assert two["run"]["shard"]["coverage_data"] is not None
