@@ -38,6 +38,7 @@ def _untimed(check: dict[str, Any]) -> dict[str, Any]:
 def compare(whole: dict[str, Any], merged: dict[str, Any]) -> dict[str, Any]:
     """Return what is equal between the unsharded and the merged report."""
     cov_w, cov_m = whole.get("coverage") or {}, merged.get("coverage") or {}
+    keys = ("percent", "covered_lines", "covered_branches")
     return {
         "tests_unsharded": {k: whole["tests"][k] for k in SUMMED},
         "tests_merged": {k: merged["tests"][k] for k in SUMMED},
@@ -45,12 +46,8 @@ def compare(whole: dict[str, Any], merged: dict[str, Any]) -> dict[str, Any]:
         == [_untimed(c) for c in merged["checks"]],
         "findings": sum(len(c["findings"]) for c in whole["checks"]),
         "coverage_files_equal": cov_w.get("files") == cov_m.get("files"),
-        "coverage_unsharded": {
-            k: cov_w.get(k) for k in ("percent", "covered_lines", "covered_branches")
-        },
-        "coverage_merged": {
-            k: cov_m.get(k) for k in ("percent", "covered_lines", "covered_branches")
-        },
+        "coverage_unsharded": {k: cov_w.get(k) for k in keys},
+        "coverage_merged": {k: cov_m.get(k) for k in keys},
     }
 
 

@@ -9,7 +9,6 @@ duplicated shard and an interrupted shard are refused (:class:`ReportError`, exi
 from __future__ import annotations
 
 import tempfile
-import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -210,7 +209,7 @@ def _data_file(path: Path, report: dict[str, Any]) -> Path | None:
 
 def _recompute(
     root: Path, config: Any, values: dict[str, Any], files: list[Path], first: dict[str, Any]
-) -> tuple[dict[str, Any], list[CheckResult]]:
+) -> tuple[dict[str, Any] | None, list[CheckResult]]:
     """Combine the data files with coverage.py and evaluate the coverage items on them."""
     import warnings
 
@@ -250,7 +249,7 @@ def _recompute(
         try:
             summary = summarise(json_data(cov), root, mode)
         except CoverageUnavailable as exc:
-            return None, evaluate(None, thresholds, diff_base=base, error=str(exc))  # type: ignore[return-value]
+            return None, evaluate(None, thresholds, diff_base=base, error=str(exc))
     diff_error = None
     if base:
         try:
@@ -258,6 +257,4 @@ def _recompute(
             diff_coverage(summary, changed, base, merge_base)
         except ConfigError as exc:
             diff_error = f"diff coverage: {exc.one_line()}"
-    start = time.perf_counter()
-    del start
     return summary.report, evaluate(summary, thresholds, diff_base=base, diff_error=diff_error)
