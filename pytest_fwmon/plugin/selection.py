@@ -35,6 +35,20 @@ def partial_reasons(session: pytest.Session, stopped: bool) -> list[str]:
     ids narrower than the suite, or a pipeline choice without quality (no coverage).
     """
     config = session.config
+    reasons = _selection_reasons(config)
+    stop = session.shouldfail or session.shouldstop
+    if stopped or stop:
+        reasons.append(f"stopped early: {stop or 'stopped'}")
+    narrowed = _narrowed_args(config)
+    if narrowed:
+        reasons.append("selected: " + " ".join(narrowed))
+    if "quality" not in run_config(config).list("", "pipelines"):
+        reasons.append("the quality pipeline is not selected: no coverage")
+    return reasons
+
+
+def _selection_reasons(config: pytest.Config) -> list[str]:
+    """Return the reasons of the shard, of deselected tests and of ``--lf``."""
     reasons: list[str] = []
     shard = shard_reason(config)
     if shard is not None:
@@ -45,14 +59,6 @@ def partial_reasons(session: pytest.Session, stopped: bool) -> list[str]:
     lf = config.pluginmanager.get_plugin("lfplugin")
     if config.getoption("lf", False) and getattr(lf, "active", False):
         reasons.append("--lf runs the last failures only")
-    stop = session.shouldfail or session.shouldstop
-    if stopped or stop:
-        reasons.append(f"stopped early: {stop or 'stopped'}")
-    narrowed = _narrowed_args(config)
-    if narrowed:
-        reasons.append("selected: " + " ".join(narrowed))
-    if "quality" not in run_config(config).list("", "pipelines"):
-        reasons.append("the quality pipeline is not selected: no coverage")
     return reasons
 
 
