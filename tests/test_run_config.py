@@ -23,6 +23,7 @@ ALLOWED = {
     "history/cliutil.py": "the history commands build their configuration with load_config",
     "alerts/cli.py": "`fwmon alerts` builds its configuration with load_config",
     "dashboard/cli.py": "`fwmon dashboard` builds its configuration with load_config",
+    "report/merge.py": "`fwmon report merge` builds its configuration with load_config",
     "gate/policy.py": "the gate reads policy files (and [tool.fwmon.gate]) in a bare CI job",
     "gate/cli.py": "GitHub Actions' output files and the step summary path",
     "core/inputs.py": "FWMON_MAX_INPUT_MB, the input size cap of the gate and history import",

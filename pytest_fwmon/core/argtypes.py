@@ -67,3 +67,15 @@ def port(text: str) -> int:
         return _port_range(text)
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"must be a port number (0-65535), got {text!r}") from None
+
+
+_RETAIN_UNITS = {"d": 1, "w": 7}
+
+
+def retain_days(text: str) -> int:
+    """Convert a retention such as ``90d`` or ``12w`` (``0d``: keep for ever) to days."""
+    unit = _RETAIN_UNITS.get(text[-1:].lower())
+    digits = text[:-1]
+    if unit is None or not digits.isdigit() or len(digits) > 6:
+        raise argparse.ArgumentTypeError(f"must be days or weeks such as 90d or 12w, got {text!r}")
+    return int(digits) * unit

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core import argtypes
-from ..core.argtypes import positive_int
+from ..core.argtypes import positive_int, retain_days
 from .cli_analysis import cmd_export_prometheus, cmd_improve, cmd_kpis, cmd_slo, cmd_trends
 from .cli_runs import cmd_archive, cmd_export, cmd_import, cmd_list, cmd_verdict
 from .cliutil import HISTORY_KEYS, add_store, add_window, history_settings
@@ -48,12 +48,20 @@ def register(subparsers: Any) -> None:
         default=None,
         help="archive folder (default: [tool.fwmon.history] archive_dir, .fwmon/archive)",
     )
-    p.add_argument(
+    keep = p.add_mutually_exclusive_group()
+    keep.add_argument(
         "--retention-days",
         type=int,
         default=None,
         metavar="N",
         help="prune archived runs older than N days (0 = never; default 365)",
+    )
+    keep.add_argument(
+        "--retain",
+        type=retain_days,
+        dest="retention_days",
+        metavar="AGE",
+        help="the same as an age: 90d, 12w (0d = never)",
     )
     add_store(p)
     p.set_defaults(func=cmd_archive)

@@ -23,7 +23,11 @@ if TYPE_CHECKING:
     from .session import FwmonSession
 
 #: Glue modules of the perf/resources and coverage/quality parts, loaded with fwmon.
-pytest_plugins = ["pytest_fwmon.plugin.perf", "pytest_fwmon.plugin.quality"]
+pytest_plugins = [
+    "pytest_fwmon.plugin.perf",
+    "pytest_fwmon.plugin.quality",
+    "pytest_fwmon.plugin.shard",
+]
 
 MARKERS = {
     "fwmon": "an fwmon check item (added by --fwmon)",

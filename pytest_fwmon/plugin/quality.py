@@ -33,6 +33,7 @@ from ..core.model import CheckResult
 from .items import COVERAGE_ITEMS_KEY, REPORT_ATTR, CoverageItem
 from .runconfig import run_config
 from .selection import DESELECTED_KEY, SELECTION_KEY, count_deselected, partial_reasons
+from .shard import keep_coverage
 
 if TYPE_CHECKING:
     from ..checks.coverage import Measurement, Summary
@@ -475,7 +476,9 @@ def _finish(config: pytest.Config, state: QualityState) -> list[CheckResult]:
             measurement.adopt(cov, "pytest-cov")
         else:
             measurement.stop()
-        summary = summarise(json_data(measurement.combined()), config.rootpath, measurement.mode)
+        cov = measurement.combined()
+        keep_coverage(config, cov)
+        summary = summarise(json_data(cov), config.rootpath, measurement.mode)
     except CoverageUnavailable as exc:
         return evaluate(None, thresholds, diff_base=base, error=str(exc))
     state.summary = summary

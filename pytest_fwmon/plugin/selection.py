@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from .runconfig import run_config
+from .shard import OUT_ATTR, shard_reason
 
 #: Why this run did not run the whole ordinary suite (empty: it did), for the report.
 SELECTION_KEY = pytest.StashKey[list[str]]()
@@ -21,24 +22,20 @@ def count_deselected(items: list[pytest.Item]) -> None:
     """Count deselected ordinary tests (``-k``, ``-m``, ``--lf``, ``--deselect``) of a run."""
     if items and items[0].config.getoption("fwmon", False):
         config = items[0].config
-        ordinary = [i for i in items if "fwmon" not in i.keywords]
+        ordinary = [
+            i for i in items if "fwmon" not in i.keywords and not getattr(i, OUT_ATTR, False)
+        ]
         config.stash[DESELECTED_KEY] = config.stash.get(DESELECTED_KEY, 0) + len(ordinary)
 
 
 def partial_reasons(session: pytest.Session, stopped: bool) -> list[str]:
     """Return why the run did not run the whole ordinary suite ([] when it did).
 
-    The reasons are deselection, an early stop, paths or node ids narrower than the suite, or a
-    pipeline choice without quality (no coverage).
+    The reasons are a shard (``--fwmon-shard``), deselection, an early stop, paths or node
+    ids narrower than the suite, or a pipeline choice without quality (no coverage).
     """
     config = session.config
-    reasons: list[str] = []
-    deselected = config.stash.get(DESELECTED_KEY, 0)
-    if deselected:
-        reasons.append(f"{deselected} test(s) deselected")
-    lf = config.pluginmanager.get_plugin("lfplugin")
-    if config.getoption("lf", False) and getattr(lf, "active", False):
-        reasons.append("--lf runs the last failures only")
+    reasons = _selection_reasons(config)
     stop = session.shouldfail or session.shouldstop
     if stopped or stop:
         reasons.append(f"stopped early: {stop or 'stopped'}")
@@ -47,6 +44,21 @@ def partial_reasons(session: pytest.Session, stopped: bool) -> list[str]:
         reasons.append("selected: " + " ".join(narrowed))
     if "quality" not in run_config(config).list("", "pipelines"):
         reasons.append("the quality pipeline is not selected: no coverage")
+    return reasons
+
+
+def _selection_reasons(config: pytest.Config) -> list[str]:
+    """Return the reasons of the shard, of deselected tests and of ``--lf``."""
+    reasons: list[str] = []
+    shard = shard_reason(config)
+    if shard is not None:
+        reasons.append(shard)
+    deselected = config.stash.get(DESELECTED_KEY, 0)
+    if deselected:
+        reasons.append(f"{deselected} test(s) deselected")
+    lf = config.pluginmanager.get_plugin("lfplugin")
+    if config.getoption("lf", False) and getattr(lf, "active", False):
+        reasons.append("--lf runs the last failures only")
     return reasons
 
 

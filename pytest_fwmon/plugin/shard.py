@@ -1,0 +1,167 @@
+"""``--fwmon-shard I/N``: run one shard's share of the tests and of fwmon's static items.
+
+The deselection runs last among the ``pytest_collection_modifyitems`` hooks (after
+pytest-split's ``--splits/--group`` and ``-k``/``-m``) on the list every process collected,
+so xdist's controller and workers agree. The shard report records ``run.shard`` (index,
+count, configuration fingerprint and its coverage data file) for ``fwmon report merge``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..core.shard import Shard, assign_tests, config_fingerprint, parse_shard, stable_bucket
+from .runconfig import run_config
+
+SHARD_KEY = pytest.StashKey[Shard]()
+#: Set on an item this shard deselects: not counted as a user's deselection.
+OUT_ATTR = "_fwmon_shard_out"
+#: Files of per-test durations read for balancing (fwmon's, then pytest-split's).
+#: Top-level keys that may differ between the shards of one run (paths, workers, cache).
+LOCAL_KEYS = ("report", "cache", "workers", "record_history", "history_url")
+DURATION_FILES = (".fwmon/test-durations.json", ".test_durations")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register ``--fwmon-shard``."""
+    parser.getgroup("fwmon").addoption(
+        "--fwmon-shard",
+        metavar="I/N",
+        default=None,
+        help="run shard I of N (1-based); merge the reports with `fwmon report merge`",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Parse ``--fwmon-shard``; a bad value is a usage error on one line."""
+    text = config.getoption("fwmon_shard", None)
+    if text is None:
+        return
+    from ..core.errors import ConfigError
+
+    if not config.getoption("fwmon", False):
+        raise pytest.UsageError("fwmon: --fwmon-shard needs --fwmon")
+    try:
+        config.stash[SHARD_KEY] = parse_shard(str(text))
+    except ConfigError as exc:
+        raise pytest.UsageError(f"fwmon: {exc.one_line()}") from None
+
+
+def shard_of(config: pytest.Config) -> Shard | None:
+    """Return this run's shard, None when the run is not sharded."""
+    return config.stash.get(SHARD_KEY, None)
+
+
+def shard_reason(config: pytest.Config) -> str | None:
+    """Return the partial-run reason of a shard (merge drops it), None when not sharded."""
+    shard = shard_of(config)
+    return None if shard is None else f"shard {shard}"
+
+
+def read_durations(root: Path) -> dict[str, float]:
+    """Return known per-test durations from the first readable duration file, else {}."""
+    for name in DURATION_FILES:
+        try:
+            data = json.loads((root / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            return {str(k): float(v) for k, v in data.items() if isinstance(v, int | float)}
+    return {}
+
+
+def _is_static(item: pytest.Item) -> bool:
+    from .items import CoverageItem, _FwmonItemBase
+
+    return isinstance(item, _FwmonItemBase) and not isinstance(item, CoverageItem)
+
+
+def _is_coverage(item: pytest.Item) -> bool:
+    from .items import CoverageItem
+
+    return isinstance(item, CoverageItem)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the items of the other shards (every process computes the same split)."""
+    shard = shard_of(config)
+    if shard is None:
+        return
+    ordinary = [i.nodeid for i in items if not _is_static(i) and not _is_coverage(i)]
+    tests = assign_tests(ordinary, shard.count, read_durations(config.rootpath))
+    keep: list[pytest.Item] = []
+    out: list[pytest.Item] = []
+    for item in items:
+        target = _target(item, shard, tests)
+        (keep if target == shard.index else out).append(item)
+    for item in out:
+        setattr(item, OUT_ATTR, True)
+    if out:
+        config.hook.pytest_deselected(items=out)
+        items[:] = keep
+
+
+def _target(item: pytest.Item, shard: Shard, tests: dict[str, int]) -> int:
+    """Return the shard an item belongs to (the coverage items: every shard)."""
+    if _is_coverage(item):
+        return shard.index
+    if _is_static(item):
+        return stable_bucket(item.nodeid, shard.count)
+    return tests[item.nodeid]
+
+
+def coverage_data_path(config: pytest.Config, report_path: Path) -> Path | None:
+    """Return where a shard keeps its combined coverage data (next to its report)."""
+    shard = shard_of(config)
+    if shard is None:
+        return None
+    return report_path.parent / f"coverage-shard-{shard.index}-of-{shard.count}.data"
+
+
+def keep_coverage(config: pytest.Config, cov: Any) -> None:
+    """Write the shard's combined coverage data next to its report, for the merge."""
+    target = coverage_data_path(config, _report_path(config))
+    if target is None:
+        return
+    from coverage import CoverageData
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    data = CoverageData(basename=str(target))
+    data.update(cov.get_data())
+    data.write()
+
+
+def _report_path(config: pytest.Config) -> Path:
+    from .items import SESSION_KEY
+
+    return Path(config.stash[SESSION_KEY].report_path)
+
+
+def effective_config(config: pytest.Config) -> dict[str, Any]:
+    """Return the effective fwmon configuration as one JSON-ready dict."""
+    built = run_config(config)
+    sections = {s: built.validated(s) for s in sorted(built.raw_sections)}
+    values = {k: dict(v) for k, v in getattr(built, "_values", {}).items()}
+    for key in LOCAL_KEYS:
+        values.get("", {}).pop(key, None)
+    return {"values": values, "sections": sections}
+
+
+def pytest_fwmon_update_report(config: pytest.Config, report: dict[str, Any]) -> None:
+    """Record ``run.shard`` in a shard's report."""
+    shard = shard_of(config)
+    if shard is None:
+        return
+    data = coverage_data_path(config, _report_path(config))
+    report["run"]["shard"] = {
+        "index": shard.index,
+        "count": shard.count,
+        "config_fingerprint": config_fingerprint(effective_config(config)),
+        "coverage_data": data.name if data is not None and data.exists() else None,
+    }

@@ -1,0 +1,1 @@
+"""``fwmon report``: commands on reports themselves (``fwmon report merge``)."""
