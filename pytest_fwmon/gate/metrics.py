@@ -7,6 +7,7 @@ Standard library only. Names (documented in docs/reference/policy.md)::
     pipeline.<pipeline>.score | .status | .failed | .errors | .items
     coverage.line_percent | coverage.branch_percent | coverage.diff_percent
     tests.total | tests.passed | tests.failed | tests.errors | tests.skipped | tests.exitstatus
+    tests.flaky
     benchmarks.total | benchmarks.regressions | benchmarks.failed
     integration.total | integration.failed
     checks.errors | baseline.stale | waivers.expired
@@ -53,6 +54,7 @@ _FIXED: Final = (
     "tests.failed",
     "tests.errors",
     "tests.skipped",
+    "tests.flaky",
     "tests.exitstatus",
     "benchmarks.total",
     "benchmarks.regressions",
