@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pytest_fwmon.history.cli",
     "pytest_fwmon.dashboard.cli",
     "pytest_fwmon.alerts.cli",
+    "pytest_fwmon.flaky.cli",
 )
 
 
