@@ -9,7 +9,8 @@ A test is **flaky** when either
   when the branch has at least :data:`MIN_RUNS` runs of the test.
 
 A test that fails on every run it is in never has both outcomes and is *broken*, never listed.
-Outcomes other than passed, failed and error (skipped, xfailed, xpassed) are ignored.
+Outcomes other than passed, failed and error (skipped, xfailed, xpassed) are ignored, except
+for a quarantined test (``quarantined: true``), whose xfailed is a failure and xpassed a pass.
 """
 
 from __future__ import annotations
@@ -58,10 +59,19 @@ class Flaky:
     reasons: list[str] = field(default_factory=list)
 
 
+#: What a quarantined test's outcomes stand for (it runs as a non-strict xfail).
+_QUARANTINED: Final = {"xfailed": "failed", "xpassed": "passed"}
+
+
+def _outcome(record: Mapping[str, Any], outcome: Any) -> Any:
+    """Return ``outcome`` of ``record``, a quarantined xfail read as the failure it hides."""
+    return _QUARANTINED.get(outcome, outcome) if record.get("quarantined") else outcome
+
+
 def _attempt_kinds(record: Mapping[str, Any]) -> tuple[bool, bool]:
     """Return (some attempt passed, some attempt failed) of one ``test_results`` record."""
-    outcomes = {a.get("outcome") for a in record.get("attempts") or []}
-    outcomes.add(record.get("outcome"))
+    outcomes = {_outcome(record, a.get("outcome")) for a in record.get("attempts") or []}
+    outcomes.add(_outcome(record, record.get("outcome")))
     return bool(outcomes & _PASS), bool(outcomes & _FAIL)
 
 
@@ -70,7 +80,7 @@ def runs_of(report: Mapping[str, Any], ts: float) -> Iterator[tuple[str, TestRun
     run = report.get("run") or {}
     git = run.get("git") or {}
     for record in report.get("test_results") or []:
-        final = record.get("outcome")
+        final = _outcome(record, record.get("outcome"))
         if final not in _PASS | _FAIL:
             continue
         some_pass, some_fail = _attempt_kinds(record)

@@ -13,8 +13,9 @@ from typing import Any
 
 from ..core.argtypes import number, positive_int
 from ..core.errors import ConfigError
+from ..gate import quarantine
 from ..history.cliutil import Context, add_store, print_json, print_table
-from . import classify, quarantine
+from . import classify
 
 #: A quarantined test is released after passing this many runs in a row.
 RELEASE_RUNS = 20

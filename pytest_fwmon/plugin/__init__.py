@@ -168,6 +168,7 @@ def pytest_collection_modifyitems(
     fwmon = _session(config)
     if fwmon is not None:
         fwmon.add_unvisited(session, items)
+        fwmon.mark_quarantined(items)
 
 
 class _ReportHooks:

@@ -8,6 +8,7 @@ controller sees every attempt. A test whose last attempt passed after a failed o
 The report's ``test_results`` list holds one record per ordinary test::
 
     {"nodeid": str, "outcome": str, "flaky": bool,
+     "quarantined": bool,
      "attempts": [{"outcome": "passed|failed|error|skipped|xfailed|xpassed",
                    "when": "setup|call|teardown", "duration": float}, ...]}
 """
@@ -70,8 +71,13 @@ class AttemptLog:
         runs = self.attempts.get(nodeid, [])
         return outcome == "passed" and len(runs) > 1
 
-    def results(self, outcomes: dict[str, str], tests: list[str]) -> list[dict[str, Any]]:
-        """Return the report's ``test_results`` records of ``tests``, sorted by node id."""
+    def results(
+        self, outcomes: dict[str, str], tests: list[str], quarantined: set[str]
+    ) -> list[dict[str, Any]]:
+        """Return the report's ``test_results`` records of ``tests``, sorted by node id.
+
+        A test in ``quarantined`` (fwmon-quarantine.toml) has ``quarantined: true``.
+        """
         records = []
         for nodeid in sorted(tests):
             outcome = outcomes.get(nodeid)
@@ -83,6 +89,7 @@ class AttemptLog:
                     "outcome": outcome,
                     "flaky": self.is_flaky(nodeid, outcome),
                     "attempts": list(self.attempts.get(nodeid, [])),
+                    "quarantined": nodeid in quarantined,
                 }
             )
         return records

@@ -33,6 +33,8 @@ from ..core.model import SCHEMA_VERSION, CheckResult
 from ..core.report import previous_path, write_report
 from ..core.schema import first_error
 from ..gate.baseline import Baseline, classify, load_baseline
+from ..gate.quarantine import Entry
+from ..gate.quarantine import load as load_quarantine
 from .attempts import AttemptLog, is_rerun
 from .items import (
     COVERAGE_ITEMS_KEY,
@@ -50,6 +52,7 @@ from .items import (
     take_payloads,
 )
 from .outcome import RunOutcome
+from .quarantine import mark
 from .runconfig import run_config
 
 __all__ = ["SESSION_KEY", "FwmonSession"]
@@ -115,6 +118,11 @@ class FwmonSession:
         self.test_durations: dict[str, float] = {}
         #: Every attempt of every ordinary test (pytest-rerunfailures runs some again).
         self.attempt_log = AttemptLog()
+        try:
+            #: The entries of fwmon-quarantine.toml: these tests run as non-strict xfails.
+            self.quarantine: list[Entry] = load_quarantine(self.config.root)
+        except ConfigError as exc:
+            raise pytest.UsageError(f"fwmon: {exc.one_line()}") from None
         self.messages: list[str] = []
         self.report_written: Path | None = None
         #: The report being finalised: built in pytest_sessionfinish, written at unconfigure.
@@ -275,6 +283,10 @@ class FwmonSession:
             path = self.config.root / "pyproject.toml"
             items.extend(FwmonProjectFile.from_parent(session, path=path).collect())
 
+    def mark_quarantined(self, items: list[pytest.Item]) -> None:
+        """Turn the quarantined tests among ``items`` into non-strict xfails."""
+        mark(items, self.quarantine)
+
     def _has_project_items(self) -> bool:
         return bool(
             self.runner.project_checkers or self.pytest_config.stash.get(COVERAGE_ITEMS_KEY, None)
@@ -433,7 +445,9 @@ class FwmonSession:
             "coverage": self.coverage,
             "integration": [v for _, v in sorted(self.lists["integration"].items())],
             "tests": self._tests_summary(exitstatus),
-            "test_results": self.attempt_log.results(self.outcomes, list(self.test_durations)),
+            "test_results": self.attempt_log.results(
+                self.outcomes, list(self.test_durations), {e.nodeid for e in self.quarantine}
+            ),
             "extensions": {},
         }
 

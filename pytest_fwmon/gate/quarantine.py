@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ..core.errors import ConfigError
-from ..gate.policy import parse_toml
+from .policy import parse_toml
 
 #: The file's name, at the project root.
 FILENAME: Final = "fwmon-quarantine.toml"
@@ -146,3 +146,36 @@ def save(root: Path, entries: Iterable[Entry]) -> Path:
     path = root / FILENAME
     path.write_text(dump(entries), encoding="utf-8")
     return path
+
+
+def expired(entries: Iterable[Entry], today: dt.date) -> list[Entry]:
+    """Return the entries that expired before ``today``."""
+    return [e for e in entries if e.expired(today)]
+
+
+def growth(before: Iterable[Entry], after: Iterable[Entry]) -> list[str]:
+    """Return how the quarantine grew: each new entry and each later expiry, one phrase each.
+
+    The policy guard counts these as weakenings: a quarantined test cannot fail the run.
+    """
+    old = {e.nodeid: e for e in before}
+    changes = []
+    for entry in sorted(after, key=lambda e: e.nodeid):
+        known = old.get(entry.nodeid)
+        if known is None:
+            changes.append(f"{entry.nodeid} quarantined until {entry.expires} ({FILENAME})")
+        elif entry.expires > known.expires:
+            changes.append(
+                f"{entry.nodeid} quarantine extended from {known.expires} to {entry.expires} "
+                f"({FILENAME})"
+            )
+    return changes
+
+
+def growth_since(root: Path, base: str) -> list[str]:
+    """Return :func:`growth` of ``root/fwmon-quarantine.toml`` since the commit ``base``."""
+    from .diff import show_file  # git only when the guard runs
+
+    data = show_file(root, base, root / FILENAME)
+    before = [] if data is None else parse(data, f"{FILENAME} at {base[:12]}")
+    return growth(before, load(root))
