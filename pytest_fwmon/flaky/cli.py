@@ -16,6 +16,7 @@ from ..core.errors import ConfigError
 from ..gate import quarantine
 from ..history.cliutil import Context, add_store, print_json, print_table
 from . import classify
+from .cli_culprit import register as register_culprit
 
 #: A quarantined test is released after passing this many runs in a row.
 RELEASE_RUNS = 20
@@ -200,3 +201,4 @@ def register(subparsers: Any) -> None:
     sub = flaky.add_subparsers(dest="flaky_command", metavar="ACTION", required=True)
     _add_list(sub)
     _add_quarantine(sub)
+    register_culprit(subparsers)
