@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "pytest_fwmon.dashboard.cli",
     "pytest_fwmon.alerts.cli",
     "pytest_fwmon.report.cli",
+    "pytest_fwmon.flaky.cli",
 )
 
 

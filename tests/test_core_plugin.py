@@ -417,6 +417,7 @@ def test_ordinary_tests_are_summarised(project: pytest.Pytester) -> None:
         "skipped": 1,
         "xfailed": 1,
         "xpassed": 1,
+        "flaky": 0,
         "exitstatus": 1,
         "exitstatus_note": None,
     }

@@ -186,7 +186,8 @@ def test_valid_report_passes_both_validators() -> None:
         pytest.param(
             lambda r: r.update(extra=1),
             "at $: unexpected key 'extra' (allowed: schema_version, run, pipelines, "
-            "checks, benchmarks, resources, coverage, integration, tests, extensions)",
+            "checks, benchmarks, resources, coverage, integration, tests, test_results, "
+            "extensions)",
             id="additional",
         ),
         pytest.param(

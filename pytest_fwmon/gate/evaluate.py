@@ -27,6 +27,7 @@ from typing import Any, Final
 from .. import __version__
 from ..core.errors import EXIT_BLOCKED, EXIT_OK, ConfigError, ReportError
 from ..core.report import load_report
+from . import quarantine
 from .baseline import DEFAULT_BASELINE, Baseline, Classification, classify, load_baseline
 from .metrics import Metrics
 from .policy import (
@@ -434,6 +435,7 @@ def evaluate(
     base_ref: str | None = None,
     base: str | None = None,
     notes: list[str] | None = None,
+    quarantine_expired: int = 0,
 ) -> GateResult:
     """Judge a loaded, valid report; raises :class:`ReportError` for a missing pipeline."""
     today = today or dt.datetime.now(dt.UTC).date()
@@ -454,6 +456,7 @@ def evaluate(
         stale=c.stale,
         expired=len(c.expired_waivers),
         changed=changed,
+        quarantine_expired=quarantine_expired,
     )
     results = [_judge(cond, metrics, policy, notes) for cond in policy.conditions]
     _condition_outcomes(results, reasons, warnings)
@@ -533,6 +536,9 @@ def run_gate(
         base = merge_base(root, base_ref)
         changed = changed_lines(root, base_ref)
         changes = _guard(policy_path, policy, root, base, notes)
+        changes += quarantine.growth_since(root, base)
+    expired = quarantine.expired(quarantine.load(root), today or dt.datetime.now(dt.UTC).date())
+    notes += [f"quarantine of {e.nodeid} expired on {e.expires} (owner {e.owner})" for e in expired]
     return evaluate(
         report,
         policy,
@@ -545,6 +551,7 @@ def run_gate(
         base_ref=base_ref,
         base=base,
         notes=notes,
+        quarantine_expired=len(expired),
     )
 
 

@@ -7,9 +7,10 @@ Standard library only. Names (documented in docs/reference/policy.md)::
     pipeline.<pipeline>.score | .status | .failed | .errors | .items
     coverage.line_percent | coverage.branch_percent | coverage.diff_percent
     tests.total | tests.passed | tests.failed | tests.errors | tests.skipped | tests.exitstatus
+    tests.flaky
     benchmarks.total | benchmarks.regressions | benchmarks.failed
     integration.total | integration.failed
-    checks.errors | baseline.stale | waivers.expired
+    checks.errors | baseline.stale | waivers.expired | quarantine.expired
     diff.changed_lines | diff.changed_files
 
 ``findings.*`` metrics count findings in a *scope*: ``overall`` (every finding except in-code
@@ -53,6 +54,7 @@ _FIXED: Final = (
     "tests.failed",
     "tests.errors",
     "tests.skipped",
+    "tests.flaky",
     "tests.exitstatus",
     "benchmarks.total",
     "benchmarks.regressions",
@@ -62,6 +64,7 @@ _FIXED: Final = (
     "checks.errors",
     "baseline.stale",
     "waivers.expired",
+    "quarantine.expired",
     "diff.changed_lines",
     "diff.changed_files",
 )
@@ -122,6 +125,7 @@ class Metrics:
         stale: int = 0,
         expired: int = 0,
         changed: Mapping[str, set[int]] | None = None,
+        quarantine_expired: int = 0,
     ) -> None:
         """``scoped`` maps each of :data:`SCOPES` to its findings (dicts as in the report)."""
         self.report = report
@@ -135,6 +139,7 @@ class Metrics:
         self.stale = stale
         self.expired = expired
         self.changed = changed
+        self.quarantine_expired = quarantine_expired
 
     def _status(self, pipeline: str) -> str:
         data = self.pipelines.get(pipeline)
@@ -257,6 +262,9 @@ class Metrics:
 
     def _waivers(self, field: str) -> tuple[float | str | None, str]:
         return self.expired, ""
+
+    def _quarantine(self, field: str) -> tuple[float | str | None, str]:
+        return self.quarantine_expired, ""
 
     def _diff(self, field: str) -> tuple[float | str | None, str]:
         if self.changed is None:

@@ -16,6 +16,7 @@ import pytest
 
 from ..core.model import PIPELINES
 from . import hookspec
+from .attempts import apply_reruns_shorthand
 from .items import SESSION_KEY
 from .runconfig import run_config
 
@@ -104,6 +105,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="do not append this run to the history store",
     )
     group.addoption(
+        "--fwmon-reruns",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run a failed test up to N more times (shorthand for pytest-rerunfailures' "
+        "--reruns N); a test that fails, then passes, is reported as flaky",
+    )
+    group.addoption(
         "--fwmon-alerts",
         action="store_true",
         default=False,
@@ -125,6 +134,9 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register markers; with --fwmon, build the session object."""
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    problem = apply_reruns_shorthand(config)
+    if problem is not None:
+        raise pytest.UsageError(f"fwmon: {problem}")
     if config.getoption("fwmon"):
         from .session import FwmonSession  # only with --fwmon: keeps plain runs light
 
@@ -160,6 +172,7 @@ def pytest_collection_modifyitems(
     fwmon = _session(config)
     if fwmon is not None:
         fwmon.add_unvisited(session, items)
+        fwmon.mark_quarantined(items)
 
 
 class _ReportHooks:
@@ -272,6 +285,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.section("fwmon scorecard")
         for line in lines:
             terminalreporter.write_line(line)
+    for line in fwmon.flaky_lines():
+        terminalreporter.write_line(line, yellow=True)
     for message in fwmon.messages:
         terminalreporter.write_line(message, red=True)
     report = fwmon.report  # built at session finish, written to report_path at unconfigure

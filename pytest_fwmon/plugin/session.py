@@ -33,6 +33,9 @@ from ..core.model import SCHEMA_VERSION, CheckResult
 from ..core.report import previous_path, write_report
 from ..core.schema import first_error
 from ..gate.baseline import Baseline, classify, load_baseline
+from ..gate.quarantine import Entry
+from ..gate.quarantine import load as load_quarantine
+from .attempts import AttemptLog, is_rerun
 from .items import (
     COVERAGE_ITEMS_KEY,
     REPORT_ATTR,
@@ -49,6 +52,7 @@ from .items import (
     take_payloads,
 )
 from .outcome import RunOutcome
+from .quarantine import mark
 from .runconfig import run_config
 
 __all__ = ["SESSION_KEY", "FwmonSession"]
@@ -112,6 +116,13 @@ class FwmonSession:
         #: ``resources[]`` records get theirs from it).
         self.outcomes: dict[str, str] = {}
         self.test_durations: dict[str, float] = {}
+        #: Every attempt of every ordinary test (pytest-rerunfailures runs some again).
+        self.attempt_log = AttemptLog()
+        try:
+            #: The entries of fwmon-quarantine.toml: these tests run as non-strict xfails.
+            self.quarantine: list[Entry] = load_quarantine(self.config.root)
+        except ConfigError as exc:
+            raise pytest.UsageError(f"fwmon: {exc.one_line()}") from None
         self.messages: list[str] = []
         self.report_written: Path | None = None
         #: The report being finalised: built in pytest_sessionfinish, written at unconfigure.
@@ -272,6 +283,10 @@ class FwmonSession:
             path = self.config.root / "pyproject.toml"
             items.extend(FwmonProjectFile.from_parent(session, path=path).collect())
 
+    def mark_quarantined(self, items: list[pytest.Item]) -> None:
+        """Turn the quarantined tests among ``items`` into non-strict xfails."""
+        mark(items, self.quarantine)
+
     def _has_project_items(self) -> bool:
         return bool(
             self.runner.project_checkers or self.pytest_config.stash.get(COVERAGE_ITEMS_KEY, None)
@@ -344,8 +359,10 @@ class FwmonSession:
             # pytest keeps every report until the end: do not keep the findings twice
             delattr(report, REPORT_ATTR)
             self.deliver(payloads)
-        outcome = _test_outcome(report)
+        outcome = None if is_rerun(report) else _test_outcome(report)
         nodeid = report.nodeid
+        if "fwmon" not in report.keywords:
+            self.attempt_log.record(report, outcome)
         if outcome is not None and self.outcomes.get(nodeid) != "error":
             # a teardown error keeps the test counted as an error
             self.outcomes[nodeid] = outcome
@@ -384,9 +401,11 @@ class FwmonSession:
 
     def _tests_summary(self, exitstatus: int | None) -> dict[str, Any]:
         outcomes = [self.outcomes[n] for n in self.test_durations if n in self.outcomes]
+        flaky = len(self.attempt_log.flaky(self.outcomes, list(self.test_durations)))
         return {
             "total": len(outcomes),
-            "passed": outcomes.count("passed"),
+            "passed": outcomes.count("passed") - flaky,
+            "flaky": flaky,
             "failed": outcomes.count("failed"),
             "errors": outcomes.count("error"),
             "skipped": outcomes.count("skipped"),
@@ -426,6 +445,9 @@ class FwmonSession:
             "coverage": self.coverage,
             "integration": [v for _, v in sorted(self.lists["integration"].items())],
             "tests": self._tests_summary(exitstatus),
+            "test_results": self.attempt_log.results(
+                self.outcomes, list(self.test_durations), {e.nodeid for e in self.quarantine}
+            ),
             "extensions": {},
         }
 
@@ -534,6 +556,17 @@ class FwmonSession:
             self.messages.append(f"fwmon: the rejected report is in {path} for inspection")
         except OSError:
             pass
+
+    def flaky_lines(self) -> list[str]:
+        """Terminal lines naming the tests that passed only after a failed attempt."""
+        flaky = self.attempt_log.flaky(self.outcomes, list(self.test_durations))
+        if not flaky:
+            return []
+        lines = [f"fwmon: {len(flaky)} flaky test(s): failed, then passed on a rerun"]
+        for nodeid in flaky:
+            tries = len(self.attempt_log.attempts.get(nodeid, []))
+            lines.append(f"  FLAKY {nodeid} (passed on attempt {tries})")
+        return lines
 
     def scorecard(self) -> list[str]:
         """Terminal summary lines: one row per pipeline, then where the report goes."""
