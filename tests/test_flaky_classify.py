@@ -117,6 +117,7 @@ def flaky_list(store: Path, capsys: pytest.CaptureFixture[str]) -> list[dict[str
     return records
 
 
+@pytest.mark.slow  # 80 pytester runs of the fixture, 20 of them with xdist
 @pytest.mark.parametrize(
     "options",
     [
