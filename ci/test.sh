@@ -9,8 +9,8 @@
 # - Python packages go into ./.venv (created with python3.11, else python3);
 #   FWMON_CI_VENV=DIR uses an existing environment instead and installs nothing into it.
 # - Under CI (CI=true) a missing PostgreSQL or Chromium fails those tests instead of skipping.
-# - Self-gate (FWMON_SELF_GATE=1; off by default until fwmon passes its own gate, see the
-#   README's Development section): the suite runs with --fwmon, so the one run gives both
+# - Self-gate (on by default; FWMON_SELF_GATE=0 runs the tests only, see the README's
+#   Development section): the suite runs with --fwmon, so the one run gives both
 #   the test verdict and .fwmon/report.json; then `python -m pytest_fwmon.gate` judges that report with
 #   gates/fwmon.toml exactly as `tox -e gate` does. Without FWMON_BASE_REF (e.g. origin/main)
 #   "changed lines" are judged against fwmon-baseline.json: every finding not in it counts.
@@ -52,7 +52,7 @@ if [ "${CI:-}" = "true" ]; then
     export FWMON_REQUIRE_POSTGRES=1 FWMON_REQUIRE_BROWSER=1
 fi
 
-gate=${FWMON_SELF_GATE:-0}
+gate=${FWMON_SELF_GATE:-1}
 fwmon=()
 if [ "$gate" != 0 ]; then
     fwmon=(--fwmon)

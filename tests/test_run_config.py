@@ -39,6 +39,7 @@ ALLOWED = {
     "checks/coverage.py": "the coverage data folder the controller hands to xdist workers",
     "plugin/quality.py": "xdist worker marker, coverage's own COVERAGE_RCFILE, the data folder",
     "example/__init__.py": "environment of the example's child pytest",
+    "flaky/culprit.py": "environment of the git bisect run's child pytest (PYTEST_* dropped)",
 }
 
 
