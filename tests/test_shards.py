@@ -23,9 +23,16 @@ SUMMED = ("total", "passed", "failed", "errors", "skipped", "xfailed", "xpassed"
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    for name in ("FWMON_HISTORY_URL", "PYTEST_ADDOPTS", "COVERAGE_PROCESS_START"):
-        env.pop(name, None)
+    # the child is its own run: not a worker of this run's xdist or of its coverage (the
+    # self-gate runs this suite with --fwmon -n 2, whose workers carry both in the environment)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("FWMON_COVERAGE_DATA", "FWMON_HISTORY_URL", "PYTEST_ADDOPTS")
+        and k != "COVERAGE_PROCESS_START"
+        and not k.startswith("PYTEST_XDIST")
+    }
+    env["PYTHONPATH"] = str(REPO)
     return env
 
 

@@ -74,35 +74,55 @@ _ENTROPY_MARGIN: Final = 1e-6
 _factor_cache: dict[tuple[str, int], frozenset[Factor] | None] = {}
 
 
+_DS: Final = "detect_secrets.plugins."
+_REGEX: Final = _DS + "base.RegexBasedDetector"
+_ENTROPY: Final = _DS + "high_entropy_strings.HighEntropyStringsPlugin"
+_KEYWORD: Final = _DS + "keyword.KeywordDetector"
+
+
+def _name(klass: type) -> str:
+    """Return a class's module-qualified name."""
+    return f"{klass.__module__}.{klass.__qualname__}"
+
+
+def _is_a(cls: type, qualified: str) -> bool:
+    """Tell whether ``cls`` derives from the detect-secrets class named ``qualified``.
+
+    By name, not identity: a plugin class loaded before a module was imported again (pytest's
+    in-process runs restore ``sys.modules``) is still the same detect-secrets class.
+    """
+    return any(_name(klass) == qualified for klass in cls.__mro__)
+
+
+def _defined_by(cls: type, attr: str) -> str:
+    """Return the qualified name of the class in ``cls``'s MRO that defines ``attr``."""
+    for klass in cls.__mro__:
+        if attr in vars(klass):
+            return _name(klass)
+    return ""
+
+
+def _own_methods(cls: type, owner: str) -> bool:
+    """Tell whether ``analyze_line`` and ``analyze_string`` are detect-secrets' ``owner``'s."""
+    return _defined_by(cls, "analyze_line") == owner == _defined_by(cls, "analyze_string")
+
+
 def _plugin_patterns(plugin: Any, filename: str) -> list[re.Pattern[str]] | None:
     """Return the patterns that bound what ``plugin`` reports in ``filename``, or None."""
-    from detect_secrets.plugins.base import BasePlugin, RegexBasedDetector
-    from detect_secrets.plugins.high_entropy_strings import HighEntropyStringsPlugin
-    from detect_secrets.plugins.jwt import JwtTokenDetector
     from detect_secrets.plugins.keyword import (
         QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP,
         REGEX_BY_FILETYPE,
-        KeywordDetector,
     )
     from detect_secrets.util.filetype import determine_file_type
 
     cls = type(plugin)
-    if isinstance(plugin, RegexBasedDetector) and cls.analyze_line is BasePlugin.analyze_line:
-        if cls.analyze_string in (
-            RegexBasedDetector.analyze_string,
-            JwtTokenDetector.analyze_string,
-        ):
+    if _is_a(cls, _REGEX) and _defined_by(cls, "analyze_line") == _DS + "base.BasePlugin":
+        if _defined_by(cls, "analyze_string") in (_REGEX, _DS + "jwt.JwtTokenDetector"):
             return list(plugin.denylist)
         return None
-    if isinstance(plugin, HighEntropyStringsPlugin) and (
-        cls.analyze_line is HighEntropyStringsPlugin.analyze_line
-        and cls.analyze_string is HighEntropyStringsPlugin.analyze_string
-    ):
+    if _is_a(cls, _ENTROPY) and _own_methods(cls, _ENTROPY):
         return [plugin.regex]
-    if isinstance(plugin, KeywordDetector) and (
-        cls.analyze_line is KeywordDetector.analyze_line
-        and cls.analyze_string is KeywordDetector.analyze_string
-    ):
+    if _is_a(cls, _KEYWORD) and _own_methods(cls, _KEYWORD):
         regexes = REGEX_BY_FILETYPE.get(
             determine_file_type(filename), QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
         )
@@ -303,21 +323,13 @@ def _plugin_where(plugin: Any, hits: list[set[int]], lines: Sequence[str]) -> se
 
 def _is_entropy_plugin(plugin: Any) -> bool:
     """Tell whether ``plugin`` is a high-entropy plugin with detect-secrets' own methods."""
-    from detect_secrets.plugins.high_entropy_strings import (
-        HexHighEntropyString,
-        HighEntropyStringsPlugin,
-    )
-
     cls = type(plugin)
     # the hex plugin's override only lowers the base entropy (all-digit strings)
-    entropy = (
-        HighEntropyStringsPlugin.calculate_shannon_entropy,
-        HexHighEntropyString.calculate_shannon_entropy,
-    )
+    entropy = (_ENTROPY, _DS + "high_entropy_strings.HexHighEntropyString")
     return (
-        isinstance(plugin, HighEntropyStringsPlugin)
-        and cls.analyze_line is HighEntropyStringsPlugin.analyze_line
-        and cls.calculate_shannon_entropy in entropy
+        _is_a(cls, _ENTROPY)
+        and _defined_by(cls, "analyze_line") == _ENTROPY
+        and _defined_by(cls, "calculate_shannon_entropy") in entropy
     )
 
 
