@@ -35,7 +35,6 @@ from .perf_session import (
     XDIST_GROUP,
     perf_session,
 )
-from .resources import ResourceHooks
 
 #: The resource hooks live beside: loading this module alone (``-p``) loads them too.
 pytest_plugins = ["pytest_fwmon.plugin.resources"]
@@ -99,6 +98,11 @@ def pytest_configure(config: pytest.Config) -> None:
             "--fwmon (--fwmon --fwmon-pipelines performance --fwmon-resources runs no checks)"
         )
     if session.resources:
+        # imported here, not at the top: pytest_plugins imports the module itself, and one
+        # imported first is one pytest cannot rewrite (PytestAssertRewriteWarning, an error
+        # under filterwarnings=error when fwmon is installed from a wheel)
+        from .resources import ResourceHooks
+
         config.pluginmanager.register(ResourceHooks(session), "fwmon-perf-resources")
 
 
