@@ -23,11 +23,13 @@ from .runconfig import run_config
 if TYPE_CHECKING:
     from .session import FwmonSession
 
-#: Glue modules of the perf/resources and coverage/quality parts, loaded with fwmon.
+#: Glue modules of the perf/resources and coverage/quality parts, loaded with fwmon. A module
+#: another one imports comes first: pytest can only rewrite a plugin module it imports itself
+#: (quality imports shard).
 pytest_plugins = [
+    "pytest_fwmon.plugin.shard",
     "pytest_fwmon.plugin.perf",
     "pytest_fwmon.plugin.quality",
-    "pytest_fwmon.plugin.shard",
 ]
 
 MARKERS = {
