@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,19 @@ def read_report(path: Path) -> dict[str, Any]:
 def copy_project(name: str, destination: Path) -> Path:
     """Copy the fixture project ``tests/data/NAME`` into ``destination`` and return it."""
     shutil.copytree(DATA / name, destination, dirs_exist_ok=True)
+    return destination
+
+
+def git_project(name: str, destination: Path) -> Path:
+    """Copy the fixture project ``tests/data/NAME`` and commit it in a new git repository."""
+    copy_project(name, destination)
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "fixture"]):
+        subprocess.run(
+            ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
+            cwd=destination,
+            check=True,
+            capture_output=True,
+        )
     return destination
 
 

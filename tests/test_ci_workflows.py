@@ -4,7 +4,6 @@ the scheduled workflow's commands run in order on a fixture project (SQLite fall
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.reportcheck import git_project
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -80,15 +81,7 @@ def test_sharded_workflow_shape() -> None:
 
 @pytest.mark.slow
 def test_scheduled_commands_run_in_order_with_sqlite(tmp_path: Path) -> None:
-    project = tmp_path / "proj"
-    shutil.copytree(ROOT / "tests" / "data" / "shard_project", project)
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "fixture"]):
-        subprocess.run(
-            ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
-            cwd=project,
-            check=True,
-            capture_output=True,
-        )
+    project = git_project("shard_project", tmp_path / "proj")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FWMON_", "PYTEST_"))}
     env.update(PYTHONPATH=str(ROOT), PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}")
     ran = []

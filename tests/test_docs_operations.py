@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.reportcheck import git_project
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "how-to" / "operations.md"
@@ -48,15 +49,7 @@ def test_guide_has_the_five_sections_and_commands() -> None:
 
 @pytest.mark.slow
 def test_every_command_exits_as_documented(tmp_path: Path) -> None:
-    project = tmp_path / "proj"
-    shutil.copytree(ROOT / "tests" / "data" / "shard_project", project)
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "fixture"]):
-        subprocess.run(
-            ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
-            cwd=project,
-            check=True,
-            capture_output=True,
-        )
+    project = git_project("shard_project", tmp_path / "proj")
     bindir = Path(sys.executable).parent
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FWMON_", "PYTEST_"))}
     env.update(PYTHONPATH=str(ROOT), PATH=f"{bindir}{os.pathsep}{env.get('PATH', '')}")
