@@ -27,7 +27,7 @@ from pytest_fwmon.core.errors import ConfigError, ReportError
 from pytest_fwmon.core.files import iter_python_files, source_roots
 from pytest_fwmon.core.model import Finding, assign_fingerprints
 from pytest_fwmon.core.report import load_report, parse_report, readable_json, write_json_atomic
-from pytest_fwmon.core.schema import compile_schema, first_error, load_schema
+from pytest_fwmon.core.schema import _Compiler, compile_schema, first_error, load_schema
 from pytest_fwmon.core.scoring import density_score, pipeline_status
 from tests.reportcheck import DATA
 
@@ -260,6 +260,53 @@ def test_validator_agrees_with_jsonschema_on_mutated_reports(data: Any, replacem
         target = target[key]
     target[path[-1]] = replacement
     assert (first_error("report", report) is None) == _jsonschema_valid(report)
+
+
+def _finding_mutations() -> st.SearchStrategy[Any]:
+    """A finding with one key replaced, dropped or added, or the finding replaced outright."""
+    keys = [*sorted(load_schema("report")["$defs"]["finding"]["properties"]), "extra", ""]
+    replace = st.tuples(st.just("replace"), st.sampled_from(keys), _json)
+    drop = st.tuples(st.just("drop"), st.sampled_from(keys), st.none())
+    return st.one_of(replace, drop, st.tuples(st.just("whole"), st.just(""), _json))
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(change=_finding_mutations(), optional=st.sets(st.sampled_from(["rule_name", "help_url"])))
+def test_generated_finding_predicate_agrees_with_jsonschema(
+    change: tuple[str, str, Any], optional: set[str]
+) -> None:
+    """The code-generated quick check of a finding says True exactly for valid findings.
+
+    And the validator that uses it agrees with jsonschema on a report holding the finding.
+    """
+    schema = load_schema("report")
+    fast = _Compiler(schema)._fast_object(schema["$defs"]["finding"])
+    assert fast is not None
+    finding: Any = dict(valid_report()["checks"][0]["findings"][0])
+    for key in optional:
+        finding[key] = "x"
+    action, key, value = change
+    if action == "replace":
+        finding[key] = value
+    elif action == "drop":
+        finding.pop(key, None)
+    else:
+        finding = value
+    expected = jsonschema.Draft202012Validator(
+        {"$defs": schema["$defs"], "$ref": "#/$defs/finding"}
+    ).is_valid(finding)
+    # JSON Schema counts 3.0 as an integer; the quick check leaves such a value to the full one
+    integral_float = isinstance(finding, dict) and any(
+        type(v) is float and v.is_integer() for v in finding.values()
+    )
+    assert fast(finding) is (expected and not integral_float)
+    assert (first_error("report", _with_finding(finding)) is None) is expected
+
+
+def _with_finding(finding: Any) -> dict[str, Any]:
+    report = valid_report()
+    report["checks"][0]["findings"] = [finding] * 5  # long enough for the quick path
+    return report
 
 
 @pytest.mark.parametrize("name", ["report", "baseline", "policy", "gate-result"])

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_fwmon.core.errors import ConfigError
 from pytest_fwmon.core.model import Finding, assign_fingerprints
@@ -296,3 +298,41 @@ def test_prune_needs_a_baseline(tmp_path: Path) -> None:
     report.write_text(json.dumps(make_report([])), encoding="utf-8")
     with pytest.raises(ConfigError, match="--prune needs an existing baseline"):
         _baseline_cli(["write", str(report), "--baseline", str(tmp_path / "no.json"), "--prune"])
+
+
+_STATUSES = ["new", "baselined", "waived", "suppressed"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    statuses=st.lists(st.sampled_from(_STATUSES), max_size=30),
+    prints=st.lists(st.sampled_from(["a" * 8, "b" * 8, "c" * 8]), min_size=30, max_size=30),
+    counts=st.dictionaries(st.sampled_from(["a" * 8, "b" * 8, "d" * 8]), st.integers(1, 3)),
+)
+def test_classify_without_waivers_matches_the_general_path(
+    statuses: list[str], prints: list[str], counts: dict[str, int]
+) -> None:
+    """The no-waiver shortcut of classify() sorts and counts exactly like the general loop.
+
+    The general loop runs when any waiver exists: an expired waiver that matches nothing
+    leaves every finding's status as it would be without it.
+    """
+    entries = [{"fingerprint": fp, "count": n} for fp, n in counts.items()]
+    never = {"fingerprint": "z" * 8, "reason": "r", "owner": "o", "expires": "2000-01-01"}
+
+    def run(waivers: list[dict[str, Any]]) -> tuple[Any, ...]:
+        document = {"schema_version": 1, "entries": entries, "waivers": waivers}
+        baseline = parse_baseline(json.dumps(document).encode(), "b")
+        found = [
+            {"fingerprint": fp, "status": status, "rule": "R", "path": "p"}
+            for status, fp in zip(statuses, prints, strict=False)
+        ]
+        result = classify(found, baseline, TODAY)
+        return (
+            [f["status"] for f in found],
+            [[f["fingerprint"] for f in group] for group in (result.new, result.baselined)],
+            len(result.suppressed),
+            sorted(result.stale_entries, key=lambda e: e[0]),
+        )
+
+    assert run([]) == run([never])

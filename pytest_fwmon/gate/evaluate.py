@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from .. import __version__
 from ..core.errors import EXIT_BLOCKED, EXIT_OK, ConfigError, ReportError
+from ..core.inputs import no_collection
 from ..core.report import load_report
 from . import quarantine
 from .baseline import DEFAULT_BASELINE, Baseline, Classification, classify, load_baseline
@@ -523,10 +524,13 @@ def run_gate(
     report_file = Path(report_path)
     if not report_file.is_absolute():
         report_file = root / report_file
-    report = read_report(report_file)
-    notes = check_provenance(report, str(report_path), root, allow_other_commit=allow_other_commit)
-    check_required(report, policy, str(report_path))
-    baseline = resolve_baseline(baseline_path, root, use_default=use_default_baseline)
+    with no_collection():
+        report = read_report(report_file)
+        notes = check_provenance(
+            report, str(report_path), root, allow_other_commit=allow_other_commit
+        )
+        check_required(report, policy, str(report_path))
+        baseline = resolve_baseline(baseline_path, root, use_default=use_default_baseline)
     changed = None
     base = None
     changes: list[str] = []
