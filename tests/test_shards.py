@@ -268,3 +268,92 @@ def test_shard_under_xdist_runs_the_same_share(project: Path) -> None:
     assert {k: one["tests"][k] for k in same} == {k: two["tests"][k] for k in same}
     assert [c["nodeid"] for c in one["checks"]] == [c["nodeid"] for c in two["checks"]]
     assert two["run"]["shard"]["coverage_data"] is not None
+
+
+_SLOW_TESTS = """\
+import time
+
+
+def test_1_slow():
+    time.sleep(0.3)
+
+
+def test_2_fast():
+    pass
+
+
+def test_3_slow():
+    time.sleep(0.3)
+
+
+def test_4_fast():
+    pass
+"""
+
+
+def _balance_project(root: Path) -> Path:
+    """A project whose node-id order puts both slow tests into shard 1 of 2."""
+    root.mkdir()
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "balance"\n\n[tool.fwmon]\npipelines = ["docs"]\n', encoding="utf-8"
+    )
+    (root / "test_balance.py").write_text(_SLOW_TESTS, encoding="utf-8")
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "fixture")
+    return root
+
+
+def _share(root: Path, shard: str, *args: str) -> list[str]:
+    run = _pytest(root, "--collect-only", "--fwmon-shard", shard, *args)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return sorted(line.split("::")[-1] for line in run.stdout.splitlines() if "::test_" in line)
+
+
+@pytest.mark.slow
+def test_history_durations_balance_the_shards(tmp_path: Path) -> None:
+    root = _balance_project(tmp_path / "proj")
+    unknown = [_share(root, f"{i}/2") for i in (1, 2)]
+    # by node id (no history yet): the two slow tests land in the same shard
+    assert unknown == [["test_1_slow", "test_3_slow"], ["test_2_fast", "test_4_fast"]]
+    history = str(root / ".fwmon" / "history.db")
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--fwmon"]
+    recorded = subprocess.run(
+        [*cmd, "--fwmon-history", history], cwd=root, env=_env(), capture_output=True, text=True
+    )
+    assert recorded.returncode == 0, recorded.stdout + recorded.stderr
+    report = _load(root, "report.json")
+    durations = {r["nodeid"].split("::")[-1]: r["duration"] for r in report["test_results"]}
+    assert durations["test_1_slow"] >= 0.3 > durations["test_2_fast"]
+    timed = [_share(root, f"{i}/2") for i in (1, 2)]
+    assert timed == [_share(root, f"{i}/2") for i in (1, 2)]  # stable
+    assert sorted(timed[0] + timed[1]) == sorted(unknown[0] + unknown[1])  # each exactly once
+    for share in timed:
+        assert sum(durations[t] for t in share) < 0.45  # one slow test per shard
+    # the durations file overrides the history's figure of the tests it names
+    (root / ".test_durations").write_text(
+        json.dumps({"test_balance.py::test_2_fast": 5.0}), encoding="utf-8"
+    )
+    override = _share(root, "1/2")
+    assert override == ["test_2_fast"]
+    shard = _pytest(root, "--fwmon-shard", "2/2", "--fwmon-report", ".fwmon/s2.json")
+    assert shard.returncode == 0, shard.stdout + shard.stderr
+    assert _load(root, "s2.json")["run"]["shard"]["balanced_by"] == "history and durations file"
+
+
+def test_median_durations_read_old_and_new_records() -> None:
+    from pytest_fwmon.history.durations import median_durations
+
+    def run(duration: float | None, call: float) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "nodeid": "t.py::test_a",
+            "attempts": [{"outcome": "passed", "when": "call", "duration": call}],
+        }
+        if duration is not None:
+            record["duration"] = duration
+        return {"test_results": [record]}
+
+    # the newer field (every phase) wins; a record without it gives its attempts' sum
+    runs = [run(3.0, 1.0), run(None, 2.0), run(9.0, 1.0)]
+    assert median_durations(runs) == {"t.py::test_a": 3.0}
+    assert median_durations([run(None, 2.0), {"test_results": []}]) == {"t.py::test_a": 2.0}

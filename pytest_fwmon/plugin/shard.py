@@ -2,8 +2,11 @@
 
 The deselection runs last among the ``pytest_collection_modifyitems`` hooks (after
 pytest-split's ``--splits/--group`` and ``-k``/``-m``) on the list every process collected,
-so xdist's controller and workers agree. The shard report records ``run.shard`` (index,
-count, configuration fingerprint and its coverage data file) for ``fwmon report merge``.
+so xdist's controller and workers agree. The durations that balance the tests are read once,
+on the controller (or the plain run), from the history store (:mod:`..history.durations`)
+with the durations files on top, and handed to xdist's workers in ``workerinput``. The shard
+report records ``run.shard`` (index, count, configuration fingerprint, its coverage data file
+and where the durations came from) for ``fwmon report merge``.
 """
 
 from __future__ import annotations
@@ -18,11 +21,16 @@ from ..core.shard import Shard, assign_tests, config_fingerprint, parse_shard, s
 from .runconfig import run_config
 
 SHARD_KEY = pytest.StashKey[Shard]()
+#: The durations that balance this run's tests, and where they came from (``balanced_by``).
+DURATIONS_KEY = pytest.StashKey[tuple[dict[str, float], str]]()
+#: Key of those durations in an xdist worker's ``workerinput``.
+WORKERINPUT = "fwmon_shard_durations"
 #: Set on an item this shard deselects: not counted as a user's deselection.
 OUT_ATTR = "_fwmon_shard_out"
-#: Files of per-test durations read for balancing (fwmon's, then pytest-split's).
 #: Top-level keys that may differ between the shards of one run (paths, workers, cache).
 LOCAL_KEYS = ("report", "cache", "workers", "record_history", "history_url")
+#: Files of per-test durations read for balancing (fwmon's, then pytest-split's); the first
+#: readable one overrides the history's figure of each test it names.
 DURATION_FILES = (".fwmon/test-durations.json", ".test_durations")
 
 
@@ -49,6 +57,57 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[SHARD_KEY] = parse_shard(str(text))
     except ConfigError as exc:
         raise pytest.UsageError(f"fwmon: {exc.one_line()}") from None
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and WORKERINPUT in workerinput:
+        durations, source = workerinput[WORKERINPUT]
+        config.stash[DURATIONS_KEY] = (dict(durations), str(source))
+    else:
+        config.stash[DURATIONS_KEY] = known_durations(config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Hand the controller's durations to an xdist worker, so every process splits alike."""
+    found = node.config.stash.get(DURATIONS_KEY, None)
+    if found is not None:
+        node.workerinput[WORKERINPUT] = found
+
+
+def known_durations(config: pytest.Config) -> tuple[dict[str, float], str]:
+    """Return the per-test durations that balance the split and where they came from.
+
+    The history's medians (:func:`..history.durations.history_durations`), then the first
+    readable durations file on top: its figure wins for each test it names.
+    """
+    history = _history_durations(config)
+    override = read_durations(config.rootpath)
+    sources = [n for n, d in (("history", history), ("durations file", override)) if d]
+    source = " and ".join(sources) if sources else "node id"
+    return {**history, **override}, source
+
+
+def _history_durations(config: pytest.Config) -> dict[str, float]:
+    """Return the history store's per-test durations of this branch, {} without a store."""
+    from ..core.environment import git_info
+    from ..core.errors import FwmonError
+    from ..history import open_store
+    from ..history.connect import NoHistory
+    from ..history.durations import history_durations
+
+    built = run_config(config)
+    try:
+        with open_store(built.str("", "history_url") or None, built.root, readonly=True) as store:
+            return history_durations(store, git_info(built.root).get("branch"))
+    except NoHistory:
+        return {}
+    except FwmonError as exc:
+        config.issue_config_time_warning(
+            pytest.PytestConfigWarning(
+                f"fwmon: the shards are balanced without the history: {exc.one_line()}"
+            ),
+            stacklevel=2,
+        )
+        return {}
 
 
 def shard_of(config: pytest.Config) -> Shard | None:
@@ -93,7 +152,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if shard is None:
         return
     ordinary = [i.nodeid for i in items if not _is_static(i) and not _is_coverage(i)]
-    tests = assign_tests(ordinary, shard.count, read_durations(config.rootpath))
+    durations = config.stash.get(DURATIONS_KEY, ({}, "node id"))[0]
+    tests = assign_tests(ordinary, shard.count, durations)
     keep: list[pytest.Item] = []
     out: list[pytest.Item] = []
     for item in items:
@@ -164,4 +224,5 @@ def pytest_fwmon_update_report(config: pytest.Config, report: dict[str, Any]) ->
         "count": shard.count,
         "config_fingerprint": config_fingerprint(effective_config(config)),
         "coverage_data": data.name if data is not None and data.exists() else None,
+        "balanced_by": config.stash.get(DURATIONS_KEY, ({}, "node id"))[1],
     }
