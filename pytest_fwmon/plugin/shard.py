@@ -32,6 +32,8 @@ LOCAL_KEYS = ("report", "cache", "workers", "record_history", "history_url")
 #: Files of per-test durations read for balancing (fwmon's, then pytest-split's); the first
 #: readable one overrides the history's figure of each test it names.
 DURATION_FILES = (".fwmon/test-durations.json", ".test_durations")
+#: Values of ``--fwmon-shard-perf``: where the perf tests of a sharded run go.
+PERF_MODES = ("one", "every")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,6 +43,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="I/N",
         default=None,
         help="run shard I of N (1-based); merge the reports with `fwmon report merge`",
+    )
+    parser.getgroup("fwmon").addoption(
+        "--fwmon-shard-perf",
+        choices=PERF_MODES,
+        default="one",
+        help="one: each perf test runs in one shard (default); every: in every shard, and "
+        "`fwmon report merge` evaluates each on the samples of all shards",
     )
 
 
@@ -115,6 +124,18 @@ def shard_of(config: pytest.Config) -> Shard | None:
     return config.stash.get(SHARD_KEY, None)
 
 
+def perf_every(config: pytest.Config) -> bool:
+    """Tell whether every shard of this sharded run runs the perf tests (``every``)."""
+    return shard_of(config) is not None and config.getoption("fwmon_shard_perf", "one") == "every"
+
+
+def _in_every_shard(config: pytest.Config, item: pytest.Item) -> bool:
+    """Tell whether ``item`` runs in every shard: a coverage item, or a perf test (``every``)."""
+    if _is_coverage(item):
+        return True
+    return perf_every(config) and "perf" in getattr(item, "fixturenames", ())
+
+
 def shard_reason(config: pytest.Config) -> str | None:
     """Return the partial-run reason of a shard (merge drops it), None when not sharded."""
     shard = shard_of(config)
@@ -151,13 +172,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     shard = shard_of(config)
     if shard is None:
         return
-    ordinary = [i.nodeid for i in items if not _is_static(i) and not _is_coverage(i)]
-    durations = config.stash.get(DURATIONS_KEY, ({}, "node id"))[0]
-    tests = assign_tests(ordinary, shard.count, durations)
+    tests = _split(config, items, shard)
     keep: list[pytest.Item] = []
     out: list[pytest.Item] = []
     for item in items:
-        target = _target(item, shard, tests)
+        target = tests.get(item.nodeid) or stable_bucket(item.nodeid, shard.count)
         (keep if target == shard.index else out).append(item)
     for item in out:
         setattr(item, OUT_ATTR, True)
@@ -166,13 +185,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
-def _target(item: pytest.Item, shard: Shard, tests: dict[str, int]) -> int:
-    """Return the shard an item belongs to (the coverage items: every shard)."""
-    if _is_coverage(item):
-        return shard.index
-    if _is_static(item):
-        return stable_bucket(item.nodeid, shard.count)
-    return tests[item.nodeid]
+def _split(config: pytest.Config, items: list[pytest.Item], shard: Shard) -> dict[str, int]:
+    """Return the shard of each ordinary test, and this shard for those in every shard."""
+    every = {i.nodeid for i in items if _in_every_shard(config, i)}
+    ordinary = [i.nodeid for i in items if not _is_static(i) and i.nodeid not in every]
+    durations = config.stash.get(DURATIONS_KEY, ({}, "node id"))[0]
+    tests = assign_tests(ordinary, shard.count, durations)
+    tests.update(dict.fromkeys(every, shard.index))
+    return tests
 
 
 def coverage_data_path(config: pytest.Config, report_path: Path) -> Path | None:
@@ -225,4 +245,5 @@ def pytest_fwmon_update_report(config: pytest.Config, report: dict[str, Any]) ->
         "config_fingerprint": config_fingerprint(effective_config(config)),
         "coverage_data": data.name if data is not None and data.exists() else None,
         "balanced_by": config.stash.get(DURATIONS_KEY, ({}, "node id"))[1],
+        "perf": config.getoption("fwmon_shard_perf", "one"),
     }
