@@ -201,6 +201,11 @@ def test_bad_shard_option_is_one_line(tmp_path: Path) -> None:
     run = _pytest(tmp_path, "--fwmon-shard", "5/4")
     assert run.returncode == 4
     assert "I must be between 1 and N" in run.stderr
+    alone = _pytest(tmp_path, "--fwmon-shard-perf", "every")
+    assert alone.returncode == 4
+    assert alone.stderr.strip().splitlines() == [
+        "ERROR: fwmon: --fwmon-shard-perf needs --fwmon-shard I/N"
+    ]
 
 
 def test_retain_durations() -> None:

@@ -57,6 +57,8 @@ def pytest_configure(config: pytest.Config) -> None:
     """Parse ``--fwmon-shard``; a bad value is a usage error on one line."""
     text = config.getoption("fwmon_shard", None)
     if text is None:
+        if config.getoption("fwmon_shard_perf", "one") != "one":
+            raise pytest.UsageError("fwmon: --fwmon-shard-perf needs --fwmon-shard I/N")
         return
     from ..core.errors import ConfigError
 
