@@ -434,3 +434,7 @@ def test_perf_in_every_shard_is_judged_on_all_samples(project: Path) -> None:
     [record] = [r for r in merged["test_results"] if r["nodeid"] == bench["nodeid"]]
     assert len(record["attempts"]) == 2
     assert {k: merged["tests"][k] for k in SUMMED} == {k: whole["tests"][k] for k in SUMMED}
+    # a shard of the other mode is refused: its perf tests did not keep their samples
+    one = ".fwmon/every/one-2.json"
+    _pytest(project, "--fwmon-shard", "2/2", "--fwmon-report", one)
+    assert "different --fwmon-shard-perf values: every, one" in _refused(project, paths[0], one)
