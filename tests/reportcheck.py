@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 
 from pytest_fwmon.core.schema import first_error, load_schema
 
@@ -57,8 +58,32 @@ def normalised(report: dict[str, Any]) -> dict[str, Any]:
         pipeline["cached"] = 0
     data["tests"]["duration"] = 0
     for result in data.get("test_results", []):  # each attempt's timing, not its outcome
+        if "duration" in result:
+            result["duration"] = 0
         for attempt in result["attempts"]:
             attempt["duration"] = 0
     # plugins' extensions carry timings (resources summary): compare which exist, not values
     data["extensions"] = sorted(data["extensions"])
     return data
+
+
+#: pytest-xdist 3.8 groups by rewriting node ids, which pytest >= 9.2 ignores (xdist#1386).
+LOADGROUP_PINS = tuple(int(p) for p in pytest.__version__.split(".")[:2]) < (9, 2)
+
+#: Keys whose values are measured times, different in any two runs.
+TIMES = {"seconds", "help_seconds", "import_seconds"}
+
+
+def without_times(value: Any) -> Any:
+    """``value`` with every measured time set to 0."""
+    if isinstance(value, dict):
+        return {k: 0 if k in TIMES else without_times(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_times(v) for v in value]
+    return value
+
+
+def perf_outcome(benchmark: dict[str, Any]) -> tuple[Any, ...]:
+    """What a benchmark record decided, without its figures (engines measure differently)."""
+    gates = sorted((g["metric"], g["passed"]) for g in benchmark["gates"])
+    return (benchmark["nodeid"], benchmark["verdict"], gates)

@@ -7,13 +7,19 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import pytest_fwmon.example
 from pytest_fwmon.core.cache import CACHE_FORMAT
-from tests.reportcheck import copy_project, normalised, read_report
+from tests.reportcheck import (
+    LOADGROUP_PINS,
+    copy_project,
+    normalised,
+    perf_outcome,
+    read_report,
+    without_times,
+)
 
 EXAMPLE = Path(pytest_fwmon.example.__file__).parent / "project"
 STATIC = ["--fwmon", "--fwmon-pipelines", "security,docs", "-p", "no:cacheprovider"]
@@ -307,28 +313,6 @@ def test_xdist_gives_the_same_report_as_serial(project: pytest.Pytester) -> None
     assert serial["run"]["xdist_workers"] == 0
     assert normalised(serial) == normalised(parallel)
     assert serial["tests"]["total"] == 2 and serial["tests"]["failed"] == 1
-
-
-#: pytest-xdist 3.8 groups by rewriting node ids, which pytest >= 9.2 ignores (xdist#1386).
-LOADGROUP_PINS = tuple(int(p) for p in pytest.__version__.split(".")[:2]) < (9, 2)
-
-#: Keys whose values are measured times, different in any two runs.
-TIMES = {"seconds", "help_seconds", "import_seconds"}
-
-
-def without_times(value: Any) -> Any:
-    """``value`` with every measured time set to 0."""
-    if isinstance(value, dict):
-        return {k: 0 if k in TIMES else without_times(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [without_times(v) for v in value]
-    return value
-
-
-def perf_outcome(benchmark: dict[str, Any]) -> tuple[Any, ...]:
-    """What a benchmark record decided, without its figures (engines measure differently)."""
-    gates = sorted((g["metric"], g["passed"]) for g in benchmark["gates"])
-    return (benchmark["nodeid"], benchmark["verdict"], gates)
 
 
 @pytest.mark.slow  # two runs of every pipeline on the example project

@@ -38,6 +38,8 @@ Runs API
     the full report as stored.
 ``store.latest_run(branch=None) -> dict | None``
     the report of the newest run (by ``run.started``).
+``store.recent_reports(branch=None, limit=10) -> list[dict]``
+    the reports of the newest ``limit`` runs (on ``branch`` when given), newest first.
 ``store.list_runs(branch=None, since=None, limit=None) -> list[RunInfo]``
     oldest first; ``limit`` keeps the newest ``limit`` runs (still oldest first).
 ``store.series(metric, branch=None, since=None, limit=None) -> list[tuple[float, str, float]]``
@@ -459,6 +461,13 @@ class Store:
         sql = f"SELECT report FROM fwmon_runs{where}"  # nosec B608 # fixed text, bound values
         rows = self.query(sql + " ORDER BY ts DESC, run_id DESC LIMIT 1", params)
         return loads(rows[0][0], self.location) if rows else None
+
+    def recent_reports(self, branch: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
+        """Return the newest ``limit`` reports (of ``branch`` when given), newest first."""
+        where, params = filters(branch, None)
+        sql = f"SELECT report FROM fwmon_runs{where}"  # nosec B608 # fixed text, bound values
+        rows = self.query(sql + " ORDER BY ts DESC, run_id DESC LIMIT ?", (*params, limit))
+        return [loads(r[0], self.location) for r in rows]
 
     def set_gate(self, run_id: str, passed: bool) -> bool:
         """Record a gate verdict for a stored run; False when the run is unknown."""

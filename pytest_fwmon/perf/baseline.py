@@ -32,7 +32,7 @@ from typing import Any, Final
 from ..core.errors import ConfigError
 from ..core.report import write_json_atomic
 from . import stats
-from .settings import HISTORY, Shift, default_path, is_history
+from .settings import HISTORY, PerfSettings, Shift, default_path, is_history
 
 #: ``format`` field of a perf baseline file.
 FORMAT: Final = "fwmon-perf-baseline"
@@ -139,6 +139,33 @@ def compare(
         return out
     out.reason = f"{regression.metric} is {out.ratio:.3f}x the baseline"
     return out
+
+
+def compare_entry(
+    entry: Sequence[float] | None,
+    status: str,
+    why: str | None,
+    samples: Sequence[float],
+    settings: PerfSettings,
+) -> Comparison:
+    """Compare ``samples`` with a baseline's samples ``entry``; without one, say why.
+
+    The perf fixture compares a test's samples with this, and ``fwmon report merge`` the
+    samples of a benchmark the shards measured together.
+    """
+    if entry is None:
+        return Comparison(status=status, reason=why)
+    comparison = compare(
+        entry,
+        stats.capped(samples, settings.sample_cap),
+        regression=settings.max_regression,
+        improvement=settings.max_improvement,
+        alpha=settings.alpha,
+        confidence=settings.confidence,
+        seed=settings.seed,
+    )
+    comparison.source = why
+    return comparison
 
 
 def _ratio(baseline: Sequence[float], current: Sequence[float], q: float) -> float:

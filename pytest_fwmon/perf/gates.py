@@ -21,7 +21,7 @@ from ..core.model import CheckResult, Finding, fingerprint
 from . import stats
 from .baseline import Comparison
 from .measure import Measurement
-from .settings import LIMITS, PerfSettings
+from .settings import LIMITS, PerfSettings, settings_to_dict
 
 #: Rule ids of the findings a perf test can produce, with severity and meaning.
 RULES: Final = {
@@ -339,6 +339,28 @@ def _measurement_fields(m: Measurement | None, sample_cap: int) -> dict[str, Any
         "warmup_rounds": m.plan.warmup,
         "samples": stats.capped(m.samples, sample_cap),
         "samples_capped": len(m.samples) > sample_cap,
+    }
+
+
+def shard_data(
+    result: PerfResult, baseline: list[float] | None, status: str, why: str | None
+) -> dict[str, Any]:
+    """Return what ``fwmon report merge`` needs to evaluate this test on the shards' samples.
+
+    Every latency sample (uncapped), the throughput batches, the effective settings and the
+    baseline compared with (its samples, or the status and reason of having none).
+    """
+    m = result.measurement
+    if m is None:
+        raise ValueError(f"{result.nodeid} was not measured: no samples to unite")
+    return {
+        "samples": [float(v) for v in m.samples],
+        "batches": {"calls": list(m.batches[0]), "seconds": list(m.batches[1])},
+        "estimate": m.plan.estimate,
+        "settings": settings_to_dict(result.settings),
+        "baseline_samples": baseline,
+        "baseline_status": status,
+        "baseline_reason": why,
     }
 
 

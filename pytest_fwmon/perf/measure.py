@@ -147,6 +147,8 @@ class Measurement:
     ops_ci: tuple[float, float] | None = None
     #: Calls in the throughput loop.
     throughput_calls: int = 0
+    #: The throughput loop's batches: calls and seconds of each (empty when it did not run).
+    batches: tuple[list[int], list[float]] = field(default_factory=lambda: ([], []))
     #: Peak traced memory of one call, in bytes (None when not measured).
     mem_peak_bytes: int | None = None
     #: "pytest-benchmark" or "fwmon": who timed the latency rounds.
@@ -177,9 +179,8 @@ def throughput(
     seconds: float,
     estimate: float,
     seed: int,
-    confidence: float,
-) -> tuple[float, tuple[float, float], int]:
-    """ops/s of a timed loop, its interval and the number of calls."""
+) -> tuple[list[int], list[float]]:
+    """Run timed batches of calls for about ``seconds``; return the calls and seconds of each."""
     batch = max(1, math.ceil(BATCH_SECONDS / max(estimate, 1e-9)))
     calls: list[int] = []
     durations: list[float] = []
@@ -193,9 +194,15 @@ def throughput(
                 fn(*args, **kwargs)
             durations.append(timer() - start)
             calls.append(batch)
-    ops = stats.seconds_ops(calls, durations)
-    ci = stats.ops_ci(calls, durations, confidence=confidence, seed=seed)
-    return ops, ci, sum(calls)
+    return calls, durations
+
+
+def throughput_of(
+    calls: Sequence[int], seconds: Sequence[float], *, confidence: float, seed: int
+) -> tuple[float, tuple[float, float]]:
+    """Return ops/s of timed batches and its interval (a run's, or shards' united batches)."""
+    ops = stats.seconds_ops(calls, seconds)
+    return ops, stats.ops_ci(calls, seconds, confidence=confidence, seed=seed)
 
 
 def peak_memory(
@@ -254,9 +261,9 @@ def measure(
     median = stats.quantile(samples, 0.5) if samples else estimate
     m = Measurement(samples=samples, plan=plan, engine=engine, result=result)
     if throughput_time > 0:
-        m.ops, m.ops_ci, m.throughput_calls = throughput(
-            fn, args, kw, seconds=throughput_time, estimate=median, seed=seed, confidence=confidence
-        )
+        m.batches = throughput(fn, args, kw, seconds=throughput_time, estimate=median, seed=seed)
+        m.ops, m.ops_ci = throughput_of(*m.batches, confidence=confidence, seed=seed)
+        m.throughput_calls = sum(m.batches[0])
     if memory:
         m.mem_peak_bytes = peak_memory(fn, args, kw, seed)
     m.duration = time.perf_counter() - started

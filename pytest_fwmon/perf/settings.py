@@ -11,7 +11,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -166,6 +166,25 @@ class PerfSettings:
             if stat in REPORTED_QUANTILES:
                 asked[stat] = REPORTED_QUANTILES[stat]
         return asked
+
+
+def settings_to_dict(settings: PerfSettings) -> dict[str, Any]:
+    """Return every field of ``settings`` as JSON (shifts as written: ``"p95:10%"``)."""
+    data = {f.name: getattr(settings, f.name) for f in fields(settings)}
+    data["limits"] = dict(settings.limits)
+    for key in ("max_regression", "max_improvement"):
+        data[key] = str(data[key])
+    return data
+
+
+def settings_from_dict(data: Mapping[str, Any]) -> PerfSettings:
+    """Return the :class:`PerfSettings` that :func:`settings_to_dict` wrote."""
+    values = {f.name: data[f.name] for f in fields(PerfSettings) if f.name in data}
+    for key in ("max_regression", "max_improvement"):
+        if key in values:
+            values[key] = parse_shift(str(values[key]), key)
+    values["limits"] = {str(k): float(v) for k, v in dict(values.get("limits") or {}).items()}
+    return PerfSettings(**values)
 
 
 def valid_keys(*, per_test: bool) -> list[str]:

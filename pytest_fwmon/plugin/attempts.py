@@ -8,9 +8,12 @@ controller sees every attempt. A test whose last attempt passed after a failed o
 The report's ``test_results`` list holds one record per ordinary test::
 
     {"nodeid": str, "outcome": str, "flaky": bool,
-     "quarantined": bool,
+     "quarantined": bool, "duration": float,
      "attempts": [{"outcome": "passed|failed|error|skipped|xfailed|xpassed",
                    "when": "setup|call|teardown", "duration": float}, ...]}
+
+``duration`` is the sum of every phase of every attempt (as pytest-split's ``.test_durations``);
+an attempt's ``duration`` is that of the phase that settled it.
 """
 
 from __future__ import annotations
@@ -72,11 +75,12 @@ class AttemptLog:
         return outcome == "passed" and len(runs) > 1
 
     def results(
-        self, outcomes: dict[str, str], tests: list[str], quarantined: set[str]
+        self, outcomes: dict[str, str], tests: dict[str, float], quarantined: set[str]
     ) -> list[dict[str, Any]]:
         """Return the report's ``test_results`` records of ``tests``, sorted by node id.
 
-        A test in ``quarantined`` (fwmon-quarantine.toml) has ``quarantined: true``.
+        ``tests`` maps each test to its duration (every phase of every attempt). A test in
+        ``quarantined`` (fwmon-quarantine.toml) has ``quarantined: true``.
         """
         records = []
         for nodeid in sorted(tests):
@@ -90,6 +94,7 @@ class AttemptLog:
                     "flaky": self.is_flaky(nodeid, outcome),
                     "attempts": list(self.attempts.get(nodeid, [])),
                     "quarantined": nodeid in quarantined,
+                    "duration": round(tests[nodeid], 6),
                 }
             )
         return records

@@ -18,8 +18,7 @@ from .items import attach
 from .perf_session import NODEID_KEY, PINNED_KEY, PerfSession, not_pinned_reason, perf_session
 
 if TYPE_CHECKING:
-    from ..perf import baseline, gates, lockstep, measure
-    from ..perf.settings import PerfSettings
+    from ..perf import gates, lockstep, measure
 
 
 class Perf:
@@ -45,6 +44,7 @@ class Perf:
 
     def __call__(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Measure ``fn(*args, **kwargs)``; fail the test on a breach or inconclusive result."""
+        from ..perf import baseline as baseline_mod
         from ..perf import gates, measure
 
         if self._used:
@@ -97,7 +97,7 @@ class Perf:
             runner=runner,
             engine=engine,
         )
-        comparison = _compared(entry, status, why, m.samples, settings)
+        comparison = baseline_mod.compare_entry(_samples(entry), status, why, m.samples, settings)
         result = gates.evaluate(
             nodeid=nodeid,
             name=item.name,
@@ -106,7 +106,7 @@ class Perf:
             comparison=comparison,
             machine=session.fingerprint,
         )
-        self._record(result, t0)
+        self._record(result, t0, _shard_data(item, result, _samples(entry), status, why))
         if result.verdict in ("failed", "inconclusive"):
             pytest.fail(gates.table(result), pytrace=False)
         return m.result
@@ -164,7 +164,10 @@ class Perf:
 
         return engine, "pytest-benchmark"
 
-    def _record(self, result: gates.PerfResult, t0: float) -> None:
+    def _record(
+        self, result: gates.PerfResult, t0: float, shard: dict[str, Any] | None = None
+    ) -> None:
+        """Attach the benchmark (with ``shard``, what the merge needs) and check payloads."""
         from ..perf import gates
 
         item = self._request.node
@@ -172,7 +175,10 @@ class Perf:
             result.fingerprint = self._session.fingerprint
         self.result = result
         self._session.results[result.nodeid] = result
-        attach(item, "benchmark", gates.benchmark_payload(result))
+        payload = gates.benchmark_payload(result)
+        if shard is not None:
+            payload["shard"] = shard
+        attach(item, "benchmark", payload)
         attach(item, "check", gates.check_payload(result, time.perf_counter() - t0))
 
 
@@ -181,30 +187,21 @@ def _disabled(bench: Any) -> bool:
     return bench is None or bool(getattr(bench, "disabled", False))
 
 
-def _compared(
-    entry: baseline.Entry | None,
-    status: str,
-    why: str | None,
-    samples: Sequence[float],
-    settings: PerfSettings,
-) -> baseline.Comparison:
-    """Compare the samples with the baseline ``entry``; without one, say why (``status``)."""
-    from ..perf import baseline as baseline_mod
-    from ..perf import stats
+def _samples(entry: Any) -> list[float] | None:
+    """Return a baseline entry's samples (None without an entry)."""
+    return None if entry is None else list(entry.samples)
 
-    if entry is None:
-        return baseline_mod.Comparison(status=status, reason=why)
-    comparison = baseline_mod.compare(
-        entry.samples,
-        stats.capped(samples, settings.sample_cap),
-        regression=settings.max_regression,
-        improvement=settings.max_improvement,
-        alpha=settings.alpha,
-        confidence=settings.confidence,
-        seed=settings.seed,
-    )
-    comparison.source = why
-    return comparison
+
+def _shard_data(
+    item: pytest.Item, result: Any, baseline: list[float] | None, status: str, why: str | None
+) -> dict[str, Any] | None:
+    """Return what the shard merge needs to unite this test's samples (``every`` only)."""
+    from ..perf import gates
+    from .shard import perf_every
+
+    if not perf_every(item.config):
+        return None
+    return gates.shard_data(result, baseline, status, why)
 
 
 def _through_pedantic(bench: Any, runner: measure.RoundsRunner) -> measure.RoundsRunner:

@@ -446,7 +446,7 @@ class FwmonSession:
             "integration": [v for _, v in sorted(self.lists["integration"].items())],
             "tests": self._tests_summary(exitstatus),
             "test_results": self.attempt_log.results(
-                self.outcomes, list(self.test_durations), {e.nodeid for e in self.quarantine}
+                self.outcomes, self.test_durations, {e.nodeid for e in self.quarantine}
             ),
             "extensions": {},
         }

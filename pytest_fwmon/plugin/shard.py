@@ -2,8 +2,11 @@
 
 The deselection runs last among the ``pytest_collection_modifyitems`` hooks (after
 pytest-split's ``--splits/--group`` and ``-k``/``-m``) on the list every process collected,
-so xdist's controller and workers agree. The shard report records ``run.shard`` (index,
-count, configuration fingerprint and its coverage data file) for ``fwmon report merge``.
+so xdist's controller and workers agree. The durations that balance the tests are read once,
+on the controller (or the plain run), from the history store (:mod:`..history.durations`)
+with the durations files on top, and handed to xdist's workers in ``workerinput``. The shard
+report records ``run.shard`` (index, count, configuration fingerprint, its coverage data file
+and where the durations came from) for ``fwmon report merge``.
 """
 
 from __future__ import annotations
@@ -18,12 +21,19 @@ from ..core.shard import Shard, assign_tests, config_fingerprint, parse_shard, s
 from .runconfig import run_config
 
 SHARD_KEY = pytest.StashKey[Shard]()
+#: The durations that balance this run's tests, and where they came from (``balanced_by``).
+DURATIONS_KEY = pytest.StashKey[tuple[dict[str, float], str]]()
+#: Key of those durations in an xdist worker's ``workerinput``.
+WORKERINPUT = "fwmon_shard_durations"
 #: Set on an item this shard deselects: not counted as a user's deselection.
 OUT_ATTR = "_fwmon_shard_out"
-#: Files of per-test durations read for balancing (fwmon's, then pytest-split's).
 #: Top-level keys that may differ between the shards of one run (paths, workers, cache).
 LOCAL_KEYS = ("report", "cache", "workers", "record_history", "history_url")
+#: Files of per-test durations read for balancing (fwmon's, then pytest-split's); the first
+#: readable one overrides the history's figure of each test it names.
 DURATION_FILES = (".fwmon/test-durations.json", ".test_durations")
+#: Values of ``--fwmon-shard-perf``: where the perf tests of a sharded run go.
+PERF_MODES = ("one", "every")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -34,12 +44,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="run shard I of N (1-based); merge the reports with `fwmon report merge`",
     )
+    parser.getgroup("fwmon").addoption(
+        "--fwmon-shard-perf",
+        choices=PERF_MODES,
+        default="one",
+        help="one: each perf test runs in one shard (default); every: in every shard, and "
+        "`fwmon report merge` evaluates each on the samples of all shards",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Parse ``--fwmon-shard``; a bad value is a usage error on one line."""
     text = config.getoption("fwmon_shard", None)
     if text is None:
+        if config.getoption("fwmon_shard_perf", "one") != "one":
+            raise pytest.UsageError("fwmon: --fwmon-shard-perf needs --fwmon-shard I/N")
         return
     from ..core.errors import ConfigError
 
@@ -49,11 +68,74 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[SHARD_KEY] = parse_shard(str(text))
     except ConfigError as exc:
         raise pytest.UsageError(f"fwmon: {exc.one_line()}") from None
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and WORKERINPUT in workerinput:
+        durations, source = workerinput[WORKERINPUT]
+        config.stash[DURATIONS_KEY] = (dict(durations), str(source))
+    else:
+        config.stash[DURATIONS_KEY] = known_durations(config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Hand the controller's durations to an xdist worker, so every process splits alike."""
+    found = node.config.stash.get(DURATIONS_KEY, None)
+    if found is not None:
+        node.workerinput[WORKERINPUT] = found
+
+
+def known_durations(config: pytest.Config) -> tuple[dict[str, float], str]:
+    """Return the per-test durations that balance the split and where they came from.
+
+    The history's medians (:func:`..history.durations.history_durations`), then the first
+    readable durations file on top: its figure wins for each test it names.
+    """
+    history = _history_durations(config)
+    override = read_durations(config.rootpath)
+    sources = [n for n, d in (("history", history), ("durations file", override)) if d]
+    source = " and ".join(sources) if sources else "node id"
+    return {**history, **override}, source
+
+
+def _history_durations(config: pytest.Config) -> dict[str, float]:
+    """Return the history store's per-test durations of this branch, {} without a store."""
+    from ..core.environment import git_info
+    from ..core.errors import FwmonError
+    from ..history import open_store
+    from ..history.connect import NoHistory
+    from ..history.durations import history_durations
+
+    built = run_config(config)
+    try:
+        with open_store(built.str("", "history_url") or None, built.root, readonly=True) as store:
+            return history_durations(store, git_info(built.root).get("branch"))
+    except NoHistory:
+        return {}
+    except FwmonError as exc:
+        config.issue_config_time_warning(
+            pytest.PytestConfigWarning(
+                f"fwmon: the shards are balanced without the history: {exc.one_line()}"
+            ),
+            stacklevel=2,
+        )
+        return {}
 
 
 def shard_of(config: pytest.Config) -> Shard | None:
     """Return this run's shard, None when the run is not sharded."""
     return config.stash.get(SHARD_KEY, None)
+
+
+def perf_every(config: pytest.Config) -> bool:
+    """Tell whether every shard of this sharded run runs the perf tests (``every``)."""
+    return shard_of(config) is not None and config.getoption("fwmon_shard_perf", "one") == "every"
+
+
+def _in_every_shard(config: pytest.Config, item: pytest.Item) -> bool:
+    """Tell whether ``item`` runs in every shard: a coverage item, or a perf test (``every``)."""
+    if _is_coverage(item):
+        return True
+    return perf_every(config) and "perf" in getattr(item, "fixturenames", ())
 
 
 def shard_reason(config: pytest.Config) -> str | None:
@@ -92,12 +174,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     shard = shard_of(config)
     if shard is None:
         return
-    ordinary = [i.nodeid for i in items if not _is_static(i) and not _is_coverage(i)]
-    tests = assign_tests(ordinary, shard.count, read_durations(config.rootpath))
+    tests = _split(config, items, shard)
     keep: list[pytest.Item] = []
     out: list[pytest.Item] = []
     for item in items:
-        target = _target(item, shard, tests)
+        target = tests.get(item.nodeid) or stable_bucket(item.nodeid, shard.count)
         (keep if target == shard.index else out).append(item)
     for item in out:
         setattr(item, OUT_ATTR, True)
@@ -106,13 +187,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
-def _target(item: pytest.Item, shard: Shard, tests: dict[str, int]) -> int:
-    """Return the shard an item belongs to (the coverage items: every shard)."""
-    if _is_coverage(item):
-        return shard.index
-    if _is_static(item):
-        return stable_bucket(item.nodeid, shard.count)
-    return tests[item.nodeid]
+def _split(config: pytest.Config, items: list[pytest.Item], shard: Shard) -> dict[str, int]:
+    """Return the shard of each ordinary test, and this shard for those in every shard."""
+    every = {i.nodeid for i in items if _in_every_shard(config, i)}
+    ordinary = [i.nodeid for i in items if not _is_static(i) and i.nodeid not in every]
+    durations = config.stash.get(DURATIONS_KEY, ({}, "node id"))[0]
+    tests = assign_tests(ordinary, shard.count, durations)
+    tests.update(dict.fromkeys(every, shard.index))
+    return tests
 
 
 def coverage_data_path(config: pytest.Config, report_path: Path) -> Path | None:
@@ -164,4 +246,6 @@ def pytest_fwmon_update_report(config: pytest.Config, report: dict[str, Any]) ->
         "count": shard.count,
         "config_fingerprint": config_fingerprint(effective_config(config)),
         "coverage_data": data.name if data is not None and data.exists() else None,
+        "balanced_by": config.stash.get(DURATIONS_KEY, ({}, "node id"))[1],
+        "perf": config.getoption("fwmon_shard_perf", "one"),
     }

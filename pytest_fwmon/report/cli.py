@@ -29,7 +29,11 @@ def register(subparsers: Any) -> None:
     m.add_argument("shards", nargs="+", type=Path, metavar="SHARD.json")
     m.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.json")
     m.add_argument(
-        "--root", type=Path, default=Path("."), help="project checkout (default: current folder)"
+        "--root",
+        type=Path,
+        default=Path("."),
+        help="the checkout the shards ran in, for coverage: coverage.py reads the measured "
+        "source files (default: current folder; not needed without coverage data)",
     )
     m.set_defaults(func=_merge)
 
