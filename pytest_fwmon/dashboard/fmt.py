@@ -54,7 +54,8 @@ def duration(seconds: float | int | None) -> str:
     value = abs(value)
     if value == 0:
         return "0 s"
-    short = _sub_minute(value) if value < 60 else None
+    # below a minute as shown: 59.97 s would show as "60 s", so it is "1 min"
+    short = _sub_minute(value) if float(f"{value:.1f}") < 60 else None
     if short is not None:
         return f"{sign}{short}"
     if value < 3600:
