@@ -1,11 +1,10 @@
-"""fwmon installed from its wheel loads as a pytest plugin under ``filterwarnings = error``.
+"""fwmon installed from its real wheel loads as a pytest plugin under ``filterwarnings = error``.
 
-Every other test imports fwmon from the editable install, whose dist-info lists no module
-files, so pytest does not mark fwmon's modules for assertion rewriting. A wheel install does,
-and a module imported before pytest registered it raises PytestAssertRewriteWarning, which a
-project with ``filterwarnings = ["error"]`` turns into a plugin that fails to load (seen as
-``tox -e gate`` exiting 3). This test installs the real wheel into a directory that comes
-first on the path.
+Every other test imports fwmon from the editable install. This one builds the wheel users
+install (hatchling, no isolation), installs it without dependencies into a directory that
+comes first on the path, and runs ``pytest --fwmon`` in a project whose pytest settings turn
+warnings into errors. The install kinds pytest cannot mark for assertion rewriting (tox's own
+editable build) are covered by tests/test_plugin_loading.py.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The gate must validate reports in a bare CI job without ``jsonschema`` installed, and fast on
 reports with tens of thousands of findings, so a schema is compiled once into nested closures,
 and the items of a long array of flat objects (findings, baseline entries) are first tested by
-one generated predicate (:func:`_generated`). The test suite checks that this validator and
+one generated predicate (``core/schemagen.py``). The test suite checks that this validator and
 ``jsonschema`` agree on every schema we ship, and the generated predicate on findings.
 
 Supported keywords: ``type`` (string or list), ``enum``, ``const``, ``required``,
@@ -22,15 +22,15 @@ from functools import cache
 from importlib import resources
 from typing import Any, Final
 
+from .schemagen import ANNOTATIONS as _ANNOTATIONS
+from .schemagen import flat_predicate
+
 #: A compiled validator returns None when valid, else (json path, message).
 Validator = Callable[[Any, str], "tuple[str, str] | None"]
 #: Inside the compiler: value -> None, or (path relative to the value, message). Paths are
 #: built only on the way out of an error: a valid report builds no path string at all.
 _Check = Callable[[Any], "tuple[str, str] | None"]
 
-_ANNOTATIONS = frozenset(
-    {"title", "description", "$id", "$schema", "format", "default", "examples", "$comment"}
-)
 _SUPPORTED = frozenset(
     {
         "type",
@@ -249,7 +249,7 @@ class _Compiler:
         required = frozenset(schema.get("required", ()))
         if quicks is None or not required <= quicks.keys():
             return None
-        return _flat_predicate(props, quicks, required)
+        return flat_predicate(props, quicks, required)
 
     def _ref_check(self, schema: Mapping[str, Any]) -> _Check | None:
         return self.ref(schema["$ref"]) if "$ref" in schema else None
@@ -354,137 +354,6 @@ def _leaf_quicks(props: Mapping[str, Any]) -> dict[str, Callable[[Any], bool]] |
             return None
         quicks[key] = quick
     return quicks
-
-
-def _leaf_kind(sub: Any) -> str:
-    """Return how a leaf is tested inline.
-
-    One of ``string``, ``enum``, ``count``, ``long``, ``typed`` or ``other`` (through its
-    :func:`_quick` predicate).
-    """
-    test = _KIND_TESTS.get(frozenset(sub) - _ANNOTATIONS)
-    return "other" if test is None else test(sub)
-
-
-def _enum_kind(sub: Any) -> str:
-    return "enum" if all(type(o) is str for o in sub["enum"]) else "other"
-
-
-def _type_kind(sub: Any) -> str:
-    if sub["type"] == "string":
-        return "string"
-    return "typed" if set(_names(sub["type"])) <= _PYTHON_TYPES.keys() else "other"
-
-
-def _count_kind(sub: Any) -> str:
-    whole = sub["type"] == "integer" and type(sub["minimum"]) is int
-    return "count" if whole else "other"
-
-
-def _long_kind(sub: Any) -> str:
-    return "long" if sub["type"] == "string" else "other"
-
-
-#: A leaf's keywords (annotations left out) -> the test that names its kind.
-_KIND_TESTS: Final[dict[frozenset[str], Callable[[Any], str]]] = {
-    frozenset({"enum"}): _enum_kind,
-    frozenset({"type"}): _type_kind,
-    frozenset({"type", "minimum"}): _count_kind,
-    frozenset({"type", "minLength"}): _long_kind,
-}
-
-
-#: The Python types the json module gives for each JSON Schema type ("integer" without the
-#: floats like 3.0 that JSON Schema also counts as integers: the full check decides those).
-_PYTHON_TYPES: Final = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "null": (type(None),),
-    "object": (dict,),
-    "array": (list,),
-}
-
-
-def _names(types: Any) -> list[Any]:
-    """Return a ``type`` keyword's value as a list of type names."""
-    return types if isinstance(types, list) else [types]
-
-
-def _flat_predicate(
-    props: Mapping[str, Any],
-    quicks: Mapping[str, Callable[[Any], bool]],
-    required: frozenset[str],
-) -> Callable[[Any], bool]:
-    """Return the predicate of :meth:`_Compiler._fast_object`.
-
-    One expression tests each required leaf, each optional leaf that is present, and that no
-    other key is there.
-    """
-    names: dict[str, Any] = {}
-    terms = [
-        _leaf_term(f"r{i}", key, props[key], quicks[key], names)
-        for i, key in enumerate(sorted(required))
-    ]
-    optional = [k for k in quicks if k not in required]
-    for i, key in enumerate(optional):
-        terms.append(
-            f"({key!r} not in v or {_leaf_term(f'o{i}', key, props[key], quicks[key], names)})"
-        )
-    # no key beyond the required and the optional ones present
-    present = "".join(f" + ({key!r} in v)" for key in optional)
-    terms.append(f"len(v) == {len(required)}{present}")
-    return _generated(" and ".join(terms), names)
-
-
-def _leaf_term(
-    tag: str, key: str, sub: Any, quick: Callable[[Any], bool], names: dict[str, Any]
-) -> str:
-    """Return the Python expression testing leaf ``key``; its constants go in ``names``."""
-    kind = _leaf_kind(sub)
-    item = f"v[{key!r}]"  # repr of a str is a Python string literal: no code from the schema
-    if kind == "string":
-        return f"type({item}) is str"
-    if kind == "count":
-        names[f"lo_{tag}"] = int(sub["minimum"])
-        return f"(type(x := {item}) is int and x >= lo_{tag})"
-    if kind == "long":
-        names[f"lo_{tag}"] = int(sub["minLength"])
-        return f"(type(x := {item}) is str and len(x) >= lo_{tag})"
-    if kind == "enum":
-        names[f"options_{tag}"] = frozenset(sub["enum"])
-        return f"{item} in options_{tag}"
-    if kind == "typed":
-        names[f"types_{tag}"] = frozenset(t for n in _names(sub["type"]) for t in _PYTHON_TYPES[n])
-        return f"type({item}) in types_{tag}"
-    names[f"quick_{tag}"] = quick
-    return f"quick_{tag}({item})"
-
-
-_TEMPLATE = """
-def fast(v):
-    try:
-        return type(v) is dict and {terms}
-    except (KeyError, TypeError):  # TypeError: an unhashable value tested in an enum
-        return False
-"""
-
-
-def _generated(terms: str, names: dict[str, Any]) -> Callable[[Any], bool]:
-    """Return the predicate compiled from ``terms``, one Python function for the whole object.
-
-    Why generated code: a finding has 13 required keys, and one expression over them runs
-    about four times faster than loops over lists of keys (what ``dataclasses`` and
-    fastjsonschema do for the same reason). The text holds only fixed code, ``repr`` of
-    property names from a schema shipped in this package, and names of constants passed in
-    ``names``; no value from a document ever reaches it.
-    """
-    namespace = dict(names)
-    code = compile(_TEMPLATE.format(terms=terms), "<fwmon schema predicate>", "exec")
-    exec(code, namespace)  # nosec B102 # fixed template and schema key literals, see docstring
-    fast: Callable[[Any], bool] = namespace["fast"]
-    return fast
 
 
 _QUICK_KEYS = frozenset({"type", "enum", "minimum", "maximum", "minLength"}) | _ANNOTATIONS

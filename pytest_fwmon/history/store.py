@@ -3,19 +3,10 @@
 Opening: :func:`pytest_fwmon.history.connect.open_store`. Rows and times:
 :mod:`.runrow`, :mod:`.times`; database errors: :mod:`.dberrors`.
 
-Schema (version :data:`SCHEMA_VERSION`)
----------------------------------------
-``fwmon_meta(key TEXT PRIMARY KEY, value TEXT)``
-    ``schema_version`` and, per extra table set, ``tables.<name>`` = its version.
-``fwmon_runs(run_id PRIMARY KEY, ts, started, finished, duration, project, branch, sha,
-ci_url, green, gate_passed, archived, report)``
-    one row per run; ``ts`` is ``run.started`` as Unix seconds (UTC), ``green`` and
-    ``gate_passed`` are 0/1 (``gate_passed`` NULL when no verdict is known), ``report`` the
-    report in canonical JSON (sorted keys, no spaces): what ``get_run`` and the JSONL export
-    return, byte for byte.
-``fwmon_metrics(name, ts, run_id, branch, value, PRIMARY KEY (name, ts, run_id))``
-    one row per (run, metric) with ``ts`` and ``branch`` copied from the run, so a series is
-    one index range scan; names are documented in :mod:`pytest_fwmon.history.metrics`.
+Schema (version :data:`SCHEMA_VERSION`, columns in docs/reference/history.md and ``_DDL``):
+``fwmon_meta`` (``schema_version``; ``tables.<name>`` per extra table set), ``fwmon_runs``
+(a row per run, the report in canonical JSON: what ``get_run`` and the JSONL export return,
+byte for byte), ``fwmon_metrics`` (a row per run and metric, :mod:`.metrics` names them).
 
 A run is *green* (for SLO figures) when its recorded gate verdict passed or, with no verdict,
 when ``tests.failed == 0 and tests.errors == 0`` and every selected pipeline has status

@@ -2,6 +2,10 @@
 
 Loaded through the ``pytest11`` entry point (or ``-p pytest_fwmon.plugin``). Without
 ``--fwmon`` only the options, markers and the perf/resources glue are active.
+
+PYTEST_DONT_REWRITE: pytest registers this module as a plugin, possibly after another fwmon
+module imported it (``-p`` order is the user's); it has no assert to rewrite, and the marker
+keeps pytest from warning that it cannot rewrite it (an error under ``filterwarnings=error``).
 """
 
 from __future__ import annotations
@@ -23,9 +27,8 @@ from .runconfig import run_config
 if TYPE_CHECKING:
     from .session import FwmonSession
 
-#: Glue modules of the perf/resources and coverage/quality parts, loaded with fwmon. A module
-#: another one imports comes first: pytest can only rewrite a plugin module it imports itself
-#: (quality imports shard).
+#: Glue modules of the perf/resources and coverage/quality parts, loaded with fwmon (each one
+#: carries PYTEST_DONT_REWRITE, see the module docstring).
 pytest_plugins = [
     "pytest_fwmon.plugin.shard",
     "pytest_fwmon.plugin.perf",

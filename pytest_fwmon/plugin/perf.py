@@ -15,6 +15,10 @@ xdist: pytest-benchmark disables itself on xdist workers. With ``--dist loadgrou
 test gets ``xdist_group("fwmon-perf")`` (all run on one worker, one after another) and fwmon
 times the rounds itself (``engine: "fwmon"``). Under any other ``--dist`` mode a perf test is
 **skipped** with the reason and recorded as ``not-run``: it never passes silently.
+
+PYTEST_DONT_REWRITE: pytest registers this module as a plugin, possibly after another fwmon
+module imported it (``-p`` order is the user's); it has no assert to rewrite, and the marker
+keeps pytest from warning that it cannot rewrite it (an error under ``filterwarnings=error``).
 """
 
 from __future__ import annotations

@@ -18,6 +18,10 @@
   the reports as fwmon payloads.
 * ``pytest_fwmon_update_report``: per-module and per-command integration results go to
   ``report["integration"]``.
+
+PYTEST_DONT_REWRITE: pytest registers this module as a plugin, possibly after another fwmon
+module imported it (``-p`` order is the user's); it has no assert to rewrite, and the marker
+keeps pytest from warning that it cannot rewrite it (an error under ``filterwarnings=error``).
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 :class:`ResourceHooks` is registered by ``plugin/perf.py``'s ``pytest_configure`` only with
 ``--fwmon-resources``; :func:`pytest_fwmon_update_report` fills each record's outcome and the
 suite-level summary. The measuring itself is :mod:`pytest_fwmon.perf.resources` (no pytest).
+
+PYTEST_DONT_REWRITE: pytest registers this module as a plugin, possibly after another fwmon
+module imported it (``-p`` order is the user's); it has no assert to rewrite, and the marker
+keeps pytest from warning that it cannot rewrite it (an error under ``filterwarnings=error``).
 """
 
 from __future__ import annotations

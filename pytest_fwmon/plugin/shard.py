@@ -7,6 +7,10 @@ on the controller (or the plain run), from the history store (:mod:`..history.du
 with the durations files on top, and handed to xdist's workers in ``workerinput``. The shard
 report records ``run.shard`` (index, count, configuration fingerprint, its coverage data file
 and where the durations came from) for ``fwmon report merge``.
+
+PYTEST_DONT_REWRITE: pytest registers this module as a plugin, possibly after another fwmon
+module imported it (``-p`` order is the user's); it has no assert to rewrite, and the marker
+keeps pytest from warning that it cannot rewrite it (an error under ``filterwarnings=error``).
 """
 
 from __future__ import annotations
