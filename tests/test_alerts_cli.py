@@ -24,9 +24,9 @@ SETTINGS_KEYS = (
     "main_branch, max_attempts, repeat_interval, repo, resolve_after_runs, routes, rules"
 )
 RULE_KEYS = (
-    "branches, change, description, enabled, escalate_after, escalate_after_runs, for_runs, "
-    "gate, labels, metric, name, op, recent_runs, resolve_after_runs, severity, slo, summary, "
-    "threshold, trend"
+    "branches, change, culprit, description, enabled, escalate_after, escalate_after_runs, "
+    "flaky, for_runs, gate, labels, metric, name, op, quarantine, recent_runs, "
+    "resolve_after_runs, severity, slo, summary, threshold, trend"
 )
 
 
@@ -46,7 +46,7 @@ RULE_KEYS = (
         pytest.param(
             {"rules": [{**RULE, "gate": "blocked"}]},
             "[[tool.fwmon.alerts.rules]] 'R' needs exactly one condition key of metric, trend, "
-            "slo, gate (found metric, gate)",
+            "slo, gate, flaky, quarantine, culprit (found metric, gate)",
             id="two-conditions",
         ),
         pytest.param(
@@ -58,8 +58,10 @@ RULE_KEYS = (
         pytest.param(
             {"rules": [{**RULE, "summary": "{vlaue} failing"}]},
             "[[tool.fwmon.alerts.rules]] 'R' summary uses unknown placeholder {vlaue}; valid "
-            "placeholders: after, alertname, before, branch, change, magnitude, metric, op, "
-            "repo, run_id, run_url, severity, sha, threshold, value",
+            "placeholders: after, alertname, before, branch, change, commits, culprit, "
+            "days_left, evidence, expires, expiry, failing, first_red, flip_rate, last_green, "
+            "last_green_sha, magnitude, metric, op, owner, repo, run_id, run_url, runs, "
+            "severity, sha, test, threshold, value",
             id="bad-placeholder",
         ),
         pytest.param(
@@ -183,6 +185,9 @@ def test_defaults_and_builtin_rules() -> None:
         "SecurityHighFindings",
         "BenchmarkP95ChangePoint",
         "CoverageBelowTarget",
+        "NewFlakyTest",
+        "QuarantineExpiring",
+        "MainBranchRed",
     ]
     assert replaced.rule("GateBlockedMain").condition.kind == "metric"
     disabled = AlertSettings.from_config({"rules": [{"name": "GateBlockedMain", "enabled": False}]})

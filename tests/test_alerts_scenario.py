@@ -99,6 +99,7 @@ def scenario_config(http: HttpReceiver, smtp: SmtpReceiver, digest: Path) -> dic
             "BenchmarkP95ChangePoint",
             "CoverageBelowTarget",
             "SloBurnRate",
+            "MainBranchRed",  # the scenario's TestsFailing rule is the one that counts failures
         ],
         "group_by": ["repo", "branch"],
         "repeat_interval": "4h",

@@ -17,6 +17,8 @@ alerts of a rule with data that it did not list count as inactive this run.
   (holds ``w`` runs; ``metric = burn_rate.<w>``), active when its rate is over the threshold
   (default: that window's ``max_burn_rates`` entry).
 * ``gate``: active when the gate verdict is "blocked".
+* ``flaky``, ``quarantine``, ``culprit``: the run's tests, see
+  :mod:`pytest_fwmon.alerts.testconds`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import math
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..history.metrics import higher_is_better
@@ -119,6 +122,10 @@ class RunContext:
     gate_passed: bool | None
     #: ``[tool.fwmon.slo]`` as written.
     slo_section: Mapping[str, Any]
+    #: The run's report (its ``test_results`` and ``tests``).
+    report: Mapping[str, Any] = field(default_factory=dict)
+    #: The project root (where ``fwmon-quarantine.toml`` is); None when unknown.
+    root: Path | None = None
 
 
 def evaluate_rule(rule: Rule, run: RunContext, store: Store | None) -> RuleResult:
@@ -138,7 +145,20 @@ def evaluate_rule(rule: Rule, run: RunContext, store: Store | None) -> RuleResul
         return RuleResult(rule, _metric(condition, run.values))
     if condition.kind == "trend":
         return RuleResult(rule, _trend(condition, run, store))
+    if condition.kind in ("flaky", "quarantine", "culprit"):
+        return RuleResult(rule, _tests(condition, run, store))
     return RuleResult(rule, _slo(condition, run, store))
+
+
+def _tests(condition: Condition, run: RunContext, store: Store | None) -> list[Instance] | None:
+    """Return the instances of a condition on the run's tests (:mod:`.testconds`)."""
+    from . import testconds
+
+    if condition.kind == "flaky":
+        return testconds.flaky_instances(condition, run, store)
+    if condition.kind == "quarantine":
+        return testconds.quarantine_instances(condition, run)
+    return testconds.red_instances(run, store)
 
 
 def _metric(condition: Condition, values: Mapping[str, float]) -> list[Instance] | None:

@@ -288,6 +288,7 @@ def _run_context(
     run_id: str,
     slo_section: Mapping[str, Any] | None,
     verdict: bool | None,
+    root: Path,
 ) -> RunContext:
     """Return what the conditions read of the run: its time, branch, values and verdict."""
     run = report["run"]
@@ -299,6 +300,8 @@ def _run_context(
         values=extract(report),
         gate_passed=verdict,
         slo_section=dict(slo_section or {}),
+        report=report,
+        root=root,
     )
 
 
@@ -329,7 +332,7 @@ def evaluate_run(
         return summary
     now = iso_to_ts(str(run["finished"]))
     verdict = gate_passed if gate_passed is not None else gate_verdict(report)
-    context = _run_context(report, summary.run_id, slo_section, verdict)
+    context = _run_context(report, summary.run_id, slo_section, verdict, root)
     ensure(store)
     results = [evaluate_rule(rule, context, store) for rule in settings.rules]
     eval_key = f"{summary.run_id}|gate={'none' if verdict is None else int(verdict)}"

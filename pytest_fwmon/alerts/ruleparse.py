@@ -118,6 +118,52 @@ def builtin_rules(
             builtin=True,
             **common,
         ),
+        *_test_rules(main_branch, common),
+    ]
+
+
+def _test_rules(main_branch: str, common: Mapping[str, Any]) -> list[Rule]:
+    """Return the built-in rules on tests: flaky, quarantine expiry, red main branch."""
+    from ..flaky.classify import WINDOW
+
+    return [
+        Rule(
+            name="NewFlakyTest",
+            severity="medium",
+            condition=Condition("flaky", recent_runs=WINDOW),
+            summary="Flaky test {test} in {repo} on {branch}",
+            description="{test} both passed and failed ({evidence}; flip rate "
+            "{flip_rate:.2f}, {runs} runs). Fix it, or quarantine it with an owner and an "
+            "expiry: fwmon flaky quarantine. {run_url}",
+            branches=(main_branch,),
+            builtin=True,
+            **common,
+        ),
+        Rule(
+            name="QuarantineExpiring",
+            severity="medium",
+            condition=Condition("quarantine", threshold=7.0),
+            summary="Quarantine of {test} {expiry} ({expires}) in {repo}",
+            description="The quarantine of {test} (owner {owner}) {expiry}, on {expires}; "
+            "an expired entry blocks the gate. Fix the test and release it, or extend the "
+            "entry in fwmon-quarantine.toml.",
+            branches=(main_branch,),
+            builtin=True,
+            **common,
+        ),
+        Rule(
+            name="MainBranchRed",
+            severity="critical",
+            condition=Condition("culprit"),
+            summary="{branch} of {repo} is red since run {first_red} (culprit {culprit})",
+            description="{value:g} tests fail on {branch} of {repo}. First red run "
+            "{first_red}, commit {culprit}; last green run {last_green}, commit "
+            "{last_green_sha}. Turned red: {failing}. fwmon culprit --bisect names the "
+            "first bad commit between the two. {run_url}",
+            branches=(main_branch,),
+            builtin=True,
+            **common,
+        ),
     ]
 
 
@@ -251,6 +297,9 @@ _CONDITION_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
     "trend": ("change", "recent_runs"),
     "slo": ("op", "threshold"),
     "gate": (),
+    "flaky": ("threshold", "recent_runs"),
+    "quarantine": ("threshold",),
+    "culprit": (),
 }
 
 
@@ -310,12 +359,41 @@ def _metric_condition(table: Mapping[str, Any], where: str, op: str) -> Conditio
     return Condition("metric", tuple(names), op, threshold_value)
 
 
+def _flaky_condition(table: Mapping[str, Any], where: str, op: str) -> Condition:
+    """Return a flaky-test condition (``flaky = "new"``) with its window and flip rate."""
+    from ..flaky.classify import THRESHOLD, WINDOW
+
+    if table["flaky"] != "new":
+        raise ConfigError(f'{where} flaky must be "new", got {table["flaky"]!r}')
+    window = whole(table.get("recent_runs", WINDOW), f"{where} recent_runs", 2)
+    rate = number(table.get("threshold", THRESHOLD), f"{where} threshold", 0)
+    return Condition("flaky", threshold=rate, recent_runs=window)
+
+
+def _quarantine_condition(table: Mapping[str, Any], where: str, op: str) -> Condition:
+    """Return a quarantine condition (``quarantine = "expiring"``, ``threshold`` in days)."""
+    if table["quarantine"] != "expiring":
+        raise ConfigError(f'{where} quarantine must be "expiring", got {table["quarantine"]!r}')
+    days = number(table.get("threshold", 7), f"{where} threshold", 0)
+    return Condition("quarantine", threshold=days)
+
+
+def _culprit_condition(table: Mapping[str, Any], where: str, op: str) -> Condition:
+    """Return a red-branch condition (``culprit = "red"``)."""
+    if table["culprit"] != "red":
+        raise ConfigError(f'{where} culprit must be "red", got {table["culprit"]!r}')
+    return Condition("culprit")
+
+
 #: Per condition kind, the function that reads it.
 _CONDITIONS: Final[Mapping[str, Callable[[Mapping[str, Any], str, str], Condition]]] = {
     "metric": _metric_condition,
     "trend": _trend_condition,
     "slo": _slo_condition,
     "gate": _gate_condition,
+    "flaky": _flaky_condition,
+    "quarantine": _quarantine_condition,
+    "culprit": _culprit_condition,
 }
 
 

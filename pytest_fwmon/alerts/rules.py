@@ -16,7 +16,14 @@ A rule has exactly one condition:
     an SLO figure of :mod:`pytest_fwmon.history.slo` (``burn_rate`` = any burn-rate window over
     its maximum, ``burn_rate.<w>``, ``availability``...) compared with ``op``/``threshold``;
 ``gate``
-    the gate verdict: ``"blocked"``.
+    the gate verdict: ``"blocked"``;
+``flaky``
+    ``"new"``: a flaky test that is not quarantined, one alert per test
+    (:mod:`pytest_fwmon.alerts.testconds`);
+``quarantine``
+    ``"expiring"``: a quarantine entry expiring within ``threshold`` days, one per entry;
+``culprit``
+    ``"red"``: the branch's run is red; the annotations name the culprit when it is known.
 
 Built-in rules (:data:`BUILTIN_NAMES`) are on unless listed in ``disable_builtin`` (or
 ``disable_builtin = ["all"]``); a user rule with a built-in's name replaces it.
@@ -40,7 +47,7 @@ OPS: Final = ("lt", "le", "gt", "ge", "eq", "ne")
 CHANGES: Final = ("up", "down", "worse", "any")
 
 #: Condition kinds; a rule has exactly one of these keys.
-KINDS: Final = ("metric", "trend", "slo", "gate")
+KINDS: Final = ("metric", "trend", "slo", "gate", "flaky", "quarantine", "culprit")
 
 #: Labels every alert carries (besides ``metric`` when the condition has one).
 BASE_LABELS: Final = ("alertname", "repo", "branch", "severity")
@@ -62,6 +69,20 @@ PLACEHOLDERS: Final = (
     "after",
     "magnitude",
     "change",
+    "test",
+    "flip_rate",
+    "runs",
+    "commits",
+    "evidence",
+    "owner",
+    "expires",
+    "days_left",
+    "expiry",
+    "first_red",
+    "culprit",
+    "last_green",
+    "last_green_sha",
+    "failing",
 )
 
 SETTINGS_KEYS: Final = (
@@ -122,6 +143,9 @@ BUILTIN_NAMES: Final = (
     "BenchmarkP95ChangePoint",
     "CoverageBelowTarget",
     "SloBurnRate",
+    "NewFlakyTest",
+    "QuarantineExpiring",
+    "MainBranchRed",
 )
 
 #: Valid label and rule (receiver) names.
@@ -136,17 +160,19 @@ SECTION: Final = "[tool.fwmon.alerts]"
 class Condition:
     """What makes a rule's alert active."""
 
-    #: ``metric``, ``trend``, ``slo`` or ``gate``.
+    #: One of :data:`KINDS`.
     kind: str
     #: Metric names or globs (``metric``: summed when several; ``trend``: one alert per match).
     metrics: tuple[str, ...] = ()
     #: Comparison of ``metric``/``slo`` conditions.
     op: str = "gt"
-    #: Threshold of ``metric``/``slo`` conditions (``slo`` burn rates: None = the configured max).
+    #: Threshold of ``metric``/``slo`` conditions (``slo`` burn rates: None = the configured max);
+    #: ``flaky``: the flip rate (None = the classification's); ``quarantine``: days (None = 7).
     threshold: float | None = None
     #: ``trend``: direction of the change point.
     change: str = "worse"
-    #: ``trend``: a change point counts while it is among the newest N runs.
+    #: ``trend``: a change point counts while it is among the newest N runs; ``flaky``: the
+    #: runs of the branch the classification reads.
     recent_runs: int = 10
     #: ``slo``: figure name (``burn_rate``, ``burn_rate.10``, ``availability``...).
     figure: str = ""
