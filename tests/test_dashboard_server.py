@@ -99,6 +99,7 @@ API = [
     pytest.param("/api/v1/slo", "/api/v1/slo", id="slo"),
     pytest.param("/api/v1/kpis", "/api/v1/kpis", id="kpis"),
     pytest.param("/api/v1/improvements", "/api/v1/improvements", id="improvements"),
+    pytest.param("/api/v1/flaky", "/api/v1/flaky", id="flaky"),
 ]
 
 

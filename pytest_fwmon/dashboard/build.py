@@ -8,6 +8,8 @@ request), so the site works from ``file://``, as a CI artifact, or on GitHub Pag
     DIR/runs.html               the newest runs
     DIR/runs/<run>.html         one page per run (the newest ``run_pages`` when it is not 0)
     DIR/improvements.html       ranked improvement opportunities
+    DIR/flaky.html              flaky tests and the quarantine (flaky.json: the same data as
+                                ``/api/v1/flaky`` of ``fwmon dashboard serve``)
     DIR/.fwmon-site             marker: this folder is a fwmon site
 
 Safety: an existing, non-empty ``DIR`` without the marker is refused (ConfigError, exit 2),
@@ -28,7 +30,8 @@ from typing import Final
 from .. import __version__
 from ..core.errors import ConfigError
 from . import fmt
-from .data import WINDOWS, Dashboard
+from .data import WINDOWS, Dashboard, dumps
+from .flakypage import flaky
 from .pages import TREND_FILES, improvements, overview, runs_list, trends
 from .render import Context, run_file
 from .runpage import run_page
@@ -96,7 +99,10 @@ def build_site(dash: Dashboard, out: Path) -> BuildResult:
         _write(out / TREND_FILES[window], trends(dash, ctx, window))
     _write(out / "runs.html", runs_list(dash, ctx))
     _write(out / "improvements.html", improvements(dash, ctx))
-    written += 3 + len(WINDOWS)
+    flaky_data = dash.flaky()
+    _write(out / "flaky.html", flaky(dash, ctx, flaky_data))
+    _write(out / "flaky.json", dumps(flaky_data).decode("utf-8"))
+    written += 4 + len(WINDOWS)
     names: set[str] = set()
     run_count = 0
     for info, report in dash.iter_runs():

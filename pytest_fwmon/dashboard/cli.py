@@ -144,6 +144,7 @@ def dashboard_from_args(args: argparse.Namespace, *, site: Path | None = None) -
     history = args.history or config.str("", "history_url") or None
     source = open_source(root, history=history, report=args.report, no_history=args.no_history)
     options = _options(args, settings, sections)
+    options.root = root
     if site is not None:
         options.root_prefix = os.path.relpath(root, (site / "runs").resolve()) + "/"
     dash = Dashboard(source, options)

@@ -5,13 +5,15 @@ both; :func:`~pytest_fwmon.dashboard.sources.open_source` picks them).
 
 :class:`Dashboard` turns a source into plain JSON-ready dicts: ``summary()``, ``runs()``,
 ``run()``, ``trend()``, ``charts()``, ``alerts()``, ``slo()``, ``kpis()``,
-``improvements()``. The statistics come from :mod:`pytest_fwmon.history` (trends, SLO, KPIs,
-improvement) and the alert state from :mod:`pytest_fwmon.alerts`; nothing is recomputed here.
+``improvements()``, ``flaky()``. The statistics come from :mod:`pytest_fwmon.history` (trends,
+SLO, KPIs, improvement), the alert state from :mod:`pytest_fwmon.alerts` and the flaky tests
+from :mod:`pytest_fwmon.flaky` (the classification of ``fwmon flaky list``).
 
 ``Dashboard.version()`` is a cheap token that changes whenever the data may have changed (a
 new run, a gate verdict, an alert, a changed report or gate-result file): the live server keys
 its response cache and ETags on it. It is the source's version token
-(:mod:`pytest_fwmon.dashboard.sources`) plus the gate-result file's modification time.
+(:mod:`pytest_fwmon.dashboard.sources`) plus the modification times of the gate-result file
+and of ``fwmon-quarantine.toml``.
 
 Windows of the trends page: ``7d`` (default), ``30d`` and ``all``, counted back from the newest
 run (not from now, so a static site built from an old history still shows its last week);
@@ -27,6 +29,7 @@ import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, cast
 from urllib.parse import quote
@@ -82,6 +85,8 @@ class Options:
     kpis_section: dict[str, Any] = field(default_factory=dict)
     #: Prefix from a page to the project root for finding links in a static build ("" = none).
     root_prefix: str = ""
+    #: The project root, where ``fwmon-quarantine.toml`` is (None: no quarantine shown).
+    root: Path | None = None
     #: Fixed "now" for relative times (tests); None: the clock.
     now: float | None = None
 
@@ -183,6 +188,9 @@ class Dashboard:
         if path is not None:
             with contextlib.suppress(OSError):
                 token += f":g{path.stat().st_mtime_ns}"
+        if self.options.root is not None:
+            with contextlib.suppress(OSError):
+                token += f":q{(self.options.root / 'fwmon-quarantine.toml').stat().st_mtime_ns}"
         return token
 
     def title(self, project: str | None = None) -> str:
@@ -430,6 +438,27 @@ class Dashboard:
             "run_id": run_info(report).run_id,
             "opportunities": [o.to_dict() for o in found[:limit]],
         }
+
+    def flaky(self) -> dict[str, Any]:
+        """Return the flaky tests and the quarantine entries with their expiry.
+
+        See :func:`pytest_fwmon.flaky.view.overview`; ``note`` says why the quarantine is
+        not shown (a malformed ``fwmon-quarantine.toml``).
+        """
+        from ..flaky import classify, view
+        from ..gate import quarantine
+
+        tests: dict[str, list[classify.TestRun]] = {}
+        for info, report in self.iter_runs():
+            for nodeid, run in classify.runs_of(report, info.ts):
+                tests.setdefault(nodeid, []).append(run)
+        note = None
+        try:
+            entries = quarantine.load(self.options.root) if self.options.root else []
+        except FwmonError as exc:
+            entries, note = [], exc.one_line()
+        today = datetime.fromtimestamp(self.now(), UTC).date()
+        return {**view.overview(tests, entries, today), "note": note}
 
     # -- the static build's input ------------------------------------------------------
 

@@ -257,6 +257,7 @@ NAV: Final = (
     ("trends", "trends.html", "Trends"),
     ("runs", "runs.html", "Runs"),
     ("improvements", "improvements.html", "Improvements"),
+    ("flaky", "flaky.html", "Flaky tests"),
 )
 
 

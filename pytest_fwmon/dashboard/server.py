@@ -7,10 +7,10 @@ renders every page from the data; it serves no files, so no request can reach a 
 Routes (the OpenAPI document at ``/api/v1/openapi.json`` describes the API)::
 
     /  /index.html  /trends.html  /trends-30d.html  /trends-all.html  /runs.html
-    /runs/<run>.html  /improvements.html                      pages (text/html)
+    /runs/<run>.html  /improvements.html  /flaky.html         pages (text/html)
     /api/v1/summary  /api/v1/runs?limit=&offset=  /api/v1/runs/{id}
     /api/v1/trends?metric=&window=  /api/v1/alerts  /api/v1/slo  /api/v1/kpis
-    /api/v1/improvements  /api/v1/openapi.json  /healthz       JSON
+    /api/v1/improvements  /api/v1/flaky  /api/v1/openapi.json  /healthz       JSON
 
 Status codes: ``200``; ``304`` when ``If-None-Match`` names the current ETag; ``400`` for a bad
 query parameter and for any path with a ``.`` or ``..`` segment, a backslash, a NUL or an
@@ -53,6 +53,7 @@ from .. import __version__
 from ..core.errors import FwmonError
 from . import fmt
 from .data import WINDOWS, Dashboard, dumps
+from .flakypage import flaky
 from .pages import TREND_FILES, improvements, not_found, overview, runs_list, trends
 from .render import CSP, Context, run_file
 from .runpage import run_page
@@ -69,6 +70,7 @@ SUMMARY: Final = "/api/v1/summary"
 _PAGES: Final = {"/": "overview", "/index.html": "overview", "/runs.html": "runs"}
 _PAGES.update({f"/{name}": f"trends:{window}" for window, name in TREND_FILES.items()})
 _PAGES["/improvements.html"] = "improvements"
+_PAGES["/flaky.html"] = "flaky"
 
 
 @dataclass(slots=True)
@@ -197,6 +199,7 @@ class App:
             "slo": self.dash.slo,
             "kpis": self.dash.kpis,
             "improvements": self.dash.improvements,
+            "flaky": self.dash.flaky,
         }
         if name in plain:
             return self._json(name, plain[name])
@@ -266,6 +269,8 @@ class App:
                 text = runs_list(self.dash, ctx)
             elif kind == "improvements":
                 text = improvements(self.dash, ctx)
+            elif kind == "flaky":
+                text = flaky(self.dash, ctx)
             else:
                 text = trends(self.dash, ctx, kind.split(":", 1)[1])
             return self._html(text)

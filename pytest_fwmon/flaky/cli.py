@@ -15,16 +15,11 @@ from ..core.argtypes import number, positive_int
 from ..core.errors import ConfigError
 from ..gate import quarantine
 from ..history.cliutil import Context, add_store, print_json, print_table
-from . import classify
+from . import classify, view
 from .cli_culprit import register as register_culprit
 
 #: A quarantined test is released after passing this many runs in a row.
 RELEASE_RUNS = 20
-
-
-def _iso(ts: float) -> str:
-    """Return Unix seconds as an ISO 8601 UTC time."""
-    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")
 
 
 def _history(args: argparse.Namespace, context: Context) -> dict[str, list[classify.TestRun]]:
@@ -40,22 +35,9 @@ def _history(args: argparse.Namespace, context: Context) -> dict[str, list[class
 def flaky_records(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Return the ``fwmon flaky list --json`` objects."""
     context = Context(args)
-    entries = {e.nodeid: e for e in quarantine.load(context.root)}
+    entries = quarantine.load(context.root)
     found = classify.classify(_history(args, context), args.window, args.threshold)
-    return [
-        {
-            "nodeid": f.nodeid,
-            "flip_rate": f.flip_rate,
-            "runs": f.runs,
-            "commits": f.commits,
-            "first_seen": _iso(f.first_seen),
-            "last_seen": _iso(f.last_seen),
-            "quarantined": f.nodeid in entries,
-            "quarantine_expires": entries[f.nodeid].expires if f.nodeid in entries else None,
-            "reasons": f.reasons,
-        }
-        for f in found
-    ]
+    return view.records(found, entries)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
