@@ -76,7 +76,7 @@ def _entry_row(entry: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def flaky(dash: Dashboard, ctx: Context, data: Mapping[str, Any] | None = None) -> str:
-    """Return the flaky-tests page (of ``data`` when given, else of ``dash.flaky()``)."""
+    """Return the flaky-tests page of ``data`` (by default what the dashboard reads now)."""
     data = dash.flaky() if data is None else data
     entries = {q["nodeid"]: q for q in data["quarantine"]}
     body = [
