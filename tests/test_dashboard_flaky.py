@@ -153,7 +153,7 @@ def test_the_flaky_page_in_chromium(
         assert len(rows) == 2
         evil, flaky = sorted(rows, key=lambda r: FLAKY in r)
         assert EVIL in evil and "not quarantined" in evil and "0.40" in evil
-        assert FLAKY in flaky and "expires in 3 d" in flaky and "2 runs, 1 commits" in flaky
+        assert FLAKY in flaky and "expires in 3 d" in flaky and "2 runs, 1 commit" in flaky
         quarantine = page.locator("table").nth(1).locator("tbody tr").all_inner_texts()
         assert [r.split("\t")[0] for r in quarantine] == [FLAKY, LONG, GONE]
         assert "expired 4 d ago" in quarantine[2]

@@ -35,18 +35,23 @@ def _quarantine_cell(record: Mapping[str, Any], entries: Mapping[str, Any]) -> s
     """Return a flaky test's quarantine status."""
     entry = entries.get(record["nodeid"])
     if entry is None:
-        return badge("firing", "not quarantined")
+        return badge("medium", "not quarantined")
     return _expiry_badge(entry)
+
+
+def _count(n: int, word: str) -> str:
+    """Return ``n word`` with the word in the plural unless ``n`` is 1."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _flaky_row(record: Mapping[str, Any], entries: Mapping[str, Any]) -> tuple[str, ...]:
     """Return the cells of one flaky test."""
-    evidence = f"{len(record['runs'])} runs, {len(record['commits'])} commits"
+    evidence = f"{_count(len(record['runs']), 'run')}, {_count(len(record['commits']), 'commit')}"
+    why = "; ".join(record.get("reasons") or [])
     return (
         f"<code>{e(record['nodeid'])}</code>",
         e(f"{record['flip_rate']:.2f}"),
-        e(evidence),
-        e("; ".join(record.get("reasons") or [])),
+        f'{e(evidence)}<br><span class="muted">{e(why)}</span>',
         _when(record.get("first_seen")),
         _when(record.get("last_seen")),
         _quarantine_cell(record, entries),
@@ -85,9 +90,10 @@ def flaky(dash: Dashboard, ctx: Context, data: Mapping[str, Any] | None = None) 
         f"flip rate above {e(data['threshold'])} over the newest {e(data['window'])} runs of a "
         "branch. A test that fails on every run is broken, not flaky, and is not listed.</p>",
         table(
-            ("test", "flip rate", "evidence", "why", "first seen", "last seen", "quarantine"),
+            ("test", "flip rate", "evidence", "first seen", "last seen", "quarantine"),
             (_flaky_row(r, entries) for r in data["tests"]),
             numeric=(1,),
+            css="nodeids",
             empty="no flaky tests in the history",
         ),
         '<h2 id="quarantine">Quarantine</h2>',
@@ -96,6 +102,7 @@ def flaky(dash: Dashboard, ctx: Context, data: Mapping[str, Any] | None = None) 
         table(
             ("test", "owner", "reason", "expires", "status", "flaky", "issue"),
             (_entry_row(q) for q in data["quarantine"]),
+            css="nodeids",
             empty="no test is quarantined",
         ),
     ]

@@ -92,6 +92,8 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:now
 td.wrap{overflow-wrap:anywhere;word-break:break-word;min-width:12rem}
 code{font:.85em ui-monospace,SFMono-Regular,Menlo,monospace;overflow-wrap:anywhere}
 td code{white-space:nowrap}
+table.nodeids td:first-child{min-width:14rem}
+table.nodeids td:first-child code{white-space:normal}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,520px),1fr));
 gap:1rem}
 figure{margin:0;border:1px solid var(--line);border-radius:8px;padding:.5rem}
