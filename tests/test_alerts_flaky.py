@@ -22,6 +22,8 @@ from pytest_fwmon.core.textsafe import log_line, plain
 from pytest_fwmon.history.connect import open_store
 from tests.test_alerts_hostile import CONTROL
 from tests.test_alerts_support import HttpReceiver, SmtpReceiver, channels_config
+from tests.test_flaky_classify import BASE
+from tests.test_gate_cli import git
 from tests.test_history_support import make_report
 
 OTHERS = ["GateBlockedMain", "SecurityHighFindings", "BenchmarkP95ChangePoint"]
@@ -325,3 +327,51 @@ def test_a_user_rule_sets_its_own_window_and_days(tmp_path: Path) -> None:
         history = History(tmp_path, AlertSettings.from_config(config), env)
         history.run(_report(1, {"t.py::test_q": ["passed"]}))
         assert history.alerts() == {("Q30", "t.py::test_q"): "firing"}
+
+
+PLUGIN_TESTS = """
+import os
+import pathlib
+
+
+def test_retry():
+    marker = pathlib.Path(os.environ["FLAKY_MARKS"]) / ("tried-" + os.environ["FLAKY_RUN"])
+    if not marker.exists():
+        marker.write_text("failed once")
+        raise AssertionError("first attempt fails")
+
+
+def test_ok():
+    pass
+"""
+
+
+def test_pytest_fwmon_alerts_notifies_a_rerun_flaky_test_once(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    disabled = json.dumps([*OTHERS, "QuarantineExpiring", "MainBranchRed"])
+    pytester.makefile(
+        ".toml",
+        pyproject=f'[project]\nname = "flakydemo"\n\n[tool.fwmon.alerts]\n'
+        f"disable_builtin = {disabled}\nbackoff = 0.01\n"
+        '[tool.fwmon.alerts.channels.pager]\ntype = "webhook"\n'
+        'url_env = "FWMON_TEST_PAGER_URL"\n'
+        '[tool.fwmon.alerts.routes]\nmedium = ["pager"]\n',
+    )
+    pytester.makepyfile(test_retry=PLUGIN_TESTS)
+    git(pytester.path, "init", "-q", "-b", "main")
+    git(pytester.path, "add", "-A")
+    git(pytester.path, "commit", "-q", "-m", "fixture")
+    (pytester.path / "marks").mkdir()
+    monkeypatch.setenv("FLAKY_MARKS", str(pytester.path / "marks"))
+    monkeypatch.setenv("FWMON_HISTORY_URL", str(pytester.path / "history.db"))
+    with HttpReceiver() as http:
+        monkeypatch.setenv("FWMON_TEST_PAGER_URL", http.url("/hook"))
+        for run in ("1", "2"):
+            monkeypatch.setenv("FLAKY_RUN", run)
+            result = pytester.runpytest(*BASE, "--fwmon-reruns", "1", "--fwmon-alerts")
+            if run == "1":
+                result.stdout.fnmatch_lines(["  NewFlakyTest *: firing", "  notified pager *"])
+            else:
+                assert "NewFlakyTest" not in result.stdout.str()
+        assert _hook_alerts(http) == [[("NewFlakyTest", "test_retry.py::test_retry")]]

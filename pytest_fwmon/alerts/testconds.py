@@ -6,6 +6,7 @@
   ``fwmon-quarantine.toml`` does not quarantine. Its identity is the test, so it fires once and
   stays firing (repeated only after ``repeat_interval``) while the test is flaky and not
   quarantined; it resolves once the test is quarantined or its evidence leaves the window.
+  A run whose report has no ``test_results`` gives no data.
 * ``quarantine = "expiring"``: one alert per entry of ``fwmon-quarantine.toml`` (label
   ``test``) whose ``expires`` date is at most ``threshold`` days after the run's day (UTC);
   an expired entry stays active until it is removed or extended.
@@ -98,8 +99,10 @@ def flaky_instances(
 ) -> list[Instance] | None:
     """Return an active instance per flaky test that is not quarantined (None: no data)."""
     entries = _quarantine_entries(run)
-    if store is None or run.branch is None or not run.report or entries is None:
+    if store is None or run.branch is None or entries is None:
         return None
+    if "test_results" not in run.report:
+        return None  # a report of an older fwmon: nothing to judge, nothing to read
     window = condition.recent_runs
     tests = _tests_of([(run.ts, run.report), *_older_reports(store, run, window - 1)])
     threshold = classify.THRESHOLD if condition.threshold is None else condition.threshold
