@@ -27,33 +27,20 @@ import fnmatch
 import math
 import string
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..history.metrics import higher_is_better
 from ..history.stats import CP_WINDOW
 from ..history.store import Store
 from ..history.trends import analyse
+from . import testconds
+from .instances import Instance, RunContext
 from .rules import Condition, Rule
 
 if TYPE_CHECKING:
     from ..history.slo import SloResult
     from ..history.trends import TrendChangePoint
-
-
-@dataclass(slots=True)
-class Instance:
-    """One alert a rule produced on a run."""
-
-    #: Labels beyond the base ones (``metric``).
-    labels: dict[str, str]
-    #: The condition holds on this run.
-    active: bool
-    #: The figure compared (None when there is none, e.g. the gate).
-    value: float | None
-    #: Extra template values (threshold, before, after, magnitude, change, op).
-    context: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -110,24 +97,6 @@ def render(template: str, context: Mapping[str, Any]) -> str:
         return template
 
 
-@dataclass(frozen=True, slots=True)
-class RunContext:
-    """What a condition needs to know about the run."""
-
-    run_id: str
-    ts: float
-    branch: str | None
-    values: Mapping[str, float]
-    #: The gate verdict (True passed, False blocked, None unknown).
-    gate_passed: bool | None
-    #: ``[tool.fwmon.slo]`` as written.
-    slo_section: Mapping[str, Any]
-    #: The run's report (its ``test_results`` and ``tests``).
-    report: Mapping[str, Any] = field(default_factory=dict)
-    #: The project root (where ``fwmon-quarantine.toml`` is); None when unknown.
-    root: Path | None = None
-
-
 def evaluate_rule(rule: Rule, run: RunContext, store: Store | None) -> RuleResult:
     """Return the rule's instances on ``run`` (see the module docstring)."""
     if rule.branches and run.branch not in rule.branches:
@@ -152,8 +121,6 @@ def evaluate_rule(rule: Rule, run: RunContext, store: Store | None) -> RuleResul
 
 def _tests(condition: Condition, run: RunContext, store: Store | None) -> list[Instance] | None:
     """Return the instances of a condition on the run's tests (:mod:`.testconds`)."""
-    from . import testconds
-
     if condition.kind == "flaky":
         return testconds.flaky_instances(condition, run, store)
     if condition.kind == "quarantine":

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ..core.errors import ConfigError
 from ..core.textsafe import plain
 from ..flaky import classify, culprit
-from .conditions import Instance, RunContext
+from .instances import Instance, RunContext
 from .rules import Condition
 
 if TYPE_CHECKING:
