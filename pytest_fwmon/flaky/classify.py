@@ -75,6 +75,11 @@ def _attempt_kinds(record: Mapping[str, Any]) -> tuple[bool, bool]:
     return bool(outcomes & _PASS), bool(outcomes & _FAIL)
 
 
+def ever_failed(record: Mapping[str, Any]) -> bool:
+    """Return True when some attempt of one ``test_results`` record failed (a flaky candidate)."""
+    return _attempt_kinds(record)[1]
+
+
 def runs_of(report: Mapping[str, Any], ts: float) -> Iterator[tuple[str, TestRun]]:
     """Yield ``(nodeid, TestRun)`` for each passing or failing test of one report."""
     run = report.get("run") or {}
