@@ -232,7 +232,7 @@ def test_a_hostile_node_id_is_escaped_for_every_channel(tmp_path: Path) -> None:
         channels = {
             "hook": {"type": "webhook", "url_env": "HOOK_URL"},
             "slack": {"type": "slack", "url_env": "SLACK_URL"},
-            **channels_config(smtp=smtp),
+            **channels_config(smtp=smtp, digest=tmp_path / "digest.jsonl"),
         }
         config = {
             "disable_builtin": OTHERS,
@@ -246,7 +246,12 @@ def test_a_hostile_node_id_is_escaped_for_every_channel(tmp_path: Path) -> None:
         summary = history.run(_report(1, {HOSTILE: ["failed", "failed"]}))
         hooks, slacks = http.at("/hook"), http.at("/slack")
     # one critical message (MainBranchRed) and one medium (QuarantineExpiring) per receiver
-    assert sorted(n.delivery for n in summary.notifications) == ["sent"] * 6, summary.lines()
+    assert sorted(n.delivery for n in summary.notifications) == ["sent"] * 8, summary.lines()
+    # file: one JSON document per line, the node id inside it as it is
+    lines = (tmp_path / "digest.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2
+    digests = [json.loads(line) for line in lines]
+    assert HOSTILE in [a["labels"].get("test") for d in digests for a in d["alerts"]]
     names = sorted(a["labels"]["alertname"] for h in hooks for a in h.json()["alerts"])
     assert names == ["MainBranchRed", "QuarantineExpiring"]
     # webhook: the label is the node id as it is; the annotations carry it on one line
