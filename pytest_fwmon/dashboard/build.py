@@ -17,7 +17,8 @@ so a typo cannot overwrite a folder of other files. In a folder with the marker,
 of runs no longer in the history are removed; nothing else is.
 
 Run pages are rendered while the reports stream from the store (one report in memory at a
-time), so the build's memory does not grow with the history.
+time), so the build's memory does not grow with the history; the flaky-tests page is written
+after that pass, from the test outcomes gathered in it (no second read of the history).
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from .. import __version__
 from ..core.errors import ConfigError
 from . import fmt
-from .data import WINDOWS, Dashboard, dumps
+from .data import WINDOWS, Dashboard, dumps, gather_tests
 from .flakypage import flaky
 from .pages import TREND_FILES, improvements, overview, runs_list, trends
 from .render import Context, run_file
@@ -99,19 +100,21 @@ def build_site(dash: Dashboard, out: Path) -> BuildResult:
         _write(out / TREND_FILES[window], trends(dash, ctx, window))
     _write(out / "runs.html", runs_list(dash, ctx))
     _write(out / "improvements.html", improvements(dash, ctx))
-    flaky_data = dash.flaky()
-    _write(out / "flaky.html", flaky(dash, ctx, flaky_data))
-    _write(out / "flaky.json", dumps(flaky_data).decode("utf-8"))
     written += 4 + len(WINDOWS)
     names: set[str] = set()
     run_count = 0
+    tests: dict[str, list[Any]] = {}
     for info, report in dash.iter_runs():
+        gather_tests([(info, report)], tests)
         if pages is not None and info.run_id not in pages:
             continue
         name = run_file(info.run_id)
         names.add(name)
         _write(out / "runs" / name, run_page(dash, run_ctx, report))
         run_count += 1
+    flaky_data = dash.flaky(tests)
+    _write(out / "flaky.html", flaky(dash, ctx, flaky_data))
+    _write(out / "flaky.json", dumps(flaky_data).decode("utf-8"))
     removed = 0
     for stale in (out / "runs").glob("*.html"):
         if stale.name not in names:

@@ -27,7 +27,7 @@ import importlib
 import json
 import math
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -439,19 +439,19 @@ class Dashboard:
             "opportunities": [o.to_dict() for o in found[:limit]],
         }
 
-    def flaky(self) -> dict[str, Any]:
+    def flaky(self, tests: Mapping[str, list[Any]] | None = None) -> dict[str, Any]:
         """Return the flaky tests and the quarantine entries with their expiry.
 
         See :func:`pytest_fwmon.flaky.view.overview`; ``note`` says why the quarantine is
-        not shown (a malformed ``fwmon-quarantine.toml``).
+        not shown (a malformed ``fwmon-quarantine.toml``). ``tests`` are the runs' tests by
+        node id when the caller read them already (the static build, while it streams the
+        reports); else they are read here.
         """
-        from ..flaky import classify, view
+        from ..flaky import view
         from ..gate import quarantine
 
-        tests: dict[str, list[classify.TestRun]] = {}
-        for info, report in self.iter_runs():
-            for nodeid, run in classify.runs_of(report, info.ts):
-                tests.setdefault(nodeid, []).append(run)
+        if tests is None:
+            tests = gather_tests(self.iter_runs())
         note = None
         try:
             entries = quarantine.load(self.options.root) if self.options.root else []
@@ -468,6 +468,19 @@ class Dashboard:
         for info, report in self.source.iter_reports():
             if branch is None or info.branch == branch:
                 yield info, report
+
+
+def gather_tests(
+    runs: Iterable[tuple[RunInfo, Mapping[str, Any]]], into: dict[str, list[Any]] | None = None
+) -> dict[str, list[Any]]:
+    """Add the tests of ``runs`` (oldest first) to ``into`` by node id (classify.TestRun)."""
+    from ..flaky import classify
+
+    tests: dict[str, list[Any]] = {} if into is None else into
+    for info, report in runs:
+        for nodeid, run in classify.runs_of(report, info.ts):
+            tests.setdefault(nodeid, []).append(run)
+    return tests
 
 
 def _optional(module: str, name: str) -> Any:
