@@ -30,8 +30,9 @@ from typing import Any, Final
 
 from .. import __version__
 from ..core.errors import ConfigError
+from ..flaky.view import gather
 from . import fmt
-from .data import WINDOWS, Dashboard, dumps, gather_tests
+from .data import WINDOWS, Dashboard, dumps
 from .flakypage import flaky
 from .pages import TREND_FILES, improvements, overview, runs_list, trends
 from .render import Context, run_file
@@ -105,7 +106,7 @@ def build_site(dash: Dashboard, out: Path) -> BuildResult:
     run_count = 0
     tests: dict[str, list[Any]] = {}
     for info, report in dash.iter_runs():
-        gather_tests([(info, report)], tests)
+        gather([(info.ts, report)], tests)
         if pages is not None and info.run_id not in pages:
             continue
         name = run_file(info.run_id)

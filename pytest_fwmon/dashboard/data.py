@@ -27,7 +27,7 @@ import importlib
 import json
 import math
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -440,25 +440,17 @@ class Dashboard:
         }
 
     def flaky(self, tests: Mapping[str, list[Any]] | None = None) -> dict[str, Any]:
-        """Return the flaky tests and the quarantine entries with their expiry.
+        """Return the flaky tests and the quarantine (:func:`pytest_fwmon.flaky.view.page_data`).
 
-        See :func:`pytest_fwmon.flaky.view.overview`; ``note`` says why the quarantine is
-        not shown (a malformed ``fwmon-quarantine.toml``). ``tests`` are the runs' tests by
-        node id when the caller read them already (the static build, while it streams the
-        reports); else they are read here.
+        ``tests``: the runs' tests by node id when the caller gathered them already (the
+        static build, while it streams the reports); else they are read here.
         """
         from ..flaky import view
-        from ..gate import quarantine
 
         if tests is None:
-            tests = gather_tests(self.iter_runs())
-        note = None
-        try:
-            entries = quarantine.load(self.options.root) if self.options.root else []
-        except FwmonError as exc:
-            entries, note = [], exc.one_line()
+            tests = view.gather((info.ts, report) for info, report in self.iter_runs())
         today = datetime.fromtimestamp(self.now(), UTC).date()
-        return {**view.overview(tests, entries, today), "note": note}
+        return view.page_data(tests, self.options.root, today)
 
     # -- the static build's input ------------------------------------------------------
 
@@ -468,19 +460,6 @@ class Dashboard:
         for info, report in self.source.iter_reports():
             if branch is None or info.branch == branch:
                 yield info, report
-
-
-def gather_tests(
-    runs: Iterable[tuple[RunInfo, Mapping[str, Any]]], into: dict[str, list[Any]] | None = None
-) -> dict[str, list[Any]]:
-    """Add the tests of ``runs`` (oldest first) to ``into`` by node id (classify.TestRun)."""
-    from ..flaky import classify
-
-    tests: dict[str, list[Any]] = {} if into is None else into
-    for info, report in runs:
-        for nodeid, run in classify.runs_of(report, info.ts):
-            tests.setdefault(nodeid, []).append(run)
-    return tests
 
 
 def _optional(module: str, name: str) -> Any:

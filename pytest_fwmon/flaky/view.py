@@ -1,17 +1,33 @@
 """The flaky tests and the quarantine as data: ``fwmon flaky list --json`` and the dashboard.
 
 :func:`records` gives the objects of ``fwmon flaky list --json``; :func:`overview` adds the
-quarantine entries with their expiry, for the dashboard's flaky page and ``/api/v1/flaky``.
+quarantine entries with their expiry, for the dashboard's flaky page and ``/api/v1/flaky``
+(:func:`page_data`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from ..core.errors import FwmonError
+from ..gate import quarantine
 from ..gate.quarantine import Entry
 from . import classify
+
+
+def gather(
+    runs: Iterable[tuple[float, Mapping[str, Any]]],
+    into: dict[str, list[classify.TestRun]] | None = None,
+) -> dict[str, list[classify.TestRun]]:
+    """Add the tests of ``(ts, report)`` pairs (oldest first) to ``into``, by node id."""
+    tests: dict[str, list[classify.TestRun]] = {} if into is None else into
+    for ts, report in runs:
+        for nodeid, run in classify.runs_of(report, ts):
+            tests.setdefault(nodeid, []).append(run)
+    return tests
 
 
 def iso(ts: float) -> str:
@@ -74,3 +90,19 @@ def overview(
             for e in sorted(entries, key=lambda e: e.nodeid)
         ],
     }
+
+
+def page_data(
+    tests: Mapping[str, list[classify.TestRun]], root: Path | None, today: dt.date
+) -> dict[str, Any]:
+    """Return :func:`overview` with the quarantine of ``root`` and a ``note``.
+
+    ``note`` says why the quarantine is not shown (a malformed ``fwmon-quarantine.toml``);
+    without a root there is no quarantine to show.
+    """
+    note = None
+    try:
+        entries = quarantine.load(root) if root is not None else []
+    except FwmonError as exc:
+        entries, note = [], exc.one_line()
+    return {**overview(tests, entries, today), "note": note}
