@@ -380,3 +380,48 @@ def test_pytest_fwmon_alerts_notifies_a_rerun_flaky_test_once(
             else:
                 assert "NewFlakyTest" not in result.stdout.str()
         assert _hook_alerts(http) == [[("NewFlakyTest", "test_retry.py::test_retry")]]
+
+
+def test_a_first_failure_after_green_runs_on_one_commit_is_flaky(tmp_path: Path) -> None:
+    """No failure in the window: nothing is parsed, unless this very run failed."""
+    b = "t.py::test_b"
+    with HttpReceiver() as http:
+        env = {"FWMON_TEST_PAGER_URL": http.url("/hook")}
+        history = History(tmp_path, AlertSettings.from_config(_config(http, ["NewFlakyTest"])), env)
+        for i in (1, 2, 3):
+            history.run(_report(i, {b: ["passed"], "t.py::test_ok": ["passed"]}))
+        assert http.at("/hook") == []
+        history.run(_report(4, {b: ["failed"], "t.py::test_ok": ["passed"]}))
+        assert _hook_alerts(http) == [[("NewFlakyTest", b)]]
+
+
+NASTY = 'tests/test_x.py::test_y[],"tests":{"a":1}]'
+
+
+@pytest.mark.parametrize("nodeid", [HOSTILE, NASTY, "t.py::test_plain"])
+def test_the_stored_test_results_are_read_as_a_full_parse_reads_them(
+    tmp_path: Path, nodeid: str
+) -> None:
+    from pytest_fwmon.alerts.testconds import _stored_results
+
+    report = _report(1, {nodeid: ["failed", "passed"], "t.py::test_z": ["passed"]})
+    report["extensions"]["plugin"] = {"test_results": [1, 2], "tests": {"x": 1}}
+    with open_store(str(tmp_path / "h.db"), tmp_path) as store:
+        store.add_run(report)
+        [(text,)] = store.query("SELECT report FROM fwmon_runs")
+    assert _stored_results(str(text)) == json.loads(str(text))["test_results"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"run":{},"tests":{"total":1}}',  # no test results
+        '{"extensions":{"p":{"test_results":[1]}},"run":{},"tests":{}}',  # not the report's
+        '{"test_results":[{"a":1},"tests":{}}',  # cut short
+        '{"test_results":[1],"x":2,"tests":{}}',  # not followed by tests
+    ],
+)
+def test_text_not_shaped_like_a_stored_report_is_parsed_in_full(text: str) -> None:
+    from pytest_fwmon.alerts.testconds import _stored_results
+
+    assert _stored_results(text) is None

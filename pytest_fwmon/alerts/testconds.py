@@ -42,6 +42,15 @@ SHOWN: Final = 5
 #: Runs read per query while looking for the branch's last green run.
 PAGE: Final = 50
 
+#: Markers in a stored (canonical) report's text: the keys around its test results, and the
+#: outcomes that are failures (a check's outcome can match too: that only costs a parse).
+_RESULTS_KEY: Final = '"test_results":['
+_TESTS_KEY: Final = ',"tests":{'
+_FAILED: Final = '"outcome":"failed"'
+_ERROR: Final = '"outcome":"error"'
+_XFAILED: Final = '"outcome":"xfailed"'
+_DECODER: Final = json.JSONDecoder()
+
 
 def listing(nodeids: list[str]) -> str:
     """Return up to :data:`SHOWN` node ids joined by commas, and how many more there are."""
@@ -113,22 +122,78 @@ def _tests_of(reports: list[tuple[float, Mapping[str, Any]]]) -> dict[str, list[
     return tests
 
 
+def _stored_results(text: str) -> list[Any] | None:
+    """Return the ``test_results`` of a stored report's text, parsing only that array.
+
+    The store keeps canonical JSON (sorted keys, no spaces), where ``"test_results":[...]`` is
+    followed by ``"tests":{...}``, the last key. None when the text is not shaped so (the
+    caller then parses all of it).
+    """
+    end = text.rfind(_TESTS_KEY)
+    start = text.rfind(_RESULTS_KEY, 0, end) if end > 0 else -1
+    if start < 0:
+        return None
+    try:
+        value, stop = _DECODER.raw_decode(text, start + len(_RESULTS_KEY) - 1)
+    except ValueError:
+        return None
+    return value if stop == end and isinstance(value, list) else None
+
+
+def _window(
+    store: Store, run: RunContext, limit: int, failed_now: bool
+) -> list[tuple[float, Mapping[str, Any]]] | None:
+    """Return ``(ts, report)`` of the branch's runs before this one, newest first, for flakiness.
+
+    A report here holds only what :func:`pytest_fwmon.flaky.classify.runs_of` reads (run id,
+    branch, commit, ``test_results``). None when neither this run (``failed_now``) nor any run
+    of the window has a failed, errored or quarantined-failed attempt: no test can be flaky,
+    and nothing is parsed.
+    """
+    rows = store.query(
+        "SELECT run_id, ts, sha, report FROM fwmon_runs WHERE branch = ? AND ts <= ? "
+        "AND run_id <> ? ORDER BY ts DESC, run_id DESC LIMIT ?",
+        (run.branch, run.ts, run.run_id, limit),
+    )
+    texts = [str(r[3]) for r in rows]
+    if not failed_now and not any(_FAILED in t or _ERROR in t or _XFAILED in t for t in texts):
+        return None
+    out: list[tuple[float, Mapping[str, Any]]] = []
+    for (run_id, ts, sha, _report), text in zip(rows, texts, strict=True):
+        results = _stored_results(text)
+        if results is None:
+            out.append((float(ts), json.loads(text)))
+            continue
+        head = {"id": run_id, "git": {"branch": run.branch, "sha": sha}}
+        out.append((float(ts), {"run": head, "test_results": results}))
+    return out
+
+
 def flaky_instances(
     condition: Condition, run: RunContext, store: Store | None
 ) -> list[Instance] | None:
-    """Return an active instance per flaky test that is not quarantined (None: no data)."""
+    """Return an active instance per flaky test that is not quarantined (None: no data).
+
+    A report without ``test_results`` (an older fwmon) gives no data and reads nothing.
+    """
     entries = _quarantine_entries(run)
-    if store is None or run.branch is None or entries is None:
+    if store is None or run.branch is None or entries is None or "test_results" not in run.report:
         return None
-    if "test_results" not in run.report:
-        return None  # a report of an older fwmon: nothing to judge, nothing to read
-    window = condition.recent_runs
-    tests = _tests_of([(run.ts, run.report), *_older_reports(store, run, window - 1)])
+    failed_now = any(_may_have_failed(r) for r in run.report["test_results"])
+    older = _window(store, run, condition.recent_runs - 1, failed_now)
+    if older is None:
+        return []
+    tests = _tests_of([(run.ts, run.report), *older])
     threshold = classify.THRESHOLD if condition.threshold is None else condition.threshold
-    quarantined = {e.nodeid for e in entries}
+    found = classify.classify(tests, condition.recent_runs, threshold)
+    return _unquarantined(found, {e.nodeid for e in entries})
+
+
+def _unquarantined(found: list[classify.Flaky], quarantined: set[str]) -> list[Instance]:
+    """Return an active instance per flaky test that is not quarantined."""
     return [
         Instance({"test": f.nodeid}, True, f.flip_rate, _flaky_context(f))
-        for f in classify.classify(tests, window, threshold)
+        for f in found
         if f.nodeid not in quarantined
     ]
 
