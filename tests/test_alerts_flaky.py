@@ -425,3 +425,38 @@ def test_text_not_shaped_like_a_stored_report_is_parsed_in_full(text: str) -> No
     from pytest_fwmon.alerts.testconds import _stored_results
 
     assert _stored_results(text) is None
+
+
+@pytest.mark.parametrize(
+    ("results", "expected"),
+    [
+        pytest.param({"t.py::a": ["passed"]}, False, id="green"),
+        pytest.param({"t.py::a": ["failed", "passed"]}, True, id="rerun"),
+        pytest.param({"t.py::a": ["error"]}, True, id="error"),
+    ],
+)
+def test_a_failing_check_is_no_failing_test(
+    tmp_path: Path, results: dict[str, list[str]], expected: bool
+) -> None:
+    from pytest_fwmon.alerts.testconds import _has_failure
+
+    report = _report(1, results)
+    report["checks"] = [
+        {
+            "nodeid": "pkg/a.py::fwmon[bandit]",
+            "pipeline": "security",
+            "checker": "bandit",
+            "outcome": "failed",
+            "path": "pkg/a.py",
+            "cached": False,
+            "duration": 0.1,
+            "findings": [],
+            "reason": None,
+            "loc": 1,
+            "metrics": {},
+        }
+    ]
+    with open_store(str(tmp_path / "h.db"), tmp_path) as store:
+        store.add_run(report)
+        [(text,)] = store.query("SELECT report FROM fwmon_runs")
+    assert _has_failure(str(text)) is expected

@@ -43,7 +43,7 @@ SHOWN: Final = 5
 PAGE: Final = 50
 
 #: Markers in a stored (canonical) report's text: the keys around its test results, and the
-#: outcomes that are failures (a check's outcome can match too: that only costs a parse).
+#: outcomes that are failures.
 _RESULTS_KEY: Final = '"test_results":['
 _TESTS_KEY: Final = ',"tests":{'
 _FAILED: Final = '"outcome":"failed"'
@@ -122,22 +122,40 @@ def _tests_of(reports: list[tuple[float, Mapping[str, Any]]]) -> dict[str, list[
     return tests
 
 
-def _stored_results(text: str) -> list[Any] | None:
-    """Return the ``test_results`` of a stored report's text, parsing only that array.
+def _results_span(text: str) -> tuple[int, int] | None:
+    """Return where the ``test_results`` array of a stored report's text starts and ends.
 
     The store keeps canonical JSON (sorted keys, no spaces), where ``"test_results":[...]`` is
-    followed by ``"tests":{...}``, the last key. None when the text is not shaped so (the
-    caller then parses all of it).
+    followed by ``"tests":{...}``, the last key. None when the text is not shaped so.
     """
     end = text.rfind(_TESTS_KEY)
     start = text.rfind(_RESULTS_KEY, 0, end) if end > 0 else -1
-    if start < 0:
+    return None if start < 0 else (start + len(_RESULTS_KEY) - 1, end)
+
+
+def _stored_results(text: str) -> list[Any] | None:
+    """Return the ``test_results`` of a stored report's text, parsing only that array.
+
+    None when the text is not shaped as :func:`_results_span` expects, or the array does not
+    end exactly where ``"tests"`` begins (the caller then parses all of it).
+    """
+    span = _results_span(text)
+    if span is None:
         return None
     try:
-        value, stop = _DECODER.raw_decode(text, start + len(_RESULTS_KEY) - 1)
+        value, stop = _DECODER.raw_decode(text, span[0])
     except ValueError:
         return None
-    return value if stop == end and isinstance(value, list) else None
+    return value if stop == span[1] and isinstance(value, list) else None
+
+
+def _has_failure(text: str) -> bool:
+    """Tell whether a stored report's test results may hold a failed attempt (True: unsure)."""
+    span = _results_span(text)
+    if span is None:
+        return True
+    start, end = span
+    return any(text.find(marker, start, end) >= 0 for marker in (_FAILED, _ERROR, _XFAILED))
 
 
 def _window(
@@ -156,7 +174,7 @@ def _window(
         (run.branch, run.ts, run.run_id, limit),
     )
     texts = [str(r[3]) for r in rows]
-    if not failed_now and not any(_FAILED in t or _ERROR in t or _XFAILED in t for t in texts):
+    if not failed_now and not any(_has_failure(t) for t in texts):
         return None
     out: list[tuple[float, Mapping[str, Any]]] = []
     for (run_id, ts, sha, _report), text in zip(rows, texts, strict=True):
