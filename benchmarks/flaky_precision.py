@@ -71,7 +71,12 @@ class Score:
 
 def one_seed(mode: str, seed: str, runs: int) -> set[str]:
     """Run the fixture ``runs`` times in ``mode``; return the node ids listed as flaky."""
-    root = Path(tempfile.mkdtemp(prefix=f"fwmon-flaky-{mode}-{seed}-"))
+    with tempfile.TemporaryDirectory(prefix=f"fwmon-flaky-{mode}-{seed}-") as tmp:
+        return _listed(Path(tmp), mode, seed, runs)
+
+
+def _listed(root: Path, mode: str, seed: str, runs: int) -> set[str]:
+    """Run the fixture in ``root``; return what ``fwmon flaky list --json`` lists."""
     (root / "conftest.py").write_text(CONFTEST, encoding="utf-8")
     (root / "test_fx.py").write_text(TESTS, encoding="utf-8")
     git(root, "init", "-q", "-b", "main")
