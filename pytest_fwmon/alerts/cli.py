@@ -214,7 +214,15 @@ def _read_listing(
 def _alert_row(a: AlertView) -> list[str]:
     """Return the table cells of one alert; a changed severity is starred."""
     severity = a.severity + ("*" if a.severity != a.base_severity else "")
-    state = a.state + (" (silenced)" if a.silenced_by else "")
+    flags = [
+        flag
+        for flag, on in (
+            ("silenced", a.silenced),
+            (f"acked by {(a.acknowledged or {}).get('by')}", a.acknowledged),
+        )
+        if on
+    ]
+    state = a.state + (f" ({', '.join(flags)})" if flags else "")
     return [
         state,
         severity,

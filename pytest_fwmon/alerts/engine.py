@@ -142,12 +142,27 @@ def _record_once(
                     "UPDATE fwmon_alert_state SET last_notified = ? WHERE fingerprint = ?",
                     [(now, fp) for fp in ids],
                 )
+                _supersede(store, str(job.payload["groupKey"]), result.receiver, result.id)
             else:
                 store.execute(
                     "UPDATE fwmon_alert_groups SET delivered = 0 WHERE group_key = ? AND "
                     "receiver = ? AND notification_id = ?",
                     (job.payload["groupKey"], result.receiver, result.id),
                 )
+
+
+def _supersede(store: Store, group_key: str, receiver: str, sent_id: str) -> None:
+    """Mark the receiver's earlier undelivered notifications of the group ``superseded``.
+
+    The notification ``sent_id`` was delivered and told the receiver the group's current
+    state, so what the failed ones carried has arrived: they no longer count as undelivered.
+    """
+    store.execute(
+        "UPDATE fwmon_alert_notifications SET status = ? WHERE group_key = ? AND receiver = ? "
+        "AND status = ? AND id <> ? AND created <= (SELECT created FROM "
+        "fwmon_alert_notifications WHERE id = ?)",
+        ("superseded", group_key, receiver, "undelivered", sent_id, sent_id),
+    )
 
 
 def _claim(store: Store, summary: EvaluationSummary, eval_key: str, ts: float, runner: str) -> bool:

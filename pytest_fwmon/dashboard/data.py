@@ -364,7 +364,14 @@ class Dashboard:
         except FwmonError as exc:
             return {**empty, "reason": exc.one_line()}
         alerts = [v.to_dict() for v in views]
-        return {"available": True, "by_severity": _firing_by_severity(alerts), "alerts": alerts}
+        silenced = sum(1 for a in alerts if a.get("silenced") and a.get("state") == "firing")
+        return {
+            "available": True,
+            "by_severity": _firing_by_severity(alerts),
+            "silenced": silenced,
+            "counted": "firing alerts, silenced ones excluded",
+            "alerts": alerts,
+        }
 
     def _slo_runs(self) -> tuple[list[RunInfo], Any, str | None]:
         """Return the runs the SLA figures use, their targets and a note (read once per version)."""
@@ -498,6 +505,7 @@ def _alerts_brief(alerts: Mapping[str, Any]) -> dict[str, Any]:
         "available": alerts["available"],
         "active": sum(alerts["by_severity"].values()),
         "by_severity": alerts["by_severity"],
+        "silenced": alerts.get("silenced", 0),
     }
 
 
@@ -516,10 +524,15 @@ def _zero_severities() -> dict[str, int]:
 
 
 def _firing_by_severity(alerts: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    """Count the firing alerts per severity (the alert's own, else its severity label)."""
+    """Count the firing alerts per severity (the alert's own, else its severity label).
+
+    Silenced alerts are not counted: nobody is to respond to them (``silenced`` counts them).
+    """
     by_severity = _zero_severities()
     for alert in alerts:
         severity = alert.get("severity") or (alert.get("labels") or {}).get("severity")
+        if alert.get("silenced"):
+            continue
         if alert.get("state", "firing") == "firing" and severity in by_severity:
             by_severity[severity] += 1
     return by_severity
