@@ -19,9 +19,10 @@ from tests.test_history_support import make_report
 
 RULE = {"name": "R", "severity": "high", "metric": "tests.failed", "op": "gt", "threshold": 0}
 SETTINGS_KEYS = (
-    "backoff, channels, coverage_target, delivery_timeout, disable_builtin, enabled, "
-    "escalate_after, escalate_after_runs, external_url, for_runs, group_by, inhibit, "
-    "main_branch, max_attempts, repeat_interval, repo, resolve_after_runs, routes, rules"
+    "ack_expires, backoff, channels, coverage_target, delivery_timeout, disable_builtin, "
+    "enabled, escalate_after, escalate_after_runs, escalate_unacknowledged, external_url, "
+    "for_runs, group_by, inhibit, main_branch, max_attempts, repeat_interval, repo, "
+    "resolve_after_runs, respond_within, routes, rules"
 )
 RULE_KEYS = (
     "branches, change, description, enabled, escalate_after, escalate_after_runs, for_runs, "
@@ -115,7 +116,7 @@ RULE_KEYS = (
         pytest.param(
             {"channels": {"pager": {"type": "sms"}}},
             "[tool.fwmon.alerts.channels.pager] type must be one of webhook, slack, email, "
-            "file, got 'sms'",
+            "file, pagerduty, got 'sms'",
             id="bad-channel-type",
         ),
         pytest.param(

@@ -142,7 +142,8 @@ def _record_once(
                     "UPDATE fwmon_alert_state SET last_notified = ? WHERE fingerprint = ?",
                     [(now, fp) for fp in ids],
                 )
-                _supersede(store, str(job.payload["groupKey"]), result.receiver, result.id)
+                if "fwmonEvent" not in job.payload:  # an acknowledge delivers no group state
+                    _supersede(store, str(job.payload["groupKey"]), result.receiver, result.id)
             else:
                 store.execute(
                     "UPDATE fwmon_alert_groups SET delivered = 0 WHERE group_key = ? AND "

@@ -14,12 +14,48 @@ Times are Unix seconds. Versions: 1. first release.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from ..core.errors import ConfigError
 from ..history.store import Store, ts_to_iso
+from .values import as_table, check_keys, parse_duration
+
+#: Response time per level (seconds; 0 = immediately): the issue's response model.
+DEFAULT_RESPOND_WITHIN: Final = {
+    "critical": 0.0,
+    "high": 30 * 60.0,
+    "medium": 2 * 3600.0,
+    "low": 24 * 3600.0,
+}
+
+_LEVELS: Final = tuple(DEFAULT_RESPOND_WITHIN)
+
+
+def parse_response(section: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Return the validated response settings of ``[tool.fwmon.alerts]`` (only those given).
+
+    ``respond_within`` (a table level -> duration, merged over the defaults),
+    ``escalate_unacknowledged`` (true/false) and ``ack_expires`` (a duration, 0 = never).
+    """
+    values: dict[str, Any] = {}
+    if "respond_within" in section:
+        table = as_table(section["respond_within"], f"{where} respond_within")
+        check_keys(table, _LEVELS, f"{where} respond_within")
+        merged = dict(DEFAULT_RESPOND_WITHIN)
+        for level, raw in table.items():
+            merged[level] = parse_duration(raw, f"{where} respond_within.{level}")
+        values["respond_within"] = merged
+    if "escalate_unacknowledged" in section:
+        flag = section["escalate_unacknowledged"]
+        if not isinstance(flag, bool):
+            raise ConfigError(f"{where} escalate_unacknowledged must be true or false")
+        values["escalate_unacknowledged"] = flag
+    if "ack_expires" in section:
+        values["ack_expires"] = parse_duration(section["ack_expires"], f"{where} ack_expires")
+    return values
+
 
 #: Version of the alert response tables.
 RESPONSE_VERSION: Final = 1
@@ -137,6 +173,7 @@ def no_such_alert(name: str, known: Sequence[str]) -> ConfigError:
 
 __all__ = [
     "DDL",
+    "DEFAULT_RESPOND_WITHIN",
     "RESPONSE_VERSION",
     "Ack",
     "end_ack",
@@ -144,5 +181,6 @@ __all__ = [
     "has_response_tables",
     "load_acks",
     "no_such_alert",
+    "parse_response",
     "save_ack",
 ]

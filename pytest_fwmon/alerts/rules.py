@@ -84,6 +84,9 @@ SETTINGS_KEYS: Final = (
     "delivery_timeout",
     "max_attempts",
     "backoff",
+    "respond_within",
+    "escalate_unacknowledged",
+    "ack_expires",
 )
 
 RULE_KEYS: Final = (
