@@ -29,7 +29,15 @@ from .delivery import DeliveryResult, Job, deliver
 from .engine import _lock, _record, _retrying
 from .evaluation import alert_json
 from .payload import build_payload
-from .response import Ack, end_ack, ensure_response, load_acks, no_such_alert, save_ack
+from .response import (
+    Ack,
+    end_ack,
+    ensure_response,
+    load_acks,
+    no_such_alert,
+    record_ack,
+    save_ack,
+)
 from .settings import AlertSettings
 from .state import AlertRow, dumps, ensure, load_alerts
 
@@ -152,6 +160,7 @@ def _ack_once(
         expires = now + settings.ack_expires if settings.ack_expires > 0 else None
         ack = Ack(row.fingerprint, row.starts_at, by, note, now, expires)
         save_ack(store, ack)
+        record_ack(store, ack)
         jobs = _queue_ack(store, settings, row, now)
         return AckResult(row.fingerprint, row.rule, ack, recorded=True), jobs
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..core.errors import EXIT_BLOCKED, EXIT_OK
 from ..core.textsafe import log_line
-from .ack import acknowledge, unacknowledge
+from .ack import AckResult, acknowledge, unacknowledge
 from .channels import configured_secrets, scrub
 from .settings import AlertSettings
 
@@ -28,6 +28,13 @@ def _user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+def _scrub(result: AckResult, secrets: list[str]) -> None:
+    """Scrub every configured secret from the deliveries' errors and logs."""
+    for delivery in result.deliveries:
+        delivery.error = scrub(delivery.error, secrets) if delivery.error else None
+        delivery.log = [scrub(line, secrets) for line in delivery.log]
 
 
 def _ack(args: argparse.Namespace) -> int:
@@ -47,10 +54,7 @@ def _ack(args: argparse.Namespace) -> int:
             root=ctx.root,
             environ=os.environ,
         )
-    secrets = configured_secrets(settings.channels.values(), os.environ)
-    for delivery in result.deliveries:
-        delivery.error = scrub(delivery.error, secrets) if delivery.error else None
-        delivery.log = [scrub(line, secrets) for line in delivery.log]
+    _scrub(result, configured_secrets(settings.channels.values(), os.environ))
     if args.json:
         json.dump(result.to_dict(), sys.stdout, indent=2, sort_keys=True)
         sys.stdout.write("\n")

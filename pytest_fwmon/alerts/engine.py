@@ -60,6 +60,7 @@ from ..history.store import Store, iso_to_ts, ts_to_iso
 from .conditions import RuleResult, RunContext, evaluate_rule
 from .delivery import DeliveryResult, Job, deliver
 from .evaluation import Evaluation
+from .response import ensure_response
 from .settings import AlertSettings
 from .state import dumps, ensure
 from .summary import EvaluationSummary, NotificationOutcome, Transition
@@ -347,6 +348,7 @@ def evaluate_run(
     verdict = gate_passed if gate_passed is not None else gate_verdict(report)
     context = _run_context(report, summary.run_id, slo_section, verdict)
     ensure(store)
+    ensure_response(store)
     results = [evaluate_rule(rule, context, store) for rule in settings.rules]
     eval_key = f"{summary.run_id}|gate={'none' if verdict is None else int(verdict)}"
     who = runner or _runner()

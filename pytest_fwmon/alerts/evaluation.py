@@ -25,7 +25,7 @@ from .notifylog import (
     visible_members,
 )
 from .payload import build_payload, iso_or_zero
-from .response import Ack, load_acks
+from .response import Ack, load_acks, record_episodes
 from .rules import LEVELS, Condition, InhibitRule, Route, Rule
 from .settings import AlertSettings
 from .state import AlertRow, Silence, dumps, load_alerts, load_silences, save_alerts
@@ -164,6 +164,7 @@ class Evaluation:
                 [(f,) for f in changes.forgotten],
             )
         save_alerts(self.store, changes.changed.values())
+        record_episodes(self.store, changes.changed.values())
 
     def _record(
         self, fp: str, row: AlertRow | None, updated: AlertRow | None, changes: _Changes

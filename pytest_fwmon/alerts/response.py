@@ -8,13 +8,17 @@ the alert tables keep their version):
     when (``at``), when the acknowledgement expires (``expires``, None: when the alert
     resolves), ``ended`` when ``fwmon alerts unack`` withdrew it, and ``starts_at``, the firing
     episode it acknowledges: an alert that resolves and fires again is unacknowledged.
+``fwmon_alert_episodes``
+    one row per firing episode (primary key: fingerprint + ``starts_at``): the rule, repo,
+    branch, the level it fired at (``severity``), when it was first acknowledged and by whom,
+    when it resolved. Incident figures (MTTA, MTTR, missed response times) are read from it.
 
 Times are Unix seconds. Versions: 1. first release.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -22,9 +26,9 @@ from ..core.errors import ConfigError
 from ..history.store import Store, ts_to_iso
 from .values import as_table, check_keys, parse_duration
 
-#: Response time per level (seconds; 0 = immediately): the issue's response model.
+#: Response time per level (seconds): the response model of docs/reference/alerts.md.
 DEFAULT_RESPOND_WITHIN: Final = {
-    "critical": 0.0,
+    "critical": 5 * 60.0,  # "immediately": paged at once; 5 min to acknowledge
     "high": 30 * 60.0,
     "medium": 2 * 3600.0,
     "low": 24 * 3600.0,
@@ -70,6 +74,19 @@ DDL: Final = (
         expires DOUBLE PRECISION,
         ended DOUBLE PRECISION
     )""",
+    """CREATE TABLE IF NOT EXISTS fwmon_alert_episodes (
+        fingerprint TEXT NOT NULL,
+        starts_at DOUBLE PRECISION NOT NULL,
+        rule TEXT NOT NULL,
+        repo TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        acked_at DOUBLE PRECISION,
+        acked_by TEXT,
+        resolved_at DOUBLE PRECISION,
+        PRIMARY KEY (fingerprint, starts_at)
+    )""",
+    "CREATE INDEX IF NOT EXISTS fwmon_alert_episodes_starts ON fwmon_alert_episodes (starts_at)",
 )
 
 
@@ -162,6 +179,39 @@ def end_ack(store: Store, fingerprint: str, at: float) -> bool:
     return changed > 0
 
 
+def record_episodes(store: Store, rows: Iterable[Any]) -> None:
+    """Record the firing episodes of alert rows: new ones, and the end of resolved ones.
+
+    ``rows`` are :class:`~.state.AlertRow` objects after an evaluation moved them.
+    """
+    ensure_response(store)
+    for row in rows:
+        if row.starts_at is None:
+            continue
+        if row.state == "firing":
+            store.execute(
+                "INSERT INTO fwmon_alert_episodes (fingerprint, starts_at, rule, repo, branch, "
+                "severity, acked_at, acked_by, resolved_at) VALUES (?, ?, ?, ?, ?, ?, NULL, "
+                "NULL, NULL) ON CONFLICT (fingerprint, starts_at) DO NOTHING",
+                (row.fingerprint, row.starts_at, row.rule, row.repo, row.branch, row.base_severity),
+            )
+        elif row.state == "resolved" and row.ends_at is not None:
+            store.execute(
+                "UPDATE fwmon_alert_episodes SET resolved_at = ? WHERE fingerprint = ? AND "
+                "starts_at = ? AND resolved_at IS NULL",
+                (row.ends_at, row.fingerprint, row.starts_at),
+            )
+
+
+def record_ack(store: Store, ack: Ack) -> None:
+    """Record the first acknowledgement of an episode (later ones keep the first time)."""
+    store.execute(
+        "UPDATE fwmon_alert_episodes SET acked_at = ?, acked_by = ? WHERE fingerprint = ? AND "
+        "starts_at = ? AND acked_at IS NULL",
+        (ack.at, ack.by, ack.fingerprint, ack.starts_at),
+    )
+
+
 def no_such_alert(name: str, known: Sequence[str]) -> ConfigError:
     """Return the one-line error for an ALERT argument that names no firing alert."""
     listed = ", ".join(known[:10]) if known else "none"
@@ -182,5 +232,7 @@ __all__ = [
     "load_acks",
     "no_such_alert",
     "parse_response",
+    "record_ack",
+    "record_episodes",
     "save_ack",
 ]
