@@ -12,10 +12,13 @@ from typing import Any
 
 import pytest
 
+from pytest_fwmon.alerts.ack import acknowledge
+from pytest_fwmon.history.connect import open_store
 from tests import test_dashboard_browser as browser
 from tests.test_alerts_support import HttpReceiver
-from tests.test_alerts_truth import raise_alerts, silence_score_low
+from tests.test_alerts_truth import raise_alerts, settings, silence_score_low
 from tests.test_dashboard_browser import CONTRAST_JS, serve, stop
+from tests.test_dashboard_support import XSS
 
 # the Chromium fixtures of the dashboard browser tests
 chromium = browser.chromium
@@ -27,10 +30,12 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def alerting(tmp_path: Path) -> Iterator[str]:
-    """A live dashboard over a store with ScoreLow (high, silenced) and DocsLow (medium)."""
+    """A live dashboard: ScoreLow (high, silenced), DocsLow (medium, acknowledged by XSS)."""
     with HttpReceiver() as http:
         raise_alerts(tmp_path, http)
     silence_score_low(tmp_path)
+    with open_store(None, tmp_path) as store:
+        acknowledge(store, settings(), "DocsLow", by=XSS, note="on it", root=tmp_path, environ={})
     srv, thread = serve(tmp_path, 0)
     try:
         yield srv.url
@@ -48,7 +53,7 @@ def alert_rows(page: Any) -> dict[str, str]:
     return out
 
 
-def test_a_silenced_alert_shows_as_silenced_and_is_not_counted(
+def test_silenced_and_acknowledged_alerts_show_as_such(
     open_page: Any, alerting: str, shots: Path
 ) -> None:
     for width in (360, 1280):
@@ -57,6 +62,9 @@ def test_a_silenced_alert_shows_as_silenced_and_is_not_counted(
         rows = alert_rows(page)
         assert "silenced (sil-1)" in rows["ScoreLow"]
         assert "silenced" not in rows["DocsLow"]
+        assert f"acknowledged by {XSS} at " in rows["DocsLow"]  # as text: nothing ran
+        assert "acknowledged" not in rows["ScoreLow"]
+        assert view.dialogs == [] and page.locator("main script").count() == 0
         cards = {
             card.get_attribute("data-severity"): card.locator(".big").inner_text()
             for card in page.locator(".card[data-severity]").all()
