@@ -23,6 +23,7 @@ never acknowledged, firing 60 min > 30 min). Both count as high: the level they 
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,12 @@ import pytest
 from pytest_fwmon.alerts import AlertSettings, evaluate_run, list_alerts
 from pytest_fwmon.alerts.ack import acknowledge, unacknowledge
 from pytest_fwmon.alerts.incidents import response_figures
+from pytest_fwmon.cli import main
 from pytest_fwmon.core.errors import ConfigError
+from pytest_fwmon.dashboard.data import Dashboard, Options
+from pytest_fwmon.dashboard.pages import overview
+from pytest_fwmon.dashboard.render import Context
+from pytest_fwmon.dashboard.sources import open_source
 from pytest_fwmon.history.connect import open_store
 from pytest_fwmon.history.store import iso_to_ts
 from tests.test_alerts_pagerduty import KEY, KEY_ENV, PATH, events
@@ -73,7 +79,7 @@ def run_at(store: Any, index: int, minutes: float, bad: bool) -> dict[str, Any]:
 
 
 def test_unacknowledged_high_alert_escalates_after_its_response_time_and_pages(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with HttpReceiver() as http:
         settings = AlertSettings.from_config(section(http))
@@ -124,6 +130,35 @@ def test_unacknowledged_high_alert_escalates_after_its_response_time_and_pages(
     assert high.mttr_seconds == pytest.approx(3600)
     assert high.respond_within_seconds == 1800
     assert figures["critical"].alerts == 0 and figures["critical"].mtta_seconds is None
+    expected_high = {
+        "severity": "high",
+        "alerts": 2,
+        "acknowledged": 1,
+        "mtta_seconds": pytest.approx(600),
+        "resolved": 2,
+        "mttr_seconds": pytest.approx(3600),
+        "missed": 1,
+        "respond_within_seconds": 1800.0,
+    }
+    # the same figures in `fwmon slo`, the dashboard and its API
+    store_arg = str(tmp_path / ".fwmon" / "history.db")
+    capsys.readouterr()
+    assert main(["slo", "--json", "--store", store_arg]) == 0
+    by_level = {
+        f["severity"]: f
+        for f in json.loads(capsys.readouterr().out)["alert_response"]["by_severity"]
+    }
+    assert by_level["high"] == expected_high
+    assert main(["slo", "--store", store_arg]) == 0
+    text = capsys.readouterr().out
+    assert "alert response (alerts that fired, window all):" in text
+    [row] = [line.split() for line in text.splitlines() if line.startswith("high ")]
+    assert row == ["high", "2", "0.17", "h", "(1)", "1.00", "h", "(2)", "1", "0.50", "h"]
+    with Dashboard(open_source(tmp_path), Options(window="all")) as dash:
+        response = dash.alerts()["response"]
+        html = overview(dash, Context())
+    assert {f["severity"]: f for f in response["by_severity"]}["high"] == expected_high
+    assert 'id="alert-response"' in html and "10 min (1)" in html and "1 h (2)" in html
 
 
 def test_without_escalate_unacknowledged_nothing_escalates(tmp_path: Path) -> None:

@@ -188,3 +188,50 @@ def test_escalated_alert_says_from_which_level(tmp_path: Path) -> None:
     with Dashboard(open_source(tmp_path)) as dash:
         html = overview(dash, Context())
     assert "escalated from high" in html
+
+
+def test_api_alerts_with_every_state_validate_against_the_openapi_document(
+    tmp_path: Path,
+) -> None:
+    """/api/v1/alerts and /api/v1/summary of a live server, checked by the served schema."""
+    import threading
+    import urllib.request
+
+    from pytest_fwmon.alerts.ack import acknowledge
+    from pytest_fwmon.dashboard.data import Options
+    from pytest_fwmon.dashboard.server import make_server
+    from tests.test_dashboard_server import validate
+
+    with HttpReceiver() as http:
+        http.script("/hook", Response(500))
+        raise_alerts(tmp_path, http, runs=3, max_attempts=1, escalate_after_runs=2)
+    silence_score_low(tmp_path)
+    with open_store(None, tmp_path) as store:
+        acknowledge(store, settings(), "DocsLow", by="dev", root=tmp_path, environ={})
+    srv = make_server(Dashboard(open_source(tmp_path), Options(window="all")), port=0)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1})
+    thread.start()
+    try:
+
+        def get(path: str) -> bytes:
+            with urllib.request.urlopen(srv.url.rstrip("/") + path, timeout=10) as answer:
+                body: bytes = answer.read()
+                return body
+
+        doc = json.loads(get("/api/v1/openapi.json"))
+        alerts = validate(doc, "/api/v1/alerts", 200, get("/api/v1/alerts"))
+        summary = validate(doc, "/api/v1/summary", 200, get("/api/v1/summary"))
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(10)
+        srv.app.dash.close()
+    by_name = {a["alertname"]: a for a in alerts["alerts"]}
+    assert by_name["ScoreLow"]["silenced"] and by_name["ScoreLow"]["escalated_from"] == "high"
+    assert by_name["DocsLow"]["acknowledged"]["by"] == "dev"
+    assert by_name["DocsLow"]["escalated_from"] == "medium"
+    assert alerts["by_severity"]["critical"] == 0  # ScoreLow escalated to critical but silenced
+    assert alerts["by_severity"]["high"] == 1  # DocsLow escalated medium -> high
+    assert summary["alerts"]["silenced"] == 1 and summary["alerts"]["active"] == 1
+    response = {f["severity"]: f for f in alerts["response"]["by_severity"]}
+    assert response["high"]["alerts"] == 1 and response["medium"]["acknowledged"] == 1

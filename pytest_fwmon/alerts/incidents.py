@@ -23,8 +23,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
-from ..history.store import Store
-from .response import DEFAULT_RESPOND_WITHIN, has_response_tables
+from ..history.store import Store, ts_to_iso
+from .response import DEFAULT_RESPOND_WITHIN, has_response_tables, parse_response
+from .rules import SECTION
 
 #: Levels reported, most severe first.
 LEVELS: Final = tuple(DEFAULT_RESPOND_WITHIN)
@@ -121,4 +122,28 @@ def response_figures(
     ]
 
 
-__all__ = ["LEVELS", "SeverityFigures", "response_figures"]
+def window_figures(
+    store: Store,
+    alerts_section: Mapping[str, Any] | None,
+    *,
+    window: str,
+    since: float | None,
+    branch: str | None = None,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """Return the JSON the dashboard, its API and ``fwmon slo --json`` show.
+
+    ``{"window", "since", "branch", "by_severity": [SeverityFigures...]}``; the response
+    times come from ``[tool.fwmon.alerts] respond_within`` (ConfigError when invalid).
+    """
+    within = parse_response(alerts_section or {}, SECTION).get("respond_within")
+    figures = response_figures(store, within, since=since, branch=branch, now=now)
+    return {
+        "window": window,
+        "since": None if since is None else ts_to_iso(since),
+        "branch": branch,
+        "by_severity": [f.to_dict() for f in figures],
+    }
+
+
+__all__ = ["LEVELS", "SeverityFigures", "response_figures", "window_figures"]

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import fmt
-from .render import badge, e
+from .render import badge, e, table
 
 
 def _silenced(alert: Mapping[str, Any]) -> str | None:
@@ -63,4 +63,35 @@ def counted_note(alerts: Mapping[str, Any]) -> str:
     )
 
 
-__all__ = ["counted_note", "severity_cell", "state_cell"]
+def _response_row(item: Mapping[str, Any]) -> tuple[str, ...]:
+    """Return one severity's row of the response table (figures with their sample sizes)."""
+    return (
+        badge(str(item.get("severity"))),
+        e(fmt.count(item.get("alerts"))),
+        e(f"{fmt.duration(item.get('mtta_seconds'))} ({fmt.count(item.get('acknowledged'))})"),
+        e(f"{fmt.duration(item.get('mttr_seconds'))} ({fmt.count(item.get('resolved'))})"),
+        e(fmt.count(item.get("missed"))),
+        e(fmt.duration(item.get("respond_within_seconds"))),
+    )
+
+
+def response_section(alerts: Mapping[str, Any]) -> str:
+    """Return the response figures: MTTA and MTTR per severity, missed response times."""
+    response = alerts.get("response")
+    if not isinstance(response, Mapping):
+        return ""
+    out = ['<h3 id="alert-response">Response to alerts</h3>']
+    if "reason" in response:
+        return out[0] + f'<p class="muted">{e(response["reason"])}</p>'
+    window = str(response.get("window") or "all")
+    out.append(
+        f'<p class="muted">Alerts that fired in the {e(window)} window, by the level they '
+        "fired at; in brackets the number of alerts each mean is over.</p>"
+    )
+    rows = [_response_row(item) for item in response.get("by_severity") or ()]
+    headers = ("severity", "alerts", "MTTA (acked)", "MTTR (resolved)", "missed", "respond within")
+    out.append(table(headers, rows, numeric=(1, 2, 3, 4, 5), css="response"))
+    return "".join(out)
+
+
+__all__ = ["counted_note", "response_section", "severity_cell", "state_cell"]

@@ -80,6 +80,8 @@ class Options:
     #: ``[tool.fwmon.slo]`` and ``[tool.fwmon.kpis]`` tables as configured.
     slo_section: dict[str, Any] = field(default_factory=dict)
     kpis_section: dict[str, Any] = field(default_factory=dict)
+    #: ``[tool.fwmon.alerts]`` as configured (its response times, for the response figures).
+    alerts_section: dict[str, Any] = field(default_factory=dict)
     #: Prefix from a page to the project root for finding links in a static build ("" = none).
     root_prefix: str = ""
     #: Fixed "now" for relative times (tests); None: the clock.
@@ -371,7 +373,28 @@ class Dashboard:
             "silenced": silenced,
             "counted": "firing alerts, silenced ones excluded",
             "alerts": alerts,
+            "response": self._response(store),
         }
+
+    def _response(self, store: Store) -> dict[str, Any] | None:
+        """Return MTTA/MTTR per severity over the default window (None: not available)."""
+        figures = _optional("pytest_fwmon.alerts.incidents", "window_figures")
+        if figures is None:
+            return None
+        latest = self.source.list_runs(self.options.branch, limit=1)
+        since = window_since(self.options.window, latest[-1].ts if latest else None)
+        try:
+            result: dict[str, Any] = figures(
+                store,
+                self.options.alerts_section,
+                window=self.options.window,
+                since=since,
+                branch=self.options.branch,
+                now=self.now(),
+            )
+        except FwmonError as exc:
+            return {"reason": exc.one_line()}
+        return result
 
     def _slo_runs(self) -> tuple[list[RunInfo], Any, str | None]:
         """Return the runs the SLA figures use, their targets and a note (read once per version)."""

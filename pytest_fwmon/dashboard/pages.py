@@ -15,7 +15,7 @@ from typing import Any, Final
 from ..core.model import SEVERITY_RANK
 from ..history.store import RunInfo
 from . import fmt
-from .alertview import counted_note, severity_cell, state_cell
+from .alertview import counted_note, response_section, severity_cell, state_cell
 from .data import WINDOWS, Dashboard
 from .render import Context, badge, e, layout, table
 from .svg import Chart, Point, line_chart
@@ -210,6 +210,7 @@ def _alerts_section(dash: Dashboard) -> str:
     out.append(
         table(("severity", "state", "alert", "summary", "branch"), rows, empty="no active alerts")
     )
+    out.append(response_section(alerts))
     return "".join(out)
 
 

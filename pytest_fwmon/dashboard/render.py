@@ -39,7 +39,7 @@ STATUS: Final = {
     "unknown": ("?", "unknown", "off"),
     "firing": ("🔔", "firing", "bad"),
     "pending": ("…", "pending", "warn"),
-    "silenced": ("🔇", "silenced", "off"),
+    "silenced": ("⊘", "silenced", "off"),
     "acknowledged": ("☑", "acknowledged", "ok"),
     "escalated": ("⇧", "escalated", "bad"),
     "undelivered": ("✉", "undelivered", "warn"),
