@@ -198,7 +198,7 @@ def test_default_routes_use_only_configured_receivers() -> None:
         "critical": ("email",),
         "high": ("email",),
         "medium": ("email",),
-        "low": (),
+        "low": ("email",),
     }
     assert settings.notes[0] == (
         "default route critical names receiver(s) pager, slack that are not configured; "
@@ -271,6 +271,8 @@ def test_evaluate_a_report_with_its_gate_result(
         "  SecurityHighFindings FP: firing",
     ]
     assert sorted(out[3:]) == [
+        "  note: default route low names receiver(s) email that are not configured; "
+        "they are left out",
         "  note: default route medium names receiver(s) email that are not configured; "
         "they are left out",
         "  notified digest (first, firing, 1 alert(s)): sent",

@@ -116,7 +116,7 @@ DEFAULT_ROUTES: Final = {
     "critical": ("pager", "email", "slack"),
     "high": ("slack", "email"),
     "medium": ("email",),
-    "low": ("digest",),
+    "low": ("email",),
 }
 
 BUILTIN_NAMES: Final = (
