@@ -13,10 +13,15 @@ import getpass
 import json
 import os
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from ..core.config import load_config
 from ..core.errors import EXIT_BLOCKED, EXIT_OK
 from ..core.textsafe import log_line
+from ..history.connect import open_store
+from ..history.store import Store
 from .ack import AckResult, acknowledge, unacknowledge
 from .channels import configured_secrets, scrub
 from .settings import AlertSettings
@@ -37,14 +42,27 @@ def _scrub(result: AckResult, secrets: list[str]) -> None:
         delivery.log = [scrub(line, secrets) for line in delivery.log]
 
 
+class _Context:
+    """Project root, its configuration sections, and the store (as ``fwmon alerts`` finds it)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        """Read the configuration of the current directory and the store URL."""
+        self.root = Path.cwd()
+        config = load_config(self.root)
+        self.sections: Mapping[str, Any] = config.raw_sections
+        self.url: str | None = args.store or config.str("", "history_url") or None
+
+    def open(self) -> Store:
+        """Open the existing store (StoreError/ReportError when there is none)."""
+        return open_store(self.url, self.root, create=False)
+
+
 def _ack(args: argparse.Namespace) -> int:
     """Run ``fwmon alerts ack``: record the acknowledgement, send the pager events."""
-    from .cli import _Context
-
     ctx = _Context(args)
     settings = AlertSettings.from_config(ctx.sections.get("alerts", {}))
     by = (args.by or "").strip() or _user()
-    with ctx.open(create=False) as store:
+    with ctx.open() as store:
         result = acknowledge(
             store,
             settings,
@@ -67,10 +85,8 @@ def _ack(args: argparse.Namespace) -> int:
 
 def _unack(args: argparse.Namespace) -> int:
     """Run ``fwmon alerts unack``: withdraw the acknowledgement."""
-    from .cli import _Context
-
     ctx = _Context(args)
-    with ctx.open(create=False) as store:
+    with ctx.open() as store:
         row = unacknowledge(store, args.alert)
     print(log_line(f"{row.rule} {row.fingerprint}: acknowledgement withdrawn"))
     return EXIT_OK

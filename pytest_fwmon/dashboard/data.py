@@ -38,6 +38,7 @@ from ..history.improve import opportunities
 from ..history.metrics import gate_verdict
 from ..history.store import RunInfo, Store
 from ..history.trends import SERIES_WINDOW, analyse
+from .alertdata import response_figures
 from .sources import Source, run_info
 
 #: Windows of the trends page, name -> seconds (None: every run up to the series window).
@@ -377,24 +378,16 @@ class Dashboard:
         }
 
     def _response(self, store: Store) -> dict[str, Any] | None:
-        """Return MTTA/MTTR per severity over the default window (None: not available)."""
-        figures = _optional("pytest_fwmon.alerts.incidents", "window_figures")
-        if figures is None:
-            return None
+        """Return MTTA/MTTR per severity over the trends window (see :mod:`.alertdata`)."""
         latest = self.source.list_runs(self.options.branch, limit=1)
-        since = window_since(self.options.window, latest[-1].ts if latest else None)
-        try:
-            result: dict[str, Any] = figures(
-                store,
-                self.options.alerts_section,
-                window=self.options.window,
-                since=since,
-                branch=self.options.branch,
-                now=self.now(),
-            )
-        except FwmonError as exc:
-            return {"reason": exc.one_line()}
-        return result
+        return response_figures(
+            store,
+            self.options.alerts_section,
+            window=self.options.window,
+            since=window_since(self.options.window, latest[-1].ts if latest else None),
+            branch=self.options.branch,
+            now=self.now(),
+        )
 
     def _slo_runs(self) -> tuple[list[RunInfo], Any, str | None]:
         """Return the runs the SLA figures use, their targets and a note (read once per version)."""
