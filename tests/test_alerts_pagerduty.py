@@ -24,6 +24,7 @@ from pytest_fwmon.alerts import AlertSettings, evaluate_run, list_alerts
 from pytest_fwmon.alerts.ack import acknowledge
 from pytest_fwmon.core.errors import ConfigError
 from pytest_fwmon.history.connect import open_store
+from tests.pgserver import postgres_server, postgres_url  # noqa: F401
 from tests.test_alerts_support import HttpReceiver, Request, Response, store_dump
 from tests.test_dashboard_support import XSS
 from tests.test_history_support import make_report
@@ -281,3 +282,49 @@ def test_two_runners_at_once_send_one_trigger_one_acknowledge_one_resolve(tmp_pa
     acks = [text for _, text in outputs[2:4]]
     assert sum("already acknowledged" in t for t in acks) == 1, acks
     assert KEY not in dump and all(KEY not in text for _, text in outputs)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "history.db")
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+def test_two_runners_on_one_store_url_page_once_each_step(store_url: str, tmp_path: Path) -> None:
+    """Every step done by two threads at once, each with its own connection (SQLite, PostgreSQL)."""
+    from tests.test_alerts_engine import concurrently
+
+    env = {KEY_ENV: KEY}
+    with HttpReceiver() as http:
+        settings = AlertSettings.from_config(config(http.url(PATH)))
+        reports = [
+            report(f"run-0000{n}", h, s)
+            for n, h, s in [("a1", 0, 50.0), ("b1", 0, 50.0), ("a2", 2, 95.0), ("b2", 2, 95.0)]
+        ]
+        with open_store(store_url, tmp_path) as store:
+            store.add_runs(reports)
+
+        def evaluate(pair: int) -> Any:
+            def work(i: int) -> Any:
+                with open_store(store_url, tmp_path) as store:
+                    return evaluate_run(
+                        store, reports[2 * pair + i], settings, root=tmp_path, environ=env
+                    )
+
+            return concurrently(2, work)
+
+        def ack(i: int) -> Any:
+            with open_store(store_url, tmp_path) as store:
+                return acknowledge(
+                    store, settings, "ScoreCritical", by=f"runner-{i}", root=tmp_path, environ=env
+                )
+
+        evaluate(0)
+        acks = concurrently(2, ack)
+        evaluate(1)
+        got = events(http.at(PATH))
+    assert [a for a, _ in got] == ["trigger", "acknowledge", "resolve"]
+    assert len({k for _, k in got}) == 1
+    assert sorted(a.recorded for a in acks) == [False, True]
