@@ -328,3 +328,34 @@ def test_two_runners_on_one_store_url_page_once_each_step(store_url: str, tmp_pa
     assert [a for a, _ in got] == ["trigger", "acknowledge", "resolve"]
     assert len({k for _, k in got}) == 1
     assert sorted(a.recorded for a in acks) == [False, True]
+
+
+def test_an_undelivered_acknowledge_is_sent_again_by_the_next_ack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_fwmon.cli import main
+
+    with HttpReceiver() as http:
+        write_pyproject(tmp_path, config(http.url(PATH), max_attempts=1))
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv(KEY_ENV, KEY)
+        path = tmp_path / "r1.json"
+        path.write_text(json.dumps(report("run-00000001", 0, 50.0)), "utf-8")
+        assert main(["alerts", "evaluate", "--report", str(path)]) == 0
+        http.script(PATH, Response(503, body=f"down {KEY}"))
+        capsys.readouterr()
+        assert main(["alerts", "ack", "ScoreCritical", "--by", "alice"]) == 1
+        first = capsys.readouterr().out
+        assert "pager pd acknowledge: undelivered: HTTP 503: down ***" in first
+        assert main(["alerts", "list", "--json"]) == 0
+        listed = json.loads(capsys.readouterr().out)
+        assert [n["reason"] for n in listed["notifications"]] == ["acknowledge"]
+        assert main(["alerts", "ack", "ScoreCritical", "--by", "bob"]) == 0
+        second = capsys.readouterr().out
+        assert "already acknowledged by alice" in second
+        assert "pager pd acknowledge: sent" in second
+        assert main(["alerts", "ack", "ScoreCritical"]) == 0  # nothing left to send
+        assert "pager" not in capsys.readouterr().out
+        got = events(http.at(PATH))
+    assert [a for a, _ in got] == ["trigger", "acknowledge", "acknowledge"]
+    assert KEY not in first + second

@@ -9,13 +9,16 @@ the change key hashing (acknowledge, fingerprint, episode), so two runners ackno
 once send exactly one ``acknowledge`` event. Deliveries run after the commit, with the
 channels' retries, and are recorded like an evaluation's.
 
-An acknowledged alert gets no repeat notifications until it resolves or its acknowledgement
-expires (``ack_expires``), and does not escalate for missing its response time.
+An ``acknowledge`` that stayed undelivered is sent again by the next ``fwmon alerts ack`` of
+the alert (which otherwise changes nothing). An acknowledged alert gets no repeat
+notifications until it resolves or its acknowledgement expires (``ack_expires``), and does
+not escalate for missing its response time.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -50,7 +53,8 @@ class AckResult:
     alertname: str
     #: The acknowledgement in force after the command.
     ack: Ack
-    #: False when it was acknowledged already (nothing changed, nothing sent).
+    #: False when it was acknowledged already (nothing changed; only an ``acknowledge`` left
+    #: undelivered before is sent again).
     recorded: bool
     #: The pager ``acknowledge`` deliveries this command made.
     deliveries: list[DeliveryResult] = field(default_factory=list)
@@ -58,9 +62,8 @@ class AckResult:
     def lines(self) -> list[str]:
         """Return the text report (one line each)."""
         who = f"{self.ack.by} at {ts_to_iso(self.ack.at)}"
-        if not self.recorded:
-            return [f"{self.alertname} {self.fingerprint} already acknowledged by {who}"]
-        out = [f"{self.alertname} {self.fingerprint} acknowledged by {who}"]
+        done = "acknowledged" if self.recorded else "already acknowledged"
+        out = [f"{self.alertname} {self.fingerprint} {done} by {who}"]
         for result in self.deliveries:
             state = "sent" if result.status == "sent" else f"undelivered: {result.error}"
             out.append(f"  pager {result.receiver} acknowledge: {state}")
@@ -147,6 +150,28 @@ def _queue_ack(store: Store, settings: AlertSettings, row: AlertRow, now: float)
     return jobs
 
 
+def _claim_undelivered(store: Store, fp: str) -> list[Job]:
+    """Return the alert's undelivered ``acknowledge`` notifications, claimed to send again.
+
+    Each is set back to ``queued`` only if it still is ``undelivered``, so of two runners
+    repeating ``fwmon alerts ack`` at once one sends it.
+    """
+    rows = store.query(
+        "SELECT id, receiver, payload FROM fwmon_alert_notifications WHERE reason = ? AND "
+        "status = ? AND fingerprints = ?",
+        ("acknowledge", "undelivered", fp),
+    )
+    jobs = []
+    for notification_id, receiver, payload in rows:
+        claimed = store.execute(
+            "UPDATE fwmon_alert_notifications SET status = ? WHERE id = ? AND status = ?",
+            ("queued", notification_id, "undelivered"),
+        )
+        if claimed:
+            jobs.append(Job(str(notification_id), str(receiver), json.loads(str(payload))))
+    return jobs
+
+
 def _ack_once(
     store: Store, settings: AlertSettings, name: str, by: str, note: str, now: float
 ) -> tuple[AckResult, list[Job]]:
@@ -156,7 +181,8 @@ def _ack_once(
         row = find_firing(store, name)
         held = load_acks(store).get(row.fingerprint)
         if held is not None and held.covers(row.state, row.starts_at, now):
-            return AckResult(row.fingerprint, row.rule, held, recorded=False), []
+            retried = _claim_undelivered(store, row.fingerprint)
+            return AckResult(row.fingerprint, row.rule, held, recorded=False), retried
         expires = now + settings.ack_expires if settings.ack_expires > 0 else None
         ack = Ack(row.fingerprint, row.starts_at, by, note, now, expires)
         save_ack(store, ack)
