@@ -19,9 +19,10 @@ from tests.test_history_support import make_report
 
 RULE = {"name": "R", "severity": "high", "metric": "tests.failed", "op": "gt", "threshold": 0}
 SETTINGS_KEYS = (
-    "backoff, channels, coverage_target, delivery_timeout, disable_builtin, enabled, "
-    "escalate_after, escalate_after_runs, external_url, for_runs, group_by, inhibit, "
-    "main_branch, max_attempts, repeat_interval, repo, resolve_after_runs, routes, rules"
+    "ack_expires, backoff, channels, coverage_target, delivery_timeout, disable_builtin, "
+    "enabled, escalate_after, escalate_after_runs, escalate_unacknowledged, external_url, "
+    "for_runs, group_by, inhibit, main_branch, max_attempts, repeat_interval, repo, "
+    "resolve_after_runs, respond_within, routes, rules"
 )
 RULE_KEYS = (
     "branches, change, culprit, description, enabled, escalate_after, escalate_after_runs, "
@@ -117,7 +118,7 @@ RULE_KEYS = (
         pytest.param(
             {"channels": {"pager": {"type": "sms"}}},
             "[tool.fwmon.alerts.channels.pager] type must be one of webhook, slack, email, "
-            "file, got 'sms'",
+            "file, pagerduty, got 'sms'",
             id="bad-channel-type",
         ),
         pytest.param(
@@ -202,7 +203,7 @@ def test_default_routes_use_only_configured_receivers() -> None:
         "critical": ("email",),
         "high": ("email",),
         "medium": ("email",),
-        "low": (),
+        "low": ("email",),
     }
     assert settings.notes[0] == (
         "default route critical names receiver(s) pager, slack that are not configured; "
@@ -275,6 +276,8 @@ def test_evaluate_a_report_with_its_gate_result(
         "  SecurityHighFindings FP: firing",
     ]
     assert sorted(out[3:]) == [
+        "  note: default route low names receiver(s) email that are not configured; "
+        "they are left out",
         "  note: default route medium names receiver(s) email that are not configured; "
         "they are left out",
         "  notified digest (first, firing, 1 alert(s)): sent",

@@ -438,15 +438,19 @@ def test_list_alerts_without_alert_tables_and_on_a_read_only_store(tmp_path: Pat
         [view] = list_alerts(store, states=("firing", "pending"))
     data = view.to_dict()
     assert sorted(data) == [
+        "acknowledged",
         "alertname",
         "annotations",
         "base_severity",
         "ends_at",
+        "escalated_at",
+        "escalated_from",
         "fingerprint",
         "labels",
         "last_notified",
         "run_id",
         "severity",
+        "silenced",
         "silenced_by",
         "since",
         "starts_at",

@@ -1,4 +1,4 @@
-"""``fwmon alerts evaluate | list | silence | unsilence`` (docs/reference/alerts.md).
+"""``fwmon alerts evaluate | list | silence | unsilence | ack | unack`` (docs/reference/alerts.md).
 
 The store is found as for ``fwmon history``: ``--store URL``, else ``FWMON_HISTORY_URL``, else
 ``[tool.fwmon] history_url`` of the ``pyproject.toml`` in the current directory, else
@@ -31,6 +31,7 @@ from ..core.schema import first_error
 from ..core.textsafe import log_line, plain
 from ..history.connect import open_store
 from ..history.store import Store, parse_time, ts_to_iso
+from .ackcli import register_ack
 from .channels import configured_secrets, scrub
 from .engine import evaluate_run
 from .matchers import parse_matcher
@@ -214,7 +215,15 @@ def _read_listing(
 def _alert_row(a: AlertView) -> list[str]:
     """Return the table cells of one alert; a changed severity is starred."""
     severity = a.severity + ("*" if a.severity != a.base_severity else "")
-    state = a.state + (" (silenced)" if a.silenced_by else "")
+    flags = [
+        flag
+        for flag, on in (
+            ("silenced", a.silenced),
+            (f"acked by {(a.acknowledged or {}).get('by')}", a.acknowledged),
+        )
+        if on
+    ]
+    state = a.state + (f" ({', '.join(flags)})" if flags else "")
     return [
         state,
         severity,
@@ -450,6 +459,7 @@ def register(subparsers: Any) -> None:
     unsilence.add_argument("id", metavar="ID", help="silence id (see `fwmon alerts list`)")
     _add_store(unsilence)
     unsilence.set_defaults(func=_unsilence)
+    register_ack(commands, _add_store)
     parser.set_defaults(func=lambda args: _usage(parser))
 
 

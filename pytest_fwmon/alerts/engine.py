@@ -60,6 +60,7 @@ from ..history.store import Store, iso_to_ts, ts_to_iso
 from .conditions import RuleResult, RunContext, evaluate_rule
 from .delivery import DeliveryResult, Job, deliver
 from .evaluation import Evaluation
+from .response import ensure_response
 from .settings import AlertSettings
 from .state import dumps, ensure
 from .summary import EvaluationSummary, NotificationOutcome, Transition
@@ -142,12 +143,28 @@ def _record_once(
                     "UPDATE fwmon_alert_state SET last_notified = ? WHERE fingerprint = ?",
                     [(now, fp) for fp in ids],
                 )
+                if "fwmonEvent" not in job.payload:  # an acknowledge delivers no group state
+                    _supersede(store, str(job.payload["groupKey"]), result.receiver, result.id)
             else:
                 store.execute(
                     "UPDATE fwmon_alert_groups SET delivered = 0 WHERE group_key = ? AND "
                     "receiver = ? AND notification_id = ?",
                     (job.payload["groupKey"], result.receiver, result.id),
                 )
+
+
+def _supersede(store: Store, group_key: str, receiver: str, sent_id: str) -> None:
+    """Mark the receiver's earlier undelivered notifications of the group ``superseded``.
+
+    The notification ``sent_id`` was delivered and told the receiver the group's current
+    state, so what the failed ones carried has arrived: they no longer count as undelivered.
+    """
+    store.execute(
+        "UPDATE fwmon_alert_notifications SET status = ? WHERE group_key = ? AND receiver = ? "
+        "AND status = ? AND id <> ? AND created <= (SELECT created FROM "
+        "fwmon_alert_notifications WHERE id = ?)",
+        ("superseded", group_key, receiver, "undelivered", sent_id, sent_id),
+    )
 
 
 def _claim(store: Store, summary: EvaluationSummary, eval_key: str, ts: float, runner: str) -> bool:
@@ -334,6 +351,7 @@ def evaluate_run(
     verdict = gate_passed if gate_passed is not None else gate_verdict(report)
     context = _run_context(report, summary.run_id, slo_section, verdict, root)
     ensure(store)
+    ensure_response(store)
     results = [evaluate_rule(rule, context, store) for rule in settings.rules]
     eval_key = f"{summary.run_id}|gate={'none' if verdict is None else int(verdict)}"
     who = runner or _runner()

@@ -16,8 +16,16 @@ from .conditions import Instance, RuleResult, RunContext, render
 from .delivery import Job
 from .fingerprint import fingerprint, label_set_string
 from .matchers import matches_all
-from .notifylog import LogEntry, change_key, needs_update, to_send, visible_members
+from .notifylog import (
+    LogEntry,
+    change_key,
+    changes_only,
+    needs_update,
+    to_send,
+    visible_members,
+)
 from .payload import build_payload, iso_or_zero
+from .response import Ack, load_acks, record_episodes
 from .rules import LEVELS, Condition, InhibitRule, Route, Rule
 from .settings import AlertSettings
 from .state import AlertRow, Silence, dumps, load_alerts, load_silences, save_alerts
@@ -85,6 +93,7 @@ class Evaluation:
         self.transitions: list[Transition] = []
         self.jobs: list[Job] = []
         self.planned: dict[str, tuple[str, str, int]] = {}
+        self._acks: dict[str, Ack] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -155,6 +164,7 @@ class Evaluation:
                 [(f,) for f in changes.forgotten],
             )
         save_alerts(self.store, changes.changed.values())
+        record_episodes(self.store, changes.changed.values())
 
     def _record(
         self, fp: str, row: AlertRow | None, updated: AlertRow | None, changes: _Changes
@@ -307,7 +317,9 @@ class Evaluation:
         if row.state != "firing" or row.severity == LEVELS[0] or row.firing_runs == 0:
             return
         rule = self.rules.get(row.rule)
-        if rule is None or not self._escalation_due(rule, row):
+        if rule is None:
+            return
+        if not self._escalation_due(rule, row) and not self._response_missed(row):
             return
         row.severity = escalated(row.severity)
         row.escalated_at = self.now
@@ -325,6 +337,23 @@ class Evaluation:
             and self.now - since >= rule.escalate_after
         )
         return by_runs or by_time
+
+    def acknowledged(self, row: AlertRow) -> bool:
+        """Tell whether an acknowledgement in force covers ``row`` now."""
+        if self._acks is None:
+            self._acks = load_acks(self.store)
+        ack = self._acks.get(row.fingerprint)
+        return ack is not None and ack.covers(row.state, row.starts_at, self.now)
+
+    def _response_missed(self, row: AlertRow) -> bool:
+        """Tell whether a firing alert went unacknowledged past its level's response time."""
+        if not self.settings.escalate_unacknowledged:
+            return False
+        within = self.settings.respond_within.get(row.severity)
+        since = row.escalated_at if row.escalated_at is not None else row.starts_at
+        if within is None or since is None or self.now - since < within:
+            return False
+        return not self.acknowledged(row)
 
     # -- notification ---------------------------------------------------------------------
 
@@ -414,13 +443,16 @@ class Evaluation:
         visible, firing, resolved = visible_members(members, muted, entry)
         if not firing and not resolved:
             return
-        send_resolved = receiver in route.send_resolved
+        paging = self.settings.channels[receiver].type == "pagerduty"
+        send_resolved = paging or receiver in route.send_resolved
         reason = needs_update(
             entry, firing, resolved, send_resolved, self.settings.repeat_interval, self.now
         )
-        if reason is None:
+        if reason is None or (reason == "repeat" and self._all_acknowledged(visible, firing)):
             return
         sent = to_send(visible, firing, resolved, send_resolved)
+        if paging:
+            sent = changes_only(sent, entry)
         change = change_key(firing, resolved, reason, entry)
         notification_id = uuid.uuid4().hex
         if sent and not self._queue(
@@ -428,6 +460,10 @@ class Evaluation:
         ):
             return  # another runner notified this very change
         self._log_group(key, receiver, firing, resolved, notification_id)
+
+    def _all_acknowledged(self, visible: Sequence[AlertRow], firing: frozenset[str]) -> bool:
+        """Tell whether every firing alert of a group is acknowledged (no repeat is due)."""
+        return all(self.acknowledged(m) for m in visible if m.fingerprint in firing)
 
     def _queue(
         self,
@@ -448,6 +484,8 @@ class Evaluation:
             alerts=[self.alert_json(m) for m in sent],
             external_url=self.settings.external_url,
         )
+        if channel == "pagerduty":
+            payload["fwmonRun"] = self.run.run_id
         inserted = self.store.execute(
             "INSERT INTO fwmon_alert_notifications (id, group_key, receiver, change_key, "
             "channel, run_id, created, reason, status, fingerprints, attempts, error, log, "
@@ -501,13 +539,18 @@ class Evaluation:
 
     def alert_json(self, row: AlertRow) -> dict[str, Any]:
         """``row`` as an alert of the Alertmanager v4 webhook payload."""
-        labels = row.sent_labels()
-        return {
-            "status": "firing" if row.state == "firing" else "resolved",
-            "labels": dict(sorted(labels.items())),
-            "annotations": dict(sorted(row.annotations.items())),
-            "startsAt": iso_or_zero(row.starts_at),
-            "endsAt": iso_or_zero(row.ends_at if row.state == "resolved" else None),
-            "generatorURL": row.generator_url,
-            "fingerprint": fingerprint(labels),
-        }
+        return alert_json(row)
+
+
+def alert_json(row: AlertRow) -> dict[str, Any]:
+    """``row`` as an alert of the Alertmanager v4 webhook payload."""
+    labels = row.sent_labels()
+    return {
+        "status": "firing" if row.state == "firing" else "resolved",
+        "labels": dict(sorted(labels.items())),
+        "annotations": dict(sorted(row.annotations.items())),
+        "startsAt": iso_or_zero(row.starts_at),
+        "endsAt": iso_or_zero(row.ends_at if row.state == "resolved" else None),
+        "generatorURL": row.generator_url,
+        "fingerprint": fingerprint(labels),
+    }

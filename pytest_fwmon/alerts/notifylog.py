@@ -101,3 +101,13 @@ def to_send(
     if send_resolved:
         sent += [m for m in visible if m.fingerprint in resolved]
     return sent
+
+
+def changes_only(sent: Sequence[AlertRow], entry: LogEntry | None) -> list[AlertRow]:
+    """Return the alerts of ``sent`` a pager is not told of yet: new firing ones, resolved ones.
+
+    A pager keeps each alert's state itself (one incident per dedup key), so a repeat tells
+    it nothing; after an undelivered notification everything is sent again.
+    """
+    told = entry.firing if entry is not None and entry.delivered else frozenset()
+    return [m for m in sent if m.state != "firing" or m.fingerprint not in told]

@@ -105,6 +105,9 @@ SETTINGS_KEYS: Final = (
     "delivery_timeout",
     "max_attempts",
     "backoff",
+    "respond_within",
+    "escalate_unacknowledged",
+    "ack_expires",
 )
 
 RULE_KEYS: Final = (
@@ -134,7 +137,7 @@ DEFAULT_ROUTES: Final = {
     "critical": ("pager", "email", "slack"),
     "high": ("slack", "email"),
     "medium": ("email",),
-    "low": ("digest",),
+    "low": ("email",),
 }
 
 BUILTIN_NAMES: Final = (

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..core.errors import ConfigError
 from .channels import validate_channel
+from .response import DEFAULT_RESPOND_WITHIN, parse_response
 from .ruleparse import builtin_rules, parse_inhibit, parse_routes, parse_rule, rule_defaults
 from .rules import (
     BUILTIN_NAMES,
@@ -162,6 +163,14 @@ class AlertSettings:
     max_attempts: int = 3
     #: Seconds before the second attempt; doubled for each further one.
     backoff: float = 1.0
+    #: Seconds (per current level) to acknowledge a firing alert in; 0 = immediately.
+    respond_within: Mapping[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_RESPOND_WITHIN)
+    )
+    #: Escalate a firing alert one level when nobody acknowledged it within its response time.
+    escalate_unacknowledged: bool = False
+    #: Seconds an acknowledgement lasts (0: until the alert resolves).
+    ack_expires: float = 0.0
     #: Notes about the configuration (e.g. a default route whose receiver is not configured).
     notes: tuple[str, ...] = ()
 
@@ -173,6 +182,7 @@ class AlertSettings:
         notes: list[str] = []
         values = _scalar_values(section)
         values.update(_number_values(section))
+        values.update(parse_response(section, SECTION))
         values["rules"] = _all_rules(section, values)
         if "inhibit" in section:
             values["inhibit"] = parse_inhibit(section["inhibit"])

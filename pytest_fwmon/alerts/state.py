@@ -17,7 +17,8 @@ Tables (``store.ensure_tables("alerts", TABLES_VERSION, DDL)``; version history 
     as firing and as resolved, when, which notification, and whether it was delivered.
 ``fwmon_alert_notifications``
     every notification: receiver, group key, reason, the v4 payload (never a secret), status
-    queued|sent|undelivered, attempts, last error (secrets scrubbed); UNIQUE (group key,
+    queued|sent|undelivered|superseded (undelivered, then a later notification of the group
+    to the receiver was sent), attempts, last error (secrets scrubbed); UNIQUE (group key,
     receiver, change key), so one state change is notified once whatever runs concurrently.
 ``fwmon_alert_silences``
     label matchers, start, expiry, reason, author; ``fwmon alerts unsilence`` ends one early.
@@ -36,6 +37,7 @@ from typing import Any, Final
 from ..core.errors import ConfigError, StoreError
 from ..history.store import Store, ts_to_iso
 from .matchers import Matcher, matches_all, parse_matcher
+from .response import Ack, load_acks
 from .rules import LEVELS
 
 #: Version of the alert tables (see the module docstring).
@@ -434,6 +436,13 @@ class AlertView:
     run_id: str
     #: Ids of silences muting it now.
     silenced_by: tuple[str, ...] = field(default_factory=tuple)
+    #: True when a silence mutes it now (``silenced_by`` is not empty).
+    silenced: bool = False
+    #: The level it escalated from (None: not escalated) and when (ISO 8601 UTC).
+    escalated_from: str | None = None
+    escalated_at: str | None = None
+    #: The acknowledgement in force (``by``, ``note``, ``at``, ``expires``), else None.
+    acknowledged: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -454,7 +463,11 @@ def _check_states(states: Sequence[str] | None) -> None:
 
 
 def _undelivered_counts(store: Store) -> dict[str, int]:
-    """Return, per fingerprint, how many undelivered notifications carried the alert."""
+    """Return, per fingerprint, how many undelivered notifications carried the alert.
+
+    A notification whose receiver was later told of the group (status ``superseded``) is not
+    counted: the retry delivered what it failed to.
+    """
     undelivered: dict[str, int] = {}
     for (fingerprints,) in store.query(
         "SELECT fingerprints FROM fwmon_alert_notifications WHERE status = ?", ("undelivered",)
@@ -476,9 +489,16 @@ def _listing_order(row: AlertRow) -> tuple[int, int, float, str]:
 
 
 def _view(
-    r: AlertRow, undelivered: Mapping[str, int], silences: Sequence[Silence], at: float
+    r: AlertRow,
+    undelivered: Mapping[str, int],
+    silences: Sequence[Silence],
+    at: float,
+    acks: Mapping[str, Ack],
 ) -> AlertView:
     """Return the listed view of one alert row."""
+    silenced_by = tuple(s.id for s in silences if s.mutes(r.sent_labels(), at))
+    ack = acks.get(r.fingerprint)
+    escalated = r.severity != r.base_severity
     return AlertView(
         fingerprint=r.fingerprint,
         alertname=r.rule,
@@ -495,7 +515,11 @@ def _view(
         undelivered=undelivered.get(r.fingerprint, 0),
         value=r.value,
         run_id=r.last_run_id,
-        silenced_by=tuple(s.id for s in silences if s.mutes(r.sent_labels(), at)),
+        silenced_by=silenced_by,
+        silenced=bool(silenced_by),
+        escalated_from=r.base_severity if escalated else None,
+        escalated_at=_iso(r.escalated_at) if escalated else None,
+        acknowledged=ack.to_dict() if ack and ack.covers(r.state, r.starts_at, at) else None,
     )
 
 
@@ -520,8 +544,9 @@ def list_alerts(
     undelivered = _undelivered_counts(store)
     at = time.time() if now is None else now
     silences = [s for s in load_silences(store) if s.active(at)]
+    acks = load_acks(store)
     rows.sort(key=_listing_order)
-    return [_view(r, undelivered, silences, at) for r in rows]
+    return [_view(r, undelivered, silences, at, acks) for r in rows]
 
 
 __all__ = [

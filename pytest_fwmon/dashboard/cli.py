@@ -132,6 +132,7 @@ def _options(
         gate_result_path=gate_path,
         slo_section=dict(sections.get("slo", {})),
         kpis_section=dict(sections.get("kpis", {})),
+        alerts_section=dict(sections.get("alerts", {})),
     )
 
 

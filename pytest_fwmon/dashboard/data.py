@@ -41,6 +41,7 @@ from ..history.improve import opportunities
 from ..history.metrics import gate_verdict
 from ..history.store import RunInfo, Store
 from ..history.trends import SERIES_WINDOW, analyse
+from .alertdata import response_figures
 from .sources import Source, run_info
 
 #: Windows of the trends page, name -> seconds (None: every run up to the series window).
@@ -83,6 +84,8 @@ class Options:
     #: ``[tool.fwmon.slo]`` and ``[tool.fwmon.kpis]`` tables as configured.
     slo_section: dict[str, Any] = field(default_factory=dict)
     kpis_section: dict[str, Any] = field(default_factory=dict)
+    #: ``[tool.fwmon.alerts]`` as configured (its response times, for the response figures).
+    alerts_section: dict[str, Any] = field(default_factory=dict)
     #: Prefix from a page to the project root for finding links in a static build ("" = none).
     root_prefix: str = ""
     #: The project root, where ``fwmon-quarantine.toml`` is (None: no quarantine shown).
@@ -372,7 +375,27 @@ class Dashboard:
         except FwmonError as exc:
             return {**empty, "reason": exc.one_line()}
         alerts = [v.to_dict() for v in views]
-        return {"available": True, "by_severity": _firing_by_severity(alerts), "alerts": alerts}
+        silenced = sum(1 for a in alerts if a.get("silenced") and a.get("state") == "firing")
+        return {
+            "available": True,
+            "by_severity": _firing_by_severity(alerts),
+            "silenced": silenced,
+            "counted": "firing alerts, silenced ones excluded",
+            "alerts": alerts,
+            "response": self._response(store),
+        }
+
+    def _response(self, store: Store) -> dict[str, Any] | None:
+        """Return MTTA/MTTR per severity over the trends window (see :mod:`.alertdata`)."""
+        latest = self.source.list_runs(self.options.branch, limit=1)
+        return response_figures(
+            store,
+            self.options.alerts_section,
+            window=self.options.window,
+            since=window_since(self.options.window, latest[-1].ts if latest else None),
+            branch=self.options.branch,
+            now=self.now(),
+        )
 
     def _slo_runs(self) -> tuple[list[RunInfo], Any, str | None]:
         """Return the runs the SLA figures use, their targets and a note (read once per version)."""
@@ -519,6 +542,7 @@ def _alerts_brief(alerts: Mapping[str, Any]) -> dict[str, Any]:
         "available": alerts["available"],
         "active": sum(alerts["by_severity"].values()),
         "by_severity": alerts["by_severity"],
+        "silenced": alerts.get("silenced", 0),
     }
 
 
@@ -537,10 +561,15 @@ def _zero_severities() -> dict[str, int]:
 
 
 def _firing_by_severity(alerts: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    """Count the firing alerts per severity (the alert's own, else its severity label)."""
+    """Count the firing alerts per severity (the alert's own, else its severity label).
+
+    Silenced alerts are not counted: nobody is to respond to them (``silenced`` counts them).
+    """
     by_severity = _zero_severities()
     for alert in alerts:
         severity = alert.get("severity") or (alert.get("labels") or {}).get("severity")
+        if alert.get("silenced"):
+            continue
         if alert.get("state", "firing") == "firing" and severity in by_severity:
             by_severity[severity] += 1
     return by_severity

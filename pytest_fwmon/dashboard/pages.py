@@ -15,6 +15,7 @@ from typing import Any, Final
 from ..core.model import SEVERITY_RANK
 from ..history.store import RunInfo
 from . import fmt
+from .alertview import counted_note, response_section, severity_cell, state_cell
 from .data import WINDOWS, Dashboard
 from .render import Context, badge, e, layout, table
 from .svg import Chart, Point, line_chart
@@ -179,8 +180,8 @@ def _alert_row(alert: Mapping[str, Any]) -> tuple[str, str, str, str, str]:
     """Return the table row of one alert (fields missing on the alert come from its labels)."""
     labels = alert.get("labels") or {}
     return (
-        badge(str(_alert_field(alert, "labels", "severity", "unknown"))),
-        badge(str(alert.get("state") or "firing")),
+        severity_cell(alert, str(_alert_field(alert, "labels", "severity", "unknown"))),
+        state_cell(alert),
         e(_alert_field(alert, "labels", "alertname", fmt.MISSING)),
         e(_alert_field(alert, "annotations", "summary", "")),
         e(labels.get("branch") or fmt.MISSING),
@@ -200,6 +201,7 @@ def _alerts_section(dash: Dashboard) -> str:
             f'{badge(severity)}</div><div class="big">{e(fmt.count(number))}</div></div>'
         )
     out.append("</div>")
+    out.append(counted_note(alerts))
     ordered = sorted(
         alerts["alerts"],
         key=lambda a: -SEVERITY_RANK.get(str(a.get("severity") or "info"), 0),
@@ -208,6 +210,7 @@ def _alerts_section(dash: Dashboard) -> str:
     out.append(
         table(("severity", "state", "alert", "summary", "branch"), rows, empty="no active alerts")
     )
+    out.append(response_section(alerts))
     return "".join(out)
 
 

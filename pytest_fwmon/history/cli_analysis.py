@@ -138,12 +138,46 @@ def cmd_slo(args: argparse.Namespace) -> int:
         targets = replace(targets, target=args.target)
     with ctx.open(readonly=True) as store:
         runs = store.list_runs(branch=targets.branch, since=args.since)
+        response = _alert_response(store, ctx.sections.get("alerts", {}), args, targets.branch)
     result = compute(runs, targets)
     if args.json:
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), "alert_response": response})
     else:
         _print_slo(result)
+        _print_response(response)
     return EXIT_BLOCKED if args.check and not result.compliant else EXIT_OK
+
+
+def _alert_response(
+    store: Any, section: Mapping[str, Any], args: argparse.Namespace, branch: str | None
+) -> dict[str, Any]:
+    """Return MTTA/MTTR per severity of the alerts that fired since ``--since`` on ``branch``."""
+    from ..alerts.incidents import window_figures
+
+    since = parse_time(args.since) if args.since else None
+    window = args.since or "all"
+    return window_figures(store, section, window=window, since=since, branch=branch)
+
+
+def _print_response(response: Mapping[str, Any]) -> None:
+    """Print the alert response table (nothing when no alert ever fired in the window)."""
+    figures = response["by_severity"]
+    if not any(f["alerts"] for f in figures):
+        return
+    print(f"\nalert response (alerts that fired, window {response['window']}):")
+    rows = [["severity", "alerts", "MTTA (acked)", "MTTR (resolved)", "missed", "within"]]
+    for f in figures:
+        rows.append(
+            [
+                f["severity"],
+                str(f["alerts"]),
+                f"{hours(f['mtta_seconds'])} ({f['acknowledged']})",
+                f"{hours(f['mttr_seconds'])} ({f['resolved']})",
+                str(f["missed"]),
+                hours(f["respond_within_seconds"]),
+            ]
+        )
+    print_table(rows, sys.stdout)
 
 
 def _pct(value: float | None) -> str:

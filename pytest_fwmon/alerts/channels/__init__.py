@@ -1,4 +1,4 @@
-"""Notification channels: webhook (Alertmanager v4), Slack, email (SMTP), file/stdout.
+"""Notification channels: webhook (Alertmanager v4), Slack, email (SMTP), file/stdout, PagerDuty.
 
 :func:`validate_channel` checks one ``[tool.fwmon.alerts.channels.<name>]`` table (unknown keys
 are errors naming the valid ones; secrets may only be named as environment variables);
@@ -17,6 +17,8 @@ from ..values import env_name
 from .base import Channel, Outcome, SecretMissing, scrub
 from .file import KEYS as FILE_KEYS
 from .file import FileChannel
+from .pagerduty import DEFAULT_ENDPOINT, PagerDutyChannel
+from .pagerduty import KEYS as PAGERDUTY_KEYS
 from .slack import KEYS as SLACK_KEYS
 from .slack import SlackChannel
 from .smtp import KEYS as EMAIL_KEYS
@@ -33,6 +35,7 @@ TYPES: Final = {
     "slack": SLACK_KEYS,
     "email": EMAIL_KEYS,
     "file": FILE_KEYS,
+    "pagerduty": PAGERDUTY_KEYS,
 }
 
 
@@ -42,7 +45,7 @@ def _positive(value: Any, where: str) -> float:
     return float(value)
 
 
-_SECRET_KEYS: Final = ("url", "password", "username", "webhook_url", "token")
+_SECRET_KEYS: Final = ("url", "password", "username", "webhook_url", "token", "routing_key")
 
 
 def _check_keys(table: Mapping[str, Any], where: str, kind: str) -> None:
@@ -52,7 +55,8 @@ def _check_keys(table: Mapping[str, Any], where: str, kind: str) -> None:
         if key not in valid:
             hint = ""
             if key in _SECRET_KEYS:
-                hint = f" (secrets come from the environment: use {key.split('_')[0]}_env)"
+                named = f"{key}_env" if f"{key}_env" in valid else f"{key.split('_')[0]}_env"
+                hint = f" (secrets come from the environment: use {named})"
             raise ConfigError(
                 f"unknown key {where} {key}; valid keys for type {kind}: "
                 f"{', '.join(sorted(valid))}{hint}"
@@ -142,12 +146,31 @@ def _file_options(table: Mapping[str, Any], where: str, options: dict[str, Any])
     options["path"] = path
 
 
+def _pagerduty_options(table: Mapping[str, Any], where: str, options: dict[str, Any]) -> None:
+    """Fill the options of a PagerDuty channel (routing_key_env, endpoint, source)."""
+    if "routing_key_env" not in table:
+        raise ConfigError(
+            f"{where} needs routing_key_env, the environment variable holding the Events v2 "
+            'routing key (e.g. routing_key_env = "FWMON_PAGERDUTY_ROUTING_KEY")'
+        )
+    options["routing_key_env"] = env_name(table["routing_key_env"], f"{where} routing_key_env")
+    endpoint = table.get("endpoint", DEFAULT_ENDPOINT)
+    if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
+        raise ConfigError(f"{where} endpoint must be an http:// or https:// URL")
+    options["endpoint"] = endpoint
+    source = table.get("source", "")
+    if not isinstance(source, str):
+        raise ConfigError(f"{where} source must be a string")
+    options["source"] = source
+
+
 #: Per channel type, the function that validates its own options.
 _OPTIONS: Final = {
     "webhook": _url_options,
     "slack": _url_options,
     "email": _email_options,
     "file": _file_options,
+    "pagerduty": _pagerduty_options,
 }
 
 
@@ -174,6 +197,8 @@ def build_channel(
         return SlackChannel(name, options, environ)
     if kind == "email":
         return EmailChannel(name, options, environ)
+    if kind == "pagerduty":
+        return PagerDutyChannel(name, options, environ)
     return FileChannel(name, options, root)
 
 
@@ -199,6 +224,7 @@ __all__ = [
     "EmailChannel",
     "FileChannel",
     "Outcome",
+    "PagerDutyChannel",
     "SecretMissing",
     "SlackChannel",
     "WebhookChannel",
