@@ -602,6 +602,7 @@ def test_python_m_gate_imports_only_the_standard_library(tmp_path: Path) -> None
         "pytest_fwmon.core",
         "pytest_fwmon.core.model",
         "pytest_fwmon.core.schema",
+        "pytest_fwmon.core.schemagen",
         "pytest_fwmon.core.report",
         "pytest_fwmon.core.errors",
         "pytest_fwmon.core.inputs",
