@@ -228,3 +228,26 @@ def test_entropy_bound_holds() -> None:
             text = "".join(rng.choice(plugin.charset) for _ in range(n))
             if plugin.calculate_shannon_entropy(text) > plugin.entropy_limit:
                 assert secrets_scan._long_enough(plugin, f'x = "{text}"')
+
+
+def test_pruned_clause_keeps_every_line() -> None:
+    """A factor is dropped from a clause only when another factor is on every line it is on."""
+    clause = frozenset({("pass", True), ("password", True), ("PASS", False), ("Pass", False)})
+    assert secrets_scan._pruned(clause) == {("pass", True)}
+    # a case-sensitive factor does not stand for a case-insensitive one
+    assert secrets_scan._pruned(frozenset({("pass", False), ("password", True)})) == {
+        ("pass", False),
+        ("password", True),
+    }
+    lines = ["PassWord = 1", "PASS", "x", "pass"]
+    texts = ("\n".join(lines), "\n".join(lines).lower())
+    starts = [0, 13, 18, 20]
+    for kept in (clause, secrets_scan._pruned(clause)):
+        assert secrets_scan._factor_lines(kept, lines, texts, starts) == {0, 1, 3}
+
+
+def test_factor_without_letters_is_case_sensitive() -> None:
+    """Ignoring case changes nothing for ``=`` or ``://``: one lookup whatever the flags."""
+    assert secrets_scan._factor("://", True) == ("://", False)
+    assert secrets_scan._factor("AKIA", True) == ("akia", True)
+    assert secrets_scan._factor("AKIA", False) == ("AKIA", False)

@@ -66,7 +66,7 @@ import math
 import operator
 import re
 from collections.abc import Iterator, Sequence
-from itertools import count
+from itertools import compress, count, repeat
 from typing import Any, Final
 
 #: A required text: (string, compared ignoring ASCII case).
@@ -89,6 +89,9 @@ _MAX_CLAUSES: Final = 4
 
 #: Factors this long or shorter are looked for line by line (see :func:`_factor_lines`).
 _SHORT_FACTOR: Final = 1
+
+#: ``re.IGNORECASE`` as a plain int (``Pattern.flags & RegexFlag`` runs enum code).
+_IGNORECASE: Final = int(re.IGNORECASE)
 
 #: Clauses per pattern, best first, by (pattern text, flags).
 _factor_cache: dict[tuple[str, int], tuple[Clause, ...]] = {}
@@ -165,6 +168,30 @@ def _plugin_patterns(plugin: Any, filename: str) -> list[re.Pattern[str]] | None
     return None
 
 
+def _factor(text: str, ignore_case: bool) -> Factor:
+    """Return the factor for ASCII ``text``: lowered if case is ignored and it has letters.
+
+    Without letters, ignoring case changes nothing: the factor is then case-sensitive, so
+    the same text is looked up once whatever the pattern's flags.
+    """
+    ignore_case = ignore_case and text.lower() != text.upper()
+    return (text.lower() if ignore_case else text), ignore_case
+
+
+def _subsumes(short: Factor, long: Factor) -> bool:
+    """Tell whether every line holding ``long`` also holds ``short`` (then ``long`` is spare)."""
+    if short == long:
+        return False
+    if short[1]:  # looked for in the lowered line, which holds the lowered ``long``
+        return short[0] in long[0].lower()
+    return not long[1] and short[0] in long[0]
+
+
+def _pruned(clause: Clause) -> Clause:
+    """Return ``clause`` without the factors another of its factors subsumes."""
+    return frozenset(f for f in clause if not any(_subsumes(g, f) for g in clause))
+
+
 def _ascii_piece(text: str) -> str:
     """Return the longest run of ASCII characters of ``text``."""
     return max(re.split(r"[^\x00-\x7f]+", text), key=len)
@@ -199,7 +226,7 @@ def _class_factors(items: Any, ignore_case: bool) -> frozenset[Factor] | None:
     chars = _class_chars(items)
     if chars is None or len(chars) > _MAX_CLASS or not all(c.isascii() for c in chars):
         return None
-    return frozenset((c.lower() if ignore_case else c, ignore_case) for c in chars)
+    return frozenset(_factor(c, ignore_case) for c in chars)
 
 
 def _node_clauses(op: Any, arg: Any, ignore_case: bool) -> list[Clause]:
@@ -253,7 +280,7 @@ def _seq_clauses(seq: Any, ignore_case: bool) -> list[Clause]:
     def close_run() -> None:
         piece = _ascii_piece("".join(run))
         if piece:
-            clauses.append(frozenset({(piece.lower() if ignore_case else piece, ignore_case)}))
+            clauses.append(frozenset({_factor(piece, ignore_case)}))
         run.clear()
 
     for op, arg in seq:
@@ -284,7 +311,7 @@ def pattern_clauses(pattern: re.Pattern[str]) -> tuple[Clause, ...]:
             tree = None
         found = [] if tree is None else _seq_clauses(tree.data, bool(pattern.flags & re.IGNORECASE))
         # a line never holds a newline: a clause naming one cannot be checked on lines
-        kept = {c for c in found if not any("\n" in text for text, _ in c)}
+        kept = {_pruned(c) for c in found if not any("\n" in text for text, _ in c)}
         _factor_cache[key] = tuple(sorted(kept, key=_clause_order, reverse=True)[:_MAX_CLAUSES])
     return _factor_cache[key]
 
@@ -294,28 +321,40 @@ def _clause_order(clause: Clause) -> tuple[tuple[int, int], list[Factor]]:
     return _selectivity(clause), sorted(clause)
 
 
+def _checked_clauses(pattern: re.Pattern[str]) -> tuple[Clause, ...]:
+    """Return the clauses :func:`matching_lines` checks before it searches ``pattern``.
+
+    All of them for a case-insensitive pattern; only the most selective one otherwise. This
+    is about cost only (each clause is met by every match either way): ``re`` searches a
+    case-sensitive pattern quickly, by its literal prefix or first characters, so checking
+    more clauses on a line costs about what the search it saves would; case-insensitive
+    ones (the keyword, IP and cloud-credential patterns) are several times slower to search.
+    """
+    clauses = pattern_clauses(pattern)
+    return clauses if pattern.flags & _IGNORECASE else clauses[:1]
+
+
 def pattern_factors(pattern: re.Pattern[str]) -> Clause | None:
     """Return the most selective clause of ``pattern`` (:func:`pattern_clauses`), or None."""
     clauses = pattern_clauses(pattern)
     return clauses[0] if clauses else None
 
 
-def _factor_lines(factors: Clause, texts: tuple[str, str], starts: list[int]) -> set[int]:
-    """Return the indexes of the lines that contain one of ``factors``.
+def _factor_lines(
+    factors: Clause, lines: Sequence[str], texts: tuple[str, str], starts: list[int]
+) -> set[int]:
+    """Return the indexes of the ``lines`` that contain one of ``factors``.
 
     ``texts`` is the lines joined by newlines (as is and ASCII-lowered), ``starts`` the
     offset of each line in it.
     """
     found: set[int] = set()
-    split: dict[bool, list[str]] = {}
     for factor, ignore_case in factors:
+        if len(factor) <= _SHORT_FACTOR and not ignore_case:
+            # a short factor is on many lines: one membership test a line (in C) is cheaper
+            found.update(compress(range(len(lines)), map(operator.contains, lines, repeat(factor))))
+            continue
         text = texts[1] if ignore_case else texts[0]
-        if len(factor) <= _SHORT_FACTOR:
-            # a short factor is on many lines: one membership test a line is cheaper
-            lines = split.setdefault(ignore_case, text.split("\n"))
-            if len(lines) == len(starts) - 1:  # else a line holds a newline: find below
-                found.update(i for i, line in enumerate(lines) if factor in line)
-                continue
         pos = text.find(factor)
         while pos >= 0:
             index = bisect.bisect_right(starts, pos) - 1
@@ -329,8 +368,8 @@ def matching_lines(lines: Sequence[str], patterns: Sequence[re.Pattern[str]]) ->
     """Return, per pattern, the indexes of ``lines`` (right-stripped) it can ``search``.
 
     A superset, exact on ASCII lines: a non-ASCII line is always included; on the others a
-    pattern is only tried where its most selective clause has a factor and its other clauses
-    are met, and a pattern without clauses is tried on every line.
+    pattern is only tried where its clauses are met (:func:`_checked_clauses`), and a pattern
+    without clauses is tried on every line.
     """
     text = "\n".join(lines)
     texts = (text, text.translate(_ASCII_LOWER))
@@ -341,7 +380,7 @@ def matching_lines(lines: Sequence[str], patterns: Sequence[re.Pattern[str]]) ->
     by_clauses: dict[tuple[Clause, ...], set[int]] = {}
     result: list[set[int]] = []
     for pattern in patterns:
-        clauses = pattern_clauses(pattern)
+        clauses = _checked_clauses(pattern)
         if clauses not in by_clauses:
             by_clauses[clauses] = _clause_lines(clauses, lines, (texts, starts), by_factors)
         search = pattern.search
@@ -366,7 +405,7 @@ def _clause_lines(
         return set(range(len(lines)))
     first, rest = clauses[0], clauses[1:]
     if first not in by_factors:
-        by_factors[first] = _factor_lines(first, *where)
+        by_factors[first] = _factor_lines(first, lines, *where)
     if not rest:
         return by_factors[first]
     meets = _clauses_regex(rest).match
@@ -464,7 +503,7 @@ def _scan_lines(lines: list[str], filename: str) -> Iterator[Any]:
     from detect_secrets.settings import get_plugins
     from detect_secrets.util.code_snippet import get_code_snippet
 
-    stripped = [raw.rstrip() for raw in lines]
+    stripped = list(map(str.rstrip, lines))
     per_line = plugin_lines(get_plugins(), filename, stripped)
     for index in sorted(per_line):
         line, number = stripped[index], index + 1
