@@ -251,3 +251,30 @@ def test_factor_without_letters_is_case_sensitive() -> None:
     assert secrets_scan._factor("://", True) == ("://", False)
     assert secrets_scan._factor("AKIA", True) == ("akia", True)
     assert secrets_scan._factor("AKIA", False) == ("AKIA", False)
+
+
+def test_entropy_pattern_asks_for_a_long_enough_candidate() -> None:
+    """The high-entropy plugins' patterns ask for as many characters as the entropy bound.
+
+    This pins detect-secrets' own quoted-string regex (``(['"])([CHARSET]+)(\\1)``): if it
+    changed, the plugin's regex would be used as it is and the first assertion fails.
+    """
+    rng = random.Random("fwmon-entropy-pattern")
+    plugins = [p for p in get_plugins() if secrets_scan._is_entropy_plugin(p)]
+    assert len(plugins) == 2
+    for plugin in plugins:
+        bounded = secrets_scan._entropy_pattern(plugin)
+        least = secrets_scan._min_length(plugin.entropy_limit)
+        assert bounded.pattern != plugin.regex.pattern and f"{{{least},}}" in bounded.pattern
+        passed = 0
+        for _ in range(3000):
+            quote = rng.choice("'\"")
+            text = "".join(rng.choice(plugin.charset + "'\" ") for _ in range(rng.randint(1, 40)))
+            line = f"x = {quote}{text}{quote} {rng.choice(FRAGMENTS)}"
+            if secrets_scan._long_enough(plugin, line):
+                assert bounded.search(line), line
+                passed += 1
+        assert passed > 100  # the generated lines do reach the bound
+        # just below and at the bound
+        short, enough = "a" * (least - 1), "a" * least
+        assert not bounded.search(f"'{short}'") and bounded.search(f"'{enough}'")

@@ -34,6 +34,13 @@ Why the prefilter drops no finding (detect-secrets 1.5, ``core/scan.py`` and ``p
    for rounding) gives that plugin nothing, so it does not run there (the hex plugin's own
    ``calculate_shannon_entropy`` only subtracts from the base value, so the bound holds).
 
+   The bound is also written into the pattern the lines are searched with: detect-secrets
+   builds a high-entropy plugin's ``regex`` as ``(['"])([CHARSET]+)(\\1)``, and when it is
+   exactly that, lines are searched with ``+`` replaced by ``{n,}`` for that shortest
+   passing length n. A long enough ``findall`` candidate is a match of it at the same place,
+   so a line it does not match has no candidate that can pass (any other ``regex`` is used
+   as it is; the test pins the text).
+
    Any other plugin (a subclass that overrides these methods, a custom plugin) cannot be
    bounded this way: then every line is scanned, as detect-secrets does.
 3. A pattern is searched only on the lines that meet all of its *clauses*, read from its
@@ -46,7 +53,9 @@ Why the prefilter drops no finding (detect-secrets 1.5, ``core/scan.py`` and ``p
    parts and large classes give no clause; a pattern without clauses is searched on every
    line. The most selective clause is looked up in the whole file's text; the others are
    checked on its lines by one regex of lookaheads (a line meets it exactly when it holds
-   one text of each clause). Case-insensitive patterns compare with ASCII letters lowered,
+   one text of each clause), except for patterns ``re`` itself searches quickly, where that
+   check would cost what it saves: which clauses are checked changes the cost, never the
+   result, as each is met by every match. Case-insensitive patterns compare with ASCII letters lowered,
    which is exact on ASCII lines only, so a line with a non-ASCII character is always
    searched (``re`` folds the long s, U+017F, to ``s`` and the Kelvin sign to ``k``).
 4. Lines that pass go through detect-secrets' own functions (``_is_filtered_out``,
@@ -159,7 +168,7 @@ def _plugin_patterns(plugin: Any, filename: str) -> list[re.Pattern[str]] | None
     if kind == "regex":
         return list(plugin.denylist)
     if kind == "entropy":
-        return [plugin.regex]
+        return [_entropy_pattern(plugin)]
     if kind == "keyword":
         regexes = REGEX_BY_FILETYPE.get(
             determine_file_type(filename), QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
@@ -190,6 +199,33 @@ def _subsumes(short: Factor, long: Factor) -> bool:
 def _pruned(clause: Clause) -> Clause:
     """Return ``clause`` without the factors another of its factors subsumes."""
     return frozenset(f for f in clause if not any(_subsumes(g, f) for g in clause))
+
+
+def _entropy_pattern(plugin: Any) -> re.Pattern[str]:
+    """Return a pattern every line a high-entropy plugin can report on matches.
+
+    detect-secrets 1.5 builds the plugin's ``regex`` as ``(['"])([CHARSET]+)(\\1)``; when it
+    is exactly that, the returned pattern asks for at least :func:`_min_length` characters
+    between the quotes (what :func:`_long_enough` asks of a candidate). Every candidate of
+    ``findall`` that is long enough is a match of it at the same place, so a line it does
+    not match has no candidate that can pass. Any other ``regex`` is returned as it is.
+    """
+    charset = re.escape(plugin.charset)
+    if plugin.regex.pattern != rf'([\'"])([{charset}]+)(\1)':
+        return plugin.regex  # type: ignore[no-any-return]
+    least = _min_length(plugin.entropy_limit)
+    return _compiled(rf'([\'"])([{charset}]{{{least},}})(\1)')
+
+
+@functools.cache
+def _compiled(text: str) -> re.Pattern[str]:
+    """Return ``re.compile(text)``, once per text."""
+    return re.compile(text)
+
+
+def _min_length(limit: float) -> int:
+    """Return the shortest length whose log2 passes ``limit`` in :func:`_long_enough`."""
+    return math.floor(2 ** (limit - _ENTROPY_MARGIN)) + 1
 
 
 def _ascii_piece(text: str) -> str:
@@ -324,14 +360,30 @@ def _clause_order(clause: Clause) -> tuple[tuple[int, int], list[Factor]]:
 def _checked_clauses(pattern: re.Pattern[str]) -> tuple[Clause, ...]:
     """Return the clauses :func:`matching_lines` checks before it searches ``pattern``.
 
-    All of them for a case-insensitive pattern; only the most selective one otherwise. This
-    is about cost only (each clause is met by every match either way): ``re`` searches a
-    case-sensitive pattern quickly, by its literal prefix or first characters, so checking
-    more clauses on a line costs about what the search it saves would; case-insensitive
-    ones (the keyword, IP and cloud-credential patterns) are several times slower to search.
+    Only the most selective one for a case-sensitive pattern that starts with a literal or
+    a character class, all of them otherwise. This is about cost only (every match meets
+    each clause either way): ``re`` searches such a pattern by skipping to its first
+    characters, about as fast as checking more clauses on the line would be; the others
+    (case-insensitive ones: keyword, IP, cloud credentials; those that start with a group)
+    are several times slower to search.
     """
     clauses = pattern_clauses(pattern)
-    return clauses if pattern.flags & _IGNORECASE else clauses[:1]
+    return clauses[:1] if _quick_start(pattern.pattern, pattern.flags) else clauses
+
+
+@functools.cache
+def _quick_start(text: str, flags: int) -> bool:
+    """Tell whether a pattern is case-sensitive and starts with a literal or a class."""
+    from re import _parser  # type: ignore[attr-defined]
+    from re._constants import IN, LITERAL
+
+    if flags & _IGNORECASE:
+        return False
+    try:
+        tree = _parser.parse(text, flags)
+    except re.error:  # pragma: no cover - it compiled once already
+        return False
+    return bool(tree.data) and tree.data[0][0] in (LITERAL, IN)
 
 
 def pattern_factors(pattern: re.Pattern[str]) -> Clause | None:
