@@ -256,7 +256,7 @@ def test_factor_without_letters_is_case_sensitive() -> None:
 def test_entropy_pattern_asks_for_a_long_enough_candidate() -> None:
     """The high-entropy plugins' patterns ask for as many characters as the entropy bound.
 
-    This pins detect-secrets' own quoted-string regex (``(['"])([CHARSET]+)(\\1)``): if it
+    This pins detect-secrets' own quoted-string regex (a quote, ``[CHARSET]+``, the quote): if it
     changed, the plugin's regex would be used as it is and the first assertion fails.
     """
     rng = random.Random("fwmon-entropy-pattern")

@@ -35,11 +35,11 @@ Why the prefilter drops no finding (detect-secrets 1.5, ``core/scan.py`` and ``p
    ``calculate_shannon_entropy`` only subtracts from the base value, so the bound holds).
 
    The bound is also written into the pattern the lines are searched with: detect-secrets
-   builds a high-entropy plugin's ``regex`` as ``(['"])([CHARSET]+)(\\1)``, and when it is
-   exactly that, lines are searched with ``+`` replaced by ``{n,}`` for that shortest
-   passing length n. A long enough ``findall`` candidate is a match of it at the same place,
-   so a line it does not match has no candidate that can pass (any other ``regex`` is used
-   as it is; the test pins the text).
+   builds a high-entropy plugin's ``regex`` as ``(['"])([CHARSET]+)`` then the same quote,
+   and when it is exactly that, lines are searched with ``+`` replaced by ``{n,}`` for that
+   shortest passing length n. A long enough ``findall`` candidate is a match of it at the
+   same place, so a line it does not match has no candidate that can pass (any other
+   ``regex`` is used as it is; the test pins the text).
 
    Any other plugin (a subclass that overrides these methods, a custom plugin) cannot be
    bounded this way: then every line is scanned, as detect-secrets does.
@@ -55,9 +55,9 @@ Why the prefilter drops no finding (detect-secrets 1.5, ``core/scan.py`` and ``p
    checked on its lines by one regex of lookaheads (a line meets it exactly when it holds
    one text of each clause), except for patterns ``re`` itself searches quickly, where that
    check would cost what it saves: which clauses are checked changes the cost, never the
-   result, as each is met by every match. Case-insensitive patterns compare with ASCII letters lowered,
-   which is exact on ASCII lines only, so a line with a non-ASCII character is always
-   searched (``re`` folds the long s, U+017F, to ``s`` and the Kelvin sign to ``k``).
+   result, as each is met by every match. Case-insensitive patterns compare with ASCII
+   letters lowered, which is exact on ASCII lines only, so a line with a non-ASCII character
+   is always searched (``re`` folds the long s, U+017F, to ``s`` and the Kelvin sign to ``k``).
 4. Lines that pass go through detect-secrets' own functions (``_is_filtered_out``,
    ``_scan_line``, ``get_code_snippet``) with the same plugins, filters and settings, in the
    same order, so they give the same results as ``scan_file``.
@@ -204,11 +204,12 @@ def _pruned(clause: Clause) -> Clause:
 def _entropy_pattern(plugin: Any) -> re.Pattern[str]:
     """Return a pattern every line a high-entropy plugin can report on matches.
 
-    detect-secrets 1.5 builds the plugin's ``regex`` as ``(['"])([CHARSET]+)(\\1)``; when it
-    is exactly that, the returned pattern asks for at least :func:`_min_length` characters
-    between the quotes (what :func:`_long_enough` asks of a candidate). Every candidate of
-    ``findall`` that is long enough is a match of it at the same place, so a line it does
-    not match has no candidate that can pass. Any other ``regex`` is returned as it is.
+    detect-secrets 1.5 builds the plugin's ``regex`` as ``(['"])([CHARSET]+)`` then the same
+    quote; when it is exactly that, the returned pattern asks for at least
+    :func:`_min_length` characters between the quotes (what :func:`_long_enough` asks of a
+    candidate). Every candidate of ``findall`` that is long enough is a match of it at the
+    same place, so a line it does not match has no candidate that can pass. Any other
+    ``regex`` is returned as it is.
     """
     charset = re.escape(plugin.charset)
     if plugin.regex.pattern != rf'([\'"])([{charset}]+)(\1)':
