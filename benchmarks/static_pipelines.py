@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -87,13 +88,27 @@ ENV = {
 ENV["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
 
 
+#: CPU seconds (user + system) of the last :func:`timed` run, children included.
+last_cpu = 0.0
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(command: list[str], cwd: Path) -> float:
+    """Run ``command``; return its wall time (its CPU time is left in :data:`last_cpu`)."""
+    global last_cpu
     env = ENV
+    cpu = _children_cpu()
     started = time.perf_counter()
     subprocess.run(
         command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
     )
-    return time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    last_cpu = _children_cpu() - cpu
+    return elapsed
 
 
 def peak_rss_kib(command: list[str], cwd: Path) -> int:
@@ -183,7 +198,12 @@ def _security(*extra: str) -> list[str]:
 
 
 def measure_secrets(name: str, repeat: int) -> float:
-    """Cold security pipeline with and without the secrets checker; warm replay check."""
+    """Cold security pipeline with and without the secrets checker; warm replay check.
+
+    Besides the wall times (the figure of the target), the CPU time of each run (user +
+    system, of the run's processes) is printed: on a shared, loaded machine it varies far
+    less than the wall time, and the secrets checker runs in the same single process.
+    """
     project = project_copy(name, f"speed-secrets-{name}")
     with_secrets = _security("--fwmon-no-cache")
     without = _security("--fwmon-no-cache", "--fwmon-option", "security.secrets=false")
@@ -191,23 +211,31 @@ def measure_secrets(name: str, repeat: int) -> float:
     timed(with_secrets, project)  # bytecode caches of every module the runs import
     timed(without, project)
     samples: dict[str, list[float]] = {"without": [], "with": [], "warm": []}
+    cpu: dict[str, list[float]] = {"without": [], "with": [], "warm": []}
+    load = [os.getloadavg()[0]]
     for _ in range(repeat):
-        samples["without"].append(timed(without, project))
-        samples["with"].append(timed(with_secrets, project))
+        for label, command in (("without", without), ("with", with_secrets)):
+            samples[label].append(timed(command, project))
+            cpu[label].append(last_cpu)
+        load.append(os.getloadavg()[0])
     timed(cached, project)  # fill the cache
     for _ in range(repeat):
         samples["warm"].append(timed(cached, project))
+        cpu["warm"].append(last_cpu)
     report = json.loads((project / ".fwmon/report.json").read_text())
     checks = [c for c in report["checks"] if c["checker"] == "secrets"]
     replayed = sum(1 for c in report["checks"] if c["cached"])
     med = {k: statistics.median(v) for k, v in samples.items()}
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
     print(f"\n{name}: security pipeline, one process, medians of {repeat} interleaved runs")
+    print("  load average (1 min) during the cold runs: " + ", ".join(f"{x:.2f}" for x in load))
     for label, values in samples.items():
         spread = ", ".join(f"{v:.2f}" for v in values)
-        print(f"  {label:<8} {med[label]:7.2f} s   ({spread})")
+        print(f"  {label:<8} {med[label]:7.2f} s   ({spread})   CPU {med_cpu[label]:6.2f} s")
     ratio = med["with"] / med["without"]
     print(f"  secrets items {len(checks)}; warm run: {replayed}/{len(report['checks'])} replayed")
     print(f"  with / without secrets (<= 1.15)   {ratio:6.3f}")
+    print(f"  same, CPU time                     {med_cpu['with'] / med_cpu['without']:6.3f}")
     print(f"  warm / cold with secrets           {med['warm'] / med['with']:6.3f}")
     return ratio
 

@@ -139,30 +139,59 @@ def test_generated_tricky_lines_same_findings(tmp_path: Path, name: str) -> None
     assert _compare(path)  # the generated lines do produce findings
 
 
-def test_patterns_searched_only_where_factors_are() -> None:
-    """Every match of every default pattern contains one of its factors (ASCII lines)."""
+def _default_patterns(filename: str) -> list[re.Pattern[str]]:
+    found = [secrets_scan._plugin_patterns(plugin, filename) for plugin in get_plugins()]
+    return [pattern for patterns in found for pattern in patterns or []]
+
+
+def test_patterns_searched_only_where_clauses_are_met() -> None:
+    """Every match of every default pattern meets every clause of it (ASCII lines)."""
     rng = random.Random("fwmon-factors")
     lines = [_tricky_line(rng) for _ in range(3000)]
     ascii_lines = [x for x in lines if x.isascii()]
-    for plugin in get_plugins():
-        for pattern in secrets_scan._plugin_patterns(plugin, "x.py") or []:
-            factors = secrets_scan.pattern_factors(pattern)
-            if factors is None:
-                continue
+    checked = 0
+    for name in NAMES:
+        for pattern in _default_patterns(name):
+            clauses = secrets_scan.pattern_clauses(pattern)
             for line in ascii_lines:
-                if pattern.search(line):
-                    low = line.lower()
-                    assert any(f in (low if ic else line) for f, ic in factors), pattern.pattern
+                match = pattern.search(line)
+                if match is None:
+                    continue
+                low = line.lower()
+                for clause in clauses:
+                    assert any(f in (low if ic else line) for f, ic in clause), pattern.pattern
+                    checked += 1
+    assert checked > 1000  # the lines do match patterns that have clauses
 
 
-def test_prefilter_drops_lines() -> None:
-    """The prefilter does something: most lines of fwmon's own code reach no plugin."""
-    path = Path(secrets.__file__)
-    lines = [x.rstrip() for x in path.read_text(encoding="utf-8").splitlines()]
-    lines.append("password = 'hunter2-hunter2'")  # one line that must stay
-    per_line = secrets_scan.plugin_lines(get_plugins(), str(path), lines)
-    assert len(lines) - 1 in per_line
-    assert len(per_line) < len(lines) // 2
+def test_matching_lines_is_exact_on_ascii_lines() -> None:
+    """matching_lines gives, per pattern, exactly the ASCII lines ``search`` matches."""
+    rng = random.Random("fwmon-matching")
+    lines = [_tricky_line(rng).rstrip() for _ in range(3000)]
+    for name in NAMES:
+        patterns = _default_patterns(name)
+        for pattern, hits in zip(
+            patterns, secrets_scan.matching_lines(lines, patterns), strict=True
+        ):
+            expected = {i for i, x in enumerate(lines) if pattern.search(x) or not x.isascii()}
+            assert hits == expected, pattern.pattern
+
+
+def test_secondary_clauses_narrow_the_keyword_lines() -> None:
+    """A line with a keyword but no assignment and no quote is not searched by keyword regexes.
+
+    Each keyword regex for Python needs a keyword, an operator and a quote: more than one
+    clause, so lines are dropped by the later clauses too.
+    """
+    keyword = next(p for p in get_plugins() if type(p).__name__ == "KeywordDetector")
+    patterns = secrets_scan._plugin_patterns(keyword, "x.py") or []
+    assert patterns and all(len(secrets_scan.pattern_clauses(p)) >= 2 for p in patterns)
+    secrets_lines = ["pwd = 'hunter2'", "'hunter2' == pwd", "pwd: 'hunter2'", "pwd 'hunter2';"]
+    for pattern in patterns:
+        meets = secrets_scan._clauses_regex(secrets_scan.pattern_clauses(pattern)).match
+        assert any(pattern.search(line) for line in secrets_lines)
+        assert all(meets(line) for line in secrets_lines if pattern.search(line))
+        assert not meets("primary_key") and not meets("key = 1")
 
 
 class _Unbounded(RegexBasedDetector):
@@ -199,3 +228,53 @@ def test_entropy_bound_holds() -> None:
             text = "".join(rng.choice(plugin.charset) for _ in range(n))
             if plugin.calculate_shannon_entropy(text) > plugin.entropy_limit:
                 assert secrets_scan._long_enough(plugin, f'x = "{text}"')
+
+
+def test_pruned_clause_keeps_every_line() -> None:
+    """A factor is dropped from a clause only when another factor is on every line it is on."""
+    clause = frozenset({("pass", True), ("password", True), ("PASS", False), ("Pass", False)})
+    assert secrets_scan._pruned(clause) == {("pass", True)}
+    # a case-sensitive factor does not stand for a case-insensitive one
+    assert secrets_scan._pruned(frozenset({("pass", False), ("password", True)})) == {
+        ("pass", False),
+        ("password", True),
+    }
+    lines = ["PassWord = 1", "PASS", "x", "pass"]
+    texts = ("\n".join(lines), "\n".join(lines).lower())
+    starts = [0, 13, 18, 20]
+    for kept in (clause, secrets_scan._pruned(clause)):
+        assert secrets_scan._factor_lines(kept, lines, texts, starts) == {0, 1, 3}
+
+
+def test_factor_without_letters_is_case_sensitive() -> None:
+    """Ignoring case changes nothing for ``=`` or ``://``: one lookup whatever the flags."""
+    assert secrets_scan._factor("://", True) == ("://", False)
+    assert secrets_scan._factor("AKIA", True) == ("akia", True)
+    assert secrets_scan._factor("AKIA", False) == ("AKIA", False)
+
+
+def test_entropy_pattern_asks_for_a_long_enough_candidate() -> None:
+    """The high-entropy plugins' patterns ask for as many characters as the entropy bound.
+
+    This pins detect-secrets' own quoted-string regex (a quote, ``[CHARSET]+``, the quote): if it
+    changed, the plugin's regex would be used as it is and the first assertion fails.
+    """
+    rng = random.Random("fwmon-entropy-pattern")
+    plugins = [p for p in get_plugins() if secrets_scan._is_entropy_plugin(p)]
+    assert len(plugins) == 2
+    for plugin in plugins:
+        bounded = secrets_scan._entropy_pattern(plugin)
+        least = secrets_scan._min_length(plugin.entropy_limit)
+        assert bounded.pattern != plugin.regex.pattern and f"{{{least},}}" in bounded.pattern
+        passed = 0
+        for _ in range(3000):
+            quote = rng.choice("'\"")
+            text = "".join(rng.choice(plugin.charset + "'\" ") for _ in range(rng.randint(1, 40)))
+            line = f"x = {quote}{text}{quote} {rng.choice(FRAGMENTS)}"
+            if secrets_scan._long_enough(plugin, line):
+                assert bounded.search(line), line
+                passed += 1
+        assert passed > 100  # the generated lines do reach the bound
+        # just below and at the bound
+        short, enough = "a" * (least - 1), "a" * least
+        assert not bounded.search(f"'{short}'") and bounded.search(f"'{enough}'")

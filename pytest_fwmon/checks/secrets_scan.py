@@ -34,13 +34,30 @@ Why the prefilter drops no finding (detect-secrets 1.5, ``core/scan.py`` and ``p
    for rounding) gives that plugin nothing, so it does not run there (the hex plugin's own
    ``calculate_shannon_entropy`` only subtracts from the base value, so the bound holds).
 
+   The bound is also written into the pattern the lines are searched with: detect-secrets
+   builds a high-entropy plugin's ``regex`` as ``(['"])([CHARSET]+)`` then the same quote,
+   and when it is exactly that, lines are searched with ``+`` replaced by ``{n,}`` for that
+   shortest passing length n. A long enough ``findall`` candidate is a match of it at the
+   same place, so a line it does not match has no candidate that can pass (any other
+   ``regex`` is used as it is; the test pins the text).
+
    Any other plugin (a subclass that overrides these methods, a custom plugin) cannot be
    bounded this way: then every line is scanned, as detect-secrets does.
-3. The patterns are searched together as one alternation (each wrapped in a group with its
-   own flags, its group references renumbered): an alternation matches at a position exactly
-   when one of its members does, so the combined ``search`` finds a match exactly when one of
-   the patterns would. A pattern that cannot be combined safely (named groups, conditional
-   groups, an escape that could be an octal character) is searched on its own.
+3. A pattern is searched only on the lines that meet all of its *clauses*, read from its
+   parse tree: a clause is a set of texts one of which every match contains. Each literal
+   run of the pattern's top-level sequence (or of a group, or of a repetition of at least
+   one) is a clause of one text, a small character class one of its characters, an
+   alternation the union of its branches' best clauses (none if a branch has none).
+   Every part of such a sequence is inside every match, so a line without one of a
+   clause's texts has no match: dropping it drops no ``search`` hit. Lookarounds, optional
+   parts and large classes give no clause; a pattern without clauses is searched on every
+   line. The most selective clause is looked up in the whole file's text; the others are
+   checked on its lines by one regex of lookaheads (a line meets it exactly when it holds
+   one text of each clause), except for patterns ``re`` itself searches quickly, where that
+   check would cost what it saves: which clauses are checked changes the cost, never the
+   result, as each is met by every match. Case-insensitive patterns compare with ASCII
+   letters lowered, which is exact on ASCII lines only, so a line with a non-ASCII character
+   is always searched (``re`` folds the long s, U+017F, to ``s`` and the Kelvin sign to ``k``).
 4. Lines that pass go through detect-secrets' own functions (``_is_filtered_out``,
    ``_scan_line``, ``get_code_snippet``) with the same plugins, filters and settings, in the
    same order, so they give the same results as ``scan_file``.
@@ -52,10 +69,13 @@ the planted corpus and on generated tricky lines.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import math
+import operator
 import re
 from collections.abc import Iterator, Sequence
+from itertools import compress, count, repeat
 from typing import Any, Final
 
 #: A required text: (string, compared ignoring ASCII case).
@@ -70,8 +90,20 @@ _MAX_CLASS: Final = 10
 #: Slack on the entropy bound log2(n), far above the rounding of detect-secrets' sum.
 _ENTROPY_MARGIN: Final = 1e-6
 
-#: Required factors per pattern (None: no bound found), by (pattern text, flags).
-_factor_cache: dict[tuple[str, int], frozenset[Factor] | None] = {}
+#: A clause: factors one of which every match of a pattern contains.
+Clause = frozenset[Factor]
+
+#: Most clauses checked per pattern (the most selective ones).
+_MAX_CLAUSES: Final = 4
+
+#: Factors this long or shorter are looked for line by line (see :func:`_factor_lines`).
+_SHORT_FACTOR: Final = 1
+
+#: ``re.IGNORECASE`` as a plain int (``Pattern.flags & RegexFlag`` runs enum code).
+_IGNORECASE: Final = int(re.IGNORECASE)
+
+#: Clauses per pattern, best first, by (pattern text, flags).
+_factor_cache: dict[tuple[str, int], tuple[Clause, ...]] = {}
 
 
 _DS: Final = "detect_secrets.plugins."
@@ -107,6 +139,23 @@ def _own_methods(cls: type, owner: str) -> bool:
     return _defined_by(cls, "analyze_line") == owner == _defined_by(cls, "analyze_string")
 
 
+@functools.cache
+def _bound_kind(cls: type) -> str | None:
+    """Return how a plugin class's results are bounded: "regex", "entropy", "keyword" or None.
+
+    Decided once per class (by its MRO, which does not change).
+    """
+    if _is_a(cls, _REGEX) and _defined_by(cls, "analyze_line") == _DS + "base.BasePlugin":
+        if _defined_by(cls, "analyze_string") in (_REGEX, _DS + "jwt.JwtTokenDetector"):
+            return "regex"
+        return None
+    if _is_a(cls, _ENTROPY) and _own_methods(cls, _ENTROPY):
+        return "entropy"
+    if _is_a(cls, _KEYWORD) and _own_methods(cls, _KEYWORD):
+        return "keyword"
+    return None
+
+
 def _plugin_patterns(plugin: Any, filename: str) -> list[re.Pattern[str]] | None:
     """Return the patterns that bound what ``plugin`` reports in ``filename``, or None."""
     from detect_secrets.plugins.keyword import (
@@ -115,14 +164,12 @@ def _plugin_patterns(plugin: Any, filename: str) -> list[re.Pattern[str]] | None
     )
     from detect_secrets.util.filetype import determine_file_type
 
-    cls = type(plugin)
-    if _is_a(cls, _REGEX) and _defined_by(cls, "analyze_line") == _DS + "base.BasePlugin":
-        if _defined_by(cls, "analyze_string") in (_REGEX, _DS + "jwt.JwtTokenDetector"):
-            return list(plugin.denylist)
-        return None
-    if _is_a(cls, _ENTROPY) and _own_methods(cls, _ENTROPY):
-        return [plugin.regex]
-    if _is_a(cls, _KEYWORD) and _own_methods(cls, _KEYWORD):
+    kind = _bound_kind(plugin.__class__)
+    if kind == "regex":
+        return list(plugin.denylist)
+    if kind == "entropy":
+        return [_entropy_pattern(plugin)]
+    if kind == "keyword":
         regexes = REGEX_BY_FILETYPE.get(
             determine_file_type(filename), QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
         )
@@ -130,16 +177,71 @@ def _plugin_patterns(plugin: Any, filename: str) -> list[re.Pattern[str]] | None
     return None
 
 
+def _factor(text: str, ignore_case: bool) -> Factor:
+    """Return the factor for ASCII ``text``: lowered if case is ignored and it has letters.
+
+    Without letters, ignoring case changes nothing: the factor is then case-sensitive, so
+    the same text is looked up once whatever the pattern's flags.
+    """
+    ignore_case = ignore_case and text.lower() != text.upper()
+    return (text.lower() if ignore_case else text), ignore_case
+
+
+def _subsumes(short: Factor, long: Factor) -> bool:
+    """Tell whether every line holding ``long`` also holds ``short`` (then ``long`` is spare)."""
+    if short == long:
+        return False
+    if short[1]:  # looked for in the lowered line, which holds the lowered ``long``
+        return short[0] in long[0].lower()
+    return not long[1] and short[0] in long[0]
+
+
+def _pruned(clause: Clause) -> Clause:
+    """Return ``clause`` without the factors another of its factors subsumes."""
+    return frozenset(f for f in clause if not any(_subsumes(g, f) for g in clause))
+
+
+def _entropy_pattern(plugin: Any) -> re.Pattern[str]:
+    """Return a pattern every line a high-entropy plugin can report on matches.
+
+    detect-secrets 1.5 builds the plugin's ``regex`` as ``(['"])([CHARSET]+)`` then the same
+    quote; when it is exactly that, the returned pattern asks for at least
+    :func:`_min_length` characters between the quotes (what :func:`_long_enough` asks of a
+    candidate). Every candidate of ``findall`` that is long enough is a match of it at the
+    same place, so a line it does not match has no candidate that can pass. Any other
+    ``regex`` is returned as it is.
+    """
+    charset = re.escape(plugin.charset)
+    if plugin.regex.pattern != rf'([\'"])([{charset}]+)(\1)':
+        return plugin.regex  # type: ignore[no-any-return]
+    least = _min_length(plugin.entropy_limit)
+    return _compiled(rf'([\'"])([{charset}]{{{least},}})(\1)')
+
+
+@functools.cache
+def _compiled(text: str) -> re.Pattern[str]:
+    """Return ``re.compile(text)``, once per text."""
+    return re.compile(text)
+
+
+def _min_length(limit: float) -> int:
+    """Return the shortest length whose log2 passes ``limit`` in :func:`_long_enough`."""
+    return math.floor(2 ** (limit - _ENTROPY_MARGIN)) + 1
+
+
 def _ascii_piece(text: str) -> str:
     """Return the longest run of ASCII characters of ``text``."""
     return max(re.split(r"[^\x00-\x7f]+", text), key=len)
 
 
-def _best(options: list[frozenset[Factor]]) -> frozenset[Factor] | None:
-    """Return the most selective factor set: longest shortest member, then fewest members."""
-    if not options:
-        return None
-    return max(options, key=lambda f: (min(len(s) for s, _ in f), -len(f)))
+def _selectivity(clause: Clause) -> tuple[int, int]:
+    """Return how selective a clause is thought to be: longest shortest member, then fewest."""
+    return (min(len(text) for text, _ in clause), -len(clause))
+
+
+def _best(options: list[Clause]) -> Clause | None:
+    """Return the most selective clause of ``options`` (see :func:`_selectivity`)."""
+    return max(options, key=_selectivity) if options else None
 
 
 def _class_chars(items: Any) -> set[str] | None:
@@ -161,11 +263,11 @@ def _class_factors(items: Any, ignore_case: bool) -> frozenset[Factor] | None:
     chars = _class_chars(items)
     if chars is None or len(chars) > _MAX_CLASS or not all(c.isascii() for c in chars):
         return None
-    return frozenset((c.lower() if ignore_case else c, ignore_case) for c in chars)
+    return frozenset(_factor(c, ignore_case) for c in chars)
 
 
-def _node_factors(op: Any, arg: Any, ignore_case: bool) -> frozenset[Factor] | None:
-    """Return a factor set one of which every match of this node contains, or None."""
+def _node_clauses(op: Any, arg: Any, ignore_case: bool) -> list[Clause]:
+    """Return clauses every match of this node satisfies (each: it contains one of them)."""
     from re._constants import (
         ATOMIC_GROUP,
         BRANCH,
@@ -176,44 +278,46 @@ def _node_factors(op: Any, arg: Any, ignore_case: bool) -> frozenset[Factor] | N
         SUBPATTERN,
     )
 
+    found: Clause | None = None
     if op is IN:
-        return _class_factors(arg, ignore_case)
-    if op is SUBPATTERN:
+        found = _class_factors(arg, ignore_case)
+    elif op is SUBPATTERN:
         add, remove = arg[1], arg[2]
-        return _seq_factors(
+        return _seq_clauses(
             arg[3], (ignore_case or bool(add & re.IGNORECASE)) and not remove & re.IGNORECASE
         )
-    if op is ATOMIC_GROUP:
-        return _seq_factors(arg, ignore_case)
-    if op in (MAX_REPEAT, MIN_REPEAT, POSSESSIVE_REPEAT):
-        return _seq_factors(arg[2], ignore_case) if arg[0] >= 1 else None
-    if op is BRANCH:
-        return _branch_factors(arg[1], ignore_case)
-    return None
+    elif op is ATOMIC_GROUP:
+        return _seq_clauses(arg, ignore_case)
+    elif op in (MAX_REPEAT, MIN_REPEAT, POSSESSIVE_REPEAT):
+        # at least one repetition: its clauses hold for the whole match
+        return _seq_clauses(arg[2], ignore_case) if arg[0] >= 1 else []
+    elif op is BRANCH:
+        found = _branch_factors(arg[1], ignore_case)
+    return [] if found is None else [found]
 
 
-def _branch_factors(branches: Any, ignore_case: bool) -> frozenset[Factor] | None:
-    """Return the union of the branches' factor sets; None if one branch has none."""
+def _branch_factors(branches: Any, ignore_case: bool) -> Clause | None:
+    """Return the union of the branches' best clauses; None if one branch has none."""
     union: set[Factor] = set()
     for branch in branches:
-        found = _seq_factors(branch, ignore_case)
+        found = _best(_seq_clauses(branch, ignore_case))
         if found is None:
             return None
         union |= found
     return frozenset(union)
 
 
-def _seq_factors(seq: Any, ignore_case: bool) -> frozenset[Factor] | None:
-    """Return the most selective factor set among the parts of a sequence, or None."""
+def _seq_clauses(seq: Any, ignore_case: bool) -> list[Clause]:
+    """Return the clauses of the parts of a sequence: a match satisfies every one of them."""
     from re._constants import LITERAL
 
-    options: list[frozenset[Factor]] = []
+    clauses: list[Clause] = []
     run: list[str] = []
 
     def close_run() -> None:
         piece = _ascii_piece("".join(run))
         if piece:
-            options.append(frozenset({(piece.lower() if ignore_case else piece, ignore_case)}))
+            clauses.append(frozenset({_factor(piece, ignore_case)}))
         run.clear()
 
     for op, arg in seq:
@@ -221,18 +325,18 @@ def _seq_factors(seq: Any, ignore_case: bool) -> frozenset[Factor] | None:
             run.append(chr(arg))
             continue
         close_run()
-        found = _node_factors(op, arg, ignore_case)
-        if found is not None:
-            options.append(found)
+        clauses.extend(_node_clauses(op, arg, ignore_case))
     close_run()
-    return _best(options)
+    return clauses
 
 
-def pattern_factors(pattern: re.Pattern[str]) -> frozenset[Factor] | None:
-    """Return texts one of which every match of ``pattern`` on an ASCII line contains.
+def pattern_clauses(pattern: re.Pattern[str]) -> tuple[Clause, ...]:
+    """Return clauses every match of ``pattern`` on an ASCII line satisfies, best first.
 
-    A factor marked case-insensitive is lower case and is looked for in the line with ASCII
-    letters lowered. None when no such set is found: the pattern is then tried on every line.
+    A match satisfies a clause when it contains one of the clause's factors; a factor marked
+    case-insensitive is lower case and is looked for in the line with ASCII letters lowered.
+    Empty when no clause is found: the pattern is then tried on every line. At most
+    :data:`_MAX_CLAUSES`, the most selective (:func:`_selectivity`).
     """
     key = (pattern.pattern, pattern.flags)
     if key not in _factor_cache:
@@ -242,21 +346,67 @@ def pattern_factors(pattern: re.Pattern[str]) -> frozenset[Factor] | None:
             tree = _parser.parse(pattern.pattern, pattern.flags)
         except re.error:  # pragma: no cover - it compiled once already
             tree = None
-        found = (
-            None if tree is None else _seq_factors(tree.data, bool(pattern.flags & re.IGNORECASE))
-        )
-        if found is not None and any("\n" in text for text, _ in found):
-            found = None  # a line never holds a newline
-        _factor_cache[key] = found
+        found = [] if tree is None else _seq_clauses(tree.data, bool(pattern.flags & re.IGNORECASE))
+        # a line never holds a newline: a clause naming one cannot be checked on lines
+        kept = {_pruned(c) for c in found if not any("\n" in text for text, _ in c)}
+        _factor_cache[key] = tuple(sorted(kept, key=_clause_order, reverse=True)[:_MAX_CLAUSES])
     return _factor_cache[key]
 
 
+def _clause_order(clause: Clause) -> tuple[tuple[int, int], list[Factor]]:
+    """Sort key of clauses: selectivity, then the factors (a stable, repeatable order)."""
+    return _selectivity(clause), sorted(clause)
+
+
+def _checked_clauses(pattern: re.Pattern[str]) -> tuple[Clause, ...]:
+    """Return the clauses :func:`matching_lines` checks before it searches ``pattern``.
+
+    Only the most selective one for a case-sensitive pattern that starts with a literal or
+    a character class, all of them otherwise. This is about cost only (every match meets
+    each clause either way): ``re`` searches such a pattern by skipping to its first
+    characters, about as fast as checking more clauses on the line would be; the others
+    (case-insensitive ones: keyword, IP, cloud credentials; those that start with a group)
+    are several times slower to search.
+    """
+    clauses = pattern_clauses(pattern)
+    return clauses[:1] if _quick_start(pattern.pattern, pattern.flags) else clauses
+
+
+@functools.cache
+def _quick_start(text: str, flags: int) -> bool:
+    """Tell whether a pattern is case-sensitive and starts with a literal or a class."""
+    from re import _parser  # type: ignore[attr-defined]
+    from re._constants import IN, LITERAL
+
+    if flags & _IGNORECASE:
+        return False
+    try:
+        tree = _parser.parse(text, flags)
+    except re.error:  # pragma: no cover - it compiled once already
+        return False
+    return bool(tree.data) and tree.data[0][0] in (LITERAL, IN)
+
+
+def pattern_factors(pattern: re.Pattern[str]) -> Clause | None:
+    """Return the most selective clause of ``pattern`` (:func:`pattern_clauses`), or None."""
+    clauses = pattern_clauses(pattern)
+    return clauses[0] if clauses else None
+
+
 def _factor_lines(
-    factors: frozenset[Factor], texts: tuple[str, str], starts: list[int]
+    factors: Clause, lines: Sequence[str], texts: tuple[str, str], starts: list[int]
 ) -> set[int]:
-    """Return the indexes of the lines that contain one of ``factors``."""
+    """Return the indexes of the ``lines`` that contain one of ``factors``.
+
+    ``texts`` is the lines joined by newlines (as is and ASCII-lowered), ``starts`` the
+    offset of each line in it.
+    """
     found: set[int] = set()
     for factor, ignore_case in factors:
+        if len(factor) <= _SHORT_FACTOR and not ignore_case:
+            # a short factor is on many lines: one membership test a line (in C) is cheaper
+            found.update(compress(range(len(lines)), map(operator.contains, lines, repeat(factor))))
+            continue
         text = texts[1] if ignore_case else texts[0]
         pos = text.find(factor)
         while pos >= 0:
@@ -271,25 +421,69 @@ def matching_lines(lines: Sequence[str], patterns: Sequence[re.Pattern[str]]) ->
     """Return, per pattern, the indexes of ``lines`` (right-stripped) it can ``search``.
 
     A superset, exact on ASCII lines: a non-ASCII line is always included; on the others a
-    pattern is only tried where one of its required factors occurs, and a pattern without
-    factors is tried on every line.
+    pattern is only tried where its clauses are met (:func:`_checked_clauses`), and a pattern
+    without clauses is tried on every line.
     """
     text = "\n".join(lines)
     texts = (text, text.translate(_ASCII_LOWER))
-    starts = [0, *itertools.accumulate(len(line) + 1 for line in lines)]
+    # the offset of line i is the length of the lines before it plus i newlines
+    starts = list(map(operator.add, itertools.accumulate(map(len, lines), initial=0), count()))
     unsure = set() if text.isascii() else {i for i, x in enumerate(lines) if not x.isascii()}
-    by_factors: dict[frozenset[Factor] | None, set[int]] = {}
+    by_factors: dict[Clause, set[int]] = {}
+    by_clauses: dict[tuple[Clause, ...], set[int]] = {}
     result: list[set[int]] = []
     for pattern in patterns:
-        factors = pattern_factors(pattern)
-        if factors not in by_factors:
-            by_factors[factors] = (
-                set(range(len(lines))) if factors is None else _factor_lines(factors, texts, starts)
-            )
+        clauses = _checked_clauses(pattern)
+        if clauses not in by_clauses:
+            by_clauses[clauses] = _clause_lines(clauses, lines, (texts, starts), by_factors)
         search = pattern.search
-        hits = {i for i in by_factors[factors] - unsure if search(lines[i]) is not None}
+        hits = {i for i in by_clauses[clauses] - unsure if search(lines[i]) is not None}
         result.append(hits | unsure)
     return result
+
+
+def _clause_lines(
+    clauses: tuple[Clause, ...],
+    lines: Sequence[str],
+    where: tuple[tuple[str, str], list[int]],
+    by_factors: dict[Clause, set[int]],
+) -> set[int]:
+    """Return the indexes of the lines that meet every clause (all lines without clauses).
+
+    ``where`` is the joined text (as is and lowered) and its line starts; the lines of the
+    first clause are looked up in it (once per clause: ``by_factors``), the other clauses
+    are checked on those lines only, by :func:`_clauses_regex`.
+    """
+    if not clauses:
+        return set(range(len(lines)))
+    first, rest = clauses[0], clauses[1:]
+    if first not in by_factors:
+        by_factors[first] = _factor_lines(first, lines, *where)
+    if not rest:
+        return by_factors[first]
+    meets = _clauses_regex(rest).match
+    return {index for index in by_factors[first] if meets(lines[index]) is not None}
+
+
+@functools.cache
+def _clauses_regex(clauses: tuple[Clause, ...]) -> re.Pattern[str]:
+    """Return a regex that ``match``es a line exactly when it meets every one of ``clauses``.
+
+    One lookahead per clause, at the start of the line: anything (newlines too), then one of
+    the clause's factors. A case-insensitive factor is matched ignoring case, which on an
+    ASCII line is the comparison with ASCII letters lowered that :func:`pattern_clauses`
+    means (non-ASCII lines are never dropped).
+    """
+
+    def factor(text: str, ignore_case: bool) -> str:
+        return f"(?i:{re.escape(text)})" if ignore_case else re.escape(text)
+
+    return re.compile(
+        "".join(
+            "(?=(?s:.*?)(?:" + "|".join(factor(*f) for f in sorted(clause)) + "))"
+            for clause in clauses
+        )
+    )
 
 
 def plugin_lines(
@@ -323,7 +517,12 @@ def _plugin_where(plugin: Any, hits: list[set[int]], lines: Sequence[str]) -> se
 
 def _is_entropy_plugin(plugin: Any) -> bool:
     """Tell whether ``plugin`` is a high-entropy plugin with detect-secrets' own methods."""
-    cls = type(plugin)
+    return _is_entropy_class(plugin.__class__)
+
+
+@functools.cache
+def _is_entropy_class(cls: type) -> bool:
+    """Tell whether ``cls`` is a high-entropy plugin class with detect-secrets' own methods."""
     # the hex plugin's override only lowers the base entropy (all-digit strings)
     entropy = (_ENTROPY, _DS + "high_entropy_strings.HexHighEntropyString")
     return (
@@ -357,7 +556,7 @@ def _scan_lines(lines: list[str], filename: str) -> Iterator[Any]:
     from detect_secrets.settings import get_plugins
     from detect_secrets.util.code_snippet import get_code_snippet
 
-    stripped = [raw.rstrip() for raw in lines]
+    stripped = list(map(str.rstrip, lines))
     per_line = plugin_lines(get_plugins(), filename, stripped)
     for index in sorted(per_line):
         line, number = stripped[index], index + 1
