@@ -26,6 +26,7 @@ from pytest_fwmon.gate.github import (
 from pytest_fwmon.gate.markdown import COMMENT_LIMIT, SUMMARY_LIMIT, cell, render_markdown
 from pytest_fwmon.gate.policy import parse_policy
 from pytest_fwmon.gate.sarif import build_sarif
+from pytest_fwmon.gate.summary import render_text, table
 from tests.test_gate_support import POLICY_NEW_HIGH, baseline_of, finding, make_report
 
 TODAY = dt.date(2024, 6, 1)
@@ -278,3 +279,185 @@ def test_result_json_validates_against_its_schema() -> None:
 @pytest.mark.parametrize("name", ["policy", "baseline", "gate-result"])
 def test_gate_schemas_are_valid_json_schema(name: str) -> None:
     jsonschema.Draft202012Validator.check_schema(load_schema(name))
+
+
+# -- the summary printed on stdout ---------------------------------------------------------------
+
+WARN_POLICY = """\
+required_pipelines = ["security"]
+
+[[conditions]]
+id = "few-new"
+metric = "findings.total"
+op = "le"
+threshold = 0
+scope = "new"
+level = "warn"
+
+[[conditions]]
+id = "sec-score"
+metric = "pipeline.security.score"
+op = "ge"
+threshold = 90.5
+
+[[conditions]]
+id = "cov"
+metric = "coverage.line_percent"
+op = "ge"
+threshold = 80
+level = "warn"
+"""
+
+EXEMPT_POLICY = """\
+required_pipelines = ["security"]
+
+[[conditions]]
+id = "no-new"
+metric = "findings.total"
+op = "le"
+threshold = 0
+scope = "diff"
+
+[[conditions]]
+id = "cov"
+metric = "coverage.line_percent"
+op = "ge"
+threshold = 80
+
+[[conditions]]
+id = "ok"
+metric = "tests.failed"
+op = "eq"
+threshold = 0
+
+[[exemptions]]
+id = "small"
+conditions = ["no-new"]
+metric = "tests.total"
+op = "le"
+threshold = 10
+reason = "tiny"
+"""
+
+
+def test_summary_of_a_baselined_waived_and_suppressed_result() -> None:
+    assert render_text(mixed()).splitlines() == [
+        "fwmon gate: BLOCKED",
+        "report: report   policy: policy.toml   baseline: b.json",
+        "findings: 2 new, 1 baselined, 1 waived, 1 suppressed",
+        "",
+        "condition    metric                  scope  actual  op  threshold  level  verdict  why",
+        "no-new-high  findings.high_or_worse  new    1       le  0          error  FAIL     "
+        "findings.high_or_worse (new) is 1, must be le 0",
+        "",
+        "new findings (2, worst first):",
+        "  high     pkg/app.py:12  bandit B602  "
+        "subprocess call with shell=True identified, security issue.",
+        "  low      pkg/my module.py:0  pydocstyle D103  Missing docstring in public function",
+        "",
+        "blocked: condition no-new-high failed: findings.high_or_worse (new) is 1, must be le 0",
+    ]
+
+
+def test_summary_lists_the_worst_20_new_findings_and_warns_for_warn_conditions() -> None:
+    severities = ["low", "critical", "medium", "high"]
+    many = [
+        finding("B602", f"p{i % 3}.py", 30 - i, severity=severities[i % 4], message="two\n  words")
+        for i in range(23)
+    ]
+    result = gate(many, policy_text=WARN_POLICY)
+    result.notes.append("a note")
+    result.warnings.append("a warning")
+    listed = [
+        ("critical", "p0.py:9"),
+        ("critical", "p0.py:21"),
+        ("critical", "p1.py:17"),
+        ("critical", "p1.py:29"),
+        ("critical", "p2.py:13"),
+        ("critical", "p2.py:25"),
+        ("high", "p0.py:15"),
+        ("high", "p0.py:27"),
+        ("high", "p1.py:11"),
+        ("high", "p1.py:23"),
+        ("high", "p2.py:19"),
+        ("medium", "p0.py:12"),
+        ("medium", "p0.py:24"),
+        ("medium", "p1.py:8"),
+        ("medium", "p1.py:20"),
+        ("medium", "p2.py:16"),
+        ("medium", "p2.py:28"),
+        ("low", "p0.py:18"),
+        ("low", "p0.py:30"),
+        ("low", "p1.py:14"),
+    ]
+    text = render_text(result)
+    assert text.endswith("\n")
+    assert text.splitlines() == [
+        "fwmon gate: BLOCKED",
+        "report: report   policy: policy.toml   baseline: none",
+        "findings: 23 new, 0 baselined, 0 waived, 0 suppressed",
+        "",
+        "condition  metric                   scope    actual  op  threshold  level  verdict  why",
+        "few-new    findings.total           new      23      le  0          warn   WARN     "
+        "findings.total (new) is 23, must be le 0",
+        "sec-score  pipeline.security.score  overall  90      ge  90.5       error  FAIL     "
+        "pipeline.security.score is 90, must be ge 90.5",
+        "cov        coverage.line_percent    overall  -       ge  80         warn   WARN     "
+        "metric coverage.line_percent not in report (coverage was not measured)",
+        "",
+        "new findings (23, worst first):",
+        *[f"  {severity:<8} {where}  bandit B602  two words" for severity, where in listed],
+        "  ... and 3 more (see --result-json)",
+        "",
+        "note: a note",
+        "",
+        "warning: condition few-new warns: findings.total (new) is 23, must be le 0",
+        "warning: condition cov warns: metric coverage.line_percent not in report "
+        "(coverage was not measured)",
+        "warning: a warning",
+        "",
+        "blocked: condition sec-score failed: pipeline.security.score is 90, must be ge 90.5",
+    ]
+
+
+def test_summary_with_a_base_ref_exemptions_and_an_escaped_file_name() -> None:
+    result = evaluate(
+        make_report([finding("B602", "a\nb.py", 3)]),
+        parse_policy(EXEMPT_POLICY.encode(), "p.toml"),
+        None,
+        report_path="r.json",
+        changed={"a\nb.py": {3}},
+        base_ref="origin/main",
+        base="0123456789abcdef0123",
+        today=TODAY,
+    )
+    assert render_text(result).splitlines() == [
+        "fwmon gate: BLOCKED",
+        "report: r.json   policy: p.toml   baseline: none   base: origin/main (0123456789ab)",
+        "findings: 1 new, 0 baselined, 0 waived, 0 suppressed; 1 new on changed lines",
+        "",
+        "condition  metric                 scope    actual  op  threshold  level  verdict  why",
+        "no-new     findings.total         diff     1       le  0          error  EXEMPT   "
+        "exempt by small: tests.total is 10, le 10 (tiny)",
+        "cov        coverage.line_percent  overall  -       ge  80         error  MISSING  "
+        "metric coverage.line_percent not in report (coverage was not measured)",
+        "ok         tests.failed           overall  0       eq  0          error  PASS     "
+        "tests.failed is 0, eq 0",
+        "",
+        "new findings (1, worst first):",
+        "  high     a\\nb.py:3  bandit B602  "
+        "subprocess call with shell=True identified, security issue.",
+        "",
+        "note: condition no-new exempt by small: tests.total is 10, le 10 (tiny)",
+        "",
+        "blocked: condition cov failed: metric coverage.line_percent not in report "
+        "(coverage was not measured)",
+    ]
+
+
+def test_summary_table_pads_every_column_but_the_last() -> None:
+    assert table([["a", "bbb", "x"], ["cc", "d", ""]], ["h1", "h2", "why"]) == [
+        "h1  h2   why",
+        "a   bbb  x",
+        "cc  d",
+    ]
