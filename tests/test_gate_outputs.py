@@ -23,7 +23,15 @@ from pytest_fwmon.gate.github import (
     step_outputs,
     write_github,
 )
-from pytest_fwmon.gate.markdown import COMMENT_LIMIT, SUMMARY_LIMIT, cell, render_markdown
+from pytest_fwmon.gate.markdown import (
+    COMMENT_LIMIT,
+    SUMMARY_LIMIT,
+    cell,
+    link,
+    md,
+    render_markdown,
+    utf8_len,
+)
 from pytest_fwmon.gate.policy import parse_policy
 from pytest_fwmon.gate.sarif import build_sarif
 from pytest_fwmon.gate.summary import render_text, table
@@ -461,3 +469,219 @@ def test_summary_table_pads_every_column_but_the_last() -> None:
         "a   bbb  x",
         "cc  d",
     ]
+
+
+# -- the markdown comment and step summary ---------------------------------------------------
+
+MD_TABLE_HEAD = [
+    "| condition | metric | scope | actual | threshold | level | verdict | why |",
+    "|---|---|---|---|---|---|---|---|",
+]
+
+
+def test_markdown_of_a_blocked_result_with_baselined_and_waived_findings() -> None:
+    assert render_markdown(mixed()).splitlines() == [
+        "<!-- fwmon-gate -->",
+        "## fwmon gate: ❌ blocked",
+        "",
+        "Policy policy.toml; baseline b.json.",
+        "",
+        "**2** new, **1** baselined, **1** waived, **1** suppressed findings.",
+        "",
+        *MD_TABLE_HEAD,
+        "| no-new-high | findings.high\\_or\\_worse | new | 1 | le 0 | error | ❌ fail "
+        "| findings.high\\_or\\_worse \\(new\\) is 1, must be le 0 |",
+        "",
+        "**Blocked because:**",
+        "",
+        "- condition no-new-high failed: findings.high\\_or\\_worse \\(new\\) is 1, must be le 0",
+        "",
+        "<details open><summary>New findings, worst first</summary>",
+        "",
+        "| severity | where | rule | message |",
+        "|---|---|---|---|",
+        "| high | pkg/app.py:12 | bandit B602 "
+        "| subprocess call with shell=True identified, security issue. |",
+        "| low | pkg/my module.py | pydocstyle D103 | Missing docstring in public function |",
+        "",
+        "</details>",
+    ]
+
+
+def test_markdown_with_a_base_ref_exempt_missing_and_every_message_list() -> None:
+    result = evaluate(
+        make_report([finding("B602", "a\nb.py", 3)]),
+        parse_policy(EXEMPT_POLICY.encode(), "p.toml"),
+        None,
+        report_path="r.json",
+        changed={"a\nb.py": {3}},
+        base_ref="origin/main",
+        base="0123456789abcdef0123",
+        today=TODAY,
+    )
+    result.warnings.append("w <b>")
+    assert render_markdown(result).splitlines() == [
+        "<!-- fwmon-gate -->",
+        "## fwmon gate: ❌ blocked",
+        "",
+        "Policy p.toml; baseline none; base origin/main.",
+        "",
+        "**1** new, **0** baselined, **0** waived, **0** suppressed findings; "
+        "**1** new on changed lines.",
+        "",
+        *MD_TABLE_HEAD,
+        "| no-new | findings.total | diff | 1 | le 0 | error | ⏭️ exempt "
+        "| exempt by small: tests.total is 10, le 10 \\(tiny\\) |",
+        "| cov | coverage.line\\_percent | overall | n/a | ge 80 | error | ❌ missing "
+        "| metric coverage.line\\_percent not in report \\(coverage was not measured\\) |",
+        "| ok | tests.failed | overall | 0 | eq 0 | error | ✅ pass | tests.failed is 0, eq 0 |",
+        "",
+        "**Blocked because:**",
+        "",
+        "- condition cov failed: metric coverage.line\\_percent not in report "
+        "\\(coverage was not measured\\)",
+        "",
+        "**Warnings:**",
+        "",
+        "- w &lt;b&gt;",
+        "",
+        "**Notes:**",
+        "",
+        "- condition no-new exempt by small: tests.total is 10, le 10 \\(tiny\\)",
+        "",
+        "<details open><summary>New findings, worst first</summary>",
+        "",
+        "| severity | where | rule | message |",
+        "|---|---|---|---|",
+        "| high | a b.py:3 | bandit B602 "
+        "| subprocess call with shell=True identified, security issue. |",
+        "",
+        "</details>",
+    ]
+
+
+def test_markdown_of_a_pass_with_a_warning_lists_no_findings() -> None:
+    text = render_markdown(gate([], policy_text=WARN_POLICY.replace("90.5", "50")))
+    assert text.endswith("\n")
+    assert text.splitlines() == [
+        "<!-- fwmon-gate -->",
+        "## fwmon gate: ✅ pass",
+        "",
+        "Policy policy.toml; baseline none.",
+        "",
+        "**0** new, **0** baselined, **0** waived, **0** suppressed findings.",
+        "",
+        *MD_TABLE_HEAD,
+        "| few-new | findings.total | new | 0 | le 0 | warn | ✅ pass "
+        "| findings.total \\(new\\) is 0, le 0 |",
+        "| sec-score | pipeline.security.score | overall | 90 | ge 50 | error | ✅ pass "
+        "| pipeline.security.score is 90, ge 50 |",
+        "| cov | coverage.line\\_percent | overall | n/a | ge 80 | warn | ⚠️ warn "
+        "| metric coverage.line\\_percent not in report \\(coverage was not measured\\) |",
+        "",
+        "**Warnings:**",
+        "",
+        "- condition cov warns: metric coverage.line\\_percent not in report "
+        "\\(coverage was not measured\\)",
+    ]
+
+
+def _three_new() -> GateResult:
+    return gate(
+        [
+            finding("B105", "b.py", 2, severity="medium"),
+            finding("B602", "a.py", 9),
+            finding("B603", "a.py", 9),
+            finding("B101", "a.py", 10, severity="low"),
+        ]
+    )
+
+
+def _rows(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("| ") and ".py" in line]
+
+
+def test_markdown_lists_findings_worst_first_then_by_place_and_rule() -> None:
+    assert [row.split(" | ")[1:3] for row in _rows(render_markdown(_three_new()))] == [
+        ["a.py:9", "bandit B602"],
+        ["a.py:9", "bandit B603"],
+        ["b.py:2", "bandit B105"],
+        ["a.py:10", "bandit B101"],
+    ]
+
+
+def test_markdown_near_its_limit_lists_the_rows_that_fit_and_counts_the_rest() -> None:
+    result = _three_new()
+    full = render_markdown(result)
+    rows = _rows(full)
+    assert render_markdown(result, len(full) + 60) == full  # room for all: nothing left out
+    listed = len(rows)
+    for limit in range(len(full) + 60, len(full) - 400, -1):
+        text = render_markdown(result, limit)
+        assert len(text) <= limit
+        if "(cut to fit)" in text:
+            break
+        shown = _rows(text)
+        assert shown == rows[: len(shown)]
+        assert len(shown) <= listed  # a smaller limit never lists more
+        listed = len(shown)
+        assert text.endswith("\n</details>\n")
+        if len(shown) < len(rows):
+            assert f"\n… and {len(rows) - len(shown)} more new findings not listed.\n" in text
+        else:
+            assert "not listed" not in text
+        assert len(text) > limit - 200  # filled up to about one row and the count line
+    else:
+        raise AssertionError("the head never needed cutting")
+    assert listed == 0
+
+
+def test_markdown_is_cut_to_the_limit_when_even_the_head_does_not_fit() -> None:
+    full = render_markdown(mixed())
+    suffix = "\n\n… (cut to fit)\n"
+    text = render_markdown(mixed(), 300)
+    assert text == full[: 300 - len(suffix)] + suffix
+    summary = render_markdown(mixed(), 300, utf8_len)
+    assert utf8_len(summary) <= 300
+    assert utf8_len(summary) > 300 - 4  # as much kept as fits; a character is at most 4 bytes
+
+
+def test_utf8_len_counts_bytes() -> None:
+    assert utf8_len("aé✓😀") == 1 + 2 + 3 + 4
+    assert utf8_len("\udc80") == 3  # a lone surrogate from a file name still has a size
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        pytest.param("\\`*_{}[]()#!|~", "\\\\\\`\\*\\_\\{\\}\\[\\]\\(\\)\\#\\!\\|\\~", id="punct"),
+        pytest.param("-x -y", "\\-x -y", id="leading-minus-only"),
+        pytest.param("+x", "\\+x", id="leading-plus"),
+        pytest.param("=x", "\\=x", id="leading-equals"),
+        pytest.param("a & <b>", "a &amp; &lt;b&gt;", id="html"),
+        pytest.param("a\x1b[31m\tb\x07", "a\\\\x1b\\[31m b\\\\x07", id="controls"),
+        pytest.param("  a \n\n b  ", "a b", id="one-line"),
+        pytest.param(1e20, "1e+20", id="float"),
+        pytest.param(2.50, "2.5", id="float-short"),
+        pytest.param(3, "3", id="int"),
+    ],
+)
+def test_md_shows_text_literally(value: object, shown: str) -> None:
+    assert md(value) == shown
+    assert cell(value) == shown
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        pytest.param("https://e.x/a?b=1#c", "[a\\_b](https://e.x/a?b=1#c)", id="https"),
+        pytest.param("http://e.x/", "[a\\_b](http://e.x/)", id="http"),
+        pytest.param("javascript:alert(1)", "javascript:alert\\(1\\)", id="not-http"),
+        pytest.param("https://e.x/(a)", "https://e.x/\\(a\\)", id="parenthesis"),
+        pytest.param("https://e.x/a b", "https://e.x/a b", id="space"),
+        pytest.param("https://e.x/\x9b", "https://e.x/\\\\x9b", id="c1-control"),
+        pytest.param("xhttps://e.x/", "xhttps://e.x/", id="not-at-start"),
+    ],
+)
+def test_links_only_to_plain_http_urls(url: str, shown: str) -> None:
+    assert link(url, "a_b") == shown
