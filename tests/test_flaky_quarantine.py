@@ -177,3 +177,172 @@ def test_the_policy_guard_blocks_quarantine_growth(
         allow_policy_change=True,
     )
     assert not any("policy weakened" in r for r in allowed.reasons)
+
+
+# -- the file itself: what is refused, what is written, how growth reads ----------------------
+
+
+def _entry(nodeid: str = "t.py::a", expires: str = "2026-12-03", **extra: str) -> quarantine.Entry:
+    return quarantine.Entry(nodeid, "alice", "flaky", expires, **extra)
+
+
+def _parse(text: str) -> list[quarantine.Entry]:
+    return quarantine.parse(text.encode(), "q.toml")
+
+
+FULL = """\
+[[quarantine]]
+nodeid = "t.py::a"
+owner = "alice"
+reason = "races"
+expires = 2026-12-31
+issue = "https://x.invalid/1"
+added = "2026-12-01"
+"""
+
+
+def test_every_field_reads_back_and_toml_dates_are_accepted() -> None:
+    assert _parse(FULL) == [
+        quarantine.Entry(
+            "t.py::a", "alice", "races", "2026-12-31", "https://x.invalid/1", "2026-12-01"
+        )
+    ]
+    assert _parse("version = 1\n") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("version = 2\n", "q.toml: version must be 1, got 2", id="version"),
+        pytest.param(
+            'quarantine = "x"\n',
+            "q.toml: quarantine must be an array of tables ([[quarantine]])",
+            id="not-a-table-array",
+        ),
+        pytest.param(
+            "quarantine = [1]\n",
+            "q.toml: quarantine must be an array of tables ([[quarantine]])",
+            id="not-tables",
+        ),
+        pytest.param(
+            FULL + 'colour = "red"\n',
+            "q.toml entry 1: unknown key 'colour'; valid keys: "
+            "['added', 'expires', 'issue', 'nodeid', 'owner', 'reason']",
+            id="unknown-key",
+        ),
+        pytest.param(
+            FULL.replace('owner = "alice"', 'owner = "  "'),
+            "q.toml entry 1: owner is required (a quarantine needs an owner and expiry)",
+            id="blank-owner",
+        ),
+        pytest.param(
+            FULL.replace('reason = "races"\n', ""),
+            "q.toml entry 1: reason is required (a quarantine needs an owner and expiry)",
+            id="no-reason",
+        ),
+        pytest.param(
+            FULL.replace('nodeid = "t.py::a"', "nodeid = 3"),
+            "q.toml entry 1: nodeid is required (a quarantine needs an owner and expiry)",
+            id="nodeid-number",
+        ),
+        pytest.param(
+            FULL.replace('owner = "alice"', "owner = 2026-01-01"),
+            "q.toml entry 1: owner must be text",
+            id="owner-date",
+        ),
+        pytest.param(
+            FULL.replace('issue = "https://x.invalid/1"', "issue = 17"),
+            "q.toml entry 1: issue must be text",
+            id="issue-number",
+        ),
+        pytest.param(
+            FULL.replace("expires = 2026-12-31", 'expires = "31.12.2026"'),
+            "q.toml entry 1: expires must be a date YYYY-MM-DD, got '31.12.2026'",
+            id="expires-format",
+        ),
+        pytest.param(
+            FULL.replace("expires = 2026-12-31", 'expires = "2026-02-30"'),
+            "q.toml entry 1: expires is not a real date: '2026-02-30'",
+            id="expires-not-real",
+        ),
+        pytest.param(
+            FULL.replace('added = "2026-12-01"', "added = 5"),
+            "q.toml entry 1: added must be a date YYYY-MM-DD, got 5",
+            id="added-number",
+        ),
+        pytest.param(
+            FULL + "\n" + FULL.replace("races", "other"),
+            "q.toml: t.py::a is quarantined twice",
+            id="twice",
+        ),
+        pytest.param(
+            FULL + "\n" + FULL.replace("t.py::a", "t.py::b").replace("alice", ""),
+            "q.toml entry 2: owner is required (a quarantine needs an owner and expiry)",
+            id="second-entry-numbered",
+        ),
+    ],
+)
+def test_a_bad_quarantine_file_is_one_line_naming_the_entry(text: str, message: str) -> None:
+    with pytest.raises(quarantine.ConfigError) as refused:
+        _parse(text)
+    assert refused.value.message == message
+
+
+def test_dump_writes_a_sorted_file_that_reads_back(tmp_path: Path) -> None:
+    entries = [
+        quarantine.Entry("t.py::b", "bob", 'say "hi" ü', "2027-01-01", added="2026-12-01"),
+        _entry("t.py::a", issue="I-1"),
+    ]
+    path = quarantine.save(tmp_path, entries)
+    assert path == tmp_path / "fwmon-quarantine.toml"
+    assert path.read_text(encoding="utf-8") == (
+        "# Quarantined flaky tests: they run, but their failures do not fail the run.\n"
+        "# Reviewed like the policy; an expired entry blocks the gate (fwmon flaky --help).\n"
+        "version = 1\n"
+        "\n"
+        "[[quarantine]]\n"
+        'nodeid = "t.py::a"\n'
+        'owner = "alice"\n'
+        'reason = "flaky"\n'
+        'expires = "2026-12-03"\n'
+        'issue = "I-1"\n'
+        "\n"
+        "[[quarantine]]\n"
+        'nodeid = "t.py::b"\n'
+        'owner = "bob"\n'
+        'reason = "say \\"hi\\" ü"\n'
+        'expires = "2027-01-01"\n'
+        'added = "2026-12-01"\n'
+    )
+    assert quarantine.load(tmp_path) == sorted(entries, key=lambda e: e.nodeid)
+
+
+def test_load_without_a_file_is_empty_and_an_unreadable_one_is_one_line(tmp_path: Path) -> None:
+    assert quarantine.load(tmp_path) == []
+    (tmp_path / quarantine.FILENAME).mkdir()
+    with pytest.raises(quarantine.ConfigError) as refused:
+        quarantine.load(tmp_path)
+    assert refused.value.message == f"cannot read {tmp_path / quarantine.FILENAME}: Is a directory"
+
+
+def test_an_entry_expires_the_day_after_its_date() -> None:
+    entries = [_entry("t.py::a", "2026-12-02"), _entry("t.py::b", "2026-12-03")]
+    assert not entries[1].expired(TODAY)
+    assert entries[0].expired(TODAY)
+    assert quarantine.expired(entries, TODAY) == [entries[0]]
+    assert quarantine.expired(entries, TODAY + dt.timedelta(days=1)) == entries
+
+
+def test_growth_names_new_and_extended_entries_only() -> None:
+    before = [_entry("t.py::a", "2026-12-03"), _entry("t.py::b", "2026-12-03")]
+    after = [
+        _entry("t.py::c", "2027-01-01"),
+        _entry("t.py::b", "2026-12-01"),  # shortened
+        _entry("t.py::a", "2026-12-04"),
+    ]
+    assert quarantine.growth(before, after) == [
+        "t.py::a quarantine extended from 2026-12-03 to 2026-12-04 (fwmon-quarantine.toml)",
+        "t.py::c quarantined until 2027-01-01 (fwmon-quarantine.toml)",
+    ]
+    assert quarantine.growth(after, after) == []
+    assert quarantine.growth(before, before[1:]) == []  # a released entry is no growth
