@@ -20,7 +20,10 @@ from pytest_fwmon.gate.github import (
     build_annotations,
     escape_data,
     escape_property,
+    in_actions,
+    project_prefix,
     step_outputs,
+    write_error,
     write_github,
 )
 from pytest_fwmon.gate.markdown import (
@@ -685,3 +688,114 @@ def test_md_shows_text_literally(value: object, shown: str) -> None:
 )
 def test_links_only_to_plain_http_urls(url: str, shown: str) -> None:
     assert link(url, "a_b") == shown
+
+
+# -- GitHub annotations, outputs and the step summary file -----------------------------------
+
+SHELL = "subprocess call with shell=True identified, security issue."
+
+
+def test_annotations_of_warn_conditions_other_reasons_and_findings_without_a_line() -> None:
+    result = gate(
+        [
+            finding("B602", "", 0, end_line=0, col=0),
+            finding("B603", "a.py", 3, end_line=5, col=0),
+            finding("B604", "a.py", 0, end_line=0, col=3, severity="low"),
+        ],
+        policy_text=WARN_POLICY,
+    )
+    result.reasons.append("policy weakened: x")
+    assert [a.render() for a in build_annotations(result, "sub/")] == [
+        "::warning title=fwmon gate%3A condition few-new::findings.total (new) is 3, must be le 0",
+        "::error title=fwmon gate%3A condition sec-score::"
+        "pipeline.security.score is 90, must be ge 90.5",
+        "::warning title=fwmon gate%3A condition cov::"
+        "metric coverage.line_percent not in report (coverage was not measured)",
+        "::error title=fwmon gate::policy weakened: x",
+        f"::error title=bandit B602 (high)::{SHELL}",
+        f"::error file=sub/a.py,line=3,endLine=5,title=bandit B603 (high)::{SHELL}",
+        f"::warning file=sub/a.py,title=bandit B604 (low)::{SHELL}",
+    ]
+
+
+def test_annotations_of_a_result_with_baselined_waived_and_suppressed_findings() -> None:
+    assert [a.render() for a in build_annotations(mixed())] == [
+        "::error title=fwmon gate%3A condition no-new-high::"
+        "findings.high_or_worse (new) is 1, must be le 0",
+        f"::error file=pkg/app.py,line=12,col=5,title=bandit B602 (high)::{SHELL}",
+        "::warning file=pkg/my module.py,title=pydocstyle D103 (low)::"
+        "Missing docstring in public function",
+    ]
+
+
+def test_warnings_are_capped_on_their_own_and_errors_are_not_counted_with_them() -> None:
+    findings = [finding("B110", f"m{i:02}.py", 2, severity="medium") for i in range(11)]
+    findings.append(finding("B602", "h.py", 1))
+    lines = [a.render() for a in build_annotations(gate(findings))]
+    assert sum(line.startswith("::error") for line in lines) == 2
+    assert [line.split(",")[0] for line in lines if line.startswith("::warning")] == [
+        f"::warning file=m{i:02}.py" for i in range(10)
+    ]
+    assert lines[-1].startswith("::notice title=fwmon gate::0 error and 1 warning annotations")
+
+
+def test_escape_data_turns_other_controls_into_visible_escapes() -> None:
+    assert escape_data("a\x1b[31mred\x07") == "a\\x1b[31mred\\x07"
+    assert escape_property("a\x1b:b") == "a\\x1b%3Ab"
+
+
+@pytest.mark.parametrize(
+    ("workspace", "root", "prefix"),
+    [
+        pytest.param(None, "ws/sub", "", id="no-workspace"),
+        pytest.param("", "ws/sub", "", id="empty-workspace"),
+        pytest.param("ws", "ws", "", id="at-the-root"),
+        pytest.param("ws", "ws/a/b", "a/b/", id="nested"),
+        pytest.param("ws", "elsewhere", "", id="outside"),
+    ],
+)
+def test_project_prefix(tmp_path: Path, workspace: str | None, root: str, prefix: str) -> None:
+    (tmp_path / root).mkdir(parents=True, exist_ok=True)
+    env = {} if workspace is None else {"GITHUB_WORKSPACE": workspace and str(tmp_path / workspace)}
+    assert project_prefix(tmp_path / root, env) == prefix
+
+
+def test_the_step_summary_leaves_room_for_what_earlier_steps_wrote(tmp_path: Path) -> None:
+    findings = [finding("B602", f"pkg/m{i // 50}.py", i % 50 + 1) for i in range(8_000)]
+    result = gate(findings)
+    summary = tmp_path / "summary.md"
+    earlier = "x" * (SUMMARY_LIMIT - 100_000) + "\n"
+    summary.write_text(earlier, encoding="utf-8")
+    write_github(result, {"GITHUB_STEP_SUMMARY": str(summary)}, io.StringIO(), tmp_path)
+    size = summary.stat().st_size
+    assert SUMMARY_LIMIT - 2_000 < size < SUMMARY_LIMIT
+    summary.write_text("x" * SUMMARY_LIMIT, encoding="utf-8")  # full already: 4 KiB still
+    write_github(result, {"GITHUB_STEP_SUMMARY": str(summary)}, io.StringIO(), tmp_path)
+    added = summary.read_bytes()[SUMMARY_LIMIT:]
+    assert 4_096 - 200 < len(added) <= 4_096
+    assert added.decode("utf-8").startswith("<!-- fwmon-gate -->\n")
+
+
+def test_write_github_without_files_prints_only_annotations(tmp_path: Path) -> None:
+    out = io.StringIO()
+    write_github(mixed(), {"GITHUB_STEP_SUMMARY": "", "GITHUB_OUTPUT": ""}, out, tmp_path)
+    assert out.getvalue().count("\n") == 3
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_error_annotates_and_sets_the_verdict_output(tmp_path: Path) -> None:
+    output = tmp_path / "output"
+    out = io.StringIO()
+    write_error("report r.json is not valid JSON", {"GITHUB_OUTPUT": str(output)}, out)
+    assert out.getvalue() == "::error title=fwmon gate::report r.json is not valid JSON\n"
+    assert output.read_text(encoding="utf-8") == "verdict=error\n"
+    out = io.StringIO()
+    write_error("x", {}, out)
+    assert out.getvalue() == "::error title=fwmon gate::x\n"
+
+
+@pytest.mark.parametrize(
+    ("value", "actions"), [("true", True), ("True", False), ("1", False), (None, False)]
+)
+def test_in_actions_only_when_github_says_true(value: str | None, actions: bool) -> None:
+    assert in_actions({} if value is None else {"GITHUB_ACTIONS": value}) is actions
