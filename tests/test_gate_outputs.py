@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from pytest_fwmon import __version__
 from pytest_fwmon.core.schema import first_error, load_schema
 from pytest_fwmon.gate.baseline import parse_baseline
 from pytest_fwmon.gate.evaluate import GateResult, evaluate
@@ -799,3 +800,199 @@ def test_write_error_annotates_and_sets_the_verdict_output(tmp_path: Path) -> No
 )
 def test_in_actions_only_when_github_says_true(value: str | None, actions: bool) -> None:
     assert in_actions({} if value is None else {"GITHUB_ACTIONS": value}) is actions
+
+
+# -- SARIF: rules, results and runs as code scanning reads them -------------------------------
+
+ANY_POLICY = '[[conditions]]\nid = "t"\nmetric = "tests.total"\nop = "ge"\nthreshold = 0\n'
+
+
+def _sarif_of(findings: list[dict[str, Any]], prefix: str = "", **report: Any) -> dict[str, Any]:
+    log = build_sarif(gate(findings, policy_text=ANY_POLICY, **report), prefix)
+    jsonschema.Draft4Validator(sarif_schema()).validate(log)
+    return log
+
+
+def _run_of(log: dict[str, Any], pipeline: str) -> dict[str, Any]:
+    (run,) = [r for r in log["runs"] if r["automationDetails"]["id"].split("/")[1] == pipeline]
+    return run
+
+
+def test_sarif_log_and_driver_fields() -> None:
+    log = _sarif_of([])
+    assert log["$schema"] == "https://json.schemastore.org/sarif-2.1.0.json"
+    assert [r["automationDetails"]["id"] for r in log["runs"]] == [
+        "fwmon/security/run-0001-abcdef",
+        "fwmon/docs/run-0001-abcdef",
+        "fwmon/quality/run-0001-abcdef",
+    ]
+    run = log["runs"][0]
+    assert run["tool"]["driver"] == {
+        "name": "fwmon",
+        "fullName": "pytest-fwmon security pipeline",
+        "version": __version__,
+        "semanticVersion": __version__,
+        "informationUri": "https://pypi.org/project/pytest-fwmon/",
+        "rules": [],
+    }
+    assert run["columnKind"] == "unicodeCodePoints"
+    assert run["results"] == []
+
+
+def test_sarif_rule_is_described_at_its_worst_severity() -> None:
+    medium = finding("B602", "b.py", 3, severity="medium", confidence="low", cwe=78)
+    critical = finding("B602", "a.py", 2, severity="critical", cwe=22)
+    again = finding("B602", "c.py", 2, severity="low", cwe=78)
+    (rule,) = _run_of(_sarif_of([medium, critical, again]), "security")["tool"]["driver"]["rules"]
+    example = "Example finding: subprocess call with shell=True identified, security issue."
+    assert rule == {
+        "id": "B602",
+        "name": "subprocess_popen_with_shell_equals_true",
+        "shortDescription": {"text": "B602: subprocess_popen_with_shell_equals_true"},
+        "fullDescription": {
+            "text": f"bandit rule B602 (subprocess_popen_with_shell_equals_true). {example}"
+        },
+        "help": {
+            "text": f"bandit rule B602 (subprocess_popen_with_shell_equals_true). {example}\n"
+            "Reported by bandit in the fwmon security pipeline. "
+            "More: https://bandit.readthedocs.io/en/latest/",
+            "markdown": "**bandit B602** subprocess\\_popen\\_with\\_shell\\_equals\\_true\n\n"
+            "Example: subprocess call with shell=True identified, security issue.\n\n"
+            "[Rule documentation](https://bandit.readthedocs.io/en/latest/)",
+        },
+        "helpUri": "https://bandit.readthedocs.io/en/latest/",
+        "defaultConfiguration": {"level": "error"},
+        "properties": {
+            "tags": ["security", "bandit", "external/cwe/cwe-22", "external/cwe/cwe-78"],
+            "precision": "low",
+            "problem.severity": "error",
+            "security-severity": "9.5",
+        },
+    }
+
+
+def test_sarif_rule_without_a_name_or_a_web_help_page() -> None:
+    info = finding(
+        "X1",
+        "",
+        4,
+        pipeline="quality",
+        checker="radon",
+        severity="info",
+        rule_name="",
+        help_url="",
+        cwe=None,
+        confidence="undefined",
+        message="a *b*",
+    )
+    low = finding(
+        "X2",
+        "q.py",
+        1,
+        pipeline="quality",
+        checker="radon",
+        severity="low",
+        rule_name="",
+        help_url="ftp://x.invalid/a_b",
+        confidence="medium",
+    )
+    rules = _run_of(_sarif_of([low, info]), "quality")["tool"]["driver"]["rules"]
+    assert rules[0] == {
+        "id": "X1",
+        "shortDescription": {"text": "radon X1"},
+        "fullDescription": {"text": "radon rule X1. Example finding: a *b*"},
+        "help": {
+            "text": "radon rule X1. Example finding: a *b*\n"
+            "Reported by radon in the fwmon quality pipeline.",
+            "markdown": "**radon X1**\n\nExample: a \\*b\\*",
+        },
+        "defaultConfiguration": {"level": "note"},
+        "properties": {
+            "tags": ["quality", "radon"],
+            "precision": "medium",
+            "problem.severity": "recommendation",
+        },
+    }
+    assert "helpUri" not in rules[1] and "name" not in rules[1]
+    assert rules[1]["help"]["text"].endswith(" More: ftp://x.invalid/a_b")
+    assert rules[1]["help"]["markdown"].endswith("\n\nftp://x.invalid/a\\_b")
+    assert rules[1]["properties"]["problem.severity"] == "warning"
+    assert rules[1]["properties"]["precision"] == "medium"
+
+
+def test_sarif_results_regions_uris_and_order() -> None:
+    findings = [
+        finding("B602", "b.py", 3, end_line=1, col=0, severity="medium"),
+        finding("B602", "a b.py", 7, end_line=9, col=2, severity="critical", message=""),
+        finding("B602", "a b.py", 7, end_line=7, col=1, severity="low", occurrence=1),
+        finding("B101", "ü.py", 0, end_line=0, col=0, severity="high"),
+        finding("B102", "", 0, end_line=0, col=3, severity="info"),
+    ]
+    run = _run_of(_sarif_of(findings, "sub dir/"), "security")
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["B101", "B102", "B602"]
+    results = run["results"]
+    assert [(r["ruleId"], r["ruleIndex"], r["level"]) for r in results] == [
+        ("B101", 0, "error"),
+        ("B102", 1, "note"),
+        ("B602", 2, "warning"),
+        ("B602", 2, "error"),
+        ("B602", 2, "warning"),
+    ]
+    places = [r["locations"][0]["physicalLocation"] for r in results]
+    assert [p["artifactLocation"] for p in places] == [
+        {"uri": "sub%20dir/%C3%BC.py", "uriBaseId": "%SRCROOT%"},
+        {"uri": "sub%20dir/pyproject.toml", "uriBaseId": "%SRCROOT%"},
+        {"uri": "sub%20dir/a%20b.py", "uriBaseId": "%SRCROOT%"},
+        {"uri": "sub%20dir/a%20b.py", "uriBaseId": "%SRCROOT%"},
+        {"uri": "sub%20dir/b.py", "uriBaseId": "%SRCROOT%"},
+    ]
+    assert [p["region"] for p in places] == [
+        {"startLine": 1, "endLine": 1},
+        {"startLine": 1, "endLine": 1, "startColumn": 3},
+        {"startLine": 7, "endLine": 7, "startColumn": 1},
+        {"startLine": 7, "endLine": 9, "startColumn": 2},
+        {"startLine": 3, "endLine": 3},
+    ]
+    assert results[3]["message"] == {"text": "bandit B602"}  # no message from the tool
+    assert results[4]["message"]["text"] == SHELL
+    fingerprint = findings[0]["fingerprint"]
+    assert results[4]["partialFingerprints"] == {
+        "primaryLocationLineHash": f"{fingerprint}:1",
+        "fwmonFingerprint/v1": fingerprint,
+    }
+    assert results[4]["properties"] == {
+        "severity": "medium",
+        "confidence": "high",
+        "status": "new",
+        "checker": "bandit",
+        "security-severity": "5.5",
+    }
+    assert [r["properties"]["security-severity"] for r in results] == [
+        "8.0",
+        "0.0",
+        "3.0",
+        "9.5",
+        "5.5",
+    ]
+
+
+def test_sarif_of_findings_outside_the_finding_pipelines() -> None:
+    waived = finding("B105", "w.py", 2, severity="medium", status="waived")  # not by a baseline
+    perf = finding("P1", "p.py", 1, pipeline="performance", checker="perf", severity="low")
+    docs = finding("D103", "d.py", 1, pipeline="docs", checker="pydocstyle", severity="low")
+    log = _sarif_of([waived, perf, docs], statuses={"integration": "pass"})
+    assert [r["automationDetails"]["id"].split("/")[1] for r in log["runs"]] == [
+        "security",
+        "docs",
+        "quality",
+        "performance",
+    ]
+    perf_result = _run_of(log, "performance")["results"][0]
+    assert "security-severity" not in perf_result["properties"]
+    assert perf_result["baselineState"] == "new" and "suppressions" not in perf_result
+    security = _run_of(log, "security")["results"][0]
+    assert (security["baselineState"], security["properties"]["status"]) == ("new", "new")
+    assert "suppressions" not in security
+    assert "security-severity" not in _run_of(log, "docs")["results"][0]["properties"]
+    failed = _sarif_of([docs], statuses={"docs": "fail"})
+    assert _run_of(failed, "docs")["results"][0]["ruleId"] == "D103"  # a failed pipeline ran
