@@ -775,8 +775,9 @@ def _scored(severity: str, *, pipeline: str = "security", status: str = "new") -
     ("pipeline", "severities", "loc", "score"),
     [
         pytest.param("security", ["critical"], 1000, 25.0, id="critical-weighs-10"),
-        pytest.param("security", ["medium", "low"], 1000, 65.98, id="medium-2-low-1"),
+        pytest.param("security", ["medium", "low"], 1000, 66.0, id="medium-2-low-1"),
         pytest.param("security", ["high"], 2000, 70.7, id="density-per-1000-lines"),
+        pytest.param("security", ["high", "high"], 1500, 39.7, id="per-1000-not-about-1000"),
         pytest.param("docs", ["high"] * 5, 1000, 50.0, id="docs-half-life-25"),
         pytest.param("quality", ["high", "high"], 1000, 50.0, id="quality-half-life-10"),
         pytest.param("other", ["high", "high"], 1000, 50.0, id="unknown-pipeline-like-quality"),
@@ -787,8 +788,7 @@ def test_density_score_weights_and_half_lives(
     pipeline: str, severities: list[str], loc: int, score: float
 ) -> None:
     found = [_scored(s, pipeline=pipeline) for s in severities]
-    assert density_score(pipeline, found, loc) == pytest.approx(score, abs=0.05)
-    assert density_score(pipeline, found, loc) == round(density_score(pipeline, found, loc), 1)
+    assert density_score(pipeline, found, loc) == score
 
 
 def test_density_score_leaves_suppressed_findings_out() -> None:
@@ -832,6 +832,7 @@ def _item(pipeline: str, outcome: str, path: str | None, loc: int = 0, **kw: Any
 def test_summarise_pipelines_entry_for_every_pipeline() -> None:
     checks = [
         _item("security", "failed", "a.py", 400, findings=[_scored("high"), _scored("low")]),
+        _item("security", "failed", "b.py", 700, findings=[_scored("low")]),
         _item("security", "passed", "a.py", 400, cached=True),  # same file, another checker
         _item("security", "error", "b.py", 700, findings=[_scored("medium", status="suppressed")]),
         _item("security", "skipped", None, 0, reason="no tool"),
@@ -845,17 +846,17 @@ def test_summarise_pipelines_entry_for_every_pipeline() -> None:
     assert list(summary) == ["security", "docs", "quality", "performance", "integration"]
     assert summary["security"] == {
         "status": "error",
-        "score": density_score("security", [_scored("high"), _scored("low")], 1200),
-        "items": 5,
+        "score": density_score("security", [_scored("high"), *[_scored("low")] * 2], 1200),
+        "items": 6,
         "passed": 1,
-        "failed": 1,
+        "failed": 2,
         "errors": 1,
         "skipped": 2,
         "cached": 1,
         "loc": 1200,
-        "counts": {"critical": 0, "high": 1, "medium": 0, "low": 1, "info": 0},
+        "counts": {"critical": 0, "high": 1, "medium": 0, "low": 2, "info": 0},
     }
-    assert summary["security"]["score"] == 50.0
+    assert summary["security"]["score"] == 44.5  # 7 weighted points in 1200 lines
     assert summary["docs"] == {
         "status": "not-run",
         "score": None,
