@@ -996,3 +996,10 @@ def test_sarif_of_findings_outside_the_finding_pipelines() -> None:
     assert "security-severity" not in _run_of(log, "docs")["results"][0]["properties"]
     failed = _sarif_of([docs], statuses={"docs": "fail"})
     assert _run_of(failed, "docs")["results"][0]["ruleId"] == "D103"  # a failed pipeline ran
+
+
+def test_summary_lists_exactly_20_new_findings_without_a_remainder_line() -> None:
+    lines = render_text(gate([finding("B602", f"f{i:02}.py", 1) for i in range(20)])).splitlines()
+    listed = [line for line in lines if line.startswith("  high     f")]
+    assert [line.split()[1] for line in listed] == [f"f{i:02}.py:1" for i in range(20)]
+    assert not any("more (see --result-json)" in line for line in lines)
