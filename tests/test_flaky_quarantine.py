@@ -13,7 +13,7 @@ from pytest_fwmon import cli
 from pytest_fwmon.gate import quarantine, run_gate
 from pytest_fwmon.history.connect import open_store
 from tests.reportcheck import read_report
-from tests.test_gate_cli import make_repo
+from tests.test_gate_cli import git, make_repo
 from tests.test_gate_support import make_report
 
 BASE = ["--fwmon", "--fwmon-pipelines", "docs", "--fwmon-no-history", "-p", "no:cacheprovider"]
@@ -346,3 +346,28 @@ def test_growth_names_new_and_extended_entries_only() -> None:
     ]
     assert quarantine.growth(after, after) == []
     assert quarantine.growth(before, before[1:]) == []  # a released entry is no growth
+
+
+def test_errors_name_the_file_they_are_in(tmp_path: Path) -> None:
+    with pytest.raises(quarantine.ConfigError) as refused:
+        quarantine.parse(b"version = ", "q.toml")
+    assert refused.value.message.startswith("q.toml is not valid TOML: ")
+    (tmp_path / quarantine.FILENAME).write_text("version = 2\n", encoding="utf-8")
+    with pytest.raises(quarantine.ConfigError) as refused:
+        quarantine.load(tmp_path)
+    assert refused.value.message == "fwmon-quarantine.toml: version must be 1, got 2"
+
+
+def test_growth_since_names_the_base_commit_of_a_bad_file(tmp_path: Path) -> None:
+    make_repo(
+        tmp_path, {quarantine.FILENAME: "version = 3\n"}, {quarantine.FILENAME: "version = 1\n"}
+    )
+    base = git(tmp_path, "rev-parse", "main").strip()
+    with pytest.raises(quarantine.ConfigError) as refused:
+        quarantine.growth_since(tmp_path, base)
+    assert (
+        refused.value.message == f"fwmon-quarantine.toml at {base[:12]}: version must be 1, got 3"
+    )
+    (tmp_path / quarantine.FILENAME).write_text(ENTRY.format(expires="2099-01-01"), "utf-8")
+    new = "tests/test_x.py::test_flaky quarantined until 2099-01-01 (fwmon-quarantine.toml)"
+    assert quarantine.growth_since(tmp_path, git(tmp_path, "rev-parse", "HEAD").strip()) == [new]
