@@ -251,6 +251,16 @@ def test_every_field_reads_back_and_toml_dates_are_accepted() -> None:
             id="owner-date",
         ),
         pytest.param(
+            FULL.replace('nodeid = "t.py::a"', "nodeid = 2026-01-01"),
+            "q.toml entry 1: nodeid must be text",
+            id="nodeid-date",
+        ),
+        pytest.param(
+            FULL.replace('reason = "races"', "reason = 2026-01-01"),
+            "q.toml entry 1: reason must be text",
+            id="reason-date",
+        ),
+        pytest.param(
             FULL.replace('issue = "https://x.invalid/1"', "issue = 17"),
             "q.toml entry 1: issue must be text",
             id="issue-number",
