@@ -476,7 +476,7 @@ def test_pipeline_benchmark_integration_and_counter_metrics() -> None:
     report["pipelines"]["performance"].update(failed=2, errors=1)
     report["pipelines"]["integration"].update(items=7, failed=1, errors=2)
     report["pipelines"]["quality"]["score"] = None
-    report["checks"] = [{"outcome": "error"}, {"outcome": "passed"}, {"outcome": "error"}, {}]
+    report["checks"] = [{"outcome": "error"}, {"outcome": "passed"}, {"outcome": "error"}]
     metrics = Metrics(report, {}, quarantine_expired=3, stale=1, expired=2)
     assert metrics.value("benchmarks.total") == (2, "")
     assert metrics.value("benchmarks.regressions") == (1, "")

@@ -110,8 +110,8 @@ def _family_counts(counts: Mapping[str, int], family: str) -> int:
         return sum(counts.values())
     if family.endswith("_or_worse"):
         worst = SEVERITIES.index(family[: -len("_or_worse")])
-        return sum(counts.get(s, 0) for s in SEVERITIES[: worst + 1])
-    return counts.get(family, 0)
+        return sum(counts[s] for s in SEVERITIES[: worst + 1])
+    return counts[family]
 
 
 class Metrics:
@@ -223,7 +223,7 @@ class Metrics:
         return value, ""
 
     def _tests(self, field: str) -> tuple[float | str | None, str]:
-        tests = self.report.get("tests", {})
+        tests = self.report["tests"]
         if field == "exitstatus":
             status = tests.get("exitstatus")
             if status is None:
@@ -255,7 +255,7 @@ class Metrics:
         return data["failed"] + data["errors"], ""
 
     def _checks(self, field: str) -> tuple[float | str | None, str]:
-        return sum(1 for c in self.report.get("checks", ()) if c.get("outcome") == "error"), ""
+        return sum(1 for c in self.report["checks"] if c["outcome"] == "error"), ""
 
     def _baseline(self, field: str) -> tuple[float | str | None, str]:
         return self.stale, ""
