@@ -129,7 +129,7 @@ class Metrics:
     ) -> None:
         """``scoped`` maps each of :data:`SCOPES` to its findings (dicts as in the report)."""
         self.report = report
-        self.pipelines: Mapping[str, Any] = report.get("pipelines", {})
+        self.pipelines: Mapping[str, Any] = report["pipelines"]  # the schema requires it
         #: (scope, pipeline, severity) -> number of findings.
         self.counts: Counter[tuple[str, str, str]] = Counter()
         for scope, findings in scoped.items():
