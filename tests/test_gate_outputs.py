@@ -1004,3 +1004,17 @@ def test_summary_lists_exactly_20_new_findings_without_a_remainder_line() -> Non
     listed = [line for line in lines if line.startswith("  high     f")]
     assert [line.split()[1] for line in listed] == [f"f{i:02}.py:1" for i in range(20)]
     assert not any("more (see --result-json)" in line for line in lines)
+
+
+def test_markdown_marks_a_failing_warn_condition_as_a_warning() -> None:
+    text = render_markdown(gate([finding()], policy_text=WARN_POLICY))
+    assert "| few-new | findings.total | new | 1 | le 0 | warn | ⚠️ warn |" in text
+    assert "| sec-score | pipeline.security.score | overall | 90 | ge 90.5 | error | ❌ fail |" in (
+        text
+    )
+
+
+def test_markdown_never_exceeds_even_a_limit_that_leaves_room_for_the_cut_notice_only() -> None:
+    suffix = "\n\n… (cut to fit)\n"
+    assert render_markdown(mixed(), len(suffix)) == suffix
+    assert render_markdown(mixed(), len(suffix) + 1) == "<" + suffix
