@@ -644,8 +644,8 @@ def test_markdown_near_its_limit_lists_the_rows_that_fit_and_counts_the_rest() -
 def test_markdown_is_cut_to_the_limit_when_even_the_head_does_not_fit() -> None:
     full = render_markdown(mixed())
     suffix = "\n\n… (cut to fit)\n"
-    text = render_markdown(mixed(), 300)
-    assert text == full[: 300 - len(suffix)] + suffix
+    for limit in range(len(suffix), 400):
+        assert render_markdown(mixed(), limit) == full[: limit - len(suffix)] + suffix
     summary = render_markdown(mixed(), 300, utf8_len)
     assert utf8_len(summary) <= 300
     assert utf8_len(summary) > 300 - 4  # as much kept as fits; a character is at most 4 bytes
@@ -1018,3 +1018,15 @@ def test_markdown_never_exceeds_even_a_limit_that_leaves_room_for_the_cut_notice
     suffix = "\n\n… (cut to fit)\n"
     assert render_markdown(mixed(), len(suffix)) == suffix
     assert render_markdown(mixed(), len(suffix) + 1) == "<" + suffix
+
+
+@pytest.mark.parametrize(
+    ("severities", "score"),
+    [(["low", "medium"], "5.5"), (["info", "low"], "3.0"), (["high", "medium"], "8.0")],
+)
+def test_sarif_rule_severity_is_the_worst_by_rank_not_by_name(
+    severities: list[str], score: str
+) -> None:
+    findings = [finding("B602", f"f{i}.py", 1, severity=s) for i, s in enumerate(severities)]
+    (rule,) = _run_of(_sarif_of(findings), "security")["tool"]["driver"]["rules"]
+    assert rule["properties"]["security-severity"] == score

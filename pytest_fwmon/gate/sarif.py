@@ -83,7 +83,7 @@ def _rule_properties(findings: list[dict[str, Any]], pipeline: str, worst: str) 
     tags += [f"external/cwe/cwe-{cwe}" for cwe in cwes]
     properties: dict[str, Any] = {
         "tags": tags,
-        "precision": _PRECISION.get(first["confidence"], "medium"),
+        "precision": _PRECISION[first["confidence"]],  # the schema's confidences, every one
         "problem.severity": {"error": "error", "warning": "warning"}.get(
             LEVEL[worst], "recommendation"
         ),
