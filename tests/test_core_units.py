@@ -25,10 +25,16 @@ from pytest_fwmon.core.cache import ResultCache, cache_key
 from pytest_fwmon.core.config import load_config
 from pytest_fwmon.core.errors import ConfigError, ReportError
 from pytest_fwmon.core.files import iter_python_files, source_roots
-from pytest_fwmon.core.model import Finding, assign_fingerprints
+from pytest_fwmon.core.model import CheckResult, Finding, assign_fingerprints
 from pytest_fwmon.core.report import load_report, parse_report, readable_json, write_json_atomic
 from pytest_fwmon.core.schema import _Compiler, compile_schema, first_error, load_schema
-from pytest_fwmon.core.scoring import density_score, pipeline_status
+from pytest_fwmon.core.scoring import (
+    density_score,
+    outcome_score,
+    pipeline_status,
+    skip_reason,
+    summarise_pipelines,
+)
 from tests.reportcheck import DATA
 
 # -- fingerprints -------------------------------------------------------------------------
@@ -804,6 +810,159 @@ def test_density_score(findings: list[str], loc: int, score: float) -> None:
 )
 def test_pipeline_status(outcomes: list[str], status: str) -> None:
     assert pipeline_status(outcomes, selected=True) == status
+
+
+def _scored(severity: str, *, pipeline: str = "security", status: str = "new") -> Finding:
+    finding = Finding("", pipeline, "c", "R1", severity, "high", "a.py", 1, "m")
+    finding.status = status
+    return finding
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "severities", "loc", "score"),
+    [
+        pytest.param("security", ["critical"], 1000, 25.0, id="critical-weighs-10"),
+        pytest.param("security", ["medium", "low"], 1000, 66.0, id="medium-2-low-1"),
+        pytest.param("security", ["high"], 2000, 70.7, id="density-per-1000-lines"),
+        pytest.param("security", ["high", "high"], 1500, 39.7, id="per-1000-not-about-1000"),
+        pytest.param("docs", ["high"] * 5, 1000, 50.0, id="docs-half-life-25"),
+        pytest.param("quality", ["high", "high"], 1000, 50.0, id="quality-half-life-10"),
+        pytest.param("other", ["high", "high"], 1000, 50.0, id="unknown-pipeline-like-quality"),
+        pytest.param("security", ["low"], 1000, 87.1, id="rounded-to-one-decimal"),
+    ],
+)
+def test_density_score_weights_and_half_lives(
+    pipeline: str, severities: list[str], loc: int, score: float
+) -> None:
+    found = [_scored(s, pipeline=pipeline) for s in severities]
+    assert density_score(pipeline, found, loc) == score
+
+
+def test_density_score_leaves_suppressed_findings_out() -> None:
+    found = [_scored("high", status="suppressed"), _scored("high", status="baselined")]
+    assert density_score("security", found, 1000) == 50.0
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "score"),
+    [
+        pytest.param(["passed", "passed", "failed"], 66.7, id="share-rounded"),
+        pytest.param(["passed", "error", "skipped", "not-run"], 50.0, id="skipped-left-out"),
+        pytest.param(["skipped", "not-run"], None, id="nothing-ran"),
+        pytest.param([], None, id="no-items"),
+        pytest.param(["failed"], 0.0, id="all-failed"),
+    ],
+)
+def test_outcome_score(outcomes: list[str], score: float | None) -> None:
+    assert outcome_score(outcomes) == score
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "selected", "status"),
+    [
+        pytest.param(["passed"], False, "not-run", id="not-selected"),
+        pytest.param(["not-run", "not-run"], True, "not-run", id="all-not-run"),
+        pytest.param(["skipped", "failed"], True, "fail", id="failed-beats-skipped"),
+        pytest.param(["error", "passed"], True, "error", id="error-first-or-not"),
+        pytest.param(["passed", "skipped"], True, "pass", id="partly-skipped-is-a-pass"),
+        pytest.param(["skipped", "not-run"], True, "error", id="skipped-and-not-run"),
+    ],
+)
+def test_pipeline_status_edges(outcomes: list[str], selected: bool, status: str) -> None:
+    assert pipeline_status(outcomes, selected=selected) == status
+
+
+def _item(pipeline: str, outcome: str, path: str | None, loc: int = 0, **kw: Any) -> CheckResult:
+    return CheckResult(f"{path}::{pipeline}", pipeline, "c", outcome, path=path, loc=loc, **kw)
+
+
+def test_summarise_pipelines_entry_for_every_pipeline() -> None:
+    checks = [
+        _item("security", "failed", "a.py", 400, findings=[_scored("high"), _scored("low")]),
+        _item("security", "failed", "b.py", 700, findings=[_scored("low")]),
+        _item("security", "passed", "a.py", 400, cached=True),  # same file, another checker
+        _item("security", "error", "b.py", 700, findings=[_scored("medium", status="suppressed")]),
+        _item("security", "skipped", None, 0, reason="no tool"),
+        _item("security", "not-run", "c.py", 100),
+        _item("integration", "passed", None),
+        _item("integration", "failed", None),
+    ]
+    summary = summarise_pipelines(
+        checks, ["security", "integration", "performance"], {"performance": ["passed", "failed"]}
+    )
+    assert list(summary) == ["security", "docs", "quality", "performance", "integration"]
+    assert summary["security"] == {
+        "status": "error",
+        "score": density_score("security", [_scored("high"), *[_scored("low")] * 2], 1200),
+        "items": 6,
+        "passed": 1,
+        "failed": 2,
+        "errors": 1,
+        "skipped": 2,
+        "cached": 1,
+        "loc": 1200,
+        "counts": {"critical": 0, "high": 1, "medium": 0, "low": 2, "info": 0},
+    }
+    assert summary["security"]["score"] == 44.5  # 7 weighted points in 1200 lines
+    assert summary["docs"] == {
+        "status": "not-run",
+        "score": None,
+        "items": 0,
+        "passed": 0,
+        "failed": 0,
+        "errors": 0,
+        "skipped": 0,
+        "cached": 0,
+        "loc": 0,
+        "counts": {"critical": 0, "high": 0, "medium": 0, "low": 0, "info": 0},
+    }
+    assert summary["performance"]["status"] == "fail"
+    assert summary["performance"]["score"] == 50.0
+    assert summary["performance"]["items"] == 2
+    assert summary["integration"]["score"] == 50.0
+    assert summary["integration"]["status"] == "fail"
+
+
+def test_summarise_pipelines_keeps_a_pipeline_outside_the_standard_five() -> None:
+    summary = summarise_pipelines([_item("custom", "passed", "a.py", 10)], ["custom"])
+    assert summary["custom"]["status"] == "pass"
+    assert summary["custom"]["score"] == 100.0
+    assert summary["custom"]["loc"] == 10
+
+
+def test_summarise_pipelines_not_selected_has_no_score_even_with_items() -> None:
+    summary = summarise_pipelines([_item("docs", "failed", "a.py", 10)], ["security"])
+    assert summary["docs"]["status"] == "not-run"
+    assert summary["docs"]["score"] is None
+    assert summary["docs"]["failed"] == 1
+    assert "reason" not in summary["docs"]
+
+
+@pytest.mark.parametrize(
+    ("reasons", "expected"),
+    [
+        pytest.param(["Skipped: no tool"], "no tool", id="prefix-removed"),
+        pytest.param(["a\nSkipped: no tool  \n"], "no tool", id="last-line"),
+        pytest.param(["same", "same"], "same", id="shared"),
+        pytest.param(["first", "second"], "first (and other reasons)", id="different"),
+        pytest.param(["   "], "", id="blank-kept-blank"),
+    ],
+)
+def test_skipped_pipeline_reason(reasons: list[str], expected: str) -> None:
+    checks = [_item("security", "skipped", f"{i}.py", reason=r) for i, r in enumerate(reasons)]
+    checks.append(_item("security", "skipped", "z.py"))  # no reason given
+    summary = summarise_pipelines(checks, ["security"])["security"]
+    assert summary["status"] == "skipped"
+    assert summary["score"] is None
+    assert summary["reason"] == expected
+    assert skip_reason(checks) == expected
+
+
+def test_skip_reason_ignores_items_that_were_not_skipped() -> None:
+    checks = [_item("security", "error", "a.py", reason="boom")]
+    assert skip_reason(checks) is None
+    checks.append(_item("security", "skipped", "b.py", reason="later"))
+    assert skip_reason(checks) == "later"
 
 
 # -- failure tables ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pytest_fwmon import cli
 from pytest_fwmon.gate import quarantine, run_gate
 from pytest_fwmon.history.connect import open_store
 from tests.reportcheck import read_report
-from tests.test_gate_cli import make_repo
+from tests.test_gate_cli import git, make_repo
 from tests.test_gate_support import make_report
 
 BASE = ["--fwmon", "--fwmon-pipelines", "docs", "--fwmon-no-history", "-p", "no:cacheprovider"]
@@ -177,3 +177,207 @@ def test_the_policy_guard_blocks_quarantine_growth(
         allow_policy_change=True,
     )
     assert not any("policy weakened" in r for r in allowed.reasons)
+
+
+# -- the file itself: what is refused, what is written, how growth reads ----------------------
+
+
+def _entry(nodeid: str = "t.py::a", expires: str = "2026-12-03", **extra: str) -> quarantine.Entry:
+    return quarantine.Entry(nodeid, "alice", "flaky", expires, **extra)
+
+
+def _parse(text: str) -> list[quarantine.Entry]:
+    return quarantine.parse(text.encode(), "q.toml")
+
+
+FULL = """\
+[[quarantine]]
+nodeid = "t.py::a"
+owner = "alice"
+reason = "races"
+expires = 2026-12-31
+issue = "https://x.invalid/1"
+added = "2026-12-01"
+"""
+
+
+def test_every_field_reads_back_and_toml_dates_are_accepted() -> None:
+    assert _parse(FULL) == [
+        quarantine.Entry(
+            "t.py::a", "alice", "races", "2026-12-31", "https://x.invalid/1", "2026-12-01"
+        )
+    ]
+    assert _parse("version = 1\n") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("version = 2\n", "q.toml: version must be 1, got 2", id="version"),
+        pytest.param(
+            'quarantine = "x"\n',
+            "q.toml: quarantine must be an array of tables ([[quarantine]])",
+            id="not-a-table-array",
+        ),
+        pytest.param(
+            "quarantine = [1]\n",
+            "q.toml: quarantine must be an array of tables ([[quarantine]])",
+            id="not-tables",
+        ),
+        pytest.param(
+            FULL + 'colour = "red"\n',
+            "q.toml entry 1: unknown key 'colour'; valid keys: "
+            "['added', 'expires', 'issue', 'nodeid', 'owner', 'reason']",
+            id="unknown-key",
+        ),
+        pytest.param(
+            FULL.replace('owner = "alice"', 'owner = "  "'),
+            "q.toml entry 1: owner is required (a quarantine needs an owner and expiry)",
+            id="blank-owner",
+        ),
+        pytest.param(
+            FULL.replace('reason = "races"\n', ""),
+            "q.toml entry 1: reason is required (a quarantine needs an owner and expiry)",
+            id="no-reason",
+        ),
+        pytest.param(
+            FULL.replace('nodeid = "t.py::a"', "nodeid = 3"),
+            "q.toml entry 1: nodeid is required (a quarantine needs an owner and expiry)",
+            id="nodeid-number",
+        ),
+        pytest.param(
+            FULL.replace('owner = "alice"', "owner = 2026-01-01"),
+            "q.toml entry 1: owner must be text",
+            id="owner-date",
+        ),
+        pytest.param(
+            FULL.replace('nodeid = "t.py::a"', "nodeid = 2026-01-01"),
+            "q.toml entry 1: nodeid must be text",
+            id="nodeid-date",
+        ),
+        pytest.param(
+            FULL.replace('reason = "races"', "reason = 2026-01-01"),
+            "q.toml entry 1: reason must be text",
+            id="reason-date",
+        ),
+        pytest.param(
+            FULL.replace('issue = "https://x.invalid/1"', "issue = 17"),
+            "q.toml entry 1: issue must be text",
+            id="issue-number",
+        ),
+        pytest.param(
+            FULL.replace("expires = 2026-12-31", 'expires = "31.12.2026"'),
+            "q.toml entry 1: expires must be a date YYYY-MM-DD, got '31.12.2026'",
+            id="expires-format",
+        ),
+        pytest.param(
+            FULL.replace("expires = 2026-12-31", 'expires = "2026-02-30"'),
+            "q.toml entry 1: expires is not a real date: '2026-02-30'",
+            id="expires-not-real",
+        ),
+        pytest.param(
+            FULL.replace('added = "2026-12-01"', "added = 5"),
+            "q.toml entry 1: added must be a date YYYY-MM-DD, got 5",
+            id="added-number",
+        ),
+        pytest.param(
+            FULL + "\n" + FULL.replace("races", "other"),
+            "q.toml: t.py::a is quarantined twice",
+            id="twice",
+        ),
+        pytest.param(
+            FULL + "\n" + FULL.replace("t.py::a", "t.py::b").replace("alice", ""),
+            "q.toml entry 2: owner is required (a quarantine needs an owner and expiry)",
+            id="second-entry-numbered",
+        ),
+    ],
+)
+def test_a_bad_quarantine_file_is_one_line_naming_the_entry(text: str, message: str) -> None:
+    with pytest.raises(quarantine.ConfigError) as refused:
+        _parse(text)
+    assert refused.value.message == message
+
+
+def test_dump_writes_a_sorted_file_that_reads_back(tmp_path: Path) -> None:
+    entries = [
+        quarantine.Entry("t.py::b", "bob", 'say "hi" ü', "2027-01-01", added="2026-12-01"),
+        _entry("t.py::a", issue="I-1"),
+    ]
+    path = quarantine.save(tmp_path, entries)
+    assert path == tmp_path / "fwmon-quarantine.toml"
+    assert path.read_text(encoding="utf-8") == (
+        "# Quarantined flaky tests: they run, but their failures do not fail the run.\n"
+        "# Reviewed like the policy; an expired entry blocks the gate (fwmon flaky --help).\n"
+        "version = 1\n"
+        "\n"
+        "[[quarantine]]\n"
+        'nodeid = "t.py::a"\n'
+        'owner = "alice"\n'
+        'reason = "flaky"\n'
+        'expires = "2026-12-03"\n'
+        'issue = "I-1"\n'
+        "\n"
+        "[[quarantine]]\n"
+        'nodeid = "t.py::b"\n'
+        'owner = "bob"\n'
+        'reason = "say \\"hi\\" ü"\n'
+        'expires = "2027-01-01"\n'
+        'added = "2026-12-01"\n'
+    )
+    assert quarantine.load(tmp_path) == sorted(entries, key=lambda e: e.nodeid)
+
+
+def test_load_without_a_file_is_empty_and_an_unreadable_one_is_one_line(tmp_path: Path) -> None:
+    assert quarantine.load(tmp_path) == []
+    (tmp_path / quarantine.FILENAME).mkdir()
+    with pytest.raises(quarantine.ConfigError) as refused:
+        quarantine.load(tmp_path)
+    assert refused.value.message == f"cannot read {tmp_path / quarantine.FILENAME}: Is a directory"
+
+
+def test_an_entry_expires_the_day_after_its_date() -> None:
+    entries = [_entry("t.py::a", "2026-12-02"), _entry("t.py::b", "2026-12-03")]
+    assert not entries[1].expired(TODAY)
+    assert entries[0].expired(TODAY)
+    assert quarantine.expired(entries, TODAY) == [entries[0]]
+    assert quarantine.expired(entries, TODAY + dt.timedelta(days=1)) == entries
+
+
+def test_growth_names_new_and_extended_entries_only() -> None:
+    before = [_entry("t.py::a", "2026-12-03"), _entry("t.py::b", "2026-12-03")]
+    after = [
+        _entry("t.py::c", "2027-01-01"),
+        _entry("t.py::b", "2026-12-01"),  # shortened
+        _entry("t.py::a", "2026-12-04"),
+    ]
+    assert quarantine.growth(before, after) == [
+        "t.py::a quarantine extended from 2026-12-03 to 2026-12-04 (fwmon-quarantine.toml)",
+        "t.py::c quarantined until 2027-01-01 (fwmon-quarantine.toml)",
+    ]
+    assert quarantine.growth(after, after) == []
+    assert quarantine.growth(before, before[1:]) == []  # a released entry is no growth
+
+
+def test_errors_name_the_file_they_are_in(tmp_path: Path) -> None:
+    with pytest.raises(quarantine.ConfigError) as refused:
+        quarantine.parse(b"version = ", "q.toml")
+    assert refused.value.message.startswith("q.toml is not valid TOML: ")
+    (tmp_path / quarantine.FILENAME).write_text("version = 2\n", encoding="utf-8")
+    with pytest.raises(quarantine.ConfigError) as refused:
+        quarantine.load(tmp_path)
+    assert refused.value.message == "fwmon-quarantine.toml: version must be 1, got 2"
+
+
+def test_growth_since_names_the_base_commit_of_a_bad_file(tmp_path: Path) -> None:
+    make_repo(
+        tmp_path, {quarantine.FILENAME: "version = 3\n"}, {quarantine.FILENAME: "version = 1\n"}
+    )
+    base = git(tmp_path, "rev-parse", "main").strip()
+    with pytest.raises(quarantine.ConfigError) as refused:
+        quarantine.growth_since(tmp_path, base)
+    assert (
+        refused.value.message == f"fwmon-quarantine.toml at {base[:12]}: version must be 1, got 3"
+    )
+    (tmp_path / quarantine.FILENAME).write_text(ENTRY.format(expires="2099-01-01"), "utf-8")
+    new = "tests/test_x.py::test_flaky quarantined until 2099-01-01 (fwmon-quarantine.toml)"
+    assert quarantine.growth_since(tmp_path, git(tmp_path, "rev-parse", "HEAD").strip()) == [new]

@@ -8,7 +8,8 @@ import pytest
 
 from pytest_fwmon.core.errors import ConfigError
 from pytest_fwmon.gate import run_gate
-from pytest_fwmon.gate.diff import changed_lines, parse_unified_diff
+from pytest_fwmon.gate.diff import changed_lines, merge_base, parse_unified_diff, show_file
+from pytest_fwmon.gate.diff import git as diff_git
 from tests.test_gate_cli import _write, git, make_repo
 from tests.test_gate_support import finding, make_report
 
@@ -176,3 +177,92 @@ def test_exemptions_are_explicit_and_printed(repo: Path) -> None:
     # without a diff the exemption's metric is missing, so it does not apply
     result = run_gate(report, ".fwmon/tiny.toml", None, root=repo)
     assert result.conditions[0].verdict == "fail"
+
+
+@pytest.mark.parametrize(
+    ("plus_line", "path"),
+    [
+        pytest.param(b"+++ b/plain.py", "plain.py", id="plain"),
+        pytest.param(b"+++ b/with space.py\t", "with space.py", id="trailing-tab"),
+        pytest.param(b"+++ b/crlf.py\r", "crlf.py", id="carriage-return"),
+        pytest.param(b'+++ "b/q\\"\\\\.py"', 'q"\\.py', id="quote-and-backslash"),
+        pytest.param(b'+++ "b/\\a\\b\\t\\n\\v\\f\\r.py"', "\a\b\t\n\v\f\r.py", id="c-escapes"),
+        pytest.param(b'+++ "b/\\303\\251\\101.py"', "\u00e9A.py", id="octal"),
+        pytest.param(b'+++ "b/x\\q.py"', "xq.py", id="unknown-escape-is-the-char"),
+        pytest.param(b'+++ "b/end\\"', "end\\", id="trailing-backslash-kept"),
+        pytest.param(b'+++ "b/\\30"', "30", id="short-octal-is-two-chars"),
+        pytest.param(b'+++ "b/x.py', '"b/x.py', id="unbalanced-quote"),
+        pytest.param(b'+++ "', '"', id="lone-quote"),
+        pytest.param(b"+++ c/no-prefix.py", "c/no-prefix.py", id="no-b-prefix"),
+        pytest.param(b"+++ b/\xff.py", "\udcff.py", id="not-utf8"),
+    ],
+)
+def test_new_side_paths_as_git_writes_them(plus_line: bytes, path: str) -> None:
+    assert parse_unified_diff(plus_line + b"\n@@ -1 +7,2 @@\n") == {path: {7, 8}}
+
+
+def test_hunk_headers_without_a_count_deletions_and_garbage() -> None:
+    diff = b"\n".join(
+        [
+            b"+++ b/a.py",
+            b"@@ -1 +5 @@",  # one line: the count is left out
+            b"@@ -9,3 +40,0 @@",  # lines deleted: nothing new
+            b"@@ not a hunk @@",
+            b"@@ -1 +120,2 @@ def f():",
+            b"+++ b/only-deleted.py",
+            b"@@ -1,2 +0,0 @@",
+        ]
+    )
+    assert parse_unified_diff(diff) == {"a.py": {5, 120, 121}}
+    assert parse_unified_diff(b"@@ -1 +1 @@\n") == {}  # a hunk before any file
+
+
+def test_untracked_files_count_every_line_but_empty_ones_none(tmp_path: Path) -> None:
+    make_repo(tmp_path, {"a.py": "x\n"}, {})
+    _write(tmp_path, {"empty.py": "", "one.py": "1", "two.py": "1\n2\n", "sub/three.py": "a\n\nc"})
+    assert changed_lines(tmp_path, "main") == {
+        "one.py": {1},
+        "two.py": {1, 2},
+        "sub/three.py": {1, 2, 3},
+    }
+
+
+def test_merge_base_outside_a_repository_and_of_an_unknown_ref(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        changed_lines(tmp_path, "main")
+    assert info.value.one_line() == f"{tmp_path} is not in a git repository; --base-ref needs one"
+    make_repo(tmp_path, {"a.py": "x\n"}, {})
+    with pytest.raises(ConfigError) as info:
+        changed_lines(tmp_path, "origin/nope")
+    assert info.value.one_line() == (
+        f"base ref 'origin/nope' is not known to git in {tmp_path} (fetch it first, e.g. "
+        "`git fetch origin main`, or use actions/checkout with fetch-depth: 0)"
+    )
+    assert merge_base(tmp_path, "main") == git(tmp_path, "merge-base", "HEAD", "main").strip()
+
+
+def test_git_missing_or_failing_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_repo(tmp_path, {"a.py": "x\n"}, {})
+    with pytest.raises(ConfigError) as info:
+        diff_git(tmp_path, "rev-parse", "--verify", "--quiet", "nope")
+    assert info.value.one_line() == "git rev-parse failed"  # git said nothing on stderr
+    with pytest.raises(ConfigError) as info:
+        diff_git(tmp_path, "show", "nope:a.py")
+    assert "nope" in info.value.one_line() and "\n" not in info.value.one_line()
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
+    with pytest.raises(ConfigError) as info:
+        changed_lines(tmp_path, "main")
+    assert info.value.one_line() == "git is not installed or not on PATH; --base-ref needs it"
+
+
+def test_show_file_at_a_revision(tmp_path: Path) -> None:
+    make_repo(tmp_path, {"gates/p.toml": "old\n"}, {"gates/p.toml": "new\n", "n.toml": "n\n"})
+    assert show_file(tmp_path, "main", tmp_path / "gates" / "p.toml") == b"old\n"
+    assert show_file(tmp_path / "gates", "main", tmp_path / "gates" / "p.toml") == b"old\n"
+    assert show_file(tmp_path, "HEAD", tmp_path / "gates" / "p.toml") == b"new\n"
+    assert show_file(tmp_path, "main", tmp_path / "n.toml") is None  # not there yet
+    assert show_file(tmp_path, "main", tmp_path.parent / "outside.toml") is None
+    (tmp_path / "link.toml").symlink_to(tmp_path / "gates" / "p.toml")
+    assert show_file(tmp_path, "main", tmp_path / "link.toml") is None  # the link, not its target

@@ -216,3 +216,29 @@ def test_tox_environments() -> None:
     assert "ruff check" in sections["lint"] and "mypy" in sections["lint"]
     assert "deps = pytest>=8.0,<9" in sections["py-pytest8"]
     assert "deps = pytest>=9.0,<10" in sections["py-pytest9"]
+
+
+def test_mutation_score_counts_listed_equivalents_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "mutation_score", ROOT / "ci" / "mutation_score.py"
+    )
+    assert spec is not None and spec.loader is not None
+    score = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(score)
+    meta = tmp_path / "mutants" / "pkg" / "m.py.meta"
+    meta.parent.mkdir(parents=True)
+    codes = {"m.a__1": 1, "m.a__2": 0, "m.a__3": 0, "m.a__4": None, "m.a__5": 33, "m.a__6": 3}
+    meta.write_text(json.dumps({"exit_code_by_key": codes}), encoding="utf-8")
+    listed = tmp_path / "equivalent.txt"
+    listed.write_text("# comment\n\nm.a__2  a reason\nm.a__5  not a survivor\n", encoding="utf-8")
+    args = ["--mutants", str(tmp_path / "mutants"), "--equivalent", str(listed), "--survivors"]
+    assert score.main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == ["pkg/m.py", "6", "1", "2", "1", "1", "1", "0", "0", "40.0", "60.0"]
+    assert lines[-2:] == ["survived: m.a__3", "no tests: m.a__5"]
+    assert score.main(["--mutants", str(tmp_path / "none")]) == 2
+    assert "no mutmut results" in capsys.readouterr().err

@@ -14,8 +14,15 @@ import pytest
 from pytest_fwmon.core.errors import ConfigError
 from pytest_fwmon.core.model import PIPELINES, SEVERITIES
 from pytest_fwmon.core.schema import first_error, load_schema
+from pytest_fwmon.gate import metrics as metrics_module
 from pytest_fwmon.gate.evaluate import evaluate
-from pytest_fwmon.gate.metrics import METRICS, Metrics
+from pytest_fwmon.gate.metrics import (
+    METRICS,
+    METRICS_HELP,
+    Metrics,
+    is_findings_metric,
+    is_text_metric,
+)
 from pytest_fwmon.gate.policy import (
     PRESETS,
     load_policy,
@@ -415,3 +422,159 @@ def test_ci_doc_lists_every_action_input() -> None:
     action = yaml.safe_load((ROOT / "ci" / "github" / "action.yml").read_text(encoding="utf-8"))
     for name in [*action["inputs"], *action["outputs"]]:
         assert f"`{name}`" in doc, name
+
+
+def test_findings_metrics_count_in_their_scope() -> None:
+    high = finding("B602", "a.py", 1)
+    low = finding("B101", "a.py", 2, severity="low")
+    crit = finding("B608", "b.py", 3, severity="critical")
+    docs = finding("D103", "a.py", 4, severity="medium", pipeline="docs", checker="pydocstyle")
+    report = make_report([high, low, crit, docs])
+    scoped = {"overall": [high, low, crit, docs], "new": [high, low, docs], "diff": [low]}
+    diffed = Metrics(report, scoped, changed={"a.py": {2}})
+    assert diffed.value("findings.total") == (4, "")
+    assert diffed.value("findings.total", "new") == (3, "")
+    assert diffed.value("findings.total", "diff") == (1, "")
+    assert diffed.value("findings.critical") == (1, "")
+    assert diffed.value("findings.medium_or_worse", "new") == (2, "")
+    assert diffed.value("findings.security.total", "new") == (2, "")
+    assert diffed.value("findings.docs.medium", "diff") == (0, "")
+    assert diffed.value("findings.info") == (0, "")
+    docs_high = finding("D1", "a.py", 5, severity="high", pipeline="docs", checker="pydocstyle")
+    both = Metrics(report, {"overall": [high, docs_high]})
+    assert both.value("findings.high") == (2, "")  # summed over pipelines
+    assert both.value("findings.docs.high") == (1, "")
+    # without a diff, a diff-scoped count counts every new finding: stricter, never looser
+    assert Metrics(report, scoped).value("findings.total", "diff") == (3, "")
+
+
+def test_findings_metrics_of_an_errored_pipeline_are_missing() -> None:
+    report = make_report([], statuses={"docs": "error", "quality": "error"})
+    metrics = Metrics(report, {})
+    assert metrics.value("findings.total") == (
+        None,
+        "pipeline docs, quality errored, so findings are incomplete",
+    )
+    assert metrics.value("findings.docs.total") == (None, "pipeline docs errored")
+    assert metrics.value("findings.security.total") == (0, "")
+    assert metrics.value("pipeline.docs.status") == ("error", "")
+    assert metrics.value("pipeline.docs.failed") == (None, "pipeline docs errored")
+    only_perf = make_report(
+        [], statuses={"security": "not-run", "docs": "skipped", "quality": "not-run"}
+    )
+    assert Metrics(only_perf, {}).value("findings.total") == (
+        None,
+        "no finding pipeline (security, docs, quality) ran",
+    )
+    failing = make_report(
+        [], statuses={"security": "fail", "docs": "not-run", "quality": "not-run"}
+    )
+    assert Metrics(failing, {}).value("findings.total") == (0, "")
+
+
+def test_pipeline_benchmark_integration_and_counter_metrics() -> None:
+    report = make_report(
+        [], benchmarks=[benchmark("a", "regression", "failed"), benchmark("b", "stale")]
+    )
+    report["benchmarks"].append("not a benchmark")
+    report["pipelines"]["performance"].update(failed=2, errors=1)
+    report["pipelines"]["integration"].update(items=7, failed=1, errors=2)
+    report["pipelines"]["quality"]["score"] = None
+    report["checks"] = [{"outcome": "error"}, {"outcome": "passed"}, {"outcome": "error"}]
+    metrics = Metrics(report, {}, quarantine_expired=3, stale=1, expired=2)
+    assert metrics.value("benchmarks.total") == (2, "")
+    assert metrics.value("benchmarks.regressions") == (1, "")
+    assert metrics.value("benchmarks.failed") == (3, "")
+    assert metrics.value("integration.total") == (7, "")
+    assert metrics.value("integration.failed") == (3, "")
+    assert metrics.value("pipeline.integration.items") == (7, "")
+    assert metrics.value("pipeline.integration.errors") == (2, "")
+    assert metrics.value("pipeline.quality.score") == (None, "pipeline quality has no score")
+    assert metrics.value("pipeline.nosuch.status") == ("not-run", "")
+    assert metrics.value("checks.errors") == (2, "")
+    assert metrics.value("quarantine.expired") == (3, "")
+    assert metrics.value("baseline.stale") == (1, "")
+    assert metrics.value("waivers.expired") == (2, "")
+    defaults = Metrics(report, {})
+    assert [defaults.value(n)[0] for n in ("quarantine.expired", "baseline.stale")] == [0, 0]
+    assert defaults.value("waivers.expired") == (0, "")
+
+
+@pytest.mark.parametrize(
+    ("tests", "name", "value"),
+    [
+        pytest.param({"exitstatus": 1}, "tests.exitstatus", (1, ""), id="exitstatus"),
+        pytest.param({"exitstatus": 0}, "tests.exitstatus", (0, ""), id="exitstatus-0"),
+        pytest.param(
+            {"exitstatus": None, "exitstatus_note": "unknown: Boom"},
+            "tests.exitstatus",
+            (None, "pytest's exit status is not known (unknown: Boom)"),
+            id="exitstatus-unknown",
+        ),
+        pytest.param({"total": 4, "passed": 3}, "tests.passed", (3, ""), id="passed"),
+        pytest.param({"total": 4}, "tests.flaky", (0, ""), id="flaky-absent-is-0"),
+        pytest.param({"total": 4, "flaky": 2}, "tests.flaky", (2, ""), id="flaky"),
+        pytest.param(
+            {"total": 0, "skipped": 3},
+            "tests.skipped",
+            (None, "no tests ran (tests.total is 0)"),
+            id="none-ran",
+        ),
+    ],
+)
+def test_tests_metrics(tests: dict[str, Any], name: str, value: tuple[Any, str]) -> None:
+    report = make_report([])
+    report["tests"].update(tests)
+    assert Metrics(report, {}).value(name) == value
+
+
+@pytest.mark.parametrize(
+    ("section", "name", "value"),
+    [
+        pytest.param(None, "coverage.line_percent", (None, "coverage was not measured"), id="none"),
+        pytest.param(
+            {"line_percent": True},
+            "coverage.line_percent",
+            (None, "coverage has no line_percent"),
+            id="bool-is-no-number",
+        ),
+        pytest.param({"line_percent": 80}, "coverage.line_percent", (80, ""), id="int"),
+        pytest.param(
+            {"diff": {"percent": None}},
+            "coverage.diff_percent",
+            (None, "coverage has no diff_percent"),
+            id="diff-without-percent",
+        ),
+    ],
+)
+def test_coverage_metrics(
+    section: dict[str, Any] | None, name: str, value: tuple[Any, str]
+) -> None:
+    report = make_report([])
+    report["coverage"] = section
+    assert Metrics(report, {}).value(name) == value
+
+
+def test_the_metric_namespace_is_the_documented_one() -> None:
+    families = ["total", *SEVERITIES, "high_or_worse", "medium_or_worse", "low_or_worse"]
+    fields = ["score", "status", "failed", "errors", "items"]
+    expected = {f"findings.{f}" for f in families}
+    expected |= {f"findings.{p}.{f}" for p in PIPELINES for f in families}
+    expected |= {f"pipeline.{p}.{f}" for p in PIPELINES for f in fields}
+    # built at import, so also built here: a test can only see a change to the builder this way
+    assert metrics_module._all_metrics() == METRICS
+    fixed = METRICS - expected
+    assert expected <= METRICS
+    assert len(fixed) == 21
+    assert {"tests.exitstatus", "quarantine.expired", "diff.changed_files"} <= fixed
+    assert "findings.critical_or_worse" not in METRICS  # the same as findings.critical
+    assert "findings.info_or_worse" not in METRICS  # the same as findings.total
+    for name in METRICS:
+        assert name.split(".")[0] in METRICS_HELP
+    assert METRICS_HELP.endswith(
+        " (severity: critical|high|medium|low|info; "
+        "pipeline: security|docs|quality|performance|integration)"
+    )
+    assert is_text_metric("pipeline.docs.status")
+    assert not is_text_metric("pipeline.docs.score") and not is_text_metric("tests.status")
+    assert is_findings_metric("findings.total") and not is_findings_metric("tests.findings")

@@ -113,8 +113,8 @@ def _family_counts(counts: Mapping[str, int], family: str) -> int:
         return sum(counts.values())
     if family.endswith("_or_worse"):
         worst = SEVERITIES.index(family[: -len("_or_worse")])
-        return sum(counts.get(s, 0) for s in SEVERITIES[: worst + 1])
-    return counts.get(family, 0)
+        return sum(counts[s] for s in SEVERITIES[: worst + 1])
+    return counts[family]
 
 
 class Metrics:
@@ -132,7 +132,7 @@ class Metrics:
     ) -> None:
         """``scoped`` maps each of :data:`SCOPES` to its findings (dicts as in the report)."""
         self.report = report
-        self.pipelines: Mapping[str, Any] = report.get("pipelines", {})
+        self.pipelines: Mapping[str, Any] = report["pipelines"]  # the schema requires it
         #: (scope, pipeline, severity) -> number of findings.
         self.counts: Counter[tuple[str, str, str]] = Counter()
         for scope, findings in scoped.items():
@@ -226,7 +226,7 @@ class Metrics:
         return value, ""
 
     def _tests(self, field: str) -> tuple[float | str | None, str]:
-        tests = self.report.get("tests", {})
+        tests = self.report["tests"]
         if field == "exitstatus":
             status = tests.get("exitstatus")
             if status is None:
@@ -240,7 +240,7 @@ class Metrics:
         reason = self._not_ran("performance")
         if reason is not None:
             return None, reason
-        benchmarks = [b for b in self.report.get("benchmarks", ()) if isinstance(b, dict)]
+        benchmarks = [b for b in self.report["benchmarks"] if isinstance(b, dict)]  # required
         if field == "total":
             return len(benchmarks), ""
         if field == "regressions":
@@ -258,7 +258,7 @@ class Metrics:
         return data["failed"] + data["errors"], ""
 
     def _checks(self, field: str) -> tuple[float | str | None, str]:
-        return sum(1 for c in self.report.get("checks", ()) if c.get("outcome") == "error"), ""
+        return sum(1 for c in self.report["checks"] if c["outcome"] == "error"), ""
 
     def _baseline(self, field: str) -> tuple[float | str | None, str]:
         return self.stale, ""
