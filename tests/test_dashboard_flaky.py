@@ -126,7 +126,10 @@ def test_the_page_escapes_node_ids(project: Path, server: DashboardServer) -> No
     page = body.decode("utf-8")
     assert "<script>alert(2)" not in page and "<img src=x" not in page
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
-    built = (project / "site" / "flaky.html").read_text(encoding="utf-8")
+    out = project / "site-escapes"
+    with _dash(project) as dash:
+        build_site(dash, out)
+    built = (out / "flaky.html").read_text(encoding="utf-8")
     assert "<script>alert(2)" not in built
 
 

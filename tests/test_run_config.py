@@ -22,6 +22,7 @@ ALLOWED = {
     "checks/cli.py": "`fwmon check` builds its run's configuration with load_config",
     "history/cliutil.py": "the history commands build their configuration with load_config",
     "alerts/cli.py": "`fwmon alerts` builds its configuration with load_config",
+    "alerts/ackcli.py": "`fwmon alerts ack`: load_config, and the environment for channel secrets",
     "dashboard/cli.py": "`fwmon dashboard` builds its configuration with load_config",
     "report/merge.py": "`fwmon report merge` builds its configuration with load_config",
     "gate/policy.py": "the gate reads policy files (and [tool.fwmon.gate]) in a bare CI job",

@@ -12,7 +12,7 @@ from detect_secrets.core.scan import scan_file as full_scan_file
 from detect_secrets.plugins.base import RegexBasedDetector
 from detect_secrets.settings import get_plugins
 
-from pytest_fwmon.checks import secrets, secrets_scan
+from pytest_fwmon.checks import secrets, secrets_clauses, secrets_scan
 
 CORPUS = Path(__file__).parent / "data" / "secrets_corpus"
 
@@ -152,7 +152,7 @@ def test_patterns_searched_only_where_clauses_are_met() -> None:
     checked = 0
     for name in NAMES:
         for pattern in _default_patterns(name):
-            clauses = secrets_scan.pattern_clauses(pattern)
+            clauses = secrets_clauses.pattern_clauses(pattern)
             for line in ascii_lines:
                 match = pattern.search(line)
                 if match is None:
@@ -185,10 +185,10 @@ def test_secondary_clauses_narrow_the_keyword_lines() -> None:
     """
     keyword = next(p for p in get_plugins() if type(p).__name__ == "KeywordDetector")
     patterns = secrets_scan._plugin_patterns(keyword, "x.py") or []
-    assert patterns and all(len(secrets_scan.pattern_clauses(p)) >= 2 for p in patterns)
+    assert patterns and all(len(secrets_clauses.pattern_clauses(p)) >= 2 for p in patterns)
     secrets_lines = ["pwd = 'hunter2'", "'hunter2' == pwd", "pwd: 'hunter2'", "pwd 'hunter2';"]
     for pattern in patterns:
-        meets = secrets_scan._clauses_regex(secrets_scan.pattern_clauses(pattern)).match
+        meets = secrets_scan._clauses_regex(secrets_clauses.pattern_clauses(pattern)).match
         assert any(pattern.search(line) for line in secrets_lines)
         assert all(meets(line) for line in secrets_lines if pattern.search(line))
         assert not meets("primary_key") and not meets("key = 1")
@@ -233,24 +233,24 @@ def test_entropy_bound_holds() -> None:
 def test_pruned_clause_keeps_every_line() -> None:
     """A factor is dropped from a clause only when another factor is on every line it is on."""
     clause = frozenset({("pass", True), ("password", True), ("PASS", False), ("Pass", False)})
-    assert secrets_scan._pruned(clause) == {("pass", True)}
+    assert secrets_clauses._pruned(clause) == {("pass", True)}
     # a case-sensitive factor does not stand for a case-insensitive one
-    assert secrets_scan._pruned(frozenset({("pass", False), ("password", True)})) == {
+    assert secrets_clauses._pruned(frozenset({("pass", False), ("password", True)})) == {
         ("pass", False),
         ("password", True),
     }
     lines = ["PassWord = 1", "PASS", "x", "pass"]
     texts = ("\n".join(lines), "\n".join(lines).lower())
     starts = [0, 13, 18, 20]
-    for kept in (clause, secrets_scan._pruned(clause)):
+    for kept in (clause, secrets_clauses._pruned(clause)):
         assert secrets_scan._factor_lines(kept, lines, texts, starts) == {0, 1, 3}
 
 
 def test_factor_without_letters_is_case_sensitive() -> None:
     """Ignoring case changes nothing for ``=`` or ``://``: one lookup whatever the flags."""
-    assert secrets_scan._factor("://", True) == ("://", False)
-    assert secrets_scan._factor("AKIA", True) == ("akia", True)
-    assert secrets_scan._factor("AKIA", False) == ("AKIA", False)
+    assert secrets_clauses._factor("://", True) == ("://", False)
+    assert secrets_clauses._factor("AKIA", True) == ("akia", True)
+    assert secrets_clauses._factor("AKIA", False) == ("AKIA", False)
 
 
 def test_entropy_pattern_asks_for_a_long_enough_candidate() -> None:

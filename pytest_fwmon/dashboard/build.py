@@ -32,7 +32,8 @@ from .. import __version__
 from ..core.errors import ConfigError
 from ..flaky.view import gather
 from . import fmt
-from .data import WINDOWS, Dashboard, dumps
+from .data import WINDOWS, Dashboard
+from .encode import dumps
 from .flakypage import flaky
 from .pages import TREND_FILES, improvements, overview, runs_list, trends
 from .render import Context, run_file

@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
-import math
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,13 +34,13 @@ from typing import Any, Final, cast
 from urllib.parse import quote
 
 from ..core.errors import ConfigError, FwmonError, ReportError
-from ..core.model import PIPELINES, SEVERITIES
+from ..core.model import PIPELINES
 from ..core.schema import first_error
 from ..history.improve import opportunities
 from ..history.metrics import gate_verdict
 from ..history.store import RunInfo, Store
 from ..history.trends import SERIES_WINDOW, analyse
-from .alertdata import response_figures
+from .alertdata import alerts_brief, firing_by_severity, response_figures, zero_severities
 from .sources import Source, run_info
 
 #: Windows of the trends page, name -> seconds (None: every run up to the series window).
@@ -294,7 +293,7 @@ class Dashboard:
             "health": health,
             "pipelines": pipelines,
             "gate": gate,
-            "alerts": _alerts_brief(alerts),
+            "alerts": alerts_brief(alerts),
             "slo": _slo_brief(slo),
             "kpis": kpis["kpis"],
             "refresh": self.options.refresh,
@@ -361,7 +360,7 @@ class Dashboard:
         """Return the firing and pending alerts by severity, from the store's alert state."""
         empty: dict[str, Any] = {
             "available": False,
-            "by_severity": _zero_severities(),
+            "by_severity": zero_severities(),
             "alerts": [],
         }
         store = self.store
@@ -378,7 +377,7 @@ class Dashboard:
         silenced = sum(1 for a in alerts if a.get("silenced") and a.get("state") == "firing")
         return {
             "available": True,
-            "by_severity": _firing_by_severity(alerts),
+            "by_severity": firing_by_severity(alerts),
             "silenced": silenced,
             "counted": "firing alerts, silenced ones excluded",
             "alerts": alerts,
@@ -536,16 +535,6 @@ def _overall_health(
     return health
 
 
-def _alerts_brief(alerts: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the summary's view of the alerts: available, active count, counts by severity."""
-    return {
-        "available": alerts["available"],
-        "active": sum(alerts["by_severity"].values()),
-        "by_severity": alerts["by_severity"],
-        "silenced": alerts.get("silenced", 0),
-    }
-
-
 def _benchmark_names(stored: set[str]) -> list[str]:
     """Return the names of the benchmarks with a stored P95, sorted."""
     return sorted(
@@ -553,26 +542,6 @@ def _benchmark_names(stored: set[str]) -> list[str]:
         for m in stored
         if m.startswith("benchmark.") and m.endswith(".p95")
     )
-
-
-def _zero_severities() -> dict[str, int]:
-    """Return a zero count per alert severity (every severity but info), in severity order."""
-    return {s: 0 for s in SEVERITIES if s != "info"}
-
-
-def _firing_by_severity(alerts: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    """Count the firing alerts per severity (the alert's own, else its severity label).
-
-    Silenced alerts are not counted: nobody is to respond to them (``silenced`` counts them).
-    """
-    by_severity = _zero_severities()
-    for alert in alerts:
-        severity = alert.get("severity") or (alert.get("labels") or {}).get("severity")
-        if alert.get("silenced"):
-            continue
-        if alert.get("state", "firing") == "firing" and severity in by_severity:
-            by_severity[severity] += 1
-    return by_severity
 
 
 def _slo_brief(slo: Mapping[str, Any]) -> dict[str, Any]:
@@ -587,23 +556,6 @@ def _slo_brief(slo: Mapping[str, Any]) -> dict[str, Any]:
         "incident_open": slo.get("incident_open"),
         "note": slo.get("note"),
     }
-
-
-def _finite(data: Any) -> Any:
-    if isinstance(data, float):
-        return data if math.isfinite(data) else None
-    if isinstance(data, dict):
-        return {k: _finite(v) for k, v in data.items()}
-    if isinstance(data, list | tuple):
-        return [_finite(v) for v in data]
-    return data
-
-
-def dumps(data: Any) -> bytes:
-    """Compact, sorted JSON bytes (API bodies; stable, so ETags are stable; NaN -> null)."""
-    return json.dumps(
-        _finite(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode("utf-8")
 
 
 __all__ = [

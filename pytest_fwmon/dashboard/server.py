@@ -52,7 +52,8 @@ from urllib.parse import parse_qs, unquote
 from .. import __version__
 from ..core.errors import FwmonError
 from . import fmt
-from .data import WINDOWS, Dashboard, dumps
+from .data import WINDOWS, Dashboard
+from .encode import dumps
 from .flakypage import flaky
 from .pages import TREND_FILES, improvements, not_found, overview, runs_list, trends
 from .render import CSP, Context, run_file
