@@ -209,6 +209,9 @@ def test_pending_alert_is_forgotten_when_the_condition_stops(tmp_path: Path) -> 
 
 
 def test_escalation_by_time_moves_up_one_level_per_deadline(tmp_path: Path) -> None:
+    # This is the rule's own escalate_after; response-time escalation (on by default) is
+    # turned off: with it, the unacknowledged alert would also go high -> critical at run 3,
+    # 1 h after reaching high (high's respond_within is 30 min), hiding the 2 h deadline.
     conf = settings(
         rules=[
             {
@@ -219,7 +222,8 @@ def test_escalation_by_time_moves_up_one_level_per_deadline(tmp_path: Path) -> N
                 "threshold": 90,
                 "escalate_after": "2h",
             }
-        ]
+        ],
+        escalate_unacknowledged=False,
     )
     seen = []
     with HttpReceiver() as http, open_store(str(tmp_path / "h.db"), tmp_path) as store:
