@@ -209,6 +209,9 @@ def test_pending_alert_is_forgotten_when_the_condition_stops(tmp_path: Path) -> 
 
 
 def test_escalation_by_time_moves_up_one_level_per_deadline(tmp_path: Path) -> None:
+    # This is the rule's own escalate_after; response-time escalation (on by default) is
+    # turned off: with it, the unacknowledged alert would also go high -> critical at run 3,
+    # 1 h after reaching high (high's respond_within is 30 min), hiding the 2 h deadline.
     conf = settings(
         rules=[
             {
@@ -219,7 +222,8 @@ def test_escalation_by_time_moves_up_one_level_per_deadline(tmp_path: Path) -> N
                 "threshold": 90,
                 "escalate_after": "2h",
             }
-        ]
+        ],
+        escalate_unacknowledged=False,
     )
     seen = []
     with HttpReceiver() as http, open_store(str(tmp_path / "h.db"), tmp_path) as store:
@@ -236,6 +240,47 @@ def test_escalation_by_time_moves_up_one_level_per_deadline(tmp_path: Path) -> N
         '{}/{severity="high"}:{branch="main", repo="demo"}',
         '{}/{severity="critical"}:{branch="main", repo="demo"}',
     ]
+
+
+def test_escalation_by_runs_moves_up_one_level_per_run_count(tmp_path: Path) -> None:
+    # escalate_after_runs alone; response-time escalation (on by default) is turned off: with
+    # runs an hour apart it would also raise the alert once it is medium (2 h) or high (30 min)
+    # and the levels below would no longer follow the run count.
+    conf = settings(
+        rules=[
+            {
+                "name": "ScoreLow",
+                "severity": "low",
+                "metric": "pipeline.security.score",
+                "op": "lt",
+                "threshold": 90,
+                "escalate_after_runs": 2,
+            }
+        ],
+        escalate_unacknowledged=False,
+    )
+    seen = []
+    with HttpReceiver() as http, open_store(str(tmp_path / "h.db"), tmp_path) as store:
+        env = {ENV_URL: http.url("/hook")}
+        for i in range(8):
+            report = make_report(f"run-{i:08d}", at=i, security=50.0)
+            store.add_run(report)
+            evaluate_run(store, report, conf, root=tmp_path, environ=env)
+            [view] = list_alerts(store)
+            seen.append((view.severity, view.escalated_from))
+        levels = [r.json()["commonLabels"]["severity"] for r in http.at("/hook")]
+    # fires at run 0; each level is held for 2 firing runs after the run that reached it
+    assert seen == [
+        ("low", None),
+        ("low", None),
+        ("medium", "low"),
+        ("medium", "low"),
+        ("high", "low"),
+        ("high", "low"),
+        ("critical", "low"),
+        ("critical", "low"),
+    ]
+    assert levels == ["low", "medium", "high", "critical"]  # each level's group told once
 
 
 def test_silence_with_regex_and_unsilence(

@@ -3,7 +3,8 @@
 The clock is the runs' own (each evaluation's ``now`` is its run's finish time) and the
 acknowledgement time is passed in: nothing sleeps. Two high alerts fire at t1 (run 1 at T0, its
 finish ~14 s later), each in its own group (``group_by = [alertname]``), ``repeat_interval``
-30 min, ``escalate_unacknowledged = true``, default response times (high: 30 min):
+30 min, ``escalate_unacknowledged = true`` (the default; set here all the same), default
+response times (high: 30 min):
 
 ======  =======================================================  ===========================
 time    what happens                                             notifications
@@ -171,6 +172,33 @@ def test_without_escalate_unacknowledged_nothing_escalates(tmp_path: Path) -> No
                 evaluate_run(store, report, settings, root=tmp_path, environ=env)
             assert {v.severity for v in list_alerts(store)} == {"high"}
         assert http.at(PATH) == []
+
+
+def test_by_default_an_unacknowledged_alert_escalates_and_an_acknowledged_one_does_not(
+    tmp_path: Path,
+) -> None:
+    with HttpReceiver() as http:
+        config = section(http)
+        del config["escalate_unacknowledged"]  # no key at all: the default is in force
+        settings = AlertSettings.from_config(config)
+        env = {KEY_ENV: KEY, SLACK_ENV: http.url("/slack")}
+        with open_store(None, tmp_path) as store:
+            evaluate_run(store, run_at(store, 1, 0, True), settings, root=tmp_path, environ=env)
+            [t1] = {iso_to_ts(str(v.starts_at)) for v in list_alerts(store)}
+            acknowledge(
+                store, settings, "DocsHigh", by="bob", root=tmp_path, environ=env, now=t1 + 60
+            )
+            # run 2 finishes 31 min after run 1 (both take as long): SecHigh, unacknowledged,
+            # is past high's 30 min; DocsHigh was acknowledged after 1 min
+            evaluate_run(store, run_at(store, 2, 31, True), settings, root=tmp_path, environ=env)
+            views = {v.alertname: v for v in list_alerts(store, now=t1 + 31 * 60)}
+        assert (views["SecHigh"].severity, views["SecHigh"].escalated_from) == ("critical", "high")
+        assert (views["DocsHigh"].severity, views["DocsHigh"].escalated_from) == ("high", None)
+        assert [a for a, _ in events(http.at(PATH))] == ["trigger"]  # the pager: SecHigh only
+        paged = http.at(PATH)[0].json()["payload"]
+        slack = [r.json()["commonLabels"] for r in http.at("/slack")[2:]]
+    assert "SecHigh" in json.dumps(paged) and "DocsHigh" not in json.dumps(paged)
+    assert [(s["alertname"], s["severity"]) for s in slack] == [("SecHigh", "critical")]
 
 
 def test_unack_and_expiry_bring_repeats_back(tmp_path: Path) -> None:

@@ -9,34 +9,44 @@ Rules: ``SecurityHigh`` (high; findings.security.high > 0; for_runs 2, resolve_a
 escalate_after_runs 14), ``DocsLow`` / ``TestsFailing`` / ``CoverageLow`` (medium),
 ``SlowSuite`` (low; tests.duration > 100 s), the built-in ``GateBlockedMain`` (critical) and
 the default inhibition (a critical GateBlockedMain mutes medium alerts of its repo and branch).
-A silence on ``alertname=SecurityHigh`` runs from T0+10h to T0+13h (runs 11-13).
+A silence on ``alertname=SecurityHigh`` runs from T0+10h to T0+13h (runs 11-13). Response
+times are the defaults and ``escalate_unacknowledged`` is left at its default (on); nobody
+acknowledges anything, so an alert still firing one run after it fired or escalated escalates
+when the hour between runs exceeds its level's response time: high (30 min) does, medium
+(2 h) and low (24 h) do not, as no medium or low alert here fires for 2 h.
 
 =====  ======================================================  =============================
 run    what happens                                            notifications
 =====  ======================================================  =============================
 1      all clear                                               -
 2      2 high security findings: SecurityHigh pending          - (pending, for_runs 2)
-3      still there: SecurityHigh fires                         slack, email (first)
-4-6    unchanged, 1-3 h since the notification                 - (inside repeat interval)
+3      still there: SecurityHigh fires (high)                  slack, email (first)
+4      SecurityHigh unacknowledged 1 h > 30 min: escalates     pager, email, slack (first of
+       high -> critical (escalated_from high)                  the critical group)
 5      suite takes 150 s: SlowSuite (low) fires                digest (first)
-7      4 h since run 3                                         slack, email (repeat)
-       SlowSuite resolves (low route: no resolved message)     -
+6      unchanged, 2 h since run 4                              -
+7      SlowSuite resolves (low route: no resolved message);    -
+       3 h since run 4: inside the repeat interval
 8      docs 70, 3 tests failing, coverage 70: three medium     email (ONE message, 3 alerts)
+       4 h since run 4: SecurityHigh (critical) repeats        pager, email, slack (repeat)
 9      the three recover (medium: no resolved message)         -
-10     gate blocked: GateBlockedMain (critical) fires;         pager, email, slack (first)
+10     gate blocked: GateBlockedMain (critical) fires, in      pager, email, slack (new, 2
+       the critical group next to SecurityHigh                 alerts each)
        coverage drops again: CoverageLow fires but inhibited   - (inhibited)
-11     gate passes: GateBlockedMain resolved                   pager (resolved; the only one)
+11     SecurityHigh silenced; gate passes: GateBlockedMain     pager (resolved; the only one)
+       resolved, no visible alert of the group still firing
        CoverageLow no longer inhibited                         email (first for it)
-       SecurityHigh's repeat is due (4 h) but silenced         - (silenced)
 12-13  coverage recovers; SecurityHigh still silenced          -
-14     silence expired (T0+13h): SecurityHigh repeats          slack, email (repeat)
-17     SecurityHigh firing 14 runs after it fired: escalates   pager, email, slack (critical)
-       high -> critical, so it moves to the critical route
-18     findings 0 for one run: still firing (resolve after 2)  -
-19-20  findings back; 3 h since run 17                         -
+14     silence expired (T0+13h): SecurityHigh is firing in a   pager, email, slack (first)
+       group its receivers were last told had none firing
+15-17  1-3 h since run 14                                      -
+18     findings 0 for one run: still firing (resolve after     pager, email, slack (repeat)
+       2); 4 h since run 14. Its 14th firing run since it
+       escalated, but critical is the top level: no change
+19-20  findings back; 1-2 h since run 18                       -
 =====  ======================================================  =============================
 
-Totals: pager 3 (2 firing, 1 resolved), slack 5, email 7, digest 1.
+Totals: pager 6 (5 firing, 1 resolved), slack 6, email 8, digest 1.
 """
 
 from __future__ import annotations
@@ -74,20 +84,33 @@ RUNS[11] = (2, 90.0, 0, 70.0, 12.5, True)
 #: run -> sorted (receiver, payload status, alerts, reason) the engine must send.
 EXPECTED: dict[int, list[tuple[str, str, int, str]]] = {
     3: [("email", "firing", 1, "first"), ("slack", "firing", 1, "first")],
-    5: [("digest", "firing", 1, "first")],
-    7: [("email", "firing", 1, "repeat"), ("slack", "firing", 1, "repeat")],
-    8: [("email", "firing", 3, "first")],
-    10: [
+    4: [
         ("email", "firing", 1, "first"),
         ("pager", "firing", 1, "first"),
         ("slack", "firing", 1, "first"),
     ],
+    5: [("digest", "firing", 1, "first")],
+    8: [
+        ("email", "firing", 1, "repeat"),
+        ("email", "firing", 3, "first"),
+        ("pager", "firing", 1, "repeat"),
+        ("slack", "firing", 1, "repeat"),
+    ],
+    10: [
+        ("email", "firing", 2, "new"),
+        ("pager", "firing", 2, "new"),
+        ("slack", "firing", 2, "new"),
+    ],
     11: [("email", "firing", 1, "first"), ("pager", "resolved", 1, "resolved")],
-    14: [("email", "firing", 1, "repeat"), ("slack", "firing", 1, "repeat")],
-    17: [
+    14: [
         ("email", "firing", 1, "first"),
         ("pager", "firing", 1, "first"),
         ("slack", "firing", 1, "first"),
+    ],
+    18: [
+        ("email", "firing", 1, "repeat"),
+        ("pager", "firing", 1, "repeat"),
+        ("slack", "firing", 1, "repeat"),
     ],
 }
 
@@ -183,6 +206,7 @@ def test_twenty_run_scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         settings = AlertSettings.from_config(scenario_config(http, smtp, digest))
         sent: dict[int, list[tuple[str, str, int, str]]] = {}
         states: dict[int, dict[str, str]] = {}
+        levels: dict[int, dict[str, tuple[str, str | None]]] = {}
         store = open_store(str(db), tmp_path)
         try:
             for i in range(1, 21):
@@ -215,12 +239,9 @@ def test_twenty_run_scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
                     sent[i] = sorted(
                         (n.receiver, n.status, n.alerts, n.reason) for n in summary.notifications
                     )
-                states[i] = {a.alertname: a.state for a in list_alerts(store)}
-                if i == 17:
-                    escalated = [a for a in list_alerts(store) if a.alertname == "SecurityHigh"]
-                    assert [(a.severity, a.base_severity) for a in escalated] == [
-                        ("critical", "high")
-                    ]
+                views = list_alerts(store)
+                states[i] = {a.alertname: a.state for a in views}
+                levels[i] = {a.alertname: (a.severity, a.escalated_from) for a in views}
         finally:
             store.close()
         # the engine's own account, run by run
@@ -231,28 +252,41 @@ def test_twenty_run_scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         assert states[18]["SecurityHigh"] == "firing"
         assert states[9]["DocsLow"] == "resolved"
         assert states[11]["GateBlockedMain"] == "resolved"
+        # response-time escalation: SecurityHigh high at run 3, critical from run 4 on; the
+        # medium and low alerts never fire long enough to escalate
+        assert levels[3]["SecurityHigh"] == ("high", None)
+        assert all(levels[i]["SecurityHigh"] == ("critical", "high") for i in range(4, 21))
+        assert {levels[8][n] for n in ("DocsLow", "TestsFailing", "CoverageLow")} == {
+            ("medium", None)
+        }
+        assert levels[6]["SlowSuite"] == ("low", None)
+        assert levels[11]["CoverageLow"] == ("medium", None)
         # what the real receivers got
         pager = [r.json() for r in http.at("/pager")]
         slack = [r.json() for r in http.at("/slack")]
-        assert len(pager) == 3
-        assert len(slack) == 5
-        assert len(smtp.mails) == 7
+        assert len(pager) == 6
+        assert len(slack) == 6
+        assert len(smtp.mails) == 8
         lines = digest.read_text().splitlines()
         assert len(lines) == 1
-        assert Counter(p["status"] for p in pager) == {"firing": 2, "resolved": 1}
-    # grouping: the run-8 email carries the three medium alerts in one message
-    grouped = smtp.mails[2]
-    assert grouped.message["Subject"] == "[FIRING:3] main demo (medium)"
+        assert Counter(p["status"] for p in pager) == {"firing": 5, "resolved": 1}
+    # grouping: the run-8 email carries the three medium alerts in one message (run 8 also
+    # mails the critical repeat, so it is found by its subject)
+    [grouped] = [m for m in smtp.mails if m.message["Subject"] == "[FIRING:3] main demo (medium)"]
     text = grouped.part("plain")
     for name in ("DocsLow", "TestsFailing", "CoverageLow"):
         assert name in text
-    # the resolved pager message: GateBlockedMain with its end time
-    resolved = pager[1]
+    # the run-10 pager message: both critical alerts of the group
+    both = sorted(a["labels"]["alertname"] for a in pager[2]["alerts"])
+    assert both == ["GateBlockedMain", "SecurityHigh"]
+    # the resolved pager message (run 11): GateBlockedMain with its end time; SecurityHigh,
+    # silenced, is left out
+    resolved = pager[3]
     assert resolved["status"] == "resolved"
     assert [a["labels"]["alertname"] for a in resolved["alerts"]] == ["GateBlockedMain"]
     assert resolved["alerts"][0]["endsAt"] == iso(T0 + timedelta(hours=10, seconds=13.5))[:-1] + "Z"
-    # escalation: the run-17 pager message carries SecurityHigh at critical
-    escalated = pager[2]
+    # escalation: the first pager message (run 4) carries SecurityHigh at critical
+    escalated = pager[0]
     alert = escalated["alerts"][0]
     assert alert["labels"]["alertname"] == "SecurityHigh"
     assert alert["labels"]["severity"] == "critical"

@@ -168,7 +168,7 @@ class AlertSettings:
         default_factory=lambda: dict(DEFAULT_RESPOND_WITHIN)
     )
     #: Escalate a firing alert one level when nobody acknowledged it within its response time.
-    escalate_unacknowledged: bool = False
+    escalate_unacknowledged: bool = True
     #: Seconds an acknowledgement lasts (0: until the alert resolves).
     ack_expires: float = 0.0
     #: Notes about the configuration (e.g. a default route whose receiver is not configured).
