@@ -142,6 +142,28 @@ def test_a_delivery_that_succeeds_on_retry_clears_the_undelivered_state(
     assert "undelivered notifications" not in "\n".join(table)
 
 
+def test_a_failed_notification_is_cleared_when_the_escalated_alert_reaches_the_receiver(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with HttpReceiver() as http:
+        http.script("/hook", Response(500), Response(500))
+        # run 1: both groups fail; run 2 (1 h later, unacknowledged): ScoreLow escalates to
+        # critical, its first notification there is sent; DocsLow's medium group is retried
+        raise_alerts(tmp_path, http, runs=2, max_attempts=1)
+        assert len(http.at("/hook")) == 4
+    data = list_json(tmp_path, capsys)
+    levels = {a["alertname"]: a["severity"] for a in data["alerts"]}
+    assert levels == {"ScoreLow": "critical", "DocsLow": "medium"}  # medium: 2 h to respond
+    assert {a["alertname"]: a["undelivered"] for a in data["alerts"]} == {
+        "ScoreLow": 0,
+        "DocsLow": 0,
+    }
+    assert data["notifications"] == []
+    with open_store(None, tmp_path) as store:
+        statuses = sorted(n.status for n in load_notifications(store))
+    assert statuses.count("superseded") == 2 and "undelivered" not in statuses
+
+
 def test_a_retry_that_fails_again_still_counts_both_failures(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

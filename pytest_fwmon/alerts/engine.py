@@ -145,6 +145,7 @@ def _record_once(
                 )
                 if "fwmonEvent" not in job.payload:  # an acknowledge delivers no group state
                     _supersede(store, str(job.payload["groupKey"]), result.receiver, result.id)
+                    _supersede_carried(store, result.receiver, result.id, set(ids))
             else:
                 store.execute(
                     "UPDATE fwmon_alert_groups SET delivered = 0 WHERE group_key = ? AND "
@@ -164,6 +165,27 @@ def _supersede(store: Store, group_key: str, receiver: str, sent_id: str) -> Non
         "AND status = ? AND id <> ? AND created <= (SELECT created FROM "
         "fwmon_alert_notifications WHERE id = ?)",
         ("superseded", group_key, receiver, "undelivered", sent_id, sent_id),
+    )
+
+
+def _supersede_carried(store: Store, receiver: str, sent_id: str, carried: set[str]) -> None:
+    """Mark ``superseded`` the receiver's earlier undelivered notifications of other groups
+    whose every alert the delivered notification ``sent_id`` carried.
+
+    An alert that escalates moves to its new level's group; a notification of its old group
+    that failed would otherwise stay undelivered for good (nothing is left in that group to
+    send again), although the receiver has now been told of every alert it carried.
+    """
+    rows = store.query(
+        "SELECT id, fingerprints FROM fwmon_alert_notifications WHERE receiver = ? AND "
+        "status = ? AND id <> ? AND created <= (SELECT created FROM "
+        "fwmon_alert_notifications WHERE id = ?)",
+        (receiver, "undelivered", sent_id, sent_id),
+    )
+    told = [str(i) for i, fps in rows if set(str(fps).split()) <= carried]
+    store.executemany(
+        "UPDATE fwmon_alert_notifications SET status = ? WHERE id = ? AND status = ?",
+        [("superseded", i, "undelivered") for i in told],
     )
 
 
