@@ -25,6 +25,11 @@ fwmon's own hooks, which a wheel install puts in site-packages where coverage do
 - ``pkg-fwmon``: ``--fwmon --fwmon-no-history`` (coverage traced: what a project with code pays);
 - ``pkg-fwmon-no-coverage``: the same without coverage tracing.
 
+``--coverage-core sysmon`` sets ``COVERAGE_CORE`` for every run (coverage.py's
+``sys.monitoring`` core, Python 3.12+); coverage measures branches with it only on Python
+3.14+ and otherwise warns and falls back to its default core, so ``--line-only`` compares
+line coverage (``coverage run`` without ``--branch``, fwmon with ``quality.branch=false``).
+
 Runs are interleaved (the order rotates every repetition) and the median wall time of
 ``--repeat`` runs (default 7) is compared, as is the median CPU time. Targets (issue 4):
 resources / plain <= 1.10; fwmon / plain <= 1.05. The ``pkg-`` ratios are against
@@ -132,7 +137,26 @@ def run(root: Path, variant: str) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument(
+        "--coverage-core",
+        help="COVERAGE_CORE for every run (sysmon, ctrace, pytrace); without it coverage's default",
+    )
+    parser.add_argument(
+        "--line-only",
+        action="store_true",
+        help="line coverage only: coverage run without --branch, fwmon with quality.branch=false "
+        "(coverage's sysmon core measures branches only on Python 3.14+)",
+    )
     args = parser.parse_args()
+    if args.coverage_core:
+        ENV["COVERAGE_CORE"] = args.coverage_core
+    if args.line_only:
+        RUNNER["pkg-coverage-run"] = ["-m", "coverage", "run"]
+        VARIANTS["pkg-fwmon"] = [*FWMON, "--fwmon-option", "quality.branch=false"]
+    print(
+        f"Python {sys.version.split()[0]}, COVERAGE_CORE={ENV.get('COVERAGE_CORE', '(default)')}, "
+        f"{'line coverage only' if args.line_only else 'branch coverage'}"
+    )
     wall: dict[str, list[float]] = {v: [] for v in VARIANTS}
     cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}
     names = list(VARIANTS)
@@ -181,7 +205,7 @@ def main() -> int:
         print(
             f"{label}: with a source package (no target): fwmon / plain = {r_pkg:.3f} "
             f"(coverage traced), {r_pkg_nc:.3f} without coverage tracing; "
-            f"coverage run --branch alone / plain = {r_cov:.3f}"
+            f"coverage run{'' if args.line_only else ' --branch'} alone / plain = {r_cov:.3f}"
         )
     return 0 if ratios["cpu"]["resources"] <= 1.10 else 1
 

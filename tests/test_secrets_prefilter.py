@@ -278,3 +278,23 @@ def test_entropy_pattern_asks_for_a_long_enough_candidate() -> None:
         # just below and at the bound
         short, enough = "a" * (least - 1), "a" * least
         assert not bounded.search(f"'{short}'") and bounded.search(f"'{enough}'")
+
+
+def test_lines_shorter_than_the_shortest_match_are_not_searched() -> None:
+    class Counting:
+        """A pattern that counts the lines it is asked to search."""
+
+        def __init__(self, text: str) -> None:
+            self.compiled = re.compile(text)
+            self.pattern, self.flags = self.compiled.pattern, self.compiled.flags
+            self.searched: list[str] = []
+
+        def search(self, line: str) -> Any:
+            self.searched.append(line)
+            return self.compiled.search(line)
+
+    assert secrets_scan._min_width(r"(?<=\W)ab[0-9]{4}(?:x|yz)", 0) == 7
+    pattern = Counting(r"ab[0-9]{4}(?:x|yz)")
+    lines = ["ab1234", "ab1234x", "  ab12", "ab9999yz = 1"]
+    assert secrets_scan.matching_lines(lines, [pattern]) == [{1, 3}]  # type: ignore[list-item]
+    assert pattern.searched == ["ab1234x", "ab9999yz = 1"]

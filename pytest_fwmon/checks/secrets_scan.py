@@ -221,6 +221,22 @@ def _quick_start(text: str, flags: int) -> bool:
     return bool(tree.data) and tree.data[0][0] in (LITERAL, IN)
 
 
+@functools.cache
+def _min_width(text: str, flags: int) -> int:
+    """Return the fewest characters a match of the pattern has (0 when unknown).
+
+    ``re``'s own parse tree gives it (lookarounds count 0); a line shorter than that cannot
+    hold a match, so it is not searched.
+    """
+    from re import _parser  # type: ignore[attr-defined]
+
+    try:
+        least = _parser.parse(text, flags).getwidth()[0]
+    except (re.error, OverflowError):  # pragma: no cover - it compiled once already
+        return 0
+    return int(least)
+
+
 def _factor_lines(
     factors: Clause, lines: Sequence[str], texts: tuple[str, str], starts: list[int]
 ) -> set[int]:
@@ -249,48 +265,56 @@ def matching_lines(lines: Sequence[str], patterns: Sequence[re.Pattern[str]]) ->
     """Return, per pattern, the indexes of ``lines`` (right-stripped) it can ``search``.
 
     A superset, exact on ASCII lines: a non-ASCII line is always included; on the others a
-    pattern is only tried where its clauses are met (:func:`_checked_clauses`), and a pattern
-    without clauses is tried on every line.
+    pattern is only tried where its clauses are met (:func:`_checked_clauses`) and the line
+    is at least as long as its shortest match (:func:`_min_width`); a pattern without
+    clauses is tried on every line long enough.
     """
     text = "\n".join(lines)
     texts = (text, text.translate(_ASCII_LOWER))
     # the offset of line i is the length of the lines before it plus i newlines
-    starts = list(map(operator.add, itertools.accumulate(map(len, lines), initial=0), count()))
+    lengths = list(map(len, lines))
+    starts = list(map(operator.add, itertools.accumulate(lengths, initial=0), count()))
     unsure = set() if text.isascii() else {i for i, x in enumerate(lines) if not x.isascii()}
     by_factors: dict[Clause, set[int]] = {}
-    by_clauses: dict[tuple[Clause, ...], set[int]] = {}
+    by_clauses: dict[tuple[tuple[Clause, ...], int], set[int]] = {}
     result: list[set[int]] = []
     for pattern in patterns:
-        clauses = _checked_clauses(pattern)
-        if clauses not in by_clauses:
-            by_clauses[clauses] = _clause_lines(clauses, lines, (texts, starts), by_factors)
+        key = (_checked_clauses(pattern), _min_width(pattern.pattern, pattern.flags))
+        if key not in by_clauses:
+            by_clauses[key] = _clause_lines(key, lines, (texts, starts, lengths), by_factors)
         search = pattern.search
-        hits = {i for i in by_clauses[clauses] - unsure if search(lines[i]) is not None}
+        hits = {i for i in by_clauses[key] - unsure if search(lines[i]) is not None}
         result.append(hits | unsure)
     return result
 
 
 def _clause_lines(
-    clauses: tuple[Clause, ...],
+    key: tuple[tuple[Clause, ...], int],
     lines: Sequence[str],
-    where: tuple[tuple[str, str], list[int]],
+    where: tuple[tuple[str, str], list[int], list[int]],
     by_factors: dict[Clause, set[int]],
 ) -> set[int]:
-    """Return the indexes of the lines that meet every clause (all lines without clauses).
+    """Return the indexes of the lines that meet every clause and are long enough.
 
-    ``where`` is the joined text (as is and lowered) and its line starts; the lines of the
-    first clause are looked up in it (once per clause: ``by_factors``), the other clauses
-    are checked on those lines only, by :func:`_clauses_regex`.
+    ``key`` is the clauses and the least length; ``where`` the joined text (as is and
+    lowered), its line starts and the line lengths. The lines of the first clause are looked
+    up in the text (once per clause: ``by_factors``; all lines without clauses), those too
+    short are dropped, then the other clauses are checked on the rest by
+    :func:`_clauses_regex`.
     """
+    (clauses, least), (texts, starts, lengths) = key, where
     if not clauses:
-        return set(range(len(lines)))
+        return {i for i, n in enumerate(lengths) if n >= least}
     first, rest = clauses[0], clauses[1:]
     if first not in by_factors:
-        by_factors[first] = _factor_lines(first, lines, *where)
+        by_factors[first] = _factor_lines(first, lines, texts, starts)
+    found = by_factors[first]
+    if least > 0:
+        found = {i for i in found if lengths[i] >= least}
     if not rest:
-        return by_factors[first]
+        return found
     meets = _clauses_regex(rest).match
-    return {index for index in by_factors[first] if meets(lines[index]) is not None}
+    return {index for index in found if meets(lines[index]) is not None}
 
 
 @functools.cache
