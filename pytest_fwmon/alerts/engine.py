@@ -169,9 +169,10 @@ def _supersede(store: Store, group_key: str, receiver: str, sent_id: str) -> Non
 
 
 def _supersede_carried(store: Store, receiver: str, sent_id: str, carried: set[str]) -> None:
-    """Mark ``superseded`` the receiver's earlier undelivered notifications of other groups
-    whose every alert the delivered notification ``sent_id`` carried.
+    """Mark ``superseded`` the receiver's earlier undelivered notifications it has now been told.
 
+    Those are the ones of any group whose every alert the delivered notification ``sent_id``
+    carried.
     An alert that escalates moves to its new level's group; a notification of its old group
     that failed would otherwise stay undelivered for good (nothing is left in that group to
     send again), although the receiver has now been told of every alert it carried.

@@ -74,7 +74,7 @@ import itertools
 import math
 import operator
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import compress, count, repeat
 from typing import Any, Final
 
@@ -304,17 +304,22 @@ def _clause_lines(
     """
     (clauses, least), (texts, starts, lengths) = key, where
     if not clauses:
-        return {i for i, n in enumerate(lengths) if n >= least}
+        return _long_lines(range(len(lines)), lengths, least)
     first, rest = clauses[0], clauses[1:]
     if first not in by_factors:
         by_factors[first] = _factor_lines(first, lines, texts, starts)
-    found = by_factors[first]
-    if least > 0:
-        found = {i for i in found if lengths[i] >= least}
+    found = _long_lines(by_factors[first], lengths, least)
     if not rest:
         return found
     meets = _clauses_regex(rest).match
     return {index for index in found if meets(lines[index]) is not None}
+
+
+def _long_lines(indexes: Iterable[int], lengths: Sequence[int], least: int) -> set[int]:
+    """Return the ``indexes`` whose line is at least ``least`` characters long."""
+    if least <= 0:
+        return indexes if isinstance(indexes, set) else set(indexes)
+    return {i for i in indexes if lengths[i] >= least}
 
 
 @functools.cache
