@@ -11,6 +11,7 @@ library exposes this (``re`` keeps its own literal prefix internal).
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Final
 
@@ -155,6 +156,17 @@ def _seq_clauses(seq: Any, ignore_case: bool) -> list[Clause]:
     return clauses
 
 
+@functools.cache
+def parse_tree(text: str, flags: int) -> Any:
+    """Return ``re``'s parse tree of a pattern (None if it does not parse), once per pattern."""
+    from re import _parser  # type: ignore[attr-defined]
+
+    try:
+        return _parser.parse(text, flags)
+    except re.error:  # pragma: no cover - it compiled once already
+        return None
+
+
 def pattern_clauses(pattern: re.Pattern[str]) -> tuple[Clause, ...]:
     """Return clauses every match of ``pattern`` on an ASCII line satisfies, best first.
 
@@ -165,12 +177,7 @@ def pattern_clauses(pattern: re.Pattern[str]) -> tuple[Clause, ...]:
     """
     key = (pattern.pattern, pattern.flags)
     if key not in _factor_cache:
-        from re import _parser  # type: ignore[attr-defined]
-
-        try:
-            tree = _parser.parse(pattern.pattern, pattern.flags)
-        except re.error:  # pragma: no cover - it compiled once already
-            tree = None
+        tree = parse_tree(pattern.pattern, pattern.flags)
         found = [] if tree is None else _seq_clauses(tree.data, bool(pattern.flags & re.IGNORECASE))
         # a line never holds a newline: a clause naming one cannot be checked on lines
         kept = {_pruned(c) for c in found if not any("\n" in text for text, _ in c)}
@@ -183,4 +190,4 @@ def _clause_order(clause: Clause) -> tuple[tuple[int, int], list[Factor]]:
     return _selectivity(clause), sorted(clause)
 
 
-__all__ = ["Clause", "Factor", "pattern_clauses"]
+__all__ = ["Clause", "Factor", "parse_tree", "pattern_clauses"]

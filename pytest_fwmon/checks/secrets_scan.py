@@ -78,7 +78,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import compress, count, repeat
 from typing import Any, Final
 
-from .secrets_clauses import Clause, pattern_clauses
+from .secrets_clauses import Clause, parse_tree, pattern_clauses
 
 #: ASCII upper to lower case, length-preserving (non-ASCII lines are never dropped).
 _ASCII_LOWER: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -209,16 +209,12 @@ def _checked_clauses(pattern: re.Pattern[str]) -> tuple[Clause, ...]:
 @functools.cache
 def _quick_start(text: str, flags: int) -> bool:
     """Tell whether a pattern is case-sensitive and starts with a literal or a class."""
-    from re import _parser  # type: ignore[attr-defined]
     from re._constants import IN, LITERAL  # type: ignore[import-not-found]
 
     if flags & _IGNORECASE:
         return False
-    try:
-        tree = _parser.parse(text, flags)
-    except re.error:  # pragma: no cover - it compiled once already
-        return False
-    return bool(tree.data) and tree.data[0][0] in (LITERAL, IN)
+    tree = parse_tree(text, flags)
+    return tree is not None and bool(tree.data) and tree.data[0][0] in (LITERAL, IN)
 
 
 @functools.cache
@@ -228,13 +224,11 @@ def _min_width(text: str, flags: int) -> int:
     ``re``'s own parse tree gives it (lookarounds count 0); a line shorter than that cannot
     hold a match, so it is not searched.
     """
-    from re import _parser  # type: ignore[attr-defined]
-
+    tree = parse_tree(text, flags)
     try:
-        least = _parser.parse(text, flags).getwidth()[0]
-    except (re.error, OverflowError):  # pragma: no cover - it compiled once already
+        return 0 if tree is None else int(tree.getwidth()[0])
+    except OverflowError:  # pragma: no cover - re caps the widths it computes
         return 0
-    return int(least)
 
 
 def _factor_lines(
