@@ -31,6 +31,7 @@ from ..history.store import Store, ts_to_iso
 from .delivery import DeliveryResult, Job, deliver
 from .engine import _lock, _record, _retrying
 from .evaluation import alert_json
+from .notifylog import queue_notification
 from .payload import build_payload
 from .response import (
     Ack,
@@ -125,25 +126,16 @@ def _queue_ack(store: Store, settings: AlertSettings, row: AlertRow, now: float)
         payload["fwmonEvent"] = "acknowledge"
         payload["fwmonRun"] = row.last_run_id
         notification_id = uuid.uuid4().hex
-        inserted = store.execute(
-            "INSERT INTO fwmon_alert_notifications (id, group_key, receiver, change_key, "
-            "channel, run_id, created, reason, status, fingerprints, attempts, error, log, "
-            "sent_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, NULL, ?) "
-            "ON CONFLICT (group_key, receiver, change_key) DO NOTHING",
-            (
-                notification_id,
-                key,
-                receiver,
-                change,
-                "pagerduty",
-                row.last_run_id,
-                now,
-                "acknowledge",
-                "queued",
-                row.fingerprint,
-                "[]",
-                dumps(payload),
-            ),
+        inserted = queue_notification(
+            store,
+            notification_id=notification_id,
+            key=(key, receiver, change),
+            channel="pagerduty",
+            run_id=row.last_run_id,
+            created=now,
+            reason="acknowledge",
+            fingerprints=row.fingerprint,
+            payload=payload,
         )
         if inserted:
             jobs.append(Job(notification_id, receiver, payload))

@@ -21,6 +21,7 @@ from .notifylog import (
     change_key,
     changes_only,
     needs_update,
+    queue_notification,
     to_send,
     visible_members,
 )
@@ -28,7 +29,7 @@ from .payload import build_payload, iso_or_zero
 from .response import Ack, load_acks, record_episodes
 from .rules import LEVELS, Condition, InhibitRule, Route, Rule
 from .settings import AlertSettings
-from .state import AlertRow, Silence, dumps, load_alerts, load_silences, save_alerts
+from .state import AlertRow, Silence, load_alerts, load_silences, save_alerts
 from .summary import Transition
 
 
@@ -486,27 +487,18 @@ class Evaluation:
         )
         if channel == "pagerduty":
             payload["fwmonRun"] = self.run.run_id
-        inserted = self.store.execute(
-            "INSERT INTO fwmon_alert_notifications (id, group_key, receiver, change_key, "
-            "channel, run_id, created, reason, status, fingerprints, attempts, error, log, "
-            "sent_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, NULL, ?) "
-            "ON CONFLICT (group_key, receiver, change_key) DO NOTHING",
-            (
-                notification_id,
-                key,
-                receiver,
-                change,
-                channel,
-                self.run.run_id,
-                self.now,
-                reason,
-                "queued",
-                " ".join(sorted(m.fingerprint for m in sent)),
-                "[]",
-                dumps(payload),
-            ),
+        inserted = queue_notification(
+            self.store,
+            notification_id=notification_id,
+            key=(key, receiver, change),
+            channel=channel,
+            run_id=self.run.run_id,
+            created=self.now,
+            reason=reason,
+            fingerprints=" ".join(sorted(m.fingerprint for m in sent)),
+            payload=payload,
         )
-        if inserted == 0:
+        if not inserted:
             return False
         self.jobs.append(Job(notification_id, receiver, payload))
         self.planned[notification_id] = (reason, str(payload["status"]), len(sent))

@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from ..history.store import Store
 from .state import AlertRow, dumps
 
 
@@ -111,3 +113,44 @@ def changes_only(sent: Sequence[AlertRow], entry: LogEntry | None) -> list[Alert
     """
     told = entry.firing if entry is not None and entry.delivered else frozenset()
     return [m for m in sent if m.state != "firing" or m.fingerprint not in told]
+
+
+def queue_notification(
+    store: Store,
+    *,
+    notification_id: str,
+    key: tuple[str, str, str],
+    channel: str,
+    run_id: str,
+    created: float,
+    reason: str,
+    fingerprints: str,
+    payload: dict[str, Any],
+) -> bool:
+    """Insert a ``queued`` notification; False when this change was queued already.
+
+    ``key`` is (group key, receiver, change key), the row's unique key: of two runners
+    queueing the same change, one inserts it.
+    """
+    group_key, receiver, change = key
+    inserted = store.execute(
+        "INSERT INTO fwmon_alert_notifications (id, group_key, receiver, change_key, "
+        "channel, run_id, created, reason, status, fingerprints, attempts, error, log, "
+        "sent_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, NULL, ?) "
+        "ON CONFLICT (group_key, receiver, change_key) DO NOTHING",
+        (
+            notification_id,
+            group_key,
+            receiver,
+            change,
+            channel,
+            run_id,
+            created,
+            reason,
+            "queued",
+            fingerprints,
+            "[]",
+            dumps(payload),
+        ),
+    )
+    return bool(inserted)
