@@ -22,14 +22,18 @@ accuracy and style), ``slo.gate_pass_rate > 98``, ``slo.availability > 99.99`` a
 Per KPI:
 
 * **value**: the newest value of the metric on the branch (SLO figures: computed over the
-  branch's runs with the ``[tool.fwmon.slo]`` settings);
+  branch's runs with the ``[tool.fwmon.slo]`` settings; below its ``min_runs`` there is a
+  value but no ``met``/``achievement``, and ``note`` says ``insufficient data: N runs, M
+  needed``; availability and gate pass rate carry ``interval``: numerator, denominator and
+  95 % Wilson interval);
+* **branch**: resolved as every surface does (:mod:`pytest_fwmon.history.scope`);
 * **met**: ``value op target``;
 * **achievement** in percent: ``100 * value / target`` for ``gt``/``ge`` and
   ``100 * target / value`` for ``lt``/``le`` (100 when both are 0; None when the divisor is 0);
 * **trend**: for history metrics the Mann-Kendall direction (p < 0.05) over the newest
-  ``window`` runs; for SLO figures the figure over the newest ``window`` runs against the
-  ``window`` runs before them (``up``/``down``/``flat``); **better** says whether that
-  direction moves towards meeting the target; the **arrow** is ``↑``, ``↓`` or ``→``.
+  ``window`` runs (None below 3 runs); for SLO figures the figure over the newest ``window``
+  runs against the ``window`` runs before them (``up``/``down``/``flat``); **better** says
+  whether that direction moves towards meeting the target; the **arrow** is ``↑``, ``↓`` or ``→``.
 
 A glob metric gives one KPI per matching stored metric, named ``<name> (<metric>)``.
 """
@@ -42,6 +46,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
 from ..core.errors import ConfigError
+from .scope import kpi_scope
 from .slo import FIGURES, SloTargets, compute
 from .store import Store
 from .trends import analyse
@@ -116,6 +121,10 @@ class Kpi:
     better: bool | None
     #: Runs the value and trend come from.
     runs: int
+    #: SLO rates: numerator, denominator and 95 % Wilson interval (:class:`.rates.Rate`).
+    interval: dict[str, Any] | None = None
+    #: "insufficient data: N runs, M needed" when met/achievement are withheld, else None.
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -244,12 +253,19 @@ def evaluate(
     *,
     branch: str | None = None,
     window: int | None = None,
+    scope: Any = None,
 ) -> list[Kpi]:
-    """Every configured KPI against the history in ``store``."""
-    specs, config_branch, config_window = parse_config(kpis_section)
+    """Every configured KPI against the history in ``store``.
+
+    The branch is ``scope.branch`` when a :class:`~pytest_fwmon.history.scope.Scope` is
+    given, else resolved from ``branch`` and the configuration by
+    :func:`~pytest_fwmon.history.scope.kpi_scope` (the order every surface uses).
+    """
+    specs, _config_branch, config_window = parse_config(kpis_section)
     targets = SloTargets.from_config(slo_section or {})
-    if branch is None:
-        branch = config_branch if "branch" in kpis_section else targets.branch
+    if scope is None:
+        scope = kpi_scope(store, kpis_section, slo_section or {}, branch=branch)
+    branch = scope.branch
     window = window or config_window or 20
     results: list[Kpi] = []
     cache: dict[str, Any] = {}
@@ -285,7 +301,8 @@ def _metric_kpi(
     points = store.series(metric, branch=branch, limit=window)
     if not points:
         return _kpi(spec, name, metric, None, None, 0)
-    trend = analyse(points, metric=metric).direction if len(points) >= 2 else "flat"
+    result = analyse(points, metric=metric)
+    trend = None if result.insufficient else result.direction
     return _kpi(spec, name, metric, points[-1][2], trend, len(points))
 
 
@@ -314,7 +331,22 @@ def _slo_kpi(
         trend = "flat"
         if recent is not None and older is not None and recent != older:
             trend = "up" if recent > older else "down"
-    return _kpi(spec, spec.name, spec.metric, value, trend, len(cache["runs"]))
+    kpi = _kpi(spec, spec.name, spec.metric, value, trend, len(cache["runs"]))
+    rate = {"availability": cache["all"].availability, "gate_pass_rate": cache["all"].gate_pass}
+    interval = rate[figure].to_dict() if figure in rate else None
+    note = cache["all"].insufficient
+    if note is not None:  # a value, but no verdict on a sample this small
+        return replace(
+            kpi,
+            met=None,
+            achievement=None,
+            trend=None,
+            arrow="",
+            better=None,
+            interval=interval,
+            note=note,
+        )
+    return replace(kpi, interval=interval)
 
 
 __all__ = ["DEFAULT_KPIS", "Kpi", "KpiSpec", "achievement", "evaluate", "parse_config"]
