@@ -90,8 +90,11 @@ def ci_branch(environ: Mapping[str, str] | None = None) -> str | None:
 
 
 def default_branch(root: Path, environ: Mapping[str, str] | None = None) -> str | None:
-    """Return the repository's default branch: GitLab's ``CI_DEFAULT_BRANCH``, else
-    ``git symbolic-ref refs/remotes/origin/HEAD`` without ``origin/``; None when unknown."""
+    """Return the repository's default branch, None when unknown.
+
+    GitLab's ``CI_DEFAULT_BRANCH``, else ``git symbolic-ref refs/remotes/origin/HEAD`` without
+    its ``origin/``.
+    """
     env = os.environ if environ is None else environ
     if env.get("CI_DEFAULT_BRANCH"):
         return env["CI_DEFAULT_BRANCH"]

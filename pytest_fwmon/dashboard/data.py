@@ -18,6 +18,9 @@ and of ``fwmon-quarantine.toml``.
 Windows of the trends page: ``7d`` (default), ``30d`` and ``all``, counted back from the newest
 run (not from now, so a static site built from an old history still shows its last week);
 ``all`` is the newest :data:`~pytest_fwmon.history.trends.SERIES_WINDOW` runs of each metric.
+Trends, SLO figures and KPIs are over the branch :mod:`pytest_fwmon.history.scope` resolves
+(``--branch``, the configuration, the repository's default branch...), the same as
+``fwmon trends``/``slo``/``kpis``; the runs list shows every branch unless ``--branch`` is given.
 """
 
 from __future__ import annotations
@@ -334,13 +337,27 @@ class Dashboard:
             ]
         return names
 
+    def trend_branch(self) -> str | None:
+        """Return the branch of the trend charts, resolved as ``fwmon trends`` resolves it."""
+        from ..history.scope import kpi_scope
+
+        def produce() -> Any:
+            return kpi_scope(
+                cast(Store, self.source),
+                self.options.kpis_section,
+                self.options.slo_section,
+                branch=self.options.branch,
+                root=self.options.root,
+            )
+
+        return cast(str | None, self._memo("trend-scope", produce).branch)
+
     def trend(self, metric: str, window: str = DEFAULT_WINDOW) -> dict[str, Any]:
         """Points and trend of one metric in a window (see the module docstring)."""
-        latest = self.source.list_runs(self.options.branch, limit=1)
+        branch = self.trend_branch()
+        latest = self.source.list_runs(branch, limit=1)
         since = window_since(window, latest[-1].ts if latest else None)
-        points = self.source.series(
-            metric, branch=self.options.branch, since=since, limit=SERIES_WINDOW
-        )
+        points = self.source.series(metric, branch=branch, since=since, limit=SERIES_WINDOW)
         result = analyse(points, metric=metric)
         return {
             "metric": metric,

@@ -389,6 +389,8 @@ def chart_svg(dash: Dashboard, ctx: Context, data: Mapping[str, Any]) -> str:
                 f" · trend {e(arrow)} {e(direction)} ({e(trend['verdict'])}, "
                 f"Mann-Kendall p = {float(trend['mk_p']):.2g})"
             )
+        elif trend.get("insufficient"):
+            caption.append(f" · trend: {e(trend['insufficient'])}")
         cps = len(trend.get("change_points") or ())
         if cps:
             caption.append(f" · {cps} change point{'s' if cps != 1 else ''}")

@@ -332,21 +332,27 @@ def _slo_kpi(
         if recent is not None and older is not None and recent != older:
             trend = "up" if recent > older else "down"
     kpi = _kpi(spec, spec.name, spec.metric, value, trend, len(cache["runs"]))
-    rate = {"availability": cache["all"].availability, "gate_pass_rate": cache["all"].gate_pass}
+    return _with_sample(kpi, cache["all"], figure)
+
+
+def _with_sample(kpi: Kpi, result: Any, figure: str) -> Kpi:
+    """Add the rate's sample to an SLO KPI; withhold its verdict below the minimum sample."""
+    rate = {"availability": result.availability, "gate_pass_rate": result.gate_pass}
     interval = rate[figure].to_dict() if figure in rate else None
-    note = cache["all"].insufficient
-    if note is not None:  # a value, but no verdict on a sample this small
-        return replace(
-            kpi,
-            met=None,
-            achievement=None,
-            trend=None,
-            arrow="",
-            better=None,
-            interval=interval,
-            note=note,
-        )
-    return replace(kpi, interval=interval)
+    note = result.insufficient
+    if note is None:
+        return replace(kpi, interval=interval)
+    # a value, but no verdict on a sample this small
+    return replace(
+        kpi,
+        met=None,
+        achievement=None,
+        trend=None,
+        arrow="",
+        better=None,
+        interval=interval,
+        note=note,
+    )
 
 
 __all__ = ["DEFAULT_KPIS", "Kpi", "KpiSpec", "achievement", "evaluate", "parse_config"]

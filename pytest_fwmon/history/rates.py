@@ -76,7 +76,7 @@ class Rate:
 
 
 def insufficient(runs: int, needed: int) -> str:
-    """The one wording of a figure withheld for want of runs, on every surface."""
+    """Return the one wording of a figure withheld for want of runs, on every surface."""
     return f"insufficient data: {runs} runs, {needed} needed"
 
 

@@ -38,15 +38,23 @@ class RunSource(Protocol):
 
     def list_runs(
         self, branch: str | None = ..., since: Any = ..., limit: int | None = ...
-    ) -> list[RunInfo]: ...
+    ) -> list[RunInfo]:
+        """Return the runs of ``branch`` (None: every run), oldest first."""
+        ...
 
-    def count_runs(self, branch: str | None = ...) -> int: ...
+    def count_runs(self, branch: str | None = ...) -> int:
+        """Return the number of runs of ``branch`` (None: every run)."""
+        ...
 
     def series(
         self, metric: str, branch: str | None = ..., since: Any = ..., limit: int | None = ...
-    ) -> list[tuple[float, str, float]]: ...
+    ) -> list[tuple[float, str, float]]:
+        """Return ``(ts, run_id, value)`` of ``metric``, oldest first."""
+        ...
 
-    def metrics(self) -> list[str]: ...
+    def metrics(self) -> list[str]:
+        """Return the stored metric names."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,18 +114,22 @@ def resolve_branch(
         total = source.count_runs(None)
         note = f"figures over all {total} runs: no branch recorded" if total else None
         return Scope(None, "no-branch" if total else "empty", note)
-    default = default_branch(root) if root is not None else None
+    return _recorded_branch(counts, default_branch(root) if root is not None else None)
+
+
+def _recorded_branch(counts: Mapping[str, int], default: str | None) -> Scope:
+    """Return the repository's default, ``main``/``master``, or the branch with most runs."""
     if default and counts.get(default):
         return Scope(default, "default", None)
     for name in CONVENTIONAL:
         if counts.get(name):
             return Scope(name, "conventional", None)
-    most = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[0]
+    most, runs = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[0]
     note = (
-        f"branch {most[0]}: the branch with the most runs ({most[1]}); "
+        f"branch {most}: the branch with the most runs ({runs}); "
         "set [tool.fwmon.slo] branch to choose another"
     )
-    return Scope(most[0], "most-runs", note)
+    return Scope(most, "most-runs", note)
 
 
 def kpi_scope(

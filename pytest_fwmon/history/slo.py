@@ -537,15 +537,20 @@ def compute(runs: Sequence[SloRun], targets: SloTargets | None = None) -> SloRes
         availability=Rate.of(green, n),
         gate_pass=Rate.of(passed, len(verdicts)),
     )
-    if n < targets.min_runs:
-        result.insufficient = insufficient(n, targets.min_runs)
-    if n < result.budget_min_runs:
-        result.budget_insufficient = insufficient(n, result.budget_min_runs)
     result.burn_rates.extend(_burn_rates(ordered, targets))
     result.compliance = _compliance(result, targets)
-    if result.insufficient is not None:  # no verdict on a sample this small
-        result.compliance = [replace(c, ok=None) for c in result.compliance]
+    _apply_minimum(result, targets)
     return result
+
+
+def _apply_minimum(result: SloResult, targets: SloTargets) -> None:
+    """Say "insufficient data" below the minimum samples, and then drop every verdict."""
+    n = result.runs
+    if n < result.budget_min_runs:
+        result.budget_insufficient = insufficient(n, result.budget_min_runs)
+    if n < targets.min_runs:
+        result.insufficient = insufficient(n, targets.min_runs)
+        result.compliance = [replace(c, ok=None) for c in result.compliance]
 
 
 def _check(name: str, value: float | None, op: str, target: float) -> Compliance:
