@@ -17,6 +17,7 @@ import pytest
 
 from pytest_fwmon.cli import main
 from pytest_fwmon.core.schema import first_error
+from pytest_fwmon.dashboard import fmt
 from pytest_fwmon.history.metrics import extract, higher_is_better, is_known
 from pytest_fwmon.history.prometheus import samples
 from tests.test_history_support import make_check, make_report
@@ -212,6 +213,26 @@ def test_direction_of_each_new_metric(metric: str, higher: bool) -> None:
 )
 def test_namespace(metric: str, known: bool) -> None:
     assert is_known(metric) is known
+
+
+@pytest.mark.parametrize(
+    ("metric", "number", "shown"),
+    [
+        pytest.param("tests.error_rate", 2.5, "percent", id="error-rate"),
+        pytest.param("docs.accuracy_percent", 92.0, "percent", id="accuracy"),
+        pytest.param("resources.peak_rss_bytes", 73056256.0, "bytes", id="rss"),
+        pytest.param("resources.io_read_bytes", 512.0, "bytes", id="io"),
+        pytest.param("resources.cpu_seconds", 1.5, "seconds", id="cpu"),
+        pytest.param("resources.p95_duration", 0.8, "seconds", id="test-p95"),
+        pytest.param("benchmarks.p95_max", 0.3, "seconds", id="p95-max"),
+    ],
+)
+def test_the_dashboard_shows_each_new_metric_in_its_unit(
+    metric: str, number: float, shown: str
+) -> None:
+    assert fmt.kind(metric) == shown
+    formatter = {"percent": fmt.percent, "bytes": fmt.size, "seconds": fmt.duration}[shown]
+    assert fmt.value(metric, number) == formatter(number)
 
 
 def test_new_metrics_are_exported_to_prometheus() -> None:

@@ -21,7 +21,7 @@ Defaults (the set the project asked for):
 KPI                        metric                           target
 =========================  ===============================  ==========================
 framework response time    ``benchmarks.p95_max``           < 0.5 s (the largest P95 of
-                                                            the newest run's benchmarks)
+                                                            a run's benchmarks, newest)
 security score             ``pipeline.security.score``      > 90
 quality-gate pass rate     ``slo.gate_pass_rate``           > 98 %
 availability               ``slo.availability``             > 99.99 % (the SLO's runs)
