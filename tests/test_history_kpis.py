@@ -3,14 +3,19 @@ a metric that does not exist as a configuration error (exit 2) in the CLI and th
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_fwmon.cli import main
+from pytest_fwmon.dashboard.data import Dashboard
+from pytest_fwmon.dashboard.server import make_server
+from pytest_fwmon.dashboard.sources import open_source
 from pytest_fwmon.history.metrics import METRICS_HELP
 from tests.test_history_support import make_check, make_report
 
@@ -98,6 +103,26 @@ def test_without_perf_tests_response_time_is_not_measured(
     page = (project / "site" / "index.html").read_text()
     (cells,) = re.findall(r"<tr><td>framework response time</td>(.*?)</tr>", page)
     assert "not measured" in cells and "missed" not in cells
+    assert api_kpis(project)["framework response time"] == response
+
+
+def api_kpis(project: Path) -> dict[str, dict[str, Any]]:
+    """``GET /api/v1/kpis`` of a real dashboard server on the project's history."""
+    srv = make_server(Dashboard(open_source(project)), port=0)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1})
+    thread.start()
+    try:
+        host, port = srv.socket.getsockname()[:2]
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        conn.request("GET", "/api/v1/kpis")
+        body = json.loads(conn.getresponse().read())
+        conn.close()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(timeout=10)
+        srv.app.dash.close()
+    return {k["name"]: k for k in body["kpis"]}
 
 
 KPI_TYPO = (
