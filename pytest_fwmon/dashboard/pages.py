@@ -242,7 +242,7 @@ def _slo_row(item: Mapping[str, Any]) -> tuple[str, str, str, str]:
         e(name.replace("_", " ")),
         e(_slo_value(name, item["value"])),
         e(("≥ " if item["op"] == "ge" else "≤ ") + _slo_value(name, item["target"])),
-        badge("unknown", "no data")
+        badge("unknown", "not measured")
         if ok is None
         else badge("pass" if ok else "fail", "met" if ok else "missed"),
     )
@@ -307,7 +307,7 @@ def _kpis_section(kpis: Sequence[Mapping[str, Any]]) -> str:
                 e(f"{_OPS.get(str(kpi['op']), kpi['op'])} {shown(kpi['target'])}"),
                 e(fmt.percent(kpi.get("achievement"))),
                 e(trend_text),
-                badge("unknown", "no data")
+                badge("unknown", "not measured")
                 if met is None
                 else badge("pass" if met else "fail", "met" if met else "missed"),
             )

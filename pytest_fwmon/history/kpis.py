@@ -15,15 +15,31 @@ Configuration (``[tool.fwmon.kpis]``; without any ``kpi`` entry the defaults bel
     target = 90
     unit = ""                            # optional, shown after the numbers
 
-Defaults: ``pipeline.security.score > 90``, ``pipeline.docs.score > 90`` (documentation
-accuracy and style), ``slo.gate_pass_rate > 98``, ``slo.availability > 99.99`` and
-``coverage.line_percent >= 80``.
+Defaults (the set the project asked for):
+
+=========================  ===============================  ==========================
+KPI                        metric                           target
+=========================  ===============================  ==========================
+framework response time    ``benchmarks.p95_max``           < 0.5 s (the largest P95 of
+                                                            a run's benchmarks, newest)
+security score             ``pipeline.security.score``      > 90
+quality-gate pass rate     ``slo.gate_pass_rate``           > 98 %
+availability               ``slo.availability``             > 99.99 % (the SLO's runs)
+documentation accuracy     ``docs.accuracy_percent``        > 90 %
+=========================  ===============================  ==========================
+
+**Metric names.** A ``metric`` that is neither an SLO figure, nor a glob, nor a name of the
+history namespace (:func:`pytest_fwmon.history.metrics.is_known`) is a configuration error
+(:class:`~pytest_fwmon.core.errors.ConfigError`, exit 2) naming the stored metrics. A known
+name without stored values (no benchmark yet, the docs pipeline not run), or a glob that
+matches no stored metric, gives one KPI whose status is ``not measured``: no value, no
+achievement, no verdict, never ``missed``.
 
 Per KPI:
 
 * **value**: the newest value of the metric on the branch (SLO figures: computed over the
   branch's runs with the ``[tool.fwmon.slo]`` settings);
-* **met**: ``value op target``;
+* **met**: ``value op target``; **status** ``met``, ``missed`` or ``not measured`` (no value);
 * **achievement** in percent: ``100 * value / target`` for ``gt``/``ge`` and
   ``100 * target / value`` for ``lt``/``le`` (100 when both are 0; None when the divisor is 0);
 * **trend**: for history metrics the Mann-Kendall direction (p < 0.05) over the newest
@@ -31,7 +47,8 @@ Per KPI:
   ``window`` runs before them (``up``/``down``/``flat``); **better** says whether that
   direction moves towards meeting the target; the **arrow** is ``↑``, ``↓`` or ``→``.
 
-A glob metric gives one KPI per matching stored metric, named ``<name> (<metric>)``.
+A glob metric gives one KPI per matching stored metric, named ``<name> (<metric>)`` (one
+``not measured`` KPI when none matches).
 """
 
 from __future__ import annotations
@@ -42,6 +59,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
 from ..core.errors import ConfigError
+from .metrics import is_known, unknown_metric_message
 from .slo import FIGURES, SloTargets, compute
 from .store import Store
 from .trends import analyse
@@ -51,12 +69,18 @@ VALID_KEYS: Final = ("branch", "kpi", "window")
 KPI_KEYS: Final = ("metric", "name", "op", "target", "unit")
 ARROWS: Final = {"up": "↑", "down": "↓", "flat": "→"}
 
-#: KPIs used when ``[tool.fwmon.kpis]`` lists none.
+#: KPIs used when ``[tool.fwmon.kpis]`` lists none (see the module docstring).
 DEFAULT_KPIS: Final = (
-    {"name": "security score", "metric": "pipeline.security.score", "op": "gt", "target": 90.0},
-    {"name": "docs score", "metric": "pipeline.docs.score", "op": "gt", "target": 90.0},
     {
-        "name": "gate pass rate",
+        "name": "framework response time",
+        "metric": "benchmarks.p95_max",
+        "op": "lt",
+        "target": 0.5,
+        "unit": "s",
+    },
+    {"name": "security score", "metric": "pipeline.security.score", "op": "gt", "target": 90.0},
+    {
+        "name": "quality-gate pass rate",
         "metric": "slo.gate_pass_rate",
         "op": "gt",
         "target": 98.0,
@@ -70,13 +94,18 @@ DEFAULT_KPIS: Final = (
         "unit": "%",
     },
     {
-        "name": "line coverage",
-        "metric": "coverage.line_percent",
-        "op": "ge",
-        "target": 80.0,
+        "name": "documentation accuracy",
+        "metric": "docs.accuracy_percent",
+        "op": "gt",
+        "target": 90.0,
         "unit": "%",
     },
 )
+
+#: :attr:`Kpi.status` values.
+MET: Final = "met"
+MISSED: Final = "missed"
+NOT_MEASURED: Final = "not measured"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +145,8 @@ class Kpi:
     better: bool | None
     #: Runs the value and trend come from.
     runs: int
+    #: met | missed | not measured (no value: the metric is not recorded on the branch).
+    status: str = NOT_MEASURED
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -234,7 +265,15 @@ def _kpi(
         arrow="" if trend is None else ARROWS[trend],
         better=better,
         runs=runs,
+        status=_status(value, spec),
     )
+
+
+def _status(value: float | None, spec: KpiSpec) -> str:
+    """Return the KPI's status: met, missed, or not measured without a value."""
+    if value is None:
+        return NOT_MEASURED
+    return MET if _met(value, spec.op, spec.target) else MISSED
 
 
 def evaluate(
@@ -253,9 +292,34 @@ def evaluate(
     window = window or config_window or 20
     results: list[Kpi] = []
     cache: dict[str, Any] = {}
+    _check_known(store, specs, cache)
     for spec in specs:
         results.extend(_spec_kpis(store, spec, branch, window, targets, cache))
     return results
+
+
+def _is_glob(metric: str) -> bool:
+    return any(ch in metric for ch in "*?[")
+
+
+def _stored(store: Store, cache: dict[str, Any]) -> list[str]:
+    """Return the store's metric names, read once per evaluation."""
+    if "stored_metrics" not in cache:
+        cache["stored_metrics"] = store.metrics()
+    stored: list[str] = cache["stored_metrics"]
+    return stored
+
+
+def _check_known(store: Store, specs: Sequence[KpiSpec], cache: dict[str, Any]) -> None:
+    """Raise ConfigError for a KPI naming a metric outside the history namespace."""
+    for number, spec in enumerate(specs, 1):
+        metric = spec.metric
+        if metric.startswith("slo.") or _is_glob(metric) or is_known(metric):
+            continue
+        stored = _stored(store, cache)
+        if metric in stored:  # recorded by another fwmon version: still a metric
+            continue
+        raise ConfigError(unknown_metric_message(metric, stored, f"{_WHERE} kpi #{number}"))
 
 
 def _spec_kpis(
@@ -269,12 +333,13 @@ def _spec_kpis(
     """Evaluate one spec: an SLO figure, every stored metric a glob matches, or one metric."""
     if spec.metric.startswith("slo."):
         return [_slo_kpi(store, spec, branch, window, targets, cache)]
-    if any(ch in spec.metric for ch in "*?["):
-        if "stored_metrics" not in cache:
-            cache["stored_metrics"] = store.metrics()
+    if _is_glob(spec.metric):
+        matches = fnmatch.filter(_stored(store, cache), spec.metric)
+        if not matches:  # nothing recorded yet: one KPI, not measured
+            return [_kpi(spec, spec.name, spec.metric, None, None, 0)]
         return [
             _metric_kpi(store, spec, f"{spec.name} ({metric})", metric, branch, window)
-            for metric in fnmatch.filter(cache["stored_metrics"], spec.metric)
+            for metric in matches
         ]
     return [_metric_kpi(store, spec, spec.name, spec.metric, branch, window)]
 
@@ -317,4 +382,14 @@ def _slo_kpi(
     return _kpi(spec, spec.name, spec.metric, value, trend, len(cache["runs"]))
 
 
-__all__ = ["DEFAULT_KPIS", "Kpi", "KpiSpec", "achievement", "evaluate", "parse_config"]
+__all__ = [
+    "DEFAULT_KPIS",
+    "MET",
+    "MISSED",
+    "NOT_MEASURED",
+    "Kpi",
+    "KpiSpec",
+    "achievement",
+    "evaluate",
+    "parse_config",
+]
