@@ -142,15 +142,15 @@ def kind(metric: str) -> str:
     last = metric.rsplit(".", 1)[-1]
     if last == "score":
         return "score"
-    if last.endswith("_percent") or last in ("availability", "pass_rate"):
+    if last.endswith("_percent") or last in ("availability", "pass_rate", "error_rate"):
         return "percent"
     if last == "ops":
         return "ops"
-    if last == "mem_peak_bytes":
+    if last.endswith("_bytes"):
         return "bytes"
     if metric.startswith("benchmark.") and last != "n":
         return "seconds"
-    if last == "duration":
+    if last in ("duration", "p95_duration", "p95_max") or last.endswith("_seconds"):
         return "seconds"
     return "count"
 

@@ -265,7 +265,7 @@ def _slo_row(item: Mapping[str, Any]) -> tuple[str, str, str, str]:
         e(name.replace("_", " ")),
         e(_slo_value(name, item["value"])),
         e(("≥ " if item["op"] == "ge" else "≤ ") + _slo_value(name, item["target"])),
-        badge("unknown", "no data")
+        badge("unknown", "not measured")
         if ok is None
         else badge("pass" if ok else "fail", "met" if ok else "missed"),
     )
@@ -346,11 +346,11 @@ def _kpis_section(kpis: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _kpi_badge(kpi: Mapping[str, Any]) -> str:
-    """Return the KPI status badge: met, missed, no data, or why there is no verdict."""
+    """Return the KPI status badge: met, missed, not measured, or why there is no verdict."""
     met = kpi.get("met")
     if met is None:
         note = kpi.get("note")
-        return badge("unknown", note if note else "no data")
+        return badge("unknown", note if note else "not measured")
     return badge("pass" if met else "fail", "met" if met else "missed")
 
 

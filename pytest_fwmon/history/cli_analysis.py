@@ -39,14 +39,15 @@ def _matching_metrics(stored: list[str], patterns: list[str]) -> list[str]:
     """Return the stored metrics matching ``patterns`` in order; ConfigError for a dud."""
     import fnmatch
 
+    from .metrics import is_known, stored_list, unknown_metric_message
+
     names: list[str] = []
     for pattern in patterns:
         matches = fnmatch.filter(stored, pattern)
+        if not matches and not any(ch in pattern for ch in "*?[") and not is_known(pattern):
+            raise ConfigError(unknown_metric_message(pattern, stored))
         if not matches:
-            raise ConfigError(
-                f"no stored metric matches {pattern!r}; stored metrics: "
-                + (", ".join(stored[:20]) + (" ..." if len(stored) > 20 else "") or "none")
-            )
+            raise ConfigError(f"no stored metric matches {pattern!r}; {stored_list(stored)}")
         names.extend(m for m in matches if m not in names)
     return names
 
@@ -298,7 +299,7 @@ def _kpi_value(k: Kpi) -> str:
 
 def _kpi_row(k: Kpi, arrows: bool) -> list[str]:
     """Return the table row of one KPI."""
-    met = "-" if k.met is None else ("yes" if k.met else "NO")
+    met = "not measured" if k.met is None else ("yes" if k.met else "NO")
     return [
         k.name,
         _kpi_value(k),

@@ -20,9 +20,22 @@ gauge                                   extra labels                   value
 ``fwmon_tests``                         ``outcome`` (total, passed,    count
                                         failed, errors, skipped)
 ``fwmon_tests_duration_seconds``                                       suite duration
+``fwmon_tests_error_rate_percent``                                     ``tests.error_rate``
+``fwmon_docs_percent``                  ``kind`` (accuracy, coverage)  ``docs.*_percent``
+``fwmon_command_readiness_percent``                                    ``integration.command_
+                                                                       readiness_percent``
+``fwmon_resources_peak_rss_bytes``                                     ``resources.*`` of the
+``fwmon_resources_cpu_seconds``                                        same name
+``fwmon_resources_io_bytes``            ``direction`` (read, write)    ``resources.io_*``
+``fwmon_resources_p95_duration_seconds``                               per-test P95
 ``fwmon_benchmark_p95_seconds``         ``benchmark``                  P95
 ``fwmon_benchmark_ops_per_second``      ``benchmark``                  throughput
+``fwmon_benchmarks_p95_max_seconds``                                   ``benchmarks.p95_max``
 ======================================  =============================  ======================
+
+Not exported, deliberately: the totals ``findings.total``, ``findings.<severity>`` and
+``findings.<pipeline>.total`` (sums of ``fwmon_findings``, which PromQL's ``sum`` gives),
+``benchmarks.total``, ``checks.errors`` and the benchmark statistics other than P95 and ops.
 
 With ``fwmon export prometheus --slo`` the SLO and KPI figures follow, computed by
 :mod:`pytest_fwmon.history.figures` exactly as ``fwmon slo``/``fwmon kpis`` and the dashboard
@@ -115,10 +128,48 @@ def samples(report: Mapping[str, Any]) -> list[tuple[str, str, dict[str, str], f
 
 _Gauge = tuple[str, str, dict[str, str]]
 
-#: Metrics with a gauge of their own and no labels.
+#: Metrics with a gauge of their own (no labels, or fixed ones).
 _FIXED: Final[dict[str, _Gauge]] = {
     "run.duration": ("fwmon_run_duration_seconds", "Duration of the run", {}),
     "gate.passed": ("fwmon_gate_passed", "1 when the gate passed", {}),
+    "tests.error_rate": (
+        "fwmon_tests_error_rate_percent",
+        "Failed and errored tests over the tests that ran, percent",
+        {},
+    ),
+    "docs.accuracy_percent": ("fwmon_docs_percent", "Documentation figures", {"kind": "accuracy"}),
+    "docs.coverage_percent": ("fwmon_docs_percent", "Documentation figures", {"kind": "coverage"}),
+    "integration.command_readiness_percent": (
+        "fwmon_command_readiness_percent",
+        "Console scripts that are ready, percent",
+        {},
+    ),
+    "resources.peak_rss_bytes": (
+        "fwmon_resources_peak_rss_bytes",
+        "Highest resident set size of any test",
+        {},
+    ),
+    "resources.cpu_seconds": ("fwmon_resources_cpu_seconds", "CPU seconds of the tests", {}),
+    "resources.io_read_bytes": (
+        "fwmon_resources_io_bytes",
+        "Storage bytes the tests read or wrote",
+        {"direction": "read"},
+    ),
+    "resources.io_write_bytes": (
+        "fwmon_resources_io_bytes",
+        "Storage bytes the tests read or wrote",
+        {"direction": "write"},
+    ),
+    "resources.p95_duration": (
+        "fwmon_resources_p95_duration_seconds",
+        "P95 of the per-test durations",
+        {},
+    ),
+    "benchmarks.p95_max": (
+        "fwmon_benchmarks_p95_max_seconds",
+        "Largest benchmark P95 of the run",
+        {},
+    ),
 }
 
 
