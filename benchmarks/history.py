@@ -6,7 +6,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/history.py --quick    # 10k runs only, fewer repeats
     .venv/bin/python benchmarks/history.py --no-postgres
 
-Each store holds N runs x 50 metrics (built with ``Store.add_runs``). Every figure is the median
+Each store holds N runs x 52 metrics (built with ``Store.add_runs``). Every figure is the median
 of ``--repeat`` (>= 5) timings, and every ratio compares two things measured in the same run:
 
 * ``trends``: ``fwmon trends --json`` over every stored metric (in-process, output discarded)
@@ -63,7 +63,7 @@ SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 
 def report(i: int, rng: random.Random) -> dict[str, Any]:
-    """A valid report giving exactly 50 metrics (docs not selected, one benchmark)."""
+    """A valid report giving exactly 52 metrics (docs not selected, one benchmark)."""
     started = T0 + timedelta(minutes=30 * i)
 
     def pipeline(status: str, score: float | None, counts: dict[str, int]) -> dict[str, Any]:
@@ -375,8 +375,8 @@ def first_error_check() -> None:
     if error is not None:
         raise SystemExit(f"benchmark report is invalid: {error}")
     count = len(extract(report(0, random.Random(0))))
-    if count != 50:
-        raise SystemExit(f"benchmark report gives {count} metrics, not 50")
+    if count != 52:
+        raise SystemExit(f"benchmark report gives {count} metrics, not 52")
 
 
 def run() -> None:
