@@ -28,7 +28,7 @@ from pytest_fwmon.dashboard.server import make_server
 from pytest_fwmon.dashboard.sources import open_source
 from pytest_fwmon.history import open_store
 from pytest_fwmon.history.cliutil import config_sections
-from tests.test_history_support import make_report
+from tests.test_history_support import T0, make_report
 
 SECOND = 1 / 3600  # make_report's ``at`` is in hours
 
@@ -477,3 +477,22 @@ def test_cli_dashboard_api_and_prometheus_give_the_same_numbers(
             assert gauge("fwmon_kpi_value", **labels) == pytest.approx(kpi["value"])
         if kpi["met"] is not None:
             assert gauge("fwmon_kpi_met", **labels) == float(kpi["met"])
+
+
+def test_slo_alerts_of_a_project_without_git_read_every_run(tmp_path: Path) -> None:
+    """An SLO alert uses the runs ``fwmon slo`` uses: without any branch, every run (on old
+    main it looked for branch ``main`` and never evaluated)."""
+    from pytest_fwmon.alerts.conditions import _slo
+    from pytest_fwmon.alerts.instances import RunContext
+    from pytest_fwmon.alerts.rules import Condition
+
+    record(
+        tmp_path,
+        [make_report(f"run-{i:08d}", at=i, branch=None, failed=int(i == 24)) for i in range(25)],
+    )
+    condition = Condition(kind="slo", figure="availability", op="lt", threshold=99.0)
+    newest = T0.timestamp() + 24 * 3600
+    run = RunContext("run-00000024", newest, None, {}, None, {}, root=tmp_path)
+    with open_store(None, tmp_path) as store:
+        [instance] = _slo(condition, run, store) or []
+    assert instance.active is True and instance.value == pytest.approx(96.0)

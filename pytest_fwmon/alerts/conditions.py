@@ -250,7 +250,7 @@ def _slo(condition: Condition, run: RunContext, store: Store | None) -> list[Ins
         return None
     targets = SloTargets.from_config(run.slo_section)
     # the branch `fwmon slo` resolves (a store without branches: every run)
-    branch = resolve_branch(store, None, configured_branch(run.slo_section)).branch
+    branch = resolve_branch(store, None, configured_branch(run.slo_section), root=run.root).branch
     if branch is not None and run.branch != branch:
         return None
     runs = [r for r in store.list_runs(branch=branch) if r.ts <= run.ts]
