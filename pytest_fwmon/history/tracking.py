@@ -564,6 +564,12 @@ def implemented(store: Store, branch: str | None = None) -> list[Outcome]:
     return out
 
 
+def outcomes(store: Store | None, branch: str | None, limit: int = 50) -> dict[str, Any]:
+    """Return ``{"implemented": [Outcome.to_dict()]}``, newest first (none without a store)."""
+    found = [] if store is None else implemented(store, branch)[:limit]
+    return {"implemented": [o.to_dict() for o in found]}
+
+
 __all__ = [
     "BENCHMARK_DONE",
     "SLOW_TEST_DONE",
@@ -572,6 +578,7 @@ __all__ = [
     "Outcome",
     "TrackResult",
     "implemented",
+    "outcomes",
     "track_after_run",
     "track_run",
 ]
