@@ -62,7 +62,7 @@ Tables (``tables.improvements`` = :data:`TABLES_VERSION`; versions: 1. first rel
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
@@ -160,7 +160,7 @@ _OUTCOME_COLUMNS: Final = (
     "before, after, realised, note, first_run, reopened_run"
 )
 _INSERT_OUTCOME: Final = (
-    f"INSERT INTO fwmon_improvement_outcomes ({_OUTCOME_COLUMNS}) "  # nosec B608 # fixed text
+    f"INSERT INTO fwmon_improvement_outcomes ({_OUTCOME_COLUMNS}) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) "
     "ON CONFLICT (branch, opp_id, run_id) DO NOTHING"
 )
@@ -290,13 +290,8 @@ def _figure(kind: str, pipeline: str | None) -> str:
 _Done = tuple[float | None, float | None, str]
 
 
-def _pipeline_findings(report: Mapping[str, Any], pipeline: str) -> list[Mapping[str, Any]]:
-    return [
-        f
-        for c in report.get("checks") or ()
-        if c.get("pipeline") == pipeline
-        for f in c.get("findings") or ()
-    ]
+def _checks(report: Mapping[str, Any], pipeline: str) -> list[Mapping[str, Any]]:
+    return [c for c in report.get("checks") or () if c.get("pipeline") == pipeline]
 
 
 def _finding_matches(rec: _Open, finding: Mapping[str, Any]) -> bool:
@@ -311,56 +306,63 @@ def _finding_matches(rec: _Open, finding: Mapping[str, Any]) -> bool:
     return function_subject(path, message) == rec.subject
 
 
+def _remaining(rec: _Open, checks: Sequence[Mapping[str, Any]]) -> bool:
+    """Return True when a finding of ``rec`` (any status) is still in ``checks``."""
+    return any(_finding_matches(rec, f) for c in checks for f in c.get("findings") or ())
+
+
+def _file_note(rec: _Open, checks: Sequence[Mapping[str, Any]]) -> str:
+    """Return the note of a file or function opportunity whose file has no check any more."""
+    if rec.kind == "rule":
+        return ""
+    path = rec.subject if rec.kind == "file" else rec.subject.split("::", 1)[0]
+    if any(c.get("path") == path for c in checks):
+        return ""
+    return "the file is no longer checked (deleted, renamed or excluded)"
+
+
 def _findings_gone(rec: _Open, report: Mapping[str, Any]) -> _Done | None:
     """Return the outcome when the pipeline ran and none of the findings remain, else None."""
     pipeline = rec.pipeline or ""
     status = ((report.get("pipelines") or {}).get(pipeline) or {}).get("status")
-    if status not in RAN:
+    checks = _checks(report, pipeline)
+    if status not in RAN or _remaining(rec, checks):
         return None
-    if any(_finding_matches(rec, f) for f in _pipeline_findings(report, pipeline)):
-        return None
-    note = ""
-    if rec.kind in ("file", "complexity"):
-        path = rec.subject if rec.kind == "file" else rec.subject.split("::", 1)[0]
-        checked = {
-            c.get("path") for c in report.get("checks") or () if c.get("pipeline") == pipeline
-        }
-        if path not in checked:
-            note = "the file is no longer checked (deleted, renamed or excluded)"
-    after = pipeline_score(report, pipeline)
-    before = rec.figure_before
+    after, before = pipeline_score(report, pipeline), rec.figure_before
     realised = None if after is None or before is None else round(after - before, 1)
-    return after, realised, note
+    return after, realised, _file_note(rec, checks)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _measured(entries: Any, key: str, name: str, figure: Callable[[Any], Any]) -> float | None:
+    """Return ``figure(entry)`` of the first entry whose ``key`` is ``name``, or None."""
+    for entry in entries or ():
+        if isinstance(entry, dict) and entry.get(key) == name:
+            return _number(figure(entry))
+    return None
 
 
 def _slow_test_done(rec: _Open, report: Mapping[str, Any]) -> _Done | None:
     """Return the outcome when the test was timed at most SLOW_TEST_DONE of its old time."""
-    walls = [
-        r.get("wall")
-        for r in report.get("resources") or ()
-        if isinstance(r, dict) and r.get("nodeid") == rec.subject
-    ]
-    before, suite = rec.figure_before, rec.details.get("suite")
-    if not walls or not isinstance(walls[0], int | float) or before is None:
-        return None
-    after = float(walls[0])
-    if after > SLOW_TEST_DONE * before or not isinstance(suite, int | float) or suite <= 0:
+    after = _measured(report.get("resources"), "nodeid", rec.subject, lambda r: r.get("wall"))
+    before, suite = rec.figure_before, _number(rec.details.get("suite"))
+    if after is None or before is None or not suite or after > SLOW_TEST_DONE * before:
         return None
     return after, round(100.0 * (before - after) / suite, 1), ""
 
 
 def _benchmark_done(rec: _Open, report: Mapping[str, Any]) -> _Done | None:
     """Return the outcome when the benchmark won back at least BENCHMARK_DONE of its rise."""
-    p95s = [
-        (b.get("stats") or {}).get("p95")
-        for b in report.get("benchmarks") or ()
-        if isinstance(b, dict) and b.get("name") == rec.subject
-    ]
-    low, high = rec.details.get("before"), rec.figure_before
-    if not p95s or not isinstance(p95s[0], int | float) or not isinstance(low, int | float):
+    after = _measured(
+        report.get("benchmarks"), "name", rec.subject, lambda b: (b.get("stats") or {}).get("p95")
+    )
+    low, high = _number(rec.details.get("before")), rec.figure_before
+    if after is None or low is None or high is None or low <= 0:
         return None
-    after = float(p95s[0])
-    if high is None or low <= 0 or after > low + BENCHMARK_DONE * (high - low):
+    if after > low + BENCHMARK_DONE * (high - low):
         return None
     return after, round(100.0 * (high - after) / low, 1), ""
 
@@ -378,7 +380,7 @@ def _evidence(rec: _Open, report: Mapping[str, Any]) -> _Done | None:
 
 
 def _load(store: Store, branch: str) -> dict[str, _Open]:
-    sql = f"SELECT {_OPEN_COLUMNS} FROM fwmon_improvements WHERE branch = ?"  # nosec B608
+    sql = f"SELECT {_OPEN_COLUMNS} FROM fwmon_improvements WHERE branch = ?"
     out = {}
     for row in store.query(sql, (branch,)):
         rec = _Open(
@@ -398,9 +400,9 @@ def _open_row(run: _Run, opp: Opportunity) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-def _seen_row(run: _Run, opp: Opportunity, reopened: int) -> tuple[Any, ...]:
+def _seen_row(run: _Run, opp: Opportunity, reopened: bool) -> tuple[Any, ...]:
     return (
-        reopened, opp.title, opp.impact, _figure_before(opp),
+        int(reopened), opp.title, opp.impact, _figure_before(opp),
         json.dumps(opp.details, sort_keys=True), run.run_id, run.ts, run.branch, opp.id,
     )  # fmt: skip
 
@@ -430,35 +432,45 @@ def _implement(store: Store, run: _Run, rec: _Open, done: _Done) -> Outcome:
     return outcome
 
 
+def _reopen(store: Store, run: _Run, opp_ids: Sequence[str]) -> None:
+    """Mark the outcomes of implemented opportunities listed again as reopened by ``run``."""
+    store.executemany(
+        "UPDATE fwmon_improvement_outcomes SET reopened_run = ? "
+        "WHERE branch = ? AND opp_id = ? AND reopened_run IS NULL",
+        [(run.run_id, run.branch, opp_id) for opp_id in opp_ids],
+    )
+
+
+def _close(
+    store: Store,
+    run: _Run,
+    report: Mapping[str, Any],
+    records: Mapping[str, _Open],
+    listed: set[str],
+) -> list[Outcome]:
+    """Record the open opportunities that ``report`` no longer lists and shows done."""
+    out = []
+    for rec in records.values():
+        done = None if rec.state != "open" or rec.id in listed else _evidence(rec, report)
+        if done is not None:
+            out.append(_implement(store, run, rec, done))
+    return out
+
+
 def _apply(
     store: Store, run: _Run, report: Mapping[str, Any], found: Sequence[Opportunity]
 ) -> TrackResult:
     """Compare the open opportunities of the branch with ``found`` and the run's data."""
-    result = TrackResult(run.run_id, run.branch, compared=True)
     records = _load(store, run.branch)
-    listed = {o.id for o in found}
-    for rec in records.values():
-        if rec.state == "open" and rec.id not in listed:
-            done = _evidence(rec, report)
-            if done is not None:
-                result.implemented.append(_implement(store, run, rec, done))
-    for opp in found:
-        known = records.get(opp.id)
-        if known is None:
-            result.opened += 1
-            continue
-        if known.state == "implemented":
-            result.reopened.append(opp.id)
-            store.execute(
-                "UPDATE fwmon_improvement_outcomes SET reopened_run = ? "
-                "WHERE branch = ? AND opp_id = ? AND reopened_run IS NULL",
-                (run.run_id, run.branch, opp.id),
-            )
-    store.executemany(_INSERT_OPEN, [_open_row(run, o) for o in found if o.id not in records])
-    store.executemany(
-        _UPDATE_SEEN,
-        [_seen_row(run, o, int(o.id in result.reopened)) for o in found if o.id in records],
-    )
+    result = TrackResult(run.run_id, run.branch, compared=True)
+    result.implemented = _close(store, run, report, records, {o.id for o in found})
+    new = [o for o in found if o.id not in records]
+    seen = [o for o in found if o.id in records]
+    result.reopened = [o.id for o in seen if records[o.id].state != "open"]
+    _reopen(store, run, result.reopened)
+    result.opened = len(new)
+    store.executemany(_INSERT_OPEN, [_open_row(run, o) for o in new])
+    store.executemany(_UPDATE_SEEN, [_seen_row(run, o, o.id in result.reopened) for o in seen])
     return result
 
 
@@ -467,7 +479,7 @@ def _previous_run(store: Store, run: _Run) -> dict[str, Any] | None:
     branch = "(branch IS NULL OR branch = '')" if not run.branch else "branch = ?"
     params: list[Any] = [] if not run.branch else [run.branch]
     rows = store.query(
-        f"SELECT report FROM fwmon_runs WHERE {branch} AND ts < ? "  # nosec B608 # fixed text
+        f"SELECT report FROM fwmon_runs WHERE {branch} AND ts < ? "
         "ORDER BY ts DESC, run_id DESC LIMIT 1",
         (*params, run.ts),
     )
@@ -546,7 +558,7 @@ def implemented(store: Store, branch: str | None = None) -> list[Outcome]:
             f"this fwmon reads version {TABLES_VERSION}",
             hint="use the fwmon version that created them",
         )
-    sql = f"SELECT {_OUTCOME_COLUMNS} FROM fwmon_improvement_outcomes"  # nosec B608
+    sql = f"SELECT {_OUTCOME_COLUMNS} FROM fwmon_improvement_outcomes"
     params: tuple[Any, ...] = ()
     if branch is not None:
         sql, params = sql + " WHERE branch = ?", (branch,)
