@@ -21,9 +21,9 @@ checked against the run's own data; it is **implemented** in that run when its c
   counts as remaining: accepted is not fixed). A file that has no check at all any more is
   implemented with the note *the file is no longer checked (deleted, renamed or excluded)*.
 * ``slow-test``: the run timed the test, and its wall time is at most
-  :data:`SLOW_TEST_DONE` (80 %) of the time when it was last listed.
+  :data:`.evidence.SLOW_TEST_DONE` (80 %) of the time when it was last listed.
 * ``benchmark``: the run measured the benchmark, and its P95 won back at least
-  :data:`BENCHMARK_DONE` (half) of the rise: ``p95 <= before + 0.5 * (after - before)``.
+  :data:`.evidence.BENCHMARK_DONE` (half) of the rise: ``p95 <= before + 0.5 * (after - before)``.
 
 No data is not a fix: a pipeline that did not run, a test not timed or a benchmark not
 measured leave the opportunity open, and so does an opportunity that dropped out of the list
@@ -62,27 +62,25 @@ Tables (``tables.improvements`` = :data:`TABLES_VERSION`; versions: 1. first rel
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 from ..core.errors import FwmonError, StoreError
-from .improve import (
-    COMPLEXITY_RULE,
-    Opportunity,
-    function_subject,
-    opportunities,
-    pipeline_score,
+from .evidence import (
+    BENCHMARK_DONE,
+    SLOW_TEST_DONE,
+    Done,
+    OpenRecord,
+    evidence,
+    figure_before,
+    figure_name,
 )
-from .metrics import RAN
+from .improve import Opportunity, opportunities
 from .store import Store, iso_to_ts, ts_to_iso
 
 #: Version of the improvement tables (see the module docstring).
 TABLES_VERSION: Final = 1
-#: A slow test is implemented at or below this share of its wall time when last listed.
-SLOW_TEST_DONE: Final = 0.8
-#: A benchmark is implemented when it won back at least this share of its P95 rise.
-BENCHMARK_DONE: Final = 0.5
 #: Slow tests considered by tracking (the default of ``fwmon improve``).
 SLOW_TESTS: Final = 5
 #: Outcomes named one by one after a run (the rest are counted).
@@ -248,142 +246,20 @@ class _Run:
     sha: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class _Open:
-    """A row of ``fwmon_improvements``."""
-
-    id: str
-    state: str
-    kind: str
-    pipeline: str | None
-    subject: str
-    title: str
-    predicted: float
-    unit: str
-    figure_before: float | None
-    details: dict[str, Any]
-    first_run: str
-    last_run: str
-    reopened: int
-
-
 def _run(report: Mapping[str, Any]) -> _Run:
     run = report["run"]
     git = run.get("git") or {}
     return _Run(str(run["id"]), iso_to_ts(run["started"]), git.get("branch") or "", git.get("sha"))
 
 
-def _figure_before(opp: Opportunity) -> float | None:
-    """Return the figure an outcome is measured against, as the opportunity was listed."""
-    key = {"slow-test": "wall", "benchmark": "after"}.get(opp.kind, "score")
-    value = opp.details.get(key)
-    return float(value) if isinstance(value, int | float) else None
-
-
-def _figure(kind: str, pipeline: str | None) -> str:
-    return {"slow-test": "wall time (s)", "benchmark": "P95 (s)"}.get(kind, f"{pipeline} score")
-
-
-# -- evidence: is the cause of an open opportunity gone from a run? ----------------------------
-
-#: (after, realised, note) of an implemented opportunity.
-_Done = tuple[float | None, float | None, str]
-
-
-def _checks(report: Mapping[str, Any], pipeline: str) -> list[Mapping[str, Any]]:
-    return [c for c in report.get("checks") or () if c.get("pipeline") == pipeline]
-
-
-def _finding_matches(rec: _Open, finding: Mapping[str, Any]) -> bool:
-    """Return True when ``finding`` belongs to the open opportunity ``rec``."""
-    if rec.kind == "file":
-        return finding.get("path") == rec.subject
-    if rec.kind == "rule":
-        return finding.get("rule") == rec.subject
-    if finding.get("rule") != COMPLEXITY_RULE:
-        return False
-    path, message = str(finding.get("path")), str(finding.get("message", ""))
-    return function_subject(path, message) == rec.subject
-
-
-def _remaining(rec: _Open, checks: Sequence[Mapping[str, Any]]) -> bool:
-    """Return True when a finding of ``rec`` (any status) is still in ``checks``."""
-    return any(_finding_matches(rec, f) for c in checks for f in c.get("findings") or ())
-
-
-def _file_note(rec: _Open, checks: Sequence[Mapping[str, Any]]) -> str:
-    """Return the note of a file or function opportunity whose file has no check any more."""
-    if rec.kind == "rule":
-        return ""
-    path = rec.subject if rec.kind == "file" else rec.subject.split("::", 1)[0]
-    if any(c.get("path") == path for c in checks):
-        return ""
-    return "the file is no longer checked (deleted, renamed or excluded)"
-
-
-def _findings_gone(rec: _Open, report: Mapping[str, Any]) -> _Done | None:
-    """Return the outcome when the pipeline ran and none of the findings remain, else None."""
-    pipeline = rec.pipeline or ""
-    status = ((report.get("pipelines") or {}).get(pipeline) or {}).get("status")
-    checks = _checks(report, pipeline)
-    if status not in RAN or _remaining(rec, checks):
-        return None
-    after, before = pipeline_score(report, pipeline), rec.figure_before
-    realised = None if after is None or before is None else round(after - before, 1)
-    return after, realised, _file_note(rec, checks)
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _measured(entries: Any, key: str, name: str, figure: Callable[[Any], Any]) -> float | None:
-    """Return ``figure(entry)`` of the first entry whose ``key`` is ``name``, or None."""
-    for entry in entries or ():
-        if isinstance(entry, dict) and entry.get(key) == name:
-            return _number(figure(entry))
-    return None
-
-
-def _slow_test_done(rec: _Open, report: Mapping[str, Any]) -> _Done | None:
-    """Return the outcome when the test was timed at most SLOW_TEST_DONE of its old time."""
-    after = _measured(report.get("resources"), "nodeid", rec.subject, lambda r: r.get("wall"))
-    before, suite = rec.figure_before, _number(rec.details.get("suite"))
-    if after is None or before is None or not suite or after > SLOW_TEST_DONE * before:
-        return None
-    return after, round(100.0 * (before - after) / suite, 1), ""
-
-
-def _benchmark_done(rec: _Open, report: Mapping[str, Any]) -> _Done | None:
-    """Return the outcome when the benchmark won back at least BENCHMARK_DONE of its rise."""
-    after = _measured(
-        report.get("benchmarks"), "name", rec.subject, lambda b: (b.get("stats") or {}).get("p95")
-    )
-    low, high = _number(rec.details.get("before")), rec.figure_before
-    if after is None or low is None or high is None or low <= 0:
-        return None
-    if after > low + BENCHMARK_DONE * (high - low):
-        return None
-    return after, round(100.0 * (high - after) / low, 1), ""
-
-
-def _evidence(rec: _Open, report: Mapping[str, Any]) -> _Done | None:
-    """Return (after, realised, note) when ``report`` shows the opportunity done, else None."""
-    if rec.kind == "slow-test":
-        return _slow_test_done(rec, report)
-    if rec.kind == "benchmark":
-        return _benchmark_done(rec, report)
-    return _findings_gone(rec, report)
-
-
 # -- storage --------------------------------------------------------------------------------
 
 
-def _load(store: Store, branch: str) -> dict[str, _Open]:
+def _load(store: Store, branch: str) -> dict[str, OpenRecord]:
     sql = f"SELECT {_OPEN_COLUMNS} FROM fwmon_improvements WHERE branch = ?"
     out = {}
     for row in store.query(sql, (branch,)):
-        rec = _Open(
+        rec = OpenRecord(
             str(row[0]), str(row[1]), str(row[2]), row[3], str(row[4]), str(row[5]),
             float(row[6]), str(row[7]), None if row[8] is None else float(row[8]),
             json.loads(row[9]), str(row[10]), str(row[11]), int(row[12]),
@@ -395,26 +271,26 @@ def _load(store: Store, branch: str) -> dict[str, _Open]:
 def _open_row(run: _Run, opp: Opportunity) -> tuple[Any, ...]:
     return (
         run.branch, opp.id, opp.kind, opp.pipeline, opp.subject, opp.title, opp.impact,
-        opp.impact_unit, _figure_before(opp), json.dumps(opp.details, sort_keys=True),
+        opp.impact_unit, figure_before(opp), json.dumps(opp.details, sort_keys=True),
         run.run_id, run.ts, run.run_id, run.ts,
     )  # fmt: skip
 
 
 def _seen_row(run: _Run, opp: Opportunity, reopened: bool) -> tuple[Any, ...]:
     return (
-        int(reopened), opp.title, opp.impact, _figure_before(opp),
+        int(reopened), opp.title, opp.impact, figure_before(opp),
         json.dumps(opp.details, sort_keys=True), run.run_id, run.ts, run.branch, opp.id,
     )  # fmt: skip
 
 
-def _implement(store: Store, run: _Run, rec: _Open, done: _Done) -> Outcome:
+def _implement(store: Store, run: _Run, rec: OpenRecord, done: Done) -> Outcome:
     """Record ``rec`` as implemented in ``run``; return the outcome."""
     after, realised, note = done
     outcome = Outcome(
         id=rec.id, branch=run.branch, kind=rec.kind, pipeline=rec.pipeline,
         subject=rec.subject, title=rec.title, run_id=run.run_id, sha=run.sha, ts=run.ts,
         implemented_at=ts_to_iso(run.ts), predicted=rec.predicted, realised=realised,
-        unit=rec.unit, figure=_figure(rec.kind, rec.pipeline), before=rec.figure_before,
+        unit=rec.unit, figure=figure_name(rec.kind, rec.pipeline), before=rec.figure_before,
         after=after, note=note, first_run=rec.first_run, reopened_run=None,
     )  # fmt: skip
     store.execute(
@@ -445,13 +321,13 @@ def _close(
     store: Store,
     run: _Run,
     report: Mapping[str, Any],
-    records: Mapping[str, _Open],
+    records: Mapping[str, OpenRecord],
     listed: set[str],
 ) -> list[Outcome]:
     """Record the open opportunities that ``report`` no longer lists and shows done."""
     out = []
     for rec in records.values():
-        done = None if rec.state != "open" or rec.id in listed else _evidence(rec, report)
+        done = None if rec.state != "open" or rec.id in listed else evidence(rec, report)
         if done is not None:
             out.append(_implement(store, run, rec, done))
     return out
