@@ -416,3 +416,39 @@ def test_the_dashboard_shows_predicted_against_realised_escaped(
     realised = f"{outcome['realised']:+.1f} score points"
     assert f"<td class=num>{predicted}</td><td class=num>{realised}</td>" in section
     assert f"<code>{outcome['id']}</code>" in section and "run-00000002" in section
+
+
+def test_a_benchmark_whose_p95_came_back_is_implemented_with_the_share_won_back(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 25 % P95 rise at run 40; from run 60 the P95 is back: done once the history says so."""
+    import random
+
+    from tests.test_history_cli import series_reports
+
+    store = ["--store", str(project / "h.db")]
+    (project / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in series_reports(60)))
+    assert run(capsys, "history", "import", "in.jsonl", *store)[0] == 0
+    [bench] = [o for o in listed(capsys, store).values() if o["kind"] == "benchmark"]
+    rng = random.Random(5)
+    for i in range(60, 90):
+        p95 = 0.002 * (1 + rng.gauss(0, 0.02))
+        record(
+            capsys,
+            project,
+            store,
+            make_report(f"run-{i:08d}", at=i, benchmarks={"parse": (p95, 500.0)}),
+        )
+        if done(capsys, store):
+            break
+    [outcome] = done(capsys, store)
+    assert outcome["id"] == bench["id"] and outcome["subject"] == "parse"
+    # the opportunity was still listed for the first runs back at the old level
+    assert outcome["run_id"] > "run-00000060"
+    # before: the raised P95 level when last listed; after: this run's P95
+    assert outcome["before"] == pytest.approx(0.0024, rel=0.06)
+    assert outcome["after"] == pytest.approx(0.002, rel=0.06)
+    # realised: the share of the pre-rise P95 (about 0.002) won back
+    expected = 100 * (outcome["before"] - outcome["after"]) / 0.002
+    assert outcome["realised"] == pytest.approx(expected, abs=1.5)
+    assert outcome["realised"] == pytest.approx(outcome["predicted"], abs=3)
