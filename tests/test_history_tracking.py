@@ -283,6 +283,19 @@ def test_a_slow_test_made_fast_is_implemented_with_the_time_it_saved(
     assert outcome["unit"] == "% of suite duration" and outcome["predicted"] == 25.0
 
 
+def test_alerts_evaluate_report_tracks_the_run_it_adds(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = ["--store", str(project / "h.db")]
+    record(capsys, project, store, report(1, RUN1))
+    path = project / "two.json"
+    path.write_text(json.dumps(report(2, {"pkg/a.py": [], "pkg/b.py": RUN1["pkg/b.py"]})))
+    code, out, _ = run(capsys, "alerts", "evaluate", "--report", str(path), *store)
+    assert code == 0
+    assert f"implemented: {A_TITLE}" in out
+    assert [o["run_id"] for o in done(capsys, store)] == ["run-00000002"]
+
+
 def test_improve_done_usage_and_a_store_without_tracking(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

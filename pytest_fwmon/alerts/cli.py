@@ -29,6 +29,7 @@ from ..core.errors import EXIT_BLOCKED, EXIT_OK, ConfigError, ReportError
 from ..core.report import load_report
 from ..core.schema import first_error
 from ..core.textsafe import log_line, plain
+from ..history import tracking
 from ..history.connect import open_store
 from ..history.store import Store, parse_time, ts_to_iso
 from .ackcli import register_ack
@@ -158,7 +159,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     with ctx.open(create=report_file is not None) as store:
         report: dict[str, Any]
         if report_file is not None:
-            store.add_run(report_file)
+            if store.add_run(report_file):
+                for line in tracking.track_after_run(store, report_file):
+                    print(line)
             report = report_file
         else:
             report = _stored_run(store, args)

@@ -1,8 +1,8 @@
 """Implementation tracking: which improvement opportunities were done, and what they yielded.
 
 ``track_run(store, report)`` is called once a run has been added to the store: by the plugin
-at the end of ``pytest --fwmon`` and by ``fwmon history import`` for the newest imported run of
-each branch (:class:`Newest`: a bulk import is compared once, so what the imported runs fixed
+at the end of ``pytest --fwmon``, by ``fwmon alerts evaluate --report`` and by ``fwmon history
+import`` for the newest imported run of each branch (:class:`Newest`: a bulk import is compared once, so what the imported runs fixed
 is attributed to the newest of them). ``implemented(store, branch=None)`` lists the outcomes
 (``fwmon improve --done``, the dashboard). Standard library only.
 
