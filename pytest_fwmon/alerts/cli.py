@@ -147,6 +147,13 @@ def _record_gate(
     return report, passed
 
 
+def _add_run(store: Store, report: dict[str, Any]) -> None:
+    """Add the run of ``--report`` and track its improvements (their lines go to stdout)."""
+    if store.add_run(report):
+        for line in tracking.track_after_run(store, report):
+            print(line)
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     """Run ``fwmon alerts evaluate``: evaluate the rules on one run and notify."""
     ctx = _Context(args)
@@ -159,9 +166,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     with ctx.open(create=report_file is not None) as store:
         report: dict[str, Any]
         if report_file is not None:
-            if store.add_run(report_file):
-                for line in tracking.track_after_run(store, report_file):
-                    print(line)
+            _add_run(store, report_file)
             report = report_file
         else:
             report = _stored_run(store, args)

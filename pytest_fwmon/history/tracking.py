@@ -2,9 +2,10 @@
 
 ``track_run(store, report)`` is called once a run has been added to the store: by the plugin
 at the end of ``pytest --fwmon``, by ``fwmon alerts evaluate --report`` and by ``fwmon history
-import`` for the newest imported run of each branch (:class:`Newest`: a bulk import is compared once, so what the imported runs fixed
-is attributed to the newest of them). ``implemented(store, branch=None)`` lists the outcomes
-(``fwmon improve --done``, the dashboard). Standard library only.
+import`` for the newest imported run of each branch (:class:`Newest`: a bulk import is
+compared once, so what the imported runs fixed is attributed to the newest of them).
+``implemented(store, branch=None)`` lists the outcomes (``fwmon improve --done``, the
+dashboard). Standard library only.
 
 Definitions
 -----------
@@ -83,6 +84,8 @@ from .store import Store, iso_to_ts, ts_to_iso
 TABLES_VERSION: Final = 1
 #: Slow tests considered by tracking (the default of ``fwmon improve``).
 SLOW_TESTS: Final = 5
+#: Key of the PostgreSQL advisory lock (with the branch's hash) that serialises tracking.
+_PG_LOCK: Final = 0x66776D69  # "fwmi"
 #: Outcomes named one by one after a run (the rest are counted).
 _SHOWN: Final = 5
 
@@ -367,27 +370,45 @@ def _newest_tracked(store: Store, branch: str) -> float | None:
     return None if not rows or rows[0][0] is None else float(rows[0][0])
 
 
+def _skip(store: Store, run: _Run, report: Mapping[str, Any]) -> str:
+    """Return why ``run`` is not compared ("" when it is)."""
+    if not report["run"].get("completed", True):
+        return "a partial run is not compared"
+    if store.query("SELECT 1 FROM fwmon_improvement_runs WHERE run_id = ?", (run.run_id,)):
+        return "already tracked"
+    newest = _newest_tracked(store, run.branch)
+    if newest is not None and newest > run.ts:
+        return "older than the newest tracked run of its branch"
+    return ""
+
+
+def _lock(store: Store, branch: str) -> None:
+    """Inside the transaction: one tracker per branch at a time (SQLite: BEGIN IMMEDIATE)."""
+    if store.dialect == "postgresql":
+        store.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", (_PG_LOCK, branch))
+
+
 def track_run(
     store: Store, report: Mapping[str, Any], *, slow_tests: int = SLOW_TESTS
 ) -> TrackResult:
     """Track the opportunities of a stored run: record the ones it implemented (see module)."""
     store.ensure_tables("improvements", TABLES_VERSION, DDL)
     run = _run(report)
-    if not report["run"].get("completed", True):
-        return TrackResult(run.run_id, run.branch, False, "a partial run is not compared")
-    newest = _newest_tracked(store, run.branch)
-    if newest is not None and newest > run.ts:
-        return TrackResult(
-            run.run_id, run.branch, False, "older than the newest tracked run of its branch"
-        )
-    start = _previous_run(store, run) if newest is None else None
+    reason = _skip(store, run, report)
+    if reason:
+        return TrackResult(run.run_id, run.branch, False, reason)
+    start = None if _newest_tracked(store, run.branch) is not None else _previous_run(store, run)
     branch = run.branch or None
     seed = [] if start is None else opportunities(start, store=store, branch=branch)
     found = opportunities(report, store=store, branch=branch, slow_tests=slow_tests)
     with store.transaction():
-        if store.execute(_INSERT_RUN, (run.run_id, run.branch, run.ts)) == 0:
-            return TrackResult(run.run_id, run.branch, False, "already tracked")
-        if start is not None:
+        _lock(store, run.branch)
+        reason = _skip(store, run, report)  # again, now that no other tracker runs
+        if reason:
+            return TrackResult(run.run_id, run.branch, False, reason)
+        fresh = _newest_tracked(store, run.branch) is None
+        store.execute(_INSERT_RUN, (run.run_id, run.branch, run.ts))
+        if start is not None and fresh:
             first = _run(start)
             store.execute(_INSERT_RUN, (first.run_id, first.branch, first.ts))
             store.executemany(_INSERT_OPEN, [_open_row(first, o) for o in seed])
