@@ -212,6 +212,20 @@ def test_a_deleted_file_is_implemented_and_says_so(
     assert "(the file is no longer checked (deleted, renamed or excluded))" in out
 
 
+def test_a_check_that_did_not_run_on_the_file_is_not_a_fix(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The pipeline passed, but bandit errored on pkg/a.py: no findings there is no data."""
+    store = ["--store", str(project / "h.db")]
+    record(capsys, project, store, report(1, RUN1))
+    errored = make_check("pkg/a.py", outcome="error", loc=250)
+    others = [make_check("pkg/b.py", RUN1["pkg/b.py"], loc=250)]
+    record(capsys, project, store, report(2, {}, more_checks=[errored, *others]))
+    assert done(capsys, store) == []
+    record(capsys, project, store, report(3, {"pkg/a.py": [], "pkg/b.py": RUN1["pkg/b.py"]}))
+    assert [o["run_id"] for o in done(capsys, store)] == ["run-00000003"]
+
+
 def test_a_suppressed_finding_is_not_a_fix(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,7 +1,8 @@
 """When an open improvement opportunity counts as implemented, from one run's own data.
 
 :func:`evidence` answers for :mod:`.tracking` (whose docstring gives the rules in full): a
-finding group is done when its pipeline ran and none of its findings (of any status) remain; a
+finding group is done when its pipeline ran, every check that could hold its findings ran
+(outcome ``passed`` or ``failed``), and none of its findings (of any status) remain; a
 slow test when the run timed it at :data:`SLOW_TEST_DONE` of its old time or less; a benchmark
 when its P95 won back :data:`BENCHMARK_DONE` of its rise. Anything not measured is not done.
 Standard library only.
@@ -53,6 +54,9 @@ def figure_name(kind: str, pipeline: str | None) -> str:
     return {"slow-test": "wall time (s)", "benchmark": "P95 (s)"}.get(kind, f"{pipeline} score")
 
 
+#: Note of an opportunity implemented because its file has no check any more.
+_NOT_CHECKED: Final = "the file is no longer checked (deleted, renamed or excluded)"
+
 #: (after, realised, note) of an implemented opportunity.
 Done = tuple[float | None, float | None, str]
 
@@ -78,14 +82,23 @@ def _remaining(rec: OpenRecord, checks: Sequence[Mapping[str, Any]]) -> bool:
     return any(_finding_matches(rec, f) for c in checks for f in c.get("findings") or ())
 
 
-def _file_note(rec: OpenRecord, checks: Sequence[Mapping[str, Any]]) -> str:
-    """Return the note of a file or function opportunity whose file has no check any more."""
+#: Check outcomes that mean the checker looked at the file (``error``, ``skipped``: it did not).
+_LOOKED: Final = frozenset({"passed", "failed"})
+
+
+def _unchecked(rec: OpenRecord, checks: Sequence[Mapping[str, Any]]) -> bool | None:
+    """Return None when a check that could hold the findings did not run, else "no check".
+
+    "No check" (True): the file of a file or function opportunity has no check at all any
+    more (deleted, renamed or excluded).
+    """
     if rec.kind == "rule":
-        return ""
+        return None if any(c.get("outcome") not in _LOOKED for c in checks) else False
     path = rec.subject if rec.kind == "file" else rec.subject.split("::", 1)[0]
-    if any(c.get("path") == path for c in checks):
-        return ""
-    return "the file is no longer checked (deleted, renamed or excluded)"
+    own = [c for c in checks if c.get("path") == path]
+    if any(c.get("outcome") not in _LOOKED for c in own):
+        return None
+    return not own
 
 
 def _findings_gone(rec: OpenRecord, report: Mapping[str, Any]) -> Done | None:
@@ -95,9 +108,12 @@ def _findings_gone(rec: OpenRecord, report: Mapping[str, Any]) -> Done | None:
     checks = _checks(report, pipeline)
     if status not in RAN or _remaining(rec, checks):
         return None
+    unchecked = _unchecked(rec, checks)
+    if unchecked is None:
+        return None
     after, before = pipeline_score(report, pipeline), rec.figure_before
     realised = None if after is None or before is None else round(after - before, 1)
-    return after, realised, _file_note(rec, checks)
+    return after, realised, _NOT_CHECKED if unchecked else ""
 
 
 def _number(value: Any) -> float | None:

@@ -17,10 +17,12 @@ the branch ``""``.
 When a run is tracked, every open opportunity of its branch that the run no longer lists is
 checked against the run's own data; it is **implemented** in that run when its cause is gone:
 
-* ``file`` / ``rule`` / ``complexity``: the pipeline ran (status ``pass`` or ``fail``) and
-  no finding of that file / rule / function remains in it (a suppressed or waived finding
-  counts as remaining: accepted is not fixed). A file that has no check at all any more is
-  implemented with the note *the file is no longer checked (deleted, renamed or excluded)*.
+* ``file`` / ``rule`` / ``complexity``: the pipeline ran (status ``pass`` or ``fail``), the
+  checks that could hold the findings ran (outcome ``passed`` or ``failed``: of that file, or
+  for a rule all of the pipeline's) and no finding of that file / rule / function remains (a
+  suppressed or waived finding counts as remaining: accepted is not fixed). A file that has
+  no check at all any more is implemented with the note *the file is no longer checked
+  (deleted, renamed or excluded)*.
 * ``slow-test``: the run timed the test, and its wall time is at most
   :data:`.evidence.SLOW_TEST_DONE` (80 %) of the time when it was last listed.
 * ``benchmark``: the run measured the benchmark, and its P95 won back at least
