@@ -330,6 +330,9 @@ def test_improve_done_usage_and_a_store_without_tracking(
     assert db.read_bytes() == before
 
 
+#: A commit of fwmon before implementation tracking (its store has no improvement tables).
+OLD_COMMIT = "683c80a0730c1831a2710919e712893374179d8a"
+
 OLD_STORE = textwrap.dedent(
     """
     import json, sys
@@ -344,28 +347,49 @@ OLD_STORE = textwrap.dedent(
 )
 
 
+def old_fwmon(into: Path) -> Path | None:
+    """Extract ``pytest_fwmon`` of :data:`OLD_COMMIT` into ``into``; None without that commit."""
+    import io
+    import tarfile
+
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", OLD_COMMIT, "pytest_fwmon"],
+        capture_output=True,
+        check=False,
+    )
+    if archive.returncode != 0:
+        return None
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
 def test_a_store_written_by_the_old_code_keeps_its_runs_and_is_tracked(
     project: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """The store of fwmon before tracking (main's code, in a child process) upgrades in place."""
-    old_code = os.environ.get("FWMON_OLD_CODE", "/work/main")
-    if not (Path(old_code) / "pytest_fwmon" / "history" / "store.py").exists():
-        pytest.skip(f"no old fwmon checkout at {old_code} (set FWMON_OLD_CODE)")
-    if (Path(old_code) / "pytest_fwmon" / "history" / "tracking.py").exists():
-        pytest.skip(f"{old_code} already has tracking: not the old code")
+    """The store of fwmon before tracking (its code, in a child process) upgrades in place.
+
+    Without the old commit (a shallow clone) the store is written by this code's
+    ``add_run``, which creates no improvement tables either (asserted below).
+    """
     db = project / ".fwmon" / "history.db"
     db.parent.mkdir()
     old = [report(1, RUN1), report(2, RUN1)]
+    code = old_fwmon(tmp_path / "old")
+    if code is not None:
+        assert not (code / "pytest_fwmon/history/tracking.py").exists()
+    writer = code or ROOT
     subprocess.run(
-        [sys.executable, "-c", OLD_STORE, str(db), old_code],
+        [sys.executable, "-c", OLD_STORE, str(db), str(writer)],
         input="".join(json.dumps(r) + "\n" for r in old),
         text=True,
         check=True,
-        env={**os.environ, "PYTHONPATH": old_code},
+        env={**os.environ, "PYTHONPATH": str(writer)},
     )
     conn = sqlite3.connect(db)
     stored = conn.execute("SELECT run_id, report FROM fwmon_runs ORDER BY ts").fetchall()
     assert "tables.improvements" not in dict(conn.execute("SELECT key, value FROM fwmon_meta"))
+    assert [r[0] for r in stored] == ["run-00000001", "run-00000002"]
     conn.close()
     store = ["--store", str(db)]
     assert done(capsys, store) == []
