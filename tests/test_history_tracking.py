@@ -363,7 +363,7 @@ def old_fwmon(into: Path) -> Path | None:
         if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4
             tar.extractall(into, filter="data")
         else:  # pragma: no cover - our own git archive
-            tar.extractall(into)  # noqa: S202
+            tar.extractall(into)
     return into
 
 
