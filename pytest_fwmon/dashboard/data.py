@@ -42,6 +42,7 @@ from ..core.schema import first_error
 from ..history.improve import opportunities
 from ..history.metrics import gate_verdict
 from ..history.store import RunInfo, Store
+from ..history.tracking import outcomes
 from ..history.trends import SERIES_WINDOW, analyse
 from .alertdata import alerts_brief, firing_by_severity, response_figures, zero_severities
 from .sources import Source, run_info
@@ -460,18 +461,21 @@ class Dashboard:
         return cast(dict[str, Any], self._memo("kpis", produce))
 
     def improvements(self, limit: int = 50) -> dict[str, Any]:
-        """Return the ranked improvement opportunities of the newest run.
+        """Return the ranked improvement opportunities of the newest run, and the implemented.
 
-        See :func:`pytest_fwmon.history.improve.opportunities`.
+        See :func:`pytest_fwmon.history.improve.opportunities` and
+        :func:`pytest_fwmon.history.tracking.outcomes`.
         """
         report = self.source.latest_run(self.options.branch)
+        done = outcomes(self.store, self.options.branch, limit)
         if report is None:
-            return {"available": False, "reason": "no runs yet", "opportunities": []}
+            return {"available": False, "reason": "no runs yet", "opportunities": [], **done}
         found = opportunities(report, store=self.source, branch=self.options.branch)
         return {
             "available": True,
             "run_id": run_info(report).run_id,
             "opportunities": [o.to_dict() for o in found[:limit]],
+            **done,
         }
 
     def flaky(self, tests: Mapping[str, list[Any]] | None = None) -> dict[str, Any]:

@@ -458,8 +458,34 @@ def runs_list(dash: Dashboard, ctx: Context) -> str:
 # -- improvements ---------------------------------------------------------------------------
 
 
+def _gain(value: Any) -> str:
+    return fmt.MISSING if not isinstance(value, int | float) else f"{value:+.1f}"
+
+
+def _implemented(ctx: Context, items: Sequence[Mapping[str, Any]]) -> str:
+    """Return the implemented opportunities: where, predicted against realised gain."""
+    rows = [
+        (
+            f"<code>{e(o['id'])}</code>",
+            e(o["title"]) + (f' <span class="muted">({e(o["note"])})</span>' if o["note"] else ""),
+            f"{_run_link(ctx, o['run_id'])} <code>{e((o['sha'] or '')[:12])}</code>",
+            e(o["implemented_at"]),
+            e(f"{_gain(o['predicted'])} {o['unit']}"),
+            e(f"{_gain(o['realised'])} {o['unit']}"),
+            e(f"{o['figure']} {fmt.general(o['before'])} → {fmt.general(o['after'])}"),
+        )
+        for o in items
+    ]
+    return '<h2 id="implemented">Implemented</h2>' + table(
+        ("id", "opportunity", "run", "when", "predicted", "realised", "before → after"),
+        rows,
+        numeric=(4, 5),
+        empty="none recorded yet: each recorded run is compared with the one before on its branch",
+    )
+
+
 def improvements(dash: Dashboard, ctx: Context) -> str:
-    """Return the ranked improvement opportunities of the newest run."""
+    """Return the ranked improvement opportunities of the newest run, then the implemented."""
     data = dash.improvements()
     body = ['<h2 id="improvements">Improvement opportunities</h2>']
     if not data["available"]:
@@ -495,6 +521,7 @@ def improvements(dash: Dashboard, ctx: Context) -> str:
             '<p class="muted">ROI = impact / estimated effort in hours; an impact in score '
             "points is the exact gain of re-scoring the run without those findings.</p>"
         )
+    body.append(_implemented(ctx, data["implemented"]))
     return layout(
         ctx,
         title="Improvements",

@@ -156,6 +156,9 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="consider the N slowest tests (default 5)",
     )
+    p.add_argument(
+        "--done", action="store_true", help="list the implemented ones: predicted vs realised"
+    )
     p.add_argument("--json", action="store_true", help="JSON instead of a table")
     add_store(p)
     p.set_defaults(func=cmd_improve)

@@ -335,9 +335,12 @@ def cmd_kpis(args: argparse.Namespace) -> int:
 
 
 def cmd_improve(args: argparse.Namespace) -> int:
-    """``fwmon improve``: the ranked improvement opportunities."""
+    """``fwmon improve``: the ranked improvement opportunities (``--done``: the implemented)."""
+    from .cli_improve import UNITS, cmd_improve_done
     from .improve import opportunities
 
+    if args.done:
+        return cmd_improve_done(args)
     ctx = Context(args)
     report: dict[str, Any] | None
     if args.report:
@@ -366,14 +369,14 @@ def cmd_improve(args: argparse.Namespace) -> int:
         print_json([o.to_dict() for o in found])
         return EXIT_OK
     print(f"improvement opportunities for run {report['run']['id']}, best return first:")
-    rows = [["#", "ROI", "impact", "effort", "opportunity"]]
-    units = {"score points": "pts", "% of suite duration": "% suite", "% of P95": "% P95"}
+    rows = [["#", "id", "ROI", "impact", "effort", "opportunity"]]
     for number, o in enumerate(found, 1):
         rows.append(
             [
                 str(number),
+                o.id,
                 f"{o.roi:.2f}",
-                f"{fmt(o.impact)} {units[o.impact_unit]}",
+                f"{fmt(o.impact)} {UNITS[o.impact_unit]}",
                 f"{o.effort:.2f} h",
                 o.title,
             ]
