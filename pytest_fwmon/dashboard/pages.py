@@ -214,21 +214,44 @@ def _alerts_section(dash: Dashboard) -> str:
     return "".join(out)
 
 
+def _verdict_badge(slo: Mapping[str, Any]) -> str:
+    """Return the compliance badge; below the minimum sample it says so instead."""
+    compliant = slo["compliant"]
+    if compliant is None:
+        return badge("unknown", "no verdict") + f'<div class="muted">{e(slo["insufficient"])}</div>'
+    return badge("pass" if compliant else "fail", "compliant" if compliant else "breached")
+
+
+def _rate_text(rate: Mapping[str, Any]) -> str:
+    """Return ``2/2, 95 % CI 34.2 % - 100 %`` for a rate with its Wilson interval."""
+    if rate.get("low") is None:
+        return ""
+    return (
+        f"{rate['numerator']}/{rate['denominator']}, 95 % CI "
+        f"{fmt.percent(rate['low'])} - {fmt.percent(rate['high'])}"
+    )
+
+
 def _slo_cards(slo: Mapping[str, Any]) -> str:
     """Return the SLA cards: compliance, availability, error budget and runs."""
-    compliant = slo["compliant"]
     scope = f"branch {slo['branch']}" if slo.get("branch") else "every branch"
+    budget = slo.get("budget_insufficient")
+    budget_html = (
+        f'<div class="big">{e(fmt.MISSING)}</div><div class="muted">{e(budget)}</div>'
+        if budget
+        else f'<div class="big">{e(_budget(slo["budget_remaining"]))}</div>'
+        f'<div class="muted">used {e(fmt.percent(slo["budget_used"]))}</div>'
+    )
     return (
         '<div class="cards">'
         f'<div class="card" id="slo-compliance"><div class="name">compliance</div>'
-        f"{badge('pass' if compliant else 'fail', 'compliant' if compliant else 'breached')}"
-        "</div>"
-        f'<div class="card"><div class="name">availability (runs)</div><div class="big">'
-        f"{e(fmt.percent(slo['availability_runs'], 2))}</div>"
+        f"{_verdict_badge(slo)}</div>"
+        f'<div class="card" id="slo-availability"><div class="name">availability (runs)</div>'
+        f'<div class="big">{e(fmt.percent(slo["availability_runs"], 2))}</div>'
+        f'<div class="muted">{e(_rate_text(slo["availability"]))}</div>'
         f'<div class="muted">target {e(fmt.percent(slo["target"], 2))}</div></div>'
         f'<div class="card" id="error-budget"><div class="name">error budget left</div>'
-        f'<div class="big">{e(_budget(slo["budget_remaining"]))}</div>'
-        f'<div class="muted">used {e(fmt.percent(slo["budget_used"]))}</div></div>'
+        f"{budget_html}</div>"
         f'<div class="card"><div class="name">runs</div><div class="big">'
         f'{e(fmt.count(slo["runs"]))}</div><div class="muted">{e(scope)}</div></div></div>'
     )
@@ -259,6 +282,9 @@ def _slo_section(dash: Dashboard, summary: Mapping[str, Any]) -> str:
         out.append(f'<p class="muted">{e(slo["note"])}</p>')
     rows = [_slo_row(item) for item in slo["compliance"]]
     out.append(table(("figure", "value", "target", "status"), rows, numeric=(1, 2)))
+    mttr = slo.get("mttr_seconds")
+    if mttr is not None:
+        out.append(f'<p class="muted" id="slo-mttr">MTTR {e(fmt.duration(mttr))}</p>')
     return "".join(out)
 
 
@@ -299,17 +325,16 @@ def _kpis_section(kpis: Sequence[Mapping[str, Any]]) -> str:
         trend_text = (
             fmt.MISSING if trend is None else f"{arrow} {trend}" + _better(kpi.get("better"))
         )
-        met = kpi.get("met")
+        rate = kpi.get("interval") or {}
+        value_text = shown(kpi.get("value")) + (f" ({_rate_text(rate)})" if rate else "")
         rows.append(
             (
                 e(kpi["name"]),
-                e(shown(kpi.get("value"))),
+                e(value_text),
                 e(f"{_OPS.get(str(kpi['op']), kpi['op'])} {shown(kpi['target'])}"),
                 e(fmt.percent(kpi.get("achievement"))),
                 e(trend_text),
-                badge("unknown", "not measured")
-                if met is None
-                else badge("pass" if met else "fail", "met" if met else "missed"),
+                _kpi_badge(kpi),
             )
         )
     return '<h2 id="kpis">KPIs against targets</h2>' + table(
@@ -318,6 +343,15 @@ def _kpis_section(kpis: Sequence[Mapping[str, Any]]) -> str:
         numeric=(1, 2, 3),
         empty="no KPIs configured",
     )
+
+
+def _kpi_badge(kpi: Mapping[str, Any]) -> str:
+    """Return the KPI status badge: met, missed, not measured, or why there is no verdict."""
+    met = kpi.get("met")
+    if met is None:
+        note = kpi.get("note")
+        return badge("unknown", note if note else "not measured")
+    return badge("pass" if met else "fail", "met" if met else "missed")
 
 
 def _better(better: Any) -> str:
@@ -355,6 +389,8 @@ def chart_svg(dash: Dashboard, ctx: Context, data: Mapping[str, Any]) -> str:
                 f" · trend {e(arrow)} {e(direction)} ({e(trend['verdict'])}, "
                 f"Mann-Kendall p = {float(trend['mk_p']):.2g})"
             )
+        elif trend.get("insufficient"):
+            caption.append(f" · trend: {e(trend['insufficient'])}")
         cps = len(trend.get("change_points") or ())
         if cps:
             caption.append(f" · {cps} change point{'s' if cps != 1 else ''}")

@@ -38,14 +38,19 @@ achievement, no verdict, never ``missed``.
 Per KPI:
 
 * **value**: the newest value of the metric on the branch (SLO figures: computed over the
-  branch's runs with the ``[tool.fwmon.slo]`` settings);
-* **met**: ``value op target``; **status** ``met``, ``missed`` or ``not measured`` (no value);
+  branch's runs with the ``[tool.fwmon.slo]`` settings; below its ``min_runs`` there is a
+  value but no ``met``/``achievement``, status ``insufficient data``, and ``note`` says
+  ``insufficient data: N runs, M needed``; availability and gate pass rate carry
+  ``interval``: numerator, denominator and 95 % Wilson interval);
+* **branch**: resolved as every surface does (:mod:`pytest_fwmon.history.scope`);
+* **met**: ``value op target``; **status** ``met``, ``missed``, ``not measured`` (no value) or
+  ``insufficient data`` (an SLO figure below its minimum sample);
 * **achievement** in percent: ``100 * value / target`` for ``gt``/``ge`` and
   ``100 * target / value`` for ``lt``/``le`` (100 when both are 0; None when the divisor is 0);
 * **trend**: for history metrics the Mann-Kendall direction (p < 0.05) over the newest
-  ``window`` runs; for SLO figures the figure over the newest ``window`` runs against the
-  ``window`` runs before them (``up``/``down``/``flat``); **better** says whether that
-  direction moves towards meeting the target; the **arrow** is ``↑``, ``↓`` or ``→``.
+  ``window`` runs (None below 3 runs); for SLO figures the figure over the newest ``window``
+  runs against the ``window`` runs before them (``up``/``down``/``flat``); **better** says
+  whether that direction moves towards meeting the target; the **arrow** is ``↑``, ``↓`` or ``→``.
 
 A glob metric gives one KPI per matching stored metric, named ``<name> (<metric>)`` (one
 ``not measured`` KPI when none matches).
@@ -60,6 +65,7 @@ from typing import Any, Final
 
 from ..core.errors import ConfigError
 from .metrics import is_known, unknown_metric_message
+from .scope import kpi_scope
 from .slo import FIGURES, SloTargets, compute
 from .store import Store
 from .trends import analyse
@@ -106,6 +112,7 @@ DEFAULT_KPIS: Final = (
 MET: Final = "met"
 MISSED: Final = "missed"
 NOT_MEASURED: Final = "not measured"
+INSUFFICIENT: Final = "insufficient data"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +152,13 @@ class Kpi:
     better: bool | None
     #: Runs the value and trend come from.
     runs: int
-    #: met | missed | not measured (no value: the metric is not recorded on the branch).
+    #: met | missed | not measured (no value: the metric is not recorded on the branch) |
+    #: insufficient data (an SLO figure below its minimum sample: no verdict).
     status: str = NOT_MEASURED
+    #: SLO rates: numerator, denominator and 95 % Wilson interval (:class:`.rates.Rate`).
+    interval: dict[str, Any] | None = None
+    #: "insufficient data: N runs, M needed" when met/achievement are withheld, else None.
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -283,12 +295,19 @@ def evaluate(
     *,
     branch: str | None = None,
     window: int | None = None,
+    scope: Any = None,
 ) -> list[Kpi]:
-    """Every configured KPI against the history in ``store``."""
-    specs, config_branch, config_window = parse_config(kpis_section)
+    """Every configured KPI against the history in ``store``.
+
+    The branch is ``scope.branch`` when a :class:`~pytest_fwmon.history.scope.Scope` is
+    given, else resolved from ``branch`` and the configuration by
+    :func:`~pytest_fwmon.history.scope.kpi_scope` (the order every surface uses).
+    """
+    specs, _config_branch, config_window = parse_config(kpis_section)
     targets = SloTargets.from_config(slo_section or {})
-    if branch is None:
-        branch = config_branch if "branch" in kpis_section else targets.branch
+    if scope is None:
+        scope = kpi_scope(store, kpis_section, slo_section or {}, branch=branch)
+    branch = scope.branch
     window = window or config_window or 20
     results: list[Kpi] = []
     cache: dict[str, Any] = {}
@@ -350,7 +369,8 @@ def _metric_kpi(
     points = store.series(metric, branch=branch, limit=window)
     if not points:
         return _kpi(spec, name, metric, None, None, 0)
-    trend = analyse(points, metric=metric).direction if len(points) >= 2 else "flat"
+    result = analyse(points, metric=metric)
+    trend = None if result.insufficient else result.direction
     return _kpi(spec, name, metric, points[-1][2], trend, len(points))
 
 
@@ -379,11 +399,34 @@ def _slo_kpi(
         trend = "flat"
         if recent is not None and older is not None and recent != older:
             trend = "up" if recent > older else "down"
-    return _kpi(spec, spec.name, spec.metric, value, trend, len(cache["runs"]))
+    kpi = _kpi(spec, spec.name, spec.metric, value, trend, len(cache["runs"]))
+    return _with_sample(kpi, cache["all"], figure)
+
+
+def _with_sample(kpi: Kpi, result: Any, figure: str) -> Kpi:
+    """Add the rate's sample to an SLO KPI; withhold its verdict below the minimum sample."""
+    rate = {"availability": result.availability, "gate_pass_rate": result.gate_pass}
+    interval = rate[figure].to_dict() if figure in rate else None
+    note = result.insufficient
+    if note is None:
+        return replace(kpi, interval=interval)
+    # a value, but no verdict on a sample this small
+    return replace(
+        kpi,
+        met=None,
+        achievement=None,
+        trend=None,
+        arrow="",
+        better=None,
+        status=INSUFFICIENT,
+        interval=interval,
+        note=note,
+    )
 
 
 __all__ = [
     "DEFAULT_KPIS",
+    "INSUFFICIENT",
     "MET",
     "MISSED",
     "NOT_MEASURED",

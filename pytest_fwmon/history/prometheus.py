@@ -37,6 +37,27 @@ Not exported, deliberately: the totals ``findings.total``, ``findings.<severity>
 ``findings.<pipeline>.total`` (sums of ``fwmon_findings``, which PromQL's ``sum`` gives),
 ``benchmarks.total``, ``checks.errors`` and the benchmark statistics other than P95 and ops.
 
+With ``fwmon export prometheus --slo`` the SLO and KPI figures follow, computed by
+:mod:`pytest_fwmon.history.figures` exactly as ``fwmon slo``/``fwmon kpis`` and the dashboard
+compute them (same branch resolution, minimum sample); they carry the extra label
+``figures_branch`` (the branch the figures are over, ``""`` for every run). A figure withheld
+for want of runs has no sample (Prometheus' "absent"), ``fwmon_slo_sufficient_data`` says 0:
+
+======================================  =============================  ======================
+``fwmon_slo_runs``                                                     runs the figures use
+``fwmon_slo_sufficient_data``                                          1 at/above min_runs
+``fwmon_slo_availability_percent``                                     green / runs
+``fwmon_slo_gate_pass_rate_percent``                                   passed / verdicts
+``fwmon_slo_rate_interval_percent``     ``rate``, ``bound`` (low,      95 % Wilson bounds
+                                        high)
+``fwmon_slo_error_budget_remaining_percent``                           remaining budget
+``fwmon_slo_burn_rate``                 ``window``                     burn rate
+``fwmon_slo_compliant``                                                1/0 (with a verdict)
+``fwmon_kpi_value``                     ``kpi``, ``metric``            KPI value
+``fwmon_kpi_achievement_percent``       ``kpi``, ``metric``            achievement
+``fwmon_kpi_met``                       ``kpi``, ``metric``            1/0 (with a verdict)
+======================================  =============================  ======================
+
 ``write_textfile(report, path)`` writes atomically (prometheus-client writes a temp file and
 renames it), so node_exporter never reads half a file. ``push(report, url, job="fwmon")``
 replaces the group ``job/<job>/branch/<branch>/project/<project>`` on the Pushgateway (HTTP PUT;
@@ -47,12 +68,14 @@ Failures raise :class:`~pytest_fwmon.core.errors.FwmonError` (exit 2) with the r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 from ..core.errors import FwmonError
 from .metrics import extract, is_green
+
+Sample = tuple[str, str, dict[str, str], float]
 
 _COVERAGE: Final = {
     "coverage.line_percent": "line",
@@ -212,7 +235,68 @@ def _gauge(name: str) -> _Gauge | None:
     return None if builder is None else builder(name, parts)
 
 
-def registry(report: Mapping[str, Any], *, common_labels: bool = True) -> Any:
+def _rate_samples(result: Any, scope: dict[str, str]) -> list[Sample]:
+    """Return the availability and gate pass rate gauges with their Wilson bounds."""
+    out: list[Sample] = []
+    for rate, gauge, text in (
+        (result.availability, "fwmon_slo_availability_percent", "Green runs of runs"),
+        (result.gate_pass, "fwmon_slo_gate_pass_rate_percent", "Passed gate verdicts"),
+    ):
+        if rate.percent is None:
+            continue
+        out.append((gauge, text, dict(scope), rate.percent))
+        name = "availability" if "availability" in gauge else "gate_pass_rate"
+        for bound in ("low", "high"):
+            labels = {**scope, "rate": name, "bound": bound}
+            value = getattr(rate, bound)
+            out.append(("fwmon_slo_rate_interval_percent", "95 % Wilson bound", labels, value))
+    return out
+
+
+def figure_samples(result: Any, kpis: Sequence[Any]) -> list[Sample]:
+    """(gauge, help, labels, value) of the SLO result and KPIs (see the module docstring)."""
+    scope = {"figures_branch": result.branch or ""}
+    out: list[Sample] = [
+        ("fwmon_slo_runs", "Runs the SLO figures use", dict(scope), float(result.runs)),
+        (
+            "fwmon_slo_sufficient_data",
+            "1 when the runs reach the minimum sample",
+            dict(scope),
+            float(result.insufficient is None),
+        ),
+        *_rate_samples(result, scope),
+    ]
+    if result.budget_remaining is not None:
+        out.append(
+            (
+                "fwmon_slo_error_budget_remaining_percent",
+                "Error budget left",
+                dict(scope),
+                result.budget_remaining,
+            )
+        )
+    for burn in result.burn_rates:
+        if burn.rate is not None:
+            labels = {**scope, "window": str(burn.window)}
+            out.append(("fwmon_slo_burn_rate", "Error budget burn rate", labels, burn.rate))
+    if result.compliant is not None:
+        compliant = float(result.compliant)
+        out.append(("fwmon_slo_compliant", "1 when compliant", dict(scope), compliant))
+    for kpi in kpis:
+        labels = {**scope, "kpi": kpi.name, "metric": kpi.metric}
+        for gauge, text, value in (
+            ("fwmon_kpi_value", "KPI value", kpi.value),
+            ("fwmon_kpi_achievement_percent", "KPI achievement", kpi.achievement),
+            ("fwmon_kpi_met", "1 when the KPI meets its target", kpi.met),
+        ):
+            if value is not None:
+                out.append((gauge, text, dict(labels), float(value)))
+    return out
+
+
+def registry(
+    report: Mapping[str, Any], *, common_labels: bool = True, extra: Sequence[Sample] = ()
+) -> Any:
     """Return a prometheus-client CollectorRegistry holding the gauges of ``report``.
 
     ``common_labels=False`` leaves out ``project`` and ``branch`` (a push's grouping key
@@ -230,7 +314,7 @@ def registry(report: Mapping[str, Any], *, common_labels: bool = True) -> Any:
     )
     reg = client.CollectorRegistry()
     gauges: dict[str, Any] = {}
-    for name, help_text, labels, value in samples(report):
+    for name, help_text, labels, value in [*samples(report), *extra]:
         if name not in gauges:
             gauges[name] = client.Gauge(name, help_text, [*common, *labels], registry=reg)
         gauge = gauges[name]
@@ -238,10 +322,10 @@ def registry(report: Mapping[str, Any], *, common_labels: bool = True) -> Any:
     return reg
 
 
-def write_textfile(report: Mapping[str, Any], path: Path) -> None:
-    """Write the gauges for node_exporter's textfile collector, atomically."""
+def write_textfile(report: Mapping[str, Any], path: Path, extra: Sequence[Sample] = ()) -> None:
+    """Write the gauges (and ``extra`` samples) for node_exporter's textfile collector."""
     client = _client()
-    reg = registry(report)
+    reg = registry(report, extra=extra)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         client.write_to_textfile(str(path), reg)
@@ -251,7 +335,14 @@ def write_textfile(report: Mapping[str, Any], path: Path) -> None:
         ) from None
 
 
-def push(report: Mapping[str, Any], url: str, *, job: str = "fwmon", timeout: float = 10) -> None:
+def push(
+    report: Mapping[str, Any],
+    url: str,
+    *,
+    job: str = "fwmon",
+    timeout: float = 10,
+    extra: Sequence[Sample] = (),
+) -> None:
     """Replace this project's and branch's group on a Pushgateway with the run's gauges."""
     client = _client()
     run = report.get("run") or {}
@@ -259,7 +350,7 @@ def push(report: Mapping[str, Any], url: str, *, job: str = "fwmon", timeout: fl
         "project": str(run.get("project", "")) or "unknown",
         "branch": str((run.get("git") or {}).get("branch") or "") or "detached",
     }
-    reg = registry(report, common_labels=False)
+    reg = registry(report, common_labels=False, extra=extra)
     try:
         client.push_to_gateway(url, job=job, registry=reg, grouping_key=grouping, timeout=timeout)
     except OSError as exc:
@@ -267,4 +358,4 @@ def push(report: Mapping[str, Any], url: str, *, job: str = "fwmon", timeout: fl
         raise FwmonError(f"cannot push to Pushgateway {url}: {reason}") from None
 
 
-__all__ = ["push", "registry", "samples", "write_textfile"]
+__all__ = ["figure_samples", "push", "registry", "samples", "write_textfile"]
