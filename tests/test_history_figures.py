@@ -7,9 +7,11 @@ live HTTP API and the Prometheus export.
 
 from __future__ import annotations
 
+import html as html_lib
 import http.client
 import json
 import math
+import re
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -155,6 +157,31 @@ def test_the_minimum_sample_reached_gives_verdicts_and_budget(
     assert data["budget_used"] == pytest.approx(50.0)  # 1 red of 2 allowed
     assert data["verdict"] == "compliant"
     assert [b["rate"] for b in data["burn_rates"]] == [pytest.approx(0.0), pytest.approx(0.5)]
+
+
+def _visible(html: str) -> str:
+    """The page's text without tags and with spaces collapsed, as a reader sees it."""
+    text = re.sub(r"<(script|style).*?</\1>", "", html, flags=re.S)
+    return re.sub(r"\s+", " ", html_lib.unescape(re.sub(r"<[^>]+>", " ", text)))
+
+
+def test_dashboard_rows_say_insufficient_data_not_not_measured(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A figure withheld for a small sample is not one nothing measured; no empty brackets."""
+    record(project, [make_report(f"run-{i:08d}", at=i, branch=None) for i in range(2)])
+    with dashboard(project) as dash:
+        text = _visible(overview(dash, Context()))
+    assert "availability 100.00 % ≥ 99.90 % ? insufficient data: 2 runs, 20 needed" in text
+    x = "\N{MULTIPLICATION SIGN}"
+    assert f"burn rate, last 10 runs — ≤ 14.40{x} ? insufficient data: 2 runs, 20 needed" in text
+    assert "burn rate.10" not in text and "()" not in text
+    # 20 runs give verdicts, but a 99.9 % budget still needs 1000 of them
+    record(project, [make_report(f"run-{i:08d}", at=i, branch=None) for i in range(2, 25)])
+    with dashboard(project) as dash:
+        text = _visible(overview(dash, Context()))
+    assert "availability 100.00 % ≥ 99.90 % ✔ met" in text
+    assert "error budget remaining — ≥ 0.00 % ? insufficient data: 25 runs, 1000 needed" in text
 
 
 def test_two_run_trend_says_insufficient_instead_of_a_zero_width_interval(

@@ -257,18 +257,39 @@ def _slo_cards(slo: Mapping[str, Any]) -> str:
     )
 
 
-def _slo_row(item: Mapping[str, Any]) -> tuple[str, str, str, str]:
-    """Return the table row of one SLA figure against its target."""
+def _slo_label(name: str) -> str:
+    """Return ``burn rate, last 10 runs`` for ``burn_rate.10``, else the name in words."""
+    if name.startswith("burn_rate."):
+        return f"burn rate, last {name.partition('.')[2]} runs"
+    return name.replace("_", " ")
+
+
+def _slo_row(item: Mapping[str, Any], insufficient: str | None) -> tuple[str, str, str, str]:
+    """Return the table row of one SLA figure against its target.
+
+    ``insufficient`` is the SLO's ``insufficient data: N runs, M needed`` when the sample is
+    below its minimum: the figure is then withheld from a verdict, which is not the same as
+    a figure nothing measured.
+    """
     name = str(item["name"])
     ok = item["ok"]
     return (
-        e(name.replace("_", " ")),
+        e(_slo_label(name)),
         e(_slo_value(name, item["value"])),
         e(("≥ " if item["op"] == "ge" else "≤ ") + _slo_value(name, item["target"])),
-        badge("unknown", "not measured")
+        badge("unknown", insufficient or "not measured")
         if ok is None
         else badge("pass" if ok else "fail", "met" if ok else "missed"),
     )
+
+
+def _withheld(slo: Mapping[str, Any], name: str) -> str | None:
+    """Return why figure ``name`` has no verdict when its sample is too small, else None."""
+    if slo.get("insufficient"):
+        return str(slo["insufficient"])
+    if name.startswith("error_budget") and slo.get("budget_insufficient"):
+        return str(slo["budget_insufficient"])
+    return None
 
 
 def _slo_section(dash: Dashboard, summary: Mapping[str, Any]) -> str:
@@ -280,7 +301,7 @@ def _slo_section(dash: Dashboard, summary: Mapping[str, Any]) -> str:
     out.append(_slo_cards(slo))
     if slo.get("note"):
         out.append(f'<p class="muted">{e(slo["note"])}</p>')
-    rows = [_slo_row(item) for item in slo["compliance"]]
+    rows = [_slo_row(item, _withheld(slo, str(item["name"]))) for item in slo["compliance"]]
     out.append(table(("figure", "value", "target", "status"), rows, numeric=(1, 2)))
     mttr = slo.get("mttr_seconds")
     if mttr is not None:
@@ -325,8 +346,8 @@ def _kpis_section(kpis: Sequence[Mapping[str, Any]]) -> str:
         trend_text = (
             fmt.MISSING if trend is None else f"{arrow} {trend}" + _better(kpi.get("better"))
         )
-        rate = kpi.get("interval") or {}
-        value_text = shown(kpi.get("value")) + (f" ({_rate_text(rate)})" if rate else "")
+        rate_text = _rate_text(kpi.get("interval") or {})
+        value_text = shown(kpi.get("value")) + (f" ({rate_text})" if rate_text else "")
         rows.append(
             (
                 e(kpi["name"]),
