@@ -45,15 +45,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pytest_fwmon.cli import main as fwmon_main  # noqa: E402
+from pytest_fwmon.core.model import SCHEMA_VERSION  # noqa: E402
 from pytest_fwmon.core.schema import first_error  # noqa: E402
 from pytest_fwmon.history import open_store  # noqa: E402
 from pytest_fwmon.history.metrics import extract  # noqa: E402
+from pytest_fwmon.history.runrow import run_row as _run_row  # noqa: E402
 from pytest_fwmon.history.store import (  # noqa: E402
     _PG_INSERT_RUN_AND_METRICS,
     INSERT_METRIC,
     INSERT_RUN,
     Store,
-    _run_row,
     canonical_json,
 )
 from pytest_fwmon.perf.baseline import Comparison  # noqa: E402
@@ -96,7 +97,7 @@ def report(i: int, rng: random.Random) -> dict[str, Any]:
         "iqr": p95 / 5,
     }
     return {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "run": {
             "id": f"run-{i:09d}",
             "started": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -109,6 +110,8 @@ def report(i: int, rng: random.Random) -> dict[str, Any]:
             "versions": {},
             "selected_pipelines": ["security", "quality", "performance", "integration"],
             "xdist_workers": 0,
+            "completed": True,
+            "stopped": None,
         },
         "pipelines": {
             "security": pipeline("pass", 90 + rng.gauss(0, 2), findings),
@@ -172,6 +175,7 @@ def report(i: int, rng: random.Random) -> dict[str, Any]:
             "xpassed": 0,
             "duration": 50 + rng.gauss(0, 1),
             "exitstatus": 0,
+            "exitstatus_note": None,
         },
         "extensions": {},
     }
