@@ -188,4 +188,9 @@ def test_result_fields_and_edge_cases() -> None:
     assert change_points([float(i) for i in range(100)]) == []  # a perfect line
     assert change_points([1.0, 2.0, 3.0]) == []
     assert change_points([0.0] * 20 + [math.nan] + [1.0] * 20) == []
+    for min_size in (0, 3, 4):  # at least 4 runs a side, whatever is asked
+        assert [
+            c.index for c in change_points([0.0, 0.1] * 2 + [5.0, 5.1] * 2, min_size=min_size)
+        ] == [4]
+        assert change_points([0.0, 0.1, 0.0, 5.0, 5.1, 5.0], min_size=min_size) == []
     json.dumps([c.to_dict() for c in change_points([0.0] * 20 + [1.0] * 20)])

@@ -69,7 +69,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from itertools import pairwise
+from itertools import accumulate, pairwise
+from operator import mul
 from statistics import median
 from typing import Any, Final, NamedTuple
 
@@ -155,21 +156,14 @@ class _Series:
         self.values = values
         self.window = window
         self.sigma = sigma
-        self.shift = sum(values) / len(values)
-        self.sy, self.sxy, self.syy = [0.0], [0.0], [0.0]
-        sy = sxy = syy = 0.0
-        for x, v in enumerate(values):
-            d = v - self.shift
-            sy += d
-            sxy += x * d
-            syy += d * d
-            self.sy.append(sy)
-            self.sxy.append(sxy)
-            self.syy.append(syy)
-        sizes = range(len(values) + 1)
+        self.shift = shift = sum(values) / len(values)
+        deviations = [v - shift for v in values]
+        self.sy: list[float] = [0.0, *accumulate(deviations)]
+        self.sxy: list[float] = [0.0, *accumulate(map(mul, range(len(values)), deviations))]
+        self.syy: list[float] = [0.0, *accumulate(map(mul, deviations, deviations))]
         #: 12 / (m (m^2 - 1)): one over the sum of squares of m consecutive indices about their mean
-        self.inv_sxx = [12.0 / (m * (m * m - 1)) if m > 1 else 0.0 for m in sizes]
-        self.v = [_variance_factor(m) if m > 1 else math.inf for m in sizes]
+        self.inv_sxx = [0.0, 0.0, *(12.0 / (m * (m * m - 1)) for m in range(2, len(values) + 1))]
+        self.v = [math.inf, math.inf, *map(_variance_factor, range(2, window + 1))]
 
     def line(self, a: int, b: int) -> tuple[float, float, float]:
         """Return (mean, slope, residual sum of squares) of the line through values[a:b]."""
@@ -300,10 +294,11 @@ def change_points(
 ) -> list[ChangePoint]:
     """Return the steps in the level of ``values`` (see the module docstring), by index.
 
-    A series with a non-finite value, or shorter than ``2 * min_size``, has none.
+    ``min_size`` is at least 4 (so that every test keeps degrees of freedom). A series with a
+    non-finite value, or shorter than ``2 * min_size``, has none.
     """
     series = [float(v) for v in values]
-    min_size = max(min_size, 3)
+    min_size = max(min_size, 4)
     window = max(window, min_size)
     if len(series) < 2 * min_size or not all(map(math.isfinite, series)):
         return []
