@@ -6,7 +6,7 @@ Run from the repository root::
     .venv/bin/python benchmarks/history.py --quick    # 10k runs only, fewer repeats
     .venv/bin/python benchmarks/history.py --no-postgres
 
-Each store holds N runs x 50 metrics (built with ``Store.add_runs``). Every figure is the median
+Each store holds N runs x 52 metrics (built with ``Store.add_runs``). Every figure is the median
 of ``--repeat`` (>= 5) timings, and every ratio compares two things measured in the same run:
 
 * ``trends``: ``fwmon trends --json`` over every stored metric (in-process, output discarded)
@@ -45,17 +45,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pytest_fwmon.cli import main as fwmon_main  # noqa: E402
-from pytest_fwmon.core.model import SCHEMA_VERSION  # noqa: E402
 from pytest_fwmon.core.schema import first_error  # noqa: E402
 from pytest_fwmon.history import open_store  # noqa: E402
 from pytest_fwmon.history.metrics import extract  # noqa: E402
-from pytest_fwmon.history.runrow import run_row as _run_row  # noqa: E402
 from pytest_fwmon.history.store import (  # noqa: E402
     _PG_INSERT_RUN_AND_METRICS,
     INSERT_METRIC,
     INSERT_RUN,
     Store,
     canonical_json,
+    run_row,
 )
 from pytest_fwmon.perf.baseline import Comparison  # noqa: E402
 
@@ -64,7 +63,7 @@ SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 
 def report(i: int, rng: random.Random) -> dict[str, Any]:
-    """A valid report giving exactly 50 metrics (docs not selected, one benchmark)."""
+    """A valid report giving exactly 52 metrics (docs not selected, one benchmark)."""
     started = T0 + timedelta(minutes=30 * i)
 
     def pipeline(status: str, score: float | None, counts: dict[str, int]) -> dict[str, Any]:
@@ -97,7 +96,7 @@ def report(i: int, rng: random.Random) -> dict[str, Any]:
         "iqr": p95 / 5,
     }
     return {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": 2,
         "run": {
             "id": f"run-{i:09d}",
             "started": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -281,7 +280,7 @@ def append_ratio(
             reports = [report(base + 3 * k + j, rng) for j in range(3)]
             prepared = []
             for other in reports[1:]:
-                row = _run_row(other, canonical_json(other))
+                row = run_row(other, canonical_json(other))
                 prepared.append(
                     (row, [(n, row[1], row[0], row[6], v) for n, v in extract(other).items()])
                 )
@@ -376,8 +375,8 @@ def first_error_check() -> None:
     if error is not None:
         raise SystemExit(f"benchmark report is invalid: {error}")
     count = len(extract(report(0, random.Random(0))))
-    if count != 50:
-        raise SystemExit(f"benchmark report gives {count} metrics, not 50")
+    if count != 52:
+        raise SystemExit(f"benchmark report gives {count} metrics, not 52")
 
 
 def run() -> None:

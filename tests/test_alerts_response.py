@@ -154,7 +154,8 @@ def test_unacknowledged_high_alert_escalates_after_its_response_time_and_pages(
     text = capsys.readouterr().out
     assert "alert response (alerts that fired, window all):" in text
     [row] = [line.split() for line in text.splitlines() if line.startswith("high ")]
-    assert row == ["high", "2", "0.17", "h", "(1)", "1.00", "h", "(2)", "1", "0.50", "h"]
+    # durations in the unit that fits, as on the dashboard ("10 min (1)", "1 h (2)")
+    assert row == ["high", "2", "10", "min", "(1)", "1", "h", "(2)", "1", "30", "min"]
     with Dashboard(open_source(tmp_path), Options(window="all")) as dash:
         response = dash.alerts()["response"]
         html = overview(dash, Context())

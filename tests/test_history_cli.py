@@ -430,9 +430,13 @@ def test_trends_unknown_metric(project: Path, capsys: pytest.CaptureFixture[str]
     code, _, err = run(capsys, "trends", "--metric", "pipeline.securty.score")
     assert code == 2
     assert err.startswith(
-        "fwmon: error: no stored metric matches 'pipeline.securty.score'; "
+        "fwmon: error: unknown metric 'pipeline.securty.score'; "
         "stored metrics: benchmark.parse.iqr, "
     )
+    assert "; metric names: pipeline.<pipeline>.score|passed, " in err
+    code, _, err = run(capsys, "trends", "--metric", "benchmark.nope.p95")  # known, not stored
+    assert code == 2
+    assert err.startswith("fwmon: error: no stored metric matches 'benchmark.nope.p95'; ")
 
 
 # -- slo / kpis ----------------------------------------------------------------------------------
@@ -467,8 +471,12 @@ def test_slo_command(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert lines[0] == (
         "SLO figures for branch main: 10 run(s), 2024-03-01T00:00:00Z .. 2024-03-01T12:00:00Z"
     )
-    assert lines[2].split() == ["availability", "(runs)", "70.000", "%", ">=", "90", "%", "NO"]
-    assert "MTTR" in lines[4] and "2.00 h" in lines[4] and "<= 1.5 h" in lines[4]
+    assert lines[2].split() == [
+        *("availability", "(runs)", "70.000", "%", "(7/10,", "95", "%", "CI", "39.7-89.2", "%)"),
+        *(">=", "90", "%", "NO"),
+    ]
+    # durations in the unit that fits (the dashboard's formatter): 2 h, not "2.00 h"
+    assert lines[4].split() == ["MTTR", "2", "h", "<=", "1", "h", "30", "min", "NO"]
     assert lines[-1] == "incidents: 2; compliant: no"
     code, out, _ = run(capsys, "slo", "--target", "50", "--json")
     assert json.loads(out)["budget_used"] == pytest.approx(60.0)
@@ -488,7 +496,14 @@ def test_kpis_command(project: Path, capsys: pytest.CaptureFixture[str]) -> None
     code, out, _ = run(capsys, "kpis", "--json")
     assert code == 0
     got = {k["name"]: k for k in json.loads(out)}
-    assert set(got) == {"sec", "gate"}  # no benchmark stored: the glob matches nothing
+    assert set(got) == {"sec", "p95", "gate"}
+    # no benchmark stored: the glob matches nothing, so that KPI is not measured (not missed)
+    assert (got["p95"]["status"], got["p95"]["value"], got["p95"]["met"]) == (
+        "not measured",
+        None,
+        None,
+    )
+    assert (got["sec"]["status"], got["gate"]["status"]) == ("met", "missed")
     assert got["sec"]["value"] == 95.0 and got["sec"]["met"] is True
     assert got["sec"]["achievement"] == pytest.approx(100 * 95 / 90)
     assert got["gate"]["value"] == 50.0 and got["gate"]["met"] is False

@@ -108,7 +108,7 @@ def test_open_incident_and_leading_red_runs() -> None:
         Run("c", 2 * HOUR, False, None),
         Run("d", 4 * HOUR, False, None),
     ]
-    result = compute(runs, SloTargets())
+    result = compute(runs, SloTargets(min_runs=4))
     [incident] = result.incidents
     assert (incident.opened_run, incident.closed_run, incident.red_runs) == ("c", None, 2)
     assert result.incident_open is True
@@ -121,7 +121,9 @@ def test_open_incident_and_leading_red_runs() -> None:
 def test_no_runs() -> None:
     result = compute([], SloTargets())
     assert result.availability_runs is None and result.budget_used is None
-    assert result.compliant is True
+    # no runs, no verdict: neither "compliant" nor "breached"
+    assert result.compliant is None and result.verdict == "insufficient"
+    assert result.insufficient == "insufficient data: 0 runs, 20 needed"
     json.dumps(result.to_dict(), allow_nan=False)
 
 
@@ -138,7 +140,7 @@ def test_window_runs_keeps_newest() -> None:
             {"taget": 99},
             "unknown key [tool.fwmon.slo] taget; valid keys: branch, "
             "burn_windows, max_burn_rates, max_mttd_hours, max_mttr_hours, "
-            "min_availability_time, min_gate_pass_rate, min_mtbf_hours, target, "
+            "min_availability_time, min_gate_pass_rate, min_mtbf_hours, min_runs, target, "
             "window_runs",
             id="unknown-key",
         ),
@@ -166,6 +168,11 @@ def test_window_runs_keeps_newest() -> None:
             {"window_runs": -1},
             "[tool.fwmon.slo] window_runs must be a whole number >= 0, got -1",
             id="window",
+        ),
+        pytest.param(
+            {"min_runs": 0},
+            "[tool.fwmon.slo] min_runs must be a whole number >= 1, got 0",
+            id="min-runs",
         ),
     ],
 )

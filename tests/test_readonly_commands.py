@@ -24,6 +24,7 @@ READERS = [
     pytest.param(["slo"], id="slo"),
     pytest.param(["kpis"], id="kpis"),
     pytest.param(["improve"], id="improve"),
+    pytest.param(["improve", "--done"], id="improve-done"),
     pytest.param(["export", "prometheus", "--textfile", "out.prom"], id="export-prometheus"),
 ]
 

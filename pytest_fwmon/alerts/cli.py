@@ -29,6 +29,7 @@ from ..core.errors import EXIT_BLOCKED, EXIT_OK, ConfigError, ReportError
 from ..core.report import load_report
 from ..core.schema import first_error
 from ..core.textsafe import log_line, plain
+from ..history import tracking
 from ..history.connect import open_store
 from ..history.store import Store, parse_time, ts_to_iso
 from .ackcli import register_ack
@@ -146,6 +147,13 @@ def _record_gate(
     return report, passed
 
 
+def _add_run(store: Store, report: dict[str, Any]) -> None:
+    """Add the run of ``--report`` and track its improvements (their lines go to stdout)."""
+    if store.add_run(report):
+        for line in tracking.track_after_run(store, report):
+            print(line)
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     """Run ``fwmon alerts evaluate``: evaluate the rules on one run and notify."""
     ctx = _Context(args)
@@ -158,7 +166,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     with ctx.open(create=report_file is not None) as store:
         report: dict[str, Any]
         if report_file is not None:
-            store.add_run(report_file)
+            _add_run(store, report_file)
             report = report_file
         else:
             report = _stored_run(store, args)

@@ -243,14 +243,17 @@ def _figure_instances(condition: Condition, result: SloResult) -> list[Instance]
 
 def _slo(condition: Condition, run: RunContext, store: Store | None) -> list[Instance] | None:
     """Return the instances of an SLO condition on the branch's runs (None: no data)."""
+    from ..history.scope import configured_branch, resolve_branch
     from ..history.slo import SloTargets, compute
 
     if store is None:
         return None
     targets = SloTargets.from_config(run.slo_section)
-    if targets.branch is not None and run.branch != targets.branch:
+    # the branch `fwmon slo` resolves (a store without branches: every run)
+    branch = resolve_branch(store, None, configured_branch(run.slo_section), root=run.root).branch
+    if branch is not None and run.branch != branch:
         return None
-    runs = [r for r in store.list_runs(branch=run.branch) if r.ts <= run.ts]
+    runs = [r for r in store.list_runs(branch=branch) if r.ts <= run.ts]
     if not runs:
         return None
     result = compute(runs, targets)

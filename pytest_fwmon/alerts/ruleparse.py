@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from ..core.errors import ConfigError
+from ..history.metrics import is_known, unknown_metric_message
 from .matchers import parse_matchers
 from .rules import (
     BASE_LABELS,
@@ -333,6 +334,11 @@ def _metric_names(table: Mapping[str, Any], kind: str, where: str) -> list[str]:
     names = [raw] if isinstance(raw, str) else raw
     if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
         raise ConfigError(f"{where} {kind} must be a metric name or a list of names, got {raw!r}")
+    for name in names:
+        if not is_glob(name) and not is_known(name):
+            # Checked when the configuration loads, before any store is open: the message
+            # gives the namespace, not the stored metrics.
+            raise ConfigError(unknown_metric_message(name, None, f"{where} {kind}:"))
     return names
 
 

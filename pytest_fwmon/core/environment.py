@@ -54,13 +54,62 @@ def _git(root: Path, *args: str) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
-def git_info(root: Path, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Return the sha, branch and dirty flag of the work tree at ``root`` (None where unknown)."""
+#: CI variables naming the branch of a detached checkout, in the order they are read; each
+#: entry is (variable that says this CI runs, branch variables of that CI, first set wins).
+_CI_BRANCH_VARS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("GITHUB_ACTIONS", ("GITHUB_HEAD_REF", "GITHUB_REF_NAME")),
+    (
+        "GITLAB_CI",
+        ("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "CI_COMMIT_BRANCH", "CI_COMMIT_REF_NAME"),
+    ),
+    ("CIRCLECI", ("CIRCLE_BRANCH",)),
+    ("BUILDKITE", ("BUILDKITE_BRANCH",)),
+    ("JENKINS_URL", ("CHANGE_BRANCH", "BRANCH_NAME", "GIT_BRANCH")),
+    ("CI", ("CI_BRANCH", "BRANCH_NAME")),
+)
+
+
+def ci_branch(environ: Mapping[str, str] | None = None) -> str | None:
+    """Return the branch the CI says it builds (for detached checkouts), None outside CI.
+
+    GitHub Actions ``GITHUB_HEAD_REF`` (pull requests) then ``GITHUB_REF_NAME``; GitLab CI
+    ``CI_MERGE_REQUEST_SOURCE_BRANCH_NAME``, ``CI_COMMIT_BRANCH``, ``CI_COMMIT_REF_NAME``;
+    CircleCI ``CIRCLE_BRANCH``; Buildkite ``BUILDKITE_BRANCH``; Jenkins ``CHANGE_BRANCH``,
+    ``BRANCH_NAME``, ``GIT_BRANCH`` (``origin/`` stripped); any CI (``CI`` set) ``CI_BRANCH``,
+    ``BRANCH_NAME``. Each is read only when its CI's own marker variable is set.
+    """
     env = os.environ if environ is None else environ
+    for marker, names in _CI_BRANCH_VARS:
+        if not env.get(marker) or env.get(marker, "").lower() in ("false", "0"):
+            continue
+        for name in names:
+            value = env.get(name, "").strip()
+            if value:
+                return value.removeprefix("origin/") if name == "GIT_BRANCH" else value
+    return None
+
+
+def default_branch(root: Path, environ: Mapping[str, str] | None = None) -> str | None:
+    """Return the repository's default branch, None when unknown.
+
+    GitLab's ``CI_DEFAULT_BRANCH``, else ``git symbolic-ref refs/remotes/origin/HEAD`` without
+    its ``origin/``.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("CI_DEFAULT_BRANCH"):
+        return env["CI_DEFAULT_BRANCH"]
+    ref = _git(root, "symbolic-ref", "--short", "-q", "refs/remotes/origin/HEAD")
+    return ref.split("/", 1)[1] if ref and "/" in ref else None
+
+
+def git_info(root: Path, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return the sha, branch and dirty flag of the work tree at ``root`` (None where unknown).
+
+    The branch is git's checked-out branch, else on a detached checkout the CI's branch
+    variable (:func:`ci_branch`).
+    """
     sha = _git(root, "rev-parse", "HEAD")
-    branch = _git(root, "symbolic-ref", "--short", "-q", "HEAD")
-    if not branch and env.get("GITHUB_ACTIONS") == "true":
-        branch = env.get("GITHUB_HEAD_REF") or env.get("GITHUB_REF_NAME") or None
+    branch = _git(root, "symbolic-ref", "--short", "-q", "HEAD") or ci_branch(environ)
     status = _git(root, "status", "--porcelain", "--untracked-files=no") if sha else None
     return {"sha": sha, "branch": branch or None, "dirty": None if status is None else bool(status)}
 

@@ -18,6 +18,9 @@ and of ``fwmon-quarantine.toml``.
 Windows of the trends page: ``7d`` (default), ``30d`` and ``all``, counted back from the newest
 run (not from now, so a static site built from an old history still shows its last week);
 ``all`` is the newest :data:`~pytest_fwmon.history.trends.SERIES_WINDOW` runs of each metric.
+Trends, SLO figures and KPIs are over the branch :mod:`pytest_fwmon.history.scope` resolves
+(``--branch``, the configuration, the repository's default branch...), the same as
+``fwmon trends``/``slo``/``kpis``; the runs list shows every branch unless ``--branch`` is given.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from ..core.schema import first_error
 from ..history.improve import opportunities
 from ..history.metrics import gate_verdict
 from ..history.store import RunInfo, Store
+from ..history.tracking import outcomes
 from ..history.trends import SERIES_WINDOW, analyse
 from .alertdata import alerts_brief, firing_by_severity, response_figures, zero_severities
 from .sources import Source, run_info
@@ -334,13 +338,27 @@ class Dashboard:
             ]
         return names
 
+    def trend_branch(self) -> str | None:
+        """Return the branch of the trend charts, resolved as ``fwmon trends`` resolves it."""
+        from ..history.scope import kpi_scope
+
+        def produce() -> Any:
+            return kpi_scope(
+                cast(Store, self.source),
+                self.options.kpis_section,
+                self.options.slo_section,
+                branch=self.options.branch,
+                root=self.options.root,
+            )
+
+        return cast(str | None, self._memo("trend-scope", produce).branch)
+
     def trend(self, metric: str, window: str = DEFAULT_WINDOW) -> dict[str, Any]:
         """Points and trend of one metric in a window (see the module docstring)."""
-        latest = self.source.list_runs(self.options.branch, limit=1)
+        branch = self.trend_branch()
+        latest = self.source.list_runs(branch, limit=1)
         since = window_since(window, latest[-1].ts if latest else None)
-        points = self.source.series(
-            metric, branch=self.options.branch, since=since, limit=SERIES_WINDOW
-        )
+        points = self.source.series(metric, branch=branch, since=since, limit=SERIES_WINDOW)
         result = analyse(points, metric=metric)
         return {
             "metric": metric,
@@ -396,69 +414,68 @@ class Dashboard:
             now=self.now(),
         )
 
-    def _slo_runs(self) -> tuple[list[RunInfo], Any, str | None]:
-        """Return the runs the SLA figures use, their targets and a note (read once per version)."""
+    def _memo(self, key: str, produce: Any) -> Any:
+        """Return ``produce()``, computed once per data version (SLO and KPIs read every run)."""
         version = self.version()
-        memo = getattr(self, "_slo_memo", None)
-        if memo is not None and memo[0] == version:
-            return cast(tuple[list[RunInfo], Any, str | None], memo[1])
-        found = self._read_slo_runs()
-        self._slo_memo = (version, found)
-        return found
-
-    def _read_slo_runs(self) -> tuple[list[RunInfo], Any, str | None]:
-        from ..history.slo import SloTargets
-
-        targets = SloTargets.from_config(self.options.slo_section)
-        branch = self.options.branch or targets.branch
-        runs = self.source.list_runs(branch)
-        note = None
-        if not runs and branch is not None and "branch" not in self.options.slo_section:
-            runs = self.source.list_runs(None)
-            note = f"no runs on branch {branch}; figures over every branch"
-            branch = None
-        return runs, targets, note
+        memo: dict[str, Any] = getattr(self, "_figures_memo", None) or {}
+        if memo.get("version") != version:
+            memo = {"version": version}
+            self._figures_memo = memo
+        if key not in memo:
+            memo[key] = produce()
+        return memo[key]
 
     def slo(self) -> dict[str, Any]:
-        """SLA figures and compliance (:func:`pytest_fwmon.history.slo.compute`)."""
-        from dataclasses import replace
+        """SLA figures and compliance (:func:`pytest_fwmon.history.figures.slo_figures`).
 
-        from ..history.slo import compute
+        The branch is resolved as ``fwmon slo`` resolves it; ``note`` says which runs the
+        figures are over when that needs saying.
+        """
+        from ..history.figures import slo_figures
 
-        runs, targets, note = self._slo_runs()
-        if not self.options.branch and note is not None:
-            targets = replace(targets, branch=None)
-        result = compute(runs, targets).to_dict()
-        result["note"] = note
-        return result
+        def produce() -> dict[str, Any]:
+            result = slo_figures(
+                cast(Store, self.source),
+                self.options.slo_section,
+                branch=self.options.branch,
+                root=self.options.root,
+            )
+            return result.to_dict()
+
+        return cast(dict[str, Any], self._memo("slo", produce))
 
     def kpis(self) -> dict[str, Any]:
-        """Return the KPIs against their targets (:func:`pytest_fwmon.history.kpis.evaluate`)."""
-        from ..history.kpis import evaluate
+        """Return the KPIs against their targets (:func:`..history.figures.kpi_figures`)."""
+        from ..history.figures import kpi_figures
 
-        _runs, _targets, note = self._slo_runs()
-        source: Any = self.source if note is None else _AnyBranch(self.source)
-        kpis = evaluate(
-            cast(Store, source),
-            self.options.kpis_section,
-            self.options.slo_section,
-            branch=self.options.branch,
-        )
-        return {"kpis": [k.to_dict() for k in kpis], "note": note}
+        def produce() -> dict[str, Any]:
+            kpis, scope = kpi_figures(
+                cast(Store, self.source),
+                self.options.kpis_section,
+                self.options.slo_section,
+                branch=self.options.branch,
+                root=self.options.root,
+            )
+            return {"kpis": [k.to_dict() for k in kpis], "note": scope.note}
+
+        return cast(dict[str, Any], self._memo("kpis", produce))
 
     def improvements(self, limit: int = 50) -> dict[str, Any]:
-        """Return the ranked improvement opportunities of the newest run.
+        """Return the ranked improvement opportunities of the newest run, and the implemented.
 
-        See :func:`pytest_fwmon.history.improve.opportunities`.
+        See :func:`pytest_fwmon.history.improve.opportunities` and
+        :func:`pytest_fwmon.history.tracking.outcomes`.
         """
         report = self.source.latest_run(self.options.branch)
+        done = outcomes(self.store, self.options.branch, limit)
         if report is None:
-            return {"available": False, "reason": "no runs yet", "opportunities": []}
+            return {"available": False, "reason": "no runs yet", "opportunities": [], **done}
         found = opportunities(report, store=self.source, branch=self.options.branch)
         return {
             "available": True,
             "run_id": run_info(report).run_id,
             "opportunities": [o.to_dict() for o in found[:limit]],
+            **done,
         }
 
     def flaky(self, tests: Mapping[str, list[Any]] | None = None) -> dict[str, Any]:
@@ -490,26 +507,6 @@ def _optional(module: str, name: str) -> Any:
         return getattr(importlib.import_module(module), name, None)
     except ImportError:
         return None
-
-
-class _AnyBranch:
-    """A source whose branch arguments are ignored (KPIs over every branch)."""
-
-    def __init__(self, source: Source) -> None:
-        self._source = source
-
-    def series(
-        self, metric: str, branch: str | None = None, since: Any = None, limit: int | None = None
-    ) -> list[tuple[float, str, float]]:
-        return self._source.series(metric, None, since, limit)
-
-    def list_runs(
-        self, branch: str | None = None, since: Any = None, limit: int | None = None
-    ) -> list[RunInfo]:
-        return self._source.list_runs(None, since, limit)
-
-    def metrics(self) -> list[str]:
-        return self._source.metrics()
 
 
 def _github_link(ci: Mapping[str, Any], sha: str, quoted: str, line: int) -> str | None:
@@ -553,6 +550,8 @@ def _slo_brief(slo: Mapping[str, Any]) -> dict[str, Any]:
         "budget_used": slo.get("budget_used"),
         "budget_remaining": slo.get("budget_remaining"),
         "compliant": slo.get("compliant"),
+        "verdict": slo.get("verdict"),
+        "insufficient": slo.get("insufficient"),
         "incident_open": slo.get("incident_open"),
         "note": slo.get("note"),
     }

@@ -5,8 +5,9 @@ Non-finite numbers and ``None`` become an em dash (:data:`MISSING`).
 
 Rules:
 
-* durations (seconds in) pick ``ns``, ``µs``, ``ms``, ``s``, then ``min s`` and ``h min``;
-  three significant digits at most: ``1.2 ms``, ``12.3 ms``, ``123 ms``;
+* durations (seconds in) pick ``ns``, ``µs``, ``ms``, ``s``, then ``min s``, ``h min`` and
+  ``d h``; three significant digits at most: ``1.2 ms``, ``12.3 ms``, ``123 ms``
+  (:func:`pytest_fwmon.core.timefmt.duration`, which the terminal commands use too);
 * percentages have one decimal and a space before the sign: ``98.4 %``;
 * counts have thousands separators: ``10,000``;
 * throughput: ``350 ops/s``, ``1.2 k ops/s``, ``2.5 M ops/s``; memory: ``1.2 MiB``;
@@ -22,10 +23,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from ..core import timefmt
+
 #: What a missing value shows as.
 MISSING: Final = "—"
-
-_TIME_UNITS: Final = ((1e-9, "ns"), (1e-6, "µs"), (1e-3, "ms"), (1.0, "s"))
 
 
 def _finite(value: float | int | None) -> float | None:
@@ -46,44 +47,8 @@ def _sig(value: float) -> str:
 
 
 def duration(seconds: float | int | None) -> str:
-    """``1.2 ms``, ``3.4 s``, ``2 min 5 s``, ``1 h 20 min``."""
-    value = _finite(seconds)
-    if value is None:
-        return MISSING
-    sign = "-" if value < 0 else ""
-    value = abs(value)
-    if value == 0:
-        return "0 s"
-    # below a minute as shown: 59.97 s would show as "60 s", so it is "1 min"
-    short = _sub_minute(value) if float(f"{value:.1f}") < 60 else None
-    if short is not None:
-        return f"{sign}{short}"
-    if value < 3600:
-        return sign + _minutes(value)
-    return sign + _hours(value)
-
-
-def _sub_minute(value: float) -> str | None:
-    """Return a positive duration below a minute in ns, µs, ms or s (None if none fits)."""
-    units = _TIME_UNITS[::-1]  # s, ms, µs, ns
-    for index, (scale, unit) in enumerate(units):
-        if value >= scale or scale == 1e-9:
-            if round(value / scale, 1) >= 1000 and index:  # 999.99 µs shows as 1 ms
-                scale, unit = units[index - 1]
-            return f"{_sig(value / scale)} {unit}"
-    return None
-
-
-def _minutes(value: float) -> str:
-    """Return a positive duration below an hour in whole minutes and seconds."""
-    minutes, rest = divmod(round(value), 60)
-    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
-
-
-def _hours(value: float) -> str:
-    """Return a positive duration in whole hours and minutes."""
-    hours, rest = divmod(round(value / 60), 60)
-    return f"{hours} h {rest} min" if rest else f"{hours} h"
+    """``1.2 ms``, ``3.4 s``, ``2 min 5 s``, ``1 h 20 min``, ``3 d 4 h`` (:mod:`..core.timefmt`)."""
+    return timefmt.duration(_finite(seconds), MISSING)
 
 
 def percent(value: float | int | None, digits: int = 1) -> str:
@@ -177,15 +142,15 @@ def kind(metric: str) -> str:
     last = metric.rsplit(".", 1)[-1]
     if last == "score":
         return "score"
-    if last.endswith("_percent") or last in ("availability", "pass_rate"):
+    if last.endswith("_percent") or last in ("availability", "pass_rate", "error_rate"):
         return "percent"
     if last == "ops":
         return "ops"
-    if last == "mem_peak_bytes":
+    if last.endswith("_bytes"):
         return "bytes"
     if metric.startswith("benchmark.") and last != "n":
         return "seconds"
-    if last == "duration":
+    if last in ("duration", "p95_duration", "p95_max") or last.endswith("_seconds"):
         return "seconds"
     return "count"
 

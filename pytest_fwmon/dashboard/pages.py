@@ -214,21 +214,44 @@ def _alerts_section(dash: Dashboard) -> str:
     return "".join(out)
 
 
+def _verdict_badge(slo: Mapping[str, Any]) -> str:
+    """Return the compliance badge; below the minimum sample it says so instead."""
+    compliant = slo["compliant"]
+    if compliant is None:
+        return badge("unknown", "no verdict") + f'<div class="muted">{e(slo["insufficient"])}</div>'
+    return badge("pass" if compliant else "fail", "compliant" if compliant else "breached")
+
+
+def _rate_text(rate: Mapping[str, Any]) -> str:
+    """Return ``2/2, 95 % CI 34.2 % - 100 %`` for a rate with its Wilson interval."""
+    if rate.get("low") is None:
+        return ""
+    return (
+        f"{rate['numerator']}/{rate['denominator']}, 95 % CI "
+        f"{fmt.percent(rate['low'])} - {fmt.percent(rate['high'])}"
+    )
+
+
 def _slo_cards(slo: Mapping[str, Any]) -> str:
     """Return the SLA cards: compliance, availability, error budget and runs."""
-    compliant = slo["compliant"]
     scope = f"branch {slo['branch']}" if slo.get("branch") else "every branch"
+    budget = slo.get("budget_insufficient")
+    budget_html = (
+        f'<div class="big">{e(fmt.MISSING)}</div><div class="muted">{e(budget)}</div>'
+        if budget
+        else f'<div class="big">{e(_budget(slo["budget_remaining"]))}</div>'
+        f'<div class="muted">used {e(fmt.percent(slo["budget_used"]))}</div>'
+    )
     return (
         '<div class="cards">'
         f'<div class="card" id="slo-compliance"><div class="name">compliance</div>'
-        f"{badge('pass' if compliant else 'fail', 'compliant' if compliant else 'breached')}"
-        "</div>"
-        f'<div class="card"><div class="name">availability (runs)</div><div class="big">'
-        f"{e(fmt.percent(slo['availability_runs'], 2))}</div>"
+        f"{_verdict_badge(slo)}</div>"
+        f'<div class="card" id="slo-availability"><div class="name">availability (runs)</div>'
+        f'<div class="big">{e(fmt.percent(slo["availability_runs"], 2))}</div>'
+        f'<div class="muted">{e(_rate_text(slo["availability"]))}</div>'
         f'<div class="muted">target {e(fmt.percent(slo["target"], 2))}</div></div>'
         f'<div class="card" id="error-budget"><div class="name">error budget left</div>'
-        f'<div class="big">{e(_budget(slo["budget_remaining"]))}</div>'
-        f'<div class="muted">used {e(fmt.percent(slo["budget_used"]))}</div></div>'
+        f"{budget_html}</div>"
         f'<div class="card"><div class="name">runs</div><div class="big">'
         f'{e(fmt.count(slo["runs"]))}</div><div class="muted">{e(scope)}</div></div></div>'
     )
@@ -242,7 +265,7 @@ def _slo_row(item: Mapping[str, Any]) -> tuple[str, str, str, str]:
         e(name.replace("_", " ")),
         e(_slo_value(name, item["value"])),
         e(("≥ " if item["op"] == "ge" else "≤ ") + _slo_value(name, item["target"])),
-        badge("unknown", "no data")
+        badge("unknown", "not measured")
         if ok is None
         else badge("pass" if ok else "fail", "met" if ok else "missed"),
     )
@@ -259,6 +282,9 @@ def _slo_section(dash: Dashboard, summary: Mapping[str, Any]) -> str:
         out.append(f'<p class="muted">{e(slo["note"])}</p>')
     rows = [_slo_row(item) for item in slo["compliance"]]
     out.append(table(("figure", "value", "target", "status"), rows, numeric=(1, 2)))
+    mttr = slo.get("mttr_seconds")
+    if mttr is not None:
+        out.append(f'<p class="muted" id="slo-mttr">MTTR {e(fmt.duration(mttr))}</p>')
     return "".join(out)
 
 
@@ -299,17 +325,16 @@ def _kpis_section(kpis: Sequence[Mapping[str, Any]]) -> str:
         trend_text = (
             fmt.MISSING if trend is None else f"{arrow} {trend}" + _better(kpi.get("better"))
         )
-        met = kpi.get("met")
+        rate = kpi.get("interval") or {}
+        value_text = shown(kpi.get("value")) + (f" ({_rate_text(rate)})" if rate else "")
         rows.append(
             (
                 e(kpi["name"]),
-                e(shown(kpi.get("value"))),
+                e(value_text),
                 e(f"{_OPS.get(str(kpi['op']), kpi['op'])} {shown(kpi['target'])}"),
                 e(fmt.percent(kpi.get("achievement"))),
                 e(trend_text),
-                badge("unknown", "no data")
-                if met is None
-                else badge("pass" if met else "fail", "met" if met else "missed"),
+                _kpi_badge(kpi),
             )
         )
     return '<h2 id="kpis">KPIs against targets</h2>' + table(
@@ -318,6 +343,15 @@ def _kpis_section(kpis: Sequence[Mapping[str, Any]]) -> str:
         numeric=(1, 2, 3),
         empty="no KPIs configured",
     )
+
+
+def _kpi_badge(kpi: Mapping[str, Any]) -> str:
+    """Return the KPI status badge: met, missed, not measured, or why there is no verdict."""
+    met = kpi.get("met")
+    if met is None:
+        note = kpi.get("note")
+        return badge("unknown", note if note else "not measured")
+    return badge("pass" if met else "fail", "met" if met else "missed")
 
 
 def _better(better: Any) -> str:
@@ -355,6 +389,8 @@ def chart_svg(dash: Dashboard, ctx: Context, data: Mapping[str, Any]) -> str:
                 f" · trend {e(arrow)} {e(direction)} ({e(trend['verdict'])}, "
                 f"Mann-Kendall p = {float(trend['mk_p']):.2g})"
             )
+        elif trend.get("insufficient"):
+            caption.append(f" · trend: {e(trend['insufficient'])}")
         cps = len(trend.get("change_points") or ())
         if cps:
             caption.append(f" · {cps} change point{'s' if cps != 1 else ''}")
@@ -422,8 +458,34 @@ def runs_list(dash: Dashboard, ctx: Context) -> str:
 # -- improvements ---------------------------------------------------------------------------
 
 
+def _gain(value: Any) -> str:
+    return fmt.MISSING if not isinstance(value, int | float) else f"{value:+.1f}"
+
+
+def _implemented(ctx: Context, items: Sequence[Mapping[str, Any]]) -> str:
+    """Return the implemented opportunities: where, predicted against realised gain."""
+    rows = [
+        (
+            f"<code>{e(o['id'])}</code>",
+            e(o["title"]) + (f' <span class="muted">({e(o["note"])})</span>' if o["note"] else ""),
+            f"{_run_link(ctx, o['run_id'])} <code>{e((o['sha'] or '')[:12])}</code>",
+            e(o["implemented_at"]),
+            e(f"{_gain(o['predicted'])} {o['unit']}"),
+            e(f"{_gain(o['realised'])} {o['unit']}"),
+            e(f"{o['figure']} {fmt.general(o['before'])} → {fmt.general(o['after'])}"),
+        )
+        for o in items
+    ]
+    return '<h2 id="implemented">Implemented</h2>' + table(
+        ("id", "opportunity", "run", "when", "predicted", "realised", "before → after"),
+        rows,
+        numeric=(4, 5),
+        empty="none recorded yet: each recorded run is compared with the one before on its branch",
+    )
+
+
 def improvements(dash: Dashboard, ctx: Context) -> str:
-    """Return the ranked improvement opportunities of the newest run."""
+    """Return the ranked improvement opportunities of the newest run, then the implemented."""
     data = dash.improvements()
     body = ['<h2 id="improvements">Improvement opportunities</h2>']
     if not data["available"]:
@@ -459,6 +521,7 @@ def improvements(dash: Dashboard, ctx: Context) -> str:
             '<p class="muted">ROI = impact / estimated effort in hours; an impact in score '
             "points is the exact gain of re-scoring the run without those findings.</p>"
         )
+    body.append(_implemented(ctx, data["implemented"]))
     return layout(
         ctx,
         title="Improvements",

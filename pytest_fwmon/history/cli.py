@@ -114,7 +114,9 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser("slo", help="availability, MTTR/MTBF/MTTD, error budget, burn rates")
     p.add_argument(
-        "--branch", default=None, help="branch (default: [tool.fwmon.slo] branch, main; '' for all)"
+        "--branch",
+        default=None,
+        help="branch (default: [tool.fwmon.slo] branch, else resolved; '' for all)",
     )
     p.add_argument("--since", default=None, help="only runs since (30d, 2024-05-01, ...)")
     p.add_argument(
@@ -123,7 +125,11 @@ def register(subparsers: Any) -> None:
         default=None,
         help="availability objective in percent (default 99.9)",
     )
-    p.add_argument("--check", action="store_true", help="exit 1 when a target is breached")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when a target is breached (0 with a message on insufficient data)",
+    )
     p.add_argument("--json", action="store_true", help="JSON instead of a table")
     add_store(p)
     p.set_defaults(func=cmd_slo)
@@ -150,6 +156,9 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="consider the N slowest tests (default 5)",
     )
+    p.add_argument(
+        "--done", action="store_true", help="list the implemented ones: predicted vs realised"
+    )
     p.add_argument("--json", action="store_true", help="JSON instead of a table")
     add_store(p)
     p.set_defaults(func=cmd_improve)
@@ -170,6 +179,11 @@ def register(subparsers: Any) -> None:
         help="report to export (default: the newest stored run)",
     )
     p.add_argument("--branch", default=None, help="newest run of this branch")
+    p.add_argument(
+        "--slo",
+        action="store_true",
+        help="add the SLO and KPI figures of the history (as fwmon slo / fwmon kpis)",
+    )
     add_store(p)
     p.set_defaults(func=cmd_export_prometheus)
 

@@ -13,8 +13,8 @@ from ..core.errors import EXIT_BLOCKED, EXIT_OK, ConfigError, FwmonError, StoreE
 from ..core.report import load_report
 from .cliutil import (
     Context,
+    duration,
     fmt,
-    hours,
     print_json,
     print_table,
     pvalue,
@@ -39,14 +39,15 @@ def _matching_metrics(stored: list[str], patterns: list[str]) -> list[str]:
     """Return the stored metrics matching ``patterns`` in order; ConfigError for a dud."""
     import fnmatch
 
+    from .metrics import is_known, stored_list, unknown_metric_message
+
     names: list[str] = []
     for pattern in patterns:
         matches = fnmatch.filter(stored, pattern)
+        if not matches and not any(ch in pattern for ch in "*?[") and not is_known(pattern):
+            raise ConfigError(unknown_metric_message(pattern, stored))
         if not matches:
-            raise ConfigError(
-                f"no stored metric matches {pattern!r}; stored metrics: "
-                + (", ".join(stored[:20]) + (" ..." if len(stored) > 20 else "") or "none")
-            )
+            raise ConfigError(f"no stored metric matches {pattern!r}; {stored_list(stored)}")
         names.extend(m for m in matches if m not in names)
     return names
 
@@ -76,6 +77,8 @@ def _trend_row(r: TrendResult) -> list[str]:
     """Return the table row of one trend."""
     ci = "-" if r.slope_low is None else f"[{fmt(r.slope_low)}, {fmt(r.slope_high)}]"
     trend = r.direction if r.verdict == "flat" else f"{r.direction} ({r.verdict})"
+    if r.insufficient is not None:
+        ci, trend = r.insufficient, "-"
     cps = ", ".join(f"{c.run_id} {c.magnitude:+.0%}" for c in r.change_points[-3:]) or "-"
     return [
         r.metric,
@@ -83,7 +86,7 @@ def _trend_row(r: TrendResult) -> list[str]:
         fmt(r.last_value),
         fmt(r.slope),
         ci,
-        pvalue(r.mk_p),
+        "-" if r.insufficient else pvalue(r.mk_p),
         trend,
         cps,
         _projection_text(r),
@@ -92,11 +95,12 @@ def _trend_row(r: TrendResult) -> list[str]:
 
 def cmd_trends(args: argparse.Namespace) -> int:
     """``fwmon trends``: change points and trends of the stored metrics."""
-    from .trends import analyse
+    from .figures import trend_figures
 
     ctx = Context(args)
     parse_time(args.since)
-    targets = _targets_from_kpis(ctx.sections.get("kpis", {}))
+    kpis_section = ctx.sections.get("kpis", {})
+    targets = _targets_from_kpis(kpis_section)
     with ctx.open(readonly=True) as store:
         stored = store.metrics()
         names = _matching_metrics(stored, args.metric) if args.metric else stored
@@ -104,17 +108,21 @@ def cmd_trends(args: argparse.Namespace) -> int:
             if len(names) != 1:
                 raise ConfigError("--target needs exactly one metric (use --metric NAME)")
             targets = {names[0]: args.target}
-        results = [
-            analyse(
-                store.series(name, branch=args.branch, since=args.since, limit=args.last),
-                metric=name,
-                target=targets.get(name),
-            )
-            for name in names
-        ]
+        results, scope = trend_figures(
+            store,
+            names,
+            kpis_section,
+            ctx.sections.get("slo", {}),
+            branch=args.branch,
+            since=args.since,
+            last=args.last,
+            targets=targets,
+            root=ctx.root,
+        )
     if args.json:
         print_json([r.to_dict() for r in results])
         return EXIT_OK
+    _print_scope(scope.branch, scope.note)
     print_table([_TREND_HEADER] + [_trend_row(r) for r in results], sys.stdout)
     return EXIT_OK
 
@@ -124,28 +132,35 @@ def cmd_trends(args: argparse.Namespace) -> int:
 
 def cmd_slo(args: argparse.Namespace) -> int:
     """``fwmon slo``: availability, error budget and burn rates."""
-    from dataclasses import replace
-
-    from .slo import SloTargets, compute
+    from .figures import slo_figures
 
     ctx = Context(args)
-    targets = SloTargets.from_config(ctx.sections.get("slo", {}))
-    if args.branch is not None:
-        targets = replace(targets, branch=args.branch or None)
-    if args.target is not None:
-        if not 0 < args.target < 100:
-            raise ConfigError(f"--target must be between 0 and 100, got {args.target:g}")
-        targets = replace(targets, target=args.target)
+    parse_time(args.since)
     with ctx.open(readonly=True) as store:
-        runs = store.list_runs(branch=targets.branch, since=args.since)
-        response = _alert_response(store, ctx.sections.get("alerts", {}), args, targets.branch)
-    result = compute(runs, targets)
+        result = slo_figures(
+            store,
+            ctx.sections.get("slo", {}),
+            branch=args.branch,
+            since=args.since,
+            target=args.target,
+            root=ctx.root,
+        )
+        response = _alert_response(store, ctx.sections.get("alerts", {}), args, result.branch)
     if args.json:
         print_json({**result.to_dict(), "alert_response": response})
     else:
         _print_slo(result)
         _print_response(response)
-    return EXIT_BLOCKED if args.check and not result.compliant else EXIT_OK
+    if args.check and result.insufficient is not None:
+        # no verdict either way: exit 0 (docs/reference/exit-codes.md), said on stderr
+        print(f"fwmon slo --check: {result.insufficient}; no verdict", file=sys.stderr)
+    return EXIT_BLOCKED if args.check and result.compliant is False else EXIT_OK
+
+
+def _print_scope(branch: str | None, note: str | None) -> None:
+    """Print which runs the figures are over, when that needs saying."""
+    if note is not None:
+        print(note)
 
 
 def _alert_response(
@@ -171,10 +186,10 @@ def _print_response(response: Mapping[str, Any]) -> None:
             [
                 f["severity"],
                 str(f["alerts"]),
-                f"{hours(f['mtta_seconds'])} ({f['acknowledged']})",
-                f"{hours(f['mttr_seconds'])} ({f['resolved']})",
+                f"{duration(f['mtta_seconds'])} ({f['acknowledged']})",
+                f"{duration(f['mttr_seconds'])} ({f['resolved']})",
                 str(f["missed"]),
-                hours(f["respond_within_seconds"]),
+                duration(f["respond_within_seconds"]),
             ]
         )
     print_table(rows, sys.stdout)
@@ -184,51 +199,64 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f} %"
 
 
-def _print_slo(result: Any) -> None:
-    span = ""
-    if result.first_ts is not None:
-        span = f", {ts_to_iso(result.first_ts)} .. {ts_to_iso(result.last_ts)}"
-    print(f"SLO figures for branch {result.branch or '(all)'}: {result.runs} run(s){span}")
+def _target_text(name: str, op: str, target: float) -> str:
+    """Return the target cell of an SLO figure: hours as a duration, rates in percent."""
+    sign = ">=" if op == "ge" else "<="
+    if name.endswith("hours"):
+        return f"{sign} {duration(target * 3600)}"
+    return f"{sign} {fmt(target)}" + ("" if "burn" in name else " %")
+
+
+def _slo_rows(result: Any) -> list[list[str]]:
+    """Return the table rows of the SLO figures (withheld figures say why)."""
     rows = [["figure", "value", "target", "ok"]]
     targets = {c.name: c for c in result.compliance}
 
     def row(name: str, label: str, value: str) -> None:
         check = targets.get(name)
-        target = "-"
-        ok = "-"
+        target = ok = "-"
         if check is not None:
-            sign = ">=" if check.op == "ge" else "<="
-            unit = " h" if name.endswith("hours") else (" %" if "burn" not in name else "")
-            target = f"{sign} {fmt(check.target)}{unit}"
+            target = _target_text(name, check.op, check.target)
             ok = "-" if check.ok is None else ("yes" if check.ok else "NO")
         rows.append([label, value, target, ok])
 
-    row("availability", "availability (runs)", _pct(result.availability_runs))
+    budget = result.budget_insufficient
+    row("availability", "availability (runs)", result.availability.text(3))
     row("availability_time", "availability (time)", _pct(result.availability_time))
-    row("mttr_hours", "MTTR", hours(result.mttr_seconds))
-    row("mtbf_hours", "MTBF", hours(result.mtbf_seconds))
-    row("mttd_hours", "MTTD", hours(result.mttd_seconds))
-    row(
-        "gate_pass_rate",
-        f"gate pass rate ({result.gate_runs} verdicts)",
-        _pct(result.gate_pass_rate),
-    )
+    row("mttr_hours", "MTTR", duration(result.mttr_seconds))
+    row("mtbf_hours", "MTBF", duration(result.mtbf_seconds))
+    row("mttd_hours", "MTTD", duration(result.mttd_seconds))
+    row("gate_pass_rate", "gate pass rate", result.gate_pass.text(3))
     row(
         "error_budget_remaining",
         f"error budget remaining (used {_pct(result.budget_used)})",
-        _pct(result.budget_remaining),
+        budget or _pct(result.budget_remaining),
     )
     for burn in result.burn_rates:
         row(
             f"burn_rate.{burn.window}",
             f"burn rate, last {burn.window} runs ({burn.red} red)",
-            fmt(burn.rate),
+            result.insufficient if burn.rate is None and result.insufficient else fmt(burn.rate),
         )
-    print_table(rows, sys.stdout)
+    return rows
+
+
+def _print_slo(result: Any) -> None:
+    span = ""
+    if result.first_ts is not None:
+        span = f", {ts_to_iso(result.first_ts)} .. {ts_to_iso(result.last_ts)}"
+    print(f"SLO figures for branch {result.branch or '(all)'}: {result.runs} run(s){span}")
+    _print_scope(result.branch, result.note)
+    print_table(_slo_rows(result), sys.stdout)
+    verdict = (
+        f"{result.insufficient} (no verdict)"
+        if result.insufficient is not None
+        else f"compliant: {'yes' if result.compliant else 'no'}"
+    )
     print(
         f"incidents: {len(result.incidents)}"
         + (" (one is open)" if result.incident_open else "")
-        + f"; compliant: {'yes' if result.compliant else 'no'}"
+        + f"; {verdict}"
     )
 
 
@@ -257,30 +285,48 @@ def _kpi_trend(k: Kpi, arrows: bool) -> str:
     return trend
 
 
+def _kpi_value(k: Kpi) -> str:
+    """Return the value cell of a KPI, with numerator/denominator and interval for a rate."""
+    value = fmt(k.value) + (f" {k.unit}" if k.unit and k.value is not None else "")
+    rate = k.interval
+    if rate and rate.get("low") is not None:
+        value += (
+            f" ({rate['numerator']}/{rate['denominator']}, "
+            f"95 % CI {rate['low']:.1f}-{rate['high']:.1f} %)"
+        )
+    return value
+
+
 def _kpi_row(k: Kpi, arrows: bool) -> list[str]:
     """Return the table row of one KPI."""
+    met = "not measured" if k.met is None else ("yes" if k.met else "NO")
     return [
         k.name,
-        fmt(k.value) + (f" {k.unit}" if k.unit and k.value is not None else ""),
+        _kpi_value(k),
         f"{_OP_SIGNS[k.op]} {fmt(k.target)}{(' ' + k.unit) if k.unit else ''}",
         "-" if k.achievement is None else f"{k.achievement:.1f} %",
-        "-" if k.met is None else ("yes" if k.met else "NO"),
+        k.note or met,
         _kpi_trend(k, arrows),
     ]
 
 
 def cmd_kpis(args: argparse.Namespace) -> int:
     """``fwmon kpis``: each KPI against its target."""
-    from .kpis import evaluate
+    from .figures import kpi_figures
 
     ctx = Context(args)
     with ctx.open(readonly=True) as store:
-        kpis = evaluate(
-            store, ctx.sections.get("kpis", {}), ctx.sections.get("slo", {}), branch=args.branch
+        kpis, scope = kpi_figures(
+            store,
+            ctx.sections.get("kpis", {}),
+            ctx.sections.get("slo", {}),
+            branch=args.branch,
+            root=ctx.root,
         )
     if args.json:
         print_json([k.to_dict() for k in kpis])
         return EXIT_OK
+    _print_scope(scope.branch, scope.note)
     arrows = _arrows_ok()
     rows = [["kpi", "value", "target", "achievement", "met", "trend"]]
     rows.extend(_kpi_row(k, arrows) for k in kpis)
@@ -289,9 +335,12 @@ def cmd_kpis(args: argparse.Namespace) -> int:
 
 
 def cmd_improve(args: argparse.Namespace) -> int:
-    """``fwmon improve``: the ranked improvement opportunities."""
+    """``fwmon improve``: the ranked improvement opportunities (``--done``: the implemented)."""
+    from .cli_improve import UNITS, cmd_improve_done
     from .improve import opportunities
 
+    if args.done:
+        return cmd_improve_done(args)
     ctx = Context(args)
     report: dict[str, Any] | None
     if args.report:
@@ -320,14 +369,14 @@ def cmd_improve(args: argparse.Namespace) -> int:
         print_json([o.to_dict() for o in found])
         return EXIT_OK
     print(f"improvement opportunities for run {report['run']['id']}, best return first:")
-    rows = [["#", "ROI", "impact", "effort", "opportunity"]]
-    units = {"score points": "pts", "% of suite duration": "% suite", "% of P95": "% P95"}
+    rows = [["#", "id", "ROI", "impact", "effort", "opportunity"]]
     for number, o in enumerate(found, 1):
         rows.append(
             [
                 str(number),
+                o.id,
                 f"{o.roi:.2f}",
-                f"{fmt(o.impact)} {units[o.impact_unit]}",
+                f"{fmt(o.impact)} {UNITS[o.impact_unit]}",
                 f"{o.effort:.2f} h",
                 o.title,
             ]
@@ -359,10 +408,25 @@ def cmd_export_prometheus(args: argparse.Namespace) -> int:
                     hint="pass --report .fwmon/report.json, or record runs first",
                 )
             report = latest
+    extra = _figure_samples(ctx, args) if args.slo else []
     if args.textfile:
-        prometheus.write_textfile(report, Path(args.textfile))
+        prometheus.write_textfile(report, Path(args.textfile), extra)
         print(f"wrote Prometheus gauges of run {report['run']['id']} to {args.textfile}")
     if args.pushgateway:
-        prometheus.push(report, args.pushgateway, job=args.job)
+        prometheus.push(report, args.pushgateway, job=args.job, extra=extra)
         print(f"pushed Prometheus gauges of run {report['run']['id']} to {args.pushgateway}")
     return EXIT_OK
+
+
+def _figure_samples(ctx: Context, args: argparse.Namespace) -> list[Any]:
+    """Return the SLO and KPI gauges of ``--slo``, computed as ``fwmon slo``/``kpis`` do."""
+    from .figures import kpi_figures, slo_figures
+    from .prometheus import figure_samples
+
+    slo_section = ctx.sections.get("slo", {})
+    with ctx.open(readonly=True) as store:
+        result = slo_figures(store, slo_section, branch=args.branch, root=ctx.root)
+        kpis, _scope = kpi_figures(
+            store, ctx.sections.get("kpis", {}), slo_section, branch=args.branch, root=ctx.root
+        )
+    return figure_samples(result, kpis)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from ..core.errors import EXIT_BLOCKED, EXIT_OK, FwmonError, ReportError
 from ..core.report import load_report, parse_report
+from . import tracking
 from .cliutil import (
     Context,
     history_settings,
@@ -67,6 +68,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     partial = bool(history_settings(ctx.sections.get("history", {}))["partial_metrics"])
     added = duplicates = skipped = 0
     batch: list[tuple[tuple[Any, ...], dict[str, float]]] = []
+    newest = tracking.Newest()
     with ctx.open(create=True) as store:
 
         def flush() -> None:
@@ -80,6 +82,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             if report is not None:
                 try:
                     batch.append(store.prepare(report, partial_metrics=partial))
+                    newest.add(report)
                 except ReportError as exc:
                     reason = exc.one_line()
                     report = None
@@ -92,9 +95,11 @@ def cmd_import(args: argparse.Namespace) -> int:
                 flush()
         flush()
         location = store.location
+        tracked = newest.track(store) if added else []
     print(
         f"imported {added} run(s) into {location}, {duplicates} already stored, {skipped} skipped"
     )
+    print("\n".join(tracked), end="\n" if tracked else "")
     return EXIT_BLOCKED if skipped else EXIT_OK
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO
 
+from ..core import timefmt
 from ..core.config import load_config
 from ..core.errors import ConfigError
 from .connect import open_store
@@ -102,9 +103,9 @@ def fmt(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
-def hours(seconds: float | None) -> str:
-    """Seconds as hours with two decimals, ``-`` for None."""
-    return "-" if seconds is None else f"{seconds / 3600:.2f} h"
+def duration(seconds: float | None) -> str:
+    """Seconds in the unit that fits (:func:`..core.timefmt.duration`), ``-`` for None."""
+    return timefmt.duration(seconds, "-")
 
 
 def print_table(rows: Sequence[Sequence[str]], out: TextIO) -> None:

@@ -25,10 +25,18 @@ Kinds and their **impact** (points):
 
 where the flagged lines of a finding are ``end_line - line + 1`` (1 for a whole-file finding).
 Only opportunities with a positive impact are listed.
+
+**Identity.** Each opportunity has a ``subject`` (what it is about: the file path for ``file``,
+the rule id for ``rule``, ``path::function`` for ``complexity``, the test node id for
+``slow-test``, the benchmark name for ``benchmark``) and an ``id``: the first 12 hex digits of
+SHA-256 over ``kind``, ``pipeline`` and ``subject`` (:func:`opportunity_id`). Line numbers,
+counts and scores are left out, so the same opportunity keeps its id from run to run while
+the code around it moves; :mod:`.tracking` follows it over the runs by that id.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -87,10 +95,28 @@ class Opportunity:
     rules: list[str] = field(default_factory=list)
     #: Kind-specific figures.
     details: dict[str, Any] = field(default_factory=dict)
+    #: What it is about (path, rule, path::function, node id or benchmark name).
+    subject: str = ""
+
+    @property
+    def id(self) -> str:
+        """Stable id: :func:`opportunity_id` of kind, pipeline and subject."""
+        return opportunity_id(self.kind, self.pipeline, self.subject)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        return asdict(self)
+        """JSON-ready dict (with ``id``)."""
+        return {"id": self.id, **asdict(self)}
+
+
+def opportunity_id(kind: str, pipeline: str | None, subject: str) -> str:
+    """Return the stable id of an opportunity: 12 hex digits of SHA-256 over what it is about."""
+    text = "\x1f".join((kind, pipeline or "", subject))
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+
+
+def function_subject(path: str, message: str) -> str:
+    """Return ``path::function`` of a complexity finding (its message names the function)."""
+    return f"{path}::{message.split(' has ')[0]}"
 
 
 def _lines(finding: Finding) -> int:
@@ -142,9 +168,11 @@ def _without(checks: Sequence[CheckResult], drop: set[int]) -> list[CheckResult]
     return out
 
 
-def _finding_groups(
-    pipeline: str, findings: Sequence[Finding]
-) -> Iterable[tuple[str, str, list[Finding], dict[str, Any]]]:
+#: One finding group: kind, title, subject, findings, details.
+_Group = tuple[str, str, str, list[Finding], dict[str, Any]]
+
+
+def _finding_groups(pipeline: str, findings: Sequence[Finding]) -> Iterable[_Group]:
     by_path: dict[str, list[Finding]] = defaultdict(list)
     by_rule: dict[str, list[Finding]] = defaultdict(list)
     for finding in findings:
@@ -153,12 +181,12 @@ def _finding_groups(
     for path, group in sorted(by_path.items()):
         share = 100.0 * len(group) / len(findings)
         title = f"fix the {len(group)} {pipeline} finding(s) in {path} ({share:.0f} % of them)"
-        yield "file", title, group, {"share_percent": share}
+        yield "file", title, path, group, {"share_percent": share}
     for rule, group in sorted(by_rule.items()):
         files = {f.path for f in group}
         if len(files) > 1:
             title = f"fix {pipeline} rule {rule} in {len(files)} files ({len(group)} findings)"
-            yield "rule", title, group, {}
+            yield "rule", title, rule, group, {}
     for finding in findings:
         if finding.rule == COMPLEXITY_RULE:
             match = _COMPLEXITY.search(finding.message)
@@ -166,17 +194,23 @@ def _finding_groups(
                 {"complexity": int(match.group(1)), "limit": int(match.group(2))} if match else {}
             )
             title = f"simplify {finding.message.split(' has ')[0]} at {finding.path}:{finding.line}"
-            yield "complexity", title, [finding], details
+            yield (
+                "complexity",
+                title,
+                function_subject(finding.path, finding.message),
+                [finding],
+                details,
+            )
 
 
 def _group_opportunity(
     pipeline: str,
     own: list[CheckResult],
     base: float,
-    group_info: tuple[str, str, list[Finding], dict[str, Any]],
+    group_info: _Group,
 ) -> Opportunity | None:
     """Return the opportunity of fixing one finding group, or None when it gains nothing."""
-    kind, title, group, details = group_info
+    kind, title, subject, group, details = group_info
     after = _score(_without(own, {id(f) for f in group}), pipeline)
     if after is None or after <= base:
         return None
@@ -195,7 +229,14 @@ def _group_opportunity(
         paths=sorted({f.path for f in group}),
         rules=sorted({f.rule for f in group}),
         details={"score": base, "score_after": after, **details},
+        subject=subject,
     )
+
+
+def pipeline_score(report: Mapping[str, Any], pipeline: str) -> float | None:
+    """Return the score of ``pipeline`` re-computed from the report's checks (as the impacts)."""
+    checks = [CheckResult.from_dict(c) for c in report.get("checks") or ()]
+    return _score([c for c in checks if c.pipeline == pipeline], pipeline)
 
 
 def _pipeline_opportunities(pipeline: str, checks: list[CheckResult]) -> list[Opportunity]:
@@ -244,6 +285,7 @@ def _slow_test(entry: Mapping[str, Any], suite: float) -> Opportunity:
         roi=share / EFFORT_SLOW_TEST,
         paths=[entry["nodeid"].split("::", 1)[0]],
         details={"nodeid": entry["nodeid"], "wall": entry["wall"], "suite": suite},
+        subject=entry["nodeid"],
     )
 
 
@@ -303,6 +345,7 @@ def _benchmark(bench: Any, store: SeriesSource | None, branch: str | None) -> Op
         roi=rise / EFFORT_BENCHMARK,
         paths=[str(bench.get("nodeid", "")).split("::", 1)[0]],
         details=details,
+        subject=name,
     )
 
 
@@ -332,4 +375,12 @@ def opportunities(
     return found
 
 
-__all__ = ["COMPLEXITY_RULE", "Opportunity", "findings_effort", "opportunities"]
+__all__ = [
+    "COMPLEXITY_RULE",
+    "Opportunity",
+    "findings_effort",
+    "function_subject",
+    "opportunities",
+    "opportunity_id",
+    "pipeline_score",
+]

@@ -15,23 +15,45 @@ Configuration (``[tool.fwmon.kpis]``; without any ``kpi`` entry the defaults bel
     target = 90
     unit = ""                            # optional, shown after the numbers
 
-Defaults: ``pipeline.security.score > 90``, ``pipeline.docs.score > 90`` (documentation
-accuracy and style), ``slo.gate_pass_rate > 98``, ``slo.availability > 99.99`` and
-``coverage.line_percent >= 80``.
+Defaults (the set the project asked for):
+
+=========================  ===============================  ==========================
+KPI                        metric                           target
+=========================  ===============================  ==========================
+framework response time    ``benchmarks.p95_max``           < 0.5 s (the largest P95 of
+                                                            a run's benchmarks, newest)
+security score             ``pipeline.security.score``      > 90
+quality-gate pass rate     ``slo.gate_pass_rate``           > 98 %
+availability               ``slo.availability``             > 99.99 % (the SLO's runs)
+documentation accuracy     ``docs.accuracy_percent``        > 90 %
+=========================  ===============================  ==========================
+
+**Metric names.** A ``metric`` that is neither an SLO figure, nor a glob, nor a name of the
+history namespace (:func:`pytest_fwmon.history.metrics.is_known`) is a configuration error
+(:class:`~pytest_fwmon.core.errors.ConfigError`, exit 2) naming the stored metrics. A known
+name without stored values (no benchmark yet, the docs pipeline not run), or a glob that
+matches no stored metric, gives one KPI whose status is ``not measured``: no value, no
+achievement, no verdict, never ``missed``.
 
 Per KPI:
 
 * **value**: the newest value of the metric on the branch (SLO figures: computed over the
-  branch's runs with the ``[tool.fwmon.slo]`` settings);
-* **met**: ``value op target``;
+  branch's runs with the ``[tool.fwmon.slo]`` settings; below its ``min_runs`` there is a
+  value but no ``met``/``achievement``, status ``insufficient data``, and ``note`` says
+  ``insufficient data: N runs, M needed``; availability and gate pass rate carry
+  ``interval``: numerator, denominator and 95 % Wilson interval);
+* **branch**: resolved as every surface does (:mod:`pytest_fwmon.history.scope`);
+* **met**: ``value op target``; **status** ``met``, ``missed``, ``not measured`` (no value) or
+  ``insufficient data`` (an SLO figure below its minimum sample);
 * **achievement** in percent: ``100 * value / target`` for ``gt``/``ge`` and
   ``100 * target / value`` for ``lt``/``le`` (100 when both are 0; None when the divisor is 0);
 * **trend**: for history metrics the Mann-Kendall direction (p < 0.05) over the newest
-  ``window`` runs; for SLO figures the figure over the newest ``window`` runs against the
-  ``window`` runs before them (``up``/``down``/``flat``); **better** says whether that
-  direction moves towards meeting the target; the **arrow** is ``↑``, ``↓`` or ``→``.
+  ``window`` runs (None below 3 runs); for SLO figures the figure over the newest ``window``
+  runs against the ``window`` runs before them (``up``/``down``/``flat``); **better** says
+  whether that direction moves towards meeting the target; the **arrow** is ``↑``, ``↓`` or ``→``.
 
-A glob metric gives one KPI per matching stored metric, named ``<name> (<metric>)``.
+A glob metric gives one KPI per matching stored metric, named ``<name> (<metric>)`` (one
+``not measured`` KPI when none matches).
 """
 
 from __future__ import annotations
@@ -42,6 +64,8 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
 from ..core.errors import ConfigError
+from .metrics import is_known, unknown_metric_message
+from .scope import kpi_scope
 from .slo import FIGURES, SloTargets, compute
 from .store import Store
 from .trends import analyse
@@ -51,12 +75,18 @@ VALID_KEYS: Final = ("branch", "kpi", "window")
 KPI_KEYS: Final = ("metric", "name", "op", "target", "unit")
 ARROWS: Final = {"up": "↑", "down": "↓", "flat": "→"}
 
-#: KPIs used when ``[tool.fwmon.kpis]`` lists none.
+#: KPIs used when ``[tool.fwmon.kpis]`` lists none (see the module docstring).
 DEFAULT_KPIS: Final = (
-    {"name": "security score", "metric": "pipeline.security.score", "op": "gt", "target": 90.0},
-    {"name": "docs score", "metric": "pipeline.docs.score", "op": "gt", "target": 90.0},
     {
-        "name": "gate pass rate",
+        "name": "framework response time",
+        "metric": "benchmarks.p95_max",
+        "op": "lt",
+        "target": 0.5,
+        "unit": "s",
+    },
+    {"name": "security score", "metric": "pipeline.security.score", "op": "gt", "target": 90.0},
+    {
+        "name": "quality-gate pass rate",
         "metric": "slo.gate_pass_rate",
         "op": "gt",
         "target": 98.0,
@@ -70,13 +100,19 @@ DEFAULT_KPIS: Final = (
         "unit": "%",
     },
     {
-        "name": "line coverage",
-        "metric": "coverage.line_percent",
-        "op": "ge",
-        "target": 80.0,
+        "name": "documentation accuracy",
+        "metric": "docs.accuracy_percent",
+        "op": "gt",
+        "target": 90.0,
         "unit": "%",
     },
 )
+
+#: :attr:`Kpi.status` values.
+MET: Final = "met"
+MISSED: Final = "missed"
+NOT_MEASURED: Final = "not measured"
+INSUFFICIENT: Final = "insufficient data"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +152,13 @@ class Kpi:
     better: bool | None
     #: Runs the value and trend come from.
     runs: int
+    #: met | missed | not measured (no value: the metric is not recorded on the branch) |
+    #: insufficient data (an SLO figure below its minimum sample: no verdict).
+    status: str = NOT_MEASURED
+    #: SLO rates: numerator, denominator and 95 % Wilson interval (:class:`.rates.Rate`).
+    interval: dict[str, Any] | None = None
+    #: "insufficient data: N runs, M needed" when met/achievement are withheld, else None.
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -234,7 +277,15 @@ def _kpi(
         arrow="" if trend is None else ARROWS[trend],
         better=better,
         runs=runs,
+        status=_status(value, spec),
     )
+
+
+def _status(value: float | None, spec: KpiSpec) -> str:
+    """Return the KPI's status: met, missed, or not measured without a value."""
+    if value is None:
+        return NOT_MEASURED
+    return MET if _met(value, spec.op, spec.target) else MISSED
 
 
 def evaluate(
@@ -244,18 +295,50 @@ def evaluate(
     *,
     branch: str | None = None,
     window: int | None = None,
+    scope: Any = None,
 ) -> list[Kpi]:
-    """Every configured KPI against the history in ``store``."""
-    specs, config_branch, config_window = parse_config(kpis_section)
+    """Every configured KPI against the history in ``store``.
+
+    The branch is ``scope.branch`` when a :class:`~pytest_fwmon.history.scope.Scope` is
+    given, else resolved from ``branch`` and the configuration by
+    :func:`~pytest_fwmon.history.scope.kpi_scope` (the order every surface uses).
+    """
+    specs, _config_branch, config_window = parse_config(kpis_section)
     targets = SloTargets.from_config(slo_section or {})
-    if branch is None:
-        branch = config_branch if "branch" in kpis_section else targets.branch
+    if scope is None:
+        scope = kpi_scope(store, kpis_section, slo_section or {}, branch=branch)
+    branch = scope.branch
     window = window or config_window or 20
     results: list[Kpi] = []
     cache: dict[str, Any] = {}
+    _check_known(store, specs, cache)
     for spec in specs:
         results.extend(_spec_kpis(store, spec, branch, window, targets, cache))
     return results
+
+
+def _is_glob(metric: str) -> bool:
+    return any(ch in metric for ch in "*?[")
+
+
+def _stored(store: Store, cache: dict[str, Any]) -> list[str]:
+    """Return the store's metric names, read once per evaluation."""
+    if "stored_metrics" not in cache:
+        cache["stored_metrics"] = store.metrics()
+    stored: list[str] = cache["stored_metrics"]
+    return stored
+
+
+def _check_known(store: Store, specs: Sequence[KpiSpec], cache: dict[str, Any]) -> None:
+    """Raise ConfigError for a KPI naming a metric outside the history namespace."""
+    for number, spec in enumerate(specs, 1):
+        metric = spec.metric
+        if metric.startswith("slo.") or _is_glob(metric) or is_known(metric):
+            continue
+        stored = _stored(store, cache)
+        if metric in stored:  # recorded by another fwmon version: still a metric
+            continue
+        raise ConfigError(unknown_metric_message(metric, stored, f"{_WHERE} kpi #{number}"))
 
 
 def _spec_kpis(
@@ -269,12 +352,13 @@ def _spec_kpis(
     """Evaluate one spec: an SLO figure, every stored metric a glob matches, or one metric."""
     if spec.metric.startswith("slo."):
         return [_slo_kpi(store, spec, branch, window, targets, cache)]
-    if any(ch in spec.metric for ch in "*?["):
-        if "stored_metrics" not in cache:
-            cache["stored_metrics"] = store.metrics()
+    if _is_glob(spec.metric):
+        matches = fnmatch.filter(_stored(store, cache), spec.metric)
+        if not matches:  # nothing recorded yet: one KPI, not measured
+            return [_kpi(spec, spec.name, spec.metric, None, None, 0)]
         return [
             _metric_kpi(store, spec, f"{spec.name} ({metric})", metric, branch, window)
-            for metric in fnmatch.filter(cache["stored_metrics"], spec.metric)
+            for metric in matches
         ]
     return [_metric_kpi(store, spec, spec.name, spec.metric, branch, window)]
 
@@ -285,7 +369,8 @@ def _metric_kpi(
     points = store.series(metric, branch=branch, limit=window)
     if not points:
         return _kpi(spec, name, metric, None, None, 0)
-    trend = analyse(points, metric=metric).direction if len(points) >= 2 else "flat"
+    result = analyse(points, metric=metric)
+    trend = None if result.insufficient else result.direction
     return _kpi(spec, name, metric, points[-1][2], trend, len(points))
 
 
@@ -314,7 +399,40 @@ def _slo_kpi(
         trend = "flat"
         if recent is not None and older is not None and recent != older:
             trend = "up" if recent > older else "down"
-    return _kpi(spec, spec.name, spec.metric, value, trend, len(cache["runs"]))
+    kpi = _kpi(spec, spec.name, spec.metric, value, trend, len(cache["runs"]))
+    return _with_sample(kpi, cache["all"], figure)
 
 
-__all__ = ["DEFAULT_KPIS", "Kpi", "KpiSpec", "achievement", "evaluate", "parse_config"]
+def _with_sample(kpi: Kpi, result: Any, figure: str) -> Kpi:
+    """Add the rate's sample to an SLO KPI; withhold its verdict below the minimum sample."""
+    rate = {"availability": result.availability, "gate_pass_rate": result.gate_pass}
+    interval = rate[figure].to_dict() if figure in rate else None
+    note = result.insufficient
+    if note is None:
+        return replace(kpi, interval=interval)
+    # a value, but no verdict on a sample this small
+    return replace(
+        kpi,
+        met=None,
+        achievement=None,
+        trend=None,
+        arrow="",
+        better=None,
+        status=INSUFFICIENT,
+        interval=interval,
+        note=note,
+    )
+
+
+__all__ = [
+    "DEFAULT_KPIS",
+    "INSUFFICIENT",
+    "MET",
+    "MISSED",
+    "NOT_MEASURED",
+    "Kpi",
+    "KpiSpec",
+    "achievement",
+    "evaluate",
+    "parse_config",
+]

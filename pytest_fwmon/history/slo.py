@@ -21,6 +21,11 @@ Definitions (``t_i`` is the start of run ``i``, runs ``0 .. n-1`` in time order)
 * **gate pass rate** = runs whose recorded gate verdict passed / runs with a verdict * 100.
 * **error budget** against ``target`` (percent, default 99.9): allowed red runs
   ``B = (1 - target/100) * n``; used = red / B * 100 (may exceed 100); remaining = 100 - used.
+* **minimum sample**: below ``min_runs`` (default 20) runs no figure gets a verdict and no
+  budget or burn rate is given: the result says ``insufficient data: N runs, M needed``. The
+  error budget also needs ``n >= 1 / (1 - target/100)`` runs (rounded up), so that at least
+  one red run is allowed; below that one red run is several hundred percent of the budget.
+  Rates carry numerator, denominator and their 95 % Wilson interval (:mod:`.rates`).
 * **burn rate** over the newest ``w`` runs = (red in them / runs in them) / (1 - target/100):
   1.0 spends the budget exactly at the allowed pace. Windows and their maximum burn rates
   default to 10 runs: 14.4 and 100 runs: 6.0 (the fast and slow windows of the Google SRE
@@ -31,6 +36,7 @@ Targets (``[tool.fwmon.slo]``, all optional except the defaults shown)::
     branch = "main"              # runs of this branch ("" = every branch)
     target = 99.9                # availability objective, percent, run-based; error budget
     window_runs = 0              # only the newest N runs (0 = all; --since also applies)
+    min_runs = 20                # fewer runs: "insufficient data", no verdict, no budget
     max_mttr_hours = 24.0
     min_mtbf_hours = 168.0
     max_mttd_hours = 24.0
@@ -40,7 +46,9 @@ Targets (``[tool.fwmon.slo]``, all optional except the defaults shown)::
     max_burn_rates = [14.4, 6.0]
 
 Compliance compares each figure with its target; a figure without data (no incident yet, so
-no MTTR) is reported as ``ok = None`` and does not break compliance.
+no MTTR) is reported as ``ok = None`` and does not break compliance. ``verdict`` is
+``compliant``, ``breached`` or ``insufficient`` (below the minimum sample; ``compliant`` is
+then None).
 """
 
 from __future__ import annotations
@@ -48,10 +56,11 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Final, Protocol
 
 from ..core.errors import ConfigError
+from .rates import Rate, insufficient
 
 
 class SloRun(Protocol):
@@ -78,11 +87,14 @@ _NUMBER_KEYS: Final = (
 #: Default burn-rate windows (runs) and their maximum burn rates.
 DEFAULT_BURN_WINDOWS: Final = (10, 100)
 DEFAULT_MAX_BURN_RATES: Final = (14.4, 6.0)
+#: Default minimum sample of a verdict (see the module docstring and the reference page).
+DEFAULT_MIN_RUNS: Final = 20
 
 VALID_KEYS: Final = (
     "branch",
     *_NUMBER_KEYS,
     "window_runs",
+    "min_runs",
     "burn_windows",
     "max_burn_rates",
 )
@@ -126,13 +138,14 @@ def _read_numbers(section: Mapping[str, Any], values: dict[str, Any]) -> None:
 
 
 def _read_window(section: Mapping[str, Any], values: dict[str, Any]) -> None:
-    """Validate ``window_runs`` (a whole number >= 0) into ``values``."""
-    if "window_runs" not in section:
-        return
-    window = section["window_runs"]
-    if isinstance(window, bool) or not isinstance(window, int) or window < 0:
-        raise ConfigError(f"{_WHERE} window_runs must be a whole number >= 0, got {window!r}")
-    values["window_runs"] = window
+    """Validate ``window_runs`` (a whole number >= 0) and ``min_runs`` (>= 1) into ``values``."""
+    for key, lowest in (("window_runs", 0), ("min_runs", 1)):
+        if key not in section:
+            continue
+        number = section[key]
+        if isinstance(number, bool) or not isinstance(number, int) or number < lowest:
+            raise ConfigError(f"{_WHERE} {key} must be a whole number >= {lowest}, got {number!r}")
+        values[key] = number
 
 
 def _positive(value: Any, *, whole: bool) -> bool:
@@ -176,6 +189,8 @@ class SloTargets:
     target: float = 99.9
     #: Newest runs to use; 0 for all.
     window_runs: int = 0
+    #: Fewer runs than this: no verdict, no budget, no burn rate ("insufficient data").
+    min_runs: int = DEFAULT_MIN_RUNS
     max_mttr_hours: float | None = None
     min_mtbf_hours: float | None = None
     max_mttd_hours: float | None = None
@@ -304,11 +319,31 @@ class SloResult:
     budget_remaining: float | None
     burn_rates: list[BurnRate] = field(default_factory=list)
     compliance: list[Compliance] = field(default_factory=list)
+    #: Runs a verdict needs, and runs the error budget needs (see the module docstring).
+    min_runs: int = DEFAULT_MIN_RUNS
+    budget_min_runs: int = DEFAULT_MIN_RUNS
+    #: Green runs of runs, and passed verdicts of verdicts, with their Wilson intervals.
+    availability: Rate = field(default_factory=lambda: Rate.of(0, 0))
+    gate_pass: Rate = field(default_factory=lambda: Rate.of(0, 0))
+    #: "insufficient data: N runs, M needed" below ``min_runs`` (the budget's own below
+    #: ``budget_min_runs``), else None.
+    insufficient: str | None = None
+    budget_insufficient: str | None = None
+    #: Which runs the figures are over, when that needs saying (set by :mod:`.figures`).
+    note: str | None = None
 
     @property
-    def compliant(self) -> bool:
-        """No figure breaks its target (figures without data do not count)."""
+    def compliant(self) -> bool | None:
+        """No figure breaks its target (None below the minimum sample)."""
+        if self.insufficient is not None:
+            return None
         return all(c.ok is not False for c in self.compliance)
+
+    @property
+    def verdict(self) -> str:
+        """``compliant``, ``breached`` or ``insufficient``."""
+        compliant = self.compliant
+        return "insufficient" if compliant is None else ("compliant" if compliant else "breached")
 
     def figure(self, name: str) -> float | None:
         """Return a figure by name.
@@ -349,6 +384,7 @@ class SloResult:
         data = asdict(self)
         data["incidents"] = [i.to_dict() for i in self.incidents]
         data["compliant"] = self.compliant
+        data["verdict"] = self.verdict
         return data
 
 
@@ -419,13 +455,14 @@ def _percent(part: float, whole: float) -> float | None:
 
 
 def _burn_rates(ordered: Sequence[SloRun], targets: SloTargets) -> list[BurnRate]:
-    """Return the error-budget burn rate of every burn window of ``targets``."""
+    """Return the error-budget burn rate of every burn window (rate None below ``min_runs``)."""
     budget_fraction = 1 - targets.target / 100.0
+    enough = len(ordered) >= targets.min_runs
     rates: list[BurnRate] = []
     for window, threshold in zip(targets.burn_windows, targets.max_burn_rates, strict=True):
         recent = ordered[-window:]
         bad = sum(1 for r in recent if not r.green)
-        rate = (bad / len(recent)) / budget_fraction if recent else None
+        rate = (bad / len(recent)) / budget_fraction if recent and enough else None
         ok = None if rate is None else rate <= threshold
         rates.append(BurnRate(window, len(recent), bad, rate, threshold, ok))
     return rates
@@ -443,11 +480,20 @@ def _mttr(incidents: Sequence[Incident]) -> float | None:
     return _mean([i.repair_seconds for i in incidents if i.repair_seconds is not None])
 
 
-def _budget(red: int, n: int, target: float) -> tuple[float, float | None, float | None]:
-    """Return the allowed red runs and the error budget used and remaining, in percent."""
-    allowed = (1 - target / 100.0) * n
-    used = red / allowed * 100.0 if allowed > 0 else None
-    return allowed, used, None if used is None else 100.0 - used
+def budget_min_runs(targets: SloTargets) -> int:
+    """Return the runs an error budget needs: ``min_runs``, and one allowed red run."""
+    # 1 / (1 - 0.999) is 1000.0000000000009 in floating point: round before the ceiling
+    one_red = math.ceil(round(1.0 / (1.0 - targets.target / 100.0), 6))
+    return max(targets.min_runs, one_red)
+
+
+def _budget(red: int, n: int, targets: SloTargets) -> tuple[float, float | None, float | None]:
+    """Return the allowed red runs and the budget used and remaining (None below the minimum)."""
+    allowed = (1 - targets.target / 100.0) * n
+    if n < budget_min_runs(targets) or allowed <= 0:
+        return allowed, None, None
+    used = red / allowed * 100.0
+    return allowed, used, 100.0 - used
 
 
 def compute(runs: Sequence[SloRun], targets: SloTargets | None = None) -> SloResult:
@@ -462,7 +508,8 @@ def compute(runs: Sequence[SloRun], targets: SloTargets | None = None) -> SloRes
     incidents, incident_open = _incidents(ordered)
     verdicts = [r.gate_passed for r in ordered if r.gate_passed is not None]
     red = n - green
-    allowed, used, remaining = _budget(red, n, targets.target)
+    allowed, used, remaining = _budget(red, n, targets)
+    passed = sum(verdicts)
     result = SloResult(
         branch=targets.branch,
         target=targets.target,
@@ -480,15 +527,30 @@ def compute(runs: Sequence[SloRun], targets: SloTargets | None = None) -> SloRes
         mttr_seconds=_mttr(incidents),
         mtbf_seconds=green_seconds / len(incidents) if incidents else None,
         mttd_seconds=_mean([i.detect_seconds for i in incidents]),
-        gate_pass_rate=_percent(sum(verdicts), len(verdicts)),
+        gate_pass_rate=_percent(passed, len(verdicts)),
         gate_runs=len(verdicts),
         budget_allowed_runs=allowed,
         budget_used=used,
         budget_remaining=remaining,
+        min_runs=targets.min_runs,
+        budget_min_runs=budget_min_runs(targets),
+        availability=Rate.of(green, n),
+        gate_pass=Rate.of(passed, len(verdicts)),
     )
     result.burn_rates.extend(_burn_rates(ordered, targets))
     result.compliance = _compliance(result, targets)
+    _apply_minimum(result, targets)
     return result
+
+
+def _apply_minimum(result: SloResult, targets: SloTargets) -> None:
+    """Say "insufficient data" below the minimum samples, and then drop every verdict."""
+    n = result.runs
+    if n < result.budget_min_runs:
+        result.budget_insufficient = insufficient(n, result.budget_min_runs)
+    if n < targets.min_runs:
+        result.insufficient = insufficient(n, targets.min_runs)
+        result.compliance = [replace(c, ok=None) for c in result.compliance]
 
 
 def _check(name: str, value: float | None, op: str, target: float) -> Compliance:

@@ -16,6 +16,12 @@ So the time of ``fwmon trends`` does not grow with the number of stored runs bey
 lookup. The slope is *per run*. The fitted value at index ``i`` of the analysed series is
 ``intercept + slope * (i - fit_start)``.
 
+Small samples: the slope, its interval and Mann-Kendall need :data:`MIN_FIT_RUNS` (3) runs.
+With fewer, ``slope``/``slope_low``/``slope_high`` are None, the direction is ``flat`` (no
+claim) and ``insufficient`` says ``insufficient data: N runs, 3 needed``: the interval of a
+Theil-Sen slope through two points has zero width, which would claim a certainty two runs
+cannot give.
+
 Direction: ``up``/``down`` when the Mann-Kendall p-value is below ``alpha`` (0.05), else
 ``flat``. Verdict: ``better``/``worse`` from the direction and whether a rise is good for the
 metric (:func:`~pytest_fwmon.history.metrics.higher_is_better`), ``flat`` otherwise.
@@ -35,6 +41,7 @@ from typing import Any, Final, Protocol
 
 from .changepoint import CP_ALPHA, CP_MIN_SIGMAS, CP_MIN_SIZE, CP_WINDOW, change_points
 from .metrics import higher_is_better
+from .rates import insufficient
 from .stats import PAIRWISE_CAP, mann_kendall, median, theil_sen
 from .store import ts_to_iso
 
@@ -43,6 +50,9 @@ SERIES_WINDOW: Final = 1000
 
 #: Significance level for the trend direction.
 ALPHA: Final = 0.05
+
+#: Fewest runs for a slope, its interval and a direction (see the module docstring).
+MIN_FIT_RUNS: Final = 3
 
 Point = tuple[float, str, float]
 
@@ -141,6 +151,8 @@ class TrendResult:
     projection: Projection | None = None
     #: The target analysed against, if any.
     target: float | None = None
+    #: "insufficient data: N runs, 3 needed" below :data:`MIN_FIT_RUNS`, else None.
+    insufficient: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (non-finite numbers become None)."""
@@ -173,7 +185,8 @@ def analyse(
     fit = values[-pairwise_cap:] if pairwise_cap > 0 else values
     fit_start = len(series) - len(fit)
     result = _flat_result(series, metric, len(fit), confidence, target)
-    if len(fit) < 2:
+    if len(fit) < MIN_FIT_RUNS:
+        result.insufficient = insufficient(len(fit), MIN_FIT_RUNS)
         return result
     _fit(result, fit, confidence, alpha)
     result.change_points = _trend_change_points(
@@ -310,6 +323,7 @@ def analyse_store(
 
 __all__ = [
     "ALPHA",
+    "MIN_FIT_RUNS",
     "SERIES_WINDOW",
     "Projection",
     "TrendChangePoint",

@@ -517,14 +517,15 @@ class FwmonSession:
 
     def _record_history(self, report: dict[str, Any]) -> None:
         """Append the run to the history store; a store problem is a message, not a crash."""
-        from ..history import open_store
+        from ..history import open_store, tracking
 
         url = self.config.str("", "history_url") or None
         try:
             store = open_store(url, self.config.root)
             try:
                 history = self.config.validated("history")
-                store.add_run(report, partial_metrics=bool(history["partial_metrics"]))
+                if store.add_run(report, partial_metrics=bool(history["partial_metrics"])):
+                    self.messages_after.extend(tracking.track_after_run(store, report))
                 if self.pytest_config.getoption("fwmon_alerts"):
                     self._evaluate_alerts(store, report)
             finally:
