@@ -133,7 +133,11 @@ def test_chart_has_a_point_per_run_axes_tooltips_trend_and_change_points() -> No
     assert 'class="trend"' in svg and 'class="band"' in svg and 'class="cp"' in svg
     assert "suite &lt;duration&gt;" in svg and "<duration>" not in svg
     assert ">time</text>" in svg and "run start (UTC)" in svg
-    assert "r15 · " in svg and "mean 10 s → 12 s" in svg
+    assert (
+        "r15 · " in svg
+        and "level 10 s → 12 s (+20.0 %, +" in svg
+        and " \N{GREEK SMALL LETTER SIGMA}), p = " in svg
+    )
 
 
 def test_empty_chart_says_so() -> None:

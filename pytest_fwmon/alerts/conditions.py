@@ -30,8 +30,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..history.changepoint import CP_WINDOW
 from ..history.metrics import higher_is_better
-from ..history.stats import CP_WINDOW
 from ..history.store import Store
 from ..history.trends import analyse
 from . import testconds

@@ -277,6 +277,14 @@ def _trend_group(
     )
 
 
+def _sigmas(cp: Mapping[str, Any]) -> str:
+    """Return ", +4.1 sigma" (the Greek letter) for a change point with its size in sigmas."""
+    sigmas = cp.get("sigmas")
+    return (
+        f", {sigmas:+.1f} \N{GREEK SMALL LETTER SIGMA}" if isinstance(sigmas, int | float) else ""
+    )
+
+
 def _change_point(
     plot: _Plot, points: Sequence[Point], cp: Mapping[str, Any], fmt: Callable[[float], str]
 ) -> str:
@@ -289,8 +297,8 @@ def _change_point(
     tip = (
         f"change point at run {point.run_id} "
         f"({datetime.fromtimestamp(point.ts, UTC):%Y-%m-%d %H:%M} UTC): "
-        f"mean {fmt(cp.get('before', 0.0))} → {fmt(cp.get('after', 0.0))} "
-        f"({cp.get('magnitude', 0.0) * 100:+.1f} %), p = {cp.get('p', 1.0):.2g}"
+        f"level {fmt(cp.get('before', 0.0))} → {fmt(cp.get('after', 0.0))} "
+        f"({cp.get('magnitude', 0.0) * 100:+.1f} %{_sigmas(cp)}), p = {cp.get('p', 1.0):.2g}"
     )
     return (
         f'<g class="cp"><line x1="{x}" x2="{x}" y1="{plot.top}" y2="{plot.bottom}"/>'

@@ -45,8 +45,8 @@ from typing import Any, Final, Protocol
 
 from ..core.model import CheckResult, Finding
 from ..core.scoring import summarise_pipelines
+from .changepoint import change_points
 from .metrics import FINDING_PIPELINES, RAN
-from .stats import change_points
 
 #: Effort model (hours), see the module docstring.
 EFFORT_PER_FILE: Final = 0.25

@@ -1,8 +1,8 @@
-"""Trend statistics in pure Python: Theil-Sen, Mann-Kendall, change points, Student's t.
+"""Trend statistics in pure Python: Theil-Sen, Mann-Kendall, Student's t.
 
 Standard library only (``math``, ``statistics``, ``bisect``). The test suite checks
 :func:`theil_sen` against ``scipy.stats.theilslopes`` and :func:`mann_kendall` against
-``scipy.stats.kendalltau`` to 1e-9, and the change-point detector on seeded series.
+``scipy.stats.kendalltau`` to 1e-9.
 
 Every function takes the series in run order; ``x`` is the run index ``0, 1, ..., n-1``.
 
@@ -29,15 +29,7 @@ It is O(n^2) in time and memory: callers cap ``n`` (:data:`PAIRWISE_CAP` most re
 and the exact permutation distribution of S when there are no ties and ``n <= 33`` (or
 ``min(discordant, concordant) <= 1``), as scipy does.
 
-**Change points** (E-Divisive / Hunter style, :func:`change_points`): binary segmentation.
-In a segment, every split ``k`` with at least ``min_size`` runs on each side is scored by
-Welch's t-test between the ``window`` runs before ``k`` and the ``window`` runs from ``k``
-(both clipped to the segment). Among splits whose relative shift of the window means
-``|after - before| / |before|`` is at least ``min_magnitude`` (an absolute shift when
-``before`` is 0), the one with the largest ``|t|`` is kept when its p-value times the number
-of splits tried (Bonferroni) is at most ``alpha``; both halves are then searched again.
-Finally each change point is re-tested between its neighbours, the weakest failing one is
-dropped, until all pass. Defaults: ``window=30, min_size=5, alpha=0.01, min_magnitude=0.05``.
+Change points live in :mod:`pytest_fwmon.history.changepoint`.
 """
 
 from __future__ import annotations
@@ -54,12 +46,6 @@ from typing import Any, Final
 
 #: Most recent points the O(n^2) estimators (Theil-Sen, its interval) look at.
 PAIRWISE_CAP: Final = 150
-
-#: Defaults of :func:`change_points`.
-CP_WINDOW: Final = 30
-CP_MIN_SIZE: Final = 5
-CP_ALPHA: Final = 0.01
-CP_MIN_MAGNITUDE: Final = 0.05
 
 _NORMAL: Final = NormalDist()
 
@@ -91,28 +77,6 @@ class MannKendall:
     #: Kendall's tau-b in [-1, 1] (0 when every value is equal).
     tau: float
     #: Two-sided p-value (1.0 when every value is equal).
-    p: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        return asdict(self)
-
-
-@dataclass(frozen=True, slots=True)
-class ChangePoint:
-    """A run where the level of a series shifts."""
-
-    #: Index (in the series analysed) of the first run of the new level.
-    index: int
-    #: Mean of the window before.
-    before: float
-    #: Mean of the window after.
-    after: float
-    #: ``(after - before) / |before|`` (``after - before`` when ``before`` is 0).
-    magnitude: float
-    #: Welch's t statistic.
-    t: float
-    #: Two-sided p-value of the t-test, Bonferroni-adjusted for the splits tried.
     p: float
 
     def to_dict(self) -> dict[str, Any]:
@@ -303,159 +267,11 @@ def welch(n1: int, m1: float, v1: float, n2: int, m2: float, v2: float) -> tuple
     return t, min(1.0, 2.0 * t_sf(abs(t), df))
 
 
-# -- change points ----------------------------------------------------------------------
-
-
-class _Prefix:
-    """Prefix sums of a series (shifted by its mean for precision) for O(1) window stats."""
-
-    def __init__(self, values: Sequence[float]) -> None:
-        self.shift = sum(values) / len(values) if values else 0.0
-        self.s = [0.0]
-        self.q = [0.0]
-        s = q = 0.0
-        for v in values:
-            d = v - self.shift
-            s += d
-            q += d * d
-            self.s.append(s)
-            self.q.append(q)
-
-    def stats(self, a: int, b: int) -> tuple[int, float, float]:
-        """(n, mean, sample variance) of values[a:b]."""
-        n = b - a
-        s = self.s[b] - self.s[a]
-        mean = s / n
-        var = max((self.q[b] - self.q[a] - s * mean) / (n - 1), 0.0) if n > 1 else 0.0
-        return n, mean + self.shift, var
-
-
-def _magnitude(before: float, after: float) -> float:
-    return (after - before) / abs(before) if before != 0 else after - before
-
-
-def _test(
-    prefix: _Prefix, lo: int, k: int, hi: int, window: int
-) -> tuple[float, float, float, float, float]:
-    """(t, p, before mean, after mean, magnitude) of a split at k within [lo, hi)."""
-    n1, m1, v1 = prefix.stats(max(lo, k - window), k)
-    n2, m2, v2 = prefix.stats(k, min(hi, k + window))
-    t, p = welch(n1, m1, v1, n2, m2, v2)
-    return t, p, m1, m2, _magnitude(m1, m2)
-
-
-def _best_split(
-    prefix: _Prefix, lo: int, hi: int, candidates: range, window: int, min_magnitude: float
-) -> int | None:
-    """Return the split of largest Welch |t| among those shifting the mean enough (inlined)."""
-    ps, pq, shift = prefix.s, prefix.q, prefix.shift
-    best_k: int | None = None
-    best_t = -1.0
-    for k in candidates:
-        a = k - window if k - window > lo else lo
-        b = k + window if k + window < hi else hi
-        n1, n2 = k - a, b - k
-        s1, s2 = ps[k] - ps[a], ps[b] - ps[k]
-        m1, m2 = s1 / n1, s2 / n2
-        before = m1 + shift
-        diff = m2 - m1
-        # relative shift against a non-zero before-mean, absolute against zero
-        if abs(diff) < (min_magnitude * abs(before) if before != 0.0 else min_magnitude):
-            continue
-        v1 = (pq[k] - pq[a] - s1 * m1) / (n1 - 1)
-        v2 = (pq[b] - pq[k] - s2 * m2) / (n2 - 1)
-        se2 = (v1 if v1 > 0.0 else 0.0) / n1 + (v2 if v2 > 0.0 else 0.0) / n2
-        t = abs(diff) / math.sqrt(se2) if se2 > 0.0 else math.inf
-        if t > best_t:
-            best_t, best_k = t, k
-    return best_k
-
-
-def change_points(
-    values: Sequence[float],
-    *,
-    window: int = CP_WINDOW,
-    min_size: int = CP_MIN_SIZE,
-    alpha: float = CP_ALPHA,
-    min_magnitude: float = CP_MIN_MAGNITUDE,
-) -> list[ChangePoint]:
-    """Level shifts in ``values`` (see the module docstring), sorted by index."""
-    series = [float(v) for v in values]
-    n = len(series)
-    min_size = max(min_size, 2)
-    if n < 2 * min_size:
-        return []
-    prefix = _Prefix(series)
-    points = _split(prefix, n, min_size, window, alpha, min_magnitude)
-    return _prune(prefix, points, n, min_size, window, alpha, min_magnitude)
-
-
-def _split(
-    prefix: _Prefix, n: int, min_size: int, window: int, alpha: float, min_magnitude: float
-) -> list[int]:
-    """Return the candidate change points of binary segmentation, sorted."""
-    found: set[int] = set()
-    segments = [(0, n)]
-    while segments:
-        lo, hi = segments.pop()
-        candidates = range(lo + min_size, hi - min_size + 1)
-        if not candidates:
-            continue
-        k = _best_split(prefix, lo, hi, candidates, window, min_magnitude)
-        if k is None or _test(prefix, lo, k, hi, window)[1] * len(candidates) > alpha:
-            continue
-        found.add(k)
-        segments.extend(((lo, k), (k, hi)))
-    return sorted(found)
-
-
-def _retest(
-    prefix: _Prefix, points: list[int], n: int, min_size: int, window: int
-) -> list[tuple[int, float, float, float, float, float]]:
-    """Return (k, t, adjusted p, before, after, magnitude) of each point between its neighbours."""
-    results = []
-    for i, k in enumerate(points):
-        lo = points[i - 1] if i else 0
-        hi = points[i + 1] if i + 1 < len(points) else n
-        t, p, before, after, magnitude = _test(prefix, lo, k, hi, window)
-        tries = max(1, min(hi - lo, 2 * window) - 2 * min_size + 1)
-        results.append((k, t, min(1.0, p * tries), before, after, magnitude))
-    return results
-
-
-def _prune(
-    prefix: _Prefix,
-    points: list[int],
-    n: int,
-    min_size: int,
-    window: int,
-    alpha: float,
-    min_magnitude: float,
-) -> list[ChangePoint]:
-    """Drop the weakest failing point until every remaining one passes; return them."""
-    while points:
-        results = _retest(prefix, points, n, min_size, window)
-        failing = [r for r in results if r[2] > alpha or abs(r[5]) < min_magnitude]
-        if not failing:
-            return [
-                ChangePoint(k, before, after, mag, t, p) for k, t, p, before, after, mag in results
-            ]
-        weakest = max(failing, key=lambda r: (r[2], -abs(r[5])))
-        points.remove(weakest[0])
-    return []
-
-
 __all__ = [
-    "CP_ALPHA",
-    "CP_MIN_MAGNITUDE",
-    "CP_MIN_SIZE",
-    "CP_WINDOW",
     "PAIRWISE_CAP",
-    "ChangePoint",
     "MannKendall",
     "TheilSen",
     "betainc",
-    "change_points",
     "mann_kendall",
     "median",
     "t_sf",

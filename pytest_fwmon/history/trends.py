@@ -39,19 +39,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Protocol
 
+from .changepoint import CP_ALPHA, CP_MIN_SIGMAS, CP_MIN_SIZE, CP_WINDOW, change_points
 from .metrics import higher_is_better
 from .rates import insufficient
-from .stats import (
-    CP_ALPHA,
-    CP_MIN_MAGNITUDE,
-    CP_MIN_SIZE,
-    CP_WINDOW,
-    PAIRWISE_CAP,
-    change_points,
-    mann_kendall,
-    median,
-    theil_sen,
-)
+from .stats import PAIRWISE_CAP, mann_kendall, median, theil_sen
 from .store import ts_to_iso
 
 #: Newest runs of a metric that ``fwmon trends`` reads and analyses.
@@ -78,7 +69,7 @@ class SeriesSource(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class TrendChangePoint:
-    """A change point located in the series."""
+    """A step located in the series (see :mod:`pytest_fwmon.history.changepoint`)."""
 
     #: Index in the analysed series of the first run at the new level.
     index: int
@@ -86,14 +77,18 @@ class TrendChangePoint:
     run_id: str
     #: That run's start (Unix seconds).
     ts: float
-    #: Mean of the window before.
+    #: Level just before the step (the line through the runs before it, at the step).
     before: float
-    #: Mean of the window after.
+    #: Level just after the step (the line through the runs from it, at the step).
     after: float
     #: Relative shift ``(after - before) / |before|`` (absolute when ``before`` is 0).
     magnitude: float
     #: Bonferroni-adjusted two-sided p-value.
     p: float
+    #: The shift in units of the series' noise, ``(after - before) / sigma``.
+    sigmas: float
+    #: The series' noise: robust standard deviation of its run-to-run differences over sqrt 2.
+    sigma: float
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -183,7 +178,7 @@ def analyse(
     cp_window: int = CP_WINDOW,
     cp_min_size: int = CP_MIN_SIZE,
     cp_alpha: float = CP_ALPHA,
-    cp_min_magnitude: float = CP_MIN_MAGNITUDE,
+    cp_min_sigmas: float = CP_MIN_SIGMAS,
 ) -> TrendResult:
     """Analyse a series of ``(ts, run_id, value)`` (see the module docstring)."""
     values = [p[2] for p in series]
@@ -200,7 +195,7 @@ def analyse(
         window=cp_window,
         min_size=cp_min_size,
         alpha=cp_alpha,
-        min_magnitude=cp_min_magnitude,
+        min_sigmas=cp_min_sigmas,
     )
     if target is not None:
         result.projection = _project(result, series, fit_start, target)
@@ -261,6 +256,8 @@ def _trend_change_points(
             after=cp.after,
             magnitude=cp.magnitude,
             p=cp.p,
+            sigmas=cp.sigmas,
+            sigma=cp.sigma,
         )
         for cp in change_points(values, **options)
     ]
