@@ -16,6 +16,7 @@ from pytest_fwmon.cli import main
 from pytest_fwmon.dashboard.data import Dashboard
 from pytest_fwmon.dashboard.server import make_server
 from pytest_fwmon.dashboard.sources import open_source
+from pytest_fwmon.history.kpis import achievement
 from pytest_fwmon.history.metrics import METRICS_HELP
 from tests.test_history_support import make_check, make_report
 
@@ -175,3 +176,22 @@ def test_alert_rule_on_an_unknown_metric_is_a_configuration_error(
         "fwmon: error: [[tool.fwmon.alerts.rules]] 'Lines' metric: unknown metric "
         f"'coverage.lines'; metric names: {METRICS_HELP}"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "op", "target", "expected"),
+    [
+        (95.0, "gt", 90.0, 95.0 / 90.0 * 100),
+        (0.25, "lt", 0.5, 200.0),
+        (4.3e-7, "lt", 0.5, 1000.0),  # 0.43 µs against 500 ms: capped, not 116,279,070 %
+        (0.05, "le", 0.5, 1000.0),  # exactly ten times better: the cap itself
+        (1e6, "ge", 1.0, 1000.0),
+        (0.0, "lt", 0.5, None),
+        (0.0, "gt", 0.0, 100.0),
+    ],
+)
+def test_achievement_is_capped_at_ten_times_the_target(
+    value: float, op: str, target: float, expected: float | None
+) -> None:
+    got = achievement(value, op, target)
+    assert got == (None if expected is None else pytest.approx(expected))

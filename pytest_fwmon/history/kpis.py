@@ -46,7 +46,9 @@ Per KPI:
 * **met**: ``value op target``; **status** ``met``, ``missed``, ``not measured`` (no value) or
   ``insufficient data`` (an SLO figure below its minimum sample);
 * **achievement** in percent: ``100 * value / target`` for ``gt``/``ge`` and
-  ``100 * target / value`` for ``lt``/``le`` (100 when both are 0; None when the divisor is 0);
+  ``100 * target / value`` for ``lt``/``le`` (100 when both are 0; None when the divisor is 0),
+  capped at :data:`MAX_ACHIEVEMENT` (1000 %): a P95 of 0.4 µs against a 500 ms target would
+  otherwise read 116,000,000 %, a ratio that says nothing more than "ten times better";
 * **trend**: for history metrics the Mann-Kendall direction (p < 0.05) over the newest
   ``window`` runs (None below 3 runs); for SLO figures the figure over the newest ``window``
   runs against the ``window`` runs before them (``up``/``down``/``flat``); **better** says
@@ -248,15 +250,21 @@ def _met(value: float, op: str, target: float) -> bool:
     }[op]
 
 
+#: Achievement above this many percent is shown as this (ten times the target).
+MAX_ACHIEVEMENT: Final = 1000.0
+
+
 def achievement(value: float, op: str, target: float) -> float | None:
-    """Percent of the target reached (see the module docstring)."""
+    """Percent of the target reached, at most MAX_ACHIEVEMENT (see the module docstring)."""
     if op in ("gt", "ge"):
         if target == 0:
             return 100.0 if value == 0 else None
-        return 100.0 * value / target
-    if value == 0:
-        return 100.0 if target == 0 else None
-    return 100.0 * target / value
+        ratio = value / target
+    else:
+        if value == 0:
+            return 100.0 if target == 0 else None
+        ratio = target / value
+    return min(100.0 * ratio, MAX_ACHIEVEMENT)
 
 
 def _kpi(
