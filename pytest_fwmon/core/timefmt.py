@@ -18,7 +18,7 @@ _TIME_UNITS: Final = ((1e-9, "ns"), (1e-6, "µs"), (1e-3, "ms"), (1.0, "s"))
 DAY: Final = 86400.0
 
 
-def _sig(value: float) -> str:
+def sig(value: float) -> str:
     """Three significant digits at most, no trailing zeros beyond one decimal."""
     magnitude = abs(value)
     if magnitude >= 100:
@@ -35,8 +35,8 @@ def _sub_minute(value: float) -> str:
         if value >= scale or scale == 1e-9:
             if round(value / scale, 1) >= 1000 and index:  # 999.99 µs shows as 1 ms
                 scale, unit = units[index - 1]
-            return f"{_sig(value / scale)} {unit}"
-    return f"{_sig(value)} s"  # pragma: no cover - the loop always returns
+            return f"{sig(value / scale)} {unit}"
+    return f"{sig(value)} s"  # pragma: no cover - the loop always returns
 
 
 def _pair(value: float, big: float, big_unit: str, small: float, small_unit: str) -> str:
@@ -63,4 +63,4 @@ def duration(seconds: float | None, missing: str = "—") -> str:
     return sign + _pair(value, DAY, "d", 3600.0, "h")
 
 
-__all__ = ["duration"]
+__all__ = ["duration", "sig"]

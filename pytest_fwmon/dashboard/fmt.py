@@ -36,16 +36,6 @@ def _finite(value: float | int | None) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _sig(value: float) -> str:
-    """Three significant digits at most, no trailing zeros beyond one decimal."""
-    magnitude = abs(value)
-    if magnitude >= 100:
-        return f"{value:.0f}"
-    if magnitude >= 10:
-        return f"{value:.1f}".removesuffix(".0")
-    return f"{value:.2f}".rstrip("0").rstrip(".") if magnitude < 1 else f"{value:.1f}"
-
-
 def duration(seconds: float | int | None) -> str:
     """``1.2 ms``, ``3.4 s``, ``2 min 5 s``, ``1 h 20 min``, ``3 d 4 h`` (:mod:`..core.timefmt`)."""
     return timefmt.duration(_finite(seconds), MISSING)
@@ -82,8 +72,8 @@ def rate(ops: float | int | None) -> str:
         return MISSING
     for scale, prefix in ((1e9, "G "), (1e6, "M "), (1e3, "k ")):
         if abs(number) >= scale:
-            return f"{_sig(number / scale)} {prefix}ops/s"
-    return f"{_sig(number)} ops/s"
+            return f"{timefmt.sig(number / scale)} {prefix}ops/s"
+    return f"{timefmt.sig(number)} ops/s"
 
 
 def size(value: float | int | None) -> str:
@@ -93,7 +83,7 @@ def size(value: float | int | None) -> str:
         return MISSING
     for scale, unit in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
         if abs(number) >= scale:
-            return f"{_sig(number / scale)} {unit}"
+            return f"{timefmt.sig(number / scale)} {unit}"
     return f"{number:.0f} B"
 
 
