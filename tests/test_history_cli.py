@@ -22,15 +22,6 @@ from tests.test_history_slo import fixture
 from tests.test_history_support import make_check, make_finding, make_report
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty project folder as the current directory, with no history URL in the env."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("FWMON_HISTORY_URL", raising=False)
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\n')
-    return tmp_path
-
-
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()

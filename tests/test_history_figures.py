@@ -35,16 +35,6 @@ from tests.test_history_support import T0, make_report
 SECOND = 1 / 3600  # make_report's ``at`` is in hours
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty project folder (no git) as the current directory."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("FWMON_HISTORY_URL", raising=False)
-    monkeypatch.delenv("CI_DEFAULT_BRANCH", raising=False)
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\n')
-    return tmp_path
-
-
 def record(root: Path, reports: list[dict[str, Any]]) -> None:
     with open_store(None, root, create=True) as store:
         for report in reports:

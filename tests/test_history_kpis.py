@@ -21,14 +21,6 @@ from pytest_fwmon.history.metrics import METRICS_HELP
 from tests.test_history_support import make_check, make_report
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("FWMON_HISTORY_URL", raising=False)
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\n')
-    return tmp_path
-
-
 def accuracy_check(percent: float) -> dict[str, Any]:
     check = make_check(None, pipeline="docs", checker="docstring-accuracy")
     check["metrics"] = {"accuracy_percent": percent, "functions_checked": 25}

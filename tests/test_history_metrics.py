@@ -255,14 +255,6 @@ def test_new_metrics_are_exported_to_prometheus() -> None:
     assert got[("fwmon_benchmarks_p95_max_seconds", ())] == values["benchmarks.p95_max"]
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("FWMON_HISTORY_URL", raising=False)
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\n')
-    return tmp_path
-
-
 def _runs(tmp_path: Path) -> Path:
     """Ten runs whose error rate and documentation accuracy move, as JSONL."""
     lines = []

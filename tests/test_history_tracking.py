@@ -27,15 +27,6 @@ from tests.test_history_support import make_check, make_finding, make_report
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty project folder as the current directory, with no history URL in the env."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("FWMON_HISTORY_URL", raising=False)
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\n')
-    return tmp_path
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store_args(request: pytest.FixtureRequest, project: Path) -> list[str]:
     """``--store URL`` of an empty store on each backend."""

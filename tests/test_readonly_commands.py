@@ -29,14 +29,6 @@ READERS = [
 ]
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("FWMON_HISTORY_URL", raising=False)
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\n')
-    return tmp_path
-
-
 @pytest.mark.parametrize("argv", READERS)
 def test_a_reader_without_a_history_creates_nothing(
     project: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
