@@ -258,7 +258,7 @@ def test_a_symlinked_policy_file_is_a_change(tmp_path: Path) -> None:
         tmp_path / "r", "report.json", "--policy", "policy.toml", "--base-ref", "main"
     )
     assert code == 1, out
-    assert "policy file policy.toml is a symbolic link" in out
+    assert "policy file policy.toml is a symbolic link; commit the policy as a regular file" in out
     assert "condition no-new-high relaxed from le 0 to le 99" in out
 
 

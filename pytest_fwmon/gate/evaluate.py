@@ -117,9 +117,13 @@ class GateResult:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """gate-result.json (schema: ``schemas/gate-result.schema.json``)."""
+        """gate-result.json (schema: ``schemas/gate-result.schema.json``).
+
+        ``report`` passed the report schema, which requires ``run``, ``run.git`` and all five
+        pipelines, so they are read without fallbacks.
+        """
         c = self.classification
-        run = self.report.get("run", {})
+        run = self.report["run"]
         diff_ids = {id(f) for f in self.diff_findings}
         return {
             "schema_version": RESULT_VERSION,
@@ -129,8 +133,8 @@ class GateResult:
             "exit_code": self.exit_code,
             "report": {
                 "path": self.report_path,
-                "run_id": run.get("id"),
-                "git_sha": run.get("git", {}).get("sha"),
+                "run_id": run["id"],
+                "git_sha": run["git"]["sha"],
             },
             "policy": {"source": self.policy.source, "description": self.policy.description},
             "baseline": self.baseline_source,
@@ -146,9 +150,7 @@ class GateResult:
             "warnings": list(self.warnings),
             "notes": list(self.notes),
             "policy_changes": list(self.policy_changes),
-            "pipelines": {
-                name: data["status"] for name, data in self.report.get("pipelines", {}).items()
-            },
+            "pipelines": {name: data["status"] for name, data in self.report["pipelines"].items()},
             "conditions": [
                 {
                     "id": r.condition.id,
@@ -341,12 +343,16 @@ def _stale_reason(c: Classification) -> str:
 
 
 def check_required(report: Mapping[str, Any], policy: Policy, report_path: str) -> list[str]:
-    """Raise :class:`ReportError` for a required pipeline that did not run; list errored ones."""
+    """Raise :class:`ReportError` for a required pipeline that did not run; list errored ones.
+
+    The report passed its schema, which requires all five pipelines, each with a status, and a
+    policy's ``required_pipelines`` names only those five: every one is there to look up.
+    """
     reasons = []
     for name in policy.required_pipelines:
-        data = report["pipelines"].get(name, {})
-        status = data.get("status", "missing")
-        if status in ("not-run", "skipped", "missing"):
+        data = report["pipelines"][name]
+        status = data["status"]
+        if status in ("not-run", "skipped"):
             why = f": {data['reason']}" if data.get("reason") else ""
             raise ReportError(
                 f"report {report_path} lacks required pipeline {name} (status {status}{why})",
