@@ -42,6 +42,23 @@ def test_clean_files_exit_0_and_the_cache_is_used(
     ]
 
 
+def test_a_folder_stands_for_the_project_files_below_it(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``fwmon check src/`` checks the files below it, as ruff does, instead of none at all."""
+    every = len(list((project / "src" / "corepkg").glob("*.py")))
+    assert main(["check", "src/corepkg/shell.py"]) == 1
+    one = capsys.readouterr().out.splitlines()[-1]
+    assert one == "fwmon check: 1 file(s), 2 check(s), 1 failed, 0 error(s)"
+    for folder in ("src", "src/corepkg/", "."):
+        assert main(["check", folder]) == 1
+        last = capsys.readouterr().out.splitlines()[-1]
+        assert last.startswith(f"fwmon check: {every} file(s), {2 * every} check(s), 2 failed")
+    monkeypatch.chdir(project / "src")
+    assert main(["check", "--root", "..", "corepkg"]) == 1
+    assert capsys.readouterr().out.splitlines()[-1].startswith(f"fwmon check: {every} file(s)")
+
+
 def test_files_outside_the_project_are_ignored(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -4,7 +4,8 @@ Runs the file checkers of the security, docs and quality pipelines on the given 
 every project file) through the same content-hash cache as ``pytest --fwmon``, prints one
 table per failing file and exits 1 when a finding is at or above the thresholds, 0 otherwise,
 2 on a configuration error. Files outside the project's checked set (tests, excluded paths,
-non-Python files) are ignored, so pre-commit can pass every staged file.
+non-Python files) are ignored, so pre-commit can pass every staged file; a folder stands for the
+project files below it.
 """
 
 from __future__ import annotations
@@ -89,11 +90,21 @@ def _pipelines(text: str) -> list[str]:
 
 
 def _selected(files: Mapping[str, Any], given: Sequence[Path], root: Path) -> list[str]:
-    """Return the project files among ``given`` (every project file when none is given)."""
+    """Return the project files among ``given`` (every project file when none is given).
+
+    A folder among ``given`` stands for the project files below it, as for ruff or flake8.
+    """
     if not given:
         return list(files)
-    wanted = {relative(Path(f).resolve(), root) for f in given}
-    return [rel for rel in files if rel in wanted]
+    wanted = {relative(Path(f).resolve(), root) for f in given if not Path(f).is_dir()}
+    folders = tuple(_folder_prefix(f, root) for f in given if Path(f).is_dir())
+    return [rel for rel in files if rel in wanted or rel.startswith(folders)]
+
+
+def _folder_prefix(folder: Path, root: Path) -> str:
+    """Return ``src/`` for the folder ``src`` of the project (``""`` for the root itself)."""
+    rel = relative(Path(folder).resolve(), root)
+    return "" if rel == "." else rel.rstrip("/") + "/"
 
 
 def _judge(runner: StaticRunner, index: int, rel: str, *, show: bool) -> tuple[CheckResult, bool]:

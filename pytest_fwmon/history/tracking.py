@@ -163,7 +163,7 @@ _OUTCOME_COLUMNS: Final = (
     "before, after, realised, note, first_run, reopened_run"
 )
 _INSERT_OUTCOME: Final = (
-    f"INSERT INTO fwmon_improvement_outcomes ({_OUTCOME_COLUMNS}) "
+    f"INSERT INTO fwmon_improvement_outcomes ({_OUTCOME_COLUMNS}) "  # nosec B608 # fixed text, bound values
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) "
     "ON CONFLICT (branch, opp_id, run_id) DO NOTHING"
 )
@@ -261,7 +261,7 @@ def _run(report: Mapping[str, Any]) -> _Run:
 
 
 def _load(store: Store, branch: str) -> dict[str, OpenRecord]:
-    sql = f"SELECT {_OPEN_COLUMNS} FROM fwmon_improvements WHERE branch = ?"
+    sql = f"SELECT {_OPEN_COLUMNS} FROM fwmon_improvements WHERE branch = ?"  # nosec B608 # fixed text, bound values
     out = {}
     for row in store.query(sql, (branch,)):
         rec = OpenRecord(
@@ -360,7 +360,7 @@ def _previous_run(store: Store, run: _Run) -> dict[str, Any] | None:
     branch = "(branch IS NULL OR branch = '')" if not run.branch else "branch = ?"
     params: list[Any] = [] if not run.branch else [run.branch]
     rows = store.query(
-        f"SELECT report FROM fwmon_runs WHERE {branch} AND ts < ? "
+        f"SELECT report FROM fwmon_runs WHERE {branch} AND ts < ? "  # nosec B608 # fixed text, bound values
         "ORDER BY ts DESC, run_id DESC LIMIT 1",
         (*params, run.ts),
     )
@@ -457,7 +457,7 @@ def implemented(store: Store, branch: str | None = None) -> list[Outcome]:
             f"this fwmon reads version {TABLES_VERSION}",
             hint="use the fwmon version that created them",
         )
-    sql = f"SELECT {_OUTCOME_COLUMNS} FROM fwmon_improvement_outcomes"
+    sql = f"SELECT {_OUTCOME_COLUMNS} FROM fwmon_improvement_outcomes"  # nosec B608 # fixed text, bound values
     params: tuple[Any, ...] = ()
     if branch is not None:
         sql, params = sql + " WHERE branch = ?", (branch,)
