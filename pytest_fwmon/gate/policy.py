@@ -369,7 +369,7 @@ def parse_toml(data: bytes, source: str) -> dict[str, Any]:
 
 
 def dig(document: Mapping[str, Any], table: tuple[str, ...]) -> Any:
-    """Return the sub-table of ``document`` at the keys ``table``, or None when absent."""
+    """Return the sub-table of ``document`` at the keys ``table`` (() is all), None if absent."""
     node: Any = document
     for key in table:
         if not isinstance(node, dict) or key not in node:
@@ -384,7 +384,7 @@ PYPROJECT_TABLE: Final = ("tool", "fwmon", "gate")
 def parse_policy(data: bytes, source: str, table: tuple[str, ...] = ()) -> Policy:
     """Parse a policy from a file's bytes; ``table`` selects a sub-table (pyproject.toml)."""
     document = parse_toml(data, source)
-    node = dig(document, table) if table else document
+    node = dig(document, table)
     if node is None:
         raise ConfigError(f"{source} has no [{'.'.join(table)}] table")
     return policy_from_table(node, source)
