@@ -182,7 +182,8 @@ def _finite(value: float) -> bool:
 
 def _text(where: str, key: str, value: Any, *, required: bool = False) -> str:
     if not isinstance(value, str) or (required and not value.strip()):
-        raise ConfigError(f"{where}: {key} must be a non-empty string, got {value!r}")
+        kind = "a non-empty string" if required else "a string"
+        raise ConfigError(f"{where}: {key} must be {kind}, got {value!r}")
     return value
 
 
@@ -386,7 +387,8 @@ def parse_policy(data: bytes, source: str, table: tuple[str, ...] = ()) -> Polic
     document = parse_toml(data, source)
     node = dig(document, table)
     if node is None:
-        raise ConfigError(f"{source} has no [{'.'.join(table)}] table")
+        name = ".".join(table)
+        raise ConfigError(f"{source.removesuffix(f' [{name}]')} has no [{name}] table")
     return policy_from_table(node, source)
 
 
@@ -420,12 +422,11 @@ def load_policy(spec: str | Path | None, root: Path) -> Policy:
                     PYPROJECT_TABLE,
                 )
         return load_preset("default")
-    text = str(spec)
-    if text in PRESETS and not Path(text).exists():
-        return load_preset(text)
     path = Path(spec)
     if not path.is_absolute():
         path = root / path
+    if str(spec) in PRESETS and not path.exists():
+        return load_preset(str(spec))
     if not path.is_file():
         raise ConfigError(
             f"policy file {spec} not found; give a TOML file or a preset: {', '.join(PRESETS)}"
