@@ -141,7 +141,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
             result = run_gate(
                 args.report,
                 args.policy,
-                None if args.no_baseline else args.baseline,
+                args.baseline,  # None with --no-baseline: argparse allows one of the two
                 args.base_ref,
                 root=root,
                 allow_policy_change=args.allow_policy_change,
@@ -166,13 +166,11 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
 
 def _baseline_path(args: argparse.Namespace) -> Path:
-    path = Path(args.baseline)
-    return path if path.is_absolute() else Path(args.root) / path
+    return Path(args.root, args.baseline)  # an absolute path replaces the root
 
 
 def _report_path(args: argparse.Namespace) -> Path:
-    path = Path(args.report)
-    return path if path.is_absolute() else Path(args.root) / path
+    return Path(args.root, args.report)
 
 
 def cmd_baseline_write(args: argparse.Namespace) -> int:
@@ -186,7 +184,7 @@ def cmd_baseline_write(args: argparse.Namespace) -> int:
     kept, waivers = _to_keep(c, previous, prune=args.prune)
     document = build_baseline(kept, waivers, tool=f"fwmon {__version__}", generated=_now())
     _write(path, "the baseline", dumps_baseline(document))
-    print(log_line(_written_line(path, document, c, previous, prune=args.prune)))
+    print(log_line(_written_line(path, document, c, prune=args.prune)))
     return EXIT_OK
 
 
@@ -206,16 +204,17 @@ def _written_line(
     path: Path,
     document: Mapping[str, Any],
     c: Classification,
-    previous: Baseline | None,
     *,
     prune: bool,
 ) -> str:
-    """Return the line ``fwmon baseline write`` prints about the file it wrote."""
-    dropped = c.stale if previous else 0
+    """Return the line ``fwmon baseline write`` prints about the file it wrote.
+
+    ``--prune`` needs an existing baseline, so ``c.stale`` then counts what it dropped.
+    """
     return (
         f"fwmon baseline: wrote {path}: {len(document['entries'])} entries, "
         f"{len(document['waivers'])} waivers"
-        + (f"; dropped {dropped} stale" if prune else "")
+        + (f"; dropped {c.stale} stale" if prune else "")
         + (f"; {len(c.new)} new findings not added (--prune)" if prune and c.new else "")
     )
 
@@ -336,7 +335,7 @@ def register(subparsers: Any) -> None:
         help="write or check the baseline of known findings and waivers",
         description="Write or check the baseline (known findings and waivers).",
     )
-    actions = baseline.add_subparsers(dest="baseline_command", metavar="ACTION", required=True)
+    actions = baseline.add_subparsers(metavar="ACTION", required=True)
     for name, func, text in (
         ("write", cmd_baseline_write, "record the report's findings, keeping waivers"),
         ("check", cmd_baseline_check, "list stale entries and expired waivers (exit 1 if any)"),
