@@ -1,5 +1,8 @@
 """Arbitrary and mutated reports, policies and baselines never crash the gate and never pass it.
 
+(Except a mutated policy that is valid and weaker than the original, or a mutated baseline whose
+waiver became live: they may pass, by right.)
+
 Real documents are mutated at the byte level (RFC 8259's forbidden tokens, huge numbers, lone
 surrogates as escapes and as bytes, duplicate keys, deep nesting, random bytes) and at the
 structure level (one value anywhere replaced by such a value), and the gate runs in-process
@@ -16,6 +19,7 @@ import io
 import json
 import os
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,7 @@ from hypothesis import strategies as st
 
 from pytest_fwmon.core.schema import load_schema
 from pytest_fwmon.gate import cli
+from pytest_fwmon.gate.policy import parse_policy, weakenings
 from tests.test_gate_support import POLICY_NEW_HIGH, finding, make_report
 
 JSON = st.recursive(
@@ -328,13 +333,34 @@ def test_report_structure_mutations(report: bytes) -> None:
 @_settings(1850)
 @given(_byte_mutant(GOOD_POLICY))
 def test_policy_byte_mutations(policy: bytes) -> None:
-    _check(*run(GOOD_REPORT, policy, None))
+    code, err = run(GOOD_REPORT, policy, None)
+    if code == 0:
+        # a mutation can make a valid, weaker policy ("threshold = 0" -> "10"), which passes
+        # this report by right; anything else that passes would be the gate failing open
+        assert weakenings(parse_policy(GOOD_POLICY, "good"), parse_policy(policy, "mutant"))
+        return
+    _check(code, err)
 
 
 @_settings(1750)
 @given(_byte_mutant(GOOD_BASELINE))
 def test_baseline_byte_mutations(baseline: bytes) -> None:
-    _check(*run(GOOD_REPORT, GOOD_POLICY, baseline))
+    code, err = run(GOOD_REPORT, GOOD_POLICY, baseline)
+    if code == 0:
+        # "expires 2000-01-01" -> "2100-01-01" makes the waiver live, which waives the
+        # report's findings by right; anything else that passes would be the gate failing open
+        assert _hides_findings(baseline), baseline
+        return
+    _check(code, err)
+
+
+def _hides_findings(baseline: bytes) -> bool:
+    """Whether a baseline has a live waiver, or an entry with one of the report's fingerprints."""
+    data = json.loads(baseline)
+    today = datetime.now(UTC).date().isoformat()
+    fingerprints = {f["fingerprint"] for c in VALID_REPORT["checks"] for f in c.get("findings", [])}
+    live = any(str(w.get("expires", "")) >= today for w in data.get("waivers", []))
+    return live or any(e.get("fingerprint") in fingerprints for e in data.get("entries", []))
 
 
 @_settings(250)
