@@ -726,3 +726,14 @@ def test_first_run_without_baseline_ends_with_the_adoption_command(
     result = project.runpytest(*STATIC, "--fwmon-no-history")
     result.assert_outcomes(passed=10)
     assert "no baseline yet" not in result.stdout.str()
+
+
+def test_a_missing_explicit_baseline_is_a_usage_error_that_names_the_plugin_option(
+    project: pytest.Pytester,
+) -> None:
+    result = project.runpytest(*STATIC, "--fwmon-no-history", "--fwmon-baseline", "none.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert (
+        f"fwmon: baseline {project.path / 'none.json'} not found "
+        "(write one, or leave out --fwmon-baseline)"
+    ) in result.stderr.str()

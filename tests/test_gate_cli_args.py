@@ -233,7 +233,7 @@ def test_baseline_commands_exit_2_and_3_with_one_line(
         2,
         "",
         "fwmon: error: baseline fwmon-baseline.json not found (write one with "
-        "`fwmon baseline write`, or leave out --baseline)\n",
+        "`fwmon baseline write`, or name another with --baseline)\n",
     )
     put(project / "fwmon-baseline.json", baseline_of([]))
     assert fwmon(["baseline", "check"], capsys) == (

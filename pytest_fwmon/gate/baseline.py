@@ -302,14 +302,13 @@ def parse_baseline(raw: bytes, source: str) -> Baseline:
     return baseline
 
 
-def load_baseline(path: Path) -> Baseline:
-    """Read and validate a baseline file."""
-    raw = read_input(
-        path,
-        f"baseline {path}",
-        ConfigError,
-        missing_hint="write one with `fwmon baseline write`, or leave out --baseline",
-    )
+#: How to get past a missing baseline file that the gate was told to read (``--baseline``).
+MISSING_HINT: Final = "write one with `fwmon baseline write`, or leave out --baseline"
+
+
+def load_baseline(path: Path, missing_hint: str = MISSING_HINT) -> Baseline:
+    """Read and validate a baseline file; ``missing_hint`` says what to do when it is missing."""
+    raw = read_input(path, f"baseline {path}", ConfigError, missing_hint=missing_hint)
     return parse_baseline(raw, str(path))
 
 

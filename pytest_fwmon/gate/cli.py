@@ -222,7 +222,9 @@ def _written_line(
 def cmd_baseline_check(args: argparse.Namespace) -> int:
     """Run ``fwmon baseline check``: report stale entries, expired and expiring waivers."""
     path = _baseline_path(args)
-    baseline = load_baseline(path)
+    baseline = load_baseline(
+        path, "write one with `fwmon baseline write`, or name another with --baseline"
+    )
     report = read_report(_report_path(args))
     today = _today()
     c = classify(list(iter_findings(report)), baseline, today)

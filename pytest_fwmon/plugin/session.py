@@ -184,7 +184,7 @@ class FwmonSession:
         if not explicit and not path.exists():
             return None
         try:
-            return load_baseline(path)
+            return load_baseline(path, "write one, or leave out --fwmon-baseline")
         except ConfigError as exc:
             raise pytest.UsageError(f"fwmon: {exc.one_line()}") from None
 
