@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,46 @@ def test_write_into_a_file_path_is_an_oserror(tmp_path: Path) -> None:
         write_json_atomic(tmp_path / "f" / "r.json", {})
 
 
+class _Probe(dict[str, Any]):
+    """A report that runs ``action`` while the writer walks it, when the temp file exists."""
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        super().__init__(a=1)
+        self.action = action
+
+    def __iter__(self) -> Iterator[str]:
+        self.action()
+        return super().__iter__()
+
+
+def test_temp_file_is_hidden_beside_the_target(tmp_path: Path) -> None:
+    seen: list[str] = []
+    write_json_atomic(tmp_path / "r.json", _Probe(lambda: seen.extend(os.listdir(tmp_path))))
+    [name] = seen
+    assert name.startswith(".r.json.")
+    assert name.endswith(".tmp")
+    assert os.listdir(tmp_path) == ["r.json"]
+
+
+def test_failure_after_the_temp_file_vanished_raises_the_first_error(tmp_path: Path) -> None:
+    def remove_and_fail() -> None:
+        for name in os.listdir(tmp_path):
+            os.unlink(tmp_path / name)
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match=r"^boom$"):
+        write_json_atomic(tmp_path / "r.json", _Probe(remove_and_fail))
+    assert os.listdir(tmp_path) == []
+
+
+def test_directory_in_the_way_is_an_oserror_and_leaves_no_temp(tmp_path: Path) -> None:
+    (tmp_path / "r.json").mkdir()
+    (tmp_path / "r.json" / "x").write_text("")
+    with pytest.raises(OSError):
+        write_json_atomic(tmp_path / "r.json", {})
+    assert os.listdir(tmp_path) == ["r.json"]
+
+
 def test_previous_path() -> None:
     assert previous_path(Path(".fwmon/report.json")) == Path(".fwmon/report.previous.json")
     assert previous_path(Path("out/r.v1.json")) == Path("out/r.v1.previous.json")
@@ -127,6 +168,8 @@ def test_readable_json_depth_and_key_order() -> None:
     assert readable_json([1, 2], depth=0) == "[1, 2]"
     assert readable_json({10: "b", 2: "a"}) == '{\n  "10": "b",\n  "2": "a"\n}'
     assert readable_json("é") == '"é"'
+    assert readable_json({"a": {"b": {"c": 1}}}) == '{\n  "a": {\n    "b": {"c": 1}\n  }\n}'
+    assert readable_json([{"a": [1]}], depth=3) == '[\n  {\n    "a": [\n      1\n    ]\n  }\n]'
 
 
 # -- reading ------------------------------------------------------------------------------
