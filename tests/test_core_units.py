@@ -449,6 +449,7 @@ def test_schema_error_paths(schema: dict[str, Any], value: Any, where: str) -> N
         ({"minLength": 2}, "ab"),
         ({"minLength": 5, "pattern": "z"}, 3),
         ({"pattern": "b"}, "abc"),
+        ({"pattern": "^"}, ""),
         ({"required": ["a"]}, [1]),
         ({"properties": {"a": {"type": "string"}}}, {"b": 1}),
         ({"items": {"type": "integer"}}, "x"),
@@ -519,6 +520,37 @@ def test_quick_predicate_of_a_flat_object(change: dict[str, Any], valid: bool) -
         assert error[0].startswith("$[6]")
     assert fast({"name": "a"}) is False
     assert fast([]) is False
+
+
+_CLOSED: dict[str, Any] = {"type": "object", "additionalProperties": False}
+
+
+def test_long_arrays_of_closed_objects_without_properties() -> None:
+    schema = {"type": "array", "items": _CLOSED}
+    assert _check(schema, [{}] * 6) is None
+    assert _check(schema, [{}] * 5 + [{"a": 1}]) == ("$[5]", "unexpected key 'a' (allowed: )")
+
+
+@pytest.mark.parametrize(
+    ("schema", "has_quick"),
+    [
+        pytest.param(_FLAT, True, id="flat"),
+        pytest.param(_CLOSED, True, id="no-properties"),
+        pytest.param(
+            {**_CLOSED, "required": ["a"], "properties": {"a": {"type": "integer"}}},
+            True,
+            id="all-required",
+        ),
+        pytest.param({"type": "object", "properties": {}}, False, id="open"),
+        pytest.param({"type": "object", "additionalProperties": {}}, False, id="extra-schema"),
+        pytest.param({"additionalProperties": False, "properties": {}}, False, id="untyped"),
+        pytest.param({**_CLOSED, "anyOf": [{}]}, False, id="other-keyword"),
+        pytest.param({**_CLOSED, "properties": {"a": {"items": {}}}}, False, id="deep"),
+        pytest.param({**_CLOSED, "required": ["b"], "properties": {}}, False, id="required-absent"),
+    ],
+)
+def test_which_objects_get_a_quick_predicate(schema: dict[str, Any], has_quick: bool) -> None:
+    assert (_Compiler(schema)._fast_object(schema) is not None) is has_quick
 
 
 def test_long_arrays_name_the_first_bad_item() -> None:
