@@ -553,6 +553,17 @@ def test_which_objects_get_a_quick_predicate(schema: dict[str, Any], has_quick: 
     assert (_Compiler(schema)._fast_object(schema) is not None) is has_quick
 
 
+def test_long_arrays_check_the_type_beside_an_enum() -> None:
+    typed = {**_CLOSED, "properties": {"k": {"type": "integer", "enum": ["a"]}}}
+    ranged = {**_CLOSED, "properties": {"k": {"enum": ["a", None], "minimum": 5}}}
+    assert _check({"items": typed}, [{"k": "a"}] * 6) == (
+        "$[0].k",
+        "expected integer, got a string",
+    )
+    assert _check({"items": ranged}, [{"k": "a"}, {"k": None}] * 3) is None
+    assert _Compiler(ranged)._fast_object(ranged) is not None
+
+
 def test_long_arrays_name_the_first_bad_item() -> None:
     entries = [dict(_GOOD) for _ in range(8)]
     entries[5]["n"] = 3.0  # valid as JSON Schema counts integers: the full check decides

@@ -384,11 +384,12 @@ def _quick_string(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
 
 
 def _quick_enum(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
-    """Return a predicate for an ``enum`` of strings and None alone, else None."""
+    """Return a predicate for an ``enum`` of strings and None alone, else None.
+
+    A ``minimum`` or ``maximum`` beside it cannot refuse a string or None; a ``type`` can.
+    """
     options = schema["enum"]
-    if set(schema) & {"type", "minimum", "maximum"} or not all(
-        o is None or isinstance(o, str) for o in options
-    ):
+    if "type" in schema or not all(o is None or isinstance(o, str) for o in options):
         return None
     strings = frozenset(o for o in options if o is not None)
     nullable = None in options
