@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,20 @@ from hypothesis import settings
 # ("Unreliable test timings"). The suite asserts behaviour, not time (benchmarks/ measures it).
 settings.register_profile("fwmon", deadline=None)
 settings.load_profile("fwmon")
+
+if "MUTANT_UNDER_TEST" in os.environ:
+    # Under mutmut (ci/mutation.sh) each mutant's tests run in a child forked from a process
+    # that has already run the clean tests, so the cached compiled schemas would be the
+    # unmutated ones and no mutant of the schema compiler could take effect; the stats that
+    # map mutants to tests would also name only the first test that compiled a schema.
+    @pytest.fixture(autouse=True)
+    def _fresh_schema_caches() -> Iterator[None]:
+        """Compile the shipped schemas again in every test, with the mutant under test."""
+        from pytest_fwmon.core import schema
+
+        for cached in (schema.load_schema, schema.validator, schema.quick_check):
+            cached.cache_clear()
+        yield
 
 
 @pytest.fixture

@@ -27,7 +27,13 @@ from pytest_fwmon.core.errors import ConfigError, ReportError
 from pytest_fwmon.core.files import iter_python_files, source_roots
 from pytest_fwmon.core.model import CheckResult, Finding, assign_fingerprints
 from pytest_fwmon.core.report import load_report, parse_report, readable_json, write_json_atomic
-from pytest_fwmon.core.schema import _Compiler, compile_schema, first_error, load_schema
+from pytest_fwmon.core.schema import (
+    _Compiler,
+    compile_schema,
+    first_error,
+    load_schema,
+    quick_check,
+)
 from pytest_fwmon.core.scoring import (
     density_score,
     outcome_score,
@@ -320,6 +326,262 @@ def test_every_shipped_schema_is_a_valid_schema_and_compiles(name: str) -> None:
     schema = load_schema(name)
     jsonschema.Draft202012Validator.check_schema(schema)
     compile_schema(schema)
+
+
+# -- schema keywords, one rule each (issue 22: the validator's mutants) ----------------------
+
+
+def _check(schema: dict[str, Any], value: Any) -> tuple[str, str] | None:
+    return compile_schema(schema)(value, "$")
+
+
+_FLAT: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "n"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1},
+        "n": {"type": "integer", "minimum": 0, "maximum": 9},
+        "kind": {"enum": ["a", "b", None]},
+        "lo": {"type": ["integer", "null"], "minimum": 0},
+        "hi": {"type": "number", "maximum": 1},
+        "both": {"type": ["integer", "null"], "minimum": 1, "maximum": 3},
+        "flag": {"type": "boolean", "description": "annotations are ignored"},
+    },
+}
+_LIST = {"type": "array", "items": {"$ref": "#/$defs/entry"}, "$defs": {"entry": _FLAT}}
+
+
+@pytest.mark.parametrize(
+    ("schema", "value", "error"),
+    [
+        ({"type": "string"}, 5, "expected string, got a number"),
+        ({"type": ["string", "null"]}, 1.5, "expected string or null, got a number"),
+        ({"type": ["null", "integer"]}, "x", "expected null or integer, got a string"),
+        (
+            {"type": ["string", "integer", "boolean"]},
+            None,
+            "expected string or integer or boolean, got null",
+        ),
+        ({"type": "object"}, [], "expected object, got an array"),
+        ({"type": "array"}, {}, "expected array, got an object"),
+        ({"type": "integer"}, True, "expected integer, got a boolean"),
+        ({"type": "integer"}, 3.5, "expected integer, got a number"),
+        ({"type": "number"}, False, "expected number, got a boolean"),
+        ({"type": "boolean"}, 0, "expected boolean, got a number"),
+        ({"type": "null"}, "", "expected null, got a string"),
+        ({"enum": [1, "a", None]}, True, "True is not one of 1, 'a', None"),
+        ({"enum": [1]}, 1.0, "1.0 is not one of 1"),
+        ({"const": 2}, 2.0, "expected 2, got 2.0"),
+        ({"const": "a"}, "b", "expected 'a', got 'b'"),
+        ({"minimum": 1}, 0, "0 is less than the minimum 1"),
+        ({"maximum": 1}, 1.5, "1.5 is more than the maximum 1"),
+        ({"minimum": 0, "maximum": 10}, 11, "11 is more than the maximum 10"),
+        ({"minimum": 0, "maximum": 10}, -1, "-1 is less than the minimum 0"),
+        ({"minLength": 2}, "a", "string shorter than 2 characters"),
+        ({"pattern": "^a"}, "ba", "'ba' does not match '^a'"),
+        ({"minLength": 1, "pattern": "b"}, "", "string shorter than 1 characters"),
+        ({"required": ["a", "b"]}, {"b": 1}, "missing required key 'a'"),
+        (
+            {"properties": {"a": {}, "b": {}}, "additionalProperties": False},
+            {"a": 1, "z": 2},
+            "unexpected key 'z' (allowed: a, b)",
+        ),
+        (
+            {"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 0}]},
+            -1,
+            "-1 is less than the minimum 0",
+        ),
+        ({"anyOf": [{"type": "string"}, {"type": "integer"}]}, None, "expected string, got null"),
+    ],
+)
+def test_schema_keyword_messages(schema: dict[str, Any], value: Any, error: str) -> None:
+    assert _check(schema, value) == ("$", error)
+
+
+@pytest.mark.parametrize(
+    ("schema", "value", "where"),
+    [
+        ({"properties": {"a": {"items": {"type": "integer"}}}}, {"a": [1, "x"]}, "$.a[1]"),
+        (
+            {"properties": {"a": {}}, "additionalProperties": {"type": "integer"}},
+            {"a": "x", "z": "y"},
+            "$.z",
+        ),
+        (
+            {"$defs": {"n": {"type": "integer"}}, "properties": {"a": {"$ref": "#/$defs/n"}}},
+            {"a": "x"},
+            "$.a",
+        ),
+        (
+            {"anyOf": [{"type": "null"}, {"properties": {"a": {"type": "integer"}}}]},
+            {"a": "x"},
+            "$.a",
+        ),
+        (
+            {
+                "$defs": {"t": {"type": "array", "items": {"$ref": "#/$defs/t"}}},
+                "$ref": "#/$defs/t",
+            },
+            [[], [[1]]],
+            "$[1][0][0]",
+        ),
+    ],
+)
+def test_schema_error_paths(schema: dict[str, Any], value: Any, where: str) -> None:
+    error = _check(schema, value)
+    assert error is not None
+    assert error[0] == where
+    assert error[1].endswith(", got a string") or error[1] == "expected array, got a number"
+
+
+@pytest.mark.parametrize(
+    ("schema", "value"),
+    [
+        ({"type": "integer"}, 3.0),
+        ({"type": "number"}, 2),
+        ({"type": ["null", "integer"]}, None),
+        ({"type": ["string", "integer", "boolean"]}, False),
+        ({"minimum": 1}, 1),
+        ({"maximum": 1}, 1),
+        ({"minimum": 0}, True),
+        ({"maximum": 0}, "x"),
+        ({"minLength": 2}, "ab"),
+        ({"minLength": 5, "pattern": "z"}, 3),
+        ({"pattern": "b"}, "abc"),
+        ({"pattern": "^"}, ""),
+        ({"required": ["a"]}, [1]),
+        ({"properties": {"a": {"type": "string"}}}, {"b": 1}),
+        ({"items": {"type": "integer"}}, "x"),
+        ({"enum": [None, "a"]}, None),
+        ({"const": None}, None),
+        ({"anyOf": [{"type": "string"}, {"type": "null"}]}, None),
+        ({"title": "t", "description": "d", "$comment": "c", "type": "string"}, "s"),
+        (
+            {
+                "$defs": {"t": {"type": "array", "items": {"$ref": "#/$defs/t"}}},
+                "$ref": "#/$defs/t",
+            },
+            [[], [[]]],
+        ),
+    ],
+)
+def test_schema_accepts(schema: dict[str, Any], value: Any) -> None:
+    assert _check(schema, value) is None
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        ({"oneOf": []}, "unsupported JSON Schema keywords: ['oneOf']"),
+        ({"$ref": "other.json#/x"}, "unsupported $ref 'other.json#/x'"),
+        ({"type": "thing"}, "unknown JSON Schema type 'thing'"),
+    ],
+)
+def test_schema_compile_errors(schema: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError) as excinfo:
+        compile_schema(schema)
+    assert str(excinfo.value) == message
+
+
+_GOOD = {"name": "a", "n": 0}
+
+
+@pytest.mark.parametrize(
+    ("change", "valid"),
+    [
+        ({}, True),
+        ({"n": 9, "kind": "b", "lo": 0, "hi": 1, "both": 3, "flag": False}, True),
+        ({"kind": None, "lo": None, "both": None, "hi": -5.5}, True),
+        ({"both": 1, "lo": 7}, True),
+        ({"name": ""}, False),
+        ({"name": 5}, False),
+        ({"n": 10}, False),
+        ({"n": -1}, False),
+        ({"n": True}, False),
+        ({"kind": "c"}, False),
+        ({"lo": -1}, False),
+        ({"hi": 1.5}, False),
+        ({"both": 0}, False),
+        ({"both": 4}, False),
+        ({"flag": 1}, False),
+        ({"extra": 1}, False),
+    ],
+)
+def test_quick_predicate_of_a_flat_object(change: dict[str, Any], valid: bool) -> None:
+    fast = _Compiler(_LIST)._fast_object(_FLAT)
+    assert fast is not None
+    entry = {**_GOOD, **change}
+    assert fast(entry) is valid
+    entries = [dict(_GOOD) for _ in range(6)] + [entry]
+    error = _check(_LIST, entries)
+    assert (error is None) is valid
+    if error is not None:
+        assert error[0].startswith("$[6]")
+    assert fast({"name": "a"}) is False
+    assert fast([]) is False
+
+
+_CLOSED: dict[str, Any] = {"type": "object", "additionalProperties": False}
+
+
+def test_long_arrays_of_closed_objects_without_properties() -> None:
+    schema = {"type": "array", "items": _CLOSED}
+    assert _check(schema, [{}] * 6) is None
+    assert _check(schema, [{}] * 5 + [{"a": 1}]) == ("$[5]", "unexpected key 'a' (allowed: )")
+
+
+@pytest.mark.parametrize(
+    ("schema", "has_quick"),
+    [
+        pytest.param(_FLAT, True, id="flat"),
+        pytest.param(_CLOSED, True, id="no-properties"),
+        pytest.param(
+            {**_CLOSED, "required": ["a"], "properties": {"a": {"type": "integer"}}},
+            True,
+            id="all-required",
+        ),
+        pytest.param({"type": "object", "properties": {}}, False, id="open"),
+        pytest.param({"type": "object", "additionalProperties": {}}, False, id="extra-schema"),
+        pytest.param({"additionalProperties": False, "properties": {}}, False, id="untyped"),
+        pytest.param({**_CLOSED, "anyOf": [{}]}, False, id="other-keyword"),
+        pytest.param({**_CLOSED, "properties": {"a": {"items": {}}}}, False, id="deep"),
+        pytest.param({**_CLOSED, "required": ["b"], "properties": {}}, False, id="required-absent"),
+    ],
+)
+def test_which_objects_get_a_quick_predicate(schema: dict[str, Any], has_quick: bool) -> None:
+    assert (_Compiler(schema)._fast_object(schema) is not None) is has_quick
+
+
+def test_long_arrays_check_the_type_beside_an_enum() -> None:
+    typed = {**_CLOSED, "properties": {"k": {"type": "integer", "enum": ["a"]}}}
+    ranged = {**_CLOSED, "properties": {"k": {"enum": ["a", None], "minimum": 5}}}
+    assert _check({"items": typed}, [{"k": "a"}] * 6) == (
+        "$[0].k",
+        "expected integer, got a string",
+    )
+    assert _check({"items": ranged}, [{"k": "a"}, {"k": None}] * 3) is None
+    assert _Compiler(ranged)._fast_object(ranged) is not None
+
+
+def test_long_arrays_name_the_first_bad_item() -> None:
+    entries = [dict(_GOOD) for _ in range(8)]
+    entries[5]["n"] = 3.0  # valid as JSON Schema counts integers: the full check decides
+    assert _check(_LIST, entries) is None
+    entries[6]["n"] = 12
+    entries[7]["kind"] = "z"
+    assert _check(_LIST, entries) == ("$[6].n", "12 is more than the maximum 9")
+    del entries[2]["n"]
+    assert _check(_LIST, entries) == ("$[2]", "missing required key 'n'")
+
+
+def test_quick_check_of_a_shipped_definition() -> None:
+    finding = valid_report()["checks"][0]["findings"][0]
+    assert quick_check("report", "finding")(finding) is True
+    assert quick_check("report", "finding")({**finding, "line": -1}) is False
+    with pytest.raises(ValueError) as excinfo:
+        quick_check("report", "check")
+    assert str(excinfo.value) == "report#/$defs/check is not a closed object of leaves"
 
 
 # -- report reading and writing --------------------------------------------------------------

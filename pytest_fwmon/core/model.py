@@ -145,7 +145,7 @@ class CheckResult:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
         """Inverse of :meth:`to_dict`."""
-        kwargs = {k: data[k] for k in _CHECK_FIELDS if k in data and k != "findings"}
+        kwargs = {k: data[k] for k in _CHECK_FIELDS if k in data}
         kwargs["findings"] = [Finding.from_dict(f) for f in data.get("findings", ())]
         return cls(**kwargs)
 

@@ -110,7 +110,7 @@ def readable_json(data: Any, *, indent: int = 2, depth: int = 2) -> str:
     return "".join(readable_chunks(data, indent=indent, depth=depth))
 
 
-def readable_chunks(data: Any, *, indent: int = 2, depth: int = 2) -> Iterator[str]:
+def readable_chunks(data: Any, *, indent: int, depth: int = 2) -> Iterator[str]:
     """:func:`readable_json` in pieces, to write a large document without joining it."""
     step = " " * indent
     encode = _ENCODER.encode  # one encoder: json.dumps with options builds one per call

@@ -228,12 +228,11 @@ class _Compiler:
 
     def _resolve(self, schema: Any) -> Any:
         """Return ``schema`` with a lone ``$ref`` followed (for the quick predicates)."""
-        seen = 0
+        seen = 0  # a chain of refs longer than 8 keeps its last ref: no quick predicate
         while isinstance(schema, Mapping) and set(schema) == {"$ref"} and seen < 8:
-            target = schema["$ref"]
-            if not isinstance(target, str) or not target.startswith("#/$defs/"):
-                return schema
-            schema = self.root["$defs"][target[len("#/$defs/") :]]
+            # every ref is "#/$defs/NAME": compile refuses any other before a validator
+            # exists, and quick_check reads only shipped schemas, which all compile
+            schema = self.root["$defs"][schema["$ref"].removeprefix("#/$defs/")]
             seen += 1
         return schema
 
@@ -385,11 +384,12 @@ def _quick_string(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
 
 
 def _quick_enum(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
-    """Return a predicate for an ``enum`` of strings and None alone, else None."""
+    """Return a predicate for an ``enum`` of strings and None alone, else None.
+
+    A ``minimum`` or ``maximum`` beside it cannot refuse a string or None; a ``type`` can.
+    """
     options = schema["enum"]
-    if set(schema) & {"type", "minimum", "maximum"} or not all(
-        o is None or isinstance(o, str) for o in options
-    ):
+    if "type" in schema or not all(o is None or isinstance(o, str) for o in options):
         return None
     strings = frozenset(o for o in options if o is not None)
     nullable = None in options
