@@ -188,6 +188,10 @@ def test_exemptions_are_explicit_and_printed(repo: Path) -> None:
         pytest.param(b'+++ "b/q\\"\\\\.py"', 'q"\\.py', id="quote-and-backslash"),
         pytest.param(b'+++ "b/\\a\\b\\t\\n\\v\\f\\r.py"', "\a\b\t\n\v\f\r.py", id="c-escapes"),
         pytest.param(b'+++ "b/\\303\\251\\101.py"', "\u00e9A.py", id="octal"),
+        pytest.param(b'+++ "b/\\011\\177\\303\\251"', "\t\x7f\u00e9", id="octal-0-1-at-end"),
+        pytest.param(b'+++ "b/\\877.py"', "877.py", id="8-is-no-octal-digit"),
+        pytest.param(b'+++ "b/tab\\t"', "tab\t", id="escape-at-the-end"),
+        pytest.param(b'+++ ""', "", id="empty-quoted"),
         pytest.param(b'+++ "b/x\\q.py"', "xq.py", id="unknown-escape-is-the-char"),
         pytest.param(b'+++ "b/end\\"', "end\\", id="trailing-backslash-kept"),
         pytest.param(b'+++ "b/\\30"', "30", id="short-octal-is-two-chars"),
@@ -195,6 +199,8 @@ def test_exemptions_are_explicit_and_printed(repo: Path) -> None:
         pytest.param(b'+++ "', '"', id="lone-quote"),
         pytest.param(b"+++ c/no-prefix.py", "c/no-prefix.py", id="no-b-prefix"),
         pytest.param(b"+++ b/\xff.py", "\udcff.py", id="not-utf8"),
+        pytest.param(b"+++ b/ends in space \t", "ends in space ", id="only-the-tab-is-cut"),
+        pytest.param(b"+++ b/FIX\r", "FIX", id="only-the-carriage-return-is-cut"),
     ],
 )
 def test_new_side_paths_as_git_writes_them(plus_line: bytes, path: str) -> None:
@@ -211,6 +217,8 @@ def test_hunk_headers_without_a_count_deletions_and_garbage() -> None:
             b"@@ -1 +120,2 @@ def f():",
             b"+++ b/only-deleted.py",
             b"@@ -1,2 +0,0 @@",
+            b"+++ /dev/null",  # a deleted file: its hunks belong to no file
+            b"@@ -1 +3 @@",
         ]
     )
     assert parse_unified_diff(diff) == {"a.py": {5, 120, 121}}
@@ -266,3 +274,45 @@ def test_show_file_at_a_revision(tmp_path: Path) -> None:
     assert show_file(tmp_path, "main", tmp_path.parent / "outside.toml") is None
     (tmp_path / "link.toml").symlink_to(tmp_path / "gates" / "p.toml")
     assert show_file(tmp_path, "main", tmp_path / "link.toml") is None  # the link, not its target
+
+
+def test_untracked_files_with_non_utf8_names_and_dangling_links(tmp_path: Path) -> None:
+    make_repo(tmp_path, {"a.py": "x\n"}, {})
+    (tmp_path / "a-dangling.py").symlink_to(tmp_path / "nowhere.py")  # cannot be read: skipped
+    (tmp_path / "b.py").write_text("1\n2\n", encoding="utf-8")
+    (tmp_path / "c\udcff.py").write_bytes(b"1\n")  # the name's byte 0xff is not UTF-8
+    assert changed_lines(tmp_path, "main") == {"b.py": {1, 2}, "c\udcff.py": {1}}
+
+
+def test_changed_lines_ignore_the_users_diff_configuration(tmp_path: Path) -> None:
+    keep = "".join(f"keep{i}\n" for i in range(1, 8))
+    make_repo(tmp_path, {"a.py": "1\n2\n", "c.py": keep}, {"a.py": "1\ntwo\n"})
+    git(tmp_path, "mv", "c.py", "d.py")
+    git(tmp_path, "commit", "-q", "-m", "move")
+    (tmp_path / ".git" / "info" / "attributes").write_text("a.py diff=first\n", encoding="utf-8")
+    for key, value in [
+        ("color.ui", "always"),  # escape codes around every line
+        ("diff.external", "true"),  # a diff program that shows nothing
+        ("diff.first.textconv", "head -n 1"),  # a conversion that hides line 2
+        ("diff.renames", "false"),  # the moved file as wholly new
+        ("diff.mnemonicPrefix", "true"),  # w/ instead of b/ before the new side
+    ]:
+        git(tmp_path, "config", key, value)
+    base = git(tmp_path, "merge-base", "HEAD", "main").strip()
+    (tmp_path / base).write_text("a file named like the base commit\n", encoding="utf-8")
+    assert changed_lines(tmp_path, "main") == {"a.py": {2}, base: {1}}
+
+
+def test_a_base_ref_that_names_a_file_is_still_unknown(tmp_path: Path) -> None:
+    make_repo(tmp_path, {"a.py": "x\n"}, {})
+    (tmp_path / "nope^{commit}").write_text("", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        merge_base(tmp_path, "nope")
+    assert info.value.message == f"base ref 'nope' is not known to git in {tmp_path}"
+
+
+def test_git_errors_that_are_not_utf8_are_replaced(tmp_path: Path) -> None:
+    make_repo(tmp_path, {"a.py": "x\n"}, {})
+    with pytest.raises(ConfigError) as info:
+        diff_git(tmp_path, "show", "\udcff:a.py")  # the byte 0xff, which git echoes
+    assert info.value.message == "fatal: invalid object name '\ufffd'."

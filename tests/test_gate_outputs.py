@@ -162,9 +162,20 @@ def test_sarif_leaves_out_pipelines_that_did_not_run() -> None:
 def test_sarif_rule_ids_stay_unique_across_checkers() -> None:
     a = finding("D103", "a.py", 1, pipeline="docs", checker="pydocstyle")
     b = finding("D103", "b.py", 1, pipeline="docs", checker="ruff")
-    log = build_sarif(gate([a, b]))
+    c = finding("D100", "c.py", 1, pipeline="docs", checker="ruff")
+    log = build_sarif(gate([a, b, c]))
     docs = log["runs"][1]
-    assert [r["id"] for r in docs["tool"]["driver"]["rules"]] == ["pydocstyle/D103", "ruff/D103"]
+    # sorted by the id shown, not by (checker, rule), which would put ruff's D100 between them
+    assert [r["id"] for r in docs["tool"]["driver"]["rules"]] == [
+        "D100",
+        "pydocstyle/D103",
+        "ruff/D103",
+    ]
+    assert [(r["ruleId"], r["ruleIndex"]) for r in docs["results"]] == [
+        ("D100", 0),
+        ("pydocstyle/D103", 1),
+        ("ruff/D103", 2),
+    ]
 
 
 NASTY = "50% done: a, b\r\nnext line: 100%"
