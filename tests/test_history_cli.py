@@ -19,7 +19,7 @@ from pytest_fwmon.core.scoring import density_score
 from pytest_fwmon.history import open_store
 from tests.pgserver import postgres_server, postgres_url  # noqa: F401
 from tests.test_history_slo import fixture
-from tests.test_history_support import make_check, make_finding, make_report
+from tests.test_history_support import make_check, make_finding, make_report, make_resource
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -539,20 +539,7 @@ def improvable_report() -> dict[str, Any]:
         make_check("pkg/c.py", c, pipeline="quality", checker="complexity", loc=400),
     ]
     resources = [
-        {
-            "nodeid": f"tests/test_x.py::test_{i}",
-            "outcome": "passed",
-            "wall": wall,
-            "cpu_user": 0.0,
-            "cpu_system": 0.0,
-            "rss_start": 0,
-            "rss_end": 0,
-            "rss_peak": None,
-            "peak_method": None,
-            "io_read_bytes": None,
-            "io_write_bytes": None,
-        }
-        for i, wall in enumerate([3.0, 0.5])
+        make_resource(f"tests/test_x.py::test_{i}", wall) for i, wall in enumerate([3.0, 0.5])
     ]
     return make_report("run-impr0001", checks=checks, resources=resources, duration=12.0)
 

@@ -117,6 +117,23 @@ def make_benchmark(name: str, p95: float, ops: float) -> dict[str, Any]:
     }
 
 
+def make_resource(nodeid: str, wall: float) -> dict[str, Any]:
+    """A ``resources[]`` record of a passed test that took ``wall`` seconds, nothing else."""
+    return {
+        "nodeid": nodeid,
+        "outcome": "passed",
+        "wall": wall,
+        "cpu_user": 0.0,
+        "cpu_system": 0.0,
+        "rss_start": 0,
+        "rss_end": 0,
+        "rss_peak": None,
+        "peak_method": None,
+        "io_read_bytes": None,
+        "io_write_bytes": None,
+    }
+
+
 def make_coverage(line_percent: float) -> dict[str, Any]:
     """A report.coverage object with the given line percent (branch: 10 points lower)."""
     return {

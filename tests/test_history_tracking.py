@@ -22,7 +22,7 @@ from pytest_fwmon.core.model import Finding
 from pytest_fwmon.core.scoring import density_score
 from tests.pgserver import postgres_server, postgres_url  # noqa: F401
 from tests.reportcheck import copy_project
-from tests.test_history_support import make_check, make_finding, make_report
+from tests.test_history_support import make_check, make_finding, make_report, make_resource
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -246,40 +246,28 @@ def test_reappearing_findings_reopen_it_and_a_second_fix_is_a_second_outcome(
     assert len(done(capsys, store_args)) == 2
 
 
-def timed(nodeid: str, wall: float) -> dict[str, Any]:
-    return {
-        "nodeid": nodeid,
-        "outcome": "passed",
-        "wall": wall,
-        "cpu_user": 0.0,
-        "cpu_system": 0.0,
-        "rss_start": 0,
-        "rss_end": 0,
-        "rss_peak": None,
-        "peak_method": None,
-        "io_read_bytes": None,
-        "io_write_bytes": None,
-    }
-
-
 def test_a_slow_test_made_fast_is_implemented_with_the_time_it_saved(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = ["--store", str(project / "h.db")]
     slow, other = "tests/test_x.py::test_slow", "tests/test_x.py::test_other"
-    record(capsys, project, store, report(1, {}, resources=[timed(slow, 3.0)], duration=12.0))
+    record(
+        capsys, project, store, report(1, {}, resources=[make_resource(slow, 3.0)], duration=12.0)
+    )
     [opp] = listed(capsys, store).values()
     assert (opp["kind"], opp["subject"], opp["impact"]) == ("slow-test", slow, 25.0)
     # run 2 did not time it (deselected): no data, still open
-    record(capsys, project, store, report(2, {}, resources=[timed(other, 0.1)], duration=12.0))
+    record(
+        capsys, project, store, report(2, {}, resources=[make_resource(other, 0.1)], duration=12.0)
+    )
     assert done(capsys, store) == []
     # run 3: 3.0 s -> 1.0 s, and five slower tests push it out of the 5 slowest
-    slower = [timed(f"tests/test_y.py::test_{i}", 2.0) for i in range(5)]
+    slower = [make_resource(f"tests/test_y.py::test_{i}", 2.0) for i in range(5)]
     record(
         capsys,
         project,
         store,
-        report(3, {}, resources=[timed(slow, 1.0), *slower], duration=12.0),
+        report(3, {}, resources=[make_resource(slow, 1.0), *slower], duration=12.0),
     )
     [outcome] = done(capsys, store)
     assert (outcome["id"], outcome["run_id"]) == (opp["id"], "run-00000003")
