@@ -24,6 +24,8 @@ from ..core.textsafe import plain
 from .evaluate import GateResult
 from .markdown import SUMMARY_LIMIT, render_markdown, utf8_len
 
+#: The least room worth a summary: the verdict, the conditions table and a few findings.
+MIN_SUMMARY: Final = 4096
 #: GitHub shows at most this many error and this many warning annotations of one step.
 MAX_PER_KIND: Final = 10
 
@@ -78,61 +80,56 @@ class Annotation:
         return f"{head}::{escape_data(self.message)}"
 
 
-#: (rank, order added, annotation): gate annotations rank -1, findings by severity.
-_Ranked = list[tuple[int, int, Annotation]]
-
-
 def build_annotations(result: GateResult, prefix: str = "") -> list[Annotation]:
     """Return the annotations to print, capped per kind, with a notice about the rest.
 
     ``prefix`` is the project's folder inside the repository ("" at its root), prepended to
     finding paths because GitHub resolves them from the repository root.
     """
-    ranked: _Ranked = []
-    _rank_gate(result, ranked)
-    _rank_findings(result, prefix, ranked)
-    ranked.sort(key=lambda t: (t[0], t[1]))
-    return _capped(ranked)
+    return _capped([*_gate_annotations(result), *_finding_annotations(result, prefix)])
 
 
-def _rank_gate(result: GateResult, ranked: _Ranked) -> None:
-    """Add the failed or warning conditions and the other block reasons, ranked first."""
-    for r in result.conditions:
-        if r.blocking or r.warning:
-            kind = "error" if r.blocking else "warning"
-            title = f"fwmon gate: condition {r.condition.id}"
-            ranked.append((-1, len(ranked), Annotation(kind, r.why, title)))
-    for reason in result.reasons:
-        if not reason.startswith("condition "):
-            ranked.append((-1, len(ranked), Annotation("error", reason, "fwmon gate")))
-
-
-def _rank_findings(result: GateResult, prefix: str, ranked: _Ranked) -> None:
-    """Add the new findings worth an annotation, ranked by severity, then path and line."""
-    rank = {s: i for i, s in enumerate(SEVERITIES)}
-    for f in sorted(
-        result.classification.new, key=lambda f: (rank[f["severity"]], f["path"], f["line"])
-    ):
-        level = _KIND.get(f["severity"])
-        if level is None:
-            continue
-        path = f"{prefix}{f['path']}" if f["path"] else ""
-        title = f"{f['checker']} {f['rule']} ({f['severity']})"
-        ranked.append(
-            (
-                rank[f["severity"]],
-                len(ranked),
-                Annotation(level, f["message"], title, path, f["line"], f["end_line"], f["col"]),
-            )
+def _gate_annotations(result: GateResult) -> list[Annotation]:
+    """The failed or warning conditions and the other block reasons, which rank first."""
+    shown = [
+        Annotation(
+            "error" if r.blocking else "warning", r.why, f"fwmon gate: condition {r.condition.id}"
         )
+        for r in result.conditions
+        if r.blocking or r.warning
+    ]
+    shown += [
+        Annotation("error", reason, "fwmon gate")
+        for reason in result.reasons
+        if not reason.startswith("condition ")
+    ]
+    return shown
 
 
-def _capped(ranked: _Ranked) -> list[Annotation]:
+def _finding_annotations(result: GateResult, prefix: str) -> list[Annotation]:
+    """The new findings worth an annotation, ranked by severity, then path and line."""
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    worth = [f for f in result.classification.new if f["severity"] in _KIND]
+    return [
+        Annotation(
+            _KIND[f["severity"]],
+            f["message"],
+            f"{f['checker']} {f['rule']} ({f['severity']})",
+            f"{prefix}{f['path']}" if f["path"] else "",
+            f["line"],
+            f["end_line"],
+            f["col"],
+        )
+        for f in sorted(worth, key=lambda f: (rank[f["severity"]], f["path"], f["line"]))
+    ]
+
+
+def _capped(ranked: list[Annotation]) -> list[Annotation]:
     """Keep at most MAX_PER_KIND of each kind, in rank order, and a notice about the rest."""
     shown: list[Annotation] = []
     left = {"error": 0, "warning": 0}
     used = {"error": 0, "warning": 0}
-    for _rank, _i, annotation in ranked:
+    for annotation in ranked:
         if used[annotation.kind] < MAX_PER_KIND:
             used[annotation.kind] += 1
             shown.append(annotation)
@@ -175,7 +172,7 @@ def project_prefix(root: Path, environ: Mapping[str, str]) -> str:
     except (ValueError, OSError):
         return ""
     text = relative.as_posix()
-    return "" if text in ("", ".") else text + "/"
+    return "" if text == "." else text + "/"  # "." is the workspace itself
 
 
 def write_github(
@@ -187,10 +184,17 @@ def write_github(
         out.write(annotation.render() + "\n")
     summary = environ.get("GITHUB_STEP_SUMMARY")
     if summary:
-        # leave room for what other steps of the job may have appended already
         used = _size(summary)
-        limit = max(SUMMARY_LIMIT - used - 1, 4096)
-        _append(summary, render_markdown(result, limit, utf8_len))
+        limit = summary_limit(used)
+        if limit is None:
+            note = (
+                f"the step summary holds {used} bytes already, too close to GitHub's limit of "
+                f"{SUMMARY_LIMIT} for the gate's summary (at least {MIN_SUMMARY} bytes): "
+                "left out, so that GitHub still shows what is there"
+            )
+            out.write(Annotation("warning", note, "fwmon gate").render() + "\n")
+        else:
+            _append(summary, render_markdown(result, limit, utf8_len))
     output = environ.get("GITHUB_OUTPUT")
     if output:
         _append(output, "".join(f"{k}={v}\n" for k, v in step_outputs(result).items()))
@@ -202,6 +206,16 @@ def write_error(message: str, environ: Mapping[str, str], out: TextIO) -> None:
     output = environ.get("GITHUB_OUTPUT")
     if output:
         _append(output, "verdict=error\n")
+
+
+def summary_limit(used: int) -> int | None:
+    """Bytes left for the gate's summary when the step wrote ``used`` bytes to it already.
+
+    The whole file stays a byte under GitHub's limit, past which GitHub shows no summary at
+    all; None when fewer than :data:`MIN_SUMMARY` bytes are left.
+    """
+    left = SUMMARY_LIMIT - used - 1
+    return left if left >= MIN_SUMMARY else None
 
 
 def _size(path: str) -> int:

@@ -144,15 +144,16 @@ _CLOSING: Final = "\n</details>\n"
 
 def _rows_that_fit(
     ordered: list[dict[str, Any]], size: int, budget: int, measure: Callable[[str], int]
-) -> list[str]:
-    """Return the finding rows, in order, while ``size`` plus theirs stays within ``budget``."""
+) -> list[tuple[str, int]]:
+    """Return the finding rows and their sizes, in order, while ``size`` plus theirs stays
+    within ``budget``."""
     rows = []
     for f in ordered:
         row = _finding_row(f) + "\n"
         row_size = measure(row)
         if size + row_size > budget:
             break
-        rows.append(row)
+        rows.append((row, row_size))
         size += row_size
     return rows
 
@@ -160,16 +161,28 @@ def _rows_that_fit(
 def _with_findings(
     text: str, new: list[dict[str, Any]], limit: int, measure: Callable[[str], int]
 ) -> str:
-    """Append the new findings, worst first, listing as many as ``limit`` leaves room for."""
+    """Append the new findings, worst first, listing as many as ``limit`` leaves room for.
+
+    When they do not all fit, rows are dropped from the end until the line that counts the
+    rest fits too.
+    """
     rank = {s: i for i, s in enumerate(SEVERITIES)}
     ordered = sorted(new, key=lambda f: (rank[f["severity"]], f["path"], f["line"], f["rule"]))
     body = text + "\n".join(_FINDINGS_HEAD) + "\n"
-    reserve = measure(_CLOSING) + measure(f"\n… and {len(ordered)} more new findings not listed.\n")
-    rows = _rows_that_fit(ordered, measure(body), limit - reserve, measure)
-    body += "".join(rows)
-    if len(rows) < len(ordered):
-        body += f"\n… and {len(ordered) - len(rows)} more new findings not listed.\n"
-    return _fit(body + _CLOSING, limit, measure)
+    budget = limit - measure(_CLOSING)
+    size = measure(body)
+    rows = _rows_that_fit(ordered, size, budget, measure)
+    size += sum(row_size for _row, row_size in rows)
+    rest = _rest_line(len(ordered) - len(rows))
+    while rows and size + measure(rest) > budget:
+        size -= rows.pop()[1]
+        rest = _rest_line(len(ordered) - len(rows))
+    return _fit(body + "".join(row for row, _size in rows) + rest + _CLOSING, limit, measure)
+
+
+def _rest_line(left: int) -> str:
+    """The line that counts the new findings not listed ("" when none is left out)."""
+    return f"\n… and {left} more new findings not listed.\n" if left else ""
 
 
 def render_markdown(
