@@ -154,3 +154,18 @@ def test_the_findings_listed_are_the_most_that_fit_at_every_limit() -> None:
             assert render_markdown(result, limit, measure) == expected, limit
             checked += 1
         assert checked > 12 * 20  # every row boundary, with and without the count line
+
+
+def test_rows_past_the_limit_are_not_measured() -> None:
+    """A long report costs the rows its summary lists, not all of its rows."""
+    result = _gate([f"message {i}" for i in range(2_000)])
+    calls = []
+
+    def measure(text: str) -> int:
+        calls.append(text)
+        return len(text)
+
+    text = render_markdown(result, 8_000, measure)
+    listed = text.count("| high |")
+    assert 0 < listed < 200
+    assert len(calls) < listed + 20
