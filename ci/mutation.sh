@@ -2,7 +2,7 @@
 # Mutation testing of the gate (pytest_fwmon/gate/) and the report model
 # (pytest_fwmon/core/{model,report,schema,scoring}.py) with mutmut 3; configuration in
 # pyproject.toml, [tool.mutmut]. Prints the score per module (ci/mutation_score.py).
-# Not part of .ci/run: it takes about an hour on two cores (README, Development).
+# Not part of .ci/run: a whole run takes about 35 minutes on two cores (README, Development).
 #
 #   bash ci/mutation.sh                 mutate and test (keeps earlier results in mutants/)
 #   bash ci/mutation.sh --fresh         start over (removes mutants/)
