@@ -164,6 +164,22 @@ def test_not_json_by_rfc_8259_is_refused(tmp_path: Path, raw: bytes, why: str) -
     assert why in out and "Traceback" not in out and len(out.splitlines()) == 1, out
 
 
+def test_a_leading_byte_order_mark_is_ignored_and_any_other_refused(tmp_path: Path) -> None:
+    """RFC 8259 section 8.1: a parser MAY ignore a leading BOM; one inside is not JSON."""
+    (tmp_path / "policy.toml").write_text(POLICY_NEW_HIGH.replace("le", "ge"), encoding="utf-8")
+    bom = "\ufeff".encode()
+    for raw, expected in (
+        (bom + REPORT_TEXT.encode(), 0),
+        (REPORT_TEXT.encode(), 0),
+        (REPORT_TEXT.replace("{", "{" + "\ufeff", 1).encode(), 3),
+        (bom + bom + REPORT_TEXT.encode(), 3),
+    ):
+        (tmp_path / "report.json").write_bytes(raw)
+        code, out = _gate(tmp_path, "report.json", "--policy", "policy.toml")
+        assert code == expected, out
+        assert "Traceback" not in out
+
+
 def _blocking_with(edit: str) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(REPORT_TEXT)
     check = next(c for c in doc["checks"] if c["findings"])

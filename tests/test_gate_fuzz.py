@@ -281,6 +281,8 @@ def _strict_oracle(raw: bytes) -> Any:
 
     try:
         text = raw.decode("utf-8")
+        # RFC 8259 section 8.1: a parser may ignore one leading byte order mark (fwmon does)
+        text = text.removeprefix("\ufeff")
         data = json.loads(text, object_pairs_hook=pairs, parse_constant=bad)
         json.dumps(data, allow_nan=False).encode("utf-8")
     except (ValueError, RecursionError, UnicodeError):
