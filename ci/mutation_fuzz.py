@@ -18,6 +18,7 @@ import json
 import os
 import subprocess  # nosec B404 # runs pytest, fixed argv
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,20 +38,27 @@ def left_alive(mutants: Path) -> list[str]:
 
 
 def fuzz(mutants: Path, name: str, timeout: float) -> str:
-    """Run the fuzz test with mutant ``name`` active: killed, survived or timeout."""
-    env = {**os.environ, "MUTANT_UNDER_TEST": name, "PYTHONPATH": "."}
+    """Run the fuzz test with mutant ``name`` active ("" none): killed, survived or timeout.
+
+    Each run starts in a new empty folder, so hypothesis's example database of one mutant is
+    not replayed against the next.
+    """
+    env = {**os.environ, "MUTANT_UNDER_TEST": name, "PYTHONPATH": str(mutants.resolve())}
     argv = [sys.executable, "-m", "pytest", "-x", "-q", "-m", "slow", "-p", "no:cacheprovider"]
-    try:
-        done = subprocess.run(  # nosec B603 # fixed argv, our interpreter
-            [*argv, FUZZ], cwd=mutants, env=env, capture_output=True, timeout=timeout, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return "timeout"
+    argv += ["--rootdir", str(mutants.resolve()), str((mutants / FUZZ).resolve())]
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            done = subprocess.run(  # nosec B603 # fixed argv, our interpreter
+                argv, cwd=scratch, env=env, capture_output=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired:
+            return "timeout"
     return "survived" if done.returncode == 0 else "killed"
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print one line per mutant left and the totals; exit 2 without results."""
+    """Print one line per mutant left and the totals; exit 2 without results, or when the fuzz
+    test fails with no mutant active."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mutants", default="mutants", help="mutmut's work folder")
     parser.add_argument("--only", default="*", help="a glob of mutant names to check")
@@ -60,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     names = [n for n in left_alive(mutants) if fnmatch.fnmatchcase(n, args.only)]
     if not names:
         print(f"mutation_fuzz: no mutant left alive under {mutants}/ (run mutmut first)")
+        return 2
+    if fuzz(mutants, "", args.timeout) != "survived":
+        print(
+            "mutation_fuzz: the fuzz test fails without a mutant; fix that first", file=sys.stderr
+        )
         return 2
     totals = {"killed": 0, "survived": 0, "timeout": 0}
     for name in names:
