@@ -90,7 +90,7 @@ def build_annotations(result: GateResult, prefix: str = "") -> list[Annotation]:
 
 
 def _gate_annotations(result: GateResult) -> list[Annotation]:
-    """The failed or warning conditions and the other block reasons, which rank first."""
+    """Return the failed or warning conditions and the other block reasons (they rank first)."""
     shown = [
         Annotation(
             "error" if r.blocking else "warning", r.why, f"fwmon gate: condition {r.condition.id}"
@@ -107,7 +107,7 @@ def _gate_annotations(result: GateResult) -> list[Annotation]:
 
 
 def _finding_annotations(result: GateResult, prefix: str) -> list[Annotation]:
-    """The new findings worth an annotation, ranked by severity, then path and line."""
+    """Return the new findings worth an annotation, by severity, then path and line."""
     rank = {s: i for i, s in enumerate(SEVERITIES)}
     worth = [f for f in result.classification.new if f["severity"] in _KIND]
     return [

@@ -145,8 +145,7 @@ _CLOSING: Final = "\n</details>\n"
 def _rows_that_fit(
     ordered: list[dict[str, Any]], size: int, budget: int, measure: Callable[[str], int]
 ) -> list[tuple[str, int]]:
-    """Return the finding rows and their sizes, in order, while ``size`` plus theirs stays
-    within ``budget``."""
+    """Return (row, size) of the finding rows, in order, while the total stays within budget."""
     rows = []
     for f in ordered:
         row = _finding_row(f) + "\n"
@@ -181,7 +180,7 @@ def _with_findings(
 
 
 def _rest_line(left: int) -> str:
-    """The line that counts the new findings not listed ("" when none is left out)."""
+    """Return the line that counts the new findings not listed ("" when none is left out)."""
     return f"\n… and {left} more new findings not listed.\n" if left else ""
 
 
