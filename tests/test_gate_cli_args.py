@@ -16,7 +16,6 @@ import os
 import re
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ import pytest
 from pytest_fwmon import __version__
 from pytest_fwmon import cli as fwmon_cli
 from pytest_fwmon.gate import cli
-from tests.test_gate_support import POLICY_NEW_HIGH, baseline_of, finding, make_report
+from tests.test_gate_support import POLICY_NEW_HIGH, baseline_of, finding, make_report, time_zone
 
 HIGH = finding("B602", "app.py", 5)
 LOW = finding("B101", "app.py", 9, severity="low", message="assert used")
@@ -336,17 +335,8 @@ def test_baseline_write_prune_drops_stale_waivers_and_keeps_live_ones(
 def far_timezone() -> Iterator[int]:
     """A local time zone whose date is not UTC's now; yields local minus UTC date in days."""
     zone = "Etc/GMT-14" if dt.datetime.now(dt.UTC).hour >= 10 else "Etc/GMT+12"
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = zone
-    time.tzset()
-    try:
+    with time_zone(zone):
         yield (dt.datetime.now().date() - dt.datetime.now(dt.UTC).date()).days
-    finally:
-        if old is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = old
-        time.tzset()
 
 
 def test_baseline_dates_are_utc_whatever_the_local_time_zone(

@@ -9,12 +9,8 @@ are UTC whatever the machine's time zone. Each assertion here is on a value a us
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import os
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +22,14 @@ from pytest_fwmon.gate.baseline import parse_baseline
 from pytest_fwmon.gate.evaluate import resolve_baseline
 from pytest_fwmon.gate.policy import parse_policy
 from tests.test_gate_cli import git, make_repo
-from tests.test_gate_support import POLICY_NEW_HIGH, baseline_of, finding, make_report, write_json
+from tests.test_gate_support import (
+    POLICY_NEW_HIGH,
+    baseline_of,
+    finding,
+    make_report,
+    time_zone,
+    write_json,
+)
 
 HIGH = finding("B602", "app.py", 5)
 LOW = finding("B101", "app.py", 9, severity="low", message="assert used")
@@ -372,22 +375,6 @@ def test_today_decides_waivers_and_quarantine_expiry(tmp_path: Path) -> None:
 # --- UTC ------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _time_zone(spec: str) -> Iterator[None]:
-    """Run with the process's local time zone set to the POSIX ``spec``."""
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = spec
-    time.tzset()
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = old
-        time.tzset()
-
-
 def test_dates_are_utc_whatever_the_machines_time_zone(tmp_path: Path) -> None:
     now = dt.datetime.now(dt.UTC)
     # a zone whose date is not today's UTC date: 14 h ahead after noon UTC, else 12 h behind
@@ -406,7 +393,7 @@ def test_dates_are_utc_whatever_the_machines_time_zone(tmp_path: Path) -> None:
     local = now.date() + dt.timedelta(days=shift)
     other = run_gate("report.json", "policy.toml", root=tmp_path, today=local)
     assert other.counts() != expected.counts()  # the two dates disagree about the waiver
-    with _time_zone(zone):
+    with time_zone(zone):
         result = run_gate("report.json", "policy.toml", root=tmp_path)
         direct = evaluate(result.report, result.policy, parse_baseline(
             (tmp_path / "fwmon-baseline.json").read_bytes(), "b"))  # fmt: skip

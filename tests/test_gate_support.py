@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -262,3 +266,19 @@ __all__ = [
     "pipeline",
     "write_json",
 ]
+
+
+@contextlib.contextmanager
+def time_zone(spec: str) -> Iterator[None]:
+    """Run with the process's local time zone set to the POSIX ``spec`` (restored after)."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = spec
+    time.tzset()
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = old
+        time.tzset()
